@@ -1,0 +1,14 @@
+"""The REQUEST authorizer in front of the management API and of protected APIs. Fails closed.
+
+Kept off Powertools' resolver and pydantic models so a cold start imports little (see `make bench`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archie_keys.authorizer import authorize
+from archie_keys.runtime import get_verifier
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return authorize(event, get_verifier())

@@ -1,0 +1,46 @@
+"""POST /projects/{project}/environments/{environment}/keys: create a key; its value is returned this once.
+
+With an Idempotency-Key header, a retry returns the same response and creates nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archie_keys.http import caller_from, json_response, logger, make_resolver
+from archie_keys.idempotency import run_once
+from archie_keys.keys import create_key, key_view
+from archie_keys.models import CreateKeyBody
+from archie_keys.runtime import get_hasher, get_store
+from archie_keys.settings import get_settings
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+app = make_resolver()
+
+
+@app.post("/projects/<project>/environments/<environment>/keys")
+def create(project: str, environment: str, body: CreateKeyBody) -> Response[Any]:
+    caller = caller_from(app)
+    hasher = get_hasher()
+
+    def create_once() -> dict[str, Any]:
+        new = create_key(get_store(), hasher, get_settings(), caller, project, environment, body)
+        return {"key": new.value, "key_id": new.record["key_id"], "record": key_view(new.record)}
+
+    idempotency_key = app.current_event.get_header_value("Idempotency-Key")
+    if idempotency_key is None:
+        response = create_once()
+    else:
+        scope = {"project": project, "environment": environment, "caller": caller.key_id}
+        response = run_once(
+            hasher, scope, idempotency_key, body.model_dump(mode="json"), create_once, app.lambda_context
+        )
+    location = f"/projects/{project}/environments/{environment}/keys/{response['key_id']}"
+    # no-store: the only copy of the key value must not linger in a proxy or browser cache.
+    return json_response(201, response, {"Location": location, "Cache-Control": "no-store"})
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings()
+    return app.resolve(event, context)

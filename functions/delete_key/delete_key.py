@@ -1,0 +1,28 @@
+"""DELETE /projects/{project}/environments/{environment}/keys/{key_id}: revoke a key.
+
+Answers 204 once the key is refused at every layer (DynamoDB, warm authorizers, API Gateway caches)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archie_keys.http import caller_from, json_response, logger, make_resolver
+from archie_keys.keys import revoke_key
+from archie_keys.runtime import get_store
+from archie_keys.settings import get_settings
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+app = make_resolver()
+
+
+@app.delete("/projects/<project>/environments/<environment>/keys/<key_id>")
+def key_delete(project: str, environment: str, key_id: str) -> Response[Any]:
+    revoke_key(get_store(), get_settings(), caller_from(app), project, environment, key_id)
+    return json_response(204, None)
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings()
+    return app.resolve(event, context)

@@ -1,0 +1,31 @@
+"""PUT|GET /projects/{project}/environments/{environment}: declare (idempotent) and read an environment."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archie_keys.environments import declare_environment, get_environment
+from archie_keys.http import caller_from, json_response, logger, make_resolver
+from archie_keys.runtime import get_store
+from archie_keys.settings import get_settings
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+app = make_resolver()
+
+
+@app.put("/projects/<project>/environments/<environment>")
+def put_environment(project: str, environment: str) -> Response[Any]:
+    record, created = declare_environment(get_store(), caller_from(app), project, environment)
+    return json_response(201 if created else 200, record)
+
+
+@app.get("/projects/<project>/environments/<environment>")
+def read_environment(project: str, environment: str) -> Response[Any]:
+    return json_response(200, get_environment(get_store(), caller_from(app), project, environment))
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings()
+    return app.resolve(event, context)

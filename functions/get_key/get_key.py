@@ -1,0 +1,25 @@
+"""GET /projects/{project}/environments/{environment}/keys/{key_id}: one key, never its value or hash."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archie_keys.http import caller_from, json_response, logger, make_resolver
+from archie_keys.keys import get_key, key_view
+from archie_keys.runtime import get_store
+from archie_keys.settings import get_settings
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+app = make_resolver()
+
+
+@app.get("/projects/<project>/environments/<environment>/keys/<key_id>")
+def key_get(project: str, environment: str, key_id: str) -> Response[Any]:
+    return json_response(200, key_view(get_key(get_store(), caller_from(app), project, environment, key_id)))
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings()
+    return app.resolve(event, context)

@@ -1,0 +1,26 @@
+"""GET /projects/{project}/environments/{environment}/keys?limit=&next_token=: newest first, paginated."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archie_keys.http import caller_from, json_response, logger, make_resolver, query_limit, query_token
+from archie_keys.keys import key_view, list_keys
+from archie_keys.runtime import get_store
+from archie_keys.settings import get_settings
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+app = make_resolver()
+
+
+@app.get("/projects/<project>/environments/<environment>/keys")
+def keys_list(project: str, environment: str) -> Response[Any]:
+    page = list_keys(get_store(), caller_from(app), project, environment, query_limit(app), query_token(app))
+    return json_response(200, {"keys": [key_view(record) for record in page.items], "next_token": page.next_token})
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    get_settings()
+    return app.resolve(event, context)

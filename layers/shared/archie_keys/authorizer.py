@@ -1,0 +1,113 @@
+"""The API Gateway REQUEST authorizer: presented key -> IAM policy + context, or 401. Fails closed.
+
+Two kinds of API use it:
+* the management API (no stage variables): the policy covers the key's own /projects/{p}/environments/{e}
+  routes that its roles grant;
+* protected APIs whose stage sets the stage variables `project` and `environment`: a key of another project
+  or environment is refused before any I/O, and the policy covers /<resource> and /<resource>/* for the
+  methods its actions grant.
+The policy is built from the key and the stage only, never from the route being called, so API Gateway's
+result cache (keyed on the identity sources) can serve it for every route of the stage.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+
+from archie_keys.errors import KeyRefusedError
+from archie_keys.keyformat import MalformedKeyError, parse_key
+from archie_keys.permissions import build_policy, data_paths, management_paths, stage_arn_prefix
+from archie_keys.verification import KeyVerifier, VerifiedKey
+
+logger = logging.getLogger("archie_keys.authorizer")
+
+UNAUTHORIZED = "Unauthorized"  # the exact message API Gateway turns into a 401
+
+
+class Unauthorized(Exception):
+    def __init__(self) -> None:
+        super().__init__(UNAUTHORIZED)
+
+
+def bearer_token(headers: dict[str, str] | None) -> str | None:
+    if not headers:
+        return None
+    for name, value in headers.items():
+        if name.lower() == "authorization" and isinstance(value, str):
+            scheme, _, token = value.strip().partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+            return None
+    return None
+
+
+def identity_context(verified: VerifiedKey) -> dict[str, str]:
+    """The context API Gateway hands to the backend (values must be strings)."""
+    compact = {"separators": (",", ":"), "sort_keys": True}
+    return {
+        "key_id": verified.key_id,
+        "project": verified.project,
+        "environment": verified.environment,
+        "name": verified.name,
+        "roles": json.dumps(list(verified.roles), **compact),  # type: ignore[arg-type]
+        "permissions": json.dumps(list(verified.grants.entries), **compact),  # type: ignore[arg-type]
+        "filters": json.dumps(verified.grants.filters_by_resource(), **compact),  # type: ignore[arg-type]
+        "context": json.dumps(verified.context, **compact),  # type: ignore[arg-type]
+    }
+
+
+def authorizer_response(verified: VerifiedKey, arn_prefix: str, data_api: bool) -> dict[str, Any]:
+    memo_key = ("authorizer", arn_prefix, data_api)
+    response = verified.memo.get(memo_key)
+    if response is None:
+        routes = (
+            data_paths(verified.grants)
+            if data_api
+            else management_paths(verified.grants, verified.project, verified.environment)
+        )
+        response = {
+            "principalId": verified.key_id,
+            "policyDocument": build_policy(arn_prefix, routes),
+            "context": identity_context(verified),
+        }
+        verified.memo[memo_key] = response
+    return response
+
+
+def authorize(event: dict[str, Any], verifier: KeyVerifier) -> dict[str, Any]:
+    """Decide one REQUEST authorizer event. Raises Unauthorized for every refusal and every failure."""
+    request_id = (event.get("requestContext") or {}).get("requestId")
+    token = bearer_token(event.get("headers"))
+    stage_variables = event.get("stageVariables") or {}
+    project, environment = stage_variables.get("project"), stage_variables.get("environment")
+    data_api = bool(project or environment)
+    try:
+        if token is None:
+            raise KeyRefusedError("malformed")
+        if data_api and not (project and environment):
+            # A stage with only one of the two variables is misconfigured: never guess.
+            raise KeyRefusedError("wrong_environment")
+        arn_prefix = stage_arn_prefix(str(event.get("methodArn", "")))
+        verified = verifier.verify(token, project=project, environment=environment)
+        return authorizer_response(verified, arn_prefix, data_api)
+    except KeyRefusedError as refusal:
+        logger.info(
+            "key refused",
+            extra={"request_id": request_id, "reason": refusal.reason, "key_id": _key_id_or_none(token)},
+        )
+        raise Unauthorized() from None
+    except Exception:
+        # DynamoDB down, secret unreadable, a bug: deny. Never allow, never leak the key.
+        logger.exception("authorizer failed closed", extra={"request_id": request_id, "key_id": _key_id_or_none(token)})
+        raise Unauthorized() from None
+
+
+def _key_id_or_none(token: str | None) -> str | None:
+    if not token:
+        return None
+    try:
+        return parse_key(token).key_id
+    except MalformedKeyError:
+        return None

@@ -1,0 +1,66 @@
+"""Typed domain errors. The HTTP edge (archie_keys.http) maps each to a status code in one place.
+
+Every error carries a machine `code`, a human `message` and, where one field is to blame, that `field`.
+Messages never say whether a key exists: "not found" and "wrong secret" read the same.
+"""
+
+from __future__ import annotations
+
+
+class ArchieError(Exception):
+    """Base of every error a client can cause. `status` is the HTTP status the edge answers with."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, field: str | None = None, code: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code is not None:
+            self.code = code
+
+    def to_body(self) -> dict[str, object]:
+        body: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.field is not None:
+            body["field"] = self.field
+        return body
+
+
+class ValidationFailedError(ArchieError):
+    status = 422
+    code = "validation_error"
+
+
+class NotFoundError(ArchieError):
+    status = 404
+    code = "not_found"
+
+
+class ConflictError(ArchieError):
+    status = 409
+    code = "conflict"
+
+
+class ForbiddenError(ArchieError):
+    status = 403
+    code = "forbidden"
+
+
+class UnauthorizedError(ArchieError):
+    status = 401
+    code = "unauthorized"
+
+
+class PayloadTooLargeError(ArchieError):
+    status = 413
+    code = "payload_too_large"
+
+
+class KeyRefusedError(Exception):
+    """A presented key is not acceptable. `reason` is one of the verify codes (malformed, not_found, expired,
+    revoked, wrong_environment, forbidden); callers outside verify must not reveal it to the client."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason

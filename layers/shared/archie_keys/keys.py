@@ -1,0 +1,208 @@
+"""Use cases: create, read, list and revoke keys.
+
+The key value exists only inside create_key's return value: it is hashed, never stored, never logged.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from archie_keys import limits
+from archie_keys.authorizer import identity_context
+from archie_keys.cache_flush import revoke_everywhere
+from archie_keys.clock import now_epoch, to_iso
+from archie_keys.errors import NotFoundError, ValidationFailedError
+from archie_keys.expiry import schedule_expiry_flush
+from archie_keys.hashing import KeyHasher
+from archie_keys.keyformat import KEY_ID_RE, generate_key
+from archie_keys.models import CreateKeyBody
+from archie_keys.permissions import (
+    Caller,
+    Grants,
+    MissingContextError,
+    build_policy,
+    data_paths,
+    management_paths,
+    require,
+    required_context_names,
+    resolve_grants,
+)
+from archie_keys.roles import refuse_escalation
+from archie_keys.settings import Settings
+from archie_keys.store import KeyStore, Page
+from archie_keys.verification import VerifiedKey, is_expired
+
+# Revoked keys stay readable to /verify ("revoked") and investigators for this long, then TTL purges them.
+REVOKED_RETENTION_SECONDS = 30 * 24 * 3600
+# The longest ARN prefix API Gateway can send (region, account, 10-char API id, 128-char stage name).
+_WORST_CASE_ARN_PREFIX = "arn:aws-us-gov:execute-api:ap-southeast-4:123456789012:abcdefghij/" + "s" * 128
+
+
+@dataclass(frozen=True)
+class NewKey:
+    value: str
+    record: dict[str, Any]
+
+
+def check_key_id(key_id: str) -> None:
+    if not KEY_ID_RE.match(key_id):
+        # Same answer as an unknown id: the shape of an id says nothing about existence.
+        raise NotFoundError("no such key", field="key_id")
+
+
+def _check_expiry(expires_at: Any, now: float) -> float | None:
+    if expires_at is None:
+        return None
+    epoch = float(expires_at.timestamp())
+    if epoch < now + limits.EXPIRES_AT_MIN_SECONDS:
+        raise ValidationFailedError(
+            f"expires_at must be at least {limits.EXPIRES_AT_MIN_SECONDS} seconds in the future", field="expires_at"
+        )
+    if epoch > now + limits.EXPIRES_AT_MAX_DAYS * 86400:
+        raise ValidationFailedError(f"expires_at must be within {limits.EXPIRES_AT_MAX_DAYS} days", field="expires_at")
+    return epoch
+
+
+def _check_authorizer_budget(
+    grants: Grants, project: str, environment: str, name: str, roles: list[str], context: dict[str, str]
+) -> None:
+    """Refuse a key whose authorizer answer would exceed the budget on the longest possible stage ARN."""
+    verified = VerifiedKey("x" * 12, project, environment, name, tuple(roles), context, grants, None)
+    context_size = len(json.dumps(identity_context(verified)))
+    policy_size = max(
+        len(json.dumps(build_policy(_WORST_CASE_ARN_PREFIX, data_paths(grants)))),
+        len(json.dumps(build_policy(_WORST_CASE_ARN_PREFIX, management_paths(grants, project, environment)))),
+    )
+    if context_size + policy_size > limits.AUTHORIZER_RESPONSE_BUDGET:
+        raise ValidationFailedError(
+            f"these roles and context would make an authorizer answer of {context_size + policy_size} bytes, "
+            f"over the {limits.AUTHORIZER_RESPONSE_BUDGET}-byte budget; use fewer roles, permissions or filters",
+            field="roles",
+            code="authorizer_response_too_large",
+        )
+
+
+def prepare_grants(
+    store: KeyStore, project: str, environment: str, role_names: list[str], context: dict[str, str]
+) -> Grants:
+    roles = store.get_roles(project, environment, role_names)
+    for name in role_names:
+        if name not in roles:
+            raise ValidationFailedError(f"unknown role: {name}", field="roles", code="unknown_role")
+    needed = required_context_names(p for name in role_names for p in roles[name]["permissions"])
+    missing = sorted(needed - set(context))
+    if missing:
+        raise ValidationFailedError(
+            f"a role filter reads context value {missing[0]!r}, which this key does not provide",
+            field=f"context.{missing[0]}",
+            code="missing_context",
+        )
+    try:
+        return resolve_grants([(name, roles[name]["permissions"]) for name in role_names], context, strict=True)
+    except MissingContextError as error:  # pragma: no cover - guarded above; kept so a race cannot 500
+        raise ValidationFailedError(f"missing context value {error.name!r}", field=f"context.{error.name}") from None
+
+
+def create_key(
+    store: KeyStore,
+    hasher: KeyHasher,
+    settings: Settings,
+    caller: Caller | None,
+    project: str,
+    environment: str,
+    body: CreateKeyBody,
+    extra: dict[str, Any] | None = None,
+) -> NewKey:
+    """caller None is the bootstrap command. `extra` adds stored attributes (rolled_from)."""
+    if caller is not None:
+        require(caller, project, environment, "keys", "write")
+    store.require_environment(project, environment)
+    now = now_epoch()
+    expires_epoch = _check_expiry(body.expires_at, now)
+    grants = prepare_grants(store, project, environment, list(body.roles), dict(body.context))
+    refuse_escalation(caller, list(grants.entries), "this key")
+    _check_authorizer_budget(grants, project, environment, body.name, list(body.roles), dict(body.context))
+
+    value, parsed = generate_key(body.prefix, project, environment)
+    record: dict[str, Any] = {
+        "key_id": parsed.key_id,
+        "name": body.name,
+        "prefix": body.prefix,
+        "start": parsed.start,
+        "project": project,
+        "environment": environment,
+        "roles": list(body.roles),
+        "context": dict(body.context),
+        "created_at": to_iso(now),
+        "created_by": caller.key_id if caller else "bootstrap",
+        "expires_at": to_iso(expires_epoch) if expires_epoch is not None else None,
+        "expires_epoch": expires_epoch,
+        "hash": hasher.hash_secret(parsed.secret),
+        "hash_params": hasher.parameters.as_record(),
+        **(extra or {}),
+    }
+    store.create_key(project, environment, {k: v for k, v in record.items() if v is not None})
+    if expires_epoch is not None:
+        schedule_expiry_flush(settings, project, environment, parsed.key_id, expires_epoch)
+    return NewKey(value, record)
+
+
+def key_view(record: dict[str, Any], now: float | None = None) -> dict[str, Any]:
+    """The API's view of a stored key: never the hash."""
+    current = now_epoch() if now is None else now
+    view = {
+        name: record.get(name)
+        for name in (
+            "key_id",
+            "name",
+            "prefix",
+            "start",
+            "project",
+            "environment",
+            "roles",
+            "context",
+            "created_at",
+            "created_by",
+            "expires_at",
+            "last_used_at",
+            "rolled_from",
+            "rolled_to",
+        )
+    }
+    view["status"] = "expired" if is_expired(record.get("expires_epoch"), current) else "active"
+    return view
+
+
+def get_key(store: KeyStore, caller: Caller, project: str, environment: str, key_id: str) -> dict[str, Any]:
+    require(caller, project, environment, "keys", "read")
+    check_key_id(key_id)
+    store.require_environment(project, environment)
+    record = store.get_key(project, environment, key_id)
+    if record is None or record.get("revoked_at"):
+        raise NotFoundError("no such key", field="key_id")
+    return record
+
+
+def list_keys(
+    store: KeyStore, caller: Caller, project: str, environment: str, limit: int, next_token: str | None
+) -> Page:
+    require(caller, project, environment, "keys", "read")
+    store.require_environment(project, environment)
+    return store.list_keys(project, environment, limit, next_token)
+
+
+def revoke_key(
+    store: KeyStore, settings: Settings, caller: Caller, project: str, environment: str, key_id: str
+) -> dict[str, Any]:
+    """Delete (revoke) a key; returns once no cache layer will accept it any more."""
+    require(caller, project, environment, "keys", "delete")
+    check_key_id(key_id)
+    store.require_environment(project, environment)
+    now = now_epoch()
+    record = store.revoke_key(
+        project, environment, key_id, to_iso(now), caller.key_id, int(now + REVOKED_RETENTION_SECONDS)
+    )
+    revoke_everywhere(settings, project, environment)
+    return record

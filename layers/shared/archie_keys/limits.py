@@ -1,0 +1,57 @@
+"""Every bound the service enforces, in one place.
+
+Validation (pydantic models), the key format and the README all read these constants, so a limit changes
+in exactly one line. Each bound says which attack or AWS limit it respects.
+"""
+
+from __future__ import annotations
+
+# Project and environment names travel verbatim inside every key (so the authorizer can find the key's
+# partition without a lookup). Only lowercase letters and digits: no separator character, so the key can
+# be split on "_" unambiguously and stays selectable with one double-click.
+SLUG_PATTERN = r"^[a-z0-9]{1,24}$"
+SLUG_MAX_LENGTH = 24
+
+# A key prefix identifies the issuer to secret scanners (like GitHub's ghp_). It must end in "_" so the
+# boundary between prefix and the rest is visible.
+PREFIX_PATTERN = r"^[a-z0-9_]{0,15}_$"
+PREFIX_MAX_LENGTH = 16
+DEFAULT_PREFIX = "archie_"
+
+ROLE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+# Resource names become path segments in IAM policy ARNs: no "*", "?" or "/" that could widen a match.
+RESOURCE_PATTERN = r"^(\*|[a-z0-9][a-z0-9_-]{0,63})$"
+FILTER_FIELD_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+CONTEXT_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
+
+KEY_NAME_MAX_LENGTH = 128
+ROLE_DESCRIPTION_MAX_LENGTH = 512
+CONTEXT_MAX_PAIRS = 16
+CONTEXT_VALUE_MAX_LENGTH = 256
+FILTER_LITERAL_MAX_LENGTH = 256
+FILTERS_MAX_FIELDS = 8
+
+# 10 roles x 20 permissions is the shape the authorizer's answer is sized for (see AUTHORIZER_RESPONSE_BUDGET).
+ROLES_PER_KEY_MAX = 10
+PERMISSIONS_PER_ROLE_MAX = 20
+
+# API Gateway accepts 10 MB bodies; nothing we take needs more than a few KB. A bound keeps a hostile client
+# from making every handler parse megabytes.
+BODY_MAX_BYTES = 16 * 1024
+
+# The authorizer's answer (policy + context) for one key. API Gateway's documented hard limit is Lambda's
+# 6 MB response, but a large policy is evaluated on every request and the context is copied into every
+# backend event, so we hold each key to 64 KiB and refuse at creation anything that would exceed it.
+AUTHORIZER_RESPONSE_BUDGET = 64 * 1024
+
+# Keys may expire at most this far ahead; a key meant to live forever simply omits expires_at.
+EXPIRES_AT_MAX_DAYS = 5 * 366
+# An expiry closer than this is almost certainly a clock or unit mistake by the caller.
+EXPIRES_AT_MIN_SECONDS = 60
+
+LIST_LIMIT_DEFAULT = 25
+LIST_LIMIT_MAX = 100
+
+# Idempotency-Key header: long enough for a UUID or a CI run id plus a step name.
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600

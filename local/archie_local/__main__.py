@@ -1,0 +1,47 @@
+"""`python -m archie_local run`: start the local stack in the foreground (what `make run` does).
+
+stdout carries exactly one line, `admin key: <key>`, so scripts can read it; everything else goes to stderr.
+Ctrl-C stops everything it started."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m archie_local")
+    parser.add_argument("command", choices=["run"])
+    parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
+    parser.add_argument("--sample-port", type=int, default=int(os.environ.get("SAMPLE_PORT", "3001")))
+    parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "0")))
+    parser.add_argument("--project", default="demo")
+    parser.add_argument("--environment", default="dev")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+
+    from archie_local.stack import LocalStack
+
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with LocalStack(port=args.port, sample_port=args.sample_port, moto_port=args.moto_port) as stack:
+        key = stack.bootstrap(args.project, args.environment)
+        err = sys.stderr
+        print(f"management API + dashboard: {stack.url('ManagementApi')}/", file=err)
+        print(f"sample protected API:       {stack.url('SampleApi')}/orders", file=err)
+        print(f"moto server (AWS APIs):     {stack.moto_url}", file=err)
+        print(f"bootstrapped {args.project}/{args.environment}; Ctrl-C stops everything", file=err)
+        print(f"admin key: {key}", flush=True)
+        while not stop.wait(0.5):
+            pass
+    print("stopped", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

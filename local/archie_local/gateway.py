@@ -1,0 +1,509 @@
+"""A local API Gateway (REST, v1 proxy events) built from the template's APIs and function Events.
+
+What it does as API Gateway does:
+* routes by the template's Path/Method (literal segments before {param}, {proxy+} greedy), answering
+  403 "Missing Authentication Token" for unknown routes;
+* CORS preflight (OPTIONS) answered without the authorizer when the API configures Cors;
+* a REQUEST authorizer: missing identity sources answer 401 without calling it; its answer is cached for
+  ReauthorizeEvery seconds keyed on the identity-source values; an "Unauthorized" error is 401 (cached too);
+  any other failure is 500; the returned policy is evaluated against the method ARN (explicit Deny wins,
+  no matching Allow is 403); 401/403 bodies come from the template's GatewayResponses;
+* the authorizer's context reaches the backend in requestContext.authorizer;
+* FlushStageAuthorizersCache, on a separate control-plane port (boto3 reaches it through
+  AWS_ENDPOINT_URL_API_GATEWAY);
+* a JSON access-log record per request, in the template's AccessLogSetting format, to a sink.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import mimetypes
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from archie_local.lambdas import FunctionRegistry, LocalFunction
+from archie_local.template import ACCOUNT_ID, REGION, Resolver, resources_of_type
+
+logger = logging.getLogger("archie_local.gateway")
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+AccessLogSink = Callable[["LocalApi", dict[str, Any]], None]
+
+
+@dataclass
+class Route:
+    method: str
+    resource: str
+    pattern: re.Pattern[str]
+    function: LocalFunction
+    specificity: tuple[int, int]
+
+
+@dataclass
+class AuthorizerConfig:
+    function: LocalFunction
+    header_sources: list[str]
+    stage_variable_sources: list[str]
+    ttl_seconds: int
+
+
+@dataclass
+class GatewayResponse:
+    status: int
+    body: str
+    headers: dict[str, str]
+
+
+@dataclass
+class LocalApi:
+    logical_id: str
+    api_id: str
+    stage: str
+    variables: dict[str, str]
+    routes: list[Route]
+    authorizer: AuthorizerConfig | None
+    responses: dict[str, GatewayResponse]
+    cors: dict[str, str] | None
+    access_log_format: str | None
+    static_root: Path | None = None
+    _cache: dict[tuple[str, ...], tuple[float, Any]] = field(default_factory=dict)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def flush_authorizer_cache(self) -> None:
+        with self._cache_lock:
+            self._cache.clear()
+
+
+def _compile(path: str) -> tuple[re.Pattern[str], tuple[int, int]]:
+    regex, literal, greedy = "", 0, 0
+    for segment in path.strip("/").split("/"):
+        if not segment:
+            continue
+        match = re.fullmatch(r"\{(\w+)(\+?)\}", segment)
+        if match and match.group(2):
+            regex += f"/(?P<{match.group(1)}>.+)"
+            greedy += 1
+        elif match:
+            regex += f"/(?P<{match.group(1)}>[^/]+)"
+        else:
+            regex += "/" + re.escape(segment)
+            literal += 1
+    return re.compile(f"^{regex or '/'}$"), (literal, -greedy)
+
+
+def _strip_quotes(value: str) -> str:
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == "'" else value
+
+
+def _function_of(value: Any) -> str:
+    """The logical id behind FunctionArn: !GetAtt X.Arn."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return str(value["Fn::GetAtt"][0])
+    raise ValueError(f"unsupported authorizer FunctionArn {value!r}")
+
+
+def build_apis(template: dict[str, Any], resolver: Resolver, registry: FunctionRegistry) -> dict[str, LocalApi]:
+    apis: dict[str, LocalApi] = {}
+    for name, spec in resources_of_type(template, "AWS::Serverless::Api").items():
+        props = spec["Properties"]
+        auth = props.get("Auth", {})
+        authorizer = None
+        default = auth.get("DefaultAuthorizer")
+        if default:
+            config = auth["Authorizers"][default]
+            identity = config.get("Identity", {})
+            authorizer = AuthorizerConfig(
+                function=registry[_function_of(config["FunctionArn"])],
+                header_sources=list(identity.get("Headers", [])),
+                stage_variable_sources=list(identity.get("StageVariables", [])),
+                ttl_seconds=int(resolver.resolve(identity.get("ReauthorizeEvery", 300))),
+            )
+        responses = {}
+        for kind, response in props.get("GatewayResponses", {}).items():
+            templates = response.get("ResponseTemplates", {})
+            headers = {
+                k: _strip_quotes(str(v)) for k, v in response.get("ResponseParameters", {}).get("Headers", {}).items()
+            }
+            responses[kind] = GatewayResponse(
+                int(response.get("StatusCode", 500)), templates.get("application/json", ""), headers
+            )
+        cors = None
+        if "Cors" in props:
+            cors = {
+                "Access-Control-Allow-Origin": _strip_quotes(props["Cors"].get("AllowOrigin", "'*'")),
+                "Access-Control-Allow-Headers": _strip_quotes(props["Cors"].get("AllowHeaders", "'*'")),
+                "Access-Control-Allow-Methods": _strip_quotes(props["Cors"].get("AllowMethods", "'*'")),
+            }
+        access_log = props.get("AccessLogSetting", {}).get("Format")
+        apis[name] = LocalApi(
+            logical_id=name,
+            api_id=resolver.ref(name),
+            stage=str(resolver.resolve(props["StageName"])),
+            variables={k: str(v) for k, v in resolver.resolve(props.get("Variables", {})).items()},
+            routes=[],
+            authorizer=authorizer,
+            responses=responses,
+            cors=cors,
+            access_log_format=access_log,
+        )
+    for fn_name, spec in resources_of_type(template, "AWS::Serverless::Function").items():
+        for event in spec["Properties"].get("Events", {}).values():
+            if event["Type"] != "Api":
+                continue
+            event_props = event["Properties"]
+            api_name = event_props["RestApiId"]["Ref"]
+            pattern, specificity = _compile(event_props["Path"])
+            apis[api_name].routes.append(
+                Route(event_props["Method"].upper(), event_props["Path"], pattern, registry[fn_name], specificity)
+            )
+    for api in apis.values():
+        api.routes.sort(key=lambda r: r.specificity, reverse=True)
+    return apis
+
+
+def _iam_match(pattern: str, value: str) -> bool:
+    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
+    return re.fullmatch(regex, value, flags=re.DOTALL) is not None
+
+
+def policy_allows(policy: dict[str, Any], method_arn: str) -> bool:
+    """IAM evaluation for execute-api:Invoke on one ARN: an explicit Deny wins, else an Allow is needed."""
+    allowed = False
+    statements = policy.get("Statement", [])
+    if isinstance(statements, dict):
+        statements = [statements]
+    for statement in statements:
+        actions = statement.get("Action", [])
+        actions = [actions] if isinstance(actions, str) else actions
+        if not any(_iam_match(a, "execute-api:Invoke") for a in actions):
+            continue
+        resources = statement.get("Resource", [])
+        resources = [resources] if isinstance(resources, str) else resources
+        if any(_iam_match(r, method_arn) for r in resources):
+            if statement.get("Effect") == "Deny":
+                return False
+            if statement.get("Effect") == "Allow":
+                allowed = True
+    return allowed
+
+
+@dataclass
+class HttpRequest:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: list[tuple[str, str]]
+    body: bytes
+    source_ip: str
+
+    def header(self, name: str) -> str | None:
+        for key, value in self.headers:
+            if key.lower() == name.lower():
+                return value
+        return None
+
+
+@dataclass
+class HttpResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+class Gateway:
+    """Serves one LocalApi. `access_log` receives each request's access-log record."""
+
+    def __init__(self, api: LocalApi, access_log: AccessLogSink | None = None) -> None:
+        self.api = api
+        self.access_log = access_log
+
+    def _gateway_response(self, kind: str, default_status: int, default_message: str) -> HttpResponse:
+        configured = self.api.responses.get(kind)
+        if configured is not None:
+            return HttpResponse(
+                configured.status, {"Content-Type": "application/json", **configured.headers}, configured.body.encode()
+            )
+        return HttpResponse(
+            default_status, {"Content-Type": "application/json"}, json.dumps({"message": default_message}).encode()
+        )
+
+    def _method_arn(self, method: str, path: str) -> str:
+        return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{self.api.api_id}/{self.api.stage}/{method}{path}"
+
+    def _authorize(
+        self, request: HttpRequest, route: Route, path_params: dict[str, str], request_id: str, record: dict[str, Any]
+    ) -> HttpResponse | dict[str, Any]:
+        config = self.api.authorizer
+        assert config is not None
+        identity = []
+        for header in config.header_sources:
+            value = request.header(header)
+            if not value:
+                record["error"] = "UNAUTHORIZED"
+                return self._gateway_response("UNAUTHORIZED", 401, "Unauthorized")
+            identity.append(value)
+        for variable in config.stage_variable_sources:
+            value = self.api.variables.get(variable)
+            if not value:
+                record["error"] = "UNAUTHORIZED"
+                return self._gateway_response("UNAUTHORIZED", 401, "Unauthorized")
+            identity.append(value)
+        cache_key = tuple(identity)
+        now = time.monotonic()
+        with self.api._cache_lock:
+            cached = self.api._cache.get(cache_key)
+        if cached is not None and cached[0] > now:
+            outcome = cached[1]
+        else:
+            event = {
+                "type": "REQUEST",
+                "methodArn": self._method_arn(request.method, request.path),
+                "resource": route.resource,
+                "path": request.path,
+                "httpMethod": request.method,
+                "headers": dict(request.headers),
+                "multiValueHeaders": _multi(request.headers),
+                "queryStringParameters": {k: v[-1] for k, v in request.query.items()} or None,
+                "multiValueQueryStringParameters": request.query or None,
+                "pathParameters": path_params or None,
+                "stageVariables": self.api.variables or None,
+                "requestContext": self._request_context(request, route, request_id),
+            }
+            try:
+                outcome = config.function.invoke(event)
+            except Exception as error:  # noqa: BLE001 - an authorizer failure is API Gateway's 500 or 401
+                if str(error) != "Unauthorized":
+                    logger.error("authorizer failed: %s", type(error).__name__)
+                    record["error"] = "AUTHORIZER_FAILURE"
+                    return self._gateway_response("AUTHORIZER_FAILURE", 500, "null")
+                outcome = "Unauthorized"
+            if config.ttl_seconds > 0:
+                with self.api._cache_lock:
+                    self.api._cache[cache_key] = (now + config.ttl_seconds, outcome)
+        if outcome == "Unauthorized":
+            record["error"] = "UNAUTHORIZED"
+            return self._gateway_response("UNAUTHORIZED", 401, "Unauthorized")
+        context = dict(outcome.get("context") or {})
+        record.update({k: context.get(k, "-") for k in ("key_id", "project", "environment")})
+        if not policy_allows(outcome.get("policyDocument", {}), self._method_arn(request.method, request.path)):
+            record["error"] = "ACCESS_DENIED"
+            return self._gateway_response(
+                "ACCESS_DENIED", 403, "User is not authorized to access this resource with an explicit deny"
+            )
+        return {**context, "principalId": outcome.get("principalId")}
+
+    def _request_context(self, request: HttpRequest, route: Route, request_id: str) -> dict[str, Any]:
+        return {
+            "accountId": ACCOUNT_ID,
+            "apiId": self.api.api_id,
+            "resourcePath": route.resource,
+            "httpMethod": request.method,
+            "path": f"/{self.api.stage}{request.path}",
+            "stage": self.api.stage,
+            "requestId": request_id,
+            "requestTimeEpoch": int(time.time() * 1000),
+            "protocol": "HTTP/1.1",
+            "identity": {"sourceIp": request.source_ip, "userAgent": request.header("User-Agent")},
+        }
+
+    def handle(self, request: HttpRequest) -> HttpResponse:
+        request_id = str(uuid.uuid4())
+        record: dict[str, Any] = {
+            "request_id": request_id,
+            "time_epoch_ms": str(int(time.time() * 1000)),
+            "method": request.method,
+            "path": request.path,
+            "resource": "-",
+            "source_ip": request.source_ip,
+            "user_agent": request.header("User-Agent") or "-",
+            "key_id": "-",
+            "project": "-",
+            "environment": "-",
+            "stage": self.api.stage,
+            "api_id": self.api.api_id,
+            "error": "-",
+        }
+        response = self._handle(request, request_id, record)
+        record["status"] = str(response.status)
+        response.headers.setdefault("x-amzn-RequestId", request_id)
+        if self.access_log is not None and self.api.access_log_format:
+            try:
+                self.access_log(self.api, record)
+            except Exception:
+                logger.exception("access log sink failed")
+        return response
+
+    def _handle(self, request: HttpRequest, request_id: str, record: dict[str, Any]) -> HttpResponse:
+        if request.method == "OPTIONS" and self.api.cors:
+            return HttpResponse(204, dict(self.api.cors), b"")
+        matched = self._match(request)
+        if matched is None:
+            static = self._static(request)
+            if static is not None:
+                return static
+            record["error"] = "MISSING_AUTHENTICATION_TOKEN"
+            return self._gateway_response("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
+        route, path_params = matched
+        record["resource"] = route.resource
+        authorizer_context: dict[str, Any] | None = None
+        if self.api.authorizer is not None:
+            outcome = self._authorize(request, route, path_params, request_id, record)
+            if isinstance(outcome, HttpResponse):
+                return outcome
+            authorizer_context = outcome
+        event = {
+            "resource": route.resource,
+            "path": request.path,
+            "httpMethod": request.method,
+            "headers": dict(request.headers),
+            "multiValueHeaders": _multi(request.headers),
+            "queryStringParameters": {k: v[-1] for k, v in request.query.items()} or None,
+            "multiValueQueryStringParameters": request.query or None,
+            "pathParameters": path_params or None,
+            "stageVariables": self.api.variables or None,
+            "requestContext": {**self._request_context(request, route, request_id), "authorizer": authorizer_context},
+            "body": request.body.decode("utf-8", errors="replace") if request.body else None,
+            "isBase64Encoded": False,
+        }
+        try:
+            result = route.function.invoke(event)
+        except Exception:
+            logger.exception("integration %s failed", route.function.spec.logical_id)
+            record["error"] = "INTEGRATION_FAILURE"
+            return HttpResponse(502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}')
+        headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
+        for key, values in (result.get("multiValueHeaders") or {}).items():
+            headers[key] = ", ".join(str(v) for v in values)
+        body = result.get("body") or ""
+        if result.get("isBase64Encoded"):
+            import base64
+
+            payload = base64.b64decode(body)
+        else:
+            payload = body.encode("utf-8")
+        return HttpResponse(int(result.get("statusCode", 200)), headers, b"" if request.method == "HEAD" else payload)
+
+    def _match(self, request: HttpRequest) -> tuple[Route, dict[str, str]] | None:
+        for route in self.api.routes:
+            if route.method not in (request.method, "ANY"):
+                continue
+            found = route.pattern.match(request.path)
+            if found:
+                return route, {k: unquote(v) for k, v in found.groupdict().items()}
+        return None
+
+    def _static(self, request: HttpRequest) -> HttpResponse | None:
+        root = self.api.static_root
+        if root is None or request.method not in ("GET", "HEAD"):
+            return None
+        relative = "index.html" if request.path in ("", "/") else request.path.lstrip("/")
+        candidate = (root / relative).resolve()
+        if root.resolve() not in candidate.parents or not candidate.is_file():
+            return None
+        content_type = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
+        return HttpResponse(200, {"Content-Type": content_type, "Cache-Control": "no-cache"}, candidate.read_bytes())
+
+
+def _multi(headers: list[tuple[str, str]]) -> dict[str, list[str]]:
+    values: dict[str, list[str]] = {}
+    for key, value in headers:
+        values.setdefault(key, []).append(value)
+    return values
+
+
+# --- HTTP plumbing -----------------------------------------------------------------------------------------
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def _make_handler(dispatch: Callable[[HttpRequest], HttpResponse]) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _serve(self) -> None:
+            split = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            if length > MAX_BODY_BYTES:
+                self._write(HttpResponse(413, {"Content-Type": "application/json"}, b'{"message": "Request Too Long"}'))
+                return
+            body = self.rfile.read(length) if length else b""
+            request = HttpRequest(
+                method=self.command,
+                path=split.path or "/",
+                query=parse_qs(split.query, keep_blank_values=True),
+                headers=list(self.headers.items()),
+                body=body,
+                source_ip=self.client_address[0],
+            )
+            self._write(dispatch(request))
+
+        def _write(self, response: HttpResponse) -> None:
+            self.send_response(response.status)
+            for key, value in response.headers.items():
+                if key.lower() not in ("content-length", "connection"):
+                    self.send_header(key, value)
+            self.send_header("Content-Length", str(len(response.body)))
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(response.body)
+
+        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
+
+        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            logger.debug(format, *args)
+
+    return Handler
+
+
+class HttpService:
+    """A threaded HTTP server on 127.0.0.1 running in a background thread; stop() shuts it down."""
+
+    def __init__(self, dispatch: Callable[[HttpRequest], HttpResponse], port: int) -> None:
+        self.server = _Server(("127.0.0.1", port), _make_handler(dispatch))
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> HttpService:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def control_plane(apis: dict[str, LocalApi]) -> Callable[[HttpRequest], HttpResponse]:
+    """The one API Gateway control-plane call the service makes: FlushStageAuthorizersCache
+    (DELETE /restapis/{id}/stages/{stage}/cache/authorizers)."""
+    by_stage = {(api.api_id, api.stage): api for api in apis.values()}
+
+    def dispatch(request: HttpRequest) -> HttpResponse:
+        match = re.fullmatch(r"/restapis/([^/]+)/stages/([^/]+)/cache/authorizers", request.path)
+        if request.method == "DELETE" and match:
+            api = by_stage.get((match.group(1), unquote(match.group(2))))
+            if api is None:
+                return HttpResponse(
+                    404, {"Content-Type": "application/json"}, b'{"message": "Invalid stage identifier specified"}'
+                )
+            api.flush_authorizer_cache()
+            return HttpResponse(202, {"Content-Type": "application/json"}, b"")
+        return HttpResponse(404, {"Content-Type": "application/json"}, b'{"message": "not emulated locally"}')
+
+    return dispatch

@@ -1,0 +1,142 @@
+"""Create the template's stateful resources in a moto backend with boto3, and resolve every function's
+environment against them.
+
+moto's CloudFormation silently drops TTL specifications and generated secrets, so each resource type is
+created here with its own API call, reading its properties from template.yaml.
+"""
+
+from __future__ import annotations
+
+import secrets
+import string
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+
+from archie_local.template import (
+    ACCOUNT_ID,
+    REGION,
+    FunctionSpec,
+    Resolver,
+    functions,
+    parameter_defaults,
+    resources_of_type,
+)
+
+
+def local_api_id(logical_id: str) -> str:
+    return logical_id.lower()[:10]
+
+
+def function_arn(logical_id: str) -> str:
+    return f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:function:{logical_id}"
+
+
+@dataclass
+class Provisioned:
+    resolver: Resolver
+    functions: dict[str, FunctionSpec]
+    environment: dict[str, str]  # the union of every function's resolved environment
+
+
+def _generated_secret(spec: dict[str, Any]) -> str:
+    length = int(spec.get("PasswordLength", 32))
+    alphabet = string.ascii_letters + string.digits
+    if not spec.get("ExcludePunctuation"):
+        alphabet += "!#$%&()*+,-.:;<=>?@[]^_{|}~"
+    return "".join(secrets.choice(alphabet) for _ in range(length))
+
+
+def register_names(template: dict[str, Any], resolver: Resolver) -> None:
+    """Names that need no provisioning: functions, their roles, APIs, IAM roles, layers."""
+    for name in resources_of_type(template, "AWS::Serverless::Function"):
+        resolver.refs[name] = name
+        resolver.attributes[(name, "Arn")] = function_arn(name)
+        resolver.refs[f"{name}Role"] = f"{name}Role"
+    for name in resources_of_type(template, "AWS::Serverless::Api"):
+        resolver.refs[name] = local_api_id(name)
+    for name in resources_of_type(template, "AWS::IAM::Role"):
+        resolver.refs[name] = name
+        resolver.attributes[(name, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
+    for name in resources_of_type(template, "AWS::Serverless::LayerVersion"):
+        resolver.refs[name] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:{name}:1"
+
+
+def provision(
+    template: dict[str, Any],
+    endpoint_url: str,
+    parameter_overrides: dict[str, str] | None = None,
+    environment_overrides: dict[str, str] | None = None,
+) -> Provisioned:
+    session = boto3.session.Session(region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local")
+
+    def client(service: str) -> Any:
+        return session.client(service, endpoint_url=endpoint_url)
+
+    resolver = Resolver(parameter_defaults(template, parameter_overrides))
+    register_names(template, resolver)
+
+    dynamodb = client("dynamodb")
+    for name, spec in resources_of_type(template, "AWS::DynamoDB::Table").items():
+        props = resolver.resolve(spec["Properties"])
+        request: dict[str, Any] = {
+            "TableName": name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            request["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        description = dynamodb.create_table(**request)["TableDescription"]
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and str(ttl.get("Enabled")).lower() == "true":
+            dynamodb.update_time_to_live(
+                TableName=name,
+                TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
+            )
+        resolver.refs[name] = name
+        resolver.attributes[(name, "Arn")] = description["TableArn"]
+
+    secretsmanager = client("secretsmanager")
+    for name, spec in resources_of_type(template, "AWS::SecretsManager::Secret").items():
+        props = spec["Properties"]
+        value = (
+            _generated_secret(props["GenerateSecretString"])
+            if "GenerateSecretString" in props
+            else props["SecretString"]
+        )
+        arn = secretsmanager.create_secret(Name=name, SecretString=value)["ARN"]
+        resolver.refs[name] = arn
+
+    logs = client("logs")
+    specs = functions(template)
+    for name, spec in resources_of_type(template, "AWS::Logs::LogGroup").items():
+        props = resolver.resolve(spec["Properties"])
+        group = props.get("LogGroupName", f"/local/{name}")
+        logs.create_log_group(logGroupName=group)
+        if props.get("RetentionInDays"):
+            logs.put_retention_policy(logGroupName=group, retentionInDays=int(props["RetentionInDays"]))
+        resolver.refs[name] = group
+        resolver.attributes[(name, "Arn")] = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{group}"
+
+    scheduler = client("scheduler")
+    for name, spec in resources_of_type(template, "AWS::Scheduler::ScheduleGroup").items():
+        group = resolver.resolve(spec["Properties"])["Name"]
+        scheduler.create_schedule_group(Name=group)
+        resolver.refs[name] = group
+
+    ssm = client("ssm")
+    for name, spec in resources_of_type(template, "AWS::SSM::Parameter").items():
+        props = resolver.resolve(spec["Properties"])
+        ssm.put_parameter(Name=props["Name"], Value=props["Value"], Type=props.get("Type", "String"))
+        resolver.refs[name] = props["Name"]
+
+    environment: dict[str, str] = {}
+    for spec in specs.values():
+        for key, value in resolver.resolve(spec.environment).items():
+            if key in environment and environment[key] != value:
+                raise ValueError(f"functions disagree on {key}; the local stack shares one process environment")
+            environment[key] = value
+    environment.update(environment_overrides or {})
+    return Provisioned(resolver, specs, environment)

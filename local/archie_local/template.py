@@ -1,0 +1,145 @@
+"""Read template.yaml: the one definition of tables, secrets, functions, APIs and routes.
+
+The local stack and the tests never describe a resource themselves; they ask this module, which parses the
+SAM template (CloudFormation short-form tags included) and resolves the intrinsic functions it uses against
+local physical names.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+TEMPLATE_PATH = REPO_ROOT / "template.yaml"
+
+REGION = "us-east-1"
+ACCOUNT_ID = "123456789012"
+STACK_NAME = "archie-local"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    if isinstance(node, yaml.ScalarNode):
+        value: Any = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _tag)
+
+
+def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    with path.open() as handle:
+        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - our loader is a SafeLoader subclass
+
+
+@dataclass
+class Resolver:
+    """Resolves Ref / Fn::GetAtt / Fn::Sub against local names. `refs` and `attributes` are filled in as
+    resources are provisioned (a table's Ref is its local name, a secret's Ref its ARN, ...)."""
+
+    parameters: dict[str, str]
+    refs: dict[str, str] = field(default_factory=dict)
+    attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def pseudo(self, name: str) -> str:
+        return {
+            "AWS::StackName": STACK_NAME,
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT_ID,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+        }[name]
+
+    def ref(self, name: str) -> str:
+        if name.startswith("AWS::"):
+            return self.pseudo(name)
+        if name in self.parameters:
+            return self.parameters[name]
+        if name in self.refs:
+            return self.refs[name]
+        raise KeyError(f"template refers to {name}, which the local stack has not provisioned")
+
+    def get_att(self, name: str, attribute: str) -> str:
+        if (name, attribute) in self.attributes:
+            return self.attributes[(name, attribute)]
+        raise KeyError(f"template asks for {name}.{attribute}, unknown locally")
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            if set(value) == {"Ref"}:
+                return self.ref(value["Ref"])
+            if set(value) == {"Fn::GetAtt"}:
+                name, attribute = value["Fn::GetAtt"]
+                return self.get_att(name, attribute)
+            if set(value) == {"Fn::Sub"}:
+                return self.sub(value["Fn::Sub"])
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if isinstance(value, (int, float, bool)):
+            return str(value).lower() if isinstance(value, bool) else str(value)
+        return value
+
+    def sub(self, text: str) -> str:
+        def replace(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if "." in name and not name.startswith("AWS::"):
+                resource, attribute = name.split(".", 1)
+                return self.get_att(resource, attribute)
+            return self.ref(name)
+
+        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+
+def parameter_defaults(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, str]:
+    values = {name: str(spec.get("Default", "")) for name, spec in template.get("Parameters", {}).items()}
+    values.update(overrides or {})
+    return values
+
+
+def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
+    return {name: spec for name, spec in template["Resources"].items() if spec["Type"] == resource_type}
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    logical_id: str
+    code_uri: Path
+    handler: str
+    environment: dict[str, Any]
+    events: dict[str, Any]
+    memory_mb: int
+    timeout_s: int
+
+
+def functions(template: dict[str, Any]) -> dict[str, FunctionSpec]:
+    globals_fn = template.get("Globals", {}).get("Function", {})
+    global_env = globals_fn.get("Environment", {}).get("Variables", {})
+    specs = {}
+    for name, spec in resources_of_type(template, "AWS::Serverless::Function").items():
+        props = spec["Properties"]
+        specs[name] = FunctionSpec(
+            logical_id=name,
+            code_uri=REPO_ROOT / props["CodeUri"],
+            handler=props["Handler"],
+            environment={**global_env, **props.get("Environment", {}).get("Variables", {})},
+            events=props.get("Events", {}),
+            memory_mb=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))),
+            timeout_s=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
+        )
+    return specs
