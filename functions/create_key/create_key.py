@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from archie_keys.http import caller_from, json_response, logger, make_resolver
+from archie_keys.http import caller_from, handle, json_response, logger, make_resolver
 from archie_keys.idempotency import run_once
 from archie_keys.keys import create_key, key_view
 from archie_keys.models import CreateKeyBody
@@ -27,7 +27,7 @@ def create(project: str, environment: str, body: CreateKeyBody) -> Response[Any]
         new = create_key(get_store(), hasher, get_settings(), caller, project, environment, body)
         return {"key": new.value, "key_id": new.record["key_id"], "record": key_view(new.record)}
 
-    idempotency_key = app.current_event.get_header_value("Idempotency-Key")
+    idempotency_key = app.current_event.headers.get("Idempotency-Key")
     if idempotency_key is None:
         response = create_once()
     else:
@@ -42,5 +42,4 @@ def create(project: str, environment: str, body: CreateKeyBody) -> Response[Any]
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    get_settings()
-    return app.resolve(event, context)
+    return handle(app, event, context)

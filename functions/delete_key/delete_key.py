@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from archie_keys.http import caller_from, json_response, logger, make_resolver
+from archie_keys.http import caller_from, handle, json_response, logger, make_resolver
 from archie_keys.keys import revoke_key
 from archie_keys.runtime import get_store
 from archie_keys.settings import get_settings
@@ -24,5 +24,4 @@ def key_delete(project: str, environment: str, key_id: str) -> Response[Any]:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    get_settings()
-    return app.resolve(event, context)
+    return handle(app, event, context)

@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from archie_keys.environments import declare_environment, get_environment
-from archie_keys.http import caller_from, json_response, logger, make_resolver
+from archie_keys.http import caller_from, handle, json_response, logger, make_resolver
 from archie_keys.runtime import get_store
-from archie_keys.settings import get_settings
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -27,5 +26,4 @@ def read_environment(project: str, environment: str) -> Response[Any]:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    get_settings()
-    return app.resolve(event, context)
+    return handle(app, event, context)

@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from archie_keys.http import caller_from, json_response, logger, make_resolver, query_limit, query_token
+from archie_keys.http import caller_from, handle, json_response, logger, make_resolver, query_limit, query_token
 from archie_keys.keys import key_view, list_keys
 from archie_keys.runtime import get_store
-from archie_keys.settings import get_settings
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
@@ -22,5 +21,4 @@ def keys_list(project: str, environment: str) -> Response[Any]:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    get_settings()
-    return app.resolve(event, context)
+    return handle(app, event, context)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from archie_keys.http import caller_from, json_response, logger, make_resolver, query_limit, query_token
+from archie_keys.http import caller_from, handle, json_response, logger, make_resolver, query_limit, query_token
 from archie_keys.models import RoleBody
 from archie_keys.roles import delete_role, get_role, list_roles, put_role, role_view
 from archie_keys.runtime import get_store
@@ -41,5 +41,4 @@ def role_delete(project: str, environment: str, role: str) -> Response[Any]:
 
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    get_settings()
-    return app.resolve(event, context)
+    return handle(app, event, context)

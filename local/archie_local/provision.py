@@ -69,6 +69,7 @@ def provision(
     parameter_overrides: dict[str, str] | None = None,
     environment_overrides: dict[str, str] | None = None,
 ) -> Provisioned:
+    """endpoint_url None: whatever boto3 is patched to (moto's mock_aws in unit tests)."""
     session = boto3.session.Session(region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local")
 
     def client(service: str) -> Any:

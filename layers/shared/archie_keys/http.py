@@ -12,9 +12,9 @@ from typing import Any
 from archie_keys import limits
 from archie_keys.errors import ArchieError, PayloadTooLargeError, UnauthorizedError, ValidationFailedError
 from archie_keys.permissions import Caller, Grants
+from archie_keys.settings import get_settings
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 logger = Logger(service="archie-keys")
@@ -42,16 +42,8 @@ def _field_of(location: tuple[Any, ...]) -> str:
     return ".".join(parts)
 
 
-def _limit_body(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response[Any]:
-    body = app.current_event.body
-    if body is not None and len(body.encode("utf-8") if isinstance(body, str) else body) > limits.BODY_MAX_BYTES:
-        raise PayloadTooLargeError(f"request bodies are limited to {limits.BODY_MAX_BYTES} bytes", field="body")
-    return next_middleware(app)
-
-
 def make_resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True, cors=CORS)
-    app.use(middlewares=[_limit_body])
 
     @app.exception_handler(ArchieError)
     def _domain_error(error: ArchieError) -> Response[Any]:
@@ -91,6 +83,20 @@ def make_resolver() -> APIGatewayRestResolver:
         return json_response(500, {"code": "internal_error", "message": "something went wrong on our side"})
 
     return app
+
+
+def handle(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+    """Every API handler's entry: configuration checked, body size bounded before any parsing, then routed."""
+    get_settings()
+    body = event.get("body")
+    if isinstance(body, str) and len(body.encode("utf-8")) > limits.BODY_MAX_BYTES:
+        error = PayloadTooLargeError(f"request bodies are limited to {limits.BODY_MAX_BYTES} bytes", field="body")
+        return {
+            "statusCode": error.status,
+            "headers": {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"},
+            "body": json.dumps(error.to_body()),
+        }
+    return app.resolve(event, context)
 
 
 def caller_from(app: APIGatewayRestResolver) -> Caller:

@@ -1,0 +1,67 @@
+"""Helpers shared by the test tiers: environment for fast hashing, HTTP calls, the in-process gateway."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+
+# Tests hash with cheap argon2 parameters (the deployed default is OWASP's 19456 KiB, t=2: see make bench)
+# and short cache TTLs, so revocation waits stay short.
+FAST_ENVIRONMENT = {
+    "ARGON2_MEMORY_KIB": "256",
+    "ARGON2_TIME_COST": "1",
+    "AUTHORIZER_CACHE_TTL_SECONDS": "0.2",
+    "AUTHORIZER_NEGATIVE_CACHE_TTL_SECONDS": "0.2",
+    "POWERTOOLS_TRACE_DISABLED": "true",
+}
+
+ALL_ACTIONS = ["read", "write", "update", "delete"]
+
+
+@dataclass
+class Reply:
+    status: int
+    body: Any
+    headers: dict[str, str]
+
+    @property
+    def json(self) -> Any:
+        return self.body
+
+
+def decode(raw: bytes) -> Any:
+    if not raw:
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode("utf-8", errors="replace")
+
+
+def http(
+    base: str,
+    method: str,
+    path: str,
+    key: str | None = None,
+    body: Any = None,
+    headers: dict[str, str] | None = None,
+    raw_body: bytes | None = None,
+    timeout: float = 30,
+) -> Reply:
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    if key is not None:
+        all_headers["Authorization"] = f"Bearer {key}"
+    data = raw_body if raw_body is not None else (json.dumps(body).encode() if body is not None else None)
+    request = urllib.request.Request(base + path, method=method, data=data, headers=all_headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return Reply(response.status, decode(response.read()), dict(response.headers))
+    except urllib.error.HTTPError as error:
+        return Reply(error.code, decode(error.read()), dict(error.headers))
+
+
+def env_path(project: str, environment: str, suffix: str = "") -> str:
+    return f"/projects/{project}/environments/{environment}{suffix}"

@@ -1,0 +1,44 @@
+"""Stored hashes: argon2id over HMAC-SHA256(pepper, secret), parameters recorded, upgradable."""
+
+from __future__ import annotations
+
+import secrets
+
+from archie_keys.hashing import Argon2Parameters, KeyHasher
+
+CHEAP = Argon2Parameters(memory_kib=256, time_cost=1, parallelism=1)
+
+
+def test_the_stored_hash_is_argon2id_with_its_parameters_recorded() -> None:
+    hasher = KeyHasher(secrets.token_bytes(32), CHEAP)
+    stored = hasher.hash_secret("s3cret")
+    assert stored.startswith("$argon2id$v=19$m=256,t=1,p=1$")
+    assert "s3cret" not in stored
+
+
+def test_only_the_right_secret_verifies() -> None:
+    hasher = KeyHasher(secrets.token_bytes(32), CHEAP)
+    stored = hasher.hash_secret("right")
+    assert hasher.verify_mac(stored, hasher.mac("right"))
+    assert not hasher.verify_mac(stored, hasher.mac("wrong"))
+    assert not hasher.verify_mac("not a hash", hasher.mac("right"))
+
+
+def test_a_table_without_the_pepper_is_useless() -> None:
+    stored = KeyHasher(secrets.token_bytes(32), CHEAP).hash_secret("secret")
+    other_pepper = KeyHasher(secrets.token_bytes(32), CHEAP)
+    assert not other_pepper.verify_mac(stored, other_pepper.mac("secret"))
+
+
+def test_raising_the_parameters_marks_old_hashes_for_rehash() -> None:
+    pepper = secrets.token_bytes(32)
+    old = KeyHasher(pepper, CHEAP).hash_secret("secret")
+    stronger = KeyHasher(pepper, Argon2Parameters(memory_kib=512, time_cost=2, parallelism=1))
+    assert stronger.verify_mac(old, stronger.mac("secret"))
+    assert stronger.needs_rehash(old)
+    assert not stronger.needs_rehash(stronger.hash_secret("secret"))
+
+
+def test_the_deployed_default_is_at_least_owasp() -> None:
+    default = Argon2Parameters()
+    assert default.memory_kib >= 19456 and default.time_cost >= 2 and default.parallelism == 1

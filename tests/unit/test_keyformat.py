@@ -1,0 +1,94 @@
+"""The key format: what a user relies on when they copy, paste, scan or mistype a key."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+import pytest
+from archie_keys.keyformat import (
+    BASE62_ALPHABET,
+    CHECKSUM_LENGTH,
+    SECRET_LENGTH,
+    MalformedKeyError,
+    generate_key,
+    key_id_time_ms,
+    new_key_id,
+    parse_key,
+)
+
+
+def test_a_generated_key_parses_back_to_its_parts() -> None:
+    value, parts = generate_key("archie_", "demo", "dev")
+    assert value.startswith("archie_demo_dev_")
+    assert parse_key(value) == parts
+    assert parts.start == value[: len(parts.start)] and parts.secret not in parts.start
+
+
+def test_keys_use_only_characters_a_double_click_selects() -> None:
+    for _ in range(50):
+        value, _ = generate_key("acme_ci_", "proj1", "prod")
+        assert re.fullmatch(r"[A-Za-z0-9_]+", value)
+
+
+def test_the_secret_carries_at_least_128_bits_of_randomness() -> None:
+    assert len(BASE62_ALPHABET) ** SECRET_LENGTH >= 2**128
+    secrets_seen = {generate_key("archie_", "demo", "dev")[1].secret for _ in range(200)}
+    assert len(secrets_seen) == 200
+
+
+@pytest.mark.parametrize("prefix", ["a_", "archie_", "my_org_keys_", "x" * 15 + "_", "_"])
+def test_any_valid_prefix_round_trips_even_with_underscores(prefix: str) -> None:
+    value, parts = generate_key(prefix, "p1", "e1")
+    assert parse_key(value).prefix == prefix == parts.prefix
+
+
+@pytest.mark.parametrize("prefix", ["", "archie", "Archie_", "x" * 16 + "_", "arch-ie_", "a b_"])
+def test_invalid_prefixes_are_refused(prefix: str) -> None:
+    with pytest.raises(ValueError):
+        generate_key(prefix, "demo", "dev")
+
+
+def test_every_single_character_typo_is_caught_by_the_checksum() -> None:
+    value, _ = generate_key("archie_", "demo", "dev")
+    for position in range(len(value)):
+        for replacement in "aZ09_":
+            if value[position] == replacement:
+                continue
+            mistyped = value[:position] + replacement + value[position + 1 :]
+            with pytest.raises(MalformedKeyError):
+                parse_key(mistyped)
+
+
+def test_random_strings_of_the_right_shape_are_refused() -> None:
+    for _ in range(500):
+        tail = "".join(secrets.choice(BASE62_ALPHABET) for _ in range(40))
+        with pytest.raises(MalformedKeyError):
+            parse_key(f"archie_demo_dev_{tail}")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "archie_",
+        "Bearer archie_demo_dev_x",
+        "archie_demo_dev_" + "a" * 39,
+        "é" * 60,
+        "archie_demo_dev_" + "a" * 4000,
+    ],
+)
+def test_malformed_values_are_refused(value: str) -> None:
+    with pytest.raises(MalformedKeyError):
+        parse_key(value)
+
+
+def test_key_ids_sort_by_creation_time() -> None:
+    earlier, later = new_key_id(1_700_000_000_000), new_key_id(1_700_000_000_001)
+    assert earlier < later
+    assert key_id_time_ms(later) == 1_700_000_000_001
+
+
+def test_the_checksum_is_a_fixed_width_suffix() -> None:
+    value, parts = generate_key("archie_", "demo", "dev")
+    assert len(value) == len(parts.start) + SECRET_LENGTH + CHECKSUM_LENGTH
