@@ -15,10 +15,11 @@ from tests.support import FAST_ENVIRONMENT, Reply, decode
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    from moto import mock_aws
+
     from archie_keys import runtime
     from archie_local.provision import provision
     from archie_local.template import REGION, load_template
-    from moto import mock_aws
 
     for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_API_GATEWAY", "AWS_PROFILE"):
         monkeypatch.delenv(name, raising=False)

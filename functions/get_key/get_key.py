@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from archie_keys.http import caller_from, handle, json_response, logger, make_resolver
 from archie_keys.keys import get_key, key_view
 from archie_keys.runtime import get_store
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 app = make_resolver()
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
 from archie_keys.http import caller_from, handle, json_response, logger, make_resolver, query_limit, query_token
 from archie_keys.models import RoleBody
 from archie_keys.roles import delete_role, get_role, list_roles, put_role, role_view
 from archie_keys.runtime import get_store
 from archie_keys.settings import get_settings
-from aws_lambda_powertools.event_handler import Response
-from aws_lambda_powertools.utilities.typing import LambdaContext
 
 app = make_resolver()
 BASE = "/projects/<project>/environments/<environment>/roles"

@@ -6,6 +6,7 @@ import re
 import secrets
 
 import pytest
+
 from archie_keys.keyformat import (
     BASE62_ALPHABET,
     CHECKSUM_LENGTH,

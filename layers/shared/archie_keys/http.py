@@ -9,13 +9,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
+from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+
 from archie_keys import limits
 from archie_keys.errors import ArchieError, PayloadTooLargeError, UnauthorizedError, ValidationFailedError
 from archie_keys.permissions import Caller, Grants
 from archie_keys.settings import get_settings
-from aws_lambda_powertools import Logger
-from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConfig, Response
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 logger = Logger(service="archie-keys")
 

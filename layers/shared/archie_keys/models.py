@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from archie_keys import limits
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -20,6 +19,8 @@ from pydantic import (
     StringConstraints,
     field_validator,
 )
+
+from archie_keys import limits
 
 Action = Literal["read", "write", "update", "delete"]
 Slug = Annotated[str, StringConstraints(pattern=limits.SLUG_PATTERN)]

@@ -9,8 +9,9 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 
-from archie_keys.hashing import Argon2Parameters
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from archie_keys.hashing import Argon2Parameters
 
 
 class FlushTarget(BaseModel):

@@ -16,11 +16,13 @@ import binascii
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from archie_keys.errors import ConflictError, NotFoundError, ValidationFailedError
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+from archie_keys.errors import ConflictError, NotFoundError, ValidationFailedError
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -45,13 +47,24 @@ def _plain(value: Any) -> Any:
         return [_plain(v) for v in value]
     if isinstance(value, set):
         return sorted(_plain(v) for v in value)
-    if type(value).__name__ == "Decimal":
+    if isinstance(value, Decimal):
         return int(value) if value == int(value) else float(value)
     return value
 
 
+def _dynamo(value: Any) -> Any:
+    """JSON's types to DynamoDB's: floats become Decimals (boto3 refuses floats to avoid silent rounding)."""
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    if isinstance(value, dict):
+        return {k: _dynamo(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_dynamo(v) for v in value]
+    return value
+
+
 def to_item(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(v) for k, v in values.items() if v is not None}
+    return {k: _serializer.serialize(_dynamo(v)) for k, v in values.items() if v is not None}
 
 
 def from_item(item: dict[str, Any]) -> dict[str, Any]:

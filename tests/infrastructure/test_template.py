@@ -1,0 +1,114 @@
+"""template.yaml: an offline SAM translation (no AWS credentials) and checks on the CloudFormation it yields."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from samtranslator.translator.transform import transform
+
+from archie_local.template import load_template
+
+
+class NoManagedPolicies:
+    """The translator asks IAM for managed policy ARNs; every policy here is inline, so nothing to load."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+def packaged(template: dict[str, Any]) -> dict[str, Any]:
+    """What `sam package` does before the transform: local code folders become S3 artifact URIs."""
+    for resource in template["Resources"].values():
+        props = resource.get("Properties", {})
+        for field in ("CodeUri", "ContentUri"):
+            if isinstance(props.get(field), str):
+                props[field] = f"s3://artifacts/{props[field].strip('/')}.zip"
+    return template
+
+
+@pytest.fixture(scope="module")
+def cloudformation() -> Iterator[dict[str, Any]]:
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "eu-west-1")  # the translator wants a region; it calls no AWS API
+        yield transform(
+            packaged(load_template()), {"AWS::Region": "eu-west-1", "AWS::Partition": "aws"}, NoManagedPolicies()
+        )
+
+
+def of_type(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def test_the_template_translates_offline_into_functions_an_api_and_a_layer(cloudformation) -> None:
+    functions = of_type(cloudformation, "AWS::Lambda::Function")
+    assert {
+        "AuthorizerFunction",
+        "CreateKeyFunction",
+        "ListKeysFunction",
+        "GetKeyFunction",
+        "DeleteKeyFunction",
+        "RolesFunction",
+        "EnvironmentsFunction",
+    } <= set(functions)
+    assert of_type(cloudformation, "AWS::Lambda::LayerVersion")
+    for name, function in functions.items():
+        assert function["Properties"]["Runtime"] == "python3.13", name
+        assert function["Properties"]["Layers"], name
+
+
+def test_every_function_has_its_own_log_group_with_retention(cloudformation) -> None:
+    groups = of_type(cloudformation, "AWS::Logs::LogGroup")
+    named = {json.dumps(g["Properties"].get("LogGroupName")) for g in groups.values()}
+    for name in of_type(cloudformation, "AWS::Lambda::Function"):
+        assert any(f"${{{name}}}" in n for n in named), name
+    assert all("RetentionInDays" in g["Properties"] for g in groups.values())
+
+
+def test_function_policies_name_actions_and_resources(cloudformation) -> None:
+    for name, role in of_type(cloudformation, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            for statement in policy["PolicyDocument"]["Statement"]:
+                actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+                assert all("*" not in action for action in actions), (name, actions)
+                assert statement.get("Resource") != "*", (name, statement)
+
+
+def test_the_management_api_uses_a_request_authorizer_on_the_authorization_header(cloudformation) -> None:
+    apis = of_type(cloudformation, "AWS::ApiGateway::RestApi")
+    body = next(api["Properties"]["Body"] for name, api in apis.items() if name == "ManagementApi")
+    authorizer = body["securityDefinitions"]["KeyAuthorizer"]["x-amazon-apigateway-authorizer"]
+    assert authorizer["type"] == "request"
+    assert authorizer["identitySource"] == "method.request.header.Authorization"
+    for path in body["paths"]:
+        assert path.startswith("/projects/{project}/environments/{environment}"), path
+
+
+def test_the_sample_api_keys_its_cache_on_the_header_and_the_stage_variables(cloudformation) -> None:
+    apis = of_type(cloudformation, "AWS::ApiGateway::RestApi")
+    body = apis["SampleApi"]["Properties"]["Body"]
+    source = body["securityDefinitions"]["KeyAuthorizer"]["x-amazon-apigateway-authorizer"]["identitySource"]
+    assert set(source.split(", ")) == {
+        "method.request.header.Authorization",
+        "stageVariables.project",
+        "stageVariables.environment",
+    }
+    assert set(body["paths"]) == {"/orders", "/orders/{id}"}
+
+
+def test_tables_are_partitioned_with_ttl_and_the_pepper_is_generated() -> None:
+    template = load_template()
+    keys = template["Resources"]["KeysTable"]["Properties"]
+    assert [k["AttributeName"] for k in keys["KeySchema"]] == ["pk", "sk"]
+    assert keys["TimeToLiveSpecification"]["Enabled"] is True
+    assert "GenerateSecretString" in template["Resources"]["PepperSecret"]["Properties"]
+    assert int(template["Parameters"]["Argon2MemoryKib"]["Default"]) >= 19456
+    assert int(template["Parameters"]["Argon2TimeCost"]["Default"]) >= 2
+
+
+def test_outputs_give_what_a_user_needs(cloudformation) -> None:
+    assert {"ApiUrl", "AuthorizerFunctionArn", "KeysTableName", "IdempotencyTableName"} <= set(
+        cloudformation["Outputs"]
+    )

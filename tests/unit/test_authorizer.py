@@ -1,0 +1,175 @@
+"""The authorizer: 401 for every kind of bad key, a policy from the key alone, caching, and failing closed."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import boto3
+import pytest
+
+from archie_keys.errors import KeyRefusedError
+from archie_keys.keyformat import checksum
+from archie_keys.runtime import get_hasher, get_store
+from archie_keys.settings import get_settings
+from archie_keys.verification import KeyVerifier
+from archie_local.gateway import policy_allows
+from archie_local.lambdas import FunctionRegistry
+from tests.support import env_path
+
+METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:api1234567/v1/GET/projects/demo/environments/dev/keys"
+
+
+def request_event(key: str | None, method_arn: str = METHOD_ARN, stage_variables: dict | None = None) -> dict:
+    return {
+        "type": "REQUEST",
+        "methodArn": method_arn,
+        "headers": {"Authorization": f"Bearer {key}"} if key is not None else {},
+        "stageVariables": stage_variables,
+        "requestContext": {"requestId": "r-1"},
+    }
+
+
+@pytest.fixture
+def authorize(aws: Any):
+    handler = FunctionRegistry(aws.functions)["AuthorizerFunction"]
+    return handler.invoke
+
+
+def refused(authorize, event: dict) -> bool:
+    try:
+        authorize(event)
+    except Exception as error:  # the handler must raise exactly API Gateway's "Unauthorized"
+        assert str(error) == "Unauthorized"
+        return True
+    return False
+
+
+def test_a_valid_key_gets_a_policy_and_context_built_from_the_key(authorize, admin_key) -> None:
+    answer = authorize(request_event(admin_key))
+    context = answer["context"]
+    assert (
+        context["project"] == "demo" and context["environment"] == "dev" and context["key_id"] == answer["principalId"]
+    )
+    assert json.loads(context["permissions"])[0]["resource"] == "*"
+    assert all(isinstance(v, str) for v in context.values())
+    # The same answer serves any route of the stage: it does not depend on the route being called.
+    other_route = METHOD_ARN.replace(
+        "GET/projects/demo/environments/dev/keys", "DELETE/projects/demo/environments/dev/roles/x"
+    )
+    assert authorize(request_event(admin_key, other_route))["policyDocument"] == answer["policyDocument"]
+    assert policy_allows(answer["policyDocument"], other_route)
+    assert not policy_allows(
+        answer["policyDocument"], METHOD_ARN.replace("demo/environments/dev", "demo/environments/prod")
+    )
+
+
+def test_every_kind_of_bad_key_is_unauthorized(authorize, admin_key) -> None:
+    body = admin_key[:-6]
+    wrong_secret_body = body[:-22] + ("A" * 22)
+    cases = [
+        None,
+        "",
+        "garbage",
+        admin_key[:-1] + ("a" if admin_key[-1] != "a" else "b"),  # bad checksum
+        wrong_secret_body + checksum(wrong_secret_body),  # right id, wrong secret
+        "archie_demo_dev_" + "0" * 12 + "B" * 22 + checksum("archie_demo_dev_" + "0" * 12 + "B" * 22),  # unknown
+    ]
+    for key in cases:
+        assert refused(authorize, request_event(key)), key
+    assert refused(authorize, {"type": "REQUEST", "methodArn": METHOD_ARN, "headers": {"Authorization": admin_key}})
+
+
+def test_a_key_is_refused_on_another_environments_stage_before_any_read(aws, authorize, admin_key) -> None:
+    boto3.client("dynamodb").delete_table(TableName=aws.environment["KEYS_TABLE"])  # no read could succeed
+    assert refused(authorize, request_event(admin_key, stage_variables={"project": "demo", "environment": "prod"}))
+    assert refused(authorize, request_event(admin_key, stage_variables={"project": "demo"}))
+
+
+def test_a_dynamodb_failure_denies_and_never_allows(aws, authorize, admin_key) -> None:
+    boto3.client("dynamodb").delete_table(TableName=aws.environment["KEYS_TABLE"])
+    assert refused(authorize, request_event(admin_key))
+
+
+def test_an_unreadable_pepper_denies(aws, authorize, admin_key) -> None:
+    boto3.client("secretsmanager").delete_secret(
+        SecretId=aws.environment["PEPPER_SECRET_ID"], ForceDeleteWithoutRecovery=True
+    )
+    from archie_keys import runtime
+
+    runtime.reset()
+    assert refused(authorize, request_event(admin_key))
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_a_warm_decision_is_reused_until_its_ttl_then_revocation_shows(aws, admin_key) -> None:
+    clock = Clock()
+    verifier = KeyVerifier(get_store(), get_hasher, get_settings(), clock)
+    first = verifier.verify(admin_key)
+    # Remove the key behind the verifier's back: within the TTL the cached decision stands...
+    store = get_store()
+    store.revoke_key("demo", "dev", first.key_id, "2026-01-01T00:00:00Z", "test", 0)
+    assert verifier.verify(admin_key) is first
+    # ...and once the TTL has passed the next request re-reads the record and refuses it.
+    clock.now += get_settings().authorizer_cache_ttl_seconds + 0.01
+    with pytest.raises(KeyRefusedError) as refusal:
+        verifier.verify(admin_key)
+    assert refusal.value.reason == "revoked"
+
+
+def test_a_malformed_key_costs_no_aws_call(aws) -> None:
+    def no_pepper_please() -> Any:
+        raise AssertionError("the pepper (a Secrets Manager call) was fetched for a malformed key")
+
+    verifier = KeyVerifier(get_store(), no_pepper_please, get_settings())
+    for key in ("garbage", "archie_demo_dev_" + "x" * 40):
+        with pytest.raises(KeyRefusedError) as refusal:
+            verifier.verify(key)
+        assert refusal.value.reason == "malformed"
+
+
+def test_an_expired_key_is_refused_even_from_a_warm_cache(aws, api, admin_key) -> None:
+    api(
+        "PUT",
+        env_path("demo", "dev", "/roles/viewer"),
+        admin_key,
+        {"permissions": [{"resource": "keys", "actions": ["read"]}]},
+    )
+    clock = Clock()
+    created = api(
+        "POST",
+        env_path("demo", "dev", "/keys"),
+        admin_key,
+        {
+            "name": "short",
+            "roles": ["viewer"],
+            "expires_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock.now + 120)),
+        },
+    )
+    assert created.status == 201, created.body
+    verifier = KeyVerifier(get_store(), get_hasher, get_settings(), clock)
+    verifier.verify(created.body["key"])
+    clock.now += 121
+    with pytest.raises(KeyRefusedError) as refusal:
+        verifier.verify(created.body["key"])
+    assert refusal.value.reason == "expired"
+
+
+def test_a_hash_with_outdated_parameters_is_upgraded_on_use(aws, admin_key, monkeypatch) -> None:
+    from archie_keys import runtime
+
+    key_id = admin_key.split("_")[-1][:12]
+    before = get_store().get_key("demo", "dev", key_id)["hash"]
+    monkeypatch.setenv("ARGON2_MEMORY_KIB", "512")
+    runtime.reset()
+    runtime.get_verifier().verify(admin_key)
+    after = get_store().get_key("demo", "dev", key_id)
+    assert after["hash"] != before and "m=512" in after["hash"] and after["hash_params"]["m"] == 512
