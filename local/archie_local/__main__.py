@@ -24,6 +24,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
+    # Handlers log to stdout as on Lambda; here stdout belongs to the one `admin key:` line, so everything
+    # else (their logs included) goes to stderr.
+    key_out = sys.stdout
+    sys.stdout = sys.stderr
+
     from archie_local.stack import LocalStack
 
     stop = threading.Event()
@@ -36,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"sample protected API:       {stack.url('SampleApi')}/orders", file=err)
         print(f"moto server (AWS APIs):     {stack.moto_url}", file=err)
         print(f"bootstrapped {args.project}/{args.environment}; Ctrl-C stops everything", file=err)
-        print(f"admin key: {key}", flush=True)
+        print(f"admin key: {key}", file=key_out, flush=True)
         while not stop.wait(0.5):
             pass
     print("stopped", file=sys.stderr)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +70,8 @@ class LocalStack:
         moto.start()
         self._started.append(moto)
         self.moto_url = f"http://127.0.0.1:{self.moto_port}"
+        # moto keeps its state in this process; a stack started earlier in the same process must not leak in.
+        urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST"), timeout=10)  # noqa: S310 - our own loopback URL
 
         # The control plane is up before anything can call it.
         control = HttpService(control_plane_lazy(self), 0).start()

@@ -20,6 +20,8 @@ EXPECTED = {
     "get_key": ("GetKeyFunction", 404),
     "delete_key": ("DeleteKeyFunction", 404),
     "echo": ("EchoFunction", 200),
+    "verify": ("VerifyFunction", 200),
+    "whoami": ("WhoamiFunction", 200),
 }
 
 
@@ -36,6 +38,8 @@ def test_the_sample_api_event_runs_through_its_handler(aws, admin_key, name: str
     assert response["statusCode"] == status, response.get("body")
     if name == "create_key":
         assert json.loads(response["body"])["key"].startswith("archie_demo_dev_")
+    if name == "verify":
+        assert json.loads(response["body"]) == {"valid": False, "code": "malformed"}
 
 
 def test_the_sample_authorizer_event_is_refused(aws) -> None:

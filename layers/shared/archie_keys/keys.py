@@ -36,8 +36,10 @@ from archie_keys.verification import VerifiedKey, is_expired
 
 # Revoked keys stay readable to /verify ("revoked") and investigators for this long, then TTL purges them.
 REVOKED_RETENTION_SECONDS = 30 * 24 * 3600
-# The longest ARN prefix API Gateway can send (region, account, 10-char API id, 128-char stage name).
-_WORST_CASE_ARN_PREFIX = "arn:aws-us-gov:execute-api:ap-southeast-4:123456789012:abcdefghij/" + "s" * 128
+# A stage ARN as long as the budget assumes (see limits.STAGE_ARN_BUDGET_LENGTH).
+_BUDGET_ARN_PREFIX = "arn:aws:execute-api:ap-southeast-4:123456789012:abcdefghij/".ljust(
+    limits.STAGE_ARN_BUDGET_LENGTH, "s"
+)
 
 
 @dataclass(frozen=True)
@@ -52,13 +54,13 @@ def check_key_id(key_id: str) -> None:
         raise NotFoundError("no such key", field="key_id")
 
 
-def _check_expiry(expires_at: Any, now: float) -> float | None:
+def _check_expiry(expires_at: Any, now: float, min_lifetime: int) -> float | None:
     if expires_at is None:
         return None
     epoch = float(expires_at.timestamp())
-    if epoch < now + limits.EXPIRES_AT_MIN_SECONDS:
+    if epoch < now + min_lifetime:
         raise ValidationFailedError(
-            f"expires_at must be at least {limits.EXPIRES_AT_MIN_SECONDS} seconds in the future", field="expires_at"
+            f"expires_at must be at least {min_lifetime} seconds in the future", field="expires_at"
         )
     if epoch > now + limits.EXPIRES_AT_MAX_DAYS * 86400:
         raise ValidationFailedError(f"expires_at must be within {limits.EXPIRES_AT_MAX_DAYS} days", field="expires_at")
@@ -72,8 +74,8 @@ def _check_authorizer_budget(
     verified = VerifiedKey("x" * 12, project, environment, name, tuple(roles), context, grants, None)
     context_size = len(json.dumps(identity_context(verified)))
     policy_size = max(
-        len(json.dumps(build_policy(_WORST_CASE_ARN_PREFIX, data_paths(grants)))),
-        len(json.dumps(build_policy(_WORST_CASE_ARN_PREFIX, management_paths(grants, project, environment)))),
+        len(json.dumps(build_policy(_BUDGET_ARN_PREFIX, data_paths(grants)))),
+        len(json.dumps(build_policy(_BUDGET_ARN_PREFIX, management_paths(grants, project, environment)))),
     )
     if context_size + policy_size > limits.AUTHORIZER_RESPONSE_BUDGET:
         raise ValidationFailedError(
@@ -120,7 +122,7 @@ def create_key(
         require(caller, project, environment, "keys", "write")
     store.require_environment(project, environment)
     now = now_epoch()
-    expires_epoch = _check_expiry(body.expires_at, now)
+    expires_epoch = _check_expiry(body.expires_at, now, settings.key_min_lifetime_seconds)
     grants = prepare_grants(store, project, environment, list(body.roles), dict(body.context))
     refuse_escalation(caller, list(grants.entries), "this key")
     _check_authorizer_budget(grants, project, environment, body.name, list(body.roles), dict(body.context))

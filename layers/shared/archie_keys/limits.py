@@ -39,15 +39,16 @@ PERMISSIONS_PER_ROLE_MAX = 20
 # from making every handler parse megabytes.
 BODY_MAX_BYTES = 16 * 1024
 
-# The authorizer's answer (policy + context) for one key. API Gateway's documented hard limit is Lambda's
-# 6 MB response, but a large policy is evaluated on every request and the context is copied into every
-# backend event, so we hold each key to 64 KiB and refuse at creation anything that would exceed it.
-AUTHORIZER_RESPONSE_BUDGET = 64 * 1024
+# The authorizer's answer (policy + context) for one key. API Gateway documents no limit of its own for a
+# REST API's Lambda authorizer beyond Lambda's 6 MB response, but a large policy is evaluated on every
+# request and the context is copied into every backend event, so we hold each key to 128 KiB and refuse at
+# creation anything that would exceed it, computed for a stage ARN of STAGE_ARN_BUDGET_LENGTH characters.
+AUTHORIZER_RESPONSE_BUDGET = 128 * 1024
+# arn:aws:execute-api:<14-char region>:<account>:<10-char api id>/<stage name of up to 64 characters>
+STAGE_ARN_BUDGET_LENGTH = 48 + 64
 
 # Keys may expire at most this far ahead; a key meant to live forever simply omits expires_at.
 EXPIRES_AT_MAX_DAYS = 5 * 366
-# An expiry closer than this is almost certainly a clock or unit mistake by the caller.
-EXPIRES_AT_MIN_SECONDS = 60
 
 LIST_LIMIT_DEFAULT = 25
 LIST_LIMIT_MAX = 100

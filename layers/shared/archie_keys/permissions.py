@@ -238,12 +238,13 @@ def management_paths(grants: Grants, project: str, environment: str) -> list[tup
 def data_paths(grants: Grants) -> list[tuple[str, str]]:
     routes: set[tuple[str, str]] = set()
     for resource, actions in grants.actions_by_resource().items():
-        for action in actions:
-            for method in ACTION_METHODS[action]:
-                if resource == WILDCARD:
-                    routes.add((method, "/*"))
-                else:
-                    routes.update({(method, f"/{resource}"), (method, f"/{resource}/*")})
+        # Every action granted: one "*" method instead of six keeps large keys' policies small.
+        methods = ["*"] if len(actions) == len(ACTIONS) else [m for a in actions for m in ACTION_METHODS[a]]
+        for method in methods:
+            if resource == WILDCARD:
+                routes.add((method, "/*"))
+            else:
+                routes.update({(method, f"/{resource}"), (method, f"/{resource}/*")})
     return sorted(routes)
 
 

@@ -11,6 +11,7 @@ from functools import lru_cache
 
 from archie_keys import idempotency
 from archie_keys.cache_flush import apigateway_client
+from archie_keys.expiry import scheduler_client
 from archie_keys.hashing import KeyHasher
 from archie_keys.settings import get_settings
 from archie_keys.store import KeyStore, dynamodb_client
@@ -65,4 +66,5 @@ def reset() -> None:
     get_verifier.cache_clear()
     idempotency.reset()
     apigateway_client.cache_clear()
+    scheduler_client.cache_clear()
     parameters.clear_caches()

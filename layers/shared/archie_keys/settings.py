@@ -50,6 +50,8 @@ class Settings(BaseModel):
     flush_targets: tuple[FlushTarget, ...] = ()
     # Alternatively (as deployed) the name of an SSM parameter holding the same comma-separated list.
     flush_targets_parameter: str = ""
+    # An expires_at closer than this is almost certainly a clock or unit mistake by the caller.
+    key_min_lifetime_seconds: int = Field(default=60, ge=1, le=3600)
     secret_name_prefix: str = "archie/keys/"
     expiry_schedule_group: str = ""
     expiry_schedule_role_arn: str = ""

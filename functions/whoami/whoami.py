@@ -1,0 +1,23 @@
+"""GET /projects/{project}/environments/{environment}/whoami: the caller's resolved identity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from archie_keys.http import caller_from, handle, json_response, logger, make_resolver
+from archie_keys.identity import whoami
+
+app = make_resolver()
+
+
+@app.get("/projects/<project>/environments/<environment>/whoami")
+def who(project: str, environment: str) -> Response[Any]:
+    return json_response(200, whoami(caller_from(app), project, environment))
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(app, event, context)

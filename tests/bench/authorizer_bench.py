@@ -1,0 +1,188 @@
+"""`make bench`: the authorizer handler in-process against the local stack's moto server.
+
+Prints p50/p99 (microseconds) for a valid key with a cold in-function cache, the same key warm, a key with
+a bad checksum, and a warm key holding 10 roles x 20 permissions; beside them the raw cost of one argon2
+verify with the deployed parameters, one HMAC-SHA256 and one DynamoDB GetItem on the same backend. The last
+line is one JSON object. Numbers are from one run on one machine: compare within a run, not across runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import statistics
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import botocore.endpoint
+
+METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:management/v1/GET/projects/demo/environments/dev/keys"
+
+
+def percentiles(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
+    return statistics.median(ordered) * 1e6, p99 * 1e6
+
+
+def measure(action: Callable[[], Any], runs: int, before: Callable[[], Any] | None = None) -> tuple[float, float]:
+    samples = []
+    for _ in range(runs):
+        if before is not None:
+            before()
+        start = time.perf_counter()
+        action()
+        samples.append(time.perf_counter() - start)
+    return percentiles(samples)
+
+
+class AwsCallCounter:
+    """Counts HTTP requests botocore sends from this thread (the one invoking the authorizer), whatever client
+    or session makes them; the local stack's own background threads (the scheduler emulator) don't count."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self._original = botocore.endpoint.Endpoint.make_request
+        self._thread = threading.get_ident()
+
+    def __enter__(self) -> AwsCallCounter:
+        counter, original = self, self._original
+
+        def counting(endpoint: Any, *args: Any, **kwargs: Any) -> Any:
+            if threading.get_ident() == counter._thread:
+                counter.calls += 1
+            return original(endpoint, *args, **kwargs)
+
+        botocore.endpoint.Endpoint.make_request = counting
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        botocore.endpoint.Endpoint.make_request = self._original
+
+
+def event(key: str) -> dict[str, Any]:
+    return {
+        "type": "REQUEST",
+        "methodArn": METHOD_ARN,
+        "headers": {"Authorization": f"Bearer {key}"},
+        "requestContext": {"requestId": "bench"},
+    }
+
+
+def wide_key(stack: Any, admin: str) -> str:
+    """A key with 10 roles of 20 permissions each, every permission with a context-filled filter."""
+    from tests.support import env_path, http
+
+    base = stack.url()
+    for r in range(10):
+        permissions = [
+            {
+                "resource": f"res{r}x{p}",
+                "actions": ["read", "write", "update", "delete"],
+                "filters": {"tenant_id": {"from_context": "tenant"}, "region": "eu"},
+            }
+            for p in range(20)
+        ]
+        assert (
+            http(base, "PUT", env_path("demo", "dev", f"/roles/wide{r}"), admin, {"permissions": permissions}).status
+            == 201
+        )
+    reply = http(
+        base,
+        "POST",
+        env_path("demo", "dev", "/keys"),
+        admin,
+        {"name": "wide", "roles": [f"wide{r}" for r in range(10)], "context": {"tenant": "t-1"}},
+    )
+    assert reply.status == 201, reply.body
+    return str(reply.body["key"])
+
+
+def main() -> int:
+    from argon2 import PasswordHasher, Type
+
+    from archie_keys.runtime import get_settings, get_verifier
+    from archie_local.stack import LocalStack
+
+    with LocalStack(port=0, sample_port=0) as stack:  # deployed argon2 parameters (19456 KiB, t=2, p=1)
+        admin = stack.bootstrap("demo", "dev")
+        wide = wide_key(stack, admin)
+        authorizer = stack.registry["AuthorizerFunction"]
+        settings = get_settings()
+        good, wide_event = event(admin), event(wide)
+        bad_checksum = event(admin[:-1] + ("a" if admin[-1] != "a" else "b"))
+        authorizer.invoke(good)  # load the handler, fetch the pepper once (its own cache)
+
+        results: dict[str, Any] = {}
+        results["cold_p50_us"], results["cold_p99_us"] = measure(
+            lambda: authorizer.invoke(good), 60, before=get_verifier().clear
+        )
+        authorizer.invoke(good)
+        results["warm_p50_us"], results["warm_p99_us"] = measure(lambda: authorizer.invoke(good), 3000)
+        authorizer.invoke(wide_event)
+        results["warm_p50_us_10x20"], results["warm_p99_us_10x20"] = measure(
+            lambda: authorizer.invoke(wide_event), 3000
+        )
+
+        def refused() -> None:
+            try:
+                authorizer.invoke(bad_checksum)
+            except Exception as error:
+                assert str(error) == "Unauthorized"
+
+        with AwsCallCounter() as counter:
+            results["malformed_p50_us"], results["malformed_p99_us"] = measure(refused, 3000)
+        results["malformed_aws_calls"] = counter.calls
+
+        pepper, secret = secrets.token_bytes(64), secrets.token_urlsafe(16).encode()
+        results["hmac_p50_us"], results["hmac_p99_us"] = measure(
+            lambda: hmac.new(pepper, secret, hashlib.sha256).digest(), 20000
+        )
+        hasher = PasswordHasher(
+            time_cost=settings.argon2_time_cost,
+            memory_cost=settings.argon2_memory_kib,
+            parallelism=settings.argon2_parallelism,
+            type=Type.ID,
+        )
+        stored = hasher.hash(secret)
+        results["argon2_verify_p50_us"], results["argon2_verify_p99_us"] = measure(
+            lambda: hasher.verify(stored, secret), 30
+        )
+        import boto3
+
+        client = boto3.client("dynamodb")
+        key = {"pk": {"S": "PROJECT#demo#ENV#dev"}, "sk": {"S": "ENV"}}
+        results["getitem_p50_us"], results["getitem_p99_us"] = measure(
+            lambda: client.get_item(TableName=settings.keys_table, Key=key, ConsistentRead=True), 200
+        )
+
+    results = {k: (round(v, 1) if isinstance(v, float) else v) for k, v in results.items()}
+    results["argon2_parameters"] = (
+        f"m={settings.argon2_memory_kib},t={settings.argon2_time_cost},p={settings.argon2_parallelism}"
+    )
+    results["warm_over_hmac"] = round(results["warm_p50_us"] / results["hmac_p50_us"], 1)
+    results["warm_10x20_over_hmac"] = round(results["warm_p50_us_10x20"] / results["hmac_p50_us"], 1)
+    results["cold_over_argon2_plus_getitem"] = round(
+        results["cold_p50_us"] / (results["argon2_verify_p50_us"] + results["getitem_p50_us"]), 2
+    )
+    for name in ("cold", "warm", "warm_10x20", "malformed", "hmac", "argon2_verify", "getitem"):
+        p50 = results.get(f"{name}_p50_us", results.get("warm_p50_us_10x20" if name == "warm_10x20" else ""))
+        p99 = results.get(f"{name}_p99_us", results.get("warm_p99_us_10x20" if name == "warm_10x20" else ""))
+        print(f"{name:>14}: p50 {p50:>10} us   p99 {p99:>10} us", file=sys.stderr)
+    print(
+        f"targets: warm <= 20 x hmac ({results['warm_over_hmac']}x; 10x20: {results['warm_10x20_over_hmac']}x), "
+        f"cold <= 1.3 x (argon2 + GetItem) ({results['cold_over_argon2_plus_getitem']}x), "
+        f"malformed AWS calls = 0 ({results['malformed_aws_calls']})",
+        file=sys.stderr,
+    )
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,26 @@
+"""The local stack, started once per module on free loopback ports and stopped afterwards."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from tests.support import FAST_ENVIRONMENT
+
+# Short minimum key lifetime so expiry can be shown in seconds, not minutes.
+INTEGRATION_ENVIRONMENT = {**FAST_ENVIRONMENT, "KEY_MIN_LIFETIME_SECONDS": "1"}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Any]:
+    from archie_local.stack import LocalStack
+
+    with LocalStack(port=0, sample_port=0, environment_overrides=INTEGRATION_ENVIRONMENT) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def admin(stack: Any) -> str:
+    return stack.bootstrap("demo", "dev")

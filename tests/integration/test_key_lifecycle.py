@@ -1,0 +1,107 @@
+"""Over HTTP against the local stack: what a CI pipeline and API Gateway see, caches included."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime
+
+from tests.support import env_path, http
+
+KEYS = env_path("demo", "dev", "/keys")
+ORDERS_READER = {
+    "permissions": [{"resource": "orders", "actions": ["read"]}, {"resource": "keys", "actions": ["read"]}]
+}
+
+
+def test_a_pipeline_creates_a_key_uses_it_lists_it_and_it_is_refused_right_after_delete(stack, admin) -> None:
+    base, sample = stack.url(), stack.url("SampleApi")
+    assert http(base, "PUT", env_path("demo", "dev", "/roles/orders-reader"), admin, ORDERS_READER).status in (200, 201)
+    created = http(
+        base, "POST", KEYS, admin, {"name": "ci", "roles": ["orders-reader"]}, headers={"Idempotency-Key": "run-1"}
+    )
+    assert created.status == 201
+    key, key_id = created.body["key"], created.body["key_id"]
+
+    # Accepted on the next request, on both APIs; these answers are now in API Gateway's result cache.
+    assert http(sample, "GET", "/orders/7", key).status == 200
+    assert http(base, "GET", KEYS, key).status == 200
+    assert http(base, "GET", f"{KEYS}/{key_id}", key).body["key_id"] == key_id
+    assert key_id in [k["key_id"] for k in http(base, "GET", KEYS, admin).body["keys"]]
+
+    assert http(base, "DELETE", f"{KEYS}/{key_id}", admin).status == 204
+    # The very next request is refused at every layer, although the gateway cached an Allow for 300 s.
+    assert http(sample, "GET", "/orders/7", key).status == 401
+    assert http(base, "GET", KEYS, key).status == 401
+
+
+def test_concurrent_retries_of_one_create_make_exactly_one_key_and_no_5xx(stack, admin) -> None:
+    base = stack.url()
+    http(base, "PUT", env_path("demo", "dev", "/roles/orders-reader"), admin, ORDERS_READER)
+    before = {k["key_id"] for k in http(base, "GET", f"{KEYS}?limit=100", admin).body["keys"]}
+    replies = []
+
+    def create() -> None:
+        replies.append(
+            http(
+                base,
+                "POST",
+                KEYS,
+                admin,
+                {"name": "retry", "roles": ["orders-reader"]},
+                headers={"Idempotency-Key": "deploy-77"},
+            )
+        )
+
+    threads = [threading.Thread(target=create) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert all(r.status in (201, 409) for r in replies), [r.status for r in replies]
+    values = {r.body["key"] for r in replies if r.status == 201}
+    assert len(values) == 1
+    after = {k["key_id"] for k in http(base, "GET", f"{KEYS}?limit=100", admin).body["keys"]}
+    assert len(after - before) == 1
+
+
+def test_an_expired_key_is_refused_on_the_next_request_although_the_gateway_cached_it(stack, admin) -> None:
+    base, sample = stack.url(), stack.url("SampleApi")
+    http(base, "PUT", env_path("demo", "dev", "/roles/orders-reader"), admin, ORDERS_READER)
+    expires = time.time() + 2
+    created = http(
+        base,
+        "POST",
+        KEYS,
+        admin,
+        {
+            "name": "short-lived",
+            "roles": ["orders-reader"],
+            "expires_at": datetime.fromtimestamp(expires, UTC).isoformat(),
+        },
+    )
+    assert created.status == 201, created.body
+    key, key_id = created.body["key"], created.body["key_id"]
+    assert http(sample, "GET", "/orders", key).status == 200
+    assert http(base, "GET", KEYS, key).status == 200
+    assert http(base, "GET", f"{KEYS}/{key_id}", admin).body["status"] == "active"
+
+    # Wait (bounded) for the one-time schedule at expires_at to fire, as EventBridge Scheduler would.
+    deadline = time.monotonic() + 15
+    while not any(p.get("key_id") == key_id for p in stack.scheduler.fired):
+        assert time.monotonic() < deadline, "the expiry schedule never fired"
+        time.sleep(0.1)
+    assert time.time() >= expires
+    assert http(sample, "GET", "/orders", key).status == 401
+    assert http(base, "GET", KEYS, key).status == 401
+    assert http(base, "GET", f"{KEYS}/{key_id}", admin).body["status"] == "expired"
+
+
+def test_make_run_style_errors_are_json_with_a_code(stack, admin) -> None:
+    reply = http(stack.url(), "POST", KEYS, admin, {"name": "x", "roles": ["nope"]})
+    assert reply.status == 422 and reply.body == {
+        "code": "unknown_role",
+        "message": "unknown role: nope",
+        "field": "roles",
+    }
+    assert http(stack.url(), "GET", KEYS).body["code"] == "unauthorized"

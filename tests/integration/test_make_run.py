@@ -1,0 +1,67 @@
+"""`make run`'s program: one stdout line with the admin key, a working stack, and Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import queue
+import re
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+from tests.support import env_path, http
+
+
+def test_run_prints_one_admin_key_line_serves_the_api_and_stops_on_ctrl_c() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "archie_local", "run", "--port", "0", "--sample-port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[tuple[str, str]] = queue.Queue()
+
+    def pump(stream, name: str) -> None:
+        for line in stream:
+            lines.put((name, line.rstrip("\n")))
+
+    readers = [
+        threading.Thread(target=pump, args=(process.stdout, "out"), daemon=True),
+        threading.Thread(target=pump, args=(process.stderr, "err"), daemon=True),
+    ]
+    for reader in readers:
+        reader.start()
+    stdout, url, key = [], None, None
+    try:
+        deadline = time.monotonic() + 60
+        while key is None or url is None:
+            assert time.monotonic() < deadline, "the local stack did not come up within 60 s"
+            assert process.poll() is None, "the local stack exited early"
+            try:
+                name, line = lines.get(timeout=1)
+            except queue.Empty:
+                continue
+            if name == "out":
+                stdout.append(line)
+                key = line.removeprefix("admin key: ")
+            elif match := re.search(r"management API \+ dashboard: (http://127\.0\.0\.1:\d+)/", line):
+                url = match.group(1)
+        assert re.fullmatch(r"admin key: archie_demo_dev_[A-Za-z0-9]{40}", stdout[0])
+        who = http(url, "GET", env_path("demo", "dev", "/whoami"), key)
+        assert who.status == 200 and who.body["roles"] == ["admin"]
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    for reader in readers:
+        reader.join(5)
+    while not lines.empty():
+        name, line = lines.get()
+        if name == "out":
+            stdout.append(line)
+    assert process.returncode == 0
+    assert len(stdout) == 1, stdout
