@@ -139,3 +139,34 @@ def test_whoami_describes_the_caller(stack, keys) -> None:
     assert reply.status == 200
     assert reply.body["project"] == "acme" and reply.body["environment"] == "prod"
     assert reply.body["roles"] == ["writer"] and reply.body["filters"]["orders"] == [{}]
+
+
+def test_a_backend_receives_filters_filled_from_the_keys_context(stack, keys) -> None:
+    base, sample, admin = stack.url(), stack.url("SampleApi"), keys[("demo", "dev", "admin")]
+    http(
+        base,
+        "PUT",
+        env_path("demo", "dev", "/roles/tenant-reader"),
+        admin,
+        {
+            "permissions": [
+                {
+                    "resource": "orders",
+                    "actions": ["read"],
+                    "filters": {"tenant_id": {"from_context": "tenant"}, "region": "eu"},
+                }
+            ]
+        },
+    )
+    for crafted in ('t1", "region": "us', "*", '{"tenant_id": "*"}'):
+        key = http(
+            base,
+            "POST",
+            env_path("demo", "dev", "/keys"),
+            admin,
+            {"name": "tenant", "roles": ["tenant-reader"], "context": {"tenant": crafted}},
+        ).body["key"]
+        echoed = http(sample, "GET", "/orders/1", key).body["authorizer"]
+        assert json.loads(echoed["filters"]) == {"orders": [{"tenant_id": crafted, "region": "eu"}]}
+        assert json.loads(echoed["context"]) == {"tenant": crafted}
+        assert json.loads(echoed["roles"]) == ["tenant-reader"]

@@ -7,6 +7,7 @@ Nothing here runs at import time, so every handler imports cheaply and tests can
 from __future__ import annotations
 
 import threading
+import time
 from functools import lru_cache
 
 from archie_keys import idempotency
@@ -19,6 +20,7 @@ from archie_keys.verification import KeyVerifier
 
 _lock = threading.Lock()
 _hasher: KeyHasher | None = None
+_hasher_fresh_until = 0.0
 
 
 def get_store() -> KeyStore:
@@ -38,15 +40,19 @@ def fetch_pepper() -> bytes:
 
 
 def get_hasher() -> KeyHasher:
-    """The hasher for the current pepper (rebuilt only when the pepper changes)."""
-    global _hasher
-    pepper = fetch_pepper()
+    """The hasher for the current pepper. Between pepper refreshes it is returned without asking Powertools'
+    cache at all: the warm authorizer path calls this on every request."""
+    global _hasher, _hasher_fresh_until
+    now = time.monotonic()
     hasher = _hasher
-    if hasher is None or not hasher.has_pepper(pepper):
-        with _lock:
-            hasher = KeyHasher(pepper, get_settings().argon2)
-            _hasher = hasher
-    return hasher
+    if hasher is not None and now < _hasher_fresh_until:
+        return hasher
+    pepper = fetch_pepper()
+    with _lock:
+        if _hasher is None or not _hasher.has_pepper(pepper):
+            _hasher = KeyHasher(pepper, get_settings().argon2)
+        _hasher_fresh_until = now + get_settings().pepper_max_age_seconds
+        return _hasher
 
 
 @lru_cache(maxsize=1)
@@ -57,10 +63,10 @@ def get_verifier() -> KeyVerifier:
 
 def reset() -> None:
     """Forget every cached collaborator (tests, and the local stack between runs)."""
-    global _hasher
+    global _hasher, _hasher_fresh_until
     from aws_lambda_powertools.utilities import parameters
 
-    _hasher = None
+    _hasher, _hasher_fresh_until = None, 0.0
     get_settings.cache_clear()
     dynamodb_client.cache_clear()
     get_verifier.cache_clear()
