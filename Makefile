@@ -34,7 +34,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 typecheck: install
-	$(BIN)/mypy layers/shared/archie_keys local/archie_local functions
+	$(BIN)/mypy layers/shared/archie_keys local/archie_local functions tests/bench
 
 cfn-lint: install
 	$(BIN)/cfn-lint template.yaml
