@@ -11,9 +11,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.http import caller_from, handle, json_response, logger, make_resolver
 from archie_keys.idempotency import run_once
-from archie_keys.keys import create_key, key_view
+from archie_keys.keys import create_key, new_key_response
 from archie_keys.models import CreateKeyBody
-from archie_keys.runtime import get_hasher, get_store
+from archie_keys.runtime import get_audit_log, get_hasher, get_store
 from archie_keys.settings import get_settings
 
 app = make_resolver()
@@ -25,8 +25,8 @@ def create(project: str, environment: str, body: CreateKeyBody) -> Response[Any]
     hasher = get_hasher()
 
     def create_once() -> dict[str, Any]:
-        new = create_key(get_store(), hasher, get_settings(), caller, project, environment, body)
-        return {"key": new.value, "key_id": new.record["key_id"], "record": key_view(new.record)}
+        new = create_key(get_store(), hasher, get_settings(), caller, project, environment, body, get_audit_log())
+        return new_key_response(new)
 
     idempotency_key = app.current_event.headers.get("Idempotency-Key")
     if idempotency_key is None:

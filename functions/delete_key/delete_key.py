@@ -11,7 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.http import caller_from, handle, json_response, logger, make_resolver
 from archie_keys.keys import revoke_key
-from archie_keys.runtime import get_store
+from archie_keys.runtime import get_audit_log, get_store
 from archie_keys.settings import get_settings
 
 app = make_resolver()
@@ -19,7 +19,7 @@ app = make_resolver()
 
 @app.delete("/projects/<project>/environments/<environment>/keys/<key_id>")
 def key_delete(project: str, environment: str, key_id: str) -> Response[Any]:
-    revoke_key(get_store(), get_settings(), caller_from(app), project, environment, key_id)
+    revoke_key(get_store(), get_settings(), caller_from(app), project, environment, key_id, get_audit_log())
     return json_response(204, None)
 
 

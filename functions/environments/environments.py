@@ -9,14 +9,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.environments import declare_environment, get_environment
 from archie_keys.http import caller_from, handle, json_response, logger, make_resolver
-from archie_keys.runtime import get_store
+from archie_keys.runtime import get_audit_log, get_store
 
 app = make_resolver()
 
 
 @app.put("/projects/<project>/environments/<environment>")
 def put_environment(project: str, environment: str) -> Response[Any]:
-    record, created = declare_environment(get_store(), caller_from(app), project, environment)
+    record, created = declare_environment(get_store(), caller_from(app), project, environment, get_audit_log())
     return json_response(201 if created else 200, record)
 
 

@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from archie_keys.http import caller_from, handle, json_response, logger, make_resolver, query_limit, query_token
 from archie_keys.models import RoleBody
 from archie_keys.roles import delete_role, get_role, list_roles, put_role, role_view
-from archie_keys.runtime import get_store
+from archie_keys.runtime import get_audit_log, get_store
 from archie_keys.settings import get_settings
 
 app = make_resolver()
@@ -25,7 +25,9 @@ def roles_list(project: str, environment: str) -> Response[Any]:
 
 @app.put(BASE + "/<role>")
 def role_put(project: str, environment: str, role: str, body: RoleBody) -> Response[Any]:
-    stored, created = put_role(get_store(), get_settings(), caller_from(app), project, environment, role, body)
+    stored, created = put_role(
+        get_store(), get_settings(), caller_from(app), project, environment, role, body, get_audit_log()
+    )
     return json_response(201 if created else 200, role_view(stored))
 
 
@@ -36,7 +38,7 @@ def role_get(project: str, environment: str, role: str) -> Response[Any]:
 
 @app.delete(BASE + "/<role>")
 def role_delete(project: str, environment: str, role: str) -> Response[Any]:
-    delete_role(get_store(), caller_from(app), project, environment, role)
+    delete_role(get_store(), caller_from(app), project, environment, role, get_audit_log())
     return json_response(204, None)
 
 

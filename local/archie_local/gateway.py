@@ -31,12 +31,13 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from archie_local.lambdas import FunctionRegistry, LocalFunction
+from archie_local.logs import render_access_log
 from archie_local.template import ACCOUNT_ID, REGION, Resolver, resources_of_type
 
 logger = logging.getLogger("archie_local.gateway")
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
-AccessLogSink = Callable[["LocalApi", dict[str, Any]], None]
+AccessLogSink = Callable[["LocalApi", str], None]
 
 
 @dataclass
@@ -74,6 +75,7 @@ class LocalApi:
     responses: dict[str, GatewayResponse]
     cors: dict[str, str] | None
     access_log_format: str | None
+    access_log_group: str | None = None
     static_root: Path | None = None
     _cache: dict[tuple[str, ...], tuple[float, Any]] = field(default_factory=dict)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
@@ -144,6 +146,11 @@ def build_apis(template: dict[str, Any], resolver: Resolver, registry: FunctionR
                 "Access-Control-Allow-Methods": _strip_quotes(props["Cors"].get("AllowMethods", "'*'")),
             }
         access_log = props.get("AccessLogSetting", {}).get("Format")
+        access_log_group = (
+            resolver.resolve(props["AccessLogSetting"]["DestinationArn"]).split(":log-group:")[-1]
+            if "AccessLogSetting" in props
+            else None
+        )
         apis[name] = LocalApi(
             logical_id=name,
             api_id=resolver.ref(name),
@@ -154,6 +161,7 @@ def build_apis(template: dict[str, Any], resolver: Resolver, registry: FunctionR
             responses=responses,
             cors=cors,
             access_log_format=access_log,
+            access_log_group=access_log_group,
         )
     for fn_name, spec in resources_of_type(template, "AWS::Serverless::Function").items():
         for event in spec["Properties"].get("Events", {}).values():
@@ -220,7 +228,7 @@ class HttpResponse:
 
 
 class Gateway:
-    """Serves one LocalApi. `access_log` receives each request's access-log record."""
+    """Serves one LocalApi. `access_log` receives each request's rendered access-log line."""
 
     def __init__(self, api: LocalApi, access_log: AccessLogSink | None = None) -> None:
         self.api = api
@@ -248,13 +256,13 @@ class Gateway:
         for header in config.header_sources:
             value = request.header(header)
             if not value:
-                record["error"] = "UNAUTHORIZED"
+                record["error.responseType"] = "UNAUTHORIZED"
                 return self._gateway_response("UNAUTHORIZED", 401, "Unauthorized")
             identity.append(value)
         for variable in config.stage_variable_sources:
             value = self.api.variables.get(variable)
             if not value:
-                record["error"] = "UNAUTHORIZED"
+                record["error.responseType"] = "UNAUTHORIZED"
                 return self._gateway_response("UNAUTHORIZED", 401, "Unauthorized")
             identity.append(value)
         cache_key = tuple(identity)
@@ -283,19 +291,19 @@ class Gateway:
             except Exception as error:  # noqa: BLE001 - an authorizer failure is API Gateway's 500 or 401
                 if str(error) != "Unauthorized":
                     logger.error("authorizer failed: %s", type(error).__name__)
-                    record["error"] = "AUTHORIZER_FAILURE"
+                    record["error.responseType"] = "AUTHORIZER_FAILURE"
                     return self._gateway_response("AUTHORIZER_FAILURE", 500, "null")
                 outcome = "Unauthorized"
             if config.ttl_seconds > 0:
                 with self.api._cache_lock:
                     self.api._cache[cache_key] = (now + config.ttl_seconds, outcome)
         if outcome == "Unauthorized":
-            record["error"] = "UNAUTHORIZED"
+            record["error.responseType"] = "UNAUTHORIZED"
             return self._gateway_response("UNAUTHORIZED", 401, "Unauthorized")
         context = dict(outcome.get("context") or {})
-        record.update({k: context.get(k, "-") for k in ("key_id", "project", "environment")})
+        record.update({f"authorizer.{k}": v for k, v in context.items()})
         if not policy_allows(outcome.get("policyDocument", {}), self._method_arn(request.method, request.path)):
-            record["error"] = "ACCESS_DENIED"
+            record["error.responseType"] = "ACCESS_DENIED"
             return self._gateway_response(
                 "ACCESS_DENIED", 403, "User is not authorized to access this resource with an explicit deny"
             )
@@ -317,27 +325,23 @@ class Gateway:
 
     def handle(self, request: HttpRequest) -> HttpResponse:
         request_id = str(uuid.uuid4())
+        # API Gateway's $context variables for this request, rendered through the template's access-log format.
         record: dict[str, Any] = {
-            "request_id": request_id,
-            "time_epoch_ms": str(int(time.time() * 1000)),
-            "method": request.method,
-            "path": request.path,
-            "resource": "-",
-            "source_ip": request.source_ip,
-            "user_agent": request.header("User-Agent") or "-",
-            "key_id": "-",
-            "project": "-",
-            "environment": "-",
+            "requestId": request_id,
+            "requestTimeEpoch": int(time.time() * 1000),
+            "httpMethod": request.method,
+            "path": f"/{self.api.stage}{request.path}",
             "stage": self.api.stage,
-            "api_id": self.api.api_id,
-            "error": "-",
+            "apiId": self.api.api_id,
+            "identity.sourceIp": request.source_ip,
+            "identity.userAgent": request.header("User-Agent"),
         }
         response = self._handle(request, request_id, record)
-        record["status"] = str(response.status)
+        record["status"] = response.status
         response.headers.setdefault("x-amzn-RequestId", request_id)
         if self.access_log is not None and self.api.access_log_format:
             try:
-                self.access_log(self.api, record)
+                self.access_log(self.api, render_access_log(self.api.access_log_format, record))
             except Exception:
                 logger.exception("access log sink failed")
         return response
@@ -350,10 +354,10 @@ class Gateway:
             static = self._static(request)
             if static is not None:
                 return static
-            record["error"] = "MISSING_AUTHENTICATION_TOKEN"
+            record["error.responseType"] = "MISSING_AUTHENTICATION_TOKEN"
             return self._gateway_response("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
         route, path_params = matched
-        record["resource"] = route.resource
+        record["resourcePath"] = route.resource
         authorizer_context: dict[str, Any] | None = None
         if self.api.authorizer is not None:
             outcome = self._authorize(request, route, path_params, request_id, record)
@@ -378,7 +382,7 @@ class Gateway:
             result = route.function.invoke(event)
         except Exception:
             logger.exception("integration %s failed", route.function.spec.logical_id)
-            record["error"] = "INTEGRATION_FAILURE"
+            record["error.responseType"] = "INTEGRATION_FAILURE"
             return HttpResponse(502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}')
         headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}
         for key, values in (result.get("multiValueHeaders") or {}).items():

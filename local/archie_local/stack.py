@@ -6,7 +6,9 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import urllib.request
+import subprocess
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +16,7 @@ import boto3
 
 from archie_local.gateway import Gateway, HttpService, LocalApi, build_apis, control_plane
 from archie_local.lambdas import FunctionRegistry
+from archie_local.logs import FunctionLogCapture, LogsEmulator
 from archie_local.provision import Provisioned, provision
 from archie_local.scheduler import SchedulerEmulator
 from archie_local.template import REGION, REPO_ROOT, load_template, resources_of_type
@@ -60,18 +63,13 @@ class LocalStack:
         return self.services[api].url
 
     def start(self) -> LocalStack:
-        from moto.server import ThreadedMotoServer
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-
         self._saved_environ = dict(os.environ)
         self.moto_port = self.moto_port or free_port()
-        moto = ThreadedMotoServer(ip_address="127.0.0.1", port=self.moto_port, verbose=False)
-        moto.start()
+        # moto runs in its own process: its request handling is Python too, and on its own core it does not
+        # compete with the gateway and the handlers for this process's GIL.
+        moto = MotoServer(self.moto_port).start()
         self._started.append(moto)
-        self.moto_url = f"http://127.0.0.1:{self.moto_port}"
-        # moto keeps its state in this process; a stack started earlier in the same process must not leak in.
-        urllib.request.urlopen(urllib.request.Request(f"{self.moto_url}/moto-api/reset", method="POST"), timeout=10)  # noqa: S310 - our own loopback URL
+        self.moto_url = moto.url
 
         # The control plane is up before anything can call it.
         control = HttpService(control_plane_lazy(self), 0).start()
@@ -102,6 +100,13 @@ class LocalStack:
 
         self.registry = FunctionRegistry(self.provisioned.functions)
         self.apis = build_apis(template, self.provisioned.resolver, self.registry)
+        # Logs: subscriptions from the template; the functions' structured logs go to their log groups.
+        self.logs = LogsEmulator(template, self.provisioned.resolver, self.registry).start()
+        self._started.append(self.logs)
+        self._log_capture = FunctionLogCapture(
+            self.logs, self.provisioned.resolver.ref("AuthorizerFunctionLogs"), "archie_keys/authorizer.py"
+        )
+        logging.getLogger("archie-keys").addHandler(self._log_capture)
         if DASHBOARD_ROOT.is_dir():
             self.apis["ManagementApi"].static_root = DASHBOARD_ROOT
         for name, api in self.apis.items():
@@ -117,14 +122,18 @@ class LocalStack:
         return self
 
     def access_log_sink(self) -> Any:
-        return None
+        def sink(api: LocalApi, line: str) -> None:
+            if api.access_log_group:
+                self.logs.put(api.access_log_group, line)
+
+        return sink
 
     def bootstrap(self, project: str = "demo", environment: str = "dev") -> str:
         from archie_keys.bootstrap import bootstrap
-        from archie_keys.runtime import get_hasher, get_store
+        from archie_keys.runtime import get_audit_log, get_hasher, get_store
         from archie_keys.settings import get_settings
 
-        return bootstrap(get_store(), get_hasher(), get_settings(), project, environment).value
+        return bootstrap(get_store(), get_hasher(), get_settings(), project, environment, audit=get_audit_log()).value
 
     def stop(self) -> None:
         for service in reversed(self._started):
@@ -133,10 +142,50 @@ class LocalStack:
             except Exception:
                 logger.exception("stopping %s failed", type(service).__name__)
         self._started.clear()
+        if getattr(self, "_log_capture", None) is not None:
+            logging.getLogger("archie-keys").removeHandler(self._log_capture)
         if self._saved_environ is not None:
             os.environ.clear()
             os.environ.update(self._saved_environ)
             self._saved_environ = None
+
+
+class MotoServer:
+    """`python -m moto.server` on 127.0.0.1:port, started and stopped with the stack."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.url = f"http://127.0.0.1:{port}"
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 30) -> MotoServer:
+        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                    return self
+            except OSError:
+                if self._process.poll() is not None or time.monotonic() > deadline:
+                    self.stop()
+                    raise RuntimeError(f"moto server did not start on port {self.port}") from None
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        if self._process is None:
+            return
+        if self._process.poll() is None:
+            self._process.terminate()
+            try:
+                self._process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+                self._process.wait(timeout=10)
+        self._process = None
 
 
 def control_plane_lazy(stack: LocalStack) -> Any:

@@ -22,6 +22,9 @@ EXPECTED = {
     "echo": ("EchoFunction", 200),
     "verify": ("VerifyFunction", 200),
     "whoami": ("WhoamiFunction", 200),
+    "roll_key": ("RollKeyFunction", 404),
+    "key_usage": ("KeyUsageFunction", 404),
+    "audit": ("AuditFunction", 200),
 }
 
 
@@ -46,6 +49,12 @@ def test_the_sample_authorizer_event_is_refused(aws) -> None:
     event = json.loads((EVENTS / "authorizer.json").read_text())
     with pytest.raises(Exception, match=r"^Unauthorized$"):
         FunctionRegistry(aws.functions)["AuthorizerFunction"].invoke(event)
+
+
+def test_the_sample_subscription_event_is_ingested(aws) -> None:
+    event = json.loads((EVENTS / "audit_ingest.json").read_text())
+    result = FunctionRegistry(aws.functions)["AuditIngestFunction"].invoke(event)
+    assert result == {"records": 2, "refusals": 0, "skipped": 0, "control_messages": 0}
 
 
 def test_the_sample_expiry_event_flushes_the_configured_stages(aws) -> None:

@@ -19,6 +19,7 @@ def _from_stack(stack_name: str) -> None:
     os.environ.setdefault("IDEMPOTENCY_TABLE", values["IdempotencyTableName"])
     os.environ.setdefault("PEPPER_SECRET_ID", values["PepperSecretArn"])
     os.environ.setdefault("FLUSH_TARGETS_PARAMETER", values.get("FlushTargetsParameterName", ""))
+    os.environ.setdefault("AUDIT_TABLE", values.get("AuditTableName", ""))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,11 +36,12 @@ def main(argv: list[str] | None = None) -> int:
         _from_stack(args.stack_name)
     from archie_keys.bootstrap import bootstrap
     from archie_keys.errors import ArchieError
-    from archie_keys.runtime import get_hasher, get_store
+    from archie_keys.runtime import get_audit_log, get_hasher, get_store
     from archie_keys.settings import ConfigurationError, get_settings
 
     try:
-        new = bootstrap(get_store(), get_hasher(), get_settings(), args.project, args.environment, args.name)
+        audit = get_audit_log() if get_settings().audit_table else None
+        new = bootstrap(get_store(), get_hasher(), get_settings(), args.project, args.environment, args.name, audit)
     except (ArchieError, ConfigurationError) as error:
         print(f"bootstrap refused: {getattr(error, 'message', error)}", file=sys.stderr)
         return 2

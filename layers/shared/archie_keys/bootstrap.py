@@ -7,6 +7,7 @@ the keys table and read the pepper; the key is printed once.
 
 from __future__ import annotations
 
+from archie_keys.audit import AuditLog
 from archie_keys.environments import declare_environment
 from archie_keys.hashing import KeyHasher
 from archie_keys.keys import NewKey, create_key
@@ -26,16 +27,12 @@ def bootstrap(
     project: str,
     environment: str,
     name: str = "bootstrap admin",
+    audit: AuditLog | None = None,
 ) -> NewKey:
-    declare_environment(store, None, project, environment)
+    declare_environment(store, None, project, environment, audit)
     if store.get_role(project, environment, ADMIN_ROLE) is None:
-        put_role(
-            store,
-            settings,
-            None,
-            project,
-            environment,
-            ADMIN_ROLE,
-            RoleBody(description="Every permission in this environment", permissions=ADMIN_PERMISSIONS),
-        )
-    return create_key(store, hasher, settings, None, project, environment, CreateKeyBody(name=name, roles=[ADMIN_ROLE]))
+        admin = RoleBody(description="Every permission in this environment", permissions=ADMIN_PERMISSIONS)
+        put_role(store, settings, None, project, environment, ADMIN_ROLE, admin, audit)
+    return create_key(
+        store, hasher, settings, None, project, environment, CreateKeyBody(name=name, roles=[ADMIN_ROLE]), audit
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from archie_keys.audit import AuditLog
 from archie_keys.clock import now_epoch, to_iso
 from archie_keys.errors import ValidationFailedError
 from archie_keys.keyformat import SLUG_RE
@@ -19,7 +20,7 @@ def check_slug(value: str, field: str) -> None:
 
 
 def declare_environment(
-    store: KeyStore, caller: Caller | None, project: str, environment: str
+    store: KeyStore, caller: Caller | None, project: str, environment: str, audit: AuditLog | None = None
 ) -> tuple[dict[str, Any], bool]:
     """caller None is the bootstrap command (a person with AWS credentials, not an API key)."""
     check_slug(project, "project")
@@ -32,7 +33,10 @@ def declare_environment(
         "created_at": to_iso(now_epoch()),
         "created_by": caller.key_id if caller else "bootstrap",
     }
-    return store.put_environment(project, environment, record)
+    stored, created = store.put_environment(project, environment, record)
+    if created and audit is not None:
+        audit.record_event("environment.declared", project, environment, record["created_by"])
+    return stored, created
 
 
 def get_environment(store: KeyStore, caller: Caller, project: str, environment: str) -> dict[str, Any]:

@@ -10,14 +10,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from archie_keys import limits
+from archie_keys.audit import AuditLog
 from archie_keys.authorizer import identity_context
 from archie_keys.cache_flush import revoke_everywhere
 from archie_keys.clock import now_epoch, to_iso
-from archie_keys.errors import NotFoundError, ValidationFailedError
+from archie_keys.errors import ConflictError, NotFoundError, ValidationFailedError
 from archie_keys.expiry import schedule_expiry_flush
 from archie_keys.hashing import KeyHasher
 from archie_keys.keyformat import KEY_ID_RE, generate_key
-from archie_keys.models import CreateKeyBody
+from archie_keys.models import CreateKeyBody, RollKeyBody
 from archie_keys.permissions import (
     Caller,
     Grants,
@@ -30,6 +31,7 @@ from archie_keys.permissions import (
     resolve_grants,
 )
 from archie_keys.roles import refuse_escalation
+from archie_keys.secret_delivery import check_secret_name, deliver
 from archie_keys.settings import Settings
 from archie_keys.store import KeyStore, Page
 from archie_keys.verification import VerifiedKey, is_expired
@@ -46,6 +48,7 @@ _BUDGET_ARN_PREFIX = "arn:aws:execute-api:ap-southeast-4:123456789012:abcdefghij
 class NewKey:
     value: str
     record: dict[str, Any]
+    delivered: dict[str, str] | None = None
 
 
 def check_key_id(key_id: str) -> None:
@@ -115,11 +118,15 @@ def create_key(
     project: str,
     environment: str,
     body: CreateKeyBody,
+    audit: AuditLog | None = None,
     extra: dict[str, Any] | None = None,
 ) -> NewKey:
-    """caller None is the bootstrap command. `extra` adds stored attributes (rolled_from)."""
+    """caller None is the bootstrap command. `extra` adds stored attributes (rolled_from). With
+    body.secret_name the value is also written to that Secrets Manager secret (checked before anything)."""
     if caller is not None:
         require(caller, project, environment, "keys", "write")
+    if body.secret_name is not None:
+        check_secret_name(settings, body.secret_name)
     store.require_environment(project, environment)
     now = now_epoch()
     expires_epoch = _check_expiry(body.expires_at, now, settings.key_min_lifetime_seconds)
@@ -148,7 +155,24 @@ def create_key(
     store.create_key(project, environment, {k: v for k, v in record.items() if v is not None})
     if expires_epoch is not None:
         schedule_expiry_flush(settings, project, environment, parsed.key_id, expires_epoch)
-    return NewKey(value, record)
+    delivered = None
+    if body.secret_name is not None:
+        delivered = {"secret_name": body.secret_name, "secret_version_id": deliver(settings, body.secret_name, value)}
+    if audit is not None:
+        audit.record_event(
+            "key.created",
+            project,
+            environment,
+            caller.key_id if caller else "bootstrap",
+            parsed.key_id,
+            {
+                "name": body.name,
+                "roles": list(body.roles),
+                **(delivered or {}),
+                **({"rolled_from": extra["rolled_from"]} if extra and "rolled_from" in extra else {}),
+            },
+        )
+    return NewKey(value, record, delivered)
 
 
 def key_view(record: dict[str, Any], now: float | None = None) -> dict[str, Any]:
@@ -177,6 +201,11 @@ def key_view(record: dict[str, Any], now: float | None = None) -> dict[str, Any]
     return view
 
 
+def new_key_response(new: NewKey) -> dict[str, Any]:
+    """The one response that carries a key value."""
+    return {"key": new.value, "key_id": new.record["key_id"], "record": key_view(new.record), **(new.delivered or {})}
+
+
 def get_key(store: KeyStore, caller: Caller, project: str, environment: str, key_id: str) -> dict[str, Any]:
     require(caller, project, environment, "keys", "read")
     check_key_id(key_id)
@@ -196,7 +225,13 @@ def list_keys(
 
 
 def revoke_key(
-    store: KeyStore, settings: Settings, caller: Caller, project: str, environment: str, key_id: str
+    store: KeyStore,
+    settings: Settings,
+    caller: Caller,
+    project: str,
+    environment: str,
+    key_id: str,
+    audit: AuditLog | None = None,
 ) -> dict[str, Any]:
     """Delete (revoke) a key; returns once no cache layer will accept it any more."""
     require(caller, project, environment, "keys", "delete")
@@ -206,5 +241,87 @@ def revoke_key(
     record = store.revoke_key(
         project, environment, key_id, to_iso(now), caller.key_id, int(now + REVOKED_RETENTION_SECONDS)
     )
+    if audit is not None:
+        audit.record_event("key.deleted", project, environment, caller.key_id, key_id, {"name": record.get("name")})
     revoke_everywhere(settings, project, environment)
     return record
+
+
+def roll_key(
+    store: KeyStore,
+    hasher: KeyHasher,
+    settings: Settings,
+    caller: Caller,
+    project: str,
+    environment: str,
+    key_id: str,
+    body: RollKeyBody,
+    audit: AuditLog | None = None,
+) -> tuple[NewKey, dict[str, Any]]:
+    """Rotate: a successor with the same name, prefix, roles and context, returned once; the old key expires
+    after the grace period. Returns (successor, old record as updated)."""
+    require(caller, project, environment, "keys", "write")
+    old = get_key(store, caller_with_read(caller), project, environment, key_id)
+    now = now_epoch()
+    if is_expired(old.get("expires_epoch"), now):
+        raise ConflictError("this key has expired; create a new key instead", field="key_id", code="key_expired")
+    if old.get("rolled_to"):
+        raise ConflictError(f"this key was already rolled to {old['rolled_to']}", field="key_id", code="already_rolled")
+    successor = create_key(
+        store,
+        hasher,
+        settings,
+        caller,
+        project,
+        environment,
+        CreateKeyBody(
+            name=old["name"],
+            prefix=old["prefix"],
+            roles=old["roles"],
+            context=old.get("context", {}),
+            secret_name=body.secret_name,
+        ),
+        audit,
+        extra={"rolled_from": key_id},
+    )
+    old_expiry = old.get("expires_epoch")
+    new_expiry = now + body.grace_seconds if old_expiry is None else min(float(old_expiry), now + body.grace_seconds)
+    store.update_key(
+        project,
+        environment,
+        key_id,
+        {"expires_epoch": new_expiry, "expires_at": to_iso(new_expiry), "rolled_to": successor.record["key_id"]},
+    )
+    if audit is not None:
+        audit.record_event(
+            "key.rolled",
+            project,
+            environment,
+            caller.key_id,
+            key_id,
+            {
+                "rolled_to": successor.record["key_id"],
+                "grace_seconds": body.grace_seconds,
+                "expires_at": to_iso(new_expiry),
+            },
+        )
+    if body.grace_seconds == 0:
+        revoke_everywhere(settings, project, environment)  # expired now: no cached Allow may outlive it
+    else:
+        schedule_expiry_flush(settings, project, environment, key_id, new_expiry)
+    return successor, {
+        **old,
+        "expires_epoch": new_expiry,
+        "expires_at": to_iso(new_expiry),
+        "rolled_to": successor.record["key_id"],
+    }
+
+
+def caller_with_read(caller: Caller) -> Caller:
+    """Rolling needs keys write; reading the old key inside the roll is part of it, not a separate grant."""
+    from dataclasses import replace
+
+    from archie_keys.permissions import Grants
+
+    entries = [*caller.grants.entries, {"role": "(roll)", "resource": "keys", "actions": ["read"], "filters": {}}]
+    return replace(caller, grants=Grants.from_entries(entries))

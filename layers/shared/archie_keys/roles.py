@@ -6,6 +6,7 @@ import re
 from typing import Any
 
 from archie_keys import limits
+from archie_keys.audit import AuditLog
 from archie_keys.cache_flush import revoke_everywhere
 from archie_keys.clock import now_epoch, to_iso
 from archie_keys.errors import ForbiddenError, NotFoundError, ValidationFailedError
@@ -44,6 +45,7 @@ def put_role(
     environment: str,
     name: str,
     body: RoleBody,
+    audit: AuditLog | None = None,
 ) -> tuple[dict[str, Any], bool]:
     check_role_name(name)
     if caller is not None:
@@ -63,6 +65,15 @@ def put_role(
             "updated_by": caller.key_id if caller else "bootstrap",
         },
     )
+    if audit is not None:
+        audit.record_event(
+            "role.created" if created else "role.updated",
+            project,
+            environment,
+            caller.key_id if caller else "bootstrap",
+            None,
+            {"role": name, "permissions": permissions},
+        )
     if not created:
         # Keys holding this role may have lost permissions: cached Allows must not outlive the edit.
         revoke_everywhere(settings, project, environment)
@@ -87,7 +98,9 @@ def list_roles(
     return store.list_roles(project, environment, limit, next_token)
 
 
-def delete_role(store: KeyStore, caller: Caller, project: str, environment: str, name: str) -> dict[str, Any]:
+def delete_role(
+    store: KeyStore, caller: Caller, project: str, environment: str, name: str, audit: AuditLog | None = None
+) -> dict[str, Any]:
     require(caller, project, environment, "roles", "delete")
     check_role_name(name)
     store.require_environment(project, environment)
@@ -95,6 +108,8 @@ def delete_role(store: KeyStore, caller: Caller, project: str, environment: str,
     if role is None:
         raise NotFoundError(f"role {name} does not exist", field="role")
     store.delete_role(project, environment, name)
+    if audit is not None:
+        audit.record_event("role.deleted", project, environment, caller.key_id, None, {"role": name})
     return role
 
 

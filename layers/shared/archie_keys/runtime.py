@@ -11,9 +11,11 @@ import time
 from functools import lru_cache
 
 from archie_keys import idempotency
+from archie_keys.audit import AuditLog
 from archie_keys.cache_flush import apigateway_client
 from archie_keys.expiry import scheduler_client
 from archie_keys.hashing import KeyHasher
+from archie_keys.secret_delivery import secretsmanager_client
 from archie_keys.settings import get_settings
 from archie_keys.store import KeyStore, dynamodb_client
 from archie_keys.verification import KeyVerifier
@@ -56,6 +58,23 @@ def get_hasher() -> KeyHasher:
 
 
 @lru_cache(maxsize=1)
+def get_audit_log() -> AuditLog:
+    """The audit trail; protected APIs' stages map to their environments through the flush targets."""
+    from archie_keys.cache_flush import flush_targets
+
+    settings = get_settings()
+
+    def stages() -> dict[str, tuple[str, str]]:
+        return {
+            f"{t.rest_api_id}/{t.stage}": (t.project, t.environment)
+            for t in flush_targets(settings)
+            if t.project != "*" and t.environment != "*"
+        }
+
+    return AuditLog(settings.audit_table, settings.keys_table, settings.audit_retention_days, stages)
+
+
+@lru_cache(maxsize=1)
 def get_verifier() -> KeyVerifier:
     """One verifier per process, so its caches survive between invocations of a warm instance."""
     return KeyVerifier(get_store(), get_hasher, get_settings())
@@ -70,6 +89,8 @@ def reset() -> None:
     get_settings.cache_clear()
     dynamodb_client.cache_clear()
     get_verifier.cache_clear()
+    get_audit_log.cache_clear()
+    secretsmanager_client.cache_clear()
     idempotency.reset()
     apigateway_client.cache_clear()
     scheduler_client.cache_clear()

@@ -53,6 +53,7 @@ class Settings(BaseModel):
     # An expires_at closer than this is almost certainly a clock or unit mistake by the caller.
     key_min_lifetime_seconds: int = Field(default=60, ge=1, le=3600)
     secret_name_prefix: str = "archie/keys/"
+    audit_retention_days: int = Field(default=90, ge=1, le=3650)
     expiry_schedule_group: str = ""
     expiry_schedule_role_arn: str = ""
     expiry_flush_function_arn: str = ""

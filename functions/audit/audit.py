@@ -1,0 +1,40 @@
+"""GET /projects/{project}/environments/{environment}/audit?key_id=&actor_key_id=&since=&until=&limit=&next_token=
+
+Newest first, paginated; a page costs the same however many records the key has."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from archie_keys.audit_queries import query_audit
+from archie_keys.http import caller_from, handle, json_response, logger, make_resolver, query_limit, query_token
+from archie_keys.runtime import get_audit_log, get_store
+
+app = make_resolver()
+
+
+@app.get("/projects/<project>/environments/<environment>/audit")
+def audit(project: str, environment: str) -> Response[Any]:
+    query = app.current_event.get_query_string_value
+    records, next_token = query_audit(
+        get_store(),
+        get_audit_log(),
+        caller_from(app),
+        project,
+        environment,
+        key_id=query("key_id"),
+        actor_key_id=query("actor_key_id"),
+        since=query("since"),
+        until=query("until"),
+        limit=query_limit(app),
+        next_token=query_token(app),
+    )
+    return json_response(200, {"records": records, "next_token": next_token})
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(app, event, context)

@@ -1,0 +1,27 @@
+"""GET /projects/{project}/environments/{environment}/keys/{key_id}/usage?since=: requests per hour."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from archie_keys.audit_queries import key_usage
+from archie_keys.http import caller_from, handle, json_response, logger, make_resolver
+from archie_keys.runtime import get_audit_log, get_store
+
+app = make_resolver()
+
+
+@app.get("/projects/<project>/environments/<environment>/keys/<key_id>/usage")
+def usage(project: str, environment: str, key_id: str) -> Response[Any]:
+    since = app.current_event.get_query_string_value("since")
+    return json_response(
+        200, key_usage(get_store(), get_audit_log(), caller_from(app), project, environment, key_id, since)
+    )
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(app, event, context)

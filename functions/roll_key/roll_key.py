@@ -1,0 +1,33 @@
+"""POST /projects/{project}/environments/{environment}/keys/{key_id}/roll: rotate a key.
+
+The successor (same name, prefix, roles, context) is returned once; the old key expires after
+grace_seconds. With secret_name, the successor is also written to that Secrets Manager secret."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from archie_keys.http import caller_from, handle, json_response, logger, make_resolver
+from archie_keys.keys import key_view, new_key_response, roll_key
+from archie_keys.models import RollKeyBody
+from archie_keys.runtime import get_audit_log, get_hasher, get_store
+from archie_keys.settings import get_settings
+
+app = make_resolver()
+
+
+@app.post("/projects/<project>/environments/<environment>/keys/<key_id>/roll")
+def roll(project: str, environment: str, key_id: str, body: RollKeyBody) -> Response[Any]:
+    successor, old = roll_key(
+        get_store(), get_hasher(), get_settings(), caller_from(app), project, environment, key_id, body, get_audit_log()
+    )
+    response = {**new_key_response(successor), "rolled_from": key_view(old)}
+    return json_response(201, response, {"Cache-Control": "no-store"})
+
+
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return handle(app, event, context)

@@ -1,0 +1,212 @@
+"""The audit trail: ingest of real subscription payloads, one record per request, paging, usage."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import time
+import uuid
+from typing import Any
+
+import pytest
+
+from archie_keys.audit import AUDIT_SHARDS, decode_subscription, encode_subscription
+from archie_keys.runtime import get_audit_log
+from archie_local.lambdas import FunctionRegistry
+from archie_local.logs import render_access_log
+from archie_local.template import load_template
+from tests.support import env_path
+
+ACCESS_FORMAT = load_template()["Resources"]["ManagementApi"]["Properties"]["AccessLogSetting"]["Format"]
+KEY_ID = "Vc37AAAAAAAA"
+
+
+def access_line(
+    request_id: str,
+    status: int,
+    key_id: str | None = KEY_ID,
+    at_ms: int | None = None,
+    path: str = "/v1/projects/demo/environments/dev/keys",
+) -> str:
+    """An access-log line exactly as API Gateway renders the template's format."""
+    variables: dict[str, Any] = {
+        "requestId": request_id,
+        "requestTimeEpoch": at_ms or int(time.time() * 1000),
+        "httpMethod": "GET",
+        "path": path,
+        "resourcePath": "/projects/{project}/environments/{environment}/keys",
+        "status": status,
+        "identity.sourceIp": "203.0.113.9",
+        "identity.userAgent": 'curl/8 "quoted"',
+        "stage": "v1",
+        "apiId": "abc",
+    }
+    if key_id:
+        variables.update({"authorizer.key_id": key_id, "authorizer.project": "demo", "authorizer.environment": "dev"})
+    return render_access_log(ACCESS_FORMAT, variables)
+
+
+def delivery(lines: list[str], group: str = "/aws/apigateway/access") -> dict[str, Any]:
+    return encode_subscription(
+        {
+            "messageType": "DATA_MESSAGE",
+            "owner": "123456789012",
+            "logGroup": group,
+            "logStream": "s",
+            "subscriptionFilters": ["f"],
+            "logEvents": [
+                {"id": str(i), "timestamp": int(time.time() * 1000), "message": m} for i, m in enumerate(lines)
+            ],
+        }
+    )
+
+
+@pytest.fixture
+def ingest(aws):
+    return FunctionRegistry(aws.functions)["AuditIngestFunction"].invoke
+
+
+def records(key_id: str = KEY_ID, **query: Any) -> list[dict[str, Any]]:
+    page, _ = get_audit_log().query("demo", "dev", key_id, None, None, None, 100, None, **query)
+    return page
+
+
+def test_a_real_subscription_payload_is_decoded_and_each_request_recorded_once(ingest) -> None:
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    result = ingest(delivery([access_line(i, 200) for i in ids]))
+    assert result == {"records": 3, "refusals": 0, "skipped": 0, "control_messages": 0}
+    found = records()
+    assert sorted(r["id"] for r in found) == sorted(ids)
+    assert found[0]["user_agent"] == 'curl/8 "quoted"' and found[0]["status"] == 200
+    assert decode_subscription(delivery(["x"]))["logEvents"][0]["message"] == "x"
+
+
+def test_a_redelivered_batch_creates_no_duplicates_and_counts_nothing_twice(ingest, admin_key) -> None:
+    key_id = admin_key.split("_")[-1][:12]
+    batch = delivery([access_line(str(uuid.uuid4()), 200, key_id) for _ in range(4)])
+    ingest(batch)
+    ingest(batch)
+    assert len(records(key_id)) == 4
+    usage = get_audit_log().usage("demo", "dev", key_id, time.time() - 3600)
+    assert sum(h["requests"] for h in usage) == 4
+
+
+def test_control_messages_and_malformed_lines_never_fail_the_batch(ingest) -> None:
+    control = encode_subscription(
+        {
+            "messageType": "CONTROL_MESSAGE",
+            "logEvents": [
+                {"id": "1", "timestamp": 0, "message": "CWL CONTROL MESSAGE: Checking health of destination"}
+            ],
+        }
+    )
+    assert ingest(control)["control_messages"] == 1
+    good = str(uuid.uuid4())
+    result = ingest(
+        delivery(
+            [
+                "not json",
+                "[1, 2]",
+                '{"request_id": "x"}',
+                '{"status": "200"}',
+                access_line(good, 200),
+                access_line("bad-time", 200).replace('"time_epoch_ms":"', '"time_epoch_ms":"x'),
+            ]
+        )
+    )
+    assert result["records"] == 1 and result["skipped"] == 5
+    assert [r["id"] for r in records()] == [good]
+    garbage = {"awslogs": {"data": base64.b64encode(gzip.compress(b"{nope")).decode()}}
+    assert ingest(garbage)["skipped"] == 1
+    assert ingest({"something": "else"})["skipped"] == 1
+
+
+@pytest.mark.parametrize("refusal_first", [True, False])
+def test_a_refused_request_is_one_record_with_its_key_and_reason_whatever_arrives_first(ingest, refusal_first) -> None:
+    request_id = str(uuid.uuid4())
+    refusal = json.dumps(
+        {
+            "level": "INFO",
+            "message": "key refused",
+            "request_id": request_id,
+            "reason": "expired",
+            "key_id": KEY_ID,
+            "project": "demo",
+            "environment": "dev",
+        }
+    )
+    deliveries = [delivery([refusal], "/aws/lambda/authorizer"), delivery([access_line(request_id, 401, key_id=None)])]
+    for payload in deliveries if refusal_first else reversed(deliveries):
+        ingest(payload)
+    found = records()
+    assert len(found) == 1
+    assert found[0]["status"] == 401 and found[0]["reason"] == "expired" and found[0]["key_id"] == KEY_ID
+    assert sum(h["refused"] for h in get_audit_log().usage("demo", "dev", KEY_ID, time.time() - 3600)) == 1
+
+
+def test_pages_are_newest_first_and_bounded_in_time(ingest) -> None:
+    base = (int(time.time()) - 100) * 1000
+    ingest(delivery([access_line(f"req-{i:03d}", 200, at_ms=base + i * 1000) for i in range(25)]))
+    seen, token = [], None
+    audit = get_audit_log()
+    while True:
+        page, token = audit.query("demo", "dev", KEY_ID, None, None, None, 7, token)
+        assert len(page) <= 7
+        seen += [r["id"] for r in page]
+        if token is None:
+            break
+    assert seen == [f"req-{i:03d}" for i in reversed(range(25))]
+    since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((base + 10_000) / 1000)) + "Z"
+    until = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((base + 14_000) / 1000)) + "Z"
+    bounded, _ = audit.query("demo", "dev", KEY_ID, None, since, until, 100, None)
+    assert [r["id"] for r in bounded] == [f"req-{i:03d}" for i in (14, 13, 12, 11, 10)]
+
+
+def test_records_past_retention_are_never_shown(ingest) -> None:
+    old = int((time.time() - 91 * 86400) * 1000)
+    ingest(delivery([access_line("ancient", 200, at_ms=old), access_line("fresh", 200)]))
+    assert [r["id"] for r in records()] == ["fresh"]
+
+
+def test_a_page_reads_one_bounded_query_per_shard(ingest, monkeypatch) -> None:
+    ingest(delivery([access_line(str(uuid.uuid4()), 200) for _ in range(30)]))
+    audit = get_audit_log()
+    calls: list[dict[str, Any]] = []
+    original = audit.client.query
+
+    def counting(**kwargs: Any) -> Any:
+        calls.append(kwargs)
+        return original(**kwargs)
+
+    monkeypatch.setattr(audit.client, "query", counting)
+    audit.query("demo", "dev", KEY_ID, None, None, None, 5, None)
+    assert len(calls) == AUDIT_SHARDS and all(c["Limit"] == 6 for c in calls)
+
+
+def test_management_events_are_attributed_to_the_actor_and_the_key(api, admin_key) -> None:
+    api(
+        "PUT",
+        env_path("demo", "dev", "/roles/viewer"),
+        admin_key,
+        {"permissions": [{"resource": "keys", "actions": ["read"]}]},
+    )
+    created = api("POST", env_path("demo", "dev", "/keys"), admin_key, {"name": "x", "roles": ["viewer"]}).body
+    api("DELETE", env_path("demo", "dev", f"/keys/{created['key_id']}"), admin_key)
+    admin_id = admin_key.split("_")[-1][:12]
+    by_actor = api("GET", env_path("demo", "dev", f"/audit?actor_key_id={admin_id}"), admin_key).body["records"]
+    assert [r["event"] for r in by_actor][:3] == ["key.deleted", "key.created", "role.created"]
+    by_key = api("GET", env_path("demo", "dev", f"/audit?key_id={created['key_id']}"), admin_key).body["records"]
+    assert [r["event"] for r in by_key] == ["key.deleted", "key.created"]
+    assert all(r["actor_key_id"] == admin_id for r in by_key)
+
+
+def test_audit_query_input_is_validated(api, admin_key) -> None:
+    for query, field in (
+        ("key_id=x", "key_id"),
+        ("since=yesterday", "since"),
+        ("limit=0", "limit"),
+        ("next_token=!!", "next_token"),
+    ):
+        reply = api("GET", env_path("demo", "dev", f"/audit?{query}"), admin_key)
+        assert reply.status == 422 and reply.body["field"] == field, (query, reply.body)

@@ -1,0 +1,110 @@
+"""Rotation: a successor shown once, the old key idle after its grace period, and secret delivery."""
+
+from __future__ import annotations
+
+import time
+
+import boto3
+
+from tests.support import env_path
+
+KEYS = env_path("demo", "dev", "/keys")
+
+
+def setup_key(api, admin: str, **extra) -> dict:
+    api(
+        "PUT",
+        env_path("demo", "dev", "/roles/reader"),
+        admin,
+        {
+            "permissions": [
+                {"resource": "orders", "actions": ["read"], "filters": {"tenant_id": {"from_context": "tenant"}}},
+                {"resource": "keys", "actions": ["read"]},
+            ]
+        },
+    )
+    reply = api(
+        "POST",
+        KEYS,
+        admin,
+        {"name": "billing", "prefix": "bill_", "roles": ["reader"], "context": {"tenant": "t1"}, **extra},
+    )
+    assert reply.status == 201, reply.body
+    return reply.body
+
+
+def test_roll_creates_a_linked_successor_and_expires_the_old_key_after_the_grace(api, admin_key) -> None:
+    old = setup_key(api, admin_key)
+    rolled = api("POST", f"{KEYS}/{old['key_id']}/roll", admin_key, {"grace_seconds": 3600})
+    assert rolled.status == 201, rolled.body
+    new = rolled.body
+    assert new["key"].startswith("bill_demo_dev_") and new["key"] != old["key"]
+    for field in ("name", "prefix", "roles", "context"):
+        assert new["record"][field] == old["record"][field]
+    assert new["record"]["rolled_from"] == old["key_id"]
+    assert new["rolled_from"]["rolled_to"] == new["key_id"]
+    old_view = api("GET", f"{KEYS}/{old['key_id']}", admin_key).body
+    assert old_view["rolled_to"] == new["key_id"] and old_view["status"] == "active"
+    expires = time.mktime(time.strptime(old_view["expires_at"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    assert abs(expires - (time.time() + 3600)) < 60
+    # Both work during the grace period.
+    assert api("GET", KEYS, old["key"]).status == 200 and api("GET", KEYS, new["key"]).status == 200
+    # Rolling the same key twice is refused: the first successor is the one consumers are moving to.
+    assert api("POST", f"{KEYS}/{old['key_id']}/roll", admin_key, {"grace_seconds": 0}).status == 409
+    created = api("GET", env_path("demo", "dev", f"/audit?key_id={new['key_id']}"), admin_key).body["records"]
+    assert created[0]["event"] == "key.created" and created[0]["details"]["rolled_from"] == old["key_id"]
+    rolled = api("GET", env_path("demo", "dev", f"/audit?key_id={old['key_id']}"), admin_key).body["records"]
+    assert rolled[0]["event"] == "key.rolled" and rolled[0]["details"]["rolled_to"] == new["key_id"]
+
+
+def test_a_roll_without_grace_refuses_the_old_key_at_once(api, admin_key) -> None:
+    old = setup_key(api, admin_key)
+    new = api("POST", f"{KEYS}/{old['key_id']}/roll", admin_key, {"grace_seconds": 0}).body
+    assert api("GET", KEYS, old["key"]).status == 401
+    assert api("GET", KEYS, new["key"]).status == 200
+
+
+def test_roll_input_is_validated(api, admin_key) -> None:
+    old = setup_key(api, admin_key)
+    for body, field in (
+        ({}, "grace_seconds"),
+        ({"grace_seconds": -1}, "grace_seconds"),
+        ({"grace_seconds": 604801}, "grace_seconds"),
+        ({"grace_seconds": 1, "x": 1}, "x"),
+    ):
+        reply = api("POST", f"{KEYS}/{old['key_id']}/roll", admin_key, body)
+        assert reply.status == 422 and reply.body["field"] == field
+    assert api("POST", f"{KEYS}/AAAAAAAAAAAA/roll", admin_key, {"grace_seconds": 1}).status == 404
+
+
+def test_the_key_is_delivered_to_secrets_manager_and_the_previous_version_kept(api, admin_key) -> None:
+    old = setup_key(api, admin_key, secret_name="archie/keys/billing")
+    secrets = boto3.client("secretsmanager")
+    assert secrets.get_secret_value(SecretId="archie/keys/billing")["SecretString"] == old["key"]
+    new = api(
+        "POST", f"{KEYS}/{old['key_id']}/roll", admin_key, {"grace_seconds": 60, "secret_name": "archie/keys/billing"}
+    ).body
+    assert new["secret_name"] == "archie/keys/billing" and new["secret_version_id"]
+    assert (
+        secrets.get_secret_value(SecretId="archie/keys/billing", VersionStage="AWSCURRENT")["SecretString"]
+        == new["key"]
+    )
+    assert (
+        secrets.get_secret_value(SecretId="archie/keys/billing", VersionStage="AWSPREVIOUS")["SecretString"]
+        == old["key"]
+    )
+
+
+def test_secret_delivery_outside_the_configured_prefix_is_refused_and_creates_nothing(
+    api, admin_key, table_items
+) -> None:
+    setup_key(api, admin_key)
+    before = table_items("KEYS_TABLE")
+    for name in ("prod/database-password", "archie/keys/", "archie/keys/../other", "archie/other/x"):
+        reply = api(
+            "POST", KEYS, admin_key, {"name": "x", "roles": ["reader"], "context": {"tenant": "t"}, "secret_name": name}
+        )
+        assert reply.status == 422 and reply.body["field"] == "secret_name", (name, reply.body)
+    assert table_items("KEYS_TABLE") == before
+    names = [s["Name"] for s in boto3.client("secretsmanager").list_secrets()["SecretList"]]
+    assert all(not n.startswith(("prod/", "archie/other")) for n in names)
