@@ -128,6 +128,12 @@ class LocalStack:
 
         return sink
 
+    def quiesce(self) -> None:
+        """Stop background work (schedules, log deliveries) so that measurements see only what they measure."""
+        self.scheduler.stop()
+        self.logs.stop()
+        logging.getLogger("archie-keys").removeHandler(self._log_capture)
+
     def bootstrap(self, project: str = "demo", environment: str = "dev") -> str:
         from archie_keys.bootstrap import bootstrap
         from archie_keys.runtime import get_audit_log, get_hasher, get_store

@@ -11,6 +11,7 @@ import pytest
 
 from archie_keys.errors import ConflictError
 from archie_keys.idempotency import run_once, seal, unseal
+from archie_keys.keyformat import checksum
 from archie_keys.runtime import get_hasher
 from tests.support import env_path
 
@@ -87,7 +88,8 @@ def test_the_key_value_is_in_no_dynamodb_item_and_no_log_line(api, admin_key, ta
     value = created.body["key"]
     secret = value[-28:-6]
     api("GET", KEYS, value)
-    api("GET", KEYS, value[:-1] + "x")  # a refused near-miss is logged too
+    wrong = value[:-28] + "Z" * 22
+    api("GET", KEYS, wrong + checksum(wrong))  # a refused key (right id, wrong secret) is logged too
     stored = json.dumps([table_items(t) for t in ("KEYS_TABLE", "IDEMPOTENCY_TABLE", "AUDIT_TABLE")])
     assert secret not in stored and admin_key[-28:-6] not in stored
     key_item = next(i for i in table_items("KEYS_TABLE") if i["sk"]["S"] == f"KEY#{created.body['key_id']}")

@@ -97,7 +97,11 @@ def authorize(event: dict[str, Any], verifier: KeyVerifier) -> dict[str, Any]:
         verified = verifier.verify(token, project=project, environment=environment)
         return authorizer_response(verified, arn_prefix, data_api)
     except KeyRefusedError as refusal:
-        logger.info(REFUSAL_MESSAGE, extra={"request_id": request_id, "reason": refusal.reason, **_key_place(token)})
+        place = _key_place(token)
+        # Only a key with an id is worth a line (the audit attributes the refusal to it); a flood of
+        # malformed strings costs no logging, and API Gateway's access log records those requests anyway.
+        if place:
+            logger.info(REFUSAL_MESSAGE, extra={"request_id": request_id, "reason": refusal.reason, **place})
         raise Unauthorized() from None
     except Exception:
         # DynamoDB down, secret unreadable, a bug: deny. Never allow, never leak the key.
