@@ -8,7 +8,7 @@ PORT ?= 3000
 SAMPLE_PORT ?= 3001
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: install run test lint format typecheck cfn-lint unit infrastructure integration e2e bench bootstrap clean browser
+.PHONY: install run test lint format typecheck cfn-lint unit infrastructure integration e2e bench bootstrap clean browser deploy-dashboard
 
 install: $(STAMP)
 
@@ -66,6 +66,10 @@ bench: install
 ## First admin key of another environment on the running local stack (or AWS: add STACK=<name>).
 bootstrap: install
 	$(BIN)/python -m archie_keys bootstrap --project $(PROJECT) --environment $(ENVIRONMENT) $(if $(STACK),--stack-name $(STACK))
+
+## Publish dashboard/ to a deployed stack's static site (CloudFront + private S3): make deploy-dashboard STACK=name
+deploy-dashboard: install
+	$(BIN)/python -m archie_local.deploy_dashboard --stack-name $(STACK)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/artifacts
