@@ -12,15 +12,17 @@ PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 install: $(STAMP)
 
+# Installing prints to stderr only: `make run`'s stdout carries nothing but the `admin key:` line.
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt constraints.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
-	$(BIN)/pip install -q --disable-pip-version-check --no-deps -e .
-	touch $@
+	@echo "installing into $(VENV)" >&2
+	@$(PYTHON) -m venv $(VENV) >&2
+	@$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt -c constraints.txt >&2
+	@$(BIN)/pip install -q --disable-pip-version-check --no-deps -e . >&2
+	@touch $@
 
 ## The local stack in the foreground: moto + local API Gateways + dashboard; prints `admin key: ...`.
 run: install
-	PORT=$(PORT) SAMPLE_PORT=$(SAMPLE_PORT) $(BIN)/python -m archie_local run
+	@PORT=$(PORT) SAMPLE_PORT=$(SAMPLE_PORT) $(BIN)/python -m archie_local run
 
 ## Every tier: lint, types, template checks, unit, infrastructure, integration, browser end-to-end.
 test: install lint typecheck cfn-lint unit infrastructure integration e2e

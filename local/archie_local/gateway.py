@@ -275,15 +275,7 @@ class Gateway:
             event = {
                 "type": "REQUEST",
                 "methodArn": self._method_arn(request.method, request.path),
-                "resource": route.resource,
-                "path": request.path,
-                "httpMethod": request.method,
-                "headers": dict(request.headers),
-                "multiValueHeaders": _multi(request.headers),
-                "queryStringParameters": {k: v[-1] for k, v in request.query.items()} or None,
-                "multiValueQueryStringParameters": request.query or None,
-                "pathParameters": path_params or None,
-                "stageVariables": self.api.variables or None,
+                **self._request_fields(request, route, path_params),
                 "requestContext": self._request_context(request, route, request_id),
             }
             try:
@@ -308,6 +300,20 @@ class Gateway:
                 "ACCESS_DENIED", 403, "User is not authorized to access this resource with an explicit deny"
             )
         return {**context, "principalId": outcome.get("principalId")}
+
+    def _request_fields(self, request: HttpRequest, route: Route, path_params: dict[str, str]) -> dict[str, Any]:
+        """What a REQUEST authorizer event and a v1 proxy event both carry about the request."""
+        return {
+            "resource": route.resource,
+            "path": request.path,
+            "httpMethod": request.method,
+            "headers": dict(request.headers),
+            "multiValueHeaders": _multi(request.headers),
+            "queryStringParameters": {k: v[-1] for k, v in request.query.items()} or None,
+            "multiValueQueryStringParameters": request.query or None,
+            "pathParameters": path_params or None,
+            "stageVariables": self.api.variables or None,
+        }
 
     def _request_context(self, request: HttpRequest, route: Route, request_id: str) -> dict[str, Any]:
         return {
@@ -365,15 +371,7 @@ class Gateway:
                 return outcome
             authorizer_context = outcome
         event = {
-            "resource": route.resource,
-            "path": request.path,
-            "httpMethod": request.method,
-            "headers": dict(request.headers),
-            "multiValueHeaders": _multi(request.headers),
-            "queryStringParameters": {k: v[-1] for k, v in request.query.items()} or None,
-            "multiValueQueryStringParameters": request.query or None,
-            "pathParameters": path_params or None,
-            "stageVariables": self.api.variables or None,
+            **self._request_fields(request, route, path_params),
             "requestContext": {**self._request_context(request, route, request_id), "authorizer": authorizer_context},
             "body": request.body.decode("utf-8", errors="replace") if request.body else None,
             "isBase64Encoded": False,

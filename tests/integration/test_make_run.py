@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import queue
 import re
 import signal
@@ -65,3 +66,39 @@ def test_run_prints_one_admin_key_line_serves_the_api_and_stops_on_ctrl_c() -> N
             stdout.append(line)
     assert process.returncode == 0
     assert len(stdout) == 1, stdout
+
+
+def test_the_bootstrap_command_gives_a_new_environment_its_first_admin_key(stack) -> None:
+    environment = dict(os.environ)
+    environment.update(stack.provisioned.environment)
+    environment.update(
+        {
+            "AWS_ENDPOINT_URL": stack.moto_url,
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+        }
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "archie_keys", "bootstrap", "--project", "acme", "--environment", "prod"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("admin key: archie_acme_prod_")
+    key = lines[0].removeprefix("admin key: ")
+    who = http(stack.url(), "GET", env_path("acme", "prod", "/whoami"), key)
+    assert who.status == 200 and who.body["roles"] == ["admin"]
+    refused = subprocess.run(
+        [sys.executable, "-m", "archie_keys", "bootstrap", "--project", "Bad-Name", "--environment", "prod"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=environment,
+        check=False,
+    )
+    assert refused.returncode == 2 and "project" in refused.stderr and refused.stdout == ""

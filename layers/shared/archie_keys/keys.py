@@ -208,6 +208,11 @@ def new_key_response(new: NewKey) -> dict[str, Any]:
 
 def get_key(store: KeyStore, caller: Caller, project: str, environment: str, key_id: str) -> dict[str, Any]:
     require(caller, project, environment, "keys", "read")
+    return live_key(store, project, environment, key_id)
+
+
+def live_key(store: KeyStore, project: str, environment: str, key_id: str) -> dict[str, Any]:
+    """A key that exists and is not revoked, else NotFoundError (the same answer for both)."""
     check_key_id(key_id)
     store.require_environment(project, environment)
     record = store.get_key(project, environment, key_id)
@@ -261,7 +266,7 @@ def roll_key(
     """Rotate: a successor with the same name, prefix, roles and context, returned once; the old key expires
     after the grace period. Returns (successor, old record as updated)."""
     require(caller, project, environment, "keys", "write")
-    old = get_key(store, caller_with_read(caller), project, environment, key_id)
+    old = live_key(store, project, environment, key_id)
     now = now_epoch()
     if is_expired(old.get("expires_epoch"), now):
         raise ConflictError("this key has expired; create a new key instead", field="key_id", code="key_expired")
@@ -315,13 +320,3 @@ def roll_key(
         "expires_at": to_iso(new_expiry),
         "rolled_to": successor.record["key_id"],
     }
-
-
-def caller_with_read(caller: Caller) -> Caller:
-    """Rolling needs keys write; reading the old key inside the roll is part of it, not a separate grant."""
-    from dataclasses import replace
-
-    from archie_keys.permissions import Grants
-
-    entries = [*caller.grants.entries, {"role": "(roll)", "resource": "keys", "actions": ["read"], "filters": {}}]
-    return replace(caller, grants=Grants.from_entries(entries))
