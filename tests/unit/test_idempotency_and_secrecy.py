@@ -13,6 +13,7 @@ from archie_keys.errors import ConflictError
 from archie_keys.idempotency import run_once, seal, unseal
 from archie_keys.keyformat import checksum
 from archie_keys.runtime import get_hasher
+from archie_local.lambdas import LocalContext
 from tests.support import env_path
 
 KEYS = env_path("demo", "dev", "/keys")
@@ -46,6 +47,10 @@ def test_an_invalid_idempotency_key_is_refused(api, admin_key) -> None:
     assert reply.status == 422 and reply.body["field"] == "Idempotency-Key"
 
 
+def lambda_context() -> LocalContext:
+    return LocalContext("CreateKeyFunction", 1024, 10, "arn:aws:lambda:us-east-1:123456789012:function:x", "r")
+
+
 def test_a_concurrent_duplicate_still_in_flight_gets_409_never_5xx(aws) -> None:
     hasher = get_hasher()
     scope = {"project": "demo", "environment": "dev", "caller": "k"}
@@ -58,18 +63,18 @@ def test_a_concurrent_duplicate_still_in_flight_gets_409_never_5xx(aws) -> None:
         return {"key": "archie_demo_dev_value", "key_id": "x"}
 
     def first() -> None:
-        results["first"] = run_once(hasher, scope, "ci-7", {"b": 1}, slow_create)
+        results["first"] = run_once(hasher, scope, "ci-7", {"b": 1}, slow_create, lambda_context())
 
     thread = threading.Thread(target=first)
     thread.start()
     assert inside.wait(10)
     with pytest.raises(ConflictError) as conflict:
-        run_once(hasher, scope, "ci-7", {"b": 1}, slow_create)
+        run_once(hasher, scope, "ci-7", {"b": 1}, slow_create, lambda_context())
     assert conflict.value.status == 409 and conflict.value.code == "idempotency_in_progress"
     release.set()
     thread.join(10)
     assert results["first"]["key"] == "archie_demo_dev_value"
-    assert run_once(hasher, scope, "ci-7", {"b": 1}, slow_create) == results["first"]
+    assert run_once(hasher, scope, "ci-7", {"b": 1}, slow_create, lambda_context()) == results["first"]
 
 
 def test_the_idempotency_record_holds_the_key_only_sealed() -> None:

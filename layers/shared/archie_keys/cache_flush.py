@@ -34,7 +34,7 @@ def flush_targets(settings: Settings) -> tuple[FlushTarget, ...]:
     from aws_lambda_powertools.utilities import parameters
 
     raw = parameters.get_parameter(settings.flush_targets_parameter, max_age=300)
-    return tuple(FlushTarget.model_validate(t) for t in parse_flush_targets(str(raw)))
+    return parse_flush_targets(str(raw))
 
 
 def flush_environment(settings: Settings, project: str, environment: str) -> list[str]:

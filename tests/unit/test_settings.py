@@ -1,0 +1,44 @@
+"""Configuration is checked once, and a bad deployment fails loudly with every problem named."""
+
+from __future__ import annotations
+
+import pytest
+
+from archie_keys.settings import ConfigurationError, FlushTarget, load_settings
+
+BASE = {"KEYS_TABLE": "keys", "IDEMPOTENCY_TABLE": "idem", "PEPPER_SECRET_ID": "pepper"}
+
+
+def test_defaults_are_the_deployed_ones() -> None:
+    settings = load_settings(BASE)
+    assert (settings.argon2.memory_kib, settings.argon2.time_cost) == (19456, 2)
+    assert settings.authorizer_cache_ttl_seconds == 1.0 and settings.flush_targets == ()
+
+
+def test_every_problem_is_named() -> None:
+    with pytest.raises(ConfigurationError) as error:
+        load_settings(
+            {
+                "KEYS_TABLE": "k",
+                "ARGON2_TIME_COST": "two",
+                "AUTHORIZER_CACHE_TTL_SECONDS": "60",
+                "FLUSH_TARGETS": "api-only",
+            }
+        )
+    message = str(error.value)
+    for expected in (
+        "IDEMPOTENCY_TABLE is required",
+        "PEPPER_SECRET_ID is required",
+        "KEYS_TABLE must have",
+        "ARGON2_TIME_COST='two'",
+        "AUTHORIZER_CACHE_TTL_SECONDS='60' is outside",
+        "'api-only'",
+    ):
+        assert expected in message
+
+
+def test_flush_targets_say_which_stages_serve_which_environment() -> None:
+    settings = load_settings({**BASE, "FLUSH_TARGETS": "mgmt/v1, orders/prod/acme/prod"})
+    management, orders = settings.flush_targets
+    assert management == FlushTarget("mgmt", "v1") and management.serves("any", "where")
+    assert orders.serves("acme", "prod") and not orders.serves("acme", "dev")
