@@ -39,7 +39,7 @@ from archie_keys.authorizer import REFUSAL_MESSAGE
 from archie_keys.clock import from_iso, to_iso
 from archie_keys.errors import ValidationFailedError
 from archie_keys.keyformat import KEY_ID_RE, SLUG_RE
-from archie_keys.store import _error_code, dynamodb_client, from_item, to_item
+from archie_keys.store import aws_error_code, dynamodb_client, from_item, to_item
 
 logger = logging.getLogger("archie_keys.audit")
 
@@ -303,7 +303,7 @@ class AuditLog:
         try:
             self._update_request(request_id, attributed, condition="attribute_not_exists(key_id)")
         except Exception as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
+            if aws_error_code(error) != "ConditionalCheckFailedException":
                 raise
             self._update_request(request_id, values)
             return
@@ -343,7 +343,7 @@ class AuditLog:
                     ExpressionAttributeValues=to_item({":t": to_iso(epoch)}),
                 )
             except Exception as error:
-                if _error_code(error) != "ConditionalCheckFailedException":
+                if aws_error_code(error) != "ConditionalCheckFailedException":
                     raise
 
     # --- reading ---------------------------------------------------------------------------------------

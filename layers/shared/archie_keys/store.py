@@ -93,7 +93,7 @@ class Page:
     next_token: str | None
 
 
-def _error_code(error: Exception) -> str:
+def aws_error_code(error: Exception) -> str:
     return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
 
 
@@ -148,7 +148,7 @@ class KeyStore:
             )
             return from_item(to_item(item)), True
         except Exception as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
+            if aws_error_code(error) != "ConditionalCheckFailedException":
                 raise
         existing = self.get(project, environment, "ENV")
         assert existing is not None
@@ -231,7 +231,7 @@ class KeyStore:
                 ExpressionAttributeValues=to_item({":zero": 0}),
             )
         except Exception as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
+            if aws_error_code(error) != "ConditionalCheckFailedException":
                 raise
             if self.get_role(project, environment, name) is None:
                 raise NotFoundError(f"role {name} does not exist", field="role") from None
@@ -280,7 +280,7 @@ class KeyStore:
         try:
             self.client.transact_write_items(TransactItems=items)
         except Exception as error:
-            if _error_code(error) != "TransactionCanceledException":
+            if aws_error_code(error) != "TransactionCanceledException":
                 raise
             reasons = getattr(error, "response", {}).get("CancellationReasons", [])
             failed = [labels[i] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
@@ -354,7 +354,7 @@ class KeyStore:
                 ExpressionAttributeValues=to_item({":new": new_hash, ":old": old_hash, ":params": params}),
             )
         except Exception as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
+            if aws_error_code(error) != "ConditionalCheckFailedException":
                 raise
 
     def update_key(self, project: str, environment: str, key_id: str, values: dict[str, Any]) -> None:
@@ -371,7 +371,7 @@ class KeyStore:
                 ExpressionAttributeValues=to_item({f":v{i}": value for i, value in enumerate(values.values())}),
             )
         except Exception as error:
-            if _error_code(error) != "ConditionalCheckFailedException":
+            if aws_error_code(error) != "ConditionalCheckFailedException":
                 raise
             raise NotFoundError("no such key", field="key_id") from None
 
