@@ -173,3 +173,23 @@ def test_a_hash_with_outdated_parameters_is_upgraded_on_use(aws, admin_key, monk
     runtime.get_verifier().verify(admin_key)
     after = get_store().get_key("demo", "dev", key_id)
     assert after["hash"] != before and "m=512" in after["hash"] and after["hash_params"]["m"] == 512
+
+
+def test_a_refused_key_is_remembered_so_a_flood_of_it_costs_no_reads(aws, admin_key) -> None:
+    clock = Clock()
+    verifier = KeyVerifier(get_store(), get_hasher, get_settings(), clock)
+    body = admin_key[:-6]
+    wrong = body[:-22] + "Q" * 22
+    wrong += checksum(wrong)
+    with pytest.raises(KeyRefusedError):
+        verifier.verify(wrong)
+    # With the table gone, any read would fail the check; the remembered refusal answers instead.
+    boto3.client("dynamodb").delete_table(TableName=aws.environment["KEYS_TABLE"])
+    for _ in range(3):
+        with pytest.raises(KeyRefusedError) as refusal:
+            verifier.verify(wrong)
+        assert refusal.value.reason == "not_found"
+    clock.now += get_settings().authorizer_negative_cache_ttl_seconds + 0.01
+    with pytest.raises(Exception) as after_ttl:  # now it reads again, and the missing table shows
+        verifier.verify(wrong)
+    assert not isinstance(after_ttl.value, KeyRefusedError)
