@@ -177,3 +177,15 @@ def test_unknown_routes_and_missing_keys_answer_like_api_gateway(api, admin_key)
     assert api("GET", KEYS).status == 401
     assert api("GET", KEYS, "not-a-key").status == 401
     assert api("GET", "/nowhere", admin_key).status == 403
+
+
+def test_a_json_body_is_read_as_json_whatever_the_content_type_says(api, admin_key) -> None:
+    # curl -d sends application/x-www-form-urlencoded; the API only speaks JSON.
+    reply = api(
+        "PUT",
+        env_path("demo", "dev", "/roles/viewer"),
+        admin_key,
+        raw_body=b'{"permissions": [{"resource": "keys", "actions": ["read"]}]}',
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert reply.status == 201, reply.body

@@ -97,7 +97,19 @@ def handle(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> 
             "headers": {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"},
             "body": json.dumps(error.to_body()),
         }
+    if body:
+        # The API speaks only JSON: read every body as JSON whatever Content-Type says, so `curl -d '{...}'`
+        # (which sends application/x-www-form-urlencoded) works instead of failing as a form.
+        event = _as_json_request(event)
     return app.resolve(event, context)
+
+
+def _as_json_request(event: dict[str, Any]) -> dict[str, Any]:
+    headers = {k: v for k, v in (event.get("headers") or {}).items() if k.lower() != "content-type"}
+    multi = {k: v for k, v in (event.get("multiValueHeaders") or {}).items() if k.lower() != "content-type"}
+    headers["Content-Type"] = "application/json"
+    multi["Content-Type"] = ["application/json"]
+    return {**event, "headers": headers, "multiValueHeaders": multi}
 
 
 def caller_from(app: APIGatewayRestResolver) -> Caller:
