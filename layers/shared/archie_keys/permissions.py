@@ -224,10 +224,7 @@ def with_unknown_context(permissions: Iterable[Mapping[str, Any]]) -> list[dict[
 
 def management_paths(grants: Grants, project: str, environment: str) -> list[tuple[str, str]]:
     base = f"/projects/{project}/environments/{environment}"
-    if any(grants.index.get((WILDCARD, action)) for action in ACTIONS):
-        wildcard_actions = {action for action in ACTIONS if grants.index.get((WILDCARD, action))}
-    else:
-        wildcard_actions = set()
+    wildcard_actions = {action for action in ACTIONS if grants.index.get((WILDCARD, action))}
     routes: list[tuple[str, str]] = list(ALWAYS_ALLOWED_ROUTES)
     for (resource, action), paths in MANAGEMENT_ROUTES.items():
         if action in wildcard_actions or grants.index.get((resource, action)):
