@@ -9,7 +9,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 from typing import Any
 
 import boto3
@@ -199,7 +198,3 @@ def control_plane_lazy(stack: LocalStack) -> Any:
         return control_plane(stack.apis)(request)
 
     return dispatch
-
-
-def dashboard_exists() -> bool:
-    return Path(DASHBOARD_ROOT).is_dir()

@@ -1,4 +1,4 @@
-"""Request and response models of the HTTP API. Unknown fields are refused, every bound comes from limits.
+"""Request models of the HTTP API. Unknown fields are refused, every bound comes from limits.
 
 Stored items have their own shape (archie_keys.store) and the authorizer works on plain dicts, so this
 module (and pydantic) stays off the authorizer's cold start.
@@ -6,7 +6,6 @@ module (and pydantic) stays off the authorizer's cold start.
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -94,39 +93,3 @@ class VerifyBody(StrictModel):
     key: str = Field(max_length=256)
     resource: ResourceName | None = None
     action: Action | None = None
-
-
-class KeyView(BaseModel):
-    """A key as the API shows it: never the value, never the hash."""
-
-    key_id: str
-    name: str
-    prefix: str
-    start: str
-    project: str
-    environment: str
-    roles: list[str]
-    context: dict[str, str]
-    created_at: datetime
-    created_by: str
-    expires_at: datetime | None = None
-    last_used_at: datetime | None = None
-    rolled_from: str | None = None
-    rolled_to: str | None = None
-    status: Literal["active", "expired"]
-
-
-class RoleView(BaseModel):
-    name: str
-    description: str
-    permissions: list[PermissionModel]
-    created_at: datetime
-    updated_at: datetime
-    key_count: int
-
-
-class EnvironmentView(BaseModel):
-    project: str
-    environment: str
-    created_at: datetime
-    created_by: str

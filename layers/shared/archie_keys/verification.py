@@ -137,7 +137,9 @@ class KeyVerifier:
                 hasher.parameters.as_record(),
             )
         verified = self._build(parsed, record, roles_future.result())
-        self._remember(parsed, record["hash"], mac, verified, now, proof_from=now)
+        self._remember(
+            parsed, record["hash"], mac, verified, now, proof_until=now + self._settings.authorizer_proof_ttl_seconds
+        )
         return verified
 
     def _refresh(self, parsed: ParsedKey, entry: _Entry, hasher: KeyHasher, mac: bytes, now: float) -> VerifiedKey:
@@ -157,14 +159,7 @@ class KeyVerifier:
             self._forget(ident)
             self._refuse(parsed, mac, "expired", now)
         verified = self._build(parsed, record)
-        self._remember(
-            parsed,
-            entry.stored_hash,
-            mac,
-            verified,
-            now,
-            proof_from=entry.proof_until - self._settings.authorizer_proof_ttl_seconds,
-        )
+        self._remember(parsed, entry.stored_hash, mac, verified, now, proof_until=entry.proof_until)
         return verified
 
     def _build(
@@ -191,7 +186,7 @@ class KeyVerifier:
     # --- caches ------------------------------------------------------------------------------------------
 
     def _remember(
-        self, parsed: ParsedKey, stored_hash: str, mac: bytes, verified: VerifiedKey, now: float, proof_from: float
+        self, parsed: ParsedKey, stored_hash: str, mac: bytes, verified: VerifiedKey, now: float, proof_until: float
     ) -> None:
         ttl = self._settings.authorizer_cache_ttl_seconds
         if ttl <= 0:
@@ -200,7 +195,7 @@ class KeyVerifier:
             if len(self._positive) >= POSITIVE_CACHE_MAX:
                 self._positive.pop(next(iter(self._positive)))
             self._positive[(parsed.project, parsed.environment, parsed.key_id)] = _Entry(
-                mac, stored_hash, verified, now + ttl, proof_from + self._settings.authorizer_proof_ttl_seconds
+                mac, stored_hash, verified, now + ttl, proof_until
             )
 
     def _refuse(self, parsed: ParsedKey, mac: bytes, reason: str, now: float) -> None:
