@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import FAST_ENVIRONMENT, Reply, decode
+from tests.support import FAST_ENVIRONMENT, Reply, decode, encode_body, request_headers
 
 
 @pytest.fixture
@@ -57,17 +57,13 @@ class InProcessApi:
         headers: dict[str, str] | None = None,
         raw_body: bytes | None = None,
     ) -> Reply:
-        import json
+        from urllib.parse import parse_qs
 
         from archie_local.gateway import HttpRequest
 
-        all_headers = {"Content-Type": "application/json", **(headers or {})}
-        if key is not None:
-            all_headers["Authorization"] = f"Bearer {key}"
+        all_headers = request_headers(key, headers)
         path_only, _, query = path.partition("?")
-        from urllib.parse import parse_qs
-
-        data = raw_body if raw_body is not None else (json.dumps(body).encode() if body is not None else b"")
+        data = encode_body(body, raw_body) or b""
         response = self.gateway.handle(
             HttpRequest(
                 method, path_only, parse_qs(query, keep_blank_values=True), list(all_headers.items()), data, "127.0.0.1"

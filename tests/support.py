@@ -41,6 +41,30 @@ def decode(raw: bytes) -> Any:
         return raw.decode("utf-8", errors="replace")
 
 
+def request_headers(key: str | None, headers: dict[str, str] | None) -> dict[str, str]:
+    """JSON content type and the bearer key, as every client of the API sends them."""
+    all_headers = {"Content-Type": "application/json", **(headers or {})}
+    if key is not None:
+        all_headers["Authorization"] = f"Bearer {key}"
+    return all_headers
+
+
+def encode_body(body: Any, raw_body: bytes | None) -> bytes | None:
+    return raw_body if raw_body is not None else (json.dumps(body).encode() if body is not None else None)
+
+
+ORDERS_READER = {
+    "permissions": [{"resource": "orders", "actions": ["read"]}, {"resource": "keys", "actions": ["read"]}]
+}
+
+
+def put_orders_reader(base: str, admin: str) -> None:
+    """The role most integration tests give their keys (on demo/dev): read orders on the sample API, and
+    read keys so the same key can be seen working on the management API too."""
+    reply = http(base, "PUT", env_path("demo", "dev", "/roles/orders-reader"), admin, ORDERS_READER)
+    assert reply.status in (200, 201), reply.body
+
+
 def http(
     base: str,
     method: str,
@@ -51,10 +75,8 @@ def http(
     raw_body: bytes | None = None,
     timeout: float = 30,
 ) -> Reply:
-    all_headers = {"Content-Type": "application/json", **(headers or {})}
-    if key is not None:
-        all_headers["Authorization"] = f"Bearer {key}"
-    data = raw_body if raw_body is not None else (json.dumps(body).encode() if body is not None else None)
+    all_headers = request_headers(key, headers)
+    data = encode_body(body, raw_body)
     request = urllib.request.Request(base + path, method=method, data=data, headers=all_headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

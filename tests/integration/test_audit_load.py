@@ -12,7 +12,7 @@ from typing import Any
 import boto3
 
 from archie_keys.keyformat import checksum
-from tests.support import env_path, http
+from tests.support import env_path, http, put_orders_reader
 
 REQUESTS, CLIENTS, KEYS = 5000, 20, 50
 
@@ -28,13 +28,7 @@ def test_every_request_of_a_mixed_load_has_exactly_one_audit_record(stack, admin
 
     stack.logs.put = keep
     try:
-        http(
-            base,
-            "PUT",
-            env_path("demo", "dev", "/roles/orders-reader"),
-            admin,
-            {"permissions": [{"resource": "orders", "actions": ["read"]}]},
-        )
+        put_orders_reader(base, admin)
         keys = []
         for i in range(KEYS):
             reply = http(

@@ -6,17 +6,14 @@ import threading
 import time
 from datetime import UTC, datetime
 
-from tests.support import env_path, http
+from tests.support import env_path, http, put_orders_reader
 
 KEYS = env_path("demo", "dev", "/keys")
-ORDERS_READER = {
-    "permissions": [{"resource": "orders", "actions": ["read"]}, {"resource": "keys", "actions": ["read"]}]
-}
 
 
 def test_a_pipeline_creates_a_key_uses_it_lists_it_and_it_is_refused_right_after_delete(stack, admin) -> None:
     base, sample = stack.url(), stack.url("SampleApi")
-    assert http(base, "PUT", env_path("demo", "dev", "/roles/orders-reader"), admin, ORDERS_READER).status in (200, 201)
+    put_orders_reader(base, admin)
     created = http(
         base, "POST", KEYS, admin, {"name": "ci", "roles": ["orders-reader"]}, headers={"Idempotency-Key": "run-1"}
     )
@@ -37,7 +34,7 @@ def test_a_pipeline_creates_a_key_uses_it_lists_it_and_it_is_refused_right_after
 
 def test_concurrent_retries_of_one_create_make_exactly_one_key_and_no_5xx(stack, admin) -> None:
     base = stack.url()
-    http(base, "PUT", env_path("demo", "dev", "/roles/orders-reader"), admin, ORDERS_READER)
+    put_orders_reader(base, admin)
     before = {k["key_id"] for k in http(base, "GET", f"{KEYS}?limit=100", admin).body["keys"]}
     replies = []
 
@@ -67,7 +64,7 @@ def test_concurrent_retries_of_one_create_make_exactly_one_key_and_no_5xx(stack,
 
 def test_an_expired_key_is_refused_on_the_next_request_although_the_gateway_cached_it(stack, admin) -> None:
     base, sample = stack.url(), stack.url("SampleApi")
-    http(base, "PUT", env_path("demo", "dev", "/roles/orders-reader"), admin, ORDERS_READER)
+    put_orders_reader(base, admin)
     expires = time.time() + 2
     created = http(
         base,

@@ -7,7 +7,7 @@ import time
 
 import boto3
 
-from tests.support import env_path, http
+from tests.support import env_path, http, put_orders_reader
 
 KEYS = env_path("demo", "dev", "/keys")
 SECRET = "archie/keys/billing-service"
@@ -26,13 +26,7 @@ def wait_for(condition, seconds: float = 15):
 def test_rotate_a_key_and_prove_the_old_one_idle_before_deleting_it(stack, admin) -> None:
     base, sample = stack.url(), stack.url("SampleApi")
     secrets = boto3.client("secretsmanager")
-    http(
-        base,
-        "PUT",
-        env_path("demo", "dev", "/roles/orders-reader"),
-        admin,
-        {"permissions": [{"resource": "orders", "actions": ["read"]}]},
-    )
+    put_orders_reader(base, admin)
     created = http(
         base, "POST", KEYS, admin, {"name": "billing-service", "roles": ["orders-reader"], "secret_name": SECRET}
     )

@@ -210,3 +210,20 @@ def test_audit_query_input_is_validated(api, admin_key) -> None:
     ):
         reply = api("GET", env_path("demo", "dev", f"/audit?{query}"), admin_key)
         assert reply.status == 422 and reply.body["field"] == field, (query, reply.body)
+
+
+def test_environment_and_role_changes_are_audited(aws, api) -> None:
+    from archie_keys.bootstrap import bootstrap
+    from archie_keys.runtime import get_hasher, get_settings, get_store
+
+    admin = bootstrap(get_store(), get_hasher(), get_settings(), "acme", "prod", audit=get_audit_log()).value
+    role = env_path("acme", "prod", "/roles/viewer")
+    api("PUT", role, admin, {"permissions": [{"resource": "keys", "actions": ["read"]}]})
+    api("PUT", role, admin, {"permissions": [{"resource": "keys", "actions": ["read", "delete"]}]})
+    api("DELETE", role, admin)
+    trail = api("GET", env_path("acme", "prod", "/audit"), admin).body["records"]
+    events = [r["event"] for r in trail if r["kind"] == "event"]
+    assert events[:3] == ["role.deleted", "role.updated", "role.created"]
+    # The bootstrap's three events may share a millisecond, so only their set is certain.
+    assert sorted(events[3:]) == ["environment.declared", "key.created", "role.created"]
+    assert {r["actor_key_id"] for r in trail[:3]} == {admin.split("_")[-1][:12]}

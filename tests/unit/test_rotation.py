@@ -108,3 +108,15 @@ def test_secret_delivery_outside_the_configured_prefix_is_refused_and_creates_no
     assert table_items("KEYS_TABLE") == before
     names = [s["Name"] for s in boto3.client("secretsmanager").list_secrets()["SecretList"]]
     assert all(not n.startswith(("prod/", "archie/other")) for n in names)
+
+
+def test_the_old_keys_expiry_after_the_grace_is_scheduled_to_flush_the_gateway_caches(aws, api, admin_key) -> None:
+    old = setup_key(api, admin_key)
+    api("POST", f"{KEYS}/{old['key_id']}/roll", admin_key, {"grace_seconds": 600})
+    scheduler = boto3.client("scheduler")
+    group = aws.environment["EXPIRY_SCHEDULE_GROUP"]
+    names = [s["Name"] for s in scheduler.list_schedules(GroupName=group)["Schedules"]]
+    assert f"expire-demo-dev-{old['key_id']}" in names
+    schedule = scheduler.get_schedule(Name=f"expire-demo-dev-{old['key_id']}", GroupName=group)
+    assert schedule["Target"]["Arn"] == aws.environment["EXPIRY_FLUSH_FUNCTION_ARN"]
+    assert schedule["ActionAfterCompletion"] == "DELETE"
