@@ -36,7 +36,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 typecheck: install
-	$(BIN)/mypy layers/shared/archie_keys local/archie_local functions tests/bench
+	$(BIN)/mypy layers/shared/archie_keys local/archie_local tools/archie_tools functions tests/bench
 
 cfn-lint: install
 	$(BIN)/cfn-lint template.yaml
@@ -71,7 +71,7 @@ bootstrap: install
 
 ## Publish dashboard/ to a deployed stack's static site (CloudFront + private S3): make deploy-dashboard STACK=name
 deploy-dashboard: install
-	$(BIN)/python -m archie_local.deploy_dashboard --stack-name $(STACK)
+	$(BIN)/python -m archie_tools.deploy_dashboard --stack-name $(STACK)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/artifacts

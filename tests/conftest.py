@@ -17,7 +17,7 @@ from tests.support import FAST_ENVIRONMENT, Reply, decode, encode_body, request_
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from moto import mock_aws
 
-    from archie_keys import runtime
+    from archie_keys.edge import composition
     from archie_local.provision import provision
     from archie_local.template import REGION, load_template
 
@@ -37,9 +37,9 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         )
         for key, value in provisioned.environment.items():
             monkeypatch.setenv(key, value)
-        runtime.reset()
+        composition.reset()
         yield provisioned
-        runtime.reset()
+        composition.reset()
 
 
 class InProcessApi:
@@ -59,7 +59,7 @@ class InProcessApi:
     ) -> Reply:
         from urllib.parse import parse_qs
 
-        from archie_local.gateway import HttpRequest
+        from archie_local.http_server import HttpRequest
 
         all_headers = request_headers(key, headers)
         path_only, _, query = path.partition("?")
@@ -74,8 +74,9 @@ class InProcessApi:
 
 @pytest.fixture
 def apis(aws: Any) -> dict[str, InProcessApi]:
-    from archie_local.gateway import Gateway, build_apis
+    from archie_local.gateway import Gateway
     from archie_local.lambdas import FunctionRegistry
+    from archie_local.routing import build_apis
     from archie_local.template import load_template
 
     registry = FunctionRegistry(aws.functions)
@@ -90,12 +91,12 @@ def api(apis: dict[str, InProcessApi]) -> InProcessApi:
 
 @pytest.fixture
 def bootstrap(aws: Any) -> Callable[..., str]:
-    from archie_keys.bootstrap import bootstrap as run_bootstrap
-    from archie_keys.runtime import get_hasher, get_store
-    from archie_keys.settings import get_settings
+    from archie_keys.app.bootstrap import bootstrap as run_bootstrap
+    from archie_keys.app.commands import Place
+    from archie_keys.edge.composition import get_services
 
     def make(project: str = "demo", environment: str = "dev") -> str:
-        return run_bootstrap(get_store(), get_hasher(), get_settings(), project, environment).value
+        return run_bootstrap(get_services(), Place(project, environment)).value
 
     return make
 

@@ -9,9 +9,10 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from archie_keys.audit_queries import query_audit
-from archie_keys.http import caller_from, handle, json_response, logger, make_resolver, query_limit, query_token
-from archie_keys.runtime import get_audit_log, get_store
+from archie_keys.app.audit import query_audit
+from archie_keys.app.commands import AuditQuery
+from archie_keys.edge.composition import get_services
+from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, page_request, place
 
 app = make_resolver()
 
@@ -19,19 +20,15 @@ app = make_resolver()
 @app.get("/projects/<project>/environments/<environment>/audit")
 def audit(project: str, environment: str) -> Response[Any]:
     query = app.current_event.get_query_string_value
-    records, next_token = query_audit(
-        get_store(),
-        get_audit_log(),
-        caller_from(app),
-        project,
-        environment,
+    command = AuditQuery(
+        place=place(project, environment),
+        page=page_request(app),
         key_id=query("key_id"),
         actor_key_id=query("actor_key_id"),
         since=query("since"),
         until=query("until"),
-        limit=query_limit(app),
-        next_token=query_token(app),
     )
+    records, next_token = query_audit(get_services(), caller_from(app), command)
     return json_response(200, {"records": records, "next_token": next_token})
 
 

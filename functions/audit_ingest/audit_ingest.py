@@ -5,12 +5,14 @@ forever). A redelivered batch writes no duplicates: every record is keyed by its
 
 from __future__ import annotations
 
+import binascii
+import zlib
 from typing import Any
 
 from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 
-from archie_keys.audit import decode_subscription
-from archie_keys.runtime import get_audit_log
+from archie_keys.edge.composition import get_services
 
 logger = Logger(service="archie-keys")
 
@@ -18,10 +20,11 @@ logger = Logger(service="archie-keys")
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
-        payload = decode_subscription(event)
-    except (KeyError, ValueError, OSError, TypeError):
+        delivery = CloudWatchLogsEvent(event).parse_logs_data()
+        message_type, log_events = delivery.message_type, delivery.raw_event.get("logEvents", [])
+    except (KeyError, ValueError, TypeError, OSError, binascii.Error, zlib.error):
         logger.warning("skipped a delivery that is not a CloudWatch Logs subscription payload")
         return {"records": 0, "refusals": 0, "skipped": 1, "control_messages": 0}
-    report = get_audit_log().ingest(payload)
-    logger.info("audit batch ingested", extra={"log_group": payload.get("logGroup"), **report.as_dict()})
+    report = get_services().ingest.ingest(message_type, log_events)
+    logger.info("audit batch ingested", extra={"log_group": delivery.raw_event.get("logGroup"), **report.as_dict()})
     return report.as_dict()

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from archie_keys.authorizer import authorize
-from archie_keys.runtime import get_verifier
+from archie_keys.edge.authorizer import authorize
+from archie_keys.edge.composition import get_services
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return authorize(event, get_verifier())
+    return authorize(event, get_services().verifier)

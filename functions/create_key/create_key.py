@@ -9,32 +9,29 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from archie_keys.http import caller_from, handle, json_response, logger, make_resolver
-from archie_keys.idempotency import run_once
-from archie_keys.keys import create_key, new_key_response
-from archie_keys.models import CreateKeyBody
-from archie_keys.runtime import get_audit_log, get_hasher, get_store
-from archie_keys.settings import get_settings
+from archie_keys.app.keys import create_key, new_key_response
+from archie_keys.edge.composition import get_services
+from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge.models import CreateKeyBody
 
 app = make_resolver()
 
 
 @app.post("/projects/<project>/environments/<environment>/keys")
 def create(project: str, environment: str, body: CreateKeyBody) -> Response[Any]:
-    caller = caller_from(app)
-    hasher = get_hasher()
+    services, caller = get_services(), caller_from(app)
+    command = body.to_command(place(project, environment))
 
     def create_once() -> dict[str, Any]:
-        new = create_key(get_store(), hasher, get_settings(), caller, project, environment, body, get_audit_log())
-        return new_key_response(new)
+        return new_key_response(create_key(services, caller, command))
 
     idempotency_key = app.current_event.headers.get("Idempotency-Key")
     if idempotency_key is None:
         response = create_once()
     else:
         scope = {"project": project, "environment": environment, "caller": caller.key_id}
-        response = run_once(
-            hasher, scope, idempotency_key, body.model_dump(mode="json"), create_once, app.lambda_context
+        response = services.idempotency.run_once(
+            services.hasher(), scope, idempotency_key, body.model_dump(mode="json"), create_once, app.lambda_context
         )
     location = f"/projects/{project}/environments/{environment}/keys/{response['key_id']}"
     # no-store: the only copy of the key value must not linger in a proxy or browser cache.

@@ -9,17 +9,16 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from archie_keys.http import caller_from, handle, json_response, logger, make_resolver
-from archie_keys.keys import revoke_key
-from archie_keys.runtime import get_audit_log, get_store
-from archie_keys.settings import get_settings
+from archie_keys.app.keys import revoke_key
+from archie_keys.edge.composition import get_services
+from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
 
 app = make_resolver()
 
 
 @app.delete("/projects/<project>/environments/<environment>/keys/<key_id>")
 def key_delete(project: str, environment: str, key_id: str) -> Response[Any]:
-    revoke_key(get_store(), get_settings(), caller_from(app), project, environment, key_id, get_audit_log())
+    revoke_key(get_services(), caller_from(app), place(project, environment), key_id)
     return json_response(204, None)
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-IDENTITY_FIELDS = ("key_id", "project", "environment", "name", "roles", "permissions", "filters", "context")
+from archie_keys.domain.identity import AUTHORIZER_CONTEXT_FIELDS
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -15,6 +15,6 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     body = {
         "method": event.get("httpMethod"),
         "path": event.get("path"),
-        "authorizer": {name: authorizer.get(name) for name in IDENTITY_FIELDS if name in authorizer},
+        "authorizer": {name: authorizer.get(name) for name in AUTHORIZER_CONTEXT_FIELDS if name in authorizer},
     }
     return {"statusCode": 200, "headers": {"Content-Type": "application/json"}, "body": json.dumps(body)}

@@ -7,22 +7,22 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from archie_keys.environments import declare_environment, get_environment
-from archie_keys.http import caller_from, handle, json_response, logger, make_resolver
-from archie_keys.runtime import get_audit_log, get_store
+from archie_keys.app.environments import declare_environment, get_environment
+from archie_keys.edge.composition import get_services
+from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
 
 app = make_resolver()
 
 
 @app.put("/projects/<project>/environments/<environment>")
 def put_environment(project: str, environment: str) -> Response[Any]:
-    record, created = declare_environment(get_store(), caller_from(app), project, environment, get_audit_log())
+    record, created = declare_environment(get_services(), caller_from(app), place(project, environment))
     return json_response(201 if created else 200, record)
 
 
 @app.get("/projects/<project>/environments/<environment>")
 def read_environment(project: str, environment: str) -> Response[Any]:
-    return json_response(200, get_environment(get_store(), caller_from(app), project, environment))
+    return json_response(200, get_environment(get_services(), caller_from(app), place(project, environment)))
 
 
 @logger.inject_lambda_context

@@ -5,12 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from archie_keys.cache_flush import flush_environment
-from archie_keys.expiry import ExpiryEvent
-from archie_keys.settings import get_settings
+from archie_keys.app.expiry import ExpiryEvent, flush_on_expiry
+from archie_keys.edge.composition import get_services
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    expiry = ExpiryEvent.parse(event)
-    stages = flush_environment(get_settings(), expiry.project, expiry.environment)
-    return {"flushed": stages, "key_id": expiry.key_id}
+    return flush_on_expiry(get_services(), ExpiryEvent.parse(event))

@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from archie_keys.audit_queries import key_usage
-from archie_keys.http import caller_from, handle, json_response, logger, make_resolver
-from archie_keys.runtime import get_audit_log, get_store
+from archie_keys.app.audit import key_usage
+from archie_keys.edge.composition import get_services
+from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
 
 app = make_resolver()
 
@@ -17,9 +17,8 @@ app = make_resolver()
 @app.get("/projects/<project>/environments/<environment>/keys/<key_id>/usage")
 def usage(project: str, environment: str, key_id: str) -> Response[Any]:
     since = app.current_event.get_query_string_value("since")
-    return json_response(
-        200, key_usage(get_store(), get_audit_log(), caller_from(app), project, environment, key_id, since)
-    )
+    answer = key_usage(get_services(), caller_from(app), place(project, environment), key_id, since)
+    return json_response(200, answer)
 
 
 @logger.inject_lambda_context

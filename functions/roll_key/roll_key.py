@@ -10,20 +10,18 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from archie_keys.http import caller_from, handle, json_response, logger, make_resolver
-from archie_keys.keys import key_view, new_key_response, roll_key
-from archie_keys.models import RollKeyBody
-from archie_keys.runtime import get_audit_log, get_hasher, get_store
-from archie_keys.settings import get_settings
+from archie_keys.app.keys import key_view, new_key_response, roll_key
+from archie_keys.edge.composition import get_services
+from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge.models import RollKeyBody
 
 app = make_resolver()
 
 
 @app.post("/projects/<project>/environments/<environment>/keys/<key_id>/roll")
 def roll(project: str, environment: str, key_id: str, body: RollKeyBody) -> Response[Any]:
-    successor, old = roll_key(
-        get_store(), get_hasher(), get_settings(), caller_from(app), project, environment, key_id, body, get_audit_log()
-    )
+    command = body.to_command(place(project, environment), key_id)
+    successor, old = roll_key(get_services(), caller_from(app), command)
     response = {**new_key_response(successor), "rolled_from": key_view(old)}
     return json_response(201, response, {"Cache-Control": "no-store"})
 

@@ -8,17 +8,17 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from archie_keys.http import caller_from, handle, json_response, logger, make_resolver
-from archie_keys.identity import verify_key
-from archie_keys.models import VerifyBody
-from archie_keys.runtime import get_verifier
+from archie_keys.app.verify import verify_key
+from archie_keys.edge.composition import get_services
+from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge.models import VerifyBody
 
 app = make_resolver()
 
 
 @app.post("/projects/<project>/environments/<environment>/verify")
 def verify(project: str, environment: str, body: VerifyBody) -> Response[Any]:
-    answer = verify_key(get_verifier(), caller_from(app), project, environment, body)
+    answer = verify_key(get_services(), caller_from(app), body.to_command(place(project, environment)))
     return json_response(200, answer, {"Cache-Control": "no-store"})
 
 

@@ -7,15 +7,15 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from archie_keys.http import caller_from, handle, json_response, logger, make_resolver
-from archie_keys.identity import whoami
+from archie_keys.app.verify import whoami
+from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
 
 app = make_resolver()
 
 
 @app.get("/projects/<project>/environments/<environment>/whoami")
 def who(project: str, environment: str) -> Response[Any]:
-    return json_response(200, whoami(caller_from(app), project, environment))
+    return json_response(200, whoami(caller_from(app), place(project, environment)))
 
 
 @logger.inject_lambda_context

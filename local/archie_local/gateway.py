@@ -9,9 +9,9 @@ What it does as API Gateway does:
   any other failure is 500; the returned policy is evaluated against the method ARN (explicit Deny wins,
   no matching Allow is 403); 401/403 bodies come from the template's GatewayResponses;
 * the authorizer's context reaches the backend in requestContext.authorizer;
-* FlushStageAuthorizersCache, on a separate control-plane port (boto3 reaches it through
-  AWS_ENDPOINT_URL_API_GATEWAY);
 * a JSON access-log record per request, in the template's AccessLogSetting format, to a sink.
+
+The routes come from `routing`, the sockets from `http_server`, the cache flush from `control_plane`.
 """
 
 from __future__ import annotations
@@ -20,162 +20,20 @@ import json
 import logging
 import mimetypes
 import re
-import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import unquote
 
-from archie_local.lambdas import FunctionRegistry, LocalFunction
+from archie_local.http_server import HttpRequest, HttpResponse
 from archie_local.logs import render_access_log
-from archie_local.template import ACCOUNT_ID, REGION, Resolver, resources_of_type
+from archie_local.routing import LocalApi, Route
+from archie_local.template import ACCOUNT_ID, REGION
 
 logger = logging.getLogger("archie_local.gateway")
 
-MAX_BODY_BYTES = 10 * 1024 * 1024
-AccessLogSink = Callable[["LocalApi", str], None]
-
-
-@dataclass
-class Route:
-    method: str
-    resource: str
-    pattern: re.Pattern[str]
-    function: LocalFunction
-    specificity: tuple[int, int]
-
-
-@dataclass
-class AuthorizerConfig:
-    function: LocalFunction
-    header_sources: list[str]
-    stage_variable_sources: list[str]
-    ttl_seconds: int
-
-
-@dataclass
-class GatewayResponse:
-    status: int
-    body: str
-    headers: dict[str, str]
-
-
-@dataclass
-class LocalApi:
-    logical_id: str
-    api_id: str
-    stage: str
-    variables: dict[str, str]
-    routes: list[Route]
-    authorizer: AuthorizerConfig | None
-    responses: dict[str, GatewayResponse]
-    cors: dict[str, str] | None
-    access_log_format: str | None
-    access_log_group: str | None = None
-    static_root: Path | None = None
-    _cache: dict[tuple[str, ...], tuple[float, Any]] = field(default_factory=dict)
-    _cache_lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def flush_authorizer_cache(self) -> None:
-        with self._cache_lock:
-            self._cache.clear()
-
-
-def _compile(path: str) -> tuple[re.Pattern[str], tuple[int, int]]:
-    regex, literal, greedy = "", 0, 0
-    for segment in path.strip("/").split("/"):
-        if not segment:
-            continue
-        match = re.fullmatch(r"\{(\w+)(\+?)\}", segment)
-        if match and match.group(2):
-            regex += f"/(?P<{match.group(1)}>.+)"
-            greedy += 1
-        elif match:
-            regex += f"/(?P<{match.group(1)}>[^/]+)"
-        else:
-            regex += "/" + re.escape(segment)
-            literal += 1
-    return re.compile(f"^{regex or '/'}$"), (literal, -greedy)
-
-
-def _strip_quotes(value: str) -> str:
-    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == "'" else value
-
-
-def _function_of(value: Any) -> str:
-    """The logical id behind FunctionArn: !GetAtt X.Arn."""
-    if isinstance(value, dict) and "Fn::GetAtt" in value:
-        return str(value["Fn::GetAtt"][0])
-    raise ValueError(f"unsupported authorizer FunctionArn {value!r}")
-
-
-def build_apis(template: dict[str, Any], resolver: Resolver, registry: FunctionRegistry) -> dict[str, LocalApi]:
-    apis: dict[str, LocalApi] = {}
-    for name, spec in resources_of_type(template, "AWS::Serverless::Api").items():
-        props = spec["Properties"]
-        auth = props.get("Auth", {})
-        authorizer = None
-        default = auth.get("DefaultAuthorizer")
-        if default:
-            config = auth["Authorizers"][default]
-            identity = config.get("Identity", {})
-            authorizer = AuthorizerConfig(
-                function=registry[_function_of(config["FunctionArn"])],
-                header_sources=list(identity.get("Headers", [])),
-                stage_variable_sources=list(identity.get("StageVariables", [])),
-                ttl_seconds=int(resolver.resolve(identity.get("ReauthorizeEvery", 300))),
-            )
-        responses = {}
-        for kind, response in props.get("GatewayResponses", {}).items():
-            templates = response.get("ResponseTemplates", {})
-            headers = {
-                k: _strip_quotes(str(v)) for k, v in response.get("ResponseParameters", {}).get("Headers", {}).items()
-            }
-            responses[kind] = GatewayResponse(
-                int(response.get("StatusCode", 500)), templates.get("application/json", ""), headers
-            )
-        cors = None
-        if "Cors" in props:
-            cors = {
-                "Access-Control-Allow-Origin": _strip_quotes(props["Cors"].get("AllowOrigin", "'*'")),
-                "Access-Control-Allow-Headers": _strip_quotes(props["Cors"].get("AllowHeaders", "'*'")),
-                "Access-Control-Allow-Methods": _strip_quotes(props["Cors"].get("AllowMethods", "'*'")),
-            }
-        access_log = props.get("AccessLogSetting", {}).get("Format")
-        access_log_group = (
-            resolver.resolve(props["AccessLogSetting"]["DestinationArn"]).split(":log-group:")[-1]
-            if "AccessLogSetting" in props
-            else None
-        )
-        apis[name] = LocalApi(
-            logical_id=name,
-            api_id=resolver.ref(name),
-            stage=str(resolver.resolve(props["StageName"])),
-            variables={k: str(v) for k, v in resolver.resolve(props.get("Variables", {})).items()},
-            routes=[],
-            authorizer=authorizer,
-            responses=responses,
-            cors=cors,
-            access_log_format=access_log,
-            access_log_group=access_log_group,
-        )
-    for fn_name, spec in resources_of_type(template, "AWS::Serverless::Function").items():
-        for event in spec["Properties"].get("Events", {}).values():
-            if event["Type"] != "Api":
-                continue
-            event_props = event["Properties"]
-            api_name = event_props["RestApiId"]["Ref"]
-            pattern, specificity = _compile(event_props["Path"])
-            apis[api_name].routes.append(
-                Route(event_props["Method"].upper(), event_props["Path"], pattern, registry[fn_name], specificity)
-            )
-    for api in apis.values():
-        api.routes.sort(key=lambda r: r.specificity, reverse=True)
-    return apis
+AccessLogSink = Callable[[LocalApi, str], None]
 
 
 def _iam_match(pattern: str, value: str) -> bool:
@@ -202,29 +60,6 @@ def policy_allows(policy: dict[str, Any], method_arn: str) -> bool:
             if statement.get("Effect") == "Allow":
                 allowed = True
     return allowed
-
-
-@dataclass
-class HttpRequest:
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    headers: list[tuple[str, str]]
-    body: bytes
-    source_ip: str
-
-    def header(self, name: str) -> str | None:
-        for key, value in self.headers:
-            if key.lower() == name.lower():
-                return value
-        return None
-
-
-@dataclass
-class HttpResponse:
-    status: int
-    headers: dict[str, str]
-    body: bytes
 
 
 class Gateway:
@@ -420,92 +255,3 @@ def _multi(headers: list[tuple[str, str]]) -> dict[str, list[str]]:
     for key, value in headers:
         values.setdefault(key, []).append(value)
     return values
-
-
-# --- HTTP plumbing -----------------------------------------------------------------------------------------
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
-
-
-def _make_handler(dispatch: Callable[[HttpRequest], HttpResponse]) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _serve(self) -> None:
-            split = urlsplit(self.path)
-            length = int(self.headers.get("Content-Length") or 0)
-            if length > MAX_BODY_BYTES:
-                self._write(HttpResponse(413, {"Content-Type": "application/json"}, b'{"message": "Request Too Long"}'))
-                return
-            body = self.rfile.read(length) if length else b""
-            request = HttpRequest(
-                method=self.command,
-                path=split.path or "/",
-                query=parse_qs(split.query, keep_blank_values=True),
-                headers=list(self.headers.items()),
-                body=body,
-                source_ip=self.client_address[0],
-            )
-            self._write(dispatch(request))
-
-        def _write(self, response: HttpResponse) -> None:
-            self.send_response(response.status)
-            for key, value in response.headers.items():
-                if key.lower() not in ("content-length", "connection"):
-                    self.send_header(key, value)
-            self.send_header("Content-Length", str(len(response.body)))
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(response.body)
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
-
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-            logger.debug(format, *args)
-
-    return Handler
-
-
-class HttpService:
-    """A threaded HTTP server on 127.0.0.1 running in a background thread; stop() shuts it down."""
-
-    def __init__(self, dispatch: Callable[[HttpRequest], HttpResponse], port: int) -> None:
-        self.server = _Server(("127.0.0.1", port), _make_handler(dispatch))
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def start(self) -> HttpService:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
-def control_plane(apis: dict[str, LocalApi]) -> Callable[[HttpRequest], HttpResponse]:
-    """The one API Gateway control-plane call the service makes: FlushStageAuthorizersCache
-    (DELETE /restapis/{id}/stages/{stage}/cache/authorizers)."""
-    by_stage = {(api.api_id, api.stage): api for api in apis.values()}
-
-    def dispatch(request: HttpRequest) -> HttpResponse:
-        match = re.fullmatch(r"/restapis/([^/]+)/stages/([^/]+)/cache/authorizers", request.path)
-        if request.method == "DELETE" and match:
-            api = by_stage.get((match.group(1), unquote(match.group(2))))
-            if api is None:
-                return HttpResponse(
-                    404, {"Content-Type": "application/json"}, b'{"message": "Invalid stage identifier specified"}'
-                )
-            api.flush_authorizer_cache()
-            return HttpResponse(202, {"Content-Type": "application/json"}, b"")
-        return HttpResponse(404, {"Content-Type": "application/json"}, b'{"message": "not emulated locally"}')
-
-    return dispatch

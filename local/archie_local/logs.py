@@ -8,6 +8,8 @@ would ship stdout to /aws/lambda/<function>)."""
 
 from __future__ import annotations
 
+import base64
+import gzip
 import json
 import logging
 import re
@@ -17,13 +19,17 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from archie_keys.audit import encode_subscription
 from archie_local.lambdas import FunctionRegistry
 from archie_local.template import ACCOUNT_ID, Resolver, resources_of_type
 
 logger = logging.getLogger("archie_local.logs")
 
 MAX_BATCH = 500
+
+
+def encode_subscription(payload: dict[str, Any]) -> dict[str, Any]:
+    """A subscription delivery as CloudWatch Logs sends it to Lambda: base64 of gzip of JSON."""
+    return {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(payload).encode())).decode()}}
 
 
 @dataclass(frozen=True)

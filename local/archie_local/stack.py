@@ -13,10 +13,13 @@ from typing import Any
 
 import boto3
 
-from archie_local.gateway import Gateway, HttpService, LocalApi, build_apis, control_plane
+from archie_local.control_plane import control_plane
+from archie_local.gateway import Gateway
+from archie_local.http_server import HttpService
 from archie_local.lambdas import FunctionRegistry
 from archie_local.logs import FunctionLogCapture, LogsEmulator
 from archie_local.provision import Provisioned, provision
+from archie_local.routing import LocalApi, build_apis
 from archie_local.scheduler import SchedulerEmulator
 from archie_local.template import REGION, REPO_ROOT, load_template, resources_of_type
 
@@ -93,9 +96,9 @@ class LocalStack:
             template, self.moto_url, self.parameter_overrides, self.environment_overrides
         )
         os.environ.update(self.provisioned.environment)
-        from archie_keys import runtime
+        from archie_keys.edge import composition
 
-        runtime.reset()
+        composition.reset()
 
         self.registry = FunctionRegistry(self.provisioned.functions)
         self.apis = build_apis(template, self.provisioned.resolver, self.registry)
@@ -103,8 +106,12 @@ class LocalStack:
         self.logs = LogsEmulator(template, self.provisioned.resolver, self.registry).start()
         self._started.append(self.logs)
         self._log_capture = FunctionLogCapture(
-            self.logs, self.provisioned.resolver.ref("AuthorizerFunctionLogs"), "archie_keys/authorizer.py"
+            self.logs, self.provisioned.resolver.ref("AuthorizerFunctionLogs"), "archie_keys/edge/authorizer.py"
         )
+        # Powertools configures its logger only if the logger has no handler yet, so it must exist before the
+        # capture is attached (importing the authorizer's module creates it).
+        import archie_keys.edge.authorizer  # noqa: F401
+
         logging.getLogger("archie-keys").addHandler(self._log_capture)
         if DASHBOARD_ROOT.is_dir():
             self.apis["ManagementApi"].static_root = DASHBOARD_ROOT
@@ -134,11 +141,11 @@ class LocalStack:
         logging.getLogger("archie-keys").removeHandler(self._log_capture)
 
     def bootstrap(self, project: str = "demo", environment: str = "dev") -> str:
-        from archie_keys.bootstrap import bootstrap
-        from archie_keys.runtime import get_audit_log, get_hasher, get_store
-        from archie_keys.settings import get_settings
+        from archie_keys.app.bootstrap import bootstrap
+        from archie_keys.app.commands import Place
+        from archie_keys.edge.composition import get_services
 
-        return bootstrap(get_store(), get_hasher(), get_settings(), project, environment, audit=get_audit_log()).value
+        return bootstrap(get_services(), Place(project, environment)).value
 
     def stop(self) -> None:
         for service in reversed(self._started):

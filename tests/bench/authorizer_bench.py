@@ -73,11 +73,11 @@ class AwsCallCounter:
 
 
 def refuse_quietly(candidate: str) -> None:
-    from archie_keys.errors import KeyRefusedError
-    from archie_keys.runtime import get_verifier
+    from archie_keys.domain.errors import KeyRefusedError
+    from archie_keys.edge.composition import get_services
 
     try:
-        get_verifier().verify(candidate)
+        get_services().verifier.verify(candidate)
     except KeyRefusedError as refusal:
         assert refusal.reason == "not_found"
 
@@ -148,8 +148,8 @@ def main() -> int:
     import boto3
     from argon2 import PasswordHasher, Type
 
-    from archie_keys.keyformat import checksum
-    from archie_keys.runtime import get_settings, get_verifier
+    from archie_keys.domain.keyformat import checksum
+    from archie_keys.edge.composition import get_services, get_settings
     from archie_local.stack import LocalStack
 
     with LocalStack(port=0, sample_port=0) as stack:  # deployed argon2 parameters (19456 KiB, t=2, p=1)
@@ -177,7 +177,7 @@ def main() -> int:
         env_item = {"pk": {"S": "PROJECT#demo#ENV#dev"}, "sk": {"S": "ENV"}}
         cold, argon2_runs, getitem_runs = [], [], []
         for _ in range(60):
-            get_verifier().clear()
+            get_services().verifier.clear()
             cold.append(timed(lambda: authorizer.invoke(good)))
             argon2_runs.append(timed(lambda: hasher.verify(stored, reference_secret)))
             getitem_runs.append(
@@ -215,7 +215,7 @@ def main() -> int:
             ("verify_unknown", unknown + checksum(unknown)),
         ):
             results[f"{name}_p50_us"], results[f"{name}_p99_us"] = measure(
-                functools.partial(refuse_quietly, candidate), 30, before=get_verifier().clear
+                functools.partial(refuse_quietly, candidate), 30, before=get_services().verifier.clear
             )
 
         pepper, secret = secrets.token_bytes(64), secrets.token_urlsafe(16).encode()

@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from archie_keys.keyformat import checksum
+from archie_keys.domain.keyformat import checksum
 from tests.support import env_path, http, put_orders_reader
 
 REQUESTS, CLIENTS, KEYS = 5000, 20, 50

@@ -117,7 +117,7 @@ def test_verify_and_the_authorizer_agree_on_every_pair(stack, keys) -> None:
 def test_verify_reports_why_a_key_is_invalid_without_revealing_which_keys_exist(stack, keys) -> None:
     base, admin = stack.url(), keys[("demo", "dev", "admin")]
     viewer = keys[("demo", "dev", "viewer")]
-    from archie_keys.keyformat import checksum
+    from archie_keys.domain.keyformat import checksum
 
     body = viewer[:-6]
     wrong_secret = body[:-22] + "Z" * 22

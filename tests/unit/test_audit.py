@@ -10,11 +10,12 @@ import uuid
 from typing import Any
 
 import pytest
+from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 
-from archie_keys.audit import AUDIT_SHARDS, decode_subscription, encode_subscription
-from archie_keys.runtime import get_audit_log
+from archie_keys.aws.audit_writer import AUDIT_SHARDS
+from archie_keys.edge.composition import get_services
 from archie_local.lambdas import FunctionRegistry
-from archie_local.logs import render_access_log
+from archie_local.logs import encode_subscription, render_access_log
 from archie_local.template import load_template
 from tests.support import env_path
 
@@ -68,7 +69,7 @@ def ingest(aws):
 
 
 def records(key_id: str = KEY_ID, **query: Any) -> list[dict[str, Any]]:
-    page, _ = get_audit_log().query("demo", "dev", key_id, None, None, None, 100, None, **query)
+    page, _ = get_services().audit_reader.query("demo", "dev", key_id, None, None, None, 100, None, **query)
     return page
 
 
@@ -79,7 +80,7 @@ def test_a_real_subscription_payload_is_decoded_and_each_request_recorded_once(i
     found = records()
     assert sorted(r["id"] for r in found) == sorted(ids)
     assert found[0]["user_agent"] == 'curl/8 "quoted"' and found[0]["status"] == 200
-    assert decode_subscription(delivery(["x"]))["logEvents"][0]["message"] == "x"
+    assert CloudWatchLogsEvent(delivery(["x"])).parse_logs_data().log_events[0].message == "x"
 
 
 def test_a_redelivered_batch_creates_no_duplicates_and_counts_nothing_twice(ingest, admin_key) -> None:
@@ -87,8 +88,8 @@ def test_a_redelivered_batch_creates_no_duplicates_and_counts_nothing_twice(inge
     batch = delivery([access_line(str(uuid.uuid4()), 200, key_id) for _ in range(4)])
     ingest(batch)
     ingest(batch)
-    assert len(records(key_id)) == 4
-    usage = get_audit_log().usage("demo", "dev", key_id, time.time() - 3600)
+    assert len([r for r in records(key_id) if r["kind"] == "request"]) == 4
+    usage = get_services().audit_reader.usage("demo", "dev", key_id, time.time() - 3600)
     assert sum(h["requests"] for h in usage) == 4
 
 
@@ -142,14 +143,14 @@ def test_a_refused_request_is_one_record_with_its_key_and_reason_whatever_arrive
     found = records()
     assert len(found) == 1
     assert found[0]["status"] == 401 and found[0]["reason"] == "expired" and found[0]["key_id"] == KEY_ID
-    assert sum(h["refused"] for h in get_audit_log().usage("demo", "dev", KEY_ID, time.time() - 3600)) == 1
+    assert sum(h["refused"] for h in get_services().audit_reader.usage("demo", "dev", KEY_ID, time.time() - 3600)) == 1
 
 
 def test_pages_are_newest_first_and_bounded_in_time(ingest) -> None:
     base = (int(time.time()) - 100) * 1000
     ingest(delivery([access_line(f"req-{i:03d}", 200, at_ms=base + i * 1000) for i in range(25)]))
     seen, token = [], None
-    audit = get_audit_log()
+    audit = get_services().audit_reader
     while True:
         page, token = audit.query("demo", "dev", KEY_ID, None, None, None, 7, token)
         assert len(page) <= 7
@@ -171,7 +172,7 @@ def test_records_past_retention_are_never_shown(ingest) -> None:
 
 def test_a_page_reads_one_bounded_query_per_shard(ingest, monkeypatch) -> None:
     ingest(delivery([access_line(str(uuid.uuid4()), 200) for _ in range(30)]))
-    audit = get_audit_log()
+    audit = get_services().audit_reader
     calls: list[dict[str, Any]] = []
     original = audit.client.query
 
@@ -213,10 +214,10 @@ def test_audit_query_input_is_validated(api, admin_key) -> None:
 
 
 def test_environment_and_role_changes_are_audited(aws, api) -> None:
-    from archie_keys.bootstrap import bootstrap
-    from archie_keys.runtime import get_hasher, get_settings, get_store
+    from archie_keys.app.bootstrap import bootstrap
+    from archie_keys.app.commands import Place
 
-    admin = bootstrap(get_store(), get_hasher(), get_settings(), "acme", "prod", audit=get_audit_log()).value
+    admin = bootstrap(get_services(), Place("acme", "prod")).value
     role = env_path("acme", "prod", "/roles/viewer")
     api("PUT", role, admin, {"permissions": [{"resource": "keys", "actions": ["read"]}]})
     api("PUT", role, admin, {"permissions": [{"resource": "keys", "actions": ["read", "delete"]}]})

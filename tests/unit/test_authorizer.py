@@ -9,11 +9,10 @@ from typing import Any
 import boto3
 import pytest
 
-from archie_keys.errors import KeyRefusedError
-from archie_keys.keyformat import checksum
-from archie_keys.runtime import get_hasher, get_store
-from archie_keys.settings import get_settings
-from archie_keys.verification import KeyVerifier
+from archie_keys.app.verification import KeyVerifier, VerifierConfig
+from archie_keys.domain.errors import KeyRefusedError
+from archie_keys.domain.keyformat import checksum
+from archie_keys.edge.composition import get_services, get_settings
 from archie_local.gateway import policy_allows
 from archie_local.lambdas import FunctionRegistry
 from tests.support import env_path
@@ -81,10 +80,20 @@ def test_every_kind_of_bad_key_is_unauthorized(authorize, admin_key) -> None:
     assert refused(authorize, {"type": "REQUEST", "methodArn": METHOD_ARN, "headers": {"Authorization": admin_key}})
 
 
-def test_a_key_is_refused_on_another_environments_stage_before_any_read(aws, authorize, admin_key) -> None:
-    boto3.client("dynamodb").delete_table(TableName=aws.environment["KEYS_TABLE"])  # no read could succeed
+def test_a_key_is_refused_on_another_environments_stage_before_any_read(authorize, admin_key, monkeypatch) -> None:
+    reads: list[str] = []
+    store = get_services().store
+    for operation in ("get_item", "batch_get_item", "query"):
+        original = getattr(store.client, operation)
+        monkeypatch.setattr(
+            store.client, operation, lambda *a, _op=operation, _orig=original, **k: reads.append(_op) or _orig(*a, **k)
+        )
     assert refused(authorize, request_event(admin_key, stage_variables={"project": "demo", "environment": "prod"}))
     assert refused(authorize, request_event(admin_key, stage_variables={"project": "demo"}))
+    assert reads == []
+    # The same key on its own environment's stage is read (and accepted): the spy does see reads.
+    assert authorize(request_event(admin_key, stage_variables={"project": "demo", "environment": "dev"}))
+    assert reads
 
 
 def test_a_dynamodb_failure_denies_and_never_allows(aws, authorize, admin_key) -> None:
@@ -96,10 +105,19 @@ def test_an_unreadable_pepper_denies(aws, authorize, admin_key) -> None:
     boto3.client("secretsmanager").delete_secret(
         SecretId=aws.environment["PEPPER_SECRET_ID"], ForceDeleteWithoutRecovery=True
     )
-    from archie_keys import runtime
+    from archie_keys.edge import composition
 
-    runtime.reset()
+    composition.reset()
     assert refused(authorize, request_event(admin_key))
+
+
+def verifier_config() -> VerifierConfig:
+    settings = get_settings()
+    return VerifierConfig(
+        settings.authorizer_cache_ttl_seconds,
+        settings.authorizer_negative_cache_ttl_seconds,
+        settings.authorizer_proof_ttl_seconds,
+    )
 
 
 class Clock:
@@ -112,11 +130,11 @@ class Clock:
 
 def test_a_warm_decision_is_reused_until_its_ttl_then_revocation_shows(aws, admin_key) -> None:
     clock = Clock()
-    verifier = KeyVerifier(get_store(), get_hasher, get_settings(), clock)
+    verifier = KeyVerifier(get_services().store, get_services().hasher, verifier_config(), clock)
     first = verifier.verify(admin_key)
     # Remove the key behind the verifier's back: within the TTL the cached decision stands...
-    store = get_store()
-    store.revoke_key("demo", "dev", first.key_id, "2026-01-01T00:00:00Z", "test", 0)
+    store = get_services().store
+    store.revoke_key("demo", "dev", first.identity.key_id, "2026-01-01T00:00:00Z", "test", 0)
     assert verifier.verify(admin_key) is first
     # ...and once the TTL has passed the next request re-reads the record and refuses it.
     clock.now += get_settings().authorizer_cache_ttl_seconds + 0.01
@@ -129,7 +147,7 @@ def test_a_malformed_key_costs_no_aws_call(aws) -> None:
     def no_pepper_please() -> Any:
         raise AssertionError("the pepper (a Secrets Manager call) was fetched for a malformed key")
 
-    verifier = KeyVerifier(get_store(), no_pepper_please, get_settings())
+    verifier = KeyVerifier(get_services().store, no_pepper_please, verifier_config())
     for key in ("garbage", "archie_demo_dev_" + "x" * 40):
         with pytest.raises(KeyRefusedError) as refusal:
             verifier.verify(key)
@@ -155,7 +173,7 @@ def test_an_expired_key_is_refused_even_from_a_warm_cache(aws, api, admin_key) -
         },
     )
     assert created.status == 201, created.body
-    verifier = KeyVerifier(get_store(), get_hasher, get_settings(), clock)
+    verifier = KeyVerifier(get_services().store, get_services().hasher, verifier_config(), clock)
     verifier.verify(created.body["key"])
     clock.now += 121
     with pytest.raises(KeyRefusedError) as refusal:
@@ -164,20 +182,20 @@ def test_an_expired_key_is_refused_even_from_a_warm_cache(aws, api, admin_key) -
 
 
 def test_a_hash_with_outdated_parameters_is_upgraded_on_use(aws, admin_key, monkeypatch) -> None:
-    from archie_keys import runtime
+    from archie_keys.edge import composition
 
     key_id = admin_key.split("_")[-1][:12]
-    before = get_store().get_key("demo", "dev", key_id)["hash"]
+    before = get_services().store.get_key("demo", "dev", key_id)["hash"]
     monkeypatch.setenv("ARGON2_MEMORY_KIB", "512")
-    runtime.reset()
-    runtime.get_verifier().verify(admin_key)
-    after = get_store().get_key("demo", "dev", key_id)
+    composition.reset()
+    get_services().verifier.verify(admin_key)
+    after = get_services().store.get_key("demo", "dev", key_id)
     assert after["hash"] != before and "m=512" in after["hash"] and after["hash_params"]["m"] == 512
 
 
 def test_a_refused_key_is_remembered_so_a_flood_of_it_costs_no_reads(aws, admin_key) -> None:
     clock = Clock()
-    verifier = KeyVerifier(get_store(), get_hasher, get_settings(), clock)
+    verifier = KeyVerifier(get_services().store, get_services().hasher, verifier_config(), clock)
     body = admin_key[:-6]
     wrong = body[:-22] + "Q" * 22
     wrong += checksum(wrong)

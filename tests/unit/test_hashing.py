@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import secrets
 
-from archie_keys.hashing import Argon2Parameters, KeyHasher
+from archie_keys.domain.hashing import Argon2Parameters, KeyHasher
 
 CHEAP = Argon2Parameters(memory_kib=256, time_cost=1, parallelism=1)
 

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
-from archie_keys.errors import ConflictError
-from archie_keys.idempotency import run_once, seal, unseal
-from archie_keys.keyformat import checksum
-from archie_keys.runtime import get_hasher
+from archie_keys.domain.errors import ConflictError
+from archie_keys.domain.keyformat import checksum
+from archie_keys.domain.sealing import seal, unseal
+from archie_keys.edge.composition import get_services
 from archie_local.lambdas import LocalContext
 from tests.support import env_path
 
@@ -52,7 +52,8 @@ def lambda_context() -> LocalContext:
 
 
 def test_a_concurrent_duplicate_still_in_flight_gets_409_never_5xx(aws) -> None:
-    hasher = get_hasher()
+    hasher = get_services().hasher()
+    run_once = get_services().idempotency.run_once
     scope = {"project": "demo", "environment": "dev", "caller": "k"}
     inside, release = threading.Event(), threading.Event()
     results: dict[str, Any] = {}

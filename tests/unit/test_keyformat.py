@@ -7,13 +7,12 @@ import secrets
 
 import pytest
 
-from archie_keys.keyformat import (
+from archie_keys.domain.keyformat import (
     BASE62_ALPHABET,
     CHECKSUM_LENGTH,
     SECRET_LENGTH,
     MalformedKeyError,
     generate_key,
-    key_id_time_ms,
     new_key_id,
     parse_key,
 )
@@ -85,9 +84,9 @@ def test_malformed_values_are_refused(value: str) -> None:
 
 
 def test_key_ids_sort_by_creation_time() -> None:
-    earlier, later = new_key_id(1_700_000_000_000), new_key_id(1_700_000_000_001)
-    assert earlier < later
-    assert key_id_time_ms(later) == 1_700_000_000_001
+    moments = [1_700_000_000_000, 1_700_000_000_001, 1_700_000_061_999, 1_800_000_000_000]
+    ids = [new_key_id(moment) for moment in moments]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
 
 
 def test_the_checksum_is_a_fixed_width_suffix() -> None:

@@ -6,18 +6,9 @@ import json
 
 import pytest
 
-from archie_keys.permissions import (
-    UNKNOWN,
-    Grants,
-    MissingContextError,
-    build_policy,
-    data_paths,
-    management_paths,
-    missing_grants,
-    resolve_grants,
-    stage_arn_prefix,
-    with_unknown_context,
-)
+from archie_keys.domain.escalation import UNKNOWN, missing_grants, with_unknown_context
+from archie_keys.domain.grants import Grants, MissingContextError, resolve_grants
+from archie_keys.domain.policy import build_policy, data_paths, management_paths, stage_arn_prefix
 from archie_local.gateway import policy_allows
 
 ARN = "arn:aws:execute-api:us-east-1:123456789012:abc123/v1"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from archie_keys.settings import ConfigurationError, FlushTarget, load_settings
+from archie_keys.aws.cache_flush import FlushTarget
+from archie_keys.edge.settings import ConfigurationError, load_settings
 
 BASE = {"KEYS_TABLE": "keys", "IDEMPOTENCY_TABLE": "idem", "PEPPER_SECRET_ID": "pepper"}
 

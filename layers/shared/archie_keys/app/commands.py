@@ -1,0 +1,67 @@
+"""Typed commands: what a caller asks a use case to do, already checked for shape at the edge."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Place:
+    """A project and one of its environments: where every command applies."""
+
+    project: str
+    environment: str
+
+
+@dataclass(frozen=True)
+class CreateKey:
+    place: Place
+    name: str
+    roles: Sequence[str]
+    prefix: str = "archie_"
+    context: Mapping[str, str] = field(default_factory=dict)
+    expires_at: datetime | None = None
+    secret_name: str | None = None
+
+
+@dataclass(frozen=True)
+class RollKey:
+    place: Place
+    key_id: str
+    grace_seconds: int
+    secret_name: str | None = None
+
+
+@dataclass(frozen=True)
+class PutRole:
+    place: Place
+    name: str
+    description: str
+    permissions: Sequence[Mapping[str, Any]]
+
+
+@dataclass(frozen=True)
+class PageRequest:
+    limit: int
+    next_token: str | None = None
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    place: Place
+    page: PageRequest
+    key_id: str | None = None
+    actor_key_id: str | None = None
+    since: str | None = None
+    until: str | None = None
+
+
+@dataclass(frozen=True)
+class VerifyKey:
+    place: Place
+    key: str
+    resource: str | None = None
+    action: str | None = None

@@ -1,0 +1,40 @@
+"""Use case: declare an environment (idempotent) and read it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archie_keys.app.commands import Place
+from archie_keys.app.services import Services
+from archie_keys.domain.clock import now_epoch, to_iso
+from archie_keys.domain.errors import ValidationFailedError
+from archie_keys.domain.identity import Identity
+from archie_keys.domain.keyformat import SLUG_RE
+
+
+def check_slug(value: str, field: str) -> None:
+    if not SLUG_RE.match(value):
+        raise ValidationFailedError(
+            f"{field} must be 1-24 lowercase letters or digits (it is carried inside every key)", field=field
+        )
+
+
+def declare_environment(services: Services, caller: Identity, place: Place) -> tuple[dict[str, Any], bool]:
+    check_slug(place.project, "project")
+    check_slug(place.environment, "environment")
+    caller.require(place.project, place.environment, "environments", "write")
+    record = {
+        "project": place.project,
+        "environment": place.environment,
+        "created_at": to_iso(now_epoch()),
+        "created_by": caller.key_id,
+    }
+    stored, created = services.store.put_environment(place.project, place.environment, record)
+    if created:
+        services.audit.record_event("environment.declared", place.project, place.environment, caller.key_id)
+    return stored, created
+
+
+def get_environment(services: Services, caller: Identity, place: Place) -> dict[str, Any]:
+    caller.require(place.project, place.environment, "environments", "read")
+    return services.store.require_environment(place.project, place.environment)

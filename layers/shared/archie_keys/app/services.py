@@ -1,0 +1,118 @@
+"""What the use cases work with: their configuration and their collaborators, in one object.
+
+`edge.composition` builds the one `Services` of a process, creating each collaborator on first use (so a
+function pays only for the clients it touches); tests build theirs the same way against moto.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+from archie_keys.domain.hashing import Argon2Parameters, KeyHasher
+
+if TYPE_CHECKING:
+    from archie_keys.app.verification import KeyVerifier
+    from archie_keys.aws.audit_reader import AuditReader
+    from archie_keys.aws.cache_flush import CacheFlusher
+    from archie_keys.aws.idempotency import Idempotency
+    from archie_keys.aws.key_store import KeyStore
+    from archie_keys.aws.schedules import ExpirySchedules
+    from archie_keys.aws.secrets import SecretDelivery
+
+
+@dataclass(frozen=True)
+class AppConfig:
+    """The configuration the use cases read (edge.settings validates it and builds this)."""
+
+    # An expires_at closer than this is almost certainly a clock or unit mistake by the caller.
+    key_min_lifetime_seconds: int = 60
+    # Keys may be delivered only to secrets whose names start with this.
+    secret_name_prefix: str = "archie/keys/"
+
+
+class EventRecorder(Protocol):
+    """Where management events go (aws.audit_writer.AuditWriter, or NoAudit)."""
+
+    def record_event(
+        self,
+        event: str,
+        project: str,
+        environment: str,
+        actor_key_id: str,
+        key_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None: ...
+
+
+class Services(Protocol):
+    @property
+    def config(self) -> AppConfig: ...
+    @property
+    def store(self) -> KeyStore: ...
+    @property
+    def audit(self) -> EventRecorder: ...
+    @property
+    def audit_reader(self) -> AuditReader: ...
+    @property
+    def secrets(self) -> SecretDelivery: ...
+    @property
+    def flusher(self) -> CacheFlusher: ...
+    @property
+    def schedules(self) -> ExpirySchedules: ...
+    @property
+    def idempotency(self) -> Idempotency: ...
+    @property
+    def verifier(self) -> KeyVerifier: ...
+
+    def hasher(self) -> KeyHasher: ...
+
+
+class HasherProvider:
+    """The hasher for the current pepper. Between pepper refreshes it is returned without asking the pepper's
+    source at all: the warm authorizer path calls this on every request."""
+
+    def __init__(
+        self,
+        fetch_pepper: Callable[[], bytes],
+        parameters: Argon2Parameters,
+        refresh_seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch_pepper = fetch_pepper
+        self._parameters = parameters
+        self._refresh_seconds = refresh_seconds
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._hasher: KeyHasher | None = None
+        self._fresh_until = 0.0
+
+    def __call__(self) -> KeyHasher:
+        now = self._clock()
+        hasher = self._hasher
+        if hasher is not None and now < self._fresh_until:
+            return hasher
+        pepper = self._fetch_pepper()
+        with self._lock:
+            if self._hasher is None or not self._hasher.has_pepper(pepper):
+                self._hasher = KeyHasher(pepper, self._parameters)
+            self._fresh_until = now + self._refresh_seconds
+            return self._hasher
+
+
+class NoAudit:
+    """Records nothing: for a bootstrap run against a stack without an audit table."""
+
+    def record_event(
+        self,
+        event: str,
+        project: str,
+        environment: str,
+        actor_key_id: str,
+        key_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        return None

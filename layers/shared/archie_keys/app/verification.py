@@ -1,0 +1,226 @@
+"""Verifying a presented key: the one decision the authorizer, /verify and /whoami share.
+
+Order of checks, cheapest first, so that what can be refused without I/O is:
+ 1. shape and CRC32 checksum (no I/O at all: a random string never costs a Secrets Manager or DynamoDB call);
+ 2. the environment the key names against the one being served (still no I/O);
+ 3. HMAC of the secret with the pepper (cached pepper), then the in-process caches;
+ 4. GetItem of the key, argon2id verify, BatchGetItem of its roles.
+
+Refusals carry a reason (malformed, not_found, expired, revoked, wrong_environment) that only /verify shows.
+An unknown key and a wrong secret both cost one GetItem and one argon2 verify and both read `not_found`,
+so neither timing nor answer tells an attacker which keys exist.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from archie_keys.domain.errors import KeyRefusedError
+from archie_keys.domain.grants import resolve_grants
+from archie_keys.domain.hashing import KeyHasher
+from archie_keys.domain.identity import Identity
+from archie_keys.domain.keyformat import MalformedKeyError, ParsedKey, parse_key
+from archie_keys.domain.limits import NEGATIVE_CACHE_MAX, POSITIVE_CACHE_MAX
+
+if TYPE_CHECKING:
+    from archie_keys.aws.key_store import KeyStore
+
+
+@dataclass(frozen=True)
+class VerifierConfig:
+    # How long a warm instance trusts its own decision. It bounds how stale a revocation can be at the
+    # function layer, so it is short; a refresh costs one GetItem, not another argon2 verify.
+    cache_ttl_seconds: float = 1.0
+    # How long a refused key is remembered, so a flood of the same bad key costs no DynamoDB reads.
+    negative_cache_ttl_seconds: float = 5.0
+    # How long a verified secret is remembered (the argon2 proof); the record itself is re-read every TTL.
+    proof_ttl_seconds: float = 300.0
+
+
+@dataclass
+class VerifiedKey:
+    identity: Identity
+    expires_epoch: float | None
+    # Per-consumer memo of derived answers (the authorizer keeps its built policy here), dropped with the entry.
+    memo: dict[Any, Any] = field(default_factory=dict)
+
+
+@dataclass
+class _Entry:
+    mac: bytes
+    stored_hash: str
+    verified: VerifiedKey
+    fresh_until: float
+    proof_until: float
+
+
+def is_expired(expires_epoch: float | None, now: float) -> bool:
+    return expires_epoch is not None and now >= expires_epoch
+
+
+class KeyVerifier:
+    def __init__(
+        self,
+        store: KeyStore,
+        hasher_provider: Callable[[], KeyHasher],
+        config: VerifierConfig,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._store = store
+        self._hasher_provider = hasher_provider
+        self._config = config
+        self._clock = clock
+        self._positive: dict[tuple[str, str, str], _Entry] = {}
+        self._negative: dict[tuple[str, str, str, bytes], tuple[str, float]] = {}
+        self._lock = threading.Lock()
+        self._pool: ThreadPoolExecutor | None = None
+
+    def verify(self, presented: str, *, project: str | None = None, environment: str | None = None) -> VerifiedKey:
+        try:
+            parsed = parse_key(presented)
+        except MalformedKeyError:
+            raise KeyRefusedError("malformed") from None
+        if (project is not None and parsed.project != project) or (
+            environment is not None and parsed.environment != environment
+        ):
+            raise KeyRefusedError("wrong_environment")
+
+        hasher = self._hasher_provider()
+        mac = hasher.mac(parsed.secret)
+        now = self._clock()
+        ident = (parsed.project, parsed.environment, parsed.key_id)
+
+        refused = self._negative.get((*ident, mac))
+        if refused is not None and now < refused[1]:
+            raise KeyRefusedError(refused[0])
+
+        entry = self._positive.get(ident)
+        if entry is not None and hmac.compare_digest(entry.mac, mac):
+            if is_expired(entry.verified.expires_epoch, now):
+                self._forget(ident)
+                raise KeyRefusedError("expired")
+            if now < entry.fresh_until:
+                return entry.verified
+            return self._refresh(parsed, entry, hasher, mac, now)
+        return self._verify_cold(parsed, hasher, mac, now)
+
+    # --- slow paths --------------------------------------------------------------------------------------
+
+    def _verify_cold(self, parsed: ParsedKey, hasher: KeyHasher, mac: bytes, now: float) -> VerifiedKey:
+        record = self._store.get_key(parsed.project, parsed.environment, parsed.key_id)
+        if record is None:
+            hasher.burn_verify(mac)
+            self._refuse(parsed, mac, "not_found", now)
+        assert record is not None
+        # Fetch the roles while argon2 runs (it releases the GIL): the cold path costs about one GetItem plus
+        # one verify instead of two round trips plus a verify. Discarded if the secret is wrong.
+        roles_future = self._executor().submit(
+            self._store.get_roles, parsed.project, parsed.environment, tuple(record.get("roles", ()))
+        )
+        if not hasher.verify_mac(record["hash"], mac):
+            roles_future.cancel()
+            self._refuse(parsed, mac, "not_found", now)
+        if record.get("revoked_at"):
+            self._refuse(parsed, mac, "revoked", now)
+        expires_epoch = record.get("expires_epoch")
+        if is_expired(expires_epoch, now):
+            self._refuse(parsed, mac, "expired", now)
+        if hasher.needs_rehash(record["hash"]):
+            self._store.update_key_hash(
+                parsed.project,
+                parsed.environment,
+                parsed.key_id,
+                record["hash"],
+                hasher.hash_mac(mac),
+                hasher.parameters.as_record(),
+            )
+        verified = self._build(parsed, record, roles_future.result())
+        self._remember(parsed, record["hash"], mac, verified, now, proof_until=now + self._config.proof_ttl_seconds)
+        return verified
+
+    def _refresh(self, parsed: ParsedKey, entry: _Entry, hasher: KeyHasher, mac: bytes, now: float) -> VerifiedKey:
+        """The decision is older than the cache TTL: re-read the record (one GetItem + roles) to catch
+        revocation, expiry changes and role edits. argon2 is skipped while the hash is unchanged and the
+        proof is younger than its own TTL."""
+        record = self._store.get_key(parsed.project, parsed.environment, parsed.key_id)
+        ident = (parsed.project, parsed.environment, parsed.key_id)
+        if record is None or record.get("revoked_at"):
+            self._forget(ident)
+            self._refuse(parsed, mac, "revoked", now)
+        assert record is not None
+        if record["hash"] != entry.stored_hash or now >= entry.proof_until:
+            self._forget(ident)
+            return self._verify_cold(parsed, hasher, mac, now)
+        if is_expired(record.get("expires_epoch"), now):
+            self._forget(ident)
+            self._refuse(parsed, mac, "expired", now)
+        verified = self._build(parsed, record)
+        self._remember(parsed, entry.stored_hash, mac, verified, now, proof_until=entry.proof_until)
+        return verified
+
+    def _build(
+        self, parsed: ParsedKey, record: dict[str, Any], roles: dict[str, dict[str, Any]] | None = None
+    ) -> VerifiedKey:
+        role_names = tuple(record.get("roles", ()))
+        if roles is None:
+            roles = self._store.get_roles(parsed.project, parsed.environment, role_names)
+        context = dict(record.get("context", {}))
+        grants = resolve_grants(
+            [(name, roles[name]["permissions"]) for name in role_names if name in roles], context, strict=False
+        )
+        identity = Identity(
+            key_id=parsed.key_id,
+            project=parsed.project,
+            environment=parsed.environment,
+            name=record.get("name", ""),
+            roles=role_names,
+            context=context,
+            grants=grants,
+        )
+        return VerifiedKey(identity, record.get("expires_epoch"))
+
+    # --- caches ------------------------------------------------------------------------------------------
+
+    def _remember(
+        self, parsed: ParsedKey, stored_hash: str, mac: bytes, verified: VerifiedKey, now: float, proof_until: float
+    ) -> None:
+        ttl = self._config.cache_ttl_seconds
+        if ttl <= 0:
+            return
+        with self._lock:
+            if len(self._positive) >= POSITIVE_CACHE_MAX:
+                self._positive.pop(next(iter(self._positive)))
+            self._positive[(parsed.project, parsed.environment, parsed.key_id)] = _Entry(
+                mac, stored_hash, verified, now + ttl, proof_until
+            )
+
+    def _refuse(self, parsed: ParsedKey, mac: bytes, reason: str, now: float) -> None:
+        ttl = self._config.negative_cache_ttl_seconds
+        if ttl > 0:
+            with self._lock:
+                if len(self._negative) >= NEGATIVE_CACHE_MAX:
+                    self._negative.pop(next(iter(self._negative)))
+                self._negative[(parsed.project, parsed.environment, parsed.key_id, mac)] = (reason, now + ttl)
+        raise KeyRefusedError(reason)
+
+    def _forget(self, ident: tuple[str, str, str]) -> None:
+        with self._lock:
+            self._positive.pop(ident, None)
+
+    def _executor(self) -> ThreadPoolExecutor:
+        if self._pool is None:
+            with self._lock:
+                if self._pool is None:
+                    self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="roles")
+        return self._pool
+
+    def clear(self) -> None:
+        with self._lock:
+            self._positive.clear()
+            self._negative.clear()

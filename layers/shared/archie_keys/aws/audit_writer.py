@@ -1,0 +1,138 @@
+"""Writing the audit trail (AuditTable): management events, request records, hourly usage counters.
+
+Table layout:
+
+    pk = REQ#<request id>, sk = R        a request; written by whichever log line arrives first, completed
+                                         by the other, so a redelivered batch or a second stream never
+                                         duplicates it
+    pk = EVT#<event id>,   sk = E        a management event (key created, deleted, rolled; role changed; ...)
+    pk = USAGE#<p>#<e>#<key id>, sk = <hour>   requests per key and hour
+
+    GSI by_key   (key_bucket   = <p>#<e>#<key id>#<shard>, at)   requests by a key, events about it
+    GSI by_actor (actor_bucket = <p>#<e>#<actor key id>#<shard>, at)   events a key performed
+    GSI by_env   (env_bucket   = <p>#<e>#<shard>, at)   everything in an environment
+
+`at` is "<ISO time>#<id>": unique and time-ordered. The shard (a hash of the record id, AUDIT_SHARDS of
+them) spreads one busy key over several index partitions, so it is never a hot partition; the reader
+(aws.audit_reader) merges the shards.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from archie_keys.aws.dynamo import aws_error_code, to_item
+from archie_keys.domain.clock import from_iso, to_iso
+
+AUDIT_SHARDS = 4
+INDEX_BY_KEY, INDEX_BY_ACTOR, INDEX_BY_ENV = "by_key", "by_actor", "by_env"
+
+
+def shard_of(record_id: str) -> int:
+    return int.from_bytes(hashlib.sha256(record_id.encode()).digest()[:2], "big") % AUDIT_SHARDS
+
+
+def bucket(*parts: str) -> str:
+    return "#".join(parts)
+
+
+class AuditWriter:
+    def __init__(self, table: str, client: Any, retention_days: int) -> None:
+        self.table = table
+        self.client = client
+        self.retention_seconds = retention_days * 86400
+
+    def record_event(
+        self,
+        event: str,
+        project: str,
+        environment: str,
+        actor_key_id: str,
+        key_id: str | None = None,
+        details: dict[str, Any] | None = None,
+    ) -> None:
+        """A management event, attributed to the key that performed it (and, if about a key, to that key)."""
+        event_id = uuid.uuid4().hex
+        now = time.time()
+        shard = str(shard_of(event_id))
+        item: dict[str, Any] = {
+            "pk": f"EVT#{event_id}",
+            "sk": "E",
+            "kind": "event",
+            "event": event,
+            "project": project,
+            "environment": environment,
+            "actor_key_id": actor_key_id,
+            "at": f"{to_iso(now)}#{event_id}",
+            "time": to_iso(now),
+            "purge_epoch": int(now + self.retention_seconds),
+            "actor_bucket": bucket(project, environment, actor_key_id, shard),
+            "env_bucket": bucket(project, environment, shard),
+            "details": details or {},
+        }
+        if key_id:
+            item["key_id"] = key_id
+            item["key_bucket"] = bucket(project, environment, key_id, shard)
+        self.client.put_item(TableName=self.table, Item=to_item(item))
+
+    # --- request records (written by the ingest) -----------------------------------------------------------
+
+    def request_values(self, request_id: str, project: str, environment: str, values: dict[str, Any]) -> dict[str, Any]:
+        """A request record's stored attributes: its fields plus the environment index bucket and TTL."""
+        epoch = from_iso(values["time"])
+        return {
+            **values,
+            "at": f"{values['time']}#{request_id}",
+            "env_bucket": bucket(project, environment, str(shard_of(request_id))),
+            "purge_epoch": int(epoch + self.retention_seconds),
+        }
+
+    def update_request(self, request_id: str, values: Mapping[str, Any], condition: str | None = None) -> None:
+        names = {f"#a{i}": name for i, name in enumerate(values)}
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": to_item({"pk": f"REQ#{request_id}", "sk": "R"}),
+            "UpdateExpression": "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(values))),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item({f":a{i}": v for i, v in enumerate(values.values())}),
+        }
+        if condition:
+            request["ConditionExpression"] = condition
+        self.client.update_item(**request)
+
+    def write_attributed(
+        self, request_id: str, values: Mapping[str, Any], project: str, environment: str, key_id: str
+    ) -> bool:
+        """Write the record's fields and give it its key, once. Returns True when this write attributed it
+        (so the caller counts the request in the key's usage exactly once). One conditional write, a second
+        plain one only if already attributed (a redelivery, or the other stream came first)."""
+        shard = str(shard_of(request_id))
+        attributed = {**values, "key_id": key_id, "key_bucket": bucket(project, environment, key_id, shard)}
+        try:
+            self.update_request(request_id, attributed, condition="attribute_not_exists(key_id)")
+        except Exception as error:
+            if aws_error_code(error) != "ConditionalCheckFailedException":
+                raise
+            self.update_request(request_id, values)
+            return False
+        return True
+
+    def add_usage(self, per_hour: Mapping[tuple[str, str, str, str], Mapping[str, int]]) -> None:
+        """Add (project, environment, key id, hour) -> {"allowed": n, "refused": m} to the hourly counters."""
+        for (project, environment, key_id, hour), outcomes in per_hour.items():
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item({"pk": f"USAGE#{project}#{environment}#{key_id}", "sk": hour}),
+                UpdateExpression="ADD allowed :allowed, refused :refused SET purge_epoch = :purge",
+                ExpressionAttributeValues=to_item(
+                    {
+                        ":allowed": outcomes.get("allowed", 0),
+                        ":refused": outcomes.get("refused", 0),
+                        ":purge": int(from_iso(hour.replace("Z", "+00:00")) + self.retention_seconds),
+                    }
+                ),
+            )

@@ -1,0 +1,98 @@
+"""The caller's identity: one key (or the bootstrap command) with its resolved grants.
+
+One type describes it everywhere: the authorizer builds it from a verified key and hands it to API Gateway
+as the authorizer context (`to_authorizer_context`, strings only); the management handlers read it back from
+that context (`from_authorizer_context`); /whoami and /verify describe it (`describe`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from archie_keys.domain.errors import ForbiddenError
+from archie_keys.domain.grants import ACTIONS, WILDCARD, Grants
+
+# The actor recorded for what the bootstrap command does (it holds AWS credentials, not a key).
+BOOTSTRAP_ACTOR = "bootstrap"
+
+# The keys of the authorizer context, in the order a backend reads them.
+AUTHORIZER_CONTEXT_FIELDS = ("key_id", "project", "environment", "name", "roles", "permissions", "filters", "context")
+
+_COMPACT: dict[str, Any] = {"separators": (",", ":"), "sort_keys": True}
+
+
+@dataclass(frozen=True)
+class Identity:
+    key_id: str
+    project: str
+    environment: str
+    name: str
+    roles: tuple[str, ...]
+    context: Mapping[str, str]
+    grants: Grants
+
+    @classmethod
+    def bootstrap(cls, project: str, environment: str) -> Identity:
+        """The bootstrap command: every action on every resource of one environment, recorded as `bootstrap`."""
+        everything = {"role": BOOTSTRAP_ACTOR, "resource": WILDCARD, "actions": list(ACTIONS), "filters": {}}
+        return cls(BOOTSTRAP_ACTOR, project, environment, BOOTSTRAP_ACTOR, (), {}, Grants.from_entries([everything]))
+
+    def require(self, project: str, environment: str, resource: str, action: str) -> None:
+        """Refuse unless this key belongs to this environment and grants `action` on `resource`.
+
+        API Gateway already enforced the authorizer's policy; this is the same decision again inside the
+        function, so a misconfigured route or a direct invocation cannot bypass it."""
+        if self.project != project or self.environment != environment:
+            raise ForbiddenError("this key belongs to another project or environment", code="wrong_environment")
+        if not self.grants.allows(resource, action):
+            raise ForbiddenError(f"this key lacks {action} on {resource}", code="forbidden")
+
+    def describe(self) -> dict[str, Any]:
+        """The resolved identity as /whoami and /verify show it (never the key or its hash)."""
+        return {
+            "key_id": self.key_id,
+            "name": self.name,
+            "project": self.project,
+            "environment": self.environment,
+            "roles": list(self.roles),
+            "permissions": list(self.grants.entries),
+            "filters": self.grants.filters_by_resource(),
+            "context": dict(self.context),
+        }
+
+    def to_authorizer_context(self) -> dict[str, str]:
+        """The context API Gateway hands to the backend in requestContext.authorizer (values must be strings)."""
+        return {
+            "key_id": self.key_id,
+            "project": self.project,
+            "environment": self.environment,
+            "name": self.name,
+            "roles": json.dumps(list(self.roles), **_COMPACT),
+            "permissions": json.dumps(list(self.grants.entries), **_COMPACT),
+            "filters": json.dumps(self.grants.filters_by_resource(), **_COMPACT),
+            "context": json.dumps(dict(self.context), **_COMPACT),
+        }
+
+    @classmethod
+    def from_authorizer_context(cls, context: Mapping[str, Any]) -> Identity:
+        """Read back what `to_authorizer_context` wrote. Raises ValueError when it is not such a context."""
+        try:
+            roles = json.loads(context.get("roles", "[]"))
+            key_context = json.loads(context.get("context", "{}"))
+            entries = json.loads(context["permissions"])
+            if not (isinstance(roles, list) and isinstance(key_context, dict) and isinstance(entries, list)):
+                raise ValueError("malformed authorizer context")
+            return cls(
+                key_id=str(context["key_id"]),
+                project=str(context["project"]),
+                environment=str(context["environment"]),
+                name=str(context.get("name", "")),
+                roles=tuple(str(r) for r in roles),
+                context={str(k): str(v) for k, v in key_context.items()},
+                grants=Grants.from_entries(entries),
+            )
+        except (KeyError, TypeError) as error:
+            raise ValueError("malformed authorizer context") from error

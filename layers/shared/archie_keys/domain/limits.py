@@ -1,0 +1,80 @@
+"""Every bound the service enforces, in one place.
+
+Validation (pydantic models), the key format and the README all read these constants, so a limit changes
+in exactly one line. Each bound says which attack or AWS limit it respects.
+"""
+
+from __future__ import annotations
+
+# Project and environment names travel verbatim inside every key (so the authorizer can find the key's
+# partition without a lookup). Only lowercase letters and digits: no separator character, so the key can
+# be split on "_" unambiguously and stays selectable with one double-click.
+SLUG_PATTERN = r"^[a-z0-9]{1,24}$"
+
+# A key prefix identifies the issuer to secret scanners (like GitHub's ghp_). It must end in "_" so the
+# boundary between prefix and the rest is visible.
+PREFIX_PATTERN = r"^[a-z0-9_]{0,15}_$"
+DEFAULT_PREFIX = "archie_"
+
+ROLE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
+# Resource names become path segments in IAM policy ARNs: no "*", "?" or "/" that could widen a match.
+RESOURCE_PATTERN = r"^(\*|[a-z0-9][a-z0-9_-]{0,63})$"
+FILTER_FIELD_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,63}$"
+CONTEXT_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_.-]{0,63}$"
+
+KEY_NAME_MAX_LENGTH = 128
+ROLE_DESCRIPTION_MAX_LENGTH = 512
+CONTEXT_MAX_PAIRS = 16
+CONTEXT_VALUE_MAX_LENGTH = 256
+FILTER_LITERAL_MAX_LENGTH = 256
+FILTERS_MAX_FIELDS = 8
+
+# 10 roles x 20 permissions is the shape the authorizer's answer is sized for (see AUTHORIZER_RESPONSE_BUDGET).
+ROLES_PER_KEY_MAX = 10
+PERMISSIONS_PER_ROLE_MAX = 20
+
+# API Gateway accepts 10 MB bodies; the largest valid request (a role of 20 permissions with 8 filters of
+# 256 characters each) is about 45 KB. A bound keeps a hostile client
+# from making every handler parse megabytes.
+BODY_MAX_BYTES = 64 * 1024
+
+# The authorizer's answer (policy + context) for one key. API Gateway documents no limit of its own for a
+# REST API's Lambda authorizer beyond Lambda's 6 MB response, but a large policy is evaluated on every
+# request and the context is copied into every backend event, so we hold each key to 128 KiB and refuse at
+# creation anything that would exceed it, computed for a stage ARN of STAGE_ARN_BUDGET_LENGTH characters.
+AUTHORIZER_RESPONSE_BUDGET = 128 * 1024
+# arn:aws:execute-api:<14-char region>:<account>:<10-char api id>/<stage name of up to 64 characters>
+STAGE_ARN_BUDGET_LENGTH = 48 + 64
+
+# Keys may expire at most this far ahead; a key meant to live forever simply omits expires_at.
+EXPIRES_AT_MAX_DAYS = 5 * 366
+
+LIST_LIMIT_DEFAULT = 25
+LIST_LIMIT_MAX = 100
+
+# Idempotency-Key header: long enough for a UUID or a CI run id plus a step name.
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+# Key names: printable text only (no C0 or DEL), one line, so names are safe in logs and tables.
+KEY_NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+
+# Secrets Manager names are at most 512 characters of [A-Za-z0-9/_+=.@-].
+SECRET_NAME_MAX_LENGTH = 512
+
+# A roll keeps the old key alive for at most a week: long enough to move any consumer, short enough that a
+# forgotten old key does not linger.
+GRACE_SECONDS_MAX = 7 * 24 * 3600
+
+# /verify reads one presented key; nothing longer than the longest key can be one (see keyformat).
+VERIFY_KEY_MAX_LENGTH = 256
+
+# A revoked key stays readable to /verify ("revoked") and to investigators for this long, then TTL purges it.
+REVOKED_RETENTION_SECONDS = 30 * 24 * 3600
+
+# Usage (requests per hour) can be asked for at most this far back: the counters' own retention.
+USAGE_MAX_DAYS = 90
+
+# The authorizer's in-function caches: a flood of distinct keys evicts old entries instead of growing memory.
+POSITIVE_CACHE_MAX = 10_000
+NEGATIVE_CACHE_MAX = 10_000

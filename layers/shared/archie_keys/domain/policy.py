@@ -1,0 +1,84 @@
+"""The IAM policy the authorizer answers with, built from a key's grants and the stage alone.
+
+It never depends on the route being called, so API Gateway's result cache (keyed on the identity sources)
+can reuse one answer for every route of the stage.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from archie_keys.domain.grants import ACTIONS, WILDCARD, Grants
+
+# Protected (data) APIs: which HTTP methods each action grants, on /<resource> and /<resource>/*.
+ACTION_METHODS: dict[str, tuple[str, ...]] = {
+    "read": ("GET", "HEAD"),
+    "write": ("POST",),
+    "update": ("PUT", "PATCH"),
+    "delete": ("DELETE",),
+}
+
+# The management API's routes under /projects/{p}/environments/{e}, per (resource, action). The authorizer
+# builds its policy from this table; each handler checks the same (resource, action) with Identity.require,
+# and tests hold this table, the template's Events and the handlers' routes together.
+MANAGEMENT_ROUTES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
+    ("environments", "read"): (("GET", ""),),
+    ("environments", "write"): (("PUT", ""),),
+    ("roles", "read"): (("GET", "/roles"), ("GET", "/roles/*")),
+    ("roles", "write"): (("PUT", "/roles/*"),),
+    ("roles", "delete"): (("DELETE", "/roles/*"),),
+    ("keys", "read"): (("GET", "/keys"), ("GET", "/keys/*")),
+    ("keys", "write"): (("POST", "/keys"), ("POST", "/keys/*/roll")),
+    ("keys", "delete"): (("DELETE", "/keys/*"),),
+    ("audit", "read"): (("GET", "/audit"),),
+    ("verify", "write"): (("POST", "/verify"),),
+}
+# Every valid key may ask who it is.
+ALWAYS_ALLOWED_ROUTES: tuple[tuple[str, str], ...] = (("GET", "/whoami"),)
+
+
+def management_paths(grants: Grants, project: str, environment: str) -> list[tuple[str, str]]:
+    base = f"/projects/{project}/environments/{environment}"
+    wildcard_actions = {action for action in ACTIONS if grants.index.get((WILDCARD, action))}
+    routes: list[tuple[str, str]] = list(ALWAYS_ALLOWED_ROUTES)
+    for (resource, action), paths in MANAGEMENT_ROUTES.items():
+        if action in wildcard_actions or grants.index.get((resource, action)):
+            routes.extend(paths)
+    return sorted({(method, base + suffix) for method, suffix in routes})
+
+
+def data_paths(grants: Grants) -> list[tuple[str, str]]:
+    routes: set[tuple[str, str]] = set()
+    for resource, actions in grants.actions_by_resource().items():
+        # Every action granted: one "*" method instead of six keeps large keys' policies small.
+        methods = ["*"] if len(actions) == len(ACTIONS) else [m for a in actions for m in ACTION_METHODS[a]]
+        for method in methods:
+            if resource == WILDCARD:
+                routes.add((method, "/*"))
+            else:
+                routes.update({(method, f"/{resource}"), (method, f"/{resource}/*")})
+    return sorted(routes)
+
+
+def build_policy(arn_prefix: str, routes: Iterable[tuple[str, str]]) -> dict[str, Any]:
+    """An IAM policy allowing exactly `routes` on the API stage `arn_prefix` (arn:...:apiId/stage)."""
+    resources = [f"{arn_prefix}/{method}{path}" for method, path in routes]
+    if not resources:
+        return {
+            "Version": "2012-10-17",
+            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": f"{arn_prefix}/*"}],
+        }
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resources}],
+    }
+
+
+def stage_arn_prefix(method_arn: str) -> str:
+    """arn:aws:execute-api:region:account:apiId/stage from a method ARN (the API and stage being served)."""
+    arn, _, rest = method_arn.partition("/")
+    stage = rest.split("/", 1)[0]
+    if not arn.startswith("arn:") or not stage:
+        raise ValueError("not a method ARN")
+    return f"{arn}/{stage}"

@@ -1,0 +1,105 @@
+"""The API Gateway REQUEST authorizer: presented key -> IAM policy + context, or 401. Fails closed.
+
+Two kinds of API use it:
+* the management API (no stage variables): the policy covers the key's own /projects/{p}/environments/{e}
+  routes that its roles grant;
+* protected APIs whose stage sets the stage variables `project` and `environment`: a key of another project
+  or environment is refused before any I/O, and the policy covers /<resource> and /<resource>/* for the
+  methods its actions grant.
+The policy is built from the key and the stage only, never from the route being called, so API Gateway's
+result cache (keyed on the identity sources) can serve it for every route of the stage.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from archie_keys.app.verification import KeyVerifier, VerifiedKey
+from archie_keys.domain.audit import REFUSAL_MESSAGE
+from archie_keys.domain.errors import KeyRefusedError
+from archie_keys.domain.keyformat import MalformedKeyError, parse_key
+from archie_keys.domain.policy import build_policy, data_paths, management_paths, stage_arn_prefix
+
+# Structured JSON: the audit pipeline reads the "key refused" lines (request id, key id, reason) from this
+# function's log group to attribute refused requests, which API Gateway's access log cannot do.
+logger = Logger(service="archie-keys")
+
+UNAUTHORIZED = "Unauthorized"  # the exact message API Gateway turns into a 401
+
+
+class Unauthorized(Exception):
+    def __init__(self) -> None:
+        super().__init__(UNAUTHORIZED)
+
+
+def bearer_token(headers: dict[str, str] | None) -> str | None:
+    if not headers:
+        return None
+    for name, value in headers.items():
+        if name.lower() == "authorization" and isinstance(value, str):
+            scheme, _, token = value.strip().partition(" ")
+            if scheme.lower() == "bearer" and token.strip():
+                return token.strip()
+            return None
+    return None
+
+
+def authorizer_response(verified: VerifiedKey, arn_prefix: str, data_api: bool) -> dict[str, Any]:
+    memo_key = ("authorizer", arn_prefix, data_api)
+    response = verified.memo.get(memo_key)
+    if response is None:
+        identity = verified.identity
+        routes = (
+            data_paths(identity.grants)
+            if data_api
+            else management_paths(identity.grants, identity.project, identity.environment)
+        )
+        response = {
+            "principalId": identity.key_id,
+            "policyDocument": build_policy(arn_prefix, routes),
+            "context": identity.to_authorizer_context(),
+        }
+        verified.memo[memo_key] = response
+    return response
+
+
+def authorize(event: dict[str, Any], verifier: KeyVerifier) -> dict[str, Any]:
+    """Decide one REQUEST authorizer event. Raises Unauthorized for every refusal and every failure."""
+    request_id = (event.get("requestContext") or {}).get("requestId")
+    token = bearer_token(event.get("headers"))
+    stage_variables = event.get("stageVariables") or {}
+    project, environment = stage_variables.get("project"), stage_variables.get("environment")
+    data_api = bool(project or environment)
+    try:
+        if token is None:
+            raise KeyRefusedError("malformed")
+        if data_api and not (project and environment):
+            # A stage with only one of the two variables is misconfigured: never guess.
+            raise KeyRefusedError("wrong_environment")
+        arn_prefix = stage_arn_prefix(str(event.get("methodArn", "")))
+        verified = verifier.verify(token, project=project, environment=environment)
+        return authorizer_response(verified, arn_prefix, data_api)
+    except KeyRefusedError as refusal:
+        place = _key_place(token)
+        # Only a key with an id is worth a line (the audit attributes the refusal to it); a flood of
+        # malformed strings costs no logging, and API Gateway's access log records those requests anyway.
+        if place:
+            logger.info(REFUSAL_MESSAGE, extra={"request_id": request_id, "reason": refusal.reason, **place})
+        raise Unauthorized() from None
+    except Exception:
+        # DynamoDB down, secret unreadable, a bug: deny. Never allow, never leak the key.
+        logger.exception(REFUSAL_MESSAGE, extra={"request_id": request_id, "reason": "error", **_key_place(token)})
+        raise Unauthorized() from None
+
+
+def _key_place(token: str | None) -> dict[str, str]:
+    """The public parts of a presented key (id, project, environment) for the log; never the secret."""
+    if not token:
+        return {}
+    try:
+        parsed = parse_key(token)
+    except MalformedKeyError:
+        return {}
+    return {"key_id": parsed.key_id, "project": parsed.project, "environment": parsed.environment}

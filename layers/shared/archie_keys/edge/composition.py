@@ -1,0 +1,176 @@
+"""The composition root: builds the process's collaborators once, lazily, and forgets them in one place.
+
+Nothing runs at import time, so every handler imports cheaply; each collaborator (and its boto3 client) is
+created on first use, so a Lambda function pays only for what it touches: the authorizer builds the verifier
+and nothing else. Tests and the local stack call `reset()` to follow a new environment.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from archie_keys.app.services import AppConfig, HasherProvider, NoAudit
+from archie_keys.app.verification import KeyVerifier, VerifierConfig
+from archie_keys.domain.hashing import KeyHasher
+from archie_keys.edge.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from archie_keys.app.ingest import AuditIngest
+    from archie_keys.app.services import EventRecorder
+    from archie_keys.aws.audit_reader import AuditReader
+    from archie_keys.aws.cache_flush import CacheFlusher, FlushTarget
+    from archie_keys.aws.idempotency import Idempotency
+    from archie_keys.aws.key_store import KeyStore
+    from archie_keys.aws.schedules import ExpirySchedules
+    from archie_keys.aws.secrets import SecretDelivery
+
+
+def _client(service: str) -> Any:
+    import boto3  # imported on first use: a function that never reaches AWS never pays for it
+
+    return boto3.client(service)
+
+
+class AwsServices:
+    """`app.services.Services` on AWS (or moto): every attribute is built on first access."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._lock = threading.Lock()
+
+    @cached_property
+    def config(self) -> AppConfig:
+        return AppConfig(
+            key_min_lifetime_seconds=self.settings.key_min_lifetime_seconds,
+            secret_name_prefix=self.settings.secret_name_prefix,
+        )
+
+    @cached_property
+    def dynamodb(self) -> Any:
+        return _client("dynamodb")
+
+    @cached_property
+    def store(self) -> KeyStore:
+        from archie_keys.aws.key_store import KeyStore
+
+        return KeyStore(self.settings.keys_table, self.dynamodb)
+
+    @cached_property
+    def audit(self) -> EventRecorder:
+        if not self.settings.audit_table:
+            return NoAudit()
+        return self.audit_writer
+
+    @cached_property
+    def audit_writer(self) -> Any:
+        from archie_keys.aws.audit_writer import AuditWriter
+
+        return AuditWriter(self.settings.audit_table, self.dynamodb, self.settings.audit_retention_days)
+
+    @cached_property
+    def audit_reader(self) -> AuditReader:
+        from archie_keys.aws.audit_reader import AuditReader
+
+        return AuditReader(self.settings.audit_table, self.dynamodb)
+
+    @cached_property
+    def ingest(self) -> AuditIngest:
+        from archie_keys.app.ingest import AuditIngest
+
+        return AuditIngest(self.audit_writer, self.store, self.flusher.stage_environments)
+
+    @cached_property
+    def secrets(self) -> SecretDelivery:
+        from archie_keys.aws.secrets import SecretDelivery
+
+        return SecretDelivery(_client("secretsmanager"))
+
+    def flush_targets(self) -> tuple[FlushTarget, ...]:
+        """FLUSH_TARGETS, or (as deployed) the SSM parameter holding the same list, cached for 5 minutes."""
+        from archie_keys.aws.cache_flush import parse_flush_targets
+
+        if self.settings.flush_targets or not self.settings.flush_targets_parameter:
+            return self.settings.flush_targets
+        from aws_lambda_powertools.utilities import parameters
+
+        return parse_flush_targets(str(parameters.get_parameter(self.settings.flush_targets_parameter, max_age=300)))
+
+    @cached_property
+    def flusher(self) -> CacheFlusher:
+        from archie_keys.aws.cache_flush import CacheFlusher
+
+        return CacheFlusher(_client("apigateway"), self.flush_targets, self.settings.authorizer_cache_ttl_seconds)
+
+    @cached_property
+    def schedules(self) -> ExpirySchedules:
+        from archie_keys.aws.schedules import ExpirySchedules, ScheduleTarget
+
+        target = ScheduleTarget(
+            self.settings.expiry_schedule_group,
+            self.settings.expiry_schedule_role_arn,
+            self.settings.expiry_flush_function_arn,
+        )
+        return ExpirySchedules(_client("scheduler"), target)
+
+    @cached_property
+    def idempotency(self) -> Idempotency:
+        from archie_keys.aws.idempotency import Idempotency
+
+        return Idempotency(self.settings.idempotency_table, self.dynamodb)
+
+    def fetch_pepper(self) -> bytes:
+        """The pepper from Secrets Manager through Powertools Parameters, cached for PEPPER_MAX_AGE_SECONDS so
+        a rotation is picked up without a redeploy and a warm request costs no Secrets Manager call."""
+        from aws_lambda_powertools.utilities import parameters
+
+        value = parameters.get_secret(self.settings.pepper_secret_id, max_age=self.settings.pepper_max_age_seconds)
+        return value if isinstance(value, bytes) else str(value).encode("utf-8")
+
+    @cached_property
+    def hasher_provider(self) -> HasherProvider:
+        return HasherProvider(self.fetch_pepper, self.settings.argon2, self.settings.pepper_max_age_seconds)
+
+    def hasher(self) -> KeyHasher:
+        return self.hasher_provider()
+
+    @cached_property
+    def verifier(self) -> KeyVerifier:
+        """One verifier per process, so its caches survive between invocations of a warm instance."""
+        config = VerifierConfig(
+            cache_ttl_seconds=self.settings.authorizer_cache_ttl_seconds,
+            negative_cache_ttl_seconds=self.settings.authorizer_negative_cache_ttl_seconds,
+            proof_ttl_seconds=self.settings.authorizer_proof_ttl_seconds,
+        )
+        return KeyVerifier(self.store, self.hasher, config)
+
+
+_services: AwsServices | None = None
+_lock = threading.Lock()
+
+
+def get_services() -> AwsServices:
+    """The process's services, built on first use from the validated settings."""
+    global _services
+    services = _services
+    if services is None:
+        with _lock:
+            if _services is None:
+                _services = AwsServices(load_settings())
+            services = _services
+    return services
+
+
+def get_settings() -> Settings:
+    return get_services().settings
+
+
+def reset() -> None:
+    """Forget every collaborator and cached value (tests, and the local stack between runs)."""
+    global _services
+    from aws_lambda_powertools.utilities import parameters
+
+    with _lock:
+        _services = None
+    parameters.clear_caches()

@@ -1,0 +1,118 @@
+"""Request models of the HTTP API. Unknown fields are refused, every bound comes from limits.
+
+Stored items have their own shape (archie_keys.store) and the authorizer works on plain dicts, so this
+module (and pydantic) stays off the authorizer's cold start.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StringConstraints,
+    field_validator,
+)
+
+from archie_keys.app.commands import CreateKey, Place, PutRole, RollKey, VerifyKey
+from archie_keys.domain import limits
+
+Action = Literal["read", "write", "update", "delete"]
+RoleName = Annotated[str, StringConstraints(pattern=limits.ROLE_NAME_PATTERN)]
+ResourceName = Annotated[str, StringConstraints(pattern=limits.RESOURCE_PATTERN)]
+FilterField = Annotated[str, StringConstraints(pattern=limits.FILTER_FIELD_PATTERN)]
+ContextName = Annotated[str, StringConstraints(pattern=limits.CONTEXT_NAME_PATTERN)]
+ContextValue = Annotated[str, StringConstraints(max_length=limits.CONTEXT_VALUE_MAX_LENGTH)]
+FilterLiteral = Annotated[str, StringConstraints(max_length=limits.FILTER_LITERAL_MAX_LENGTH, strict=True)]
+KeyName = Annotated[
+    str,
+    StringConstraints(
+        min_length=1,
+        max_length=limits.KEY_NAME_MAX_LENGTH,
+        pattern=limits.KEY_NAME_PATTERN,
+        strip_whitespace=True,
+    ),
+]
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class FromContext(StrictModel):
+    """A filter value taken from the key's context at authorization time."""
+
+    from_context: ContextName
+
+
+FilterValue = StrictBool | StrictInt | FilterLiteral | FromContext
+
+
+class PermissionModel(StrictModel):
+    resource: ResourceName
+    actions: list[Action] = Field(min_length=1, max_length=4)
+    filters: dict[FilterField, FilterValue] = Field(default_factory=dict, max_length=limits.FILTERS_MAX_FIELDS)
+
+    @field_validator("actions")
+    @classmethod
+    def _unique_actions(cls, actions: list[str]) -> list[str]:
+        if len(set(actions)) != len(actions):
+            raise ValueError("actions must not repeat")
+        return actions
+
+
+class RoleBody(StrictModel):
+    description: str = Field(default="", max_length=limits.ROLE_DESCRIPTION_MAX_LENGTH)
+    permissions: list[PermissionModel] = Field(min_length=1, max_length=limits.PERMISSIONS_PER_ROLE_MAX)
+
+    def to_command(self, place: Place, name: str) -> PutRole:
+        return PutRole(place, name, self.description, [p.model_dump(mode="json") for p in self.permissions])
+
+
+class CreateKeyBody(StrictModel):
+    name: KeyName
+    prefix: Annotated[str, StringConstraints(pattern=limits.PREFIX_PATTERN)] = limits.DEFAULT_PREFIX
+    roles: list[RoleName] = Field(min_length=1, max_length=limits.ROLES_PER_KEY_MAX)
+    context: dict[ContextName, ContextValue] = Field(default_factory=dict, max_length=limits.CONTEXT_MAX_PAIRS)
+    expires_at: AwareDatetime | None = None
+    secret_name: str | None = Field(default=None, min_length=1, max_length=limits.SECRET_NAME_MAX_LENGTH)
+
+    @field_validator("roles")
+    @classmethod
+    def _unique_roles(cls, roles: list[str]) -> list[str]:
+        if len(set(roles)) != len(roles):
+            raise ValueError("roles must not repeat")
+        return roles
+
+    def to_command(self, place: Place) -> CreateKey:
+        return CreateKey(
+            place=place,
+            name=self.name,
+            roles=list(self.roles),
+            prefix=self.prefix,
+            context=dict(self.context),
+            expires_at=self.expires_at,
+            secret_name=self.secret_name,
+        )
+
+
+class RollKeyBody(StrictModel):
+    grace_seconds: int = Field(ge=0, le=limits.GRACE_SECONDS_MAX)
+    secret_name: str | None = Field(default=None, min_length=1, max_length=limits.SECRET_NAME_MAX_LENGTH)
+
+    def to_command(self, place: Place, key_id: str) -> RollKey:
+        return RollKey(place=place, key_id=key_id, grace_seconds=self.grace_seconds, secret_name=self.secret_name)
+
+
+class VerifyBody(StrictModel):
+    key: str = Field(max_length=limits.VERIFY_KEY_MAX_LENGTH)
+    resource: ResourceName | None = None
+    action: Action | None = None
+
+    def to_command(self, place: Place) -> VerifyKey:
+        return VerifyKey(place=place, key=self.key, resource=self.resource, action=self.action)

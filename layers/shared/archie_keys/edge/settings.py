@@ -1,0 +1,103 @@
+"""Configuration from the environment, validated once per process on first use.
+
+template.yaml sets these variables (Globals.Function.Environment); the local stack sets the same ones from
+the same template. A missing or invalid value fails the first invocation loudly instead of half-working.
+
+Plain dataclasses rather than pydantic: the authorizer imports this module, and pydantic would add ~40 ms
+to its cold start for a dozen scalar fields (see `make bench`, authorizer_import_ms).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from archie_keys.aws.cache_flush import FlushTarget, parse_flush_targets
+from archie_keys.domain.hashing import Argon2Parameters
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def _bounded(
+    default: Any = dataclasses.MISSING, low: float | None = None, high: float | None = None, min_length: int = 0
+) -> Any:
+    return field(default=default, metadata={"low": low, "high": high, "min_length": min_length})
+
+
+@dataclass(frozen=True)
+class Settings:
+    keys_table: str = _bounded(min_length=3)
+    idempotency_table: str = _bounded(min_length=3)
+    pepper_secret_id: str = _bounded(min_length=1)
+    audit_table: str = ""
+    pepper_max_age_seconds: int = _bounded(300, 0, 3600)
+    argon2_memory_kib: int = _bounded(19456, 8)
+    argon2_time_cost: int = _bounded(2, 1)
+    argon2_parallelism: int = _bounded(1, 1)
+    # How long a warm authorizer instance trusts its own decision. It bounds how stale a revocation can be
+    # at the function layer, so it is short; a refresh costs one GetItem, not another argon2 verify.
+    authorizer_cache_ttl_seconds: float = _bounded(1.0, 0, 10)
+    # How long a refused key is remembered, so a flood of the same bad key costs no DynamoDB reads.
+    authorizer_negative_cache_ttl_seconds: float = _bounded(5.0, 0, 60)
+    # How long a verified secret is remembered (the argon2 proof); the record itself is re-read every TTL.
+    authorizer_proof_ttl_seconds: float = _bounded(300.0, 0, 3600)
+    # FLUSH_TARGETS, or (as deployed) the name of an SSM parameter holding the same comma-separated list.
+    flush_targets: tuple[FlushTarget, ...] = ()
+    flush_targets_parameter: str = ""
+    # An expires_at closer than this is almost certainly a clock or unit mistake by the caller.
+    key_min_lifetime_seconds: int = _bounded(60, 1, 3600)
+    secret_name_prefix: str = "archie/keys/"
+    audit_retention_days: int = _bounded(90, 1, 3650)
+    expiry_schedule_group: str = ""
+    expiry_schedule_role_arn: str = ""
+    expiry_flush_function_arn: str = ""
+
+    @property
+    def argon2(self) -> Argon2Parameters:
+        return Argon2Parameters(self.argon2_memory_kib, self.argon2_time_cost, self.argon2_parallelism)
+
+
+_CONVERTERS = {"str": str, "int": int, "float": float}
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    problems = []
+    for spec in dataclasses.fields(Settings):
+        raw = env.get(spec.name.upper())
+        if spec.name == "flush_targets":
+            try:
+                values[spec.name] = parse_flush_targets(raw or "")
+            except ValueError as error:
+                problems.append(str(error))
+            continue
+        if raw is None:
+            if spec.default is dataclasses.MISSING:
+                problems.append(f"{spec.name.upper()} is required")
+            continue
+        try:
+            value = _CONVERTERS[str(spec.type)](raw)
+        except ValueError:
+            problems.append(f"{spec.name.upper()}={raw!r} is not a {spec.type}")
+            continue
+        low, high, min_length = (spec.metadata.get(k) for k in ("low", "high", "min_length"))
+        if (low is not None and value < low) or (high is not None and value > high):
+            problems.append(f"{spec.name.upper()}={raw!r} is outside {low}..{high}")
+        if min_length and len(str(value)) < min_length:
+            problems.append(f"{spec.name.upper()} must have at least {min_length} characters")
+        values[spec.name] = value
+    if problems:
+        raise ConfigurationError("invalid configuration: " + "; ".join(problems))
+    return Settings(**values)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

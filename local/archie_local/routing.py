@@ -1,0 +1,151 @@
+"""The template's REST APIs as the local API Gateway sees them: routes (from the functions' Api Events), the
+REQUEST authorizer's configuration, gateway responses, CORS and the access-log setting, per API."""
+
+from __future__ import annotations
+
+import re
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archie_local.lambdas import FunctionRegistry, LocalFunction
+from archie_local.template import Resolver, resources_of_type
+
+
+@dataclass
+class Route:
+    method: str
+    resource: str
+    pattern: re.Pattern[str]
+    function: LocalFunction
+    specificity: tuple[int, int]
+
+
+@dataclass
+class AuthorizerConfig:
+    function: LocalFunction
+    header_sources: list[str]
+    stage_variable_sources: list[str]
+    ttl_seconds: int
+
+
+@dataclass
+class GatewayResponse:
+    status: int
+    body: str
+    headers: dict[str, str]
+
+
+@dataclass
+class LocalApi:
+    logical_id: str
+    api_id: str
+    stage: str
+    variables: dict[str, str]
+    routes: list[Route]
+    authorizer: AuthorizerConfig | None
+    responses: dict[str, GatewayResponse]
+    cors: dict[str, str] | None
+    access_log_format: str | None
+    access_log_group: str | None = None
+    static_root: Path | None = None
+    _cache: dict[tuple[str, ...], tuple[float, Any]] = field(default_factory=dict)
+    _cache_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def flush_authorizer_cache(self) -> None:
+        with self._cache_lock:
+            self._cache.clear()
+
+
+def _compile(path: str) -> tuple[re.Pattern[str], tuple[int, int]]:
+    regex, literal, greedy = "", 0, 0
+    for segment in path.strip("/").split("/"):
+        if not segment:
+            continue
+        match = re.fullmatch(r"\{(\w+)(\+?)\}", segment)
+        if match and match.group(2):
+            regex += f"/(?P<{match.group(1)}>.+)"
+            greedy += 1
+        elif match:
+            regex += f"/(?P<{match.group(1)}>[^/]+)"
+        else:
+            regex += "/" + re.escape(segment)
+            literal += 1
+    return re.compile(f"^{regex or '/'}$"), (literal, -greedy)
+
+
+def _strip_quotes(value: str) -> str:
+    return value[1:-1] if len(value) >= 2 and value[0] == value[-1] == "'" else value
+
+
+def _function_of(value: Any) -> str:
+    """The logical id behind FunctionArn: !GetAtt X.Arn."""
+    if isinstance(value, dict) and "Fn::GetAtt" in value:
+        return str(value["Fn::GetAtt"][0])
+    raise ValueError(f"unsupported authorizer FunctionArn {value!r}")
+
+
+def build_apis(template: dict[str, Any], resolver: Resolver, registry: FunctionRegistry) -> dict[str, LocalApi]:
+    apis: dict[str, LocalApi] = {}
+    for name, spec in resources_of_type(template, "AWS::Serverless::Api").items():
+        props = spec["Properties"]
+        auth = props.get("Auth", {})
+        authorizer = None
+        default = auth.get("DefaultAuthorizer")
+        if default:
+            config = auth["Authorizers"][default]
+            identity = config.get("Identity", {})
+            authorizer = AuthorizerConfig(
+                function=registry[_function_of(config["FunctionArn"])],
+                header_sources=list(identity.get("Headers", [])),
+                stage_variable_sources=list(identity.get("StageVariables", [])),
+                ttl_seconds=int(resolver.resolve(identity.get("ReauthorizeEvery", 300))),
+            )
+        responses = {}
+        for kind, response in props.get("GatewayResponses", {}).items():
+            templates = response.get("ResponseTemplates", {})
+            headers = {
+                k: _strip_quotes(str(v)) for k, v in response.get("ResponseParameters", {}).get("Headers", {}).items()
+            }
+            responses[kind] = GatewayResponse(
+                int(response.get("StatusCode", 500)), templates.get("application/json", ""), headers
+            )
+        cors = None
+        if "Cors" in props:
+            cors = {
+                "Access-Control-Allow-Origin": _strip_quotes(props["Cors"].get("AllowOrigin", "'*'")),
+                "Access-Control-Allow-Headers": _strip_quotes(props["Cors"].get("AllowHeaders", "'*'")),
+                "Access-Control-Allow-Methods": _strip_quotes(props["Cors"].get("AllowMethods", "'*'")),
+            }
+        access_log = props.get("AccessLogSetting", {}).get("Format")
+        access_log_group = (
+            resolver.resolve(props["AccessLogSetting"]["DestinationArn"]).split(":log-group:")[-1]
+            if "AccessLogSetting" in props
+            else None
+        )
+        apis[name] = LocalApi(
+            logical_id=name,
+            api_id=resolver.ref(name),
+            stage=str(resolver.resolve(props["StageName"])),
+            variables={k: str(v) for k, v in resolver.resolve(props.get("Variables", {})).items()},
+            routes=[],
+            authorizer=authorizer,
+            responses=responses,
+            cors=cors,
+            access_log_format=access_log,
+            access_log_group=access_log_group,
+        )
+    for fn_name, spec in resources_of_type(template, "AWS::Serverless::Function").items():
+        for event in spec["Properties"].get("Events", {}).values():
+            if event["Type"] != "Api":
+                continue
+            event_props = event["Properties"]
+            api_name = event_props["RestApiId"]["Ref"]
+            pattern, specificity = _compile(event_props["Path"])
+            apis[api_name].routes.append(
+                Route(event_props["Method"].upper(), event_props["Path"], pattern, registry[fn_name], specificity)
+            )
+    for api in apis.values():
+        api.routes.sort(key=lambda r: r.specificity, reverse=True)
+    return apis
