@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from samtranslator.translator.transform import transform
 
+from archie_keys.domain.hashing import OWASP_MIN_MEMORY_KIB, OWASP_MIN_TIME_COST, Argon2Parameters
 from archie_local.template import load_template
 
 
@@ -104,8 +105,13 @@ def test_tables_are_partitioned_with_ttl_and_the_pepper_is_generated() -> None:
     assert [k["AttributeName"] for k in keys["KeySchema"]] == ["pk", "sk"]
     assert keys["TimeToLiveSpecification"]["Enabled"] is True
     assert "GenerateSecretString" in template["Resources"]["PepperSecret"]["Properties"]
-    assert int(template["Parameters"]["Argon2MemoryKib"]["Default"]) >= 19456
-    assert int(template["Parameters"]["Argon2TimeCost"]["Default"]) >= 2
+    # The deployed argon2 cost is the code's default, and no deployment may go below OWASP's minimum.
+    memory, time_cost = template["Parameters"]["Argon2MemoryKib"], template["Parameters"]["Argon2TimeCost"]
+    assert (int(memory["Default"]), int(time_cost["Default"])) == (
+        Argon2Parameters().memory_kib,
+        Argon2Parameters().time_cost,
+    )
+    assert int(memory["MinValue"]) >= OWASP_MIN_MEMORY_KIB and int(time_cost["MinValue"]) >= OWASP_MIN_TIME_COST
 
 
 def test_outputs_give_what_a_user_needs(cloudformation) -> None:

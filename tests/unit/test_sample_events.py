@@ -57,7 +57,17 @@ def test_the_sample_subscription_event_is_ingested(aws) -> None:
     assert result == {"records": 2, "refusals": 0, "skipped": 0, "control_messages": 0}
 
 
-def test_the_sample_expiry_event_flushes_the_configured_stages(aws) -> None:
+def test_the_sample_expiry_event_flushes_the_stages_serving_its_environment(aws, monkeypatch) -> None:
+    from archie_keys.edge.composition import get_services, reset
+
+    monkeypatch.setenv("FLUSH_TARGETS", "mgmt/v1,orders/dev/demo/dev,billing/prod/demo/prod")
+    reset()
+    flushed: list[tuple[str, str]] = []
+    client = get_services().flusher.client  # the boundary to API Gateway's control plane: record, do not call
+    monkeypatch.setattr(
+        client, "flush_stage_authorizers_cache", lambda **call: flushed.append((call["restApiId"], call["stageName"]))
+    )
     event = json.loads((EVENTS / "expiry_flush.json").read_text())
     result = FunctionRegistry(aws.functions)["ExpiryFlushFunction"].invoke(event)
-    assert result == {"flushed": [], "key_id": "Vc37AAAAAAAA"}  # no stages configured in the unit tier
+    assert result == {"flushed": ["mgmt/v1", "orders/dev"], "key_id": "Vc37AAAAAAAA"}
+    assert flushed == [("mgmt", "v1"), ("orders", "dev")]  # demo/prod's stage is left alone
