@@ -1,0 +1,87 @@
+"""The package's layers point one way (edge -> app -> aws -> domain), the domain does no I/O, there are no
+import cycles, and no module grows past about 300 lines without saying why."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "layers" / "shared" / "archie_keys"
+OTHER_CODE = [ROOT / "local" / "archie_local", ROOT / "tools" / "archie_tools", ROOT / "functions"]
+LAYERS = ["domain", "aws", "app", "edge"]  # lowest first: a module may import its own layer or lower ones
+# The domain is pure: nothing that reaches the network or the clock of another machine.
+DOMAIN_FORBIDDEN = ("boto3", "botocore", "aws_lambda_powertools", "urllib", "http", "socket", "archie_local")
+MAX_LINES = 300
+
+
+def modules() -> dict[str, Path]:
+    found = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = path.relative_to(PACKAGE).with_suffix("").parts
+        name = ".".join(("archie_keys", *parts)).removesuffix(".__init__")
+        found[name] = path
+    return found
+
+
+def imports_of(path: Path) -> list[str]:
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names.append(node.module)
+        elif isinstance(node, ast.Import):
+            names.extend(alias.name for alias in node.names)
+    return names
+
+
+def layer_of(module: str) -> int | None:
+    parts = module.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+@pytest.mark.parametrize("module", sorted(modules()))
+def test_nothing_imports_a_higher_layer(module: str) -> None:
+    own = layer_of(module)
+    if own is None:
+        return  # the package's entry points (cli, __main__) sit above every layer
+    upward = [name for name in imports_of(modules()[module]) if (layer_of(name) or -1) > own]
+    assert upward == [], f"{module} imports {upward}"
+
+
+def test_the_domain_does_no_io() -> None:
+    for module, path in modules().items():
+        if layer_of(module) == 0:
+            bad = [name for name in imports_of(path) if name.split(".")[0] in DOMAIN_FORBIDDEN]
+            assert bad == [], f"{module} imports {bad}"
+
+
+def test_there_are_no_import_cycles() -> None:
+    graph = {
+        module: {name for name in imports_of(path) if name in modules() and name != module}
+        for module, path in modules().items()
+    }
+    visiting: set[str] = set()
+    done: set[str] = set()
+
+    def visit(module: str, trail: list[str]) -> None:
+        if module in done:
+            return
+        assert module not in visiting, " -> ".join([*trail, module])
+        visiting.add(module)
+        for imported in graph[module]:
+            visit(imported, [*trail, module])
+        visiting.discard(module)
+        done.add(module)
+
+    for module in graph:
+        visit(module, [])
+
+
+def test_a_long_module_says_why_it_is_long() -> None:
+    paths = [*modules().values(), *(p for folder in OTHER_CODE for p in sorted(folder.rglob("*.py")))]
+    for path in paths:
+        lines = len(path.read_text().splitlines())
+        docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
+        assert lines <= MAX_LINES or "longer than" in docstring, f"{path}: {lines} lines and no reason given"
