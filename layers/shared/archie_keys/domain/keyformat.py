@@ -24,7 +24,7 @@ import time
 import zlib
 from dataclasses import dataclass
 
-from archie_keys.domain.limits import PREFIX_PATTERN, SLUG_PATTERN
+from archie_keys.domain.limits import PREFIX_MAX_LENGTH, PREFIX_PATTERN, SLUG_MAX_LENGTH, SLUG_PATTERN
 
 BASE62_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -35,7 +35,7 @@ SECRET_LENGTH = 22
 CHECKSUM_LENGTH = 6
 TAIL_LENGTH = KEY_ID_LENGTH + SECRET_LENGTH + CHECKSUM_LENGTH
 # prefix(16) + project(24) + "_" + environment(24) + "_" + tail: anything longer is refused before parsing.
-KEY_MAX_LENGTH = 16 + 24 + 1 + 24 + 1 + TAIL_LENGTH
+KEY_MAX_LENGTH = PREFIX_MAX_LENGTH + SLUG_MAX_LENGTH + 1 + SLUG_MAX_LENGTH + 1 + TAIL_LENGTH
 
 _PREFIX_RE = re.compile(PREFIX_PATTERN)
 SLUG_RE = re.compile(SLUG_PATTERN)

@@ -9,11 +9,13 @@ from __future__ import annotations
 # Project and environment names travel verbatim inside every key (so the authorizer can find the key's
 # partition without a lookup). Only lowercase letters and digits: no separator character, so the key can
 # be split on "_" unambiguously and stays selectable with one double-click.
-SLUG_PATTERN = r"^[a-z0-9]{1,24}$"
+SLUG_MAX_LENGTH = 24
+SLUG_PATTERN = rf"^[a-z0-9]{{1,{SLUG_MAX_LENGTH}}}$"
 
 # A key prefix identifies the issuer to secret scanners (like GitHub's ghp_). It must end in "_" so the
 # boundary between prefix and the rest is visible.
-PREFIX_PATTERN = r"^[a-z0-9_]{0,15}_$"
+PREFIX_MAX_LENGTH = 16
+PREFIX_PATTERN = rf"^[a-z0-9_]{{0,{PREFIX_MAX_LENGTH - 1}}}_$"
 DEFAULT_PREFIX = "archie_"
 
 ROLE_NAME_PATTERN = r"^[a-z0-9][a-z0-9_.-]{0,63}$"
