@@ -163,7 +163,8 @@ class LocalStack:
 
 
 class MotoServer:
-    """`python -m moto.server` on 127.0.0.1:port, started and stopped with the stack."""
+    """moto's server (archie_local.moto_process: one request at a time) on 127.0.0.1:port, started and stopped
+    with the stack."""
 
     def __init__(self, port: int) -> None:
         self.port = port
@@ -172,7 +173,7 @@ class MotoServer:
 
     def start(self, timeout: float = 30) -> MotoServer:
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(self.port)],
+            [sys.executable, "-m", "archie_local.moto_process", "-H", "127.0.0.1", "-p", str(self.port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
