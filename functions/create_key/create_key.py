@@ -9,7 +9,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from archie_keys.app.keys import create_key, new_key_response
+from archie_keys.app import idempotent
+from archie_keys.app.keys import create_key
+from archie_keys.app.views import new_key_response
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
 from archie_keys.edge.models import CreateKeyBody
@@ -21,18 +23,21 @@ app = make_resolver()
 def create(project: str, environment: str, body: CreateKeyBody) -> Response[Any]:
     services, caller = get_services(), caller_from(app)
     command = body.to_command(place(project, environment))
-
-    def create_once() -> dict[str, Any]:
-        return new_key_response(create_key(services, caller, command))
-
-    idempotency_key = app.current_event.headers.get("Idempotency-Key")
-    if idempotency_key is None:
-        response = create_once()
+    header = app.current_event.headers.get("Idempotency-Key")
+    if header is None:
+        response = new_key_response(create_key(services, caller, command))
     else:
-        scope = {"project": project, "environment": environment, "caller": caller.key_id}
-        response = services.idempotency.run_once(
-            services.hasher(), scope, idempotency_key, body.model_dump(mode="json"), create_once, app.lambda_context
-        )
+        scope = {"project": project, "environment": environment, "caller": caller.key_id, "operation": "create"}
+        request = idempotent.IdempotentRequest(scope, header, body.model_dump(mode="json"))
+        ticket = idempotent.begin(services, request)
+        if isinstance(ticket, dict):
+            response = ticket  # the stored response of the same earlier request
+        else:
+            try:
+                response = new_key_response(create_key(services, caller, command, ticket))
+            except Exception:
+                idempotent.release(services, ticket)
+                raise
     location = f"/projects/{project}/environments/{environment}/keys/{response['key_id']}"
     # no-store: the only copy of the key value must not linger in a proxy or browser cache.
     return json_response(201, response, {"Location": location, "Cache-Control": "no-store"})

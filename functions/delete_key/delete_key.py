@@ -1,6 +1,8 @@
 """DELETE /projects/{project}/environments/{environment}/keys/{key_id}: revoke a key.
 
-Answers 204 once the key is refused at every layer (DynamoDB, warm authorizers, API Gateway caches)."""
+Answers 204 once the key is refused at every layer (DynamoDB, warm authorizers, API Gateway caches), or 202
+naming the stages whose cache could not be flushed (the revocation holds; those stages may accept the key
+until their cached answer expires)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,18 @@ app = make_resolver()
 
 @app.delete("/projects/<project>/environments/<environment>/keys/<key_id>")
 def key_delete(project: str, environment: str, key_id: str) -> Response[Any]:
-    revoke_key(get_services(), caller_from(app), place(project, environment), key_id)
+    revocation = revoke_key(get_services(), caller_from(app), place(project, environment), key_id)
+    if revocation.flush.unflushed:
+        return json_response(
+            202,
+            {
+                "key_id": key_id,
+                "revoked_at": revocation.record["revoked_at"],
+                "unflushed_stages": list(revocation.flush.unflushed),
+                "message": "the key is revoked; these stages' caches could not be flushed and may accept it "
+                "until their cached answer expires (ReauthorizeEvery)",
+            },
+        )
     return json_response(204, None)
 
 

@@ -9,14 +9,14 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.audit import key_usage
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place, query_value
 
 app = make_resolver()
 
 
 @app.get("/projects/<project>/environments/<environment>/keys/<key_id>/usage")
 def usage(project: str, environment: str, key_id: str) -> Response[Any]:
-    since = app.current_event.get_query_string_value("since")
+    since = query_value(app, "since")
     answer = key_usage(get_services(), caller_from(app), place(project, environment), key_id, since)
     return json_response(200, answer)
 

@@ -7,7 +7,8 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from archie_keys.app.roles import delete_role, get_role, list_roles, put_role, role_view
+from archie_keys.app.roles import delete_role, get_role, list_roles, put_role
+from archie_keys.app.views import role_view
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, page_request, place
 from archie_keys.edge.models import RoleBody
@@ -18,14 +19,18 @@ BASE = "/projects/<project>/environments/<environment>/roles"
 
 @app.get(BASE)
 def roles_list(project: str, environment: str) -> Response[Any]:
-    page = list_roles(get_services(), caller_from(app), place(project, environment), page_request(app))
-    return json_response(200, {"roles": [role_view(r) for r in page.items], "next_token": page.next_token})
+    roles, next_token = list_roles(get_services(), caller_from(app), place(project, environment), page_request(app))
+    return json_response(200, {"roles": [role_view(r) for r in roles], "next_token": next_token})
 
 
 @app.put(BASE + "/<role>")
 def role_put(project: str, environment: str, role: str, body: RoleBody) -> Response[Any]:
-    stored, created = put_role(get_services(), caller_from(app), body.to_command(place(project, environment), role))
-    return json_response(201 if created else 200, role_view(stored))
+    command = body.to_command(place(project, environment), role)
+    stored, created, flush = put_role(get_services(), caller_from(app), command)
+    answer = role_view(stored)
+    if flush is not None and flush.unflushed:
+        answer["unflushed_stages"] = list(flush.unflushed)  # the edit holds; these stages may serve it late
+    return json_response(201 if created else 200, answer)
 
 
 @app.get(BASE + "/<role>")

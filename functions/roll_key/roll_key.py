@@ -1,7 +1,8 @@
 """POST /projects/{project}/environments/{environment}/keys/{key_id}/roll: rotate a key.
 
 The successor (same name, prefix, roles, context) is returned once; the old key expires after
-grace_seconds. With secret_name, the successor is also written to that Secrets Manager secret."""
+grace_seconds. With secret_name, the successor is also written to that Secrets Manager secret. With an
+Idempotency-Key header, a retry returns the same successor and rolls nothing again."""
 
 from __future__ import annotations
 
@@ -10,7 +11,9 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from archie_keys.app.keys import key_view, new_key_response, roll_key
+from archie_keys.app import idempotent
+from archie_keys.app.rotation import roll_key
+from archie_keys.app.views import key_view, new_key_response
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
 from archie_keys.edge.models import RollKeyBody
@@ -20,9 +23,24 @@ app = make_resolver()
 
 @app.post("/projects/<project>/environments/<environment>/keys/<key_id>/roll")
 def roll(project: str, environment: str, key_id: str, body: RollKeyBody) -> Response[Any]:
+    services, caller = get_services(), caller_from(app)
     command = body.to_command(place(project, environment), key_id)
-    successor, old = roll_key(get_services(), caller_from(app), command)
+    header = app.current_event.headers.get("Idempotency-Key")
+    ticket = None
+    if header is not None:
+        scope = {"project": project, "environment": environment, "caller": caller.key_id, "operation": f"roll:{key_id}"}
+        begun = idempotent.begin(services, idempotent.IdempotentRequest(scope, header, body.model_dump(mode="json")))
+        if isinstance(begun, dict):
+            return json_response(201, begun, {"Cache-Control": "no-store"})
+        ticket = begun
+    try:
+        successor, old, flush = roll_key(services, caller, command, ticket)
+    except Exception:
+        idempotent.release(services, ticket)
+        raise
     response = {**new_key_response(successor), "rolled_from": key_view(old)}
+    if flush is not None and flush.unflushed:
+        response["unflushed_stages"] = list(flush.unflushed)
     return json_response(201, response, {"Cache-Control": "no-store"})
 
 

@@ -159,6 +159,7 @@ class Gateway:
             "path": f"/{self.api.stage}{request.path}",
             "stage": self.api.stage,
             "requestId": request_id,
+            "extendedRequestId": request_id,
             "requestTimeEpoch": int(time.time() * 1000),
             "protocol": "HTTP/1.1",
             "identity": {"sourceIp": request.source_ip, "userAgent": request.header("User-Agent")},
@@ -169,6 +170,7 @@ class Gateway:
         # API Gateway's $context variables for this request, rendered through the template's access-log format.
         record: dict[str, Any] = {
             "requestId": request_id,
+            "extendedRequestId": request_id,
             "requestTimeEpoch": int(time.time() * 1000),
             "httpMethod": request.method,
             "path": f"/{self.api.stage}{request.path}",

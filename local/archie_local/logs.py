@@ -138,7 +138,7 @@ class FunctionLogCapture(logging.Handler):
     as Lambda ships that function's stdout. In-process all functions share one logger, so records are
     told apart by the module that wrote them."""
 
-    FIELDS = ("request_id", "reason", "key_id", "project", "environment")
+    FIELDS = ("request_id", "extended_request_id", "reason", "key_id", "project", "environment")
 
     def __init__(self, emulator: LogsEmulator, log_group: str, module_path: str) -> None:
         super().__init__(level=logging.INFO)

@@ -10,7 +10,7 @@ import boto3
 from tests.support import env_path, http, put_orders_reader
 
 KEYS = env_path("demo", "dev", "/keys")
-SECRET = "archie/keys/billing-service"
+SECRET = "archie/keys/demo/dev/billing-service"
 
 
 def wait_for(condition, seconds: float = 15):
@@ -35,7 +35,7 @@ def test_rotate_a_key_and_prove_the_old_one_idle_before_deleting_it(stack, admin
 
     def consumer_call() -> int:
         """A consumer that reads its key from the secret on every call."""
-        key = secrets.get_secret_value(SecretId=SECRET)["SecretString"]
+        key = secrets.get_secret_value(SecretId=SECRET, VersionStage="AWSCURRENT")["SecretString"]
         return http(sample, "GET", "/orders", key).status
 
     assert consumer_call() == 200

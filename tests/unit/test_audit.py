@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 
+from archie_keys.app.views import audit_view
 from archie_keys.aws.audit_writer import AUDIT_SHARDS
 from archie_keys.edge.composition import get_services
 from archie_local.lambdas import FunctionRegistry
@@ -21,6 +22,7 @@ from tests.support import env_path
 
 ACCESS_FORMAT = load_template()["Resources"]["ManagementApi"]["Properties"]["AccessLogSetting"]["Format"]
 KEY_ID = "Vc37AAAAAAAA"
+AUDIT = env_path("demo", "dev", "/audit")
 
 
 def access_line(
@@ -33,6 +35,7 @@ def access_line(
     """An access-log line exactly as API Gateway renders the template's format."""
     variables: dict[str, Any] = {
         "requestId": request_id,
+        "extendedRequestId": request_id,
         "requestTimeEpoch": at_ms or int(time.time() * 1000),
         "httpMethod": "GET",
         "path": path,
@@ -68,9 +71,12 @@ def ingest(aws):
     return FunctionRegistry(aws.functions)["AuditIngestFunction"].invoke
 
 
-def records(key_id: str = KEY_ID, **query: Any) -> list[dict[str, Any]]:
-    page, _ = get_services().audit_reader.query("demo", "dev", key_id, None, None, None, 100, None, **query)
-    return page
+def records(key_id: str = KEY_ID) -> list[dict[str, Any]]:
+    """The audit records of a key, as the reader finds them (newest first)."""
+    page, _ = get_services().audit_reader.query(
+        "demo", "dev", key_id=key_id, actor_key_id=None, lower="0000", upper="9999", after=None, limit=100
+    )
+    return [audit_view(item) for item in page]
 
 
 def test_a_real_subscription_payload_is_decoded_and_each_request_recorded_once(ingest) -> None:
@@ -131,6 +137,7 @@ def test_a_refused_request_is_one_record_with_its_key_and_reason_whatever_arrive
             "level": "INFO",
             "message": "key refused",
             "request_id": request_id,
+            "extended_request_id": request_id,
             "reason": "expired",
             "key_id": KEY_ID,
             "project": "demo",
@@ -146,21 +153,21 @@ def test_a_refused_request_is_one_record_with_its_key_and_reason_whatever_arrive
     assert sum(h["refused"] for h in get_services().audit_reader.usage("demo", "dev", KEY_ID, time.time() - 3600)) == 1
 
 
-def test_pages_are_newest_first_and_bounded_in_time(ingest) -> None:
+def test_pages_are_newest_first_and_bounded_in_time(ingest, api, admin_key) -> None:
     base = (int(time.time()) - 100) * 1000
     ingest(delivery([access_line(f"req-{i:03d}", 200, at_ms=base + i * 1000) for i in range(25)]))
     seen, token = [], None
-    audit = get_services().audit_reader
     while True:
-        page, token = audit.query("demo", "dev", KEY_ID, None, None, None, 7, token)
-        assert len(page) <= 7
-        seen += [r["id"] for r in page]
+        reply = api("GET", AUDIT + f"?key_id={KEY_ID}&limit=7" + (f"&next_token={token}" if token else ""), admin_key)
+        assert reply.status == 200 and len(reply.body["records"]) <= 7
+        seen += [r["id"] for r in reply.body["records"]]
+        token = reply.body["next_token"]
         if token is None:
             break
     assert seen == [f"req-{i:03d}" for i in reversed(range(25))]
     since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((base + 10_000) / 1000)) + "Z"
     until = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((base + 14_000) / 1000)) + "Z"
-    bounded, _ = audit.query("demo", "dev", KEY_ID, None, since, until, 100, None)
+    bounded = api("GET", AUDIT + f"?key_id={KEY_ID}&since={since}&until={until}", admin_key).body["records"]
     assert [r["id"] for r in bounded] == [f"req-{i:03d}" for i in (14, 13, 12, 11, 10)]
 
 
@@ -181,7 +188,7 @@ def test_a_page_reads_one_bounded_query_per_shard(ingest, monkeypatch) -> None:
         return original(**kwargs)
 
     monkeypatch.setattr(audit.client, "query", counting)
-    audit.query("demo", "dev", KEY_ID, None, None, None, 5, None)
+    audit.query("demo", "dev", key_id=KEY_ID, actor_key_id=None, lower="0000", upper="9999", after=None, limit=5)
     assert len(calls) == AUDIT_SHARDS and all(c["Limit"] == 6 for c in calls)
 
 

@@ -4,16 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
-from typing import Any
 
 import pytest
 
-from archie_keys.domain.errors import ConflictError
 from archie_keys.domain.keyformat import checksum
 from archie_keys.domain.sealing import seal, unseal
 from archie_keys.edge.composition import get_services
-from archie_local.lambdas import LocalContext
 from tests.support import env_path
 
 KEYS = env_path("demo", "dev", "/keys")
@@ -47,35 +43,26 @@ def test_an_invalid_idempotency_key_is_refused(api, admin_key) -> None:
     assert reply.status == 422 and reply.body["field"] == "Idempotency-Key"
 
 
-def lambda_context() -> LocalContext:
-    return LocalContext("CreateKeyFunction", 1024, 10, "arn:aws:lambda:us-east-1:123456789012:function:x", "r")
+def test_a_duplicate_while_the_first_is_still_in_flight_gets_409_then_the_same_key(api, admin_key) -> None:
+    from archie_keys.app import idempotent
+    from archie_keys.edge.models import CreateKeyBody
 
-
-def test_a_concurrent_duplicate_still_in_flight_gets_409_never_5xx(aws) -> None:
-    hasher = get_services().hasher()
-    run_once = get_services().idempotency.run_once
-    scope = {"project": "demo", "environment": "dev", "caller": "k"}
-    inside, release = threading.Event(), threading.Event()
-    results: dict[str, Any] = {}
-
-    def slow_create() -> dict[str, Any]:
-        inside.set()
-        release.wait(10)
-        return {"key": "archie_demo_dev_value", "key_id": "x"}
-
-    def first() -> None:
-        results["first"] = run_once(hasher, scope, "ci-7", {"b": 1}, slow_create, lambda_context())
-
-    thread = threading.Thread(target=first)
-    thread.start()
-    assert inside.wait(10)
-    with pytest.raises(ConflictError) as conflict:
-        run_once(hasher, scope, "ci-7", {"b": 1}, slow_create, lambda_context())
-    assert conflict.value.status == 409 and conflict.value.code == "idempotency_in_progress"
-    release.set()
-    thread.join(10)
-    assert results["first"]["key"] == "archie_demo_dev_value"
-    assert run_once(hasher, scope, "ci-7", {"b": 1}, slow_create, lambda_context()) == results["first"]
+    api("PUT", env_path("demo", "dev", "/roles/viewer"), admin_key, VIEWER)
+    body = {"name": "deploy-bot", "roles": ["viewer"]}
+    admin_id = admin_key.split("_")[-1][:12]
+    # The first request has claimed the Idempotency-Key and is still creating the key...
+    scope = {"project": "demo", "environment": "dev", "caller": admin_id, "operation": "create"}
+    request = idempotent.IdempotentRequest(scope, "ci-7", CreateKeyBody(**body).model_dump(mode="json"))
+    first = idempotent.begin(get_services(), request)
+    assert isinstance(first, idempotent.Ticket)
+    # ...so a retry arriving meanwhile is told to come back, and creates nothing.
+    duplicate = api("POST", KEYS, admin_key, body, headers={"Idempotency-Key": "ci-7"})
+    assert duplicate.status == 409 and duplicate.body["code"] == "idempotency_in_progress"
+    # The first fails and gives its claim up: the next retry does the work, and a replay returns the same key.
+    idempotent.release(get_services(), first)
+    created = api("POST", KEYS, admin_key, body, headers={"Idempotency-Key": "ci-7"})
+    replayed = api("POST", KEYS, admin_key, body, headers={"Idempotency-Key": "ci-7"})
+    assert created.status == replayed.status == 201 and replayed.body == created.body
 
 
 def test_the_idempotency_record_holds_the_key_only_sealed() -> None:

@@ -78,19 +78,23 @@ def test_roll_input_is_validated(api, admin_key) -> None:
 
 
 def test_the_key_is_delivered_to_secrets_manager_and_the_previous_version_kept(api, admin_key) -> None:
-    old = setup_key(api, admin_key, secret_name="archie/keys/billing")
+    old = setup_key(api, admin_key, secret_name="archie/keys/demo/dev/billing")
     secrets = boto3.client("secretsmanager")
-    assert secrets.get_secret_value(SecretId="archie/keys/billing")["SecretString"] == old["key"]
+    current = secrets.get_secret_value(SecretId="archie/keys/demo/dev/billing", VersionStage="AWSCURRENT")
+    assert current["SecretString"] == old["key"]
     new = api(
-        "POST", f"{KEYS}/{old['key_id']}/roll", admin_key, {"grace_seconds": 60, "secret_name": "archie/keys/billing"}
+        "POST",
+        f"{KEYS}/{old['key_id']}/roll",
+        admin_key,
+        {"grace_seconds": 60, "secret_name": "archie/keys/demo/dev/billing"},
     ).body
-    assert new["secret_name"] == "archie/keys/billing" and new["secret_version_id"]
+    assert new["secret_name"] == "archie/keys/demo/dev/billing" and new["secret_version_id"]
     assert (
-        secrets.get_secret_value(SecretId="archie/keys/billing", VersionStage="AWSCURRENT")["SecretString"]
+        secrets.get_secret_value(SecretId="archie/keys/demo/dev/billing", VersionStage="AWSCURRENT")["SecretString"]
         == new["key"]
     )
     assert (
-        secrets.get_secret_value(SecretId="archie/keys/billing", VersionStage="AWSPREVIOUS")["SecretString"]
+        secrets.get_secret_value(SecretId="archie/keys/demo/dev/billing", VersionStage="AWSPREVIOUS")["SecretString"]
         == old["key"]
     )
 
@@ -116,7 +120,7 @@ def test_the_old_keys_expiry_after_the_grace_is_scheduled_to_flush_the_gateway_c
     scheduler = boto3.client("scheduler")
     group = aws.environment["EXPIRY_SCHEDULE_GROUP"]
     names = [s["Name"] for s in scheduler.list_schedules(GroupName=group)["Schedules"]]
-    assert f"expire-demo-dev-{old['key_id']}" in names
-    schedule = scheduler.get_schedule(Name=f"expire-demo-dev-{old['key_id']}", GroupName=group)
+    assert f"demo-dev-{old['key_id']}" in names
+    schedule = scheduler.get_schedule(Name=f"demo-dev-{old['key_id']}", GroupName=group)
     assert schedule["Target"]["Arn"] == aws.environment["EXPIRY_FLUSH_FUNCTION_ARN"]
     assert schedule["ActionAfterCompletion"] == "DELETE"

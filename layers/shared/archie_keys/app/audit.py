@@ -1,17 +1,26 @@
-"""Use cases: read the audit trail (permission `audit` read) and a key's usage (`keys` read)."""
+"""Use cases: read the audit trail (permission `audit` read) and a key's usage (`keys` read).
+
+Rows: a caller whose `audit` grant is filtered sees only the records its filters cover: a request record
+when the key it was made with is covered, a management event when both the key it is about (if any) and
+its actor are covered. Records of other keys, of the bootstrap actor and of unparseable keys are not shown;
+asking for an uncovered key by id answers 404.
+"""
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from typing import Any
 
 from archie_keys.app.commands import AuditQuery, Place
-from archie_keys.app.keys import get_key
+from archie_keys.app.keys import get_key, no_such_key
 from archie_keys.app.services import Services
+from archie_keys.app.views import audit_view
+from archie_keys.aws.audit_reader import AT_MAX, AT_MIN
+from archie_keys.aws.key_store import partition
 from archie_keys.domain import limits
-from archie_keys.domain.clock import from_iso
+from archie_keys.domain.clock import now_epoch, parse_client_time, to_iso
 from archie_keys.domain.errors import ValidationFailedError
-from archie_keys.domain.identity import Identity
+from archie_keys.domain.identity import Identity, RowScope
 from archie_keys.domain.keyformat import KEY_ID_RE
 
 
@@ -23,36 +32,89 @@ def _key_id_filter(value: str | None, field: str) -> str | None:
     return value
 
 
+def _time(value: str | None, field: str) -> float | None:
+    if not value:
+        return None
+    try:
+        return parse_client_time(value).timestamp()
+    except ValueError as error:
+        raise ValidationFailedError(
+            f"{field} must be an ISO 8601 time with a time zone: {error}", field=field
+        ) from None
+
+
+def _coverage(services: Services, place: Place, scope: RowScope) -> Callable[[str | None], bool]:
+    """Whether a key (by id) is covered by the scope, each key read once per request."""
+    known: dict[str, bool] = {}
+
+    def covered(key_id: str | None) -> bool:
+        if scope.every_row:
+            return True
+        if key_id is None or not KEY_ID_RE.match(key_id):
+            return False
+        if key_id not in known:
+            record = services.store.get_key(place.project, place.environment, key_id, consistent=False)
+            known[key_id] = record is not None and scope.covers(record.get("context", {}))
+        return known[key_id]
+
+    return covered
+
+
 def query_audit(services: Services, caller: Identity, query: AuditQuery) -> tuple[list[dict[str, Any]], str | None]:
     place = query.place
-    caller.require(place.project, place.environment, "audit", "read")
+    scope = caller.require(place.project, place.environment, "audit", "read")
     services.store.require_environment(place.project, place.environment)
-    return services.audit_reader.query(
+    key_id = _key_id_filter(query.key_id, "key_id")
+    actor = _key_id_filter(query.actor_key_id, "actor_key_id")
+    since, until = _time(query.since, "since"), _time(query.until, "until")
+    if since is not None and until is not None and since > until:
+        raise ValidationFailedError("since must not be later than until", field="since")
+    covered = _coverage(services, place, scope)
+    if not (covered(key_id) if key_id else True) or not (covered(actor) if actor else True):
+        raise no_such_key()
+
+    def accept(item: dict[str, Any]) -> bool:
+        if item.get("kind") == "event":
+            return covered(item.get("actor_key_id")) and (item.get("key_id") is None or covered(item.get("key_id")))
+        return covered(item.get("key_id"))
+
+    # The position in a token is bound to everything that shapes the listing, so it cannot be replayed
+    # against another range or another caller's rows.
+    bound = {
+        "key_id": key_id,
+        "actor": actor,
+        "since": query.since,
+        "until": query.until,
+        "rows": list(scope.alternatives),
+    }
+    tokens, where = services.paging_tokens(), partition(place.project, place.environment)
+    after = tokens.read(query.page.next_token, "audit", where, bound) if query.page.next_token else None
+    items, more = services.audit_reader.query(
         place.project,
         place.environment,
-        _key_id_filter(query.key_id, "key_id"),
-        _key_id_filter(query.actor_key_id, "actor_key_id"),
-        query.since,
-        query.until,
-        query.page.limit,
-        query.page.next_token,
+        key_id=key_id,
+        actor_key_id=actor,
+        lower=to_iso(since) if since is not None else AT_MIN,
+        # "#~" sorts after every "#<id>", so a record at exactly `until` is included.
+        upper=f"{to_iso(until)}#~" if until is not None else AT_MAX,
+        after=after,
+        limit=query.page.limit,
+        accept=None if scope.every_row else accept,
     )
+    next_token = tokens.issue("audit", where, bound, items[-1]["at"]) if more and items else None
+    return [audit_view(item) for item in items], next_token
 
 
 def key_usage(services: Services, caller: Identity, place: Place, key_id: str, since: str | None) -> dict[str, Any]:
     record = get_key(services, caller, place, key_id)
-    now = time.time()
-    if since:
-        try:
-            since_epoch = from_iso(since)
-        except ValueError:
-            raise ValidationFailedError("since must be an ISO 8601 time", field="since") from None
-    else:
+    now = now_epoch()
+    since_epoch = _time(since, "since")
+    if since_epoch is None:
         since_epoch = now - 24 * 3600
     if since_epoch < now - limits.USAGE_MAX_DAYS * 86400:
         raise ValidationFailedError(f"since may go back at most {limits.USAGE_MAX_DAYS} days", field="since")
     return {
         "key_id": key_id,
         "last_used_at": record.get("last_used_at"),
-        "hours": services.audit_reader.usage(place.project, place.environment, key_id, since_epoch),
+        "hours": services.audit_reader.usage(place.project, place.environment, key_id, min(since_epoch, now)),
     }

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from archie_keys.app.commands import CreateKey, Place, PutRole
 from archie_keys.app.environments import declare_environment
-from archie_keys.app.keys import NewKey, create_key
+from archie_keys.app.keys import create_key
 from archie_keys.app.roles import put_role
 from archie_keys.app.services import Services
+from archie_keys.app.views import NewKey
 from archie_keys.domain.identity import Identity
 
 ADMIN_ROLE = "admin"

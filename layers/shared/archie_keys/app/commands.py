@@ -33,6 +33,7 @@ class RollKey:
     key_id: str
     grace_seconds: int
     secret_name: str | None = None
+    expires_at: datetime | None = None
 
 
 @dataclass(frozen=True)

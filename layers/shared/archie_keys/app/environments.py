@@ -1,4 +1,5 @@
-"""Use case: declare an environment (idempotent) and read it."""
+"""Use case: declare an environment (idempotent) and read it. Only an unfiltered grant on `environments`
+counts: an environment has no rows a filter could select."""
 
 from __future__ import annotations
 
@@ -6,6 +7,8 @@ from typing import Any
 
 from archie_keys.app.commands import Place
 from archie_keys.app.services import Services
+from archie_keys.app.views import environment_view
+from archie_keys.aws.dynamo import TransactionRefused
 from archie_keys.domain.clock import now_epoch, to_iso
 from archie_keys.domain.errors import ValidationFailedError
 from archie_keys.domain.identity import Identity
@@ -20,6 +23,8 @@ def check_slug(value: str, field: str) -> None:
 
 
 def declare_environment(services: Services, caller: Identity, place: Place) -> tuple[dict[str, Any], bool]:
+    """Declare an environment, with its audit event in the same transaction. Declaring it again changes
+    nothing and records nothing. Returns (environment, created)."""
     check_slug(place.project, "project")
     check_slug(place.environment, "environment")
     caller.require(place.project, place.environment, "environments", "write")
@@ -29,12 +34,17 @@ def declare_environment(services: Services, caller: Identity, place: Place) -> t
         "created_at": to_iso(now_epoch()),
         "created_by": caller.key_id,
     }
-    stored, created = services.store.put_environment(place.project, place.environment, record)
-    if created:
-        services.audit.record_event("environment.declared", place.project, place.environment, caller.key_id)
-    return stored, created
+    writes = [
+        services.store.environment_write(record),
+        services.audit.event_write("environment.declared", place.project, place.environment, caller.key_id),
+    ]
+    try:
+        services.transactions.commit(writes)
+    except TransactionRefused:
+        return environment_view(services.store.require_environment(place.project, place.environment)), False
+    return environment_view(record), True
 
 
 def get_environment(services: Services, caller: Identity, place: Place) -> dict[str, Any]:
     caller.require(place.project, place.environment, "environments", "read")
-    return services.store.require_environment(place.project, place.environment)
+    return environment_view(services.store.require_environment(place.project, place.environment))

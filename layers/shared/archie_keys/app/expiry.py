@@ -33,5 +33,9 @@ class ExpiryEvent:
 
 
 def flush_on_expiry(services: Services, event: ExpiryEvent) -> dict[str, Any]:
-    stages = services.flusher.flush_environment(event.project, event.environment)
-    return {"flushed": stages, "key_id": event.key_id}
+    """Raises when a stage could not be flushed, so Lambda retries the invocation (and, after its retries,
+    sends it to the dead-letter queue for a redrive) instead of the flush being lost."""
+    report = services.flusher.flush_environment(event.project, event.environment)
+    if report.unflushed:
+        raise RuntimeError(f"stages not flushed: {', '.join(report.unflushed)}")
+    return {"flushed": list(report.flushed), "key_id": event.key_id}

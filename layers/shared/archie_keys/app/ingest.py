@@ -2,8 +2,11 @@
 
 Two streams feed it: API Gateway's access log (one JSON line per request, every stage, cache hits included)
 and the authorizer's "key refused" lines (which key a refused request presented, and why). Each line becomes
-(part of) one record per request, keyed by request id, so the two streams and redelivered batches complete
-the same record and never duplicate it. A request counts once in its key's hourly usage, when it is first
+(part of) one record per request, keyed by API Gateway's extended request id (which no client can set: a
+client may choose $context.requestId with an x-amzn-RequestId header, so that one is only kept as
+`request_id`), so the two streams and redelivered batches complete the same record and never duplicate it.
+Paths are recorded as the API's routes see them (without the stage or a custom domain's base path), beside
+the route template (`resource`). A request counts once in its key's hourly usage, when it is first
 attributed to the key; accepted requests move the key's `last_used_at` forward.
 """
 
@@ -110,14 +113,11 @@ class AuditIngest:
             logger.warning("skipped an audit line: %s", error)
         return report
 
-    def _environment_of(self, line: dict[str, Any]) -> tuple[str, str] | None:
+    def _environment_of(self, line: dict[str, Any], path: str) -> tuple[str, str] | None:
         project, environment = line.get("project"), line.get("environment")
         if project not in _MISSING and environment not in _MISSING:
             return str(project), str(environment)
-        # $context.path starts with the stage: /v1/projects/<p>/environments/<e>/...
-        parts = str(line.get("path", "")).split("/")
-        if len(parts) > 1 and parts[1] == line.get("stage"):
-            parts = parts[:1] + parts[2:]
+        parts = path.split("/")
         if (
             len(parts) >= 5
             and parts[1] == "projects"
@@ -131,20 +131,24 @@ class AuditIngest:
         return self._stage_environments.get(f"{line.get('api_id')}/{line.get('stage')}")
 
     def _ingest_access(self, line: dict[str, Any], report: IngestReport) -> None:
-        request_id = str(line["request_id"])
+        record_id = _present(line.get("extended_request_id"))
+        if record_id is None:
+            raise ValueError("an access record without an extended request id")
         epoch = int(str(line.get("time_epoch_ms"))) / 1000
         status = int(str(line["status"]))
-        place = self._environment_of(line)
+        resource = _present(line.get("resource"))
+        path = relative_path(str(line.get("path", "")), resource, _present(line.get("stage")))
+        place = self._environment_of(line, path)
         if place is None:
             raise ValueError("no project and environment for this request")
         project, environment = place
         values: dict[str, Any] = {
             "kind": "request",
-            "project": project,
-            "environment": environment,
             "time": to_iso(epoch),
+            "request_id": _present(line.get("request_id")),
             "method": line.get("method"),
-            "path": line.get("path"),
+            "path": path,
+            "resource": resource,
             "status": status,
             "source_ip": line.get("source_ip"),
             "user_agent": line.get("user_agent"),
@@ -152,33 +156,49 @@ class AuditIngest:
             "error": None if line.get("error") in _MISSING else line.get("error"),
         }
         values = self.writer.request_values(
-            request_id, project, environment, {k: v for k, v in values.items() if v is not None}
+            record_id, project, environment, {k: v for k, v in values.items() if v is not None}
         )
         key_id = line.get("key_id")
         known_key = str(key_id) if key_id not in _MISSING and KEY_ID_RE.match(str(key_id)) else None
         report.records += 1
         if known_key is None:
-            self.writer.update_request(request_id, values)
+            self.writer.update_request(record_id, values)
             return
-        if self.writer.write_attributed(request_id, values, project, environment, known_key):
+        if self.writer.write_attributed(record_id, values, project, environment, known_key):
             outcome = "refused" if status in (401, 403) else "allowed"
             report.counted[(project, environment, known_key, outcome, hour_of(epoch))] += 1
-        if status < 500:
+        # The access log names a key only when the authorizer accepted it; unless the policy then denied the
+        # route, the request reached the API: the key is in use (whatever the backend answered).
+        if values.get("error") != "ACCESS_DENIED":
             slot = (project, environment, known_key)
             report.last_used[slot] = max(report.last_used.get(slot, 0.0), epoch)
 
     def _ingest_refusal(self, line: dict[str, Any], epoch: float, report: IngestReport) -> None:
-        request_id, key_id = line.get("request_id"), line.get("key_id")
+        record_id, key_id = _present(line.get("extended_request_id")), line.get("key_id")
         project, environment = line.get("project"), line.get("environment")
-        if not request_id:
-            raise ValueError("a refusal without request id")
-        values: dict[str, Any] = {"reason": str(line.get("reason", "unknown"))}
+        if record_id is None:
+            raise ValueError("a refusal without an extended request id")
+        if not (
+            key_id and KEY_ID_RE.match(str(key_id)) and SLUG_RE.match(str(project)) and SLUG_RE.match(str(environment))
+        ):
+            raise ValueError("a refusal without a key id, project and environment")
+        project, environment, key_id = str(project), str(environment), str(key_id)
+        # A whole record (time, index bucket, retention), so it shows and expires even if its access-log line
+        # never arrives; the access line, when it comes, completes it with the request's own fields.
+        values = self.writer.request_values(
+            record_id,
+            project,
+            environment,
+            {
+                "kind": "request",
+                "time": to_iso(epoch),
+                "reason": str(line.get("reason", "unknown")),
+                **({"request_id": str(line["request_id"])} if _present(line.get("request_id")) else {}),
+            },
+        )
         report.refusals += 1
-        if key_id and project and environment and KEY_ID_RE.match(str(key_id)):
-            if self.writer.write_attributed(str(request_id), values, str(project), str(environment), str(key_id)):
-                report.counted[(str(project), str(environment), str(key_id), "refused", hour_of(epoch))] += 1
-        else:
-            self.writer.update_request(str(request_id), values)
+        if self.writer.write_attributed(record_id, values, project, environment, key_id):
+            report.counted[(project, environment, key_id, "refused", hour_of(epoch))] += 1
 
     def _add_usage(self, counted: Counter[tuple[str, str, str, str, str]]) -> None:
         per_hour: dict[tuple[str, str, str, str], dict[str, int]] = {}
@@ -187,3 +207,22 @@ class AuditIngest:
             outcomes[outcome] = outcomes.get(outcome, 0) + count
         if per_hour:
             self.writer.add_usage(per_hour)
+
+
+def _present(value: Any) -> str | None:
+    """A log field's value, or None for API Gateway's "-" (and empty) placeholders."""
+    return None if value in _MISSING else str(value)
+
+
+def relative_path(path: str, resource: str | None, stage: str | None) -> str:
+    """The request path as the API's routes see it. $context.path holds the stage on the execute-api endpoint
+    (/v1/projects/...) and a custom domain's base path behind one (/keys/projects/...); the route template
+    (`resource`) has as many segments as the path the routes match, so the path's last that many segments
+    are it. Without a template (no route matched) or with a greedy one, a leading stage is removed."""
+    segments = [segment for segment in path.split("/") if segment]
+    template = [segment for segment in (resource or "").split("/") if segment]
+    if resource and not any(segment.endswith("+}") for segment in template):
+        return "/" + "/".join(segments[len(segments) - len(template) :]) if template else "/"
+    if segments and segments[0] == stage:
+        segments = segments[1:]
+    return "/" + "/".join(segments)

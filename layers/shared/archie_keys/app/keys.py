@@ -1,6 +1,12 @@
-"""Use cases: create, read, list, revoke and roll keys.
+"""Use cases: create, read, list and revoke keys (rolling is in app.rotation).
 
-The key value exists only inside create_key's return value: it is hashed, never stored, never logged.
+The key value exists only inside create_key's return value: it is hashed, never stored (but sealed in an
+idempotent response), never logged. Every change is all-or-nothing (app.changes): the key, its roles'
+counts, the audit event and the idempotent response are one DynamoDB transaction; the expiry schedule and
+the delivered secret are prepared before it and undone if it does not commit.
+
+Rows: a caller whose `keys` grant is filtered sees and changes only the keys whose context its filters
+cover; any other key answers 404 as if it did not exist, and creating one is privilege escalation.
 """
 
 from __future__ import annotations
@@ -11,16 +17,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from archie_keys.app.commands import CreateKey, PageRequest, Place, RollKey
+from archie_keys.app.changes import Change, after_commit
+from archie_keys.app.commands import CreateKey, PageRequest, Place
+from archie_keys.app.delivery import delivered, delivery_preview, prepare_delivery
+from archie_keys.app.idempotent import Ticket
 from archie_keys.app.services import Services
-from archie_keys.app.verification import is_expired
-from archie_keys.aws.dynamo import Page
+from archie_keys.app.views import NewKey, new_key_response
+from archie_keys.aws.cache_flush import FlushReport
+from archie_keys.aws.dynamo import TransactionRefused, Write
+from archie_keys.aws.key_store import partition
 from archie_keys.domain import limits
 from archie_keys.domain.clock import now_epoch, to_iso
-from archie_keys.domain.errors import ConflictError, NotFoundError, ValidationFailedError
+from archie_keys.domain.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailedError
 from archie_keys.domain.escalation import refuse_escalation
 from archie_keys.domain.grants import Grants, required_context_names, resolve_grants
-from archie_keys.domain.identity import Identity
+from archie_keys.domain.identity import Identity, RowScope
 from archie_keys.domain.keyformat import KEY_ID_RE, generate_key
 from archie_keys.domain.policy import build_policy, data_paths, management_paths
 
@@ -32,28 +43,30 @@ _SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
 
 
 @dataclass(frozen=True)
-class NewKey:
-    value: str
+class Revocation:
     record: dict[str, Any]
-    delivered: dict[str, str] | None = None
+    flush: FlushReport
 
 
-def check_key_id(key_id: str) -> None:
-    if not KEY_ID_RE.match(key_id):
-        # Same answer as an unknown id: the shape of an id says nothing about existence.
-        raise NotFoundError("no such key", field="key_id")
+def no_such_key() -> NotFoundError:
+    # One answer for unknown, revoked, uncovered and malformed ids: nothing here says whether a key exists.
+    return NotFoundError("no such key", field="key_id")
 
 
-def check_secret_name(prefix: str, name: str) -> None:
-    if not _SECRET_NAME_RE.match(name) or ".." in name:
+def check_secret_name(prefix: str, place: Place, name: str) -> None:
+    """A key's value may go only to a secret under <prefix><project>/<environment>/ of its own environment."""
+    if not _SECRET_NAME_RE.match(name) or ".." in name or "//" in name:
         raise ValidationFailedError("secret_name may use letters, digits and /_+=.@-", field="secret_name")
-    if not name.startswith(prefix) or len(name) == len(prefix):
+    own = f"{prefix}{place.project}/{place.environment}/"
+    if not name.startswith(own) or len(name) == len(own):
         raise ValidationFailedError(
-            f"secret_name must start with {prefix!r}", field="secret_name", code="secret_name_outside_prefix"
+            f"secret_name must start with {own!r} (this key's project and environment) and name a secret under it",
+            field="secret_name",
+            code="secret_name_outside_prefix",
         )
 
 
-def _check_expiry(expires_at: datetime | None, now: float, min_lifetime: int) -> float | None:
+def check_expiry(expires_at: datetime | None, now: float, min_lifetime: int) -> float | None:
     if expires_at is None:
         return None
     epoch = float(expires_at.timestamp())
@@ -69,15 +82,10 @@ def _check_expiry(expires_at: datetime | None, now: float, min_lifetime: int) ->
 def _check_authorizer_budget(identity: Identity) -> None:
     """Refuse a key whose authorizer answer would exceed the budget on the longest possible stage ARN."""
     context_size = len(json.dumps(identity.to_authorizer_context()))
+    management = management_paths(identity.grants, identity.project, identity.environment)
     policy_size = max(
         len(json.dumps(build_policy(_BUDGET_ARN_PREFIX, data_paths(identity.grants)))),
-        len(
-            json.dumps(
-                build_policy(
-                    _BUDGET_ARN_PREFIX, management_paths(identity.grants, identity.project, identity.environment)
-                )
-            )
-        ),
+        len(json.dumps(build_policy(_BUDGET_ARN_PREFIX, management))),
     )
     if context_size + policy_size > limits.AUTHORIZER_RESPONSE_BUDGET:
         raise ValidationFailedError(
@@ -105,23 +113,40 @@ def prepare_grants(services: Services, place: Place, role_names: list[str], cont
     return resolve_grants([(name, roles[name]["permissions"]) for name in role_names], context, strict=True)
 
 
-def create_key(services: Services, caller: Identity, command: CreateKey, extra: dict[str, Any] | None = None) -> NewKey:
-    """`extra` adds stored attributes (rolled_from). With command.secret_name the value is also written to
-    that Secrets Manager secret (its name is checked before anything is written)."""
-    place, store = command.place, services.store
-    caller.require(place.project, place.environment, "keys", "write")
-    if command.secret_name is not None:
-        check_secret_name(services.config.secret_name_prefix, command.secret_name)
-    store.require_environment(place.project, place.environment)
-    now = now_epoch()
-    expires_epoch = _check_expiry(command.expires_at, now, services.config.key_min_lifetime_seconds)
+def _refuse_uncovered_context(scope: RowScope, context: dict[str, str]) -> None:
+    if not scope.covers(context):
+        raise ForbiddenError(
+            "this key may only create keys whose context its own filters cover; "
+            f"its filters: {list(scope.alternatives)}",
+            field="context",
+            code="privilege_escalation",
+        )
+
+
+def commit_change(services: Services, writes: list[Write | None], labels: dict[str, Exception]) -> None:
+    """Commit one change; a refused condition becomes the client error its label names."""
+    try:
+        services.transactions.commit(writes)
+    except TransactionRefused as refused:
+        for label in refused.labels:
+            if label.startswith("role:"):
+                raise ValidationFailedError(f"unknown role: {label[5:]}", field="roles", code="unknown_role") from None
+            if label in labels:
+                raise labels[label] from None
+        raise ConflictError("a concurrent change touched the same items; retry", code="conflict") from None
+
+
+def new_key(
+    services: Services, caller: Identity, command: CreateKey, expires_epoch: float | None, now: float, **extra: Any
+) -> tuple[str, dict[str, Any]]:
+    """Check what the key would grant, and make its value and stored record (nothing is written)."""
+    place = command.place
     roles, context = list(command.roles), dict(command.context)
     grants = prepare_grants(services, place, roles, context)
     refuse_escalation(caller.grants, list(grants.entries), "this key", field="roles")
     _check_authorizer_budget(
         Identity("x" * 12, place.project, place.environment, command.name, tuple(roles), context, grants)
     )
-
     hasher = services.hasher()
     value, parsed = generate_key(command.prefix, place.project, place.environment)
     record: dict[str, Any] = {
@@ -139,147 +164,108 @@ def create_key(services: Services, caller: Identity, command: CreateKey, extra: 
         "expires_epoch": expires_epoch,
         "hash": hasher.hash_secret(parsed.secret),
         "hash_params": hasher.parameters.as_record(),
-        **(extra or {}),
+        **extra,
     }
-    store.create_key(place.project, place.environment, {k: v for k, v in record.items() if v is not None})
-    if expires_epoch is not None:
-        services.schedules.schedule_expiry_flush(place.project, place.environment, parsed.key_id, expires_epoch)
-    delivered = None
+    return value, {k: v for k, v in record.items() if v is not None}
+
+
+def create_key(services: Services, caller: Identity, command: CreateKey, ticket: Ticket | None = None) -> NewKey:
+    """With command.secret_name the value is also written to that Secrets Manager secret (its name is checked
+    before anything is written)."""
+    place = command.place
+    scope = caller.require(place.project, place.environment, "keys", "write")
     if command.secret_name is not None:
-        version = services.secrets.deliver(command.secret_name, value)
-        delivered = {"secret_name": command.secret_name, "secret_version_id": version}
-    services.audit.record_event(
-        "key.created",
-        place.project,
-        place.environment,
-        caller.key_id,
-        parsed.key_id,
-        {
-            "name": command.name,
-            "roles": roles,
-            **(delivered or {}),
-            **({"rolled_from": extra["rolled_from"]} if extra and "rolled_from" in extra else {}),
-        },
-    )
-    return NewKey(value, record, delivered)
+        check_secret_name(services.config.secret_name_prefix, place, command.secret_name)
+    services.store.require_environment(place.project, place.environment)
+    now = now_epoch()
+    expires_epoch = check_expiry(command.expires_at, now, services.config.key_min_lifetime_seconds)
+    _refuse_uncovered_context(scope, dict(command.context))
+    extra = {"idempotency_id": ticket.request.record_id} if ticket else {}
+    value, record = new_key(services, caller, command, expires_epoch, now, **extra)
+    key_id = record["key_id"]
+    with Change() as change:
+        if expires_epoch is not None and services.schedules.put(
+            place.project, place.environment, key_id, expires_epoch
+        ):
+            change.undo_with(lambda: services.schedules.delete(place.project, place.environment, key_id), "schedule")
+        prepared = prepare_delivery(services, change, command, value, key_id)
+        details = {"name": command.name, "roles": list(command.roles)}
+        if prepared is not None:
+            details["secret_name"] = prepared.name
+        writes = [
+            *services.store.key_create_writes(record),
+            services.audit.event_write("key.created", place.project, place.environment, caller.key_id, key_id, details),
+        ]
+        pending = NewKey(value, record, delivery_preview(prepared))
+        if ticket is not None:
+            writes.append(ticket.completion(services, new_key_response(pending)))
+        commit_change(services, writes, {"environment": undeclared(place), "key": key_id_taken()})
+    return NewKey(value, record, delivered(services, prepared))
 
 
-def key_view(record: dict[str, Any], now: float | None = None) -> dict[str, Any]:
-    """The API's view of a stored key: never the hash."""
-    current = now_epoch() if now is None else now
-    view = {
-        name: record.get(name)
-        for name in (
-            "key_id",
-            "name",
-            "prefix",
-            "start",
-            "project",
-            "environment",
-            "roles",
-            "context",
-            "created_at",
-            "created_by",
-            "expires_at",
-            "last_used_at",
-            "rolled_from",
-            "rolled_to",
-        )
-    }
-    view["status"] = "expired" if is_expired(record.get("expires_epoch"), current) else "active"
-    return view
+def undeclared(place: Place) -> NotFoundError:  # an environment not declared (or removed) at commit time
+    return NotFoundError(f"environment {place.project}/{place.environment} is not declared", field="environment")
 
 
-def new_key_response(new: NewKey) -> dict[str, Any]:
-    """The one response that carries a key value."""
-    return {"key": new.value, "key_id": new.record["key_id"], "record": key_view(new.record), **(new.delivered or {})}
+def key_id_taken() -> ConflictError:
+    return ConflictError("a key with the same id was created at the same moment; retry", code="conflict")
 
 
-def live_key(services: Services, place: Place, key_id: str) -> dict[str, Any]:
-    """A key that exists and is not revoked, else NotFoundError (the same answer for both)."""
-    check_key_id(key_id)
+def live_key(services: Services, place: Place, key_id: str, scope: RowScope) -> dict[str, Any]:
+    """A key that exists, is not revoked, and whose context the caller's scope covers; else 404 (one answer)."""
+    if not KEY_ID_RE.match(key_id):
+        raise no_such_key()
     services.store.require_environment(place.project, place.environment)
     record = services.store.get_key(place.project, place.environment, key_id)
-    if record is None or record.get("revoked_at"):
-        raise NotFoundError("no such key", field="key_id")
+    if record is None or record.get("revoked_at") or not scope.covers(record.get("context", {})):
+        raise no_such_key()
     return record
 
 
 def get_key(services: Services, caller: Identity, place: Place, key_id: str) -> dict[str, Any]:
-    caller.require(place.project, place.environment, "keys", "read")
-    return live_key(services, place, key_id)
+    scope = caller.require(place.project, place.environment, "keys", "read")
+    return live_key(services, place, key_id, scope)
 
 
-def list_keys(services: Services, caller: Identity, place: Place, page: PageRequest) -> Page:
-    caller.require(place.project, place.environment, "keys", "read")
+def list_keys(
+    services: Services, caller: Identity, place: Place, page: PageRequest
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Newest first; only the keys the caller's filters cover, and never an empty page while some remain."""
+    scope = caller.require(place.project, place.environment, "keys", "read")
     services.store.require_environment(place.project, place.environment)
-    return services.store.list_keys(place.project, place.environment, page.limit, page.next_token)
+    tokens, where = services.paging_tokens(), partition(place.project, place.environment)
+    bound = {"rows": list(scope.alternatives)}
+    after = tokens.read(page.next_token, "keys", where, bound) if page.next_token else None
+    items, more = services.store.list_keys(place.project, place.environment, page.limit, after, scope.alternatives)
+    next_token = tokens.issue("keys", where, bound, f"KEY#{items[-1]['key_id']}") if more and items else None
+    return items, next_token
 
 
-def revoke_key(services: Services, caller: Identity, place: Place, key_id: str) -> dict[str, Any]:
-    """Delete (revoke) a key; returns once no cache layer will accept it any more."""
-    caller.require(place.project, place.environment, "keys", "delete")
-    check_key_id(key_id)
-    services.store.require_environment(place.project, place.environment)
+def revoke_key(services: Services, caller: Identity, place: Place, key_id: str) -> Revocation:
+    """Delete (revoke) a key; returns once the revocation is committed and the caches are flushed (or the
+    stages that could not be flushed are named)."""
+    scope = caller.require(place.project, place.environment, "keys", "delete")
+    record = live_key(services, place, key_id, scope)
     now = now_epoch()
-    record = services.store.revoke_key(
-        place.project,
-        place.environment,
-        key_id,
-        to_iso(now),
-        caller.key_id,
-        int(now + limits.REVOKED_RETENTION_SECONDS),
-    )
-    services.audit.record_event(
-        "key.deleted", place.project, place.environment, caller.key_id, key_id, {"name": record.get("name")}
-    )
-    services.flusher.revoke_everywhere(place.project, place.environment)
-    return record
-
-
-def roll_key(services: Services, caller: Identity, command: RollKey) -> tuple[NewKey, dict[str, Any]]:
-    """Rotate: a successor with the same name, prefix, roles and context, returned once; the old key expires
-    after the grace period. Returns (successor, old record as updated)."""
-    place, key_id = command.place, command.key_id
-    caller.require(place.project, place.environment, "keys", "write")
-    old = live_key(services, place, key_id)
-    now = now_epoch()
-    if is_expired(old.get("expires_epoch"), now):
-        raise ConflictError("this key has expired; create a new key instead", field="key_id", code="key_expired")
-    if old.get("rolled_to"):
-        raise ConflictError(f"this key was already rolled to {old['rolled_to']}", field="key_id", code="already_rolled")
-    successor = create_key(
-        services,
-        caller,
-        CreateKey(
-            place=place,
-            name=old["name"],
-            prefix=old["prefix"],
-            roles=old["roles"],
-            context=old.get("context", {}),
-            secret_name=command.secret_name,
+    writes = [
+        *services.store.key_revoke_writes(
+            record, to_iso(now), caller.key_id, int(now + limits.REVOKED_RETENTION_SECONDS)
         ),
-        extra={"rolled_from": key_id},
+        services.audit.event_write(
+            "key.deleted", place.project, place.environment, caller.key_id, key_id, {"name": record.get("name")}
+        ),
+    ]
+    commit_change(services, writes, {"key": no_such_key()})
+    forget_idempotent_response(services, record)
+    after_commit(lambda: services.schedules.delete(place.project, place.environment, key_id), "delete schedule")
+    return Revocation(
+        {**record, "revoked_at": to_iso(now)}, services.flusher.revoke_everywhere(place.project, place.environment)
     )
-    old_expiry = old.get("expires_epoch")
-    grace_end = now + command.grace_seconds
-    new_expiry = grace_end if old_expiry is None else min(float(old_expiry), grace_end)
-    rolled = {"expires_epoch": new_expiry, "expires_at": to_iso(new_expiry), "rolled_to": successor.record["key_id"]}
-    services.store.update_key(place.project, place.environment, key_id, rolled)
-    services.audit.record_event(
-        "key.rolled",
-        place.project,
-        place.environment,
-        caller.key_id,
-        key_id,
-        {
-            "rolled_to": successor.record["key_id"],
-            "grace_seconds": command.grace_seconds,
-            "expires_at": to_iso(new_expiry),
-        },
-    )
-    if command.grace_seconds == 0:
-        services.flusher.revoke_everywhere(place.project, place.environment)  # expired now: no cached Allow
-    else:
-        services.schedules.schedule_expiry_flush(place.project, place.environment, key_id, new_expiry)
-    return successor, {**old, **rolled}
+
+
+def forget_idempotent_response(services: Services, record: dict[str, Any]) -> None:
+    record_id = record.get("idempotency_id")
+    if record_id:
+        after_commit(
+            lambda: services.idempotency.forget_response(record_id, record["key_id"]), "drop the sealed response"
+        )

@@ -1,4 +1,5 @@
-"""Use cases: define, read, list and delete roles. A caller may only define what it could do itself."""
+"""Use cases: define, read, list and delete roles. A caller may only define what it could do itself, and
+only with an unfiltered grant on roles (roles have no rows a filter could select)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,12 @@ from typing import Any
 
 from archie_keys.app.commands import PageRequest, Place, PutRole
 from archie_keys.app.services import Services
-from archie_keys.aws.dynamo import Page
+from archie_keys.aws.cache_flush import FlushReport
+from archie_keys.aws.dynamo import TransactionRefused
+from archie_keys.aws.key_store import partition
 from archie_keys.domain import limits
 from archie_keys.domain.clock import now_epoch, to_iso
-from archie_keys.domain.errors import NotFoundError, ValidationFailedError
+from archie_keys.domain.errors import ConflictError, NotFoundError, ValidationFailedError
 from archie_keys.domain.escalation import refuse_escalation, with_unknown_context
 from archie_keys.domain.identity import Identity
 
@@ -24,36 +27,51 @@ def check_role_name(name: str) -> None:
         )
 
 
-def put_role(services: Services, caller: Identity, command: PutRole) -> tuple[dict[str, Any], bool]:
+def _no_such_role(name: str) -> NotFoundError:
+    return NotFoundError(f"role {name} does not exist", field="role")
+
+
+def put_role(services: Services, caller: Identity, command: PutRole) -> tuple[dict[str, Any], bool, FlushReport | None]:
+    """Create or replace a role, with its audit event in the same transaction. Replacing one flushes the
+    authorizer caches (keys holding it may have lost permissions). Returns (role, created, flush report)."""
     place = command.place
     check_role_name(command.name)
     caller.require(place.project, place.environment, "roles", "write")
     services.store.require_environment(place.project, place.environment)
     permissions = [dict(p) for p in command.permissions]
     refuse_escalation(caller.grants, with_unknown_context(permissions), "this role", field="permissions")
-    role, created = services.store.put_role(
-        place.project,
-        place.environment,
-        command.name,
-        {
-            "description": command.description,
-            "permissions": permissions,
-            "updated_at": to_iso(now_epoch()),
-            "updated_by": caller.key_id,
-        },
-    )
-    services.audit.record_event(
-        "role.created" if created else "role.updated",
-        place.project,
-        place.environment,
-        caller.key_id,
-        None,
-        {"role": command.name, "permissions": permissions},
-    )
-    if not created:
-        # Keys holding this role may have lost permissions: cached Allows must not outlive the edit.
-        services.flusher.revoke_everywhere(place.project, place.environment)
-    return role, created
+    previous = services.store.get_role(place.project, place.environment, command.name)
+    now = to_iso(now_epoch())
+    values = {
+        "description": command.description,
+        "permissions": permissions,
+        "updated_at": now,
+        "updated_by": caller.key_id,
+    }
+    event = "role.created" if previous is None else "role.updated"
+    writes = [
+        services.store.role_write(place.project, place.environment, command.name, values, previous),
+        services.audit.event_write(
+            event,
+            place.project,
+            place.environment,
+            caller.key_id,
+            None,
+            {"role": command.name, "permissions": permissions},
+        ),
+    ]
+    try:
+        services.transactions.commit(writes)
+    except TransactionRefused:
+        raise ConflictError(f"role {command.name} changed while this request ran; retry", code="conflict") from None
+    role = {
+        "name": command.name,
+        **values,
+        "created_at": previous["created_at"] if previous else now,
+        "key_count": previous["key_count"] if previous else 0,
+    }
+    flush = None if previous is None else services.flusher.revoke_everywhere(place.project, place.environment)
+    return role, previous is None, flush
 
 
 def get_role(services: Services, caller: Identity, place: Place, name: str) -> dict[str, Any]:
@@ -62,14 +80,28 @@ def get_role(services: Services, caller: Identity, place: Place, name: str) -> d
     services.store.require_environment(place.project, place.environment)
     role = services.store.get_role(place.project, place.environment, name)
     if role is None:
-        raise NotFoundError(f"role {name} does not exist", field="role")
+        raise _no_such_role(name)
     return role
 
 
-def list_roles(services: Services, caller: Identity, place: Place, page: PageRequest) -> Page:
+def list_roles(
+    services: Services, caller: Identity, place: Place, page: PageRequest
+) -> tuple[list[dict[str, Any]], str | None]:
     caller.require(place.project, place.environment, "roles", "read")
     services.store.require_environment(place.project, place.environment)
-    return services.store.list_roles(place.project, place.environment, page.limit, page.next_token)
+    tokens, where = services.paging_tokens(), partition(place.project, place.environment)
+    after = tokens.read(page.next_token, "roles", where, {}) if page.next_token else None
+    roles, more = services.store.list_roles(place.project, place.environment, page.limit, after)
+    next_token = tokens.issue("roles", where, {}, f"ROLE#{roles[-1]['name']}") if more and roles else None
+    return roles, next_token
+
+
+def _in_use(name: str, count: int) -> ConflictError:
+    return ConflictError(
+        f"role {name} is held by {count} key(s); delete those keys first (rolling a key keeps its roles)",
+        field="role",
+        code="role_in_use",
+    )
 
 
 def delete_role(services: Services, caller: Identity, place: Place, name: str) -> dict[str, Any]:
@@ -78,18 +110,18 @@ def delete_role(services: Services, caller: Identity, place: Place, name: str) -
     services.store.require_environment(place.project, place.environment)
     role = services.store.get_role(place.project, place.environment, name)
     if role is None:
-        raise NotFoundError(f"role {name} does not exist", field="role")
-    services.store.delete_role(place.project, place.environment, name)
-    services.audit.record_event("role.deleted", place.project, place.environment, caller.key_id, None, {"role": name})
+        raise _no_such_role(name)
+    if role["key_count"] > 0:
+        raise _in_use(name, role["key_count"])
+    writes = [
+        services.store.role_delete_write(place.project, place.environment, name),
+        services.audit.event_write(
+            "role.deleted", place.project, place.environment, caller.key_id, None, {"role": name}
+        ),
+    ]
+    try:
+        services.transactions.commit(writes)
+    except TransactionRefused:
+        now = services.store.get_role(place.project, place.environment, name)  # a key or a delete came in between
+        raise (_no_such_role(name) if now is None else _in_use(name, now["key_count"])) from None
     return role
-
-
-def role_view(role: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": role["name"],
-        "description": role.get("description", ""),
-        "permissions": role["permissions"],
-        "created_at": role["created_at"],
-        "updated_at": role["updated_at"],
-        "key_count": role.get("key_count", 0),
-    }

@@ -18,10 +18,12 @@ if TYPE_CHECKING:
     from archie_keys.app.verification import KeyVerifier
     from archie_keys.aws.audit_reader import AuditReader
     from archie_keys.aws.cache_flush import CacheFlusher
-    from archie_keys.aws.idempotency import Idempotency
+    from archie_keys.aws.dynamo import Transactions, Write
+    from archie_keys.aws.idempotency import IdempotencyStore
     from archie_keys.aws.key_store import KeyStore
     from archie_keys.aws.schedules import ExpirySchedules
     from archie_keys.aws.secrets import SecretDelivery
+    from archie_keys.domain.paging import PagingTokens
 
 
 @dataclass(frozen=True)
@@ -35,9 +37,10 @@ class AppConfig:
 
 
 class EventRecorder(Protocol):
-    """Where management events go (aws.audit_writer.AuditWriter, or NoAudit)."""
+    """Where management events go (aws.audit_writer.AuditWriter, or NoAudit): each event is one item of the
+    transaction that makes the change it describes."""
 
-    def record_event(
+    def event_write(
         self,
         event: str,
         project: str,
@@ -45,7 +48,7 @@ class EventRecorder(Protocol):
         actor_key_id: str,
         key_id: str | None = None,
         details: dict[str, Any] | None = None,
-    ) -> None: ...
+    ) -> Write | None: ...
 
 
 class Services(Protocol):
@@ -53,6 +56,8 @@ class Services(Protocol):
     def config(self) -> AppConfig: ...
     @property
     def store(self) -> KeyStore: ...
+    @property
+    def transactions(self) -> Transactions: ...
     @property
     def audit(self) -> EventRecorder: ...
     @property
@@ -64,11 +69,12 @@ class Services(Protocol):
     @property
     def schedules(self) -> ExpirySchedules: ...
     @property
-    def idempotency(self) -> Idempotency: ...
+    def idempotency(self) -> IdempotencyStore: ...
     @property
     def verifier(self) -> KeyVerifier: ...
 
     def hasher(self) -> KeyHasher: ...
+    def paging_tokens(self) -> PagingTokens: ...
 
 
 class HasherProvider:
@@ -106,7 +112,7 @@ class HasherProvider:
 class NoAudit:
     """Records nothing: for a bootstrap run against a stack without an audit table."""
 
-    def record_event(
+    def event_write(
         self,
         event: str,
         project: str,
@@ -114,5 +120,5 @@ class NoAudit:
         actor_key_id: str,
         key_id: str | None = None,
         details: dict[str, Any] | None = None,
-    ) -> None:
+    ) -> Write | None:
         return None

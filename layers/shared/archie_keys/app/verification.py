@@ -93,44 +93,51 @@ class KeyVerifier:
 
         hasher = self._hasher_provider()
         mac = hasher.mac(parsed.secret)
+        # What the caches compare: the secret's HMAC and the prefix as presented (the prefix is part of the
+        # key: the same secret under another prefix is another, unknown key).
+        seen = mac + b"|" + parsed.prefix.encode("ascii")
         now = self._clock()
         ident = (parsed.project, parsed.environment, parsed.key_id)
 
-        refused = self._negative.get((*ident, mac))
+        refused = self._negative.get((*ident, seen))
         if refused is not None and now < refused[1]:
             raise KeyRefusedError(refused[0])
 
         entry = self._positive.get(ident)
-        if entry is not None and hmac.compare_digest(entry.mac, mac):
+        if entry is not None and hmac.compare_digest(entry.mac, seen):
             if is_expired(entry.verified.expires_epoch, now):
                 self._forget(ident)
                 raise KeyRefusedError("expired")
             if now < entry.fresh_until:
                 return entry.verified
-            return self._refresh(parsed, entry, hasher, mac, now)
-        return self._verify_cold(parsed, hasher, mac, now)
+            return self._refresh(parsed, entry, hasher, mac, seen, now)
+        return self._verify_cold(parsed, hasher, mac, seen, now)
 
     # --- slow paths --------------------------------------------------------------------------------------
 
-    def _verify_cold(self, parsed: ParsedKey, hasher: KeyHasher, mac: bytes, now: float) -> VerifiedKey:
+    def _verify_cold(self, parsed: ParsedKey, hasher: KeyHasher, mac: bytes, seen: bytes, now: float) -> VerifiedKey:
         record = self._store.get_key(parsed.project, parsed.environment, parsed.key_id)
         if record is None:
             hasher.burn_verify(mac)
-            self._refuse(parsed, mac, "not_found", now)
+            self._refuse(parsed, seen, "not_found", now)
         assert record is not None
         # Fetch the roles while argon2 runs (it releases the GIL): the cold path costs about one GetItem plus
         # one verify instead of two round trips plus a verify. Discarded if the secret is wrong.
         roles_future = self._executor().submit(
             self._store.get_roles, parsed.project, parsed.environment, tuple(record.get("roles", ()))
         )
-        if not hasher.verify_mac(record["hash"], mac):
+        secret_matches = hasher.verify_mac(record["hash"], mac)
+        # The prefix is part of the key: a key re-prefixed (its checksum recomputed) is refused like a wrong
+        # secret, after the same work, and compared in constant time.
+        prefix_matches = hmac.compare_digest(str(record.get("prefix", "")).encode(), parsed.prefix.encode("ascii"))
+        if not (secret_matches and prefix_matches):
             roles_future.cancel()
-            self._refuse(parsed, mac, "not_found", now)
+            self._refuse(parsed, seen, "not_found", now)
         if record.get("revoked_at"):
-            self._refuse(parsed, mac, "revoked", now)
+            self._refuse(parsed, seen, "revoked", now)
         expires_epoch = record.get("expires_epoch")
         if is_expired(expires_epoch, now):
-            self._refuse(parsed, mac, "expired", now)
+            self._refuse(parsed, seen, "expired", now)
         if hasher.needs_rehash(record["hash"]):
             self._store.update_key_hash(
                 parsed.project,
@@ -141,10 +148,12 @@ class KeyVerifier:
                 hasher.parameters.as_record(),
             )
         verified = self._build(parsed, record, roles_future.result())
-        self._remember(parsed, record["hash"], mac, verified, now, proof_until=now + self._config.proof_ttl_seconds)
+        self._remember(parsed, record["hash"], seen, verified, now, proof_until=now + self._config.proof_ttl_seconds)
         return verified
 
-    def _refresh(self, parsed: ParsedKey, entry: _Entry, hasher: KeyHasher, mac: bytes, now: float) -> VerifiedKey:
+    def _refresh(
+        self, parsed: ParsedKey, entry: _Entry, hasher: KeyHasher, mac: bytes, seen: bytes, now: float
+    ) -> VerifiedKey:
         """The decision is older than the cache TTL: re-read the record (one GetItem + roles) to catch
         revocation, expiry changes and role edits. argon2 is skipped while the hash is unchanged and the
         proof is younger than its own TTL."""
@@ -152,16 +161,16 @@ class KeyVerifier:
         ident = (parsed.project, parsed.environment, parsed.key_id)
         if record is None or record.get("revoked_at"):
             self._forget(ident)
-            self._refuse(parsed, mac, "revoked", now)
+            self._refuse(parsed, seen, "revoked", now)
         assert record is not None
         if record["hash"] != entry.stored_hash or now >= entry.proof_until:
             self._forget(ident)
-            return self._verify_cold(parsed, hasher, mac, now)
+            return self._verify_cold(parsed, hasher, mac, seen, now)
         if is_expired(record.get("expires_epoch"), now):
             self._forget(ident)
-            self._refuse(parsed, mac, "expired", now)
+            self._refuse(parsed, seen, "expired", now)
         verified = self._build(parsed, record)
-        self._remember(parsed, entry.stored_hash, mac, verified, now, proof_until=entry.proof_until)
+        self._remember(parsed, entry.stored_hash, seen, verified, now, proof_until=entry.proof_until)
         return verified
 
     def _build(

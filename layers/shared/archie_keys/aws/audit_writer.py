@@ -2,9 +2,11 @@
 
 Table layout:
 
-    pk = REQ#<request id>, sk = R        a request; written by whichever log line arrives first, completed
-                                         by the other, so a redelivered batch or a second stream never
-                                         duplicates it
+    pk = REQ#<extended request id>, sk = R   a request, keyed by API Gateway's $context.extendedRequestId
+                                         (which no client can set; $context.requestId can be chosen by the
+                                         client with x-amzn-RequestId, so it is only kept as `request_id`);
+                                         written by whichever log line arrives first, completed by the
+                                         other, so a redelivered batch or a second stream never duplicates it
     pk = EVT#<event id>,   sk = E        a management event (key created, deleted, rolled; role changed; ...)
     pk = USAGE#<p>#<e>#<key id>, sk = <hour>   requests per key and hour
 
@@ -25,7 +27,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from archie_keys.aws.dynamo import aws_error_code, to_item
+from archie_keys.aws.dynamo import Write, aws_error_code, to_item
 from archie_keys.domain.clock import from_iso, to_iso
 
 AUDIT_SHARDS = 4
@@ -46,7 +48,7 @@ class AuditWriter:
         self.client = client
         self.retention_seconds = retention_days * 86400
 
-    def record_event(
+    def event_write(
         self,
         event: str,
         project: str,
@@ -54,8 +56,9 @@ class AuditWriter:
         actor_key_id: str,
         key_id: str | None = None,
         details: dict[str, Any] | None = None,
-    ) -> None:
-        """A management event, attributed to the key that performed it (and, if about a key, to that key)."""
+    ) -> Write:
+        """A management event, attributed to the key that performed it (and, if about a key, to that key), as
+        one item of the transaction that makes the change it describes."""
         event_id = uuid.uuid4().hex
         now = time.time()
         shard = str(shard_of(event_id))
@@ -77,25 +80,28 @@ class AuditWriter:
         if key_id:
             item["key_id"] = key_id
             item["key_bucket"] = bucket(project, environment, key_id, shard)
-        self.client.put_item(TableName=self.table, Item=to_item(item))
+        return Write({"Put": {"TableName": self.table, "Item": to_item(item)}}, "audit_event")
 
     # --- request records (written by the ingest) -----------------------------------------------------------
 
-    def request_values(self, request_id: str, project: str, environment: str, values: dict[str, Any]) -> dict[str, Any]:
-        """A request record's stored attributes: its fields plus the environment index bucket and TTL."""
+    def request_values(self, record_id: str, project: str, environment: str, values: dict[str, Any]) -> dict[str, Any]:
+        """A request record's stored attributes: its fields plus the environment index bucket and TTL, so a
+        record shows in queries and expires whichever log line wrote it first."""
         epoch = from_iso(values["time"])
         return {
             **values,
-            "at": f"{values['time']}#{request_id}",
-            "env_bucket": bucket(project, environment, str(shard_of(request_id))),
+            "project": project,
+            "environment": environment,
+            "at": f"{values['time']}#{record_id}",
+            "env_bucket": bucket(project, environment, str(shard_of(record_id))),
             "purge_epoch": int(epoch + self.retention_seconds),
         }
 
-    def update_request(self, request_id: str, values: Mapping[str, Any], condition: str | None = None) -> None:
+    def update_request(self, record_id: str, values: Mapping[str, Any], condition: str | None = None) -> None:
         names = {f"#a{i}": name for i, name in enumerate(values)}
         request: dict[str, Any] = {
             "TableName": self.table,
-            "Key": to_item({"pk": f"REQ#{request_id}", "sk": "R"}),
+            "Key": to_item({"pk": f"REQ#{record_id}", "sk": "R"}),
             "UpdateExpression": "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(values))),
             "ExpressionAttributeNames": names,
             "ExpressionAttributeValues": to_item({f":a{i}": v for i, v in enumerate(values.values())}),
@@ -105,19 +111,19 @@ class AuditWriter:
         self.client.update_item(**request)
 
     def write_attributed(
-        self, request_id: str, values: Mapping[str, Any], project: str, environment: str, key_id: str
+        self, record_id: str, values: Mapping[str, Any], project: str, environment: str, key_id: str
     ) -> bool:
         """Write the record's fields and give it its key, once. Returns True when this write attributed it
         (so the caller counts the request in the key's usage exactly once). One conditional write, a second
         plain one only if already attributed (a redelivery, or the other stream came first)."""
-        shard = str(shard_of(request_id))
+        shard = str(shard_of(record_id))
         attributed = {**values, "key_id": key_id, "key_bucket": bucket(project, environment, key_id, shard)}
         try:
-            self.update_request(request_id, attributed, condition="attribute_not_exists(key_id)")
+            self.update_request(record_id, attributed, condition="attribute_not_exists(key_id)")
         except Exception as error:
             if aws_error_code(error) != "ConditionalCheckFailedException":
                 raise
-            self.update_request(request_id, values)
+            self.update_request(record_id, values)
             return False
         return True
 

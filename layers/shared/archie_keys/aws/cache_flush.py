@@ -44,6 +44,22 @@ def parse_flush_targets(raw: str) -> tuple[FlushTarget, ...]:
     return tuple(targets)
 
 
+@dataclass(frozen=True)
+class FlushReport:
+    """What a revocation's flush reached: the stages flushed, and those still holding a cache that may serve
+    the key until it expires there (ReauthorizeEvery at most)."""
+
+    flushed: tuple[str, ...] = ()
+    unflushed: tuple[str, ...] = ()
+
+
+# Every stage's flush is tried this many times (with these pauses) before it counts as not flushed.
+FLUSH_ATTEMPTS = 3
+FLUSH_BACKOFF_SECONDS = (0.05, 0.2)
+# Named in place of the stages when the list of stages itself could not be read.
+TARGETS_UNREADABLE = "(every stage: the list of stages could not be read)"
+
+
 class CacheFlusher:
     def __init__(
         self,
@@ -66,22 +82,45 @@ class CacheFlusher:
             if t.project != "*" and t.environment != "*"
         }
 
-    def flush_environment(self, project: str, environment: str) -> list[str]:
-        """Flush every configured stage that serves project/environment. Returns the stages flushed."""
-        flushed = []
-        for target in self.targets():
-            if target.serves(project, environment):
+    def _flush_stage(self, target: FlushTarget) -> bool:
+        for attempt in range(FLUSH_ATTEMPTS):
+            try:
                 self.client.flush_stage_authorizers_cache(restApiId=target.rest_api_id, stageName=target.stage)
-                flushed.append(f"{target.rest_api_id}/{target.stage}")
-        return flushed
+                return True
+            except Exception:  # noqa: BLE001 - a stage that cannot be flushed is retried and reported, not raised
+                logger.warning("flushing %s/%s failed (attempt %d)", target.rest_api_id, target.stage, attempt + 1)
+                if attempt < len(FLUSH_BACKOFF_SECONDS):
+                    self.sleep(FLUSH_BACKOFF_SECONDS[attempt])
+        return False
 
-    def revoke_everywhere(self, project: str, environment: str) -> list[str]:
-        """Steps 2-4 above. Returns the stages flushed."""
-        flushed = self.flush_environment(project, environment)
+    def flush_environment(self, project: str, environment: str) -> FlushReport:
+        """Flush every configured stage that serves project/environment, each retried; never raises."""
+        try:
+            serving = [target for target in self.targets() if target.serves(project, environment)]
+        except Exception:
+            logger.exception("the list of stages to flush could not be read")
+            return FlushReport((), (TARGETS_UNREADABLE,))
+        flushed: list[str] = []
+        unflushed: list[str] = []
+        for target in serving:
+            (flushed if self._flush_stage(target) else unflushed).append(f"{target.rest_api_id}/{target.stage}")
+        return FlushReport(tuple(flushed), tuple(unflushed))
+
+    def revoke_everywhere(self, project: str, environment: str) -> FlushReport:
+        """Steps 2-4 above, after the change is committed: flush, wait out warm instances, flush again. A
+        stage that fails is retried and reported, never raised: the revocation itself already holds."""
+        self.flush_environment(project, environment)
         if self.instance_cache_ttl_seconds > 0:
             self.sleep(self.instance_cache_ttl_seconds)
-        self.flush_environment(project, environment)
-        logger.info(
-            "authorizer caches flushed", extra={"stages": flushed, "project": project, "environment": environment}
-        )
-        return flushed
+        second = self.flush_environment(project, environment)
+        if second.unflushed:
+            logger.error(
+                "authorizer caches not flushed",
+                extra={"stages": list(second.unflushed), "project": project, "environment": environment},
+            )
+        else:
+            logger.info(
+                "authorizer caches flushed",
+                extra={"stages": list(second.flushed), "project": project, "environment": environment},
+            )
+        return second

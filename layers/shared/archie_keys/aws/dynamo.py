@@ -11,7 +11,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from archie_keys.domain.errors import ValidationFailedError
+from archie_keys.domain.errors import ConflictError, ServiceUnavailableError, ValidationFailedError
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -73,3 +73,49 @@ class Page:
 
 def aws_error_code(error: Exception) -> str:
     return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+
+
+@dataclass(frozen=True)
+class Write:
+    """One item of a DynamoDB transaction (a TransactItems entry: Put, Update, Delete or ConditionCheck) and
+    a label naming what its condition protects, so a refused transaction says which condition failed."""
+
+    item: dict[str, Any]
+    label: str
+
+
+class TransactionRefused(Exception):
+    """A transaction was cancelled because these conditions (by label) did not hold; nothing was written."""
+
+    def __init__(self, labels: list[str]) -> None:
+        super().__init__(", ".join(labels))
+        self.labels = labels
+
+
+# Cancellation reasons that mean DynamoDB could not take the write now (retry later), not a refused condition.
+_CAPACITY_REASONS = {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded", "InternalServerError"}
+
+
+class Transactions:
+    """Commits writes built by the adapters (keys, audit, idempotency) as one DynamoDB transaction, so a
+    change and the audit event that describes it are written together or not at all."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+
+    def commit(self, writes: list[Write | None]) -> None:
+        chosen = [write for write in writes if write is not None]
+        try:
+            self.client.transact_write_items(TransactItems=[write.item for write in chosen])
+        except Exception as error:
+            if aws_error_code(error) != "TransactionCanceledException":
+                raise
+            reasons = getattr(error, "response", {}).get("CancellationReasons", [])
+            failed = [chosen[i].label for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
+            if failed:
+                raise TransactionRefused(failed) from None
+            if any(r.get("Code") in _CAPACITY_REASONS for r in reasons):
+                raise ServiceUnavailableError() from None
+            if any(r.get("Code") == "TransactionConflict" for r in reasons):
+                raise ConflictError("a concurrent change touched the same items; retry", code="conflict") from None
+            raise

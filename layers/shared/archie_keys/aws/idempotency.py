@@ -1,91 +1,132 @@
-"""Idempotent key creation for CI pipelines (header Idempotency-Key), on Powertools idempotency + DynamoDB.
+"""The idempotency records behind the Idempotency-Key header (IdempotencyTable).
 
-A retry with the same Idempotency-Key (same caller, environment and body) returns the very same response,
-including the key value, and creates nothing. The key value must never be stored in clear, so the response
-is kept with the value sealed (domain.sealing) under a subkey of the pepper bound to this caller,
-environment and Idempotency-Key.
+    id          sha256 of (scope, Idempotency-Key): the scope is the caller, its environment and the operation
+    status      in_progress | completed
+    fingerprint sha256 of the request body: the same key with another body is refused
+    claim       a random token naming the request that holds an in_progress record
+    response    the completed response, with the key value sealed (never in clear)
+    key_id      the key the response created
+    expiration  TTL (epoch seconds): the record is gone 24 h after the first request
+
+A record is claimed before the work starts and completed inside the very transaction that creates the key
+(`completion_write`), so a response is stored exactly when its key exists: a crash between the two cannot
+leave a key whose value no retry can get back.
 """
 
 from __future__ import annotations
 
-import json
-import re
+import secrets
+import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from archie_keys.domain import limits
-from archie_keys.domain.errors import ConflictError, ValidationFailedError
-from archie_keys.domain.hashing import KeyHasher
-from archie_keys.domain.sealing import seal, unseal
+from archie_keys.aws.dynamo import Write, aws_error_code, from_item, to_item
 
-_IDEMPOTENCY_KEY_RE = re.compile(limits.IDEMPOTENCY_KEY_PATTERN)
+IN_PROGRESS, COMPLETED = "in_progress", "completed"
 
 
-def check_idempotency_key(value: str) -> None:
-    if not _IDEMPOTENCY_KEY_RE.match(value):
-        raise ValidationFailedError(
-            "Idempotency-Key must be 1-128 characters of letters, digits, '_', '.', ':' or '-'",
-            field="Idempotency-Key",
-        )
+@dataclass(frozen=True)
+class Claim:
+    """This request holds the record: it does the work and completes (or releases) the record."""
+
+    record_id: str
+    token: str
 
 
-class Idempotency:
-    def __init__(self, table: str, client: Any) -> None:
+@dataclass(frozen=True)
+class Existing:
+    """Another request holds or completed the record."""
+
+    status: str
+    fingerprint: str
+    response: dict[str, Any] | None
+    key_id: str | None
+
+
+class IdempotencyStore:
+    def __init__(self, table: str, client: Any, clock: Callable[[], float] = time.time) -> None:
         self.table = table
         self.client = client
-        self._persistence: Any = None
+        self.clock = clock
 
-    def _layer(self) -> Any:
-        if self._persistence is None:
-            from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
-
-            self._persistence = DynamoDBPersistenceLayer(table_name=self.table, boto3_client=self.client)
-        return self._persistence
-
-    def run_once(
-        self,
-        hasher: KeyHasher,
-        scope: dict[str, str],
-        idempotency_key: str,
-        body: Any,
-        create: Callable[[], dict[str, Any]],
-        lambda_context: Any = None,
-    ) -> dict[str, Any]:
-        """Run `create` at most once per (scope, idempotency_key). `create` returns a response whose "key" is
-        the new key's value; the stored copy holds it sealed. Same key with a different body: 422. A
-        duplicate arriving while the first is still running: 409."""
-        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig, idempotent_function
-        from aws_lambda_powertools.utilities.idempotency.exceptions import (
-            IdempotencyAlreadyInProgressError,
-            IdempotencyValidationError,
-        )
-
-        check_idempotency_key(idempotency_key)
-        seal_key = hasher.derive(json.dumps([scope, idempotency_key], sort_keys=True).encode("utf-8"))
-        config = IdempotencyConfig(
-            event_key_jmespath="[scope, idempotency_key]",
-            payload_validation_jmespath="body",
-            expires_after_seconds=limits.IDEMPOTENCY_TTL_SECONDS,
-            lambda_context=lambda_context,
-        )
-
-        @idempotent_function(data_keyword_argument="request", persistence_store=self._layer(), config=config)
-        def create_sealed(request: dict[str, Any]) -> dict[str, Any]:
-            response = create()
-            return {**response, "key": seal(seal_key, response["key"])}
-
+    def claim(self, record_id: str, fingerprint: str, ttl_seconds: int, hold_seconds: int) -> Claim | Existing:
+        """Claim the record for this request, or say who has it. A claim whose holder died (held longer than
+        `hold_seconds`) or a record past its TTL is taken over."""
+        now = int(self.clock())
+        token = secrets.token_hex(16)
+        item = {
+            "id": record_id,
+            "status": IN_PROGRESS,
+            "fingerprint": fingerprint,
+            "claim": token,
+            "held_until": now + hold_seconds,
+            "expiration": now + ttl_seconds,
+        }
         try:
-            stored = create_sealed(request={"scope": scope, "idempotency_key": idempotency_key, "body": body})
-        except IdempotencyAlreadyInProgressError:
-            raise ConflictError(
-                "a request with this Idempotency-Key is still in progress; retry shortly",
-                field="Idempotency-Key",
-                code="idempotency_in_progress",
-            ) from None
-        except IdempotencyValidationError:
-            raise ValidationFailedError(
-                "this Idempotency-Key was used with a different body",
-                field="Idempotency-Key",
-                code="idempotency_key_reused",
-            ) from None
-        return {**stored, "key": unseal(seal_key, stored["key"])}
+            self.client.put_item(
+                TableName=self.table,
+                Item=to_item(item),
+                ConditionExpression="attribute_not_exists(id) OR expiration <= :now "
+                "OR (#status = :in_progress AND held_until <= :now)",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_item({":now": now, ":in_progress": IN_PROGRESS}),
+            )
+            return Claim(record_id, token)
+        except Exception as error:
+            if aws_error_code(error) != "ConditionalCheckFailedException":
+                raise
+        stored = self.client.get_item(TableName=self.table, Key=to_item({"id": record_id}), ConsistentRead=True)
+        record = from_item(stored.get("Item") or {})
+        if not record:  # expired and removed between the two calls: a rare race, answered as in progress
+            return Existing(IN_PROGRESS, fingerprint, None, None)
+        return Existing(
+            str(record.get("status")),
+            str(record.get("fingerprint")),
+            record.get("response"),
+            record.get("key_id"),
+        )
+
+    def completion_write(self, claim: Claim, response: dict[str, Any], key_id: str) -> Write:
+        """Complete the claimed record with the (sealed) response, in the transaction that creates the key."""
+        update = {
+            "TableName": self.table,
+            "Key": to_item({"id": claim.record_id}),
+            "UpdateExpression": "SET #status = :completed, #response = :response, key_id = :key_id REMOVE held_until",
+            "ConditionExpression": "claim = :token",
+            "ExpressionAttributeNames": {"#status": "status", "#response": "response"},
+            "ExpressionAttributeValues": to_item(
+                {":completed": COMPLETED, ":response": response, ":key_id": key_id, ":token": claim.token}
+            ),
+        }
+        return Write({"Update": update}, "idempotency")
+
+    def release(self, claim: Claim) -> None:
+        """Give up a claim whose work failed, so a retry can run (only this request's own claim)."""
+        try:
+            self.client.delete_item(
+                TableName=self.table,
+                Key=to_item({"id": claim.record_id}),
+                ConditionExpression="claim = :token AND #status = :in_progress",
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues=to_item({":token": claim.token, ":in_progress": IN_PROGRESS}),
+            )
+        except Exception as error:
+            if aws_error_code(error) != "ConditionalCheckFailedException":
+                raise
+
+    def forget_response(self, record_id: str, key_id: str) -> None:
+        """Drop the sealed response of a key that is no longer active (revoked, rolled): a replay then answers
+        409 key_not_active. Only the record that created `key_id` is touched; a missing one is fine."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item({"id": record_id}),
+                UpdateExpression="REMOVE #response",
+                ConditionExpression="key_id = :key_id",
+                ExpressionAttributeNames={"#response": "response"},
+                ExpressionAttributeValues=to_item({":key_id": key_id}),
+            )
+        except Exception as error:
+            if aws_error_code(error) != "ConditionalCheckFailedException":
+                raise

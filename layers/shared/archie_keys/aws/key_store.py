@@ -6,9 +6,11 @@
          KEY#<key_id>        a key; key ids sort by creation time, so a reverse Query lists newest first
 
 Everything a request touches lives in its own partition: GetItem, BatchGetItem and Query only, never Scan.
-Stored items are plain dicts here; this module knows nothing of HTTP. It is longer than 300 lines because it
-holds every access to this one table, so that writes spanning environments, roles and keys are built in one
-place.
+Changes are not written here: each method named `*_writes`/`*_write` builds the transaction items of one
+change, and the use case commits them together with the audit event that describes the change (see
+aws.dynamo.Transactions). Stored items are plain dicts; this module knows nothing of HTTP. It is longer than
+300 lines because it holds every access to this one table, so that every change to environments, roles and
+keys is built in one place.
 """
 
 from __future__ import annotations
@@ -17,12 +19,43 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from archie_keys.aws.dynamo import Page, aws_error_code, decode_token, encode_token, from_item, to_item
-from archie_keys.domain.errors import ConflictError, NotFoundError, ValidationFailedError
+from archie_keys.aws.dynamo import Write, aws_error_code, from_item, to_item
+from archie_keys.domain.errors import NotFoundError, ServiceUnavailableError
+
+# Keys read per Query when a row filter applies: DynamoDB filters after reading, so a sparse filter reads
+# this many keys per round trip instead of `limit + 1`.
+FILTERED_READ_BATCH = 200
+# A listing stops after this many round trips even when the filter keeps matching nothing (1 MB each at most).
+MAX_QUERY_ROUND_TRIPS = 100
 
 
 def partition(project: str, environment: str) -> str:
     return f"PROJECT#{project}#ENV#{environment}"
+
+
+def row_filter_expression(alternatives: Sequence[dict[str, Any]]) -> tuple[str, dict[str, str], dict[str, Any]] | None:
+    """A condition selecting keys whose context matches any alternative (each: every field equal), or None
+    when no key can match (a literal that is not a string never equals a context value). Parenthesized only
+    where needed: DynamoDB refuses redundant parentheses."""
+    clauses: list[list[str]] = []
+    names: dict[str, str] = {"#ctx": "context"}
+    values: dict[str, Any] = {}
+    for alternative in alternatives:
+        if not all(isinstance(value, str) for value in alternative.values()):
+            continue
+        terms = []
+        for field, value in alternative.items():
+            index = len(values)
+            names[f"#f{index}"] = field
+            values[f":f{index}"] = value
+            terms.append(f"#ctx.#f{index} = :f{index}")
+        clauses.append(terms or ["attribute_exists(pk)"])
+    if not clauses:
+        return None
+    if len(clauses) == 1:
+        return " AND ".join(clauses[0]), names, values
+    either = " OR ".join(f"({' AND '.join(terms)})" if len(terms) > 1 else terms[0] for terms in clauses)
+    return f"({either})", names, values
 
 
 class KeyStore:
@@ -30,93 +63,119 @@ class KeyStore:
         self.table = table
         self.client = client
 
-    # --- generic ---------------------------------------------------------------------------------------
+    def _key(self, project: str, environment: str, sk: str) -> dict[str, Any]:
+        return to_item({"pk": partition(project, environment), "sk": sk})
 
     def get(self, project: str, environment: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:
         response = self.client.get_item(
-            TableName=self.table,
-            Key=to_item({"pk": partition(project, environment), "sk": sk}),
-            ConsistentRead=consistent,
+            TableName=self.table, Key=self._key(project, environment, sk), ConsistentRead=consistent
         )
         item = response.get("Item")
         return from_item(item) if item else None
 
-    def _query(
-        self, pk: str, sk_prefix: str, limit: int, token: str | None, newest_first: bool, hide_revoked: bool = False
-    ) -> Page:
+    def _page(
+        self,
+        project: str,
+        environment: str,
+        sk_prefix: str,
+        limit: int,
+        after: str | None,
+        newest_first: bool,
+        filter_expression: tuple[str, dict[str, str], dict[str, Any]] | None = None,
+        read_batch: int = 0,
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Up to `limit` items of one sk prefix after the sort key `after`, and whether more remain. A filter is
+        applied in the query, and the query is repeated until the page is full or the partition is read, so a
+        page is never empty while matching items remain."""
+        values: dict[str, Any] = {":pk": partition(project, environment), ":prefix": sk_prefix}
         request: dict[str, Any] = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-            "ExpressionAttributeValues": to_item({":pk": pk, ":prefix": sk_prefix}),
             "ScanIndexForward": not newest_first,
-            "Limit": limit,
+            "Limit": limit + 1,
         }
-        if hide_revoked:
-            request["FilterExpression"] = "attribute_not_exists(revoked_at)"
-        if token:
-            request["ExclusiveStartKey"] = decode_token(token, pk)
-        response = self.client.query(**request)
-        last = response.get("LastEvaluatedKey")
-        return Page([from_item(i) for i in response.get("Items", [])], encode_token(last) if last else None)
+        if filter_expression is not None:
+            expression, names, filter_values = filter_expression
+            request["FilterExpression"] = expression
+            if names:
+                request["ExpressionAttributeNames"] = names
+            values.update(filter_values)
+            request["Limit"] = max(limit + 1, read_batch)
+        request["ExpressionAttributeValues"] = to_item(values)
+        if after is not None:
+            request["ExclusiveStartKey"] = self._key(project, environment, after)
+        found: list[dict[str, Any]] = []
+        for _ in range(MAX_QUERY_ROUND_TRIPS):
+            response = self.client.query(**request)
+            found.extend(from_item(item) for item in response.get("Items", []))
+            last = response.get("LastEvaluatedKey")
+            if len(found) > limit or last is None:
+                return found[:limit], len(found) > limit
+            request["ExclusiveStartKey"] = last
+        # A very sparse filter over a very large partition: answer what was found, and more may remain.
+        return found[:limit], True
 
     # --- environments ----------------------------------------------------------------------------------
 
-    def put_environment(self, project: str, environment: str, record: dict[str, Any]) -> tuple[dict[str, Any], bool]:
-        """Declare an environment; an existing declaration is kept as it is (idempotent). Returns (record, created)."""
-        item = {"pk": partition(project, environment), "sk": "ENV", "kind": "environment", **record}
-        try:
-            self.client.put_item(
-                TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)"
-            )
-            return from_item(to_item(item)), True
-        except Exception as error:
-            if aws_error_code(error) != "ConditionalCheckFailedException":
-                raise
-        existing = self.get(project, environment, "ENV")
-        assert existing is not None
-        return existing, False
+    def environment_write(self, record: dict[str, Any]) -> Write:
+        """Declare an environment; refused (label `environment_exists`) when it is already declared."""
+        item = {"pk": partition(record["project"], record["environment"]), "sk": "ENV", "kind": "environment", **record}
+        put = {"TableName": self.table, "Item": to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}
+        return Write({"Put": put}, "environment_exists")
+
+    def get_environment(self, project: str, environment: str) -> dict[str, Any] | None:
+        return self.get(project, environment, "ENV")
 
     def require_environment(self, project: str, environment: str) -> dict[str, Any]:
-        record = self.get(project, environment, "ENV")
+        record = self.get_environment(project, environment)
         if record is None:
             raise NotFoundError(f"environment {project}/{environment} is not declared", field="environment")
         return record
 
     # --- roles -----------------------------------------------------------------------------------------
 
-    def put_role(
-        self, project: str, environment: str, name: str, record: dict[str, Any]
-    ) -> tuple[dict[str, Any], bool]:
-        """Create or replace a role's definition, keeping its key_count and created_at."""
-        pk = partition(project, environment)
-        values = {
-            "kind": "role",
-            "name": name,
-            "description": record["description"],
-            "permissions": json.dumps(record["permissions"], separators=(",", ":")),
-            "updated_at": record["updated_at"],
-            "updated_by": record["updated_by"],
+    def role_write(
+        self, project: str, environment: str, name: str, values: dict[str, Any], previous: dict[str, Any] | None
+    ) -> Write:
+        """Create a role (when `previous` is None; refused if one appeared meanwhile) or replace the definition
+        of `previous` (refused if it changed meanwhile). key_count and created_at are kept. Label: `role`."""
+        stored = {
+            "description": values["description"],
+            "permissions": json.dumps(values["permissions"], separators=(",", ":")),
+            "updated_at": values["updated_at"],
+            "updated_by": values["updated_by"],
         }
-        assignments = [f"#a{i} = :a{i}" for i in range(len(values))]
-        names = {f"#a{i}": attribute for i, attribute in enumerate(values)}
-        response = self.client.update_item(
-            TableName=self.table,
-            Key=to_item({"pk": pk, "sk": f"ROLE#{name}"}),
-            UpdateExpression="SET "
-            + ", ".join(assignments)
-            + ", #created = if_not_exists(#created, :now), #count = if_not_exists(#count, :zero)",
-            ExpressionAttributeNames={**names, "#created": "created_at", "#count": "key_count"},
-            ExpressionAttributeValues=to_item(
-                {
-                    **{f":a{i}": value for i, value in enumerate(values.values())},
-                    ":now": record["updated_at"],
-                    ":zero": 0,
-                }
+        key = self._key(project, environment, f"ROLE#{name}")
+        if previous is None:
+            item = {**from_item(key), "kind": "role", "name": name, "created_at": values["updated_at"], "key_count": 0}
+            put = {
+                "TableName": self.table,
+                "Item": to_item({**item, **stored}),
+                "ConditionExpression": "attribute_not_exists(pk)",
+            }
+            return Write({"Put": put}, "role")
+        names = {f"#a{i}": attribute for i, attribute in enumerate(stored)}
+        update = {
+            "TableName": self.table,
+            "Key": key,
+            "UpdateExpression": "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(stored))),
+            "ConditionExpression": "attribute_exists(pk) AND #updated = :previous",
+            "ExpressionAttributeNames": {**names, "#updated": "updated_at"},
+            "ExpressionAttributeValues": to_item(
+                {**{f":a{i}": value for i, value in enumerate(stored.values())}, ":previous": previous["updated_at"]}
             ),
-            ReturnValues="ALL_NEW",
-        )
-        stored = from_item(response["Attributes"])
-        return decode_role(stored), stored["created_at"] == stored["updated_at"]
+        }
+        return Write({"Update": update}, "role")
+
+    def role_delete_write(self, project: str, environment: str, name: str) -> Write:
+        """Delete a role that no key holds (label `role_in_use` when one does, or it is gone)."""
+        delete = {
+            "TableName": self.table,
+            "Key": self._key(project, environment, f"ROLE#{name}"),
+            "ConditionExpression": "attribute_exists(pk) AND key_count <= :zero",
+            "ExpressionAttributeValues": to_item({":zero": 0}),
+        }
+        return Write({"Delete": delete}, "role_in_use")
 
     def get_role(self, project: str, environment: str, name: str) -> dict[str, Any] | None:
         item = self.get(project, environment, f"ROLE#{name}")
@@ -126,11 +185,10 @@ class KeyStore:
         """The named roles of one partition in one BatchGetItem (strongly consistent). Missing ones are absent."""
         if not names:
             return {}
-        pk = partition(project, environment)
-        keys = [to_item({"pk": pk, "sk": f"ROLE#{name}"}) for name in names]
+        keys = [self._key(project, environment, f"ROLE#{name}") for name in names]
         found: dict[str, dict[str, Any]] = {}
         request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
-        for _ in range(5):  # unprocessed keys are retried a bounded number of times, then it is an error
+        for _ in range(5):  # unprocessed keys are retried a bounded number of times, then it is unavailable
             response = self.client.batch_get_item(RequestItems=request)
             for item in response.get("Responses", {}).get(self.table, []):
                 role = decode_role(from_item(item))
@@ -138,129 +196,114 @@ class KeyStore:
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 return found
-        raise RuntimeError("DynamoDB left keys unprocessed")
+        raise ServiceUnavailableError("DynamoDB left role reads unprocessed; retry shortly")
 
-    def list_roles(self, project: str, environment: str, limit: int, token: str | None) -> Page:
-        page = self._query(partition(project, environment), "ROLE#", limit, token, newest_first=False)
-        return Page([decode_role(item) for item in page.items], page.next_token)
-
-    def delete_role(self, project: str, environment: str, name: str) -> None:
-        try:
-            self.client.delete_item(
-                TableName=self.table,
-                Key=to_item({"pk": partition(project, environment), "sk": f"ROLE#{name}"}),
-                ConditionExpression="attribute_exists(pk) AND key_count <= :zero",
-                ExpressionAttributeValues=to_item({":zero": 0}),
-            )
-        except Exception as error:
-            if aws_error_code(error) != "ConditionalCheckFailedException":
-                raise
-            if self.get_role(project, environment, name) is None:
-                raise NotFoundError(f"role {name} does not exist", field="role") from None
-            raise ConflictError(
-                f"role {name} is still used by keys; delete or roll them first", field="role", code="role_in_use"
-            ) from None
+    def list_roles(
+        self, project: str, environment: str, limit: int, after: str | None
+    ) -> tuple[list[dict[str, Any]], bool]:
+        items, more = self._page(project, environment, "ROLE#", limit, after, newest_first=False)
+        return [decode_role(item) for item in items], more
 
     # --- keys ------------------------------------------------------------------------------------------
 
-    def create_key(self, project: str, environment: str, record: dict[str, Any]) -> None:
-        """Write a key and count it on each of its roles, atomically: a role deleted at the same moment makes
-        the whole creation fail instead of leaving a key with a dangling role."""
-        pk = partition(project, environment)
-        role_names = list(record["roles"])
-        items: list[dict[str, Any]] = [
-            {
-                "ConditionCheck": {
-                    "TableName": self.table,
-                    "Key": to_item({"pk": pk, "sk": "ENV"}),
-                    "ConditionExpression": "attribute_exists(pk)",
-                }
-            },
-            {
-                "Put": {
-                    "TableName": self.table,
-                    "Item": to_item({"pk": pk, "sk": f"KEY#{record['key_id']}", "kind": "key", **record}),
-                    "ConditionExpression": "attribute_not_exists(pk)",
-                }
-            },
+    def key_create_writes(self, record: dict[str, Any]) -> list[Write]:
+        """Write a key and count it on each of its roles: a role deleted at the same moment (label `role:<name>`)
+        or an environment not declared (label `environment`) refuses the whole creation."""
+        project, environment = record["project"], record["environment"]
+        writes = [
+            Write(
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table,
+                        "Key": self._key(project, environment, "ENV"),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+                "environment",
+            ),
+            Write(
+                {
+                    "Put": {
+                        "TableName": self.table,
+                        "Item": to_item(
+                            {"pk": partition(project, environment), "sk": f"KEY#{record['key_id']}", "kind": "key"}
+                            | record
+                        ),
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                "key",
+            ),
         ]
-        items += [
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": to_item({"pk": pk, "sk": f"ROLE#{name}"}),
-                    "UpdateExpression": "ADD key_count :one",
-                    "ConditionExpression": "attribute_exists(pk)",
-                    "ExpressionAttributeValues": to_item({":one": 1}),
-                }
-            }
-            for name in role_names
-        ]
-        self._transact(items, labels=["environment", "key", *[f"role:{n}" for n in role_names]])
+        return writes + self._count_writes(project, environment, record["roles"], +1)
 
-    def _transact(self, items: list[dict[str, Any]], labels: list[str]) -> None:
-        try:
-            self.client.transact_write_items(TransactItems=items)
-        except Exception as error:
-            if aws_error_code(error) != "TransactionCanceledException":
-                raise
-            reasons = getattr(error, "response", {}).get("CancellationReasons", [])
-            failed = [labels[i] for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
-            if any(label == "environment" for label in failed):
-                raise NotFoundError("environment is not declared", field="environment") from None
-            roles = [label.split(":", 1)[1] for label in failed if label.startswith("role:")]
-            if roles:
-                raise ValidationFailedError(f"unknown role: {roles[0]}", field="roles", code="unknown_role") from None
-            if "key" in failed:
-                raise ConflictError("the key changed concurrently; retry", code="key_conflict") from None
-            if any(r.get("Code") == "TransactionConflict" for r in reasons):
-                raise ConflictError("a concurrent change touched the same items; retry", code="conflict") from None
-            raise
+    def _count_writes(self, project: str, environment: str, roles: Sequence[str], delta: int) -> list[Write]:
+        return [
+            Write(
+                {
+                    "Update": {
+                        "TableName": self.table,
+                        "Key": self._key(project, environment, f"ROLE#{name}"),
+                        "UpdateExpression": "ADD key_count :delta",
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": to_item({":delta": delta}),
+                    }
+                },
+                f"role:{name}",
+            )
+            for name in roles
+        ]
 
     def get_key(self, project: str, environment: str, key_id: str, *, consistent: bool = True) -> dict[str, Any] | None:
         return self.get(project, environment, f"KEY#{key_id}", consistent=consistent)
 
-    def list_keys(self, project: str, environment: str, limit: int, token: str | None) -> Page:
-        return self._query(partition(project, environment), "KEY#", limit, token, newest_first=True, hide_revoked=True)
+    def list_keys(
+        self, project: str, environment: str, limit: int, after: str | None, alternatives: Sequence[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], bool]:
+        """Live keys, newest first, whose context matches one of the row-filter alternatives ([{}]: all)."""
+        live = "attribute_not_exists(revoked_at)"
+        if {} in alternatives:
+            return self._page(project, environment, "KEY#", limit, after, True, (live, {}, {}))
+        rows = row_filter_expression(alternatives)
+        if rows is None:
+            return [], False
+        expression = (f"{live} AND {rows[0]}", rows[1], rows[2])
+        return self._page(project, environment, "KEY#", limit, after, True, expression, FILTERED_READ_BATCH)
 
-    def revoke_key(
-        self, project: str, environment: str, key_id: str, revoked_at: str, revoked_by: str, purge_epoch: int
-    ) -> dict[str, Any]:
-        """Revoke a key and uncount it on its roles. The item stays (hash kept, marked revoked) so /verify can
-        say `revoked` and investigators can see it, until DynamoDB's TTL purges it at purge_epoch.
-        Unknown or already revoked: NotFoundError."""
-        record = self.get_key(project, environment, key_id)
-        if record is None or record.get("revoked_at"):
-            raise NotFoundError("no such key", field="key_id")
-        pk = partition(project, environment)
-        items: list[dict[str, Any]] = [
+    def key_revoke_writes(
+        self, record: dict[str, Any], revoked_at: str, revoked_by: str, purge_epoch: int
+    ) -> list[Write]:
+        """Revoke a key and uncount it on its roles. The item stays (hash kept, marked revoked) so /verify can say
+        `revoked` and investigators can see it, until DynamoDB's TTL purges it at purge_epoch. Label `key` when
+        it is gone or already revoked."""
+        project, environment = record["project"], record["environment"]
+        revoke = Write(
             {
                 "Update": {
                     "TableName": self.table,
-                    "Key": to_item({"pk": pk, "sk": f"KEY#{key_id}"}),
+                    "Key": self._key(project, environment, f"KEY#{record['key_id']}"),
                     "UpdateExpression": "SET revoked_at = :at, revoked_by = :by, purge_epoch = :purge",
                     "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(revoked_at)",
                     "ExpressionAttributeValues": to_item({":at": revoked_at, ":by": revoked_by, ":purge": purge_epoch}),
                 }
-            }
-        ]
-        items += [
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": to_item({"pk": pk, "sk": f"ROLE#{name}"}),
-                    "UpdateExpression": "ADD key_count :minus",
-                    "ConditionExpression": "attribute_exists(pk)",
-                    "ExpressionAttributeValues": to_item({":minus": -1}),
-                }
-            }
-            for name in record["roles"]
-        ]
-        try:
-            self._transact(items, labels=["key", *[f"role:{n}" for n in record["roles"]]])
-        except ConflictError:
-            raise NotFoundError("no such key", field="key_id") from None
-        return {**record, "revoked_at": revoked_at, "revoked_by": revoked_by}
+            },
+            "key",
+        )
+        return [revoke, *self._count_writes(project, environment, record["roles"], -1)]
+
+    def key_roll_write(self, record: dict[str, Any], values: dict[str, Any]) -> Write:
+        """Mark a live, not yet rolled key as rolled (label `rolled_key` when it was revoked or rolled meanwhile)."""
+        names = {f"#k{i}": name for i, name in enumerate(values)}
+        update = {
+            "TableName": self.table,
+            "Key": self._key(record["project"], record["environment"], f"KEY#{record['key_id']}"),
+            "UpdateExpression": "SET " + ", ".join(f"#k{i} = :v{i}" for i in range(len(values))),
+            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(revoked_at) "
+            "AND attribute_not_exists(rolled_to)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item({f":v{i}": value for i, value in enumerate(values.values())}),
+        }
+        return Write({"Update": update}, "rolled_key")
 
     def update_key_hash(
         self, project: str, environment: str, key_id: str, old_hash: str, new_hash: str, params: dict[str, int]
@@ -269,7 +312,7 @@ class KeyStore:
         try:
             self.client.update_item(
                 TableName=self.table,
-                Key=to_item({"pk": partition(project, environment), "sk": f"KEY#{key_id}"}),
+                Key=self._key(project, environment, f"KEY#{key_id}"),
                 UpdateExpression="SET #hash = :new, hash_params = :params",
                 ConditionExpression="#hash = :old",
                 ExpressionAttributeNames={"#hash": "hash"},
@@ -279,31 +322,13 @@ class KeyStore:
             if aws_error_code(error) != "ConditionalCheckFailedException":
                 raise
 
-    def update_key(self, project: str, environment: str, key_id: str, values: dict[str, Any]) -> None:
-        """Set attributes on an existing, unrevoked key (NotFoundError if it is gone)."""
-        names = {f"#k{i}": name for i, name in enumerate(values)}
-        expression = "SET " + ", ".join(f"#k{i} = :v{i}" for i in range(len(values)))
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=to_item({"pk": partition(project, environment), "sk": f"KEY#{key_id}"}),
-                UpdateExpression=expression,
-                ConditionExpression="attribute_exists(pk) AND attribute_not_exists(revoked_at)",
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=to_item({f":v{i}": value for i, value in enumerate(values.values())}),
-            )
-        except Exception as error:
-            if aws_error_code(error) != "ConditionalCheckFailedException":
-                raise
-            raise NotFoundError("no such key", field="key_id") from None
-
     def touch_last_used(self, project: str, environment: str, key_id: str, last_used_at: str) -> None:
         """Record a key's latest accepted request; an older time never overwrites a newer one, and a key
         that is gone is left alone (the write would otherwise create a stray item)."""
         try:
             self.client.update_item(
                 TableName=self.table,
-                Key=to_item({"pk": partition(project, environment), "sk": f"KEY#{key_id}"}),
+                Key=self._key(project, environment, f"KEY#{key_id}"),
                 UpdateExpression="SET last_used_at = :t",
                 ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_used_at) "
                 "OR last_used_at < :t)",

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from archie_keys.aws.dynamo import aws_error_code
+
 logger = logging.getLogger("archie_keys.schedules")
 
 
@@ -30,7 +32,8 @@ class ScheduleTarget:
 
 
 def schedule_name(project: str, environment: str, key_id: str) -> str:
-    return f"expire-{project}-{environment}-{key_id}"[:64]
+    """One schedule per key, named by it (at most 62 characters: Scheduler allows 64)."""
+    return f"{project}-{environment}-{key_id}"
 
 
 def at_expression(epoch: float) -> str:
@@ -40,27 +43,73 @@ def at_expression(epoch: float) -> str:
 
 
 class ExpirySchedules:
+    """Creates, moves and deletes the one-time expiry schedule of each key, by key id, so every call can be
+    repeated (a retry or an undo never meets a name conflict)."""
+
     def __init__(self, client: Any, target: ScheduleTarget) -> None:
         self.client = client
         self.target = target
 
-    def schedule_expiry_flush(self, project: str, environment: str, key_id: str, expires_epoch: float) -> bool:
-        """Create the one-time schedule. Returns False when scheduling is not configured (then API Gateway's
-        cache runs out within ReauthorizeEvery)."""
-        if not self.target.configured:
-            logger.warning("expiry scheduling is not configured; gateway caches are not flushed at expiry")
-            return False
-        self.client.create_schedule(
-            Name=schedule_name(project, environment, key_id),
-            GroupName=self.target.group,
-            ScheduleExpression=at_expression(expires_epoch),
-            ScheduleExpressionTimezone="UTC",
-            FlexibleTimeWindow={"Mode": "OFF"},
-            ActionAfterCompletion="DELETE",
-            Target={
+    def _request(self, project: str, environment: str, key_id: str, expires_epoch: float) -> dict[str, Any]:
+        return {
+            "Name": schedule_name(project, environment, key_id),
+            "GroupName": self.target.group,
+            "ScheduleExpression": at_expression(expires_epoch),
+            "ScheduleExpressionTimezone": "UTC",
+            "FlexibleTimeWindow": {"Mode": "OFF"},
+            "ActionAfterCompletion": "DELETE",
+            "Target": {
                 "Arn": self.target.function_arn,
                 "RoleArn": self.target.role_arn,
                 "Input": json.dumps({"project": project, "environment": environment, "key_id": key_id}),
             },
-        )
+        }
+
+    def current(self, project: str, environment: str, key_id: str) -> str | None:
+        """The key's schedule expression, or None when it has none."""
+        if not self.target.configured:
+            return None
+        try:
+            schedule = self.client.get_schedule(
+                Name=schedule_name(project, environment, key_id), GroupName=self.target.group
+            )
+        except Exception as error:
+            if aws_error_code(error) == "ResourceNotFoundException":
+                return None
+            raise
+        return str(schedule.get("ScheduleExpression"))
+
+    def put(self, project: str, environment: str, key_id: str, expires_epoch: float) -> bool:
+        """Create the key's schedule, or move it to `expires_epoch`. Returns False when scheduling is not
+        configured (then API Gateway's cache runs out within ReauthorizeEvery)."""
+        if not self.target.configured:
+            logger.warning("expiry scheduling is not configured; gateway caches are not flushed at expiry")
+            return False
+        request = self._request(project, environment, key_id, expires_epoch)
+        try:
+            self.client.create_schedule(**request)
+        except Exception as error:
+            if aws_error_code(error) != "ConflictException":
+                raise
+            self.client.update_schedule(**request)
         return True
+
+    def restore(self, project: str, environment: str, key_id: str, previous: str | None) -> None:
+        """Put the key's schedule back as `current()` read it before a change that is not committed."""
+        if not self.target.configured:
+            return
+        if previous is None:
+            self.delete(project, environment, key_id)
+            return
+        request = self._request(project, environment, key_id, 0)
+        request["ScheduleExpression"] = previous
+        self.client.update_schedule(**request)
+
+    def delete(self, project: str, environment: str, key_id: str) -> None:
+        if not self.target.configured:
+            return
+        try:
+            self.client.delete_schedule(Name=schedule_name(project, environment, key_id), GroupName=self.target.group)
+        except Exception as error:
+            if aws_error_code(error) != "ResourceNotFoundException":
+                raise

@@ -57,6 +57,20 @@ class PayloadTooLargeError(ArchieError):
     code = "payload_too_large"
 
 
+class ServiceUnavailableError(ArchieError):
+    """A dependency (DynamoDB, Secrets Manager, Scheduler, API Gateway) failed; nothing was changed, or the
+    change completed. The client may retry after `retry_after` seconds."""
+
+    status = 503
+    code = "service_unavailable"
+
+    def __init__(
+        self, message: str = "a service this API depends on is unavailable; retry shortly", retry_after: int = 2
+    ) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class KeyRefusedError(Exception):
     """A presented key is not acceptable. `reason` is one of the verify codes (malformed, not_found, expired,
     revoked, wrong_environment, forbidden); callers outside verify must not reveal it to the client."""

@@ -86,6 +86,33 @@ class Grants:
         return {resource: [a for a in ACTIONS if a in actions] for resource, actions in by_resource.items()}
 
 
+# The management API's resources whose rows a filter can select: a key's columns are its context entries; an
+# audit record is covered when the key it is about (and, for a management event, its actor) is covered.
+# Roles, environments and verify have no rows a filter can match, so only an unfiltered grant counts there.
+ROW_SCOPED_RESOURCES = frozenset({"keys", "audit"})
+
+# The alternatives that mean "every row".
+EVERY_ROW: tuple[dict[str, Any], ...] = ({},)
+
+
+def management_alternatives(grants: Grants, resource: str, action: str) -> list[dict[str, Any]]:
+    """The row filters under which `grants` allow `action` on a management resource: empty means not at all;
+    [{}] means every row. On a resource without rows a filtered grant grants nothing."""
+    alternatives = grants.alternatives(resource, action)
+    if {} in alternatives:
+        return [{}]
+    return alternatives if resource in ROW_SCOPED_RESOURCES else []
+
+
+def covers_row(alternatives: Sequence[Mapping[str, Any]], row: Mapping[str, Any]) -> bool:
+    """A row is covered when it matches any alternative: it has every field of the alternative, with the same
+    value of the same type (a context value "5" is not the literal 5, and True is not 1)."""
+    return any(
+        all(name in row and type(row[name]) is type(value) and row[name] == value for name, value in alt.items())
+        for alt in alternatives
+    )
+
+
 def resolve_grants(
     roles: Sequence[tuple[str, Sequence[Mapping[str, Any]]]], context: Mapping[str, str], *, strict: bool
 ) -> Grants:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archie_keys.domain.errors import ForbiddenError
-from archie_keys.domain.grants import ACTIONS, WILDCARD, Grants
+from archie_keys.domain.grants import ACTIONS, WILDCARD, Grants, covers_row, management_alternatives
 
 # The actor recorded for what the bootstrap command does (it holds AWS credentials, not a key).
 BOOTSTRAP_ACTOR = "bootstrap"
@@ -22,6 +22,21 @@ BOOTSTRAP_ACTOR = "bootstrap"
 AUTHORIZER_CONTEXT_FIELDS = ("key_id", "project", "environment", "name", "roles", "permissions", "filters", "context")
 
 _COMPACT: dict[str, Any] = {"separators": (",", ":"), "sort_keys": True}
+
+
+@dataclass(frozen=True)
+class RowScope:
+    """The rows a caller may touch on one management resource: any row matching one of the alternatives.
+    `({},)` is every row."""
+
+    alternatives: tuple[dict[str, Any], ...]
+
+    @property
+    def every_row(self) -> bool:
+        return {} in self.alternatives
+
+    def covers(self, row: Mapping[str, Any]) -> bool:
+        return covers_row(self.alternatives, row)
 
 
 @dataclass(frozen=True)
@@ -40,15 +55,26 @@ class Identity:
         everything = {"role": BOOTSTRAP_ACTOR, "resource": WILDCARD, "actions": list(ACTIONS), "filters": {}}
         return cls(BOOTSTRAP_ACTOR, project, environment, BOOTSTRAP_ACTOR, (), {}, Grants.from_entries([everything]))
 
-    def require(self, project: str, environment: str, resource: str, action: str) -> None:
-        """Refuse unless this key belongs to this environment and grants `action` on `resource`.
+    def require(self, project: str, environment: str, resource: str, action: str) -> RowScope:
+        """Refuse unless this key belongs to this environment and grants `action` on the management resource
+        `resource`; return the rows it may touch there.
 
         API Gateway already enforced the authorizer's policy; this is the same decision again inside the
-        function, so a misconfigured route or a direct invocation cannot bypass it."""
+        function, so a misconfigured route or a direct invocation cannot bypass it. A filtered grant covers
+        only the rows it matches, and grants nothing on a resource without rows (roles, environments,
+        verify)."""
         if self.project != project or self.environment != environment:
             raise ForbiddenError("this key belongs to another project or environment", code="wrong_environment")
-        if not self.grants.allows(resource, action):
+        alternatives = management_alternatives(self.grants, resource, action)
+        if not alternatives:
+            if self.grants.allows(resource, action):
+                raise ForbiddenError(
+                    f"this key's grant of {action} on {resource} is filtered, and {resource} has no rows a "
+                    "filter can select: it needs an unfiltered grant",
+                    code="forbidden",
+                )
             raise ForbiddenError(f"this key lacks {action} on {resource}", code="forbidden")
+        return RowScope(tuple(alternatives))
 
     def describe(self) -> dict[str, Any]:
         """The resolved identity as /whoami and /verify show it (never the key or its hash)."""

@@ -35,6 +35,23 @@ FILTERS_MAX_FIELDS = 8
 ROLES_PER_KEY_MAX = 10
 PERMISSIONS_PER_ROLE_MAX = 20
 
+# Integer filter literals: JSON consumers (JavaScript among them) hold integers exactly only up to 2**53, and
+# DynamoDB numbers have 38 digits; a bound keeps every stored number exact everywhere it is read.
+FILTER_INT_MAX = 2**53
+
+# JSON bodies are parsed only when they nest at most this deep (the deepest valid body nests 5 levels: a
+# role's permissions, one permission, its filters, one filter value). Checked before parsing, so a body of
+# thousands of "[" never reaches a recursive parser.
+JSON_MAX_DEPTH = 16
+
+# Paging tokens are opaque and authenticated; anything longer than a token we issue is refused unread.
+NEXT_TOKEN_MAX_LENGTH = 1024
+
+# Times a client may give (expires_at, since, until) lie in these years: the code represents every moment
+# of them in UTC and in epoch seconds, whatever the offset given.
+TIME_MIN_YEAR = 2000
+TIME_MAX_YEAR = 9998
+
 # API Gateway accepts 10 MB bodies; the largest valid request (a role of 20 permissions with 8 filters of
 # 256 characters each) is about 45 KB. A bound keeps a hostile client
 # from making every handler parse megabytes.
@@ -57,9 +74,13 @@ LIST_LIMIT_MAX = 100
 # Idempotency-Key header: long enough for a UUID or a CI run id plus a step name.
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
 IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+# A request holds its Idempotency-Key at most this long (longer than any function's timeout): a claim left by
+# a crashed invocation frees itself, so the client's retry runs.
+IDEMPOTENCY_HOLD_SECONDS = 60
 
-# Key names: printable text only (no C0 or DEL), one line, so names are safe in logs and tables.
-KEY_NAME_PATTERN = r"^[^\x00-\x1f\x7f]+$"
+# Key names: no control characters (C0, DEL, C1) and no Unicode line or paragraph separators, so a name
+# is one line, safe in logs, tables and terminals.
+KEY_NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]+$"
 
 # Secrets Manager names are at most 512 characters of [A-Za-z0-9/_+=.@-].
 SECRET_NAME_MAX_LENGTH = 512

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from archie_keys.domain.grants import ACTIONS, WILDCARD, Grants
+from archie_keys.domain.grants import ACTIONS, WILDCARD, Grants, management_alternatives
 
 # Protected (data) APIs: which HTTP methods each action grants, on /<resource> and /<resource>/*.
 ACTION_METHODS: dict[str, tuple[str, ...]] = {
@@ -39,11 +39,12 @@ ALWAYS_ALLOWED_ROUTES: tuple[tuple[str, str], ...] = (("GET", "/whoami"),)
 
 
 def management_paths(grants: Grants, project: str, environment: str) -> list[tuple[str, str]]:
+    """The key's own environment's routes its grants reach, with the handlers' rule: a filtered grant reaches
+    keys and audit (rows are filtered inside), never roles, environments or verify."""
     base = f"/projects/{project}/environments/{environment}"
-    wildcard_actions = {action for action in ACTIONS if grants.index.get((WILDCARD, action))}
     routes: list[tuple[str, str]] = list(ALWAYS_ALLOWED_ROUTES)
     for (resource, action), paths in MANAGEMENT_ROUTES.items():
-        if action in wildcard_actions or grants.index.get((resource, action)):
+        if management_alternatives(grants, resource, action):
             routes.extend(paths)
     return sorted({(method, base + suffix) for method, suffix in routes})
 

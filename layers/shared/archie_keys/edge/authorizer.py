@@ -67,7 +67,13 @@ def authorizer_response(verified: VerifiedKey, arn_prefix: str, data_api: bool) 
 
 def authorize(event: dict[str, Any], verifier: KeyVerifier) -> dict[str, Any]:
     """Decide one REQUEST authorizer event. Raises Unauthorized for every refusal and every failure."""
-    request_id = (event.get("requestContext") or {}).get("requestId")
+    request_context = event.get("requestContext") or {}
+    # The audit keys its records on the extended request id (no client can set it; a client can choose the
+    # request id with an x-amzn-RequestId header), so a refusal is merged into the right record.
+    ids = {
+        "request_id": request_context.get("requestId"),
+        "extended_request_id": request_context.get("extendedRequestId"),
+    }
     token = bearer_token(event.get("headers"))
     stage_variables = event.get("stageVariables") or {}
     project, environment = stage_variables.get("project"), stage_variables.get("environment")
@@ -86,11 +92,11 @@ def authorize(event: dict[str, Any], verifier: KeyVerifier) -> dict[str, Any]:
         # Only a key with an id is worth a line (the audit attributes the refusal to it); a flood of
         # malformed strings costs no logging, and API Gateway's access log records those requests anyway.
         if place:
-            logger.info(REFUSAL_MESSAGE, extra={"request_id": request_id, "reason": refusal.reason, **place})
+            logger.info(REFUSAL_MESSAGE, extra={**ids, "reason": refusal.reason, **place})
         raise Unauthorized() from None
     except Exception:
         # DynamoDB down, secret unreadable, a bug: deny. Never allow, never leak the key.
-        logger.exception(REFUSAL_MESSAGE, extra={"request_id": request_id, "reason": "error", **_key_place(token)})
+        logger.exception(REFUSAL_MESSAGE, extra={**ids, "reason": "error", **_key_place(token)})
         raise Unauthorized() from None
 
 

@@ -21,10 +21,12 @@ if TYPE_CHECKING:
     from archie_keys.app.services import EventRecorder
     from archie_keys.aws.audit_reader import AuditReader
     from archie_keys.aws.cache_flush import CacheFlusher, FlushTarget
-    from archie_keys.aws.idempotency import Idempotency
+    from archie_keys.aws.dynamo import Transactions
+    from archie_keys.aws.idempotency import IdempotencyStore
     from archie_keys.aws.key_store import KeyStore
     from archie_keys.aws.schedules import ExpirySchedules
     from archie_keys.aws.secrets import SecretDelivery
+    from archie_keys.domain.paging import PagingTokens
 
 
 def _client(service: str) -> Any:
@@ -58,6 +60,12 @@ class AwsServices:
         return KeyStore(self.settings.keys_table, self.dynamodb)
 
     @cached_property
+    def transactions(self) -> Transactions:
+        from archie_keys.aws.dynamo import Transactions
+
+        return Transactions(self.dynamodb)
+
+    @cached_property
     def audit(self) -> EventRecorder:
         if not self.settings.audit_table:
             return NoAudit()
@@ -85,7 +93,7 @@ class AwsServices:
     def secrets(self) -> SecretDelivery:
         from archie_keys.aws.secrets import SecretDelivery
 
-        return SecretDelivery(_client("secretsmanager"))
+        return SecretDelivery(_client("secretsmanager"), self.settings.stack_name)
 
     def flush_targets(self) -> tuple[FlushTarget, ...]:
         """FLUSH_TARGETS, or (as deployed) the SSM parameter holding the same list, cached for 5 minutes."""
@@ -115,10 +123,10 @@ class AwsServices:
         return ExpirySchedules(_client("scheduler"), target)
 
     @cached_property
-    def idempotency(self) -> Idempotency:
-        from archie_keys.aws.idempotency import Idempotency
+    def idempotency(self) -> IdempotencyStore:
+        from archie_keys.aws.idempotency import IdempotencyStore
 
-        return Idempotency(self.settings.idempotency_table, self.dynamodb)
+        return IdempotencyStore(self.settings.idempotency_table, self.dynamodb)
 
     def fetch_pepper(self) -> bytes:
         """The pepper from Secrets Manager through Powertools Parameters, cached for PEPPER_MAX_AGE_SECONDS so
@@ -134,6 +142,12 @@ class AwsServices:
 
     def hasher(self) -> KeyHasher:
         return self.hasher_provider()
+
+    def paging_tokens(self) -> PagingTokens:
+        """Paging tokens are authenticated with a subkey of the pepper (so they follow its rotation)."""
+        from archie_keys.domain.paging import PagingTokens
+
+        return PagingTokens(self.hasher().derive(b"paging-tokens"))
 
     @cached_property
     def verifier(self) -> KeyVerifier:

@@ -1,12 +1,18 @@
-"""The HTTP edge shared by every API handler: resolver set-up, error mapping, the caller from the authorizer.
+"""The HTTP edge shared by every API handler: resolver set-up, error mapping, the caller from the authorizer,
+and the checks every request passes before any handler runs.
 
-Every error answer is JSON {"code", "message", "field"?}. Domain errors map to their status here and only
-here; anything unexpected becomes a 500 with no detail (and is logged), never a stack trace to the client.
+No 5xx from client input, by construction: a body is bounded in size and nesting before it is parsed;
+query values are read with a strict grammar (ASCII digits for numbers); paths and bodies are validated by
+pydantic models; times and paging tokens are checked in the use cases before any read. Every error answer
+is JSON {"code", "message", "field"?}, mapped here and only here: a failing dependency (DynamoDB, Secrets
+Manager, Scheduler, API Gateway throttling or unreachable) is 503 `service_unavailable` with Retry-After;
+anything else unexpected is a 500 with no detail (logged), never a stack trace.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -14,8 +20,15 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from archie_keys.app.commands import PageRequest, Place
+from archie_keys.aws.dynamo import aws_error_code
 from archie_keys.domain import limits
-from archie_keys.domain.errors import ArchieError, PayloadTooLargeError, UnauthorizedError, ValidationFailedError
+from archie_keys.domain.errors import (
+    ArchieError,
+    PayloadTooLargeError,
+    ServiceUnavailableError,
+    UnauthorizedError,
+    ValidationFailedError,
+)
 from archie_keys.domain.identity import Identity
 from archie_keys.edge.composition import get_settings
 
@@ -24,8 +37,27 @@ logger = Logger(service="archie-keys")
 CORS = CORSConfig(
     allow_origin="*",
     allow_headers=["Authorization", "Content-Type", "Idempotency-Key"],
+    expose_headers=["Location", "Retry-After", "x-amzn-RequestId", "x-amz-apigw-id"],
     max_age=600,
 )
+
+# AWS error codes that mean "the service could not do it now", not "the request was wrong".
+_UNAVAILABLE_CODES = {
+    "ThrottlingException",
+    "Throttling",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "LimitExceededException",
+    "InternalServerError",
+    "InternalFailure",
+    "InternalServiceError",
+    "InternalServiceErrorException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "TransactionInProgressException",
+}
+_LIMIT = re.compile(r"[0-9]{1,3}", re.ASCII)
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
@@ -35,6 +67,25 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
         body=json.dumps(body, separators=(",", ":")) if body is not None else None,
         headers=headers or {},
     )
+
+
+def error_response(error: ArchieError) -> Response[Any]:
+    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, ServiceUnavailableError) else {}
+    return json_response(error.status, error.to_body(), headers)
+
+
+def is_dependency_failure(error: BaseException) -> bool:
+    """A failure of AWS, not of this code or of the request: throttled, unavailable, unreachable, timed out."""
+    from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+
+    if isinstance(error, ParamValidationError):
+        return False  # our own malformed call: a bug, not an outage
+    if isinstance(error, BotoCoreError):
+        return True  # connection refused or reset, timeouts, unreadable responses
+    if isinstance(error, ClientError):
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return status >= 500 or aws_error_code(error) in _UNAVAILABLE_CODES
+    return False
 
 
 def _field_of(location: tuple[Any, ...]) -> str:
@@ -49,7 +100,7 @@ def make_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(ArchieError)
     def _domain_error(error: ArchieError) -> Response[Any]:
-        return json_response(error.status, error.to_body())
+        return error_response(error)
 
     @app.exception_handler(RequestValidationError)
     def _validation_error(error: RequestValidationError) -> Response[Any]:
@@ -81,23 +132,61 @@ def make_resolver() -> APIGatewayRestResolver:
 
     @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[Any]:
+        if is_dependency_failure(error):
+            logger.warning("a dependency failed", extra={"error": type(error).__name__, "code": aws_error_code(error)})
+            return error_response(ServiceUnavailableError())
         logger.exception("unexpected error")
         return json_response(500, {"code": "internal_error", "message": "something went wrong on our side"})
 
     return app
 
 
+def json_nesting_within(text: str, max_depth: int) -> bool:
+    """Whether JSON text nests arrays and objects at most `max_depth` deep, checked without parsing (brackets
+    inside strings do not count), so a hostile body never reaches a recursive parser."""
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > max_depth:
+                return False
+        elif char in "]}":
+            depth -= 1
+    return True
+
+
+def _refusal(error: ArchieError) -> dict[str, Any]:
+    return {
+        "statusCode": error.status,
+        "headers": {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"},
+        "body": json.dumps(error.to_body()),
+    }
+
+
 def handle(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Every API handler's entry: configuration checked, body size bounded before any parsing, then routed."""
+    """Every API handler's entry: configuration checked, body bounded in size and depth before any parsing,
+    then routed."""
     get_settings()
     body = event.get("body")
-    if isinstance(body, str) and len(body.encode("utf-8")) > limits.BODY_MAX_BYTES:
-        error = PayloadTooLargeError(f"request bodies are limited to {limits.BODY_MAX_BYTES} bytes", field="body")
-        return {
-            "statusCode": error.status,
-            "headers": {"Content-Type": "application/json", "Access-Control-Allow-Origin": "*"},
-            "body": json.dumps(error.to_body()),
-        }
+    if isinstance(body, str) and len(body.encode("utf-8", errors="surrogatepass")) > limits.BODY_MAX_BYTES:
+        return _refusal(
+            PayloadTooLargeError(f"request bodies are limited to {limits.BODY_MAX_BYTES} bytes", field="body")
+        )
+    if isinstance(body, str) and not json_nesting_within(body, limits.JSON_MAX_DEPTH):
+        return _refusal(
+            ValidationFailedError(
+                f"the body nests deeper than {limits.JSON_MAX_DEPTH} levels", field="body", code="invalid_json"
+            )
+        )
     if body:
         # The API speaks only JSON: read every body as JSON whatever Content-Type says, so `curl -d '{...}'`
         # (which sends application/x-www-form-urlencoded) works instead of failing as a form.
@@ -121,22 +210,30 @@ def caller_from(app: APIGatewayRestResolver) -> Identity:
         raise UnauthorizedError("this route needs a valid key in Authorization: Bearer <key>") from None
 
 
-def page_request(app: APIGatewayRestResolver) -> PageRequest:
-    return PageRequest(query_limit(app), query_token(app))
-
-
 def place(project: str, environment: str) -> Place:
     return Place(project, environment)
 
 
-def query_limit(app: APIGatewayRestResolver) -> int:
-    raw = app.current_event.get_query_string_value("limit")
+def query_value(app: APIGatewayRestResolver, name: str) -> str | None:
+    """One query parameter's value ("" counts as absent), bounded in length: no listing takes anything longer
+    than a paging token."""
+    raw = app.current_event.get_query_string_value(name)
     if raw is None or raw == "":
+        return None
+    if len(raw) > limits.NEXT_TOKEN_MAX_LENGTH:
+        raise ValidationFailedError(f"{name} is too long", field=name)
+    return raw
+
+
+def query_limit(app: APIGatewayRestResolver) -> int:
+    raw = query_value(app, "limit")
+    if raw is None:
         return limits.LIST_LIMIT_DEFAULT
-    if not raw.isdigit() or not 1 <= int(raw) <= limits.LIST_LIMIT_MAX:
+    # ASCII digits only: str.isdigit() would take "²" and int() would then fail.
+    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= limits.LIST_LIMIT_MAX:
         raise ValidationFailedError(f"limit must be an integer from 1 to {limits.LIST_LIMIT_MAX}", field="limit")
     return int(raw)
 
 
-def query_token(app: APIGatewayRestResolver) -> str | None:
-    return app.current_event.get_query_string_value("next_token") or None
+def page_request(app: APIGatewayRestResolver) -> PageRequest:
+    return PageRequest(query_limit(app), query_value(app, "next_token"))

@@ -6,11 +6,12 @@ module (and pydantic) stays off the authorizer's cold start.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from datetime import datetime
+from typing import Annotated, Any, Literal
 
 from pydantic import (
-    AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -21,6 +22,7 @@ from pydantic import (
 
 from archie_keys.app.commands import CreateKey, Place, PutRole, RollKey, VerifyKey
 from archie_keys.domain import limits
+from archie_keys.domain.clock import parse_client_time
 
 Action = Literal["read", "write", "update", "delete"]
 RoleName = Annotated[str, StringConstraints(pattern=limits.ROLE_NAME_PATTERN)]
@@ -40,6 +42,16 @@ KeyName = Annotated[
 ]
 
 
+def _client_time(value: Any) -> datetime:
+    """Times arrive as ISO 8601 strings with a time zone, within the years the code represents."""
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO 8601 time with a time zone, as a string")
+    return parse_client_time(value)
+
+
+ClientTime = Annotated[datetime, BeforeValidator(_client_time)]
+
+
 class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -50,7 +62,9 @@ class FromContext(StrictModel):
     from_context: ContextName
 
 
-FilterValue = StrictBool | StrictInt | FilterLiteral | FromContext
+# Integer literals stay exact for every reader (JavaScript holds integers exactly only up to 2**53).
+FilterInt = Annotated[StrictInt, Field(ge=-limits.FILTER_INT_MAX, le=limits.FILTER_INT_MAX)]
+FilterValue = StrictBool | FilterInt | FilterLiteral | FromContext
 
 
 class PermissionModel(StrictModel):
@@ -79,7 +93,7 @@ class CreateKeyBody(StrictModel):
     prefix: Annotated[str, StringConstraints(pattern=limits.PREFIX_PATTERN)] = limits.DEFAULT_PREFIX
     roles: list[RoleName] = Field(min_length=1, max_length=limits.ROLES_PER_KEY_MAX)
     context: dict[ContextName, ContextValue] = Field(default_factory=dict, max_length=limits.CONTEXT_MAX_PAIRS)
-    expires_at: AwareDatetime | None = None
+    expires_at: ClientTime | None = None
     secret_name: str | None = Field(default=None, min_length=1, max_length=limits.SECRET_NAME_MAX_LENGTH)
 
     @field_validator("roles")
@@ -102,11 +116,19 @@ class CreateKeyBody(StrictModel):
 
 
 class RollKeyBody(StrictModel):
-    grace_seconds: int = Field(ge=0, le=limits.GRACE_SECONDS_MAX)
+    grace_seconds: StrictInt = Field(ge=0, le=limits.GRACE_SECONDS_MAX)
     secret_name: str | None = Field(default=None, min_length=1, max_length=limits.SECRET_NAME_MAX_LENGTH)
+    # The successor's expiry; by default it keeps the old key's lifetime (expires_at - created_at) from now.
+    expires_at: ClientTime | None = None
 
     def to_command(self, place: Place, key_id: str) -> RollKey:
-        return RollKey(place=place, key_id=key_id, grace_seconds=self.grace_seconds, secret_name=self.secret_name)
+        return RollKey(
+            place=place,
+            key_id=key_id,
+            grace_seconds=self.grace_seconds,
+            secret_name=self.secret_name,
+            expires_at=self.expires_at,
+        )
 
 
 class VerifyBody(StrictModel):

@@ -1,0 +1,119 @@
+"""Idempotent key creation for CI pipelines (header Idempotency-Key): a retry with the same key and body
+returns the very same response, key value included, and creates nothing.
+
+The response is stored in the transaction that creates the key, with the key value sealed (domain.sealing)
+under a subkey of the pepper bound to this caller, environment, operation and Idempotency-Key: never in
+clear, and without the pepper the record reveals nothing. A replay first checks that the key it returns is
+still active: a key revoked, rolled or expired since is answered 409 `key_not_active`, never handed back.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from archie_keys.app.services import Services
+from archie_keys.aws.dynamo import Write
+from archie_keys.aws.idempotency import COMPLETED, Claim, Existing
+from archie_keys.domain import limits
+from archie_keys.domain.clock import now_epoch
+from archie_keys.domain.errors import ConflictError, ValidationFailedError
+from archie_keys.domain.sealing import seal, unseal
+
+_IDEMPOTENCY_KEY_RE = re.compile(limits.IDEMPOTENCY_KEY_PATTERN)
+
+
+@dataclass(frozen=True)
+class IdempotentRequest:
+    """One request made with an Idempotency-Key: its scope (project, environment, caller, operation), the
+    header's value and the body (JSON-able) the key is bound to."""
+
+    scope: dict[str, str]
+    key: str
+    body: Any
+
+    def __post_init__(self) -> None:
+        if not _IDEMPOTENCY_KEY_RE.match(self.key):
+            raise ValidationFailedError(
+                "Idempotency-Key must be 1-128 characters of letters, digits, '_', '.', ':' or '-'",
+                field="Idempotency-Key",
+            )
+
+    @property
+    def bound(self) -> bytes:
+        return json.dumps([self.scope, self.key], sort_keys=True).encode("utf-8")
+
+    @property
+    def record_id(self) -> str:
+        return hashlib.sha256(self.bound).hexdigest()
+
+    @property
+    def fingerprint(self) -> str:
+        return hashlib.sha256(json.dumps(self.body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class Ticket:
+    """This request's claim on its idempotency record, and what completes it."""
+
+    request: IdempotentRequest
+    claim: Claim
+
+    def completion(self, services: Services, response: dict[str, Any]) -> Write:
+        sealed = {**response, "key": seal(services.hasher().derive(self.request.bound), response["key"])}
+        return services.idempotency.completion_write(self.claim, sealed, response["key_id"])
+
+
+def begin(services: Services, request: IdempotentRequest) -> Ticket | dict[str, Any]:
+    """Claim the request, or answer it: the stored response of an earlier identical request (its key still
+    active), 409 while that request runs, 409 key_not_active, or 422 for the same key with another body."""
+    found = services.idempotency.claim(
+        request.record_id, request.fingerprint, limits.IDEMPOTENCY_TTL_SECONDS, limits.IDEMPOTENCY_HOLD_SECONDS
+    )
+    if isinstance(found, Claim):
+        return Ticket(request, found)
+    return _replay(services, request, found)
+
+
+def _replay(services: Services, request: IdempotentRequest, found: Existing) -> dict[str, Any]:
+    if found.fingerprint != request.fingerprint:
+        raise ValidationFailedError(
+            "this Idempotency-Key was used with a different body",
+            field="Idempotency-Key",
+            code="idempotency_key_reused",
+        )
+    if found.status != COMPLETED:
+        raise ConflictError(
+            "a request with this Idempotency-Key is still in progress; retry shortly",
+            field="Idempotency-Key",
+            code="idempotency_in_progress",
+        )
+    if found.response is None or found.key_id is None or not _active(services, request, found.key_id):
+        if found.key_id is not None:
+            services.idempotency.forget_response(request.record_id, found.key_id)
+        raise ConflictError(
+            "the key this Idempotency-Key created is no longer active (revoked, rolled or expired); "
+            "use a new Idempotency-Key to create another",
+            field="Idempotency-Key",
+            code="key_not_active",
+        )
+    response = dict(found.response)
+    response["key"] = unseal(services.hasher().derive(request.bound), response["key"])
+    return response
+
+
+def _active(services: Services, request: IdempotentRequest, key_id: str) -> bool:
+    record = services.store.get_key(request.scope["project"], request.scope["environment"], key_id)
+    if record is None or record.get("revoked_at") or record.get("rolled_to"):
+        return False
+    expires = record.get("expires_epoch")
+    return expires is None or float(expires) > now_epoch()
+
+
+def release(services: Services, ticket: Ticket | None) -> None:
+    """Give up the claim of a request whose change failed, so the client's retry runs again."""
+    if ticket is not None:
+        services.idempotency.release(ticket.claim)

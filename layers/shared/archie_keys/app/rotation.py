@@ -1,0 +1,117 @@
+"""Use case: roll (rotate) a key. A successor with the same name, prefix, roles and context is created and
+its value returned once; the old key expires after a grace period. One transaction writes the successor,
+marks the old key rolled and records both events; the successor's and the old key's expiry schedules and
+the delivered secret are prepared before it and undone if it does not commit (see app.changes).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archie_keys.app.changes import Change
+from archie_keys.app.commands import CreateKey, RollKey
+from archie_keys.app.delivery import delivered, delivery_preview, prepare_delivery
+from archie_keys.app.idempotent import Ticket
+from archie_keys.app.keys import (
+    check_expiry,
+    check_secret_name,
+    commit_change,
+    forget_idempotent_response,
+    key_id_taken,
+    live_key,
+    new_key,
+    undeclared,
+)
+from archie_keys.app.services import Services
+from archie_keys.app.verification import is_expired
+from archie_keys.app.views import NewKey, key_view, new_key_response
+from archie_keys.aws.cache_flush import FlushReport
+from archie_keys.domain import limits
+from archie_keys.domain.clock import from_iso, now_epoch, to_iso
+from archie_keys.domain.errors import ConflictError
+from archie_keys.domain.identity import Identity
+
+
+def _successor_expiry(old: dict[str, Any], command: RollKey, now: float, min_lifetime: int) -> float | None:
+    """The successor keeps the old key's lifetime (expires_at - created_at) from now, unless the roll says."""
+    if command.expires_at is not None:
+        return check_expiry(command.expires_at, now, min_lifetime)
+    if old.get("expires_epoch") is None:
+        return None
+    lifetime = float(old["expires_epoch"]) - from_iso(old["created_at"])
+    return now + min(max(lifetime, float(min_lifetime)), limits.EXPIRES_AT_MAX_DAYS * 86400.0)
+
+
+def roll_key(
+    services: Services, caller: Identity, command: RollKey, ticket: Ticket | None = None
+) -> tuple[NewKey, dict[str, Any], FlushReport | None]:
+    """Rotate: a successor with the same name, prefix, roles and context, returned once; the old key expires
+    after the grace period. Returns (successor, old record as updated, flush report when grace is 0)."""
+    place, key_id = command.place, command.key_id
+    scope = caller.require(place.project, place.environment, "keys", "write")
+    old = live_key(services, place, key_id, scope)
+    now = now_epoch()
+    if is_expired(old.get("expires_epoch"), now):
+        raise ConflictError("this key has expired; create a new key instead", field="key_id", code="key_expired")
+    if old.get("rolled_to"):
+        raise ConflictError(f"this key was already rolled to {old['rolled_to']}", field="key_id", code="already_rolled")
+    if command.secret_name is not None:
+        check_secret_name(services.config.secret_name_prefix, place, command.secret_name)
+    successor_expiry = _successor_expiry(old, command, now, services.config.key_min_lifetime_seconds)
+    create = CreateKey(
+        place, old["name"], old["roles"], old["prefix"], old.get("context", {}), None, command.secret_name
+    )
+    extra: dict[str, Any] = {"rolled_from": key_id}
+    if ticket is not None:
+        extra["idempotency_id"] = ticket.request.record_id
+    value, record = new_key(services, caller, create, successor_expiry, now, **extra)
+    successor_id = record["key_id"]
+    old_expiry = old.get("expires_epoch")
+    grace_end = now + command.grace_seconds
+    new_old_expiry = grace_end if old_expiry is None else min(float(old_expiry), grace_end)
+    rolled = {"expires_epoch": new_old_expiry, "expires_at": to_iso(new_old_expiry), "rolled_to": successor_id}
+    schedules = services.schedules
+    with Change() as change:
+        if successor_expiry is not None and schedules.put(
+            place.project, place.environment, successor_id, successor_expiry
+        ):
+            change.undo_with(lambda: schedules.delete(place.project, place.environment, successor_id), "schedule")
+        if command.grace_seconds > 0:
+            previous = schedules.current(place.project, place.environment, key_id)
+            if schedules.put(place.project, place.environment, key_id, new_old_expiry):
+                change.undo_with(
+                    lambda: schedules.restore(place.project, place.environment, key_id, previous), "schedule"
+                )
+        prepared = prepare_delivery(services, change, create, value, successor_id)
+        created = {"name": old["name"], "roles": list(old["roles"]), "rolled_from": key_id}
+        if prepared is not None:
+            created["secret_name"] = prepared.name
+        audit = services.audit
+        writes = [
+            *services.store.key_create_writes(record),
+            services.store.key_roll_write(old, rolled),
+            audit.event_write("key.created", place.project, place.environment, caller.key_id, successor_id, created),
+            audit.event_write(
+                "key.rolled",
+                place.project,
+                place.environment,
+                caller.key_id,
+                key_id,
+                {"rolled_to": successor_id, "grace_seconds": command.grace_seconds, "expires_at": rolled["expires_at"]},
+            ),
+        ]
+        if ticket is not None:
+            preview = {
+                **new_key_response(NewKey(value, record, delivery_preview(prepared))),
+                "rolled_from": key_view({**old, **rolled}),
+            }
+            writes.append(ticket.completion(services, preview))
+        changed = ConflictError(
+            "this key was rolled or revoked while it was being rolled; read it again", code="conflict"
+        )
+        commit_change(
+            services, writes, {"environment": undeclared(place), "key": key_id_taken(), "rolled_key": changed}
+        )
+    forget_idempotent_response(services, old)
+    flush = services.flusher.revoke_everywhere(place.project, place.environment) if command.grace_seconds == 0 else None
+    return NewKey(value, record, delivered(services, prepared)), {**old, **rolled}, flush

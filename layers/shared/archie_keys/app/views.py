@@ -1,0 +1,91 @@
+"""What the API shows of stored items: each view lists its documented fields and nothing else, so storage
+internals (pk, sk, kind, hashes, index buckets) never reach a response."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from archie_keys.domain.clock import now_epoch
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A key just made: its value (shown this once), its stored record, and where its value was delivered."""
+
+    value: str
+    record: dict[str, Any]
+    delivered: dict[str, str] | None = None
+
+
+KEY_FIELDS = (
+    "key_id",
+    "name",
+    "prefix",
+    "start",
+    "project",
+    "environment",
+    "roles",
+    "context",
+    "created_at",
+    "created_by",
+    "expires_at",
+    "last_used_at",
+    "rolled_from",
+    "rolled_to",
+)
+ENVIRONMENT_FIELDS = ("project", "environment", "created_at", "created_by")
+REQUEST_RECORD_FIELDS = (
+    "kind",
+    "time",
+    "project",
+    "environment",
+    "request_id",
+    "method",
+    "path",
+    "resource",
+    "status",
+    "source_ip",
+    "user_agent",
+    "key_id",
+    "reason",
+    "error",
+    "api",
+)
+EVENT_RECORD_FIELDS = ("kind", "time", "project", "environment", "event", "actor_key_id", "key_id", "details")
+
+
+def key_view(record: dict[str, Any], now: float | None = None) -> dict[str, Any]:
+    """The API's view of a stored key: never the hash."""
+    current = now_epoch() if now is None else now
+    view = {name: record.get(name) for name in KEY_FIELDS}
+    expires = record.get("expires_epoch")
+    view["status"] = "expired" if expires is not None and current >= float(expires) else "active"
+    return view
+
+
+def new_key_response(new: NewKey) -> dict[str, Any]:
+    """The one response that carries a key value."""
+    return {"key": new.value, "key_id": new.record["key_id"], "record": key_view(new.record), **(new.delivered or {})}
+
+
+def role_view(role: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": role["name"],
+        "description": role.get("description", ""),
+        "permissions": role["permissions"],
+        "created_at": role["created_at"],
+        "updated_at": role["updated_at"],
+        "key_count": role.get("key_count", 0),
+    }
+
+
+def environment_view(record: dict[str, Any]) -> dict[str, Any]:
+    return {name: record.get(name) for name in ENVIRONMENT_FIELDS}
+
+
+def audit_view(item: dict[str, Any]) -> dict[str, Any]:
+    fields = EVENT_RECORD_FIELDS if item.get("kind") == "event" else REQUEST_RECORD_FIELDS
+    view = {name: item[name] for name in fields if item.get(name) is not None}
+    view["id"] = item["pk"].split("#", 1)[1]
+    return view
