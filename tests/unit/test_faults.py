@@ -1,0 +1,303 @@
+"""Every change is all-or-nothing under a failing dependency.
+
+For each mutating operation, the AWS calls its handler makes are counted on a first run; then, on a fresh
+stack each time, the n-th of those calls fails (DynamoDB, Secrets Manager, Scheduler or API Gateway
+answering 500), one at a time. The answer is 503 with Retry-After and the stored state is exactly as before,
+or the change completed (a failure after the commit is retried) and the state is complete. Never a 500,
+never half a change.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import botocore.client
+import pytest
+from botocore.exceptions import ClientError
+
+from tests.conftest import InProcessApi
+from tests.support import FAST_ENVIRONMENT, env_path
+
+KEYS = env_path("demo", "dev", "/keys")
+SECRET = "archie/keys/demo/dev/billing"
+ROLE = {"permissions": [{"resource": "keys", "actions": ["read"]}]}
+_ORIGINAL_CALL = botocore.client.BaseClient._make_api_call
+
+
+@dataclass
+class Faults:
+    """Counts the AWS calls made while armed, and fails the one numbered `fail_at` (0-based)."""
+
+    fail_at: int | None = None
+    armed: bool = False
+    calls: list[str] = field(default_factory=list)
+
+    def call(self, client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if self.armed:
+            self.calls.append(f"{client.meta.service_model.service_name}:{operation}")
+            if len(self.calls) - 1 == self.fail_at:
+                raise ClientError(
+                    {"Error": {"Code": "InternalServerError", "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
+                    operation,
+                )
+        if operation == "FlushStageAuthorizersCache":
+            return {}  # moto has no API Gateway control plane; the call itself is what is counted and failed
+        return _ORIGINAL_CALL(client, operation, params)
+
+
+@dataclass
+class Stack:
+    api: InProcessApi
+    admin: str
+    environment: dict[str, str]
+    faults: Faults
+
+    def state(self) -> dict[str, Any]:
+        """Everything a change could touch: every item of the three tables, every secret's current value
+        and tags, every expiry schedule."""
+        dynamodb, secrets = boto3.client("dynamodb"), boto3.client("secretsmanager")
+        scheduler = boto3.client("scheduler")
+        tables = {}
+        for name in ("KEYS_TABLE", "AUDIT_TABLE", "IDEMPOTENCY_TABLE"):
+            items = dynamodb.scan(TableName=self.environment[name])["Items"]
+            tables[name] = sorted(json.dumps(item, sort_keys=True) for item in items)
+        stored_secrets = {}
+        for entry in secrets.list_secrets()["SecretList"]:
+            try:
+                value = secrets.get_secret_value(SecretId=entry["Name"], VersionStage="AWSCURRENT")["SecretString"]
+            except ClientError:
+                value = None
+            stored_secrets[entry["Name"]] = (value, sorted((t["Key"], t["Value"]) for t in entry.get("Tags", [])))
+        group = self.environment["EXPIRY_SCHEDULE_GROUP"]
+        schedules = {
+            s["Name"]: scheduler.get_schedule(Name=s["Name"], GroupName=group)["ScheduleExpression"]
+            for s in scheduler.list_schedules(GroupName=group)["Schedules"]
+        }
+        return {"tables": tables, "secrets": stored_secrets, "schedules": schedules}
+
+    def call(self, function: str, method: str, path: str, body: Any = None, headers: dict | None = None) -> Any:
+        from archie_local.lambdas import LocalFunction
+
+        original = LocalFunction.invoke
+        faults = self.faults
+
+        def invoke(local: LocalFunction, event: dict[str, Any]) -> Any:
+            if local.spec.logical_id != function:
+                return original(local, event)
+            faults.armed = True
+            try:
+                return original(local, event)
+            finally:
+                faults.armed = False
+
+        LocalFunction.invoke = invoke  # type: ignore[method-assign]
+        try:
+            return self.api(method, path, self.admin, body, headers=headers)
+        finally:
+            LocalFunction.invoke = original  # type: ignore[method-assign]
+
+
+@contextmanager
+def fresh_stack(fail_at: int | None) -> Iterator[Stack]:
+    """A new moto world provisioned from the template, with the demo/dev admin and one stage to flush."""
+    from moto import mock_aws
+
+    from archie_keys.app.bootstrap import bootstrap
+    from archie_keys.app.commands import Place
+    from archie_keys.edge import composition
+    from archie_local.gateway import Gateway
+    from archie_local.lambdas import FunctionRegistry
+    from archie_local.provision import provision
+    from archie_local.routing import build_apis
+    from archie_local.template import load_template
+
+    faults = Faults(fail_at)
+    with pytest.MonkeyPatch.context() as patch, mock_aws():
+        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_API_GATEWAY", "AWS_PROFILE"):
+            patch.delenv(name, raising=False)
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        provisioned = provision(
+            load_template(),
+            None,
+            parameter_overrides={"AuthorizerResultTtl": "0"},
+            environment_overrides={
+                **FAST_ENVIRONMENT,
+                "AUTHORIZER_CACHE_TTL_SECONDS": "0",
+                "FLUSH_TARGETS_PARAMETER": "",
+                "FLUSH_TARGETS": "mgmt/v1,orders/dev/demo/dev",
+            },
+        )
+        for key, value in provisioned.environment.items():
+            patch.setenv(key, value)
+        composition.reset()
+        admin = bootstrap(composition.get_services(), Place("demo", "dev")).value
+        api = InProcessApi(Gateway(build_apis(load_template(), provisioned.resolver, FunctionRegistry(provisioned.functions))["ManagementApi"]))
+        patch.setattr(botocore.client.BaseClient, "_make_api_call", lambda client, op, params: faults.call(client, op, params))
+        # The pepper is read through a cache; start every run cold so its read is one of the counted calls.
+        composition.reset()
+        yield Stack(api, admin, provisioned.environment, faults)
+        composition.reset()
+
+
+@dataclass(frozen=True)
+class Operation:
+    name: str
+    function: str
+    setup: Callable[[Stack], dict[str, Any]]
+    run: Callable[[Stack, dict[str, Any]], Any]
+    complete: Callable[[Stack, dict[str, Any], Any, dict[str, Any]], None]
+
+
+def in_an_hour() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+
+
+def make_key(stack: Stack, **body: Any) -> dict[str, Any]:
+    stack.api("PUT", env_path("demo", "dev", "/roles/viewer"), stack.admin, ROLE)
+    reply = stack.api("POST", KEYS, stack.admin, {"name": "old", "roles": ["viewer"], **body})
+    assert reply.status == 201, reply.body
+    return dict(reply.body)
+
+
+def key_record(stack: Stack, key_id: str) -> dict[str, Any]:
+    return stack.api("GET", f"{KEYS}/{key_id}", stack.admin).body
+
+
+def events_about(stack: Stack, key_id: str) -> list[str]:
+    records = stack.api("GET", env_path("demo", "dev", f"/audit?key_id={key_id}"), stack.admin).body["records"]
+    return [r["event"] for r in records if r["kind"] == "event"]
+
+
+def current_secret(name: str) -> str:
+    return boto3.client("secretsmanager").get_secret_value(SecretId=name, VersionStage="AWSCURRENT")["SecretString"]
+
+
+def role_count(stack: Stack, name: str = "viewer") -> int:
+    return int(stack.api("GET", env_path("demo", "dev", f"/roles/{name}"), stack.admin).body["key_count"])
+
+
+def create_complete(stack: Stack, given: dict[str, Any], reply: Any, before: dict[str, Any]) -> None:
+    key_id = reply.body["key_id"]
+    assert key_record(stack, key_id)["name"] == "ci"
+    assert events_about(stack, key_id) == ["key.created"]
+    assert current_secret(SECRET) == reply.body["key"]
+    assert f"demo-dev-{key_id}" in stack.state()["schedules"]
+    assert role_count(stack) == 1
+    replay = stack.api("POST", KEYS, stack.admin, given["body"], headers={"Idempotency-Key": "ci-1"})
+    assert replay.status == 201 and replay.body["key"] == reply.body["key"]
+
+
+def roll_complete(stack: Stack, given: dict[str, Any], reply: Any, before: dict[str, Any]) -> None:
+    old, new = given["old"]["key_id"], reply.body["key_id"]
+    assert key_record(stack, old)["rolled_to"] == new
+    assert key_record(stack, new)["rolled_from"] == old
+    assert events_about(stack, old)[:1] == ["key.rolled"] and events_about(stack, new) == ["key.created"]
+    assert current_secret(SECRET) == reply.body["key"]
+    assert {f"demo-dev-{old}", f"demo-dev-{new}"} <= set(stack.state()["schedules"])
+    assert role_count(stack) == 2
+
+
+def delete_complete(stack: Stack, given: dict[str, Any], reply: Any, before: dict[str, Any]) -> None:
+    key_id = given["old"]["key_id"]
+    assert stack.api("GET", f"{KEYS}/{key_id}", stack.admin).status == 404
+    assert events_about(stack, key_id)[:1] == ["key.deleted"]
+    assert role_count(stack) == 0
+
+
+def role_complete(stack: Stack, given: dict[str, Any], reply: Any, before: dict[str, Any]) -> None:
+    role = stack.api("GET", env_path("demo", "dev", "/roles/viewer"), stack.admin).body
+    assert role["permissions"][0]["actions"] == ["read", "delete"] and role["key_count"] == 1
+    trail = stack.api("GET", env_path("demo", "dev", "/audit"), stack.admin).body["records"]
+    assert [r["event"] for r in trail if r["kind"] == "event"][0] == "role.updated"
+
+
+def role_deleted(stack: Stack, given: dict[str, Any], reply: Any, before: dict[str, Any]) -> None:
+    assert stack.api("GET", env_path("demo", "dev", "/roles/unused"), stack.admin).status == 404
+    trail = stack.api("GET", env_path("demo", "dev", "/audit"), stack.admin).body["records"]
+    assert [r["event"] for r in trail if r["kind"] == "event"][0] == "role.deleted"
+
+
+def create_setup(stack: Stack) -> dict[str, Any]:
+    stack.api("PUT", env_path("demo", "dev", "/roles/viewer"), stack.admin, ROLE)
+    return {"body": {"name": "ci", "roles": ["viewer"], "expires_at": in_an_hour(), "secret_name": SECRET}}
+
+
+OPERATIONS = [
+    Operation(
+        "create a key (expiring, delivered to a secret, idempotent)",
+        "CreateKeyFunction",
+        create_setup,
+        lambda stack, given: stack.call(
+            "CreateKeyFunction", "POST", KEYS, given["body"], headers={"Idempotency-Key": "ci-1"}
+        ),
+        create_complete,
+    ),
+    Operation(
+        "roll an expiring key into a secret",
+        "RollKeyFunction",
+        lambda stack: {"old": make_key(stack, expires_at=in_an_hour(), secret_name=SECRET)},
+        lambda stack, given: stack.call(
+            "RollKeyFunction", "POST", f"{KEYS}/{given['old']['key_id']}/roll", {"grace_seconds": 60, "secret_name": SECRET}
+        ),
+        roll_complete,
+    ),
+    Operation(
+        "delete an expiring, idempotently created key",
+        "DeleteKeyFunction",
+        lambda stack: {"old": make_key(stack, expires_at=in_an_hour())},
+        lambda stack, given: stack.call("DeleteKeyFunction", "DELETE", f"{KEYS}/{given['old']['key_id']}"),
+        delete_complete,
+    ),
+    Operation(
+        "widen a role in use",
+        "RolesFunction",
+        lambda stack: {"old": make_key(stack)},
+        lambda stack, given: stack.call(
+            "RolesFunction",
+            "PUT",
+            env_path("demo", "dev", "/roles/viewer"),
+            {"permissions": [{"resource": "keys", "actions": ["read", "delete"]}]},
+        ),
+        role_complete,
+    ),
+    Operation(
+        "delete an unused role",
+        "RolesFunction",
+        lambda stack: {"role": stack.api("PUT", env_path("demo", "dev", "/roles/unused"), stack.admin, ROLE).body},
+        lambda stack, given: stack.call("RolesFunction", "DELETE", env_path("demo", "dev", "/roles/unused")),
+        role_deleted,
+    ),
+]
+
+
+@pytest.mark.parametrize("operation", OPERATIONS, ids=[op.name for op in OPERATIONS])
+def test_a_failing_dependency_leaves_the_change_whole_or_absent(operation: Operation) -> None:
+    with fresh_stack(None) as stack:
+        given = operation.setup(stack)
+        reply = operation.run(stack, given)
+        assert reply.status in (200, 201, 204), reply.body
+        calls = list(stack.faults.calls)
+    assert any(call.startswith("dynamodb:TransactWriteItems") for call in calls), calls
+    outcomes = []
+    for fail_at, failing in enumerate(calls):
+        with fresh_stack(fail_at) as stack:
+            given = operation.setup(stack)
+            before = stack.state()
+            reply = operation.run(stack, given)
+            assert reply.status in (200, 201, 202, 204, 503), (failing, reply.status, reply.body)
+            if reply.status == 503:
+                assert reply.body["code"] == "service_unavailable" and int(reply.headers["Retry-After"]) > 0
+                assert stack.state() == before, f"{failing} failed and left a half change"
+            else:
+                operation.complete(stack, given, reply, before)
+            outcomes.append((failing, reply.status))
+    # Both kinds happened: failures before the commit refuse the change, those after it are retried.
+    assert any(status == 503 for _, status in outcomes), outcomes
