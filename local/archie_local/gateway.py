@@ -69,15 +69,16 @@ class Gateway:
         self.api = api
         self.access_log = access_log
 
-    def _gateway_response(self, kind: str, default_status: int, default_message: str) -> HttpResponse:
+    def _gateway_response(self, kind: str, default_status: int, default_message: str | None) -> HttpResponse:
+        """API Gateway's own answer of type `kind`: the template's GatewayResponses entry, else the default
+        (compact JSON, as `{"message":"Missing Authentication Token"}` comes from AWS)."""
         configured = self.api.responses.get(kind)
         if configured is not None:
             return HttpResponse(
                 configured.status, {"Content-Type": "application/json", **configured.headers}, configured.body.encode()
             )
-        return HttpResponse(
-            default_status, {"Content-Type": "application/json"}, json.dumps({"message": default_message}).encode()
-        )
+        body = json.dumps({"message": default_message}, separators=(",", ":")).encode()
+        return HttpResponse(default_status, {"Content-Type": "application/json"}, body)
 
     def _method_arn(self, method: str, path: str) -> str:
         return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{self.api.api_id}/{self.api.stage}/{method}{path}"
@@ -119,7 +120,7 @@ class Gateway:
                 if str(error) != "Unauthorized":
                     logger.error("authorizer failed: %s", type(error).__name__)
                     record["error.responseType"] = "AUTHORIZER_FAILURE"
-                    return self._gateway_response("AUTHORIZER_FAILURE", 500, "null")
+                    return self._gateway_response("AUTHORIZER_FAILURE", 500, None)
                 outcome = "Unauthorized"
             if config.ttl_seconds > 0:
                 with self.api._cache_lock:

@@ -1,0 +1,98 @@
+"""The local API Gateway, in-process: what reaches Lambda and the access log is what API Gateway puts there.
+
+The real template's management API, the real authorizer and handlers, each wrapped in a spy that records the
+event it receives; access-log lines are rendered from the template's format (plus the extended request id
+the template's format is gaining)."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from tests.conftest import InProcessApi
+from tests.support import Reply, env_path
+
+WHOAMI = env_path("demo", "dev", "/whoami")
+WHOAMI_RESOURCE = "/projects/{project}/environments/{environment}/whoami"
+EXTENDED_ID = re.compile(r"[A-Za-z0-9+/]{15}=")
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+EXTENDED_FIELD = '"extended_request_id":"$context.extendedRequestId"'
+
+
+class Spy:
+    """Records each event a function receives, then lets the function answer it."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.spec = inner.spec
+        self.events: list[dict[str, Any]] = []
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        self.events.append(event)
+        return self.inner.invoke(event)
+
+
+@dataclass
+class Served:
+    call: InProcessApi
+    api: Any
+    authorizer: Spy
+    handlers: dict[str, Spy]
+    log: list[dict[str, Any]]
+
+    def handler_event(self, name: str = "WhoamiFunction") -> dict[str, Any]:
+        return self.handlers[name].events[-1]
+
+    def authorizer_event(self) -> dict[str, Any]:
+        return self.authorizer.events[-1]
+
+
+@pytest.fixture
+def served(aws: Any) -> Served:
+    from archie_local.gateway import Gateway
+    from archie_local.lambdas import FunctionRegistry
+    from archie_local.routing import build_apis
+    from archie_local.template import load_template
+
+    api = build_apis(load_template(), aws.resolver, FunctionRegistry(aws.functions))["ManagementApi"]
+    handlers: dict[str, Spy] = {}
+    for route in api.routes:
+        route.function = handlers.setdefault(route.function.spec.logical_id, Spy(route.function))
+    authorizer = Spy(api.authorizer.function)
+    api.authorizer.function = authorizer
+    if EXTENDED_FIELD not in api.access_log_format:
+        api.access_log_format = api.access_log_format[:-1] + "," + EXTENDED_FIELD + "}"
+    log: list[dict[str, Any]] = []
+    gateway = Gateway(api, lambda _api, line: log.append(json.loads(line)))
+    return Served(InProcessApi(gateway), api, authorizer, handlers, log)
+
+
+def whoami(served: Served, key: str, path: str = WHOAMI, **headers: str) -> Reply:
+    reply = served.call("GET", path, key, headers=headers)
+    assert reply.status == 200, reply.body
+    return reply
+
+
+# --- API Gateway's own answers ---------------------------------------------------------------------------
+
+
+def test_an_unknown_route_gets_api_gateways_exact_body(served: Served) -> None:
+    from archie_local.http_server import HttpRequest
+
+    reply = served.call.gateway.handle(HttpRequest("GET", "/nowhere", {}, [], b"", "127.0.0.1"))
+    assert (reply.status, reply.body) == (403, b'{"message":"Missing Authentication Token"}')
+
+
+def test_an_authorizer_that_fails_is_a_500_with_a_null_message(served: Served, admin_key: str) -> None:
+    class Failing:
+        def invoke(self, event: dict[str, Any]) -> Any:
+            raise RuntimeError("the authorizer crashed")
+
+    served.authorizer.inner = Failing()
+    reply = served.call("GET", WHOAMI, admin_key)
+    assert (reply.status, reply.body) == (500, {"message": None})
+    assert served.log[-1]["error"] == "AUTHORIZER_FAILURE"
