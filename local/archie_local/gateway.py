@@ -2,7 +2,7 @@
 
 What it does as API Gateway does:
 * routes by the template's Path/Method (literal segments before {param}, {proxy+} greedy), answering
-  403 "Missing Authentication Token" for unknown routes;
+  403 "Missing Authentication Token" for an unknown route and for any method no route has;
 * CORS preflight (OPTIONS) answered without the authorizer when the API configures Cors;
 * a REQUEST authorizer: missing identity sources answer 401 without calling it; its answer is cached for
   ReauthorizeEvery seconds keyed on the identity-source values; an "Unauthorized" error is 401 (cached too);
@@ -28,7 +28,7 @@ from urllib.parse import unquote
 
 from archie_local.http_server import HttpRequest, HttpResponse
 from archie_local.logs import render_access_log
-from archie_local.routing import LocalApi, Route
+from archie_local.routing import API_METHODS, LocalApi, Route
 from archie_local.template import ACCOUNT_ID, REGION
 
 logger = logging.getLogger("archie_local.gateway")
@@ -231,8 +231,9 @@ class Gateway:
         return HttpResponse(int(result.get("statusCode", 200)), headers, b"" if request.method == "HEAD" else payload)
 
     def _match(self, request: HttpRequest) -> tuple[Route, dict[str, str]] | None:
+        method = request.method
         for route in self.api.routes:
-            if route.method not in (request.method, "ANY"):
+            if route.method != method and not (route.method == "ANY" and method in API_METHODS):
                 continue
             found = route.pattern.match(request.path)
             if found:

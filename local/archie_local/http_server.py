@@ -1,5 +1,8 @@
 """The HTTP side of the local stack: a threaded server on 127.0.0.1 that turns each request into an
-`HttpRequest` for a dispatch function and writes back its `HttpResponse`."""
+`HttpRequest` for a dispatch function and writes back its `HttpResponse`.
+
+Any method reaches the dispatch: what a method means is API Gateway's business (a method no route has is
+its 403), not the HTTP server's (the stdlib's 501)."""
 
 from __future__ import annotations
 
@@ -48,6 +51,12 @@ def _make_handler(dispatch: Callable[[HttpRequest], HttpResponse]) -> type[BaseH
     class Handler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
+        def __getattr__(self, name: str) -> Any:
+            # handle_one_request looks up do_<METHOD> and answers 501 when there is none: every method is ours.
+            if name.startswith("do_"):
+                return self._serve
+            raise AttributeError(name)
+
         def _serve(self) -> None:
             split = urlsplit(self.path)
             length = int(self.headers.get("Content-Length") or 0)
@@ -74,8 +83,6 @@ def _make_handler(dispatch: Callable[[HttpRequest], HttpResponse]) -> type[BaseH
             self.end_headers()
             if self.command != "HEAD":
                 self.wfile.write(response.body)
-
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_HEAD = do_OPTIONS = _serve
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
             logger.debug(format, *args)

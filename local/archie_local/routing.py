@@ -12,6 +12,9 @@ from typing import Any
 from archie_local.lambdas import FunctionRegistry, LocalFunction
 from archie_local.template import Resolver, resources_of_type
 
+# The methods API Gateway knows: a route's ANY means these, and nothing else reaches an integration.
+API_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
+
 
 @dataclass
 class Route:

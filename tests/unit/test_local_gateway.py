@@ -96,3 +96,16 @@ def test_an_authorizer_that_fails_is_a_500_with_a_null_message(served: Served, a
     reply = served.call("GET", WHOAMI, admin_key)
     assert (reply.status, reply.body) == (500, {"message": None})
     assert served.log[-1]["error"] == "AUTHORIZER_FAILURE"
+
+
+# --- methods and bodies -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["TRACE", "QUERY", "PROPFIND", "BREW"])
+def test_a_method_no_route_has_is_answered_like_an_unknown_route(served: Served, admin_key: str, method: str) -> None:
+    unknown_route = served.call("GET", "/nowhere", admin_key)
+    unknown_method = served.call(method, env_path("demo", "dev", "/keys"), admin_key)
+    assert (unknown_method.status, unknown_method.body) == (unknown_route.status, unknown_route.body)
+    assert unknown_method.body == {"message": "Missing Authentication Token"}
+    assert served.authorizer.events == []  # API Gateway refuses it before any authorizer runs
+    assert (served.log[-1]["method"], served.log[-1]["error"]) == (method, "MISSING_AUTHENTICATION_TOKEN")

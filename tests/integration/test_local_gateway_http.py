@@ -1,0 +1,160 @@
+"""The local API Gateway over real HTTP answers as API Gateway does: any method reaches the gateway, a
+keep-alive connection survives every body framing a client can send, oversized and malformed requests are
+refused and their connection closed, every response carries the request ids, and each API is served both
+under its stage (as execute-api serves it) and without it (as a custom domain with an empty base path does).
+
+Responses are read with `RawConnection`, which frames them exactly as RFC 9112 says (no body on a 204, a
+HEAD answer or a 1xx), so a stray byte on the connection shows up as the next response's status line
+instead of being skipped by a forgiving client."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+from collections.abc import Iterator
+from dataclasses import dataclass
+from http.client import HTTPConnection
+from typing import Any
+
+import pytest
+
+from tests.support import env_path, http
+
+WHOAMI = env_path("demo", "dev", "/whoami")
+KEYS = env_path("demo", "dev", "/keys")
+MISSING_TOKEN = {"message": "Missing Authentication Token"}
+EXTENDED_ID = re.compile(r"[A-Za-z0-9+/]{15}=")
+OVER_LIMIT = 10 * 1024 * 1024 + 1
+
+
+@dataclass
+class RawResponse:
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+    @property
+    def json(self) -> Any:
+        return json.loads(self.body)
+
+
+class RawConnection:
+    """One keep-alive connection to 127.0.0.1; every read is bounded by the socket timeout."""
+
+    def __init__(self, port: int, timeout: float = 10) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=timeout)
+        self.stream = self.sock.makefile("rb")
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def response(self, method: str = "GET") -> RawResponse:
+        status_line = self.stream.readline(65537)
+        match = re.fullmatch(rb"HTTP/1\.1 (\d{3}) [^\r\n]*\r\n", status_line)
+        assert match, f"not a status line: {status_line[:80]!r}"
+        headers: dict[str, str] = {}
+        for _ in range(100):
+            line = self.stream.readline(65537)
+            if line == b"\r\n":
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        else:
+            raise AssertionError("more than 100 header lines")
+        status = int(match.group(1))
+        if method == "HEAD" or status in (204, 304) or status < 200:
+            return RawResponse(status, headers, b"")
+        return RawResponse(status, headers, self.stream.read(int(headers.get("content-length", "0"))))
+
+    def closed_by_server(self) -> bool:
+        """True when the server has closed its side: the next read is the end of the stream."""
+        try:
+            return self.stream.read(1) == b""
+        except (TimeoutError, ConnectionResetError):
+            return False
+
+    def close(self) -> None:
+        self.stream.close()
+        self.sock.close()
+
+
+def request(method: str, path: str, key: str | None = None, headers: dict[str, str] | None = None) -> bytes:
+    """A request head; the caller appends whatever body (and framing) the test is about."""
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1"]
+    if key is not None:
+        lines.append(f"Authorization: Bearer {key}")
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+def chunked(body: bytes, size: int = 5) -> bytes:
+    pieces = [body[i : i + size] for i in range(0, len(body), size)]
+    return b"".join(b"%x\r\n%s\r\n" % (len(p), p) for p in pieces) + b"0\r\n\r\n"
+
+
+@pytest.fixture
+def port(stack: Any) -> int:
+    return int(stack.services["ManagementApi"].port)
+
+
+@pytest.fixture
+def connection(port: int) -> Iterator[RawConnection]:
+    opened = RawConnection(port)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def access_log(stack: Any) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """The management API served by one more gateway, on its own free port, whose access-log lines the test
+    reads directly."""
+    from archie_local.gateway import Gateway
+    from archie_local.http_server import HttpService
+
+    lines: list[dict[str, Any]] = []
+    service = HttpService(
+        Gateway(stack.apis["ManagementApi"], lambda _api, line: lines.append(json.loads(line))).handle, 0
+    )
+    service.start()
+    yield service.url, lines
+    service.stop()
+
+
+def new_key_id(stack: Any, admin: str) -> str:
+    reply = http(stack.url(), "POST", KEYS, admin, {"name": "to delete", "roles": ["admin"]})
+    assert reply.status == 201, reply.body
+    return str(reply.body["key_id"])
+
+
+# --- 1. a method no route has -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["TRACE", "QUERY", "PROPFIND", "BREW"])
+def test_a_method_no_route_has_is_answered_like_an_unknown_route(
+    method: str, access_log: tuple[str, list[dict[str, Any]]], admin: str
+) -> None:
+    # Given the management API, whose routes use none of these methods
+    url, lines = access_log
+    connection = HTTPConnection(url.removeprefix("http://"), timeout=10)
+    try:
+        # When one is called on a route that exists for other methods, and on no route at all
+        connection.request(method, KEYS, headers={"Authorization": f"Bearer {admin}"})
+        on_route = connection.getresponse()
+        on_route_body = on_route.read()
+        connection.request(method, "/nowhere")
+        nowhere = connection.getresponse()
+        nowhere_body = nowhere.read()
+        # Then both get API Gateway's 403 Missing Authentication Token, as GET on an unknown route does
+        assert (on_route.status, json.loads(on_route_body)) == (403, MISSING_TOKEN)
+        assert (nowhere.status, json.loads(nowhere_body)) == (403, MISSING_TOKEN)
+        # And the connection still serves the next request
+        connection.request("GET", WHOAMI, headers={"Authorization": f"Bearer {admin}"})
+        after = connection.getresponse()
+        assert after.status == 200, after.read()
+        after.read()
+    finally:
+        connection.close()
+    # And each is in the access log like any other request
+    logged = [(line["method"], line["status"], line["error"]) for line in lines]
+    assert logged[:2] == [(method, "403", "MISSING_AUTHENTICATION_TOKEN")] * 2
