@@ -3,6 +3,7 @@
 What it does as API Gateway does:
 * routes by the template's Path/Method (literal segments before {param}, {proxy+} greedy), answering
   403 "Missing Authentication Token" for an unknown route and for any method no route has;
+* a body over 10 MB is REQUEST_TOO_LARGE (413), before routing;
 * CORS preflight (OPTIONS) answered without the authorizer when the API configures Cors;
 * a REQUEST authorizer: missing identity sources answer 401 without calling it; its answer is cached for
   ReauthorizeEvery seconds keyed on the identity-source values; an "Unauthorized" error is 401 (cached too);
@@ -189,6 +190,9 @@ class Gateway:
         return response
 
     def _handle(self, request: HttpRequest, request_id: str, record: dict[str, Any]) -> HttpResponse:
+        if request.body_too_large:
+            record["error.responseType"] = "REQUEST_TOO_LARGE"
+            return self._gateway_response("REQUEST_TOO_LARGE", 413, "Request Too Long")
         if request.method == "OPTIONS" and self.api.cors:
             return HttpResponse(204, dict(self.api.cors), b"")
         matched = self._match(request)

@@ -158,3 +158,147 @@ def test_a_method_no_route_has_is_answered_like_an_unknown_route(
     # And each is in the access log like any other request
     logged = [(line["method"], line["status"], line["error"]) for line in lines]
     assert logged[:2] == [(method, "403", "MISSING_AUTHENTICATION_TOKEN")] * 2
+
+
+# --- 2. bodies and keep-alive -----------------------------------------------------------------------------
+
+
+def test_a_delete_with_a_body_leaves_the_connection_clean_for_the_next_request(
+    stack: Any, admin: str, port: int
+) -> None:
+    # Given one keep-alive connection (http.client, as the report had it)
+    connection = HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Authorization": f"Bearer {admin}", "Content-Type": "application/json"}
+    try:
+        # When a DELETE carrying a JSON body the route never reads is answered
+        connection.request("DELETE", f"{KEYS}/{new_key_id(stack, admin)}", body=b'{"reason": "x"}', headers=headers)
+        deleted = connection.getresponse()
+        assert (deleted.status, deleted.read()) == (204, b"")
+        # Then the next request on the same connection is answered correctly
+        connection.request("GET", WHOAMI, headers=headers)
+        after = connection.getresponse()
+        assert after.status == 200
+        assert json.loads(after.read())["project"] == "demo"
+    finally:
+        connection.close()
+
+
+def test_a_204_carries_no_body_so_the_next_response_starts_right_after_it(
+    stack: Any, admin: str, connection: RawConnection
+) -> None:
+    # Given a DELETE (with a body) whose handler answers 204
+    body = b'{"reason": "x"}'
+    head = request("DELETE", f"{KEYS}/{new_key_id(stack, admin)}", admin, {"Content-Length": str(len(body))})
+    connection.send(head + body)
+    deleted = connection.response("DELETE")
+    assert deleted.status == 204
+    # Then a 204 declares no length, and the very next bytes are the next response's status line
+    assert "content-length" not in deleted.headers
+    connection.send(request("GET", WHOAMI, admin))
+    assert connection.response().status == 200
+
+
+def test_a_get_with_a_body_is_answered_and_its_body_consumed(admin: str, connection: RawConnection) -> None:
+    body = b'{"ignored": true}'
+    connection.send(request("GET", WHOAMI, admin, {"Content-Length": str(len(body))}) + body)
+    assert connection.response().status == 200
+    connection.send(request("GET", WHOAMI, admin))
+    assert connection.response().status == 200
+
+
+def test_a_head_request_gets_no_body_and_the_connection_goes_on(admin: str, connection: RawConnection) -> None:
+    connection.send(request("HEAD", WHOAMI, admin))
+    assert connection.response("HEAD").status == 403  # no route has HEAD: answered like any such method
+    connection.send(request("GET", WHOAMI, admin))
+    assert connection.response().status == 200
+
+
+def test_a_chunked_body_is_read_whole(stack: Any, admin: str, connection: RawConnection) -> None:
+    # Given a key created with a chunked body, on a connection that then deletes another key with one
+    created_body = json.dumps({"name": "sent in chunks", "roles": ["admin"]}).encode()
+    connection.send(request("POST", KEYS, admin, {"Transfer-Encoding": "chunked"}) + chunked(created_body))
+    created = connection.response()
+    # Then the handler got the whole body
+    assert created.status == 201, created.body
+    assert created.json["record"]["name"] == "sent in chunks"
+    # And a chunked body on a route that does not read it is consumed too
+    doomed = f"{KEYS}/{new_key_id(stack, admin)}"
+    connection.send(request("DELETE", doomed, admin, {"Transfer-Encoding": "chunked"}) + chunked(b'{"x": 1}'))
+    assert connection.response("DELETE").status == 204
+    connection.send(request("GET", WHOAMI, admin))
+    assert connection.response().status == 200
+
+
+def test_expect_100_continue_gets_continue_then_the_answer(admin: str, connection: RawConnection) -> None:
+    body = b'{"ignored": true}'
+    connection.send(request("GET", WHOAMI, admin, {"Content-Length": str(len(body)), "Expect": "100-continue"}))
+    assert connection.response().status == 100
+    connection.send(body)
+    assert connection.response().status == 200
+
+
+@pytest.mark.parametrize(
+    "framing",
+    [
+        {"Content-Length": "abc"},
+        {"Content-Length": "-1"},
+        {"Content-Length": "1, 2"},
+        {"Content-Length": "3", "Transfer-Encoding": "chunked"},
+        {"Transfer-Encoding": "chunked, identity"},
+    ],
+    ids=["not-a-number", "negative", "two-lengths", "length-and-chunked", "chunked-not-last"],
+)
+def test_a_body_whose_length_cannot_be_known_is_400_and_the_connection_closed(
+    framing: dict[str, str], admin: str, connection: RawConnection
+) -> None:
+    connection.send(request("POST", KEYS, admin, framing) + b"abc")
+    refused = connection.response()
+    assert refused.status == 400
+    assert refused.headers.get("connection") == "close"
+    assert connection.closed_by_server()
+
+
+def test_a_malformed_chunk_is_400_and_the_connection_closed(admin: str, connection: RawConnection) -> None:
+    connection.send(request("POST", KEYS, admin, {"Transfer-Encoding": "chunked"}) + b"zz\r\nabc\r\n0\r\n\r\n")
+    assert connection.response().status == 400
+    assert connection.closed_by_server()
+
+
+def test_a_body_over_10_mb_is_refused_before_it_is_sent(admin: str, connection: RawConnection) -> None:
+    # Given a client that declares an 11 MB body and waits for 100 Continue before sending it
+    connection.send(request("POST", KEYS, admin, {"Content-Length": str(OVER_LIMIT), "Expect": "100-continue"}))
+    # Then the answer is a final 413 (no 100 Continue), and the connection is closed
+    refused = connection.response()
+    assert refused.status == 413
+    assert refused.json == {"message": "Request Too Long"}
+    assert refused.headers.get("connection") == "close"
+    assert connection.closed_by_server()
+
+
+@pytest.mark.parametrize("framing", ["length", "chunked"])
+def test_a_body_over_10_mb_is_refused_unread_and_the_connection_closed(
+    framing: str, admin: str, connection: RawConnection
+) -> None:
+    # Given a client already sending a body over 10 MB (declared up front, or in one huge chunk)
+    start = b"x" * 65536
+    if framing == "length":
+        connection.send(request("POST", KEYS, admin, {"Content-Length": str(OVER_LIMIT)}) + start)
+    else:
+        connection.send(request("POST", KEYS, admin, {"Transfer-Encoding": "chunked"}) + b"%x\r\n" % OVER_LIMIT + start)
+    # Then it gets 413 without the server waiting for the rest, and the connection is closed
+    refused = connection.response()
+    assert refused.status == 413
+    assert refused.headers.get("connection") == "close"
+    assert connection.closed_by_server()
+
+
+def test_a_client_that_sends_an_oversized_body_whole_still_reads_the_413(admin: str, port: int) -> None:
+    # Given http.client, which sends the whole body before reading any answer
+    connection = HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request("POST", KEYS, body=b"x" * OVER_LIMIT, headers={"Authorization": f"Bearer {admin}"})
+        refused = connection.getresponse()
+        # Then it reads the 413 rather than a reset connection
+        assert (refused.status, json.loads(refused.read())) == (413, {"message": "Request Too Long"})
+    finally:
+        connection.close()

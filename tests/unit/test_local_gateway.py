@@ -109,3 +109,13 @@ def test_a_method_no_route_has_is_answered_like_an_unknown_route(served: Served,
     assert unknown_method.body == {"message": "Missing Authentication Token"}
     assert served.authorizer.events == []  # API Gateway refuses it before any authorizer runs
     assert (served.log[-1]["method"], served.log[-1]["error"]) == (method, "MISSING_AUTHENTICATION_TOKEN")
+
+
+def test_a_body_over_the_limit_is_api_gateways_request_too_large(served: Served, admin_key: str) -> None:
+    from archie_local.http_server import HttpRequest
+
+    oversized = HttpRequest("POST", env_path("demo", "dev", "/keys"), {}, [], b"", "127.0.0.1", body_too_large=True)
+    reply = served.call.gateway.handle(oversized)
+    assert (reply.status, json.loads(reply.body)) == (413, {"message": "Request Too Long"})
+    assert served.authorizer.events == [] and not any(spy.events for spy in served.handlers.values())
+    assert (served.log[-1]["status"], served.log[-1]["error"]) == ("413", "REQUEST_TOO_LARGE")
