@@ -1,0 +1,87 @@
+"""One request as API Gateway sees it (`Call`), and what it hands to Lambda about it: the fields a REQUEST
+authorizer event and a v1 proxy event share, their requestContext, and the method ARN."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from archie_local.http_server import HttpRequest
+from archie_local.routing import LocalApi, Route
+from archie_local.template import ACCOUNT_ID, REGION
+
+
+@dataclass(frozen=True)
+class Call:
+    request: HttpRequest
+    request_id: str
+    path: str  # the event's `path`: without the stage
+    context_path: str  # $context.path and requestContext.path: with the stage
+    time_epoch_ms: int
+
+    @classmethod
+    def of(cls, api: LocalApi, request: HttpRequest) -> Call:
+        return cls(
+            request=request,
+            request_id=str(uuid.uuid4()),
+            path=request.path,
+            context_path=f"/{api.stage}{request.path}",
+            time_epoch_ms=int(time.time() * 1000),
+        )
+
+    def access_log_variables(self, api: LocalApi) -> dict[str, Any]:
+        """The $context variables known before routing; the gateway adds the rest as it learns them."""
+        return {
+            "requestId": self.request_id,
+            "requestTimeEpoch": self.time_epoch_ms,
+            "httpMethod": self.request.method,
+            "path": self.context_path,
+            "stage": api.stage,
+            "apiId": api.api_id,
+            "identity.sourceIp": self.request.source_ip,
+            "identity.userAgent": self.request.header("User-Agent"),
+        }
+
+
+def method_arn(api: LocalApi, call: Call) -> str:
+    return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api.api_id}/{api.stage}/{call.request.method}{call.path}"
+
+
+def request_fields(api: LocalApi, call: Call, route: Route, path_params: dict[str, str]) -> dict[str, Any]:
+    """What a REQUEST authorizer event and a v1 proxy event both carry about the request."""
+    request = call.request
+    return {
+        "resource": route.resource,
+        "path": call.path,
+        "httpMethod": request.method,
+        "headers": dict(request.headers),
+        "multiValueHeaders": _multi(request.headers),
+        "queryStringParameters": {k: v[-1] for k, v in request.query.items()} or None,
+        "multiValueQueryStringParameters": request.query or None,
+        "pathParameters": path_params or None,
+        "stageVariables": api.variables or None,
+    }
+
+
+def request_context(api: LocalApi, call: Call, route: Route) -> dict[str, Any]:
+    return {
+        "accountId": ACCOUNT_ID,
+        "apiId": api.api_id,
+        "resourcePath": route.resource,
+        "httpMethod": call.request.method,
+        "path": call.context_path,
+        "stage": api.stage,
+        "requestId": call.request_id,
+        "requestTimeEpoch": call.time_epoch_ms,
+        "protocol": "HTTP/1.1",
+        "identity": {"sourceIp": call.request.source_ip, "userAgent": call.request.header("User-Agent")},
+    }
+
+
+def _multi(headers: list[tuple[str, str]]) -> dict[str, list[str]]:
+    values: dict[str, list[str]] = {}
+    for key, value in headers:
+        values.setdefault(key, []).append(value)
+    return values
