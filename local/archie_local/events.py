@@ -1,8 +1,14 @@
 """One request as API Gateway sees it (`Call`), and what it hands to Lambda about it: the fields a REQUEST
-authorizer event and a v1 proxy event share, their requestContext, and the method ARN."""
+authorizer event and a v1 proxy event share, their requestContext, and the method ARN.
+
+Ids are easy to get wrong: `requestId` is a UUID, the client's own when it sends a valid one in
+x-amzn-RequestId; `extendedRequestId` is API Gateway's, which no client can choose."""
 
 from __future__ import annotations
 
+import base64
+import re
+import secrets
 import time
 import uuid
 from dataclasses import dataclass
@@ -12,11 +18,27 @@ from archie_local.http_server import HttpRequest
 from archie_local.routing import LocalApi, Route
 from archie_local.template import ACCOUNT_ID, REGION
 
+_UUID = re.compile(r"[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}")
+
+
+def request_id_of(request: HttpRequest) -> str:
+    """The client's x-amzn-RequestId when it is a UUID (API Gateway takes it as the request id), else a
+    new UUID: anything else a client sends there is ignored."""
+    sent = request.header("x-amzn-RequestId")
+    return sent if sent is not None and _UUID.fullmatch(sent) else str(uuid.uuid4())
+
+
+def new_extended_request_id() -> str:
+    """API Gateway's own id for a request, in its format (`PYkx0FXjoAMFd3Q=`: 11 random bytes, 16 base64
+    characters ending in '='). Random, so unique for any practical purpose, and nothing a client sends."""
+    return base64.b64encode(secrets.token_bytes(11)).decode()
+
 
 @dataclass(frozen=True)
 class Call:
     request: HttpRequest
     request_id: str
+    extended_request_id: str
     path: str  # the event's `path`: without the stage
     context_path: str  # $context.path and requestContext.path: with the stage
     time_epoch_ms: int
@@ -25,7 +47,8 @@ class Call:
     def of(cls, api: LocalApi, request: HttpRequest) -> Call:
         return cls(
             request=request,
-            request_id=str(uuid.uuid4()),
+            request_id=request_id_of(request),
+            extended_request_id=new_extended_request_id(),
             path=request.path,
             context_path=f"/{api.stage}{request.path}",
             time_epoch_ms=int(time.time() * 1000),
@@ -35,6 +58,7 @@ class Call:
         """The $context variables known before routing; the gateway adds the rest as it learns them."""
         return {
             "requestId": self.request_id,
+            "extendedRequestId": self.extended_request_id,
             "requestTimeEpoch": self.time_epoch_ms,
             "httpMethod": self.request.method,
             "path": self.context_path,
@@ -74,6 +98,7 @@ def request_context(api: LocalApi, call: Call, route: Route) -> dict[str, Any]:
         "path": call.context_path,
         "stage": api.stage,
         "requestId": call.request_id,
+        "extendedRequestId": call.extended_request_id,
         "requestTimeEpoch": call.time_epoch_ms,
         "protocol": "HTTP/1.1",
         "identity": {"sourceIp": call.request.source_ip, "userAgent": call.request.header("User-Agent")},

@@ -6,6 +6,8 @@ What it does as API Gateway does:
 * a body over 10 MB is REQUEST_TOO_LARGE (413), before routing;
 * CORS preflight (OPTIONS) answered without the authorizer when the API configures Cors;
 * the REQUEST authorizer (`authorization`), whose context reaches the backend in requestContext.authorizer;
+* request ids: `requestId` (the client's x-amzn-RequestId when a UUID) and `extendedRequestId` (its own),
+  in both events' requestContext and on every response as x-amzn-RequestId and x-amz-apigw-id;
 * a JSON access-log record per request, in the template's AccessLogSetting format, to a sink.
 
 The routes come from `routing`, the sockets from `http_server`, the cache flush from `control_plane`.
@@ -33,6 +35,13 @@ logger = logging.getLogger("archie_local.gateway")
 AccessLogSink = Callable[[LocalApi, str], None]
 
 
+def _set_header(headers: dict[str, str], name: str, value: str) -> None:
+    """Set `name`, replacing it in whatever case the integration wrote it."""
+    for key in [k for k in headers if k.lower() == name.lower()]:
+        del headers[key]
+    headers[name] = value
+
+
 class Gateway:
     """Serves one LocalApi. `access_log` receives each request's rendered access-log line."""
 
@@ -46,7 +55,8 @@ class Gateway:
         record = call.access_log_variables(self.api)
         response = self._handle(call, record)
         record["status"] = response.status
-        response.headers.setdefault("x-amzn-RequestId", call.request_id)
+        _set_header(response.headers, "x-amzn-RequestId", call.request_id)
+        _set_header(response.headers, "x-amz-apigw-id", call.extended_request_id)
         if self.access_log is not None and self.api.access_log_format:
             try:
                 self.access_log(self.api, render_access_log(self.api.access_log_format, record))

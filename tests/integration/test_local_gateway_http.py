@@ -148,6 +148,7 @@ def test_a_method_no_route_has_is_answered_like_an_unknown_route(
         # Then both get API Gateway's 403 Missing Authentication Token, as GET on an unknown route does
         assert (on_route.status, json.loads(on_route_body)) == (403, MISSING_TOKEN)
         assert (nowhere.status, json.loads(nowhere_body)) == (403, MISSING_TOKEN)
+        assert on_route.getheader("x-amzn-RequestId") and on_route.getheader("x-amz-apigw-id")
         # And the connection still serves the next request
         connection.request("GET", WHOAMI, headers={"Authorization": f"Bearer {admin}"})
         after = connection.getresponse()
@@ -267,10 +268,11 @@ def test_a_malformed_chunk_is_400_and_the_connection_closed(admin: str, connecti
 def test_a_body_over_10_mb_is_refused_before_it_is_sent(admin: str, connection: RawConnection) -> None:
     # Given a client that declares an 11 MB body and waits for 100 Continue before sending it
     connection.send(request("POST", KEYS, admin, {"Content-Length": str(OVER_LIMIT), "Expect": "100-continue"}))
-    # Then the answer is a final 413 (no 100 Continue), and the connection is closed
+    # Then the answer is a final 413 (no 100 Continue), with the request ids, and the connection is closed
     refused = connection.response()
     assert refused.status == 413
     assert refused.json == {"message": "Request Too Long"}
+    assert refused.headers["x-amzn-requestid"] and EXTENDED_ID.fullmatch(refused.headers["x-amz-apigw-id"])
     assert refused.headers.get("connection") == "close"
     assert connection.closed_by_server()
 
@@ -302,3 +304,27 @@ def test_a_client_that_sends_an_oversized_body_whole_still_reads_the_413(admin: 
         assert (refused.status, json.loads(refused.read())) == (413, {"message": "Request Too Long"})
     finally:
         connection.close()
+
+
+# --- 3. request ids ---------------------------------------------------------------------------------------
+
+
+def test_every_response_carries_the_request_ids(stack: Any, admin: str, connection: RawConnection) -> None:
+    sent_id = "3f1c2b8e-9a4d-4e7f-8b6a-1c2d3e4f5a6b"
+    calls = [
+        (request("GET", WHOAMI, admin, {"x-amzn-RequestId": sent_id}), 200),
+        (request("GET", WHOAMI), 401),
+        (request("GET", "/nowhere"), 403),
+        (request("TRACE", WHOAMI, admin), 403),
+    ]
+    seen = set()
+    for head, status in calls:
+        connection.send(head)
+        answered = connection.response()
+        assert answered.status == status
+        assert EXTENDED_ID.fullmatch(answered.headers["x-amz-apigw-id"])
+        seen.add(answered.headers["x-amz-apigw-id"])
+        assert answered.headers["x-amzn-requestid"]
+    assert len(seen) == len(calls)
+    connection.send(request("GET", WHOAMI, admin, {"x-amzn-RequestId": sent_id}))
+    assert connection.response().headers["x-amzn-requestid"] == sent_id

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import re
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,6 +99,82 @@ def test_an_authorizer_that_fails_is_a_500_with_a_null_message(served: Served, a
     assert served.log[-1]["error"] == "AUTHORIZER_FAILURE"
 
 
+# --- request ids ------------------------------------------------------------------------------------------
+
+
+def test_a_client_sent_uuid_request_id_is_the_request_id_everywhere(served: Served, admin_key: str) -> None:
+    # Given a client that sends its own request id, a UUID
+    sent = str(uuid.uuid4())
+    # When it calls a route
+    reply = whoami(served, admin_key, **{"x-amzn-RequestId": sent})
+    # Then API Gateway's request id is that id: in the answer, both events and the access log
+    assert reply.headers["x-amzn-RequestId"] == sent
+    assert served.authorizer_event()["requestContext"]["requestId"] == sent
+    assert served.handler_event()["requestContext"]["requestId"] == sent
+    assert served.log[-1]["request_id"] == sent
+
+
+@pytest.mark.parametrize("sent", ["not-a-uuid", "{3f1c2b8e-9a4d-4e7f-8b6a-1c2d3e4f5a6b}", "../" * 12, ""])
+def test_a_request_id_that_is_not_a_uuid_is_ignored(served: Served, admin_key: str, sent: str) -> None:
+    reply = whoami(served, admin_key, **{"x-amzn-RequestId": sent})
+    generated = reply.headers["x-amzn-RequestId"]
+    assert generated != sent and UUID.fullmatch(generated)
+    assert served.handler_event()["requestContext"]["requestId"] == generated
+    assert served.log[-1]["request_id"] == generated
+
+
+def test_each_request_has_its_own_extended_request_id_which_no_client_can_set(served: Served, admin_key: str) -> None:
+    # Given clients that try to set the extended id every way they could
+    attempts = {"x-amz-apigw-id": "AAAAAAAAAAAAAAA=", "x-amzn-extendedRequestId": "AAAAAAAAAAAAAAA="}
+    seen: set[str] = set()
+    for _ in range(20):
+        reply = whoami(served, admin_key, **attempts)
+        # Then each request gets a fresh one, in API Gateway's format, in the answer, both events and the log
+        extended = reply.headers["x-amz-apigw-id"]
+        assert EXTENDED_ID.fullmatch(extended) and extended != attempts["x-amz-apigw-id"]
+        assert served.authorizer_event()["requestContext"]["extendedRequestId"] == extended
+        assert served.handler_event()["requestContext"]["extendedRequestId"] == extended
+        assert served.log[-1]["extended_request_id"] == extended
+        seen.add(extended)
+    assert len(seen) == 20
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "with_key", "status"),
+    [("GET", WHOAMI, False, 401), ("GET", "/nowhere", True, 403), ("TRACE", WHOAMI, True, 403)],
+    ids=["unauthorized", "unknown-route", "unknown-method"],
+)
+def test_gateway_responses_carry_both_ids_too(
+    served: Served, admin_key: str, method: str, path: str, with_key: bool, status: int
+) -> None:
+    reply = served.call(method, path, admin_key if with_key else None)
+    assert reply.status == status
+    assert UUID.fullmatch(reply.headers["x-amzn-RequestId"])
+    assert EXTENDED_ID.fullmatch(reply.headers["x-amz-apigw-id"])
+    assert served.log[-1]["request_id"] == reply.headers["x-amzn-RequestId"]
+
+
+def test_a_handler_cannot_replace_the_gateway_request_ids(served: Served, admin_key: str) -> None:
+    # Given a handler whose answer carries headers named like the gateway's ids
+    spy = served.handlers["WhoamiFunction"]
+    honest = spy.inner
+
+    class Forging:
+        spec = honest.spec
+
+        def invoke(self, event: dict[str, Any]) -> Any:
+            answer = honest.invoke(event)
+            answer["headers"] = {**(answer.get("headers") or {}), "X-Amzn-RequestId": "f", "X-Amz-Apigw-Id": "f"}
+            return answer
+
+    spy.inner = Forging()
+    # Then the answer carries the gateway's ids, once each
+    reply = whoami(served, admin_key)
+    ids = {k: v for k, v in reply.headers.items() if k.lower() in ("x-amzn-requestid", "x-amz-apigw-id")}
+    assert ids == {"x-amzn-RequestId": served.log[-1]["request_id"], "x-amz-apigw-id": ids["x-amz-apigw-id"]}
+    assert EXTENDED_ID.fullmatch(ids["x-amz-apigw-id"])
+
+
 # --- methods and bodies -----------------------------------------------------------------------------------
 
 
@@ -119,3 +196,4 @@ def test_a_body_over_the_limit_is_api_gateways_request_too_large(served: Served,
     assert (reply.status, json.loads(reply.body)) == (413, {"message": "Request Too Long"})
     assert served.authorizer.events == [] and not any(spy.events for spy in served.handlers.values())
     assert (served.log[-1]["status"], served.log[-1]["error"]) == ("413", "REQUEST_TOO_LARGE")
+    assert reply.headers["x-amzn-RequestId"] and reply.headers["x-amz-apigw-id"]
