@@ -1,8 +1,12 @@
 """One request as API Gateway sees it (`Call`), and what it hands to Lambda about it: the fields a REQUEST
 authorizer event and a v1 proxy event share, their requestContext, and the method ARN.
 
-Ids are easy to get wrong: `requestId` is a UUID, the client's own when it sends a valid one in
-x-amzn-RequestId; `extendedRequestId` is API Gateway's, which no client can choose."""
+Two facts here are easy to get wrong:
+* ids: `requestId` is a UUID, the client's own when it sends a valid one in x-amzn-RequestId;
+  `extendedRequestId` is API Gateway's, which no client can choose;
+* paths: execute-api serves a stage at `/{stage}/...`, where `$context.path` and `requestContext.path`
+  keep the stage and the event's `path` does not; a custom domain with an empty base path mapping serves it
+  at `/...`, where all three are the path as called. Both forms are served locally."""
 
 from __future__ import annotations
 
@@ -34,23 +38,34 @@ def new_extended_request_id() -> str:
     return base64.b64encode(secrets.token_bytes(11)).decode()
 
 
+def split_stage(stage: str, path: str) -> tuple[str, str]:
+    """(the event's `path`, `$context.path`) for a path as called: `/{stage}/...` is the execute-api form,
+    anything else the custom-domain form (so a route whose first segment is the stage's name is reached
+    only in the execute-api form)."""
+    prefix = f"/{stage}"
+    if path == prefix or path.startswith(prefix + "/"):
+        return path[len(prefix) :] or "/", path
+    return path, path
+
+
 @dataclass(frozen=True)
 class Call:
     request: HttpRequest
     request_id: str
     extended_request_id: str
     path: str  # the event's `path`: without the stage
-    context_path: str  # $context.path and requestContext.path: with the stage
+    context_path: str  # $context.path and requestContext.path: with the stage when called with it
     time_epoch_ms: int
 
     @classmethod
     def of(cls, api: LocalApi, request: HttpRequest) -> Call:
+        path, context_path = split_stage(api.stage, request.path)
         return cls(
             request=request,
             request_id=request_id_of(request),
             extended_request_id=new_extended_request_id(),
-            path=request.path,
-            context_path=f"/{api.stage}{request.path}",
+            path=path,
+            context_path=context_path,
             time_epoch_ms=int(time.time() * 1000),
         )
 
@@ -70,6 +85,7 @@ class Call:
 
 
 def method_arn(api: LocalApi, call: Call) -> str:
+    """The same for both forms of the URL: the stage's, and the path without the stage."""
     return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{api.api_id}/{api.stage}/{call.request.method}{call.path}"
 
 

@@ -1,6 +1,8 @@
 """A local API Gateway (REST, v1 proxy events) built from the template's APIs and function Events.
 
 What it does as API Gateway does:
+* serves each API both as execute-api does (`/{stage}/...`) and as a custom domain with an empty base path
+  mapping does (`/...`), with the paths AWS sets for each form (`events`);
 * routes by the template's Path/Method (literal segments before {param}, {proxy+} greedy), answering
   403 "Missing Authentication Token" for an unknown route and for any method no route has;
 * a body over 10 MB is REQUEST_TOO_LARGE (413), before routing;
@@ -119,7 +121,8 @@ class Gateway:
         return None
 
     def _static(self, call: Call) -> HttpResponse | None:
-        """The dashboard's files, served by the local stack beside the management API."""
+        """The dashboard's files, served by the local stack beside the management API (at the root, and under
+        the stage like any path)."""
         root = self.api.static_root
         if root is None or call.request.method not in ("GET", "HEAD"):
             return None

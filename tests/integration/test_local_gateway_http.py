@@ -328,3 +328,33 @@ def test_every_response_carries_the_request_ids(stack: Any, admin: str, connecti
     assert len(seen) == len(calls)
     connection.send(request("GET", WHOAMI, admin, {"x-amzn-RequestId": sent_id}))
     assert connection.response().headers["x-amzn-requestid"] == sent_id
+
+
+# --- 4. the stage in the path -----------------------------------------------------------------------------
+
+
+def test_both_forms_of_the_url_reach_the_same_handler(
+    stack: Any, admin: str, access_log: tuple[str, list[dict[str, Any]]]
+) -> None:
+    # Given the management API at its root (custom domain) and under its stage (execute-api)
+    root, lines = access_log
+    stage = stack.apis["ManagementApi"].stage
+    assert stack.url(with_stage=True) == f"{stack.url()}/{stage}"
+    # When the same route is called both ways
+    as_domain = http(root, "GET", WHOAMI, admin)
+    as_execute_api = http(f"{root}/{stage}", "GET", WHOAMI, admin)
+    # Then both reach the handler, and the access log shows each path as it was called
+    assert as_domain.status == as_execute_api.status == 200
+    assert as_domain.body == as_execute_api.body
+    assert [line["path"] for line in lines] == [WHOAMI, f"/{stage}{WHOAMI}"]
+    assert {line["resource"] for line in lines} == {"/projects/{project}/environments/{environment}/whoami"}
+
+
+def test_the_stack_serves_both_forms_and_the_dashboard_at_both(stack: Any, admin: str) -> None:
+    for base in (stack.url(), stack.url(with_stage=True)):
+        assert http(base, "GET", WHOAMI, admin).status == 200
+        page = http(base, "GET", "/")
+        assert page.status == 200 and "<html" in str(page.body).lower()
+    sample = stack.url("SampleApi", with_stage=True)
+    assert sample.endswith(f"/{stack.apis['SampleApi'].stage}")
+    assert http(sample, "GET", "/orders/42").status == 401  # reached the route: the authorizer wants a key

@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from archie_local.template import ACCOUNT_ID, REGION
 from tests.conftest import InProcessApi
 from tests.support import Reply, env_path
 
@@ -175,6 +176,58 @@ def test_a_handler_cannot_replace_the_gateway_request_ids(served: Served, admin_
     assert EXTENDED_ID.fullmatch(ids["x-amz-apigw-id"])
 
 
+# --- the stage in the path --------------------------------------------------------------------------------
+
+
+def method_arn(served: Served) -> str:
+    return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{served.api.api_id}/{served.api.stage}/GET{WHOAMI}"
+
+
+def test_the_execute_api_form_has_the_stage_in_context_path_but_not_in_the_event_path(
+    served: Served, admin_key: str
+) -> None:
+    # Given the URL execute-api serves: /{stage}/...
+    stage = served.api.stage
+    whoami(served, admin_key, f"/{stage}{WHOAMI}")
+    # Then the event's path has no stage, requestContext.path and $context.path have it
+    event = served.handler_event()
+    assert (event["path"], event["resource"]) == (WHOAMI, WHOAMI_RESOURCE)
+    assert event["requestContext"]["path"] == f"/{stage}{WHOAMI}"
+    assert event["requestContext"]["stage"] == stage
+    assert event["pathParameters"] == {"project": "demo", "environment": "dev"}
+    assert served.log[-1]["path"] == f"/{stage}{WHOAMI}"
+    # And the authorizer sees the same, with the stage's method ARN
+    authorizer = served.authorizer_event()
+    assert (authorizer["path"], authorizer["requestContext"]["path"]) == (WHOAMI, f"/{stage}{WHOAMI}")
+    assert authorizer["methodArn"] == method_arn(served)
+
+
+def test_the_custom_domain_form_has_the_path_as_called_everywhere(served: Served, admin_key: str) -> None:
+    # Given the URL a custom domain with an empty base path mapping serves: no stage
+    whoami(served, admin_key, WHOAMI)
+    # Then every path is the one called: audit records show only paths a client called
+    event = served.handler_event()
+    assert (event["path"], event["requestContext"]["path"], event["resource"]) == (WHOAMI, WHOAMI, WHOAMI_RESOURCE)
+    assert served.log[-1]["path"] == WHOAMI
+    authorizer = served.authorizer_event()
+    assert (authorizer["path"], authorizer["requestContext"]["path"]) == (WHOAMI, WHOAMI)
+    # And the method ARN is the stage's, the same as for the execute-api form
+    assert authorizer["methodArn"] == method_arn(served)
+
+
+def test_both_forms_reach_the_same_handler_with_the_same_answer(served: Served, admin_key: str) -> None:
+    on_domain = whoami(served, admin_key, WHOAMI)
+    on_execute_api = whoami(served, admin_key, f"/{served.api.stage}{WHOAMI}")
+    assert on_domain.body == on_execute_api.body
+    assert len(served.handlers["WhoamiFunction"].events) == 2
+
+
+def test_the_stage_alone_is_the_root_resource(served: Served) -> None:
+    reply = served.call("POST", f"/{served.api.stage}")
+    assert (reply.status, reply.body) == (403, {"message": "Missing Authentication Token"})
+    assert served.log[-1]["path"] == f"/{served.api.stage}"
+
+
 # --- methods and bodies -----------------------------------------------------------------------------------
 
 
@@ -197,3 +250,11 @@ def test_a_body_over_the_limit_is_api_gateways_request_too_large(served: Served,
     assert served.authorizer.events == [] and not any(spy.events for spy in served.handlers.values())
     assert (served.log[-1]["status"], served.log[-1]["error"]) == ("413", "REQUEST_TOO_LARGE")
     assert reply.headers["x-amzn-RequestId"] and reply.headers["x-amz-apigw-id"]
+
+
+def test_the_dashboard_is_served_at_the_root_and_under_the_stage(served: Served, tmp_path: Any) -> None:
+    (tmp_path / "index.html").write_text("<html>dashboard</html>")
+    served.api.static_root = tmp_path
+    for path in ("/", f"/{served.api.stage}/"):
+        reply = served.call("GET", path)
+        assert (reply.status, reply.body) == (200, "<html>dashboard</html>"), path
