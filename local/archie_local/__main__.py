@@ -39,6 +39,8 @@ def main(argv: list[str] | None = None) -> int:
         err = sys.stderr
         print(f"management API + dashboard: {stack.url('ManagementApi')}/", file=err)
         print(f"sample protected API:       {stack.url('SampleApi')}/orders", file=err)
+        staged = stack.url("ManagementApi", with_stage=True)
+        print(f"the same under its stage:   {staged}/ (as execute-api serves it)", file=err)
         print(f"moto server (AWS APIs):     {stack.moto_url}", file=err)
         print(f"bootstrapped {args.project}/{args.environment}; Ctrl-C stops everything", file=err)
         print(f"admin key: {key}", file=key_out, flush=True)

@@ -17,6 +17,8 @@ def control_plane(apis: dict[str, LocalApi]) -> Callable[[HttpRequest], HttpResp
     by_stage = {(api.api_id, api.stage): api for api in apis.values()}
 
     def dispatch(request: HttpRequest) -> HttpResponse:
+        if request.body_too_large:
+            return HttpResponse(413, {"Content-Type": "application/json"}, b'{"message": "Request Too Long"}')
         match = re.fullmatch(r"/restapis/([^/]+)/stages/([^/]+)/cache/authorizers", request.path)
         if request.method == "DELETE" and match:
             api = by_stage.get((match.group(1), unquote(match.group(2))))

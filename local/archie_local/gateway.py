@@ -1,14 +1,15 @@
 """A local API Gateway (REST, v1 proxy events) built from the template's APIs and function Events.
 
 What it does as API Gateway does:
+* serves each API both as execute-api does (`/{stage}/...`) and as a custom domain with an empty base path
+  mapping does (`/...`), with the paths AWS sets for each form (`events`);
 * routes by the template's Path/Method (literal segments before {param}, {proxy+} greedy), answering
-  403 "Missing Authentication Token" for unknown routes;
+  403 "Missing Authentication Token" for an unknown route and for any method no route has;
+* a body over 10 MB is REQUEST_TOO_LARGE (413), before routing;
 * CORS preflight (OPTIONS) answered without the authorizer when the API configures Cors;
-* a REQUEST authorizer: missing identity sources answer 401 without calling it; its answer is cached for
-  ReauthorizeEvery seconds keyed on the identity-source values; an "Unauthorized" error is 401 (cached too);
-  any other failure is 500; the returned policy is evaluated against the method ARN (explicit Deny wins,
-  no matching Allow is 403); 401/403 bodies come from the template's GatewayResponses;
-* the authorizer's context reaches the backend in requestContext.authorizer;
+* the REQUEST authorizer (`authorization`), whose context reaches the backend in requestContext.authorizer;
+* request ids: `requestId` (the client's x-amzn-RequestId when a UUID) and `extendedRequestId` (its own),
+  in both events' requestContext and on every response as x-amzn-RequestId and x-amz-apigw-id;
 * a JSON access-log record per request, in the template's AccessLogSetting format, to a sink.
 
 The routes come from `routing`, the sockets from `http_server`, the cache flush from `control_plane`.
@@ -16,50 +17,31 @@ The routes come from `routing`, the sockets from `http_server`, the cache flush 
 
 from __future__ import annotations
 
-import json
+import base64
 import logging
 import mimetypes
-import re
-import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
+from archie_local.authorization import authorize, policy_allows
+from archie_local.events import Call, request_context, request_fields
 from archie_local.http_server import HttpRequest, HttpResponse
 from archie_local.logs import render_access_log
-from archie_local.routing import LocalApi, Route
-from archie_local.template import ACCOUNT_ID, REGION
+from archie_local.routing import API_METHODS, LocalApi, Route
+
+__all__ = ["AccessLogSink", "Gateway", "policy_allows"]
 
 logger = logging.getLogger("archie_local.gateway")
 
 AccessLogSink = Callable[[LocalApi, str], None]
 
 
-def _iam_match(pattern: str, value: str) -> bool:
-    regex = "".join(".*" if c == "*" else "." if c == "?" else re.escape(c) for c in pattern)
-    return re.fullmatch(regex, value, flags=re.DOTALL) is not None
-
-
-def policy_allows(policy: dict[str, Any], method_arn: str) -> bool:
-    """IAM evaluation for execute-api:Invoke on one ARN: an explicit Deny wins, else an Allow is needed."""
-    allowed = False
-    statements = policy.get("Statement", [])
-    if isinstance(statements, dict):
-        statements = [statements]
-    for statement in statements:
-        actions = statement.get("Action", [])
-        actions = [actions] if isinstance(actions, str) else actions
-        if not any(_iam_match(a, "execute-api:Invoke") for a in actions):
-            continue
-        resources = statement.get("Resource", [])
-        resources = [resources] if isinstance(resources, str) else resources
-        if any(_iam_match(r, method_arn) for r in resources):
-            if statement.get("Effect") == "Deny":
-                return False
-            if statement.get("Effect") == "Allow":
-                allowed = True
-    return allowed
+def _set_header(headers: dict[str, str], name: str, value: str) -> None:
+    """Set `name`, replacing it in whatever case the integration wrote it."""
+    for key in [k for k in headers if k.lower() == name.lower()]:
+        del headers[key]
+    headers[name] = value
 
 
 class Gateway:
@@ -69,119 +51,14 @@ class Gateway:
         self.api = api
         self.access_log = access_log
 
-    def _gateway_response(self, kind: str, default_status: int, default_message: str) -> HttpResponse:
-        configured = self.api.responses.get(kind)
-        if configured is not None:
-            return HttpResponse(
-                configured.status, {"Content-Type": "application/json", **configured.headers}, configured.body.encode()
-            )
-        return HttpResponse(
-            default_status, {"Content-Type": "application/json"}, json.dumps({"message": default_message}).encode()
-        )
-
-    def _method_arn(self, method: str, path: str) -> str:
-        return f"arn:aws:execute-api:{REGION}:{ACCOUNT_ID}:{self.api.api_id}/{self.api.stage}/{method}{path}"
-
-    def _authorize(
-        self, request: HttpRequest, route: Route, path_params: dict[str, str], request_id: str, record: dict[str, Any]
-    ) -> HttpResponse | dict[str, Any]:
-        config = self.api.authorizer
-        assert config is not None
-        identity = []
-        for header in config.header_sources:
-            value = request.header(header)
-            if not value:
-                record["error.responseType"] = "UNAUTHORIZED"
-                return self._gateway_response("UNAUTHORIZED", 401, "Unauthorized")
-            identity.append(value)
-        for variable in config.stage_variable_sources:
-            value = self.api.variables.get(variable)
-            if not value:
-                record["error.responseType"] = "UNAUTHORIZED"
-                return self._gateway_response("UNAUTHORIZED", 401, "Unauthorized")
-            identity.append(value)
-        cache_key = tuple(identity)
-        now = time.monotonic()
-        with self.api._cache_lock:
-            cached = self.api._cache.get(cache_key)
-        if cached is not None and cached[0] > now:
-            outcome = cached[1]
-        else:
-            event = {
-                "type": "REQUEST",
-                "methodArn": self._method_arn(request.method, request.path),
-                **self._request_fields(request, route, path_params),
-                "requestContext": self._request_context(request, route, request_id),
-            }
-            try:
-                outcome = config.function.invoke(event)
-            except Exception as error:  # noqa: BLE001 - an authorizer failure is API Gateway's 500 or 401
-                if str(error) != "Unauthorized":
-                    logger.error("authorizer failed: %s", type(error).__name__)
-                    record["error.responseType"] = "AUTHORIZER_FAILURE"
-                    return self._gateway_response("AUTHORIZER_FAILURE", 500, "null")
-                outcome = "Unauthorized"
-            if config.ttl_seconds > 0:
-                with self.api._cache_lock:
-                    self.api._cache[cache_key] = (now + config.ttl_seconds, outcome)
-        if outcome == "Unauthorized":
-            record["error.responseType"] = "UNAUTHORIZED"
-            return self._gateway_response("UNAUTHORIZED", 401, "Unauthorized")
-        context = dict(outcome.get("context") or {})
-        record.update({f"authorizer.{k}": v for k, v in context.items()})
-        if not policy_allows(outcome.get("policyDocument", {}), self._method_arn(request.method, request.path)):
-            record["error.responseType"] = "ACCESS_DENIED"
-            return self._gateway_response(
-                "ACCESS_DENIED", 403, "User is not authorized to access this resource with an explicit deny"
-            )
-        return {**context, "principalId": outcome.get("principalId")}
-
-    def _request_fields(self, request: HttpRequest, route: Route, path_params: dict[str, str]) -> dict[str, Any]:
-        """What a REQUEST authorizer event and a v1 proxy event both carry about the request."""
-        return {
-            "resource": route.resource,
-            "path": request.path,
-            "httpMethod": request.method,
-            "headers": dict(request.headers),
-            "multiValueHeaders": _multi(request.headers),
-            "queryStringParameters": {k: v[-1] for k, v in request.query.items()} or None,
-            "multiValueQueryStringParameters": request.query or None,
-            "pathParameters": path_params or None,
-            "stageVariables": self.api.variables or None,
-        }
-
-    def _request_context(self, request: HttpRequest, route: Route, request_id: str) -> dict[str, Any]:
-        return {
-            "accountId": ACCOUNT_ID,
-            "apiId": self.api.api_id,
-            "resourcePath": route.resource,
-            "httpMethod": request.method,
-            "path": f"/{self.api.stage}{request.path}",
-            "stage": self.api.stage,
-            "requestId": request_id,
-            "extendedRequestId": request_id,
-            "requestTimeEpoch": int(time.time() * 1000),
-            "protocol": "HTTP/1.1",
-            "identity": {"sourceIp": request.source_ip, "userAgent": request.header("User-Agent")},
-        }
-
     def handle(self, request: HttpRequest) -> HttpResponse:
-        request_id = str(uuid.uuid4())
+        call = Call.of(self.api, request)
         # API Gateway's $context variables for this request, rendered through the template's access-log format.
-        record: dict[str, Any] = {
-            "requestId": request_id,
-            "extendedRequestId": request_id,
-            "requestTimeEpoch": int(time.time() * 1000),
-            "httpMethod": request.method,
-            "path": f"/{self.api.stage}{request.path}",
-            "stage": self.api.stage,
-            "apiId": self.api.api_id,
-            "identity.sourceIp": request.source_ip,
-            "identity.userAgent": request.header("User-Agent"),
-        }
-        response = self._handle(request, request_id, record)
+        record = call.access_log_variables(self.api)
+        response = self._handle(call, record)
         record["status"] = response.status
-        response.headers.setdefault("x-amzn-RequestId", request_id)
+        _set_header(response.headers, "x-amzn-RequestId", call.request_id)
+        _set_header(response.headers, "x-amz-apigw-id", call.extended_request_id)
         if self.access_log is not None and self.api.access_log_format:
             try:
                 self.access_log(self.api, render_access_log(self.api.access_log_format, record))
@@ -189,30 +66,37 @@ class Gateway:
                 logger.exception("access log sink failed")
         return response
 
-    def _handle(self, request: HttpRequest, request_id: str, record: dict[str, Any]) -> HttpResponse:
+    def _handle(self, call: Call, record: dict[str, Any]) -> HttpResponse:
+        request = call.request
+        if request.body_too_large:
+            record["error.responseType"] = "REQUEST_TOO_LARGE"
+            return self.api.gateway_response("REQUEST_TOO_LARGE", 413, "Request Too Long")
         if request.method == "OPTIONS" and self.api.cors:
             return HttpResponse(204, dict(self.api.cors), b"")
-        matched = self._match(request)
+        matched = self._match(call)
         if matched is None:
-            static = self._static(request)
+            static = self._static(call)
             if static is not None:
                 return static
             record["error.responseType"] = "MISSING_AUTHENTICATION_TOKEN"
-            return self._gateway_response("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
+            return self.api.gateway_response("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
         route, path_params = matched
         record["resourcePath"] = route.resource
         authorizer_context: dict[str, Any] | None = None
         if self.api.authorizer is not None:
-            outcome = self._authorize(request, route, path_params, request_id, record)
+            outcome = authorize(self.api, call, route, path_params, record)
             if isinstance(outcome, HttpResponse):
                 return outcome
             authorizer_context = outcome
         event = {
-            **self._request_fields(request, route, path_params),
-            "requestContext": {**self._request_context(request, route, request_id), "authorizer": authorizer_context},
+            **request_fields(self.api, call, route, path_params),
+            "requestContext": {**request_context(self.api, call, route), "authorizer": authorizer_context},
             "body": request.body.decode("utf-8", errors="replace") if request.body else None,
             "isBase64Encoded": False,
         }
+        return self._integrate(route, event, request.method, record)
+
+    def _integrate(self, route: Route, event: dict[str, Any], method: str, record: dict[str, Any]) -> HttpResponse:
         try:
             result = route.function.invoke(event)
         except Exception:
@@ -223,37 +107,28 @@ class Gateway:
         for key, values in (result.get("multiValueHeaders") or {}).items():
             headers[key] = ", ".join(str(v) for v in values)
         body = result.get("body") or ""
-        if result.get("isBase64Encoded"):
-            import base64
+        payload = base64.b64decode(body) if result.get("isBase64Encoded") else body.encode("utf-8")
+        return HttpResponse(int(result.get("statusCode", 200)), headers, b"" if method == "HEAD" else payload)
 
-            payload = base64.b64decode(body)
-        else:
-            payload = body.encode("utf-8")
-        return HttpResponse(int(result.get("statusCode", 200)), headers, b"" if request.method == "HEAD" else payload)
-
-    def _match(self, request: HttpRequest) -> tuple[Route, dict[str, str]] | None:
+    def _match(self, call: Call) -> tuple[Route, dict[str, str]] | None:
+        method = call.request.method
         for route in self.api.routes:
-            if route.method not in (request.method, "ANY"):
+            if route.method != method and not (route.method == "ANY" and method in API_METHODS):
                 continue
-            found = route.pattern.match(request.path)
+            found = route.pattern.match(call.path)
             if found:
                 return route, {k: unquote(v) for k, v in found.groupdict().items()}
         return None
 
-    def _static(self, request: HttpRequest) -> HttpResponse | None:
+    def _static(self, call: Call) -> HttpResponse | None:
+        """The dashboard's files, served by the local stack beside the management API (at the root, and under
+        the stage like any path)."""
         root = self.api.static_root
-        if root is None or request.method not in ("GET", "HEAD"):
+        if root is None or call.request.method not in ("GET", "HEAD"):
             return None
-        relative = "index.html" if request.path in ("", "/") else request.path.lstrip("/")
+        relative = "index.html" if call.path in ("", "/") else call.path.lstrip("/")
         candidate = (root / relative).resolve()
         if root.resolve() not in candidate.parents or not candidate.is_file():
             return None
         content_type = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
         return HttpResponse(200, {"Content-Type": content_type, "Cache-Control": "no-cache"}, candidate.read_bytes())
-
-
-def _multi(headers: list[tuple[str, str]]) -> dict[str, list[str]]:
-    values: dict[str, list[str]] = {}
-    for key, value in headers:
-        values.setdefault(key, []).append(value)
-    return values

@@ -3,14 +3,19 @@ REQUEST authorizer's configuration, gateway responses, CORS and the access-log s
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from archie_local.http_server import HttpResponse
 from archie_local.lambdas import FunctionRegistry, LocalFunction
 from archie_local.template import Resolver, resources_of_type
+
+# The methods API Gateway knows: a route's ANY means these, and nothing else reaches an integration.
+API_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
 
 
 @dataclass
@@ -56,6 +61,17 @@ class LocalApi:
     def flush_authorizer_cache(self) -> None:
         with self._cache_lock:
             self._cache.clear()
+
+    def gateway_response(self, kind: str, default_status: int, default_message: str | None) -> HttpResponse:
+        """API Gateway's own answer of type `kind`: the template's GatewayResponses entry, else the default
+        (compact JSON, as `{"message":"Missing Authentication Token"}` comes from AWS)."""
+        configured = self.responses.get(kind)
+        if configured is not None:
+            return HttpResponse(
+                configured.status, {"Content-Type": "application/json", **configured.headers}, configured.body.encode()
+            )
+        body = json.dumps({"message": default_message}, separators=(",", ":")).encode()
+        return HttpResponse(default_status, {"Content-Type": "application/json"}, body)
 
 
 def _compile(path: str) -> tuple[re.Pattern[str], tuple[int, int]]:

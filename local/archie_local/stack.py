@@ -61,8 +61,11 @@ class LocalStack:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
-    def url(self, api: str = "ManagementApi") -> str:
-        return self.services[api].url
+    def url(self, api: str = "ManagementApi", with_stage: bool = False) -> str:
+        """Where `api` is served: by default as a custom domain with an empty base path mapping serves it
+        (`http://127.0.0.1:port`, paths as called); with_stage, as execute-api serves it (`.../{stage}`)."""
+        root = self.services[api].url
+        return f"{root}/{self.apis[api].stage}" if with_stage else root
 
     def start(self) -> LocalStack:
         self._saved_environ = dict(os.environ)
