@@ -88,7 +88,7 @@ def test_a_person_manages_a_key_from_creation_to_deletion(stack, page, screensho
     page.get_by_label("Key ID", exact=True).fill(key_id)
     page.get_by_role("button", name="Search").click()
     records = page.get_by_role("table", name="Audit records")
-    expect(records).to_contain_text("GET /dev/orders/1")
+    expect(records).to_contain_text("GET /orders/1")
     expect(records).to_contain_text("key.created")
     screenshot("audit")
 
@@ -96,7 +96,7 @@ def test_a_person_manages_a_key_from_creation_to_deletion(stack, page, screensho
     page.get_by_role("link", name="Keys").click()
     page.get_by_role("link", name="checkout service").click()
     expect(page.get_by_role("img", name=re.compile("Requests per hour"))).to_be_visible()
-    expect(page.get_by_role("table", name="Audit trail of this key")).to_contain_text("GET /dev/orders/1")
+    expect(page.get_by_role("table", name="Audit trail of this key")).to_contain_text("GET /orders/1")
     screenshot("key-detail")
 
     # Roll with no grace: a new key shown once, the old one refused at once.

@@ -43,7 +43,10 @@ class Faults:
             self.calls.append(f"{client.meta.service_model.service_name}:{operation}")
             if len(self.calls) - 1 == self.fail_at:
                 raise ClientError(
-                    {"Error": {"Code": "InternalServerError", "Message": "injected"}, "ResponseMetadata": {"HTTPStatusCode": 500}},
+                    {
+                        "Error": {"Code": "InternalServerError", "Message": "injected"},
+                        "ResponseMetadata": {"HTTPStatusCode": 500},
+                    },
                     operation,
                 )
         if operation == "FlushStageAuthorizersCache":
@@ -139,8 +142,16 @@ def fresh_stack(fail_at: int | None) -> Iterator[Stack]:
             patch.setenv(key, value)
         composition.reset()
         admin = bootstrap(composition.get_services(), Place("demo", "dev")).value
-        api = InProcessApi(Gateway(build_apis(load_template(), provisioned.resolver, FunctionRegistry(provisioned.functions))["ManagementApi"]))
-        patch.setattr(botocore.client.BaseClient, "_make_api_call", lambda client, op, params: faults.call(client, op, params))
+        api = InProcessApi(
+            Gateway(
+                build_apis(load_template(), provisioned.resolver, FunctionRegistry(provisioned.functions))[
+                    "ManagementApi"
+                ]
+            )
+        )
+        patch.setattr(
+            botocore.client.BaseClient, "_make_api_call", lambda client, op, params: faults.call(client, op, params)
+        )
         # The pepper is read through a cache; start every run cold so its read is one of the counted calls.
         composition.reset()
         yield Stack(api, admin, provisioned.environment, faults)
@@ -216,13 +227,13 @@ def role_complete(stack: Stack, given: dict[str, Any], reply: Any, before: dict[
     role = stack.api("GET", env_path("demo", "dev", "/roles/viewer"), stack.admin).body
     assert role["permissions"][0]["actions"] == ["read", "delete"] and role["key_count"] == 1
     trail = stack.api("GET", env_path("demo", "dev", "/audit"), stack.admin).body["records"]
-    assert [r["event"] for r in trail if r["kind"] == "event"][0] == "role.updated"
+    assert next(r["event"] for r in trail if r["kind"] == "event") == "role.updated"
 
 
 def role_deleted(stack: Stack, given: dict[str, Any], reply: Any, before: dict[str, Any]) -> None:
     assert stack.api("GET", env_path("demo", "dev", "/roles/unused"), stack.admin).status == 404
     trail = stack.api("GET", env_path("demo", "dev", "/audit"), stack.admin).body["records"]
-    assert [r["event"] for r in trail if r["kind"] == "event"][0] == "role.deleted"
+    assert next(r["event"] for r in trail if r["kind"] == "event") == "role.deleted"
 
 
 def create_setup(stack: Stack) -> dict[str, Any]:
@@ -245,7 +256,10 @@ OPERATIONS = [
         "RollKeyFunction",
         lambda stack: {"old": make_key(stack, expires_at=in_an_hour(), secret_name=SECRET)},
         lambda stack, given: stack.call(
-            "RollKeyFunction", "POST", f"{KEYS}/{given['old']['key_id']}/roll", {"grace_seconds": 60, "secret_name": SECRET}
+            "RollKeyFunction",
+            "POST",
+            f"{KEYS}/{given['old']['key_id']}/roll",
+            {"grace_seconds": 60, "secret_name": SECRET},
         ),
         roll_complete,
     ),

@@ -115,7 +115,9 @@ def test_times_outside_what_the_code_represents_are_refused(api, admin_key, key_
 
 
 def test_since_after_until_is_refused(api, admin_key) -> None:
-    reply = api("GET", env_path("demo", "dev", "/audit?since=2026-11-26T10:00:00Z&until=2026-11-25T10:00:00Z"), admin_key)
+    reply = api(
+        "GET", env_path("demo", "dev", "/audit?since=2026-11-26T10:00:00Z&until=2026-11-25T10:00:00Z"), admin_key
+    )
     assert reply.status == 422 and reply.body["field"] == "since"
 
 

@@ -61,10 +61,14 @@ _LIMIT = re.compile(r"[0-9]{1,3}", re.ASCII)
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
+    if body is None:
+        # No content type either: Powertools would render a JSON body of None as the text "null", and a 204
+        # must carry no body at all.
+        return Response(status_code=status, headers=headers or {})
     return Response(
         status_code=status,
         content_type="application/json",
-        body=json.dumps(body, separators=(",", ":")) if body is not None else None,
+        body=json.dumps(body, separators=(",", ":")),
         headers=headers or {},
     )
 
