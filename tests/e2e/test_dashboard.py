@@ -7,14 +7,8 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.e2e.dashboard_actions import sign_in
 from tests.support import env_path, http
-
-
-def sign_in(page, stack, key: str) -> None:
-    page.goto(stack.url() + "/")
-    page.get_by_label("API key", exact=True).fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="API Keys", exact=True)).to_be_visible()
 
 
 def test_a_person_manages_a_key_from_creation_to_deletion(stack, page, screenshot) -> None:
