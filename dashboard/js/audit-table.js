@@ -1,25 +1,25 @@
 // The audit trail as a table with Previous/Next paging; used by the audit page and by a key's page.
 import { api, envPath } from "./api.js";
-import { fmt, h } from "./dom.js";
+import { cell, emptyRow, fmt, h, jsonDetail, row, stackedTable } from "./dom.js";
 
 const COLUMNS = ["Time", "Request or event", "Status", "Key", "Actor", "Detail", "Source IP"];
 
-function detailOf(record) {
-  return record.reason || record.error || (record.details ? JSON.stringify(record.details) : "");
+// Why a request was refused, what went wrong, or what an event changed.
+function detail(record) {
+  if (record.reason || record.error) return record.reason || record.error;
+  return record.details ? jsonDetail(record.details) : "";
 }
 
 export function auditTable(records, label) {
-  const rows = records.map((r) => h("tr", {},
-    h("td", {}, fmt(r.time)),
-    h("td", {}, r.kind === "event" ? r.event : `${r.method} ${r.path}`),
-    h("td", {}, r.kind === "event" ? "—" : String(r.status)),
-    h("td", {}, h("code", {}, r.key_id || "—")),
-    h("td", {}, h("code", {}, r.actor_key_id || "—")),
-    h("td", {}, detailOf(r)),
-    h("td", {}, r.source_ip || "")));
-  return h("table", { "aria-label": label },
-    h("thead", {}, h("tr", {}, COLUMNS.map((title) => h("th", { scope: "col" }, title)))),
-    h("tbody", {}, rows.length ? rows : h("tr", {}, h("td", { colspan: COLUMNS.length, class: "empty" }, "No records."))));
+  const rows = records.map((r) => row({},
+    cell("Time", fmt(r.time)),
+    cell("Request or event", r.kind === "event" ? r.event : `${r.method} ${r.path}`, { class: "wrap request" }),
+    cell("Status", r.kind === "event" ? "—" : String(r.status)),
+    cell("Key", h("code", {}, r.key_id || "—")),
+    cell("Actor", h("code", {}, r.actor_key_id || "—")),
+    cell("Detail", detail(r), { class: "wrap" }),
+    cell("Source IP", r.source_ip || "", { class: "nowrap" })));
+  return stackedTable(label, COLUMNS, h("tbody", { role: "rowgroup" }, rows.length ? rows : emptyRow(COLUMNS, "No records.")));
 }
 
 // filters: {key_id?, actor_key_id?, since?, until?}; empty values are left out of the query.

@@ -86,7 +86,7 @@ export function editRole(main, role) {
   const form = h("form", { "aria-label": "Role" },
     isNew ? h("div", { class: "field" }, h("label", { for: "role-name" }, "Role name"), nameInput) : "",
     h("div", { class: "field" }, h("label", { for: "role-description" }, "Description"), description),
-    h("fieldset", { class: "field" }, h("legend", {}, "Permissions"), grid,
+    h("fieldset", { class: "field" }, h("legend", {}, "Permissions"), h("div", { class: "scroll-x" }, grid),
       h("button", { type: "button", onclick: () => grid.append(permissionRow()) }, "Add resource")),
     error,
     h("div", { class: "actions" },

@@ -1,8 +1,10 @@
 // #/roles: the environment's roles, what each grants and how many keys hold it.
 import { api, envPath } from "./api.js";
-import { h } from "./dom.js";
+import { cell, emptyRow, h, row, stackedTable } from "./dom.js";
 import { editRole } from "./role-editor-view.js";
 import { LIST_LIMIT_MAX } from "./validation.js";
+
+const COLUMNS = ["Role", "Description", "Permissions", "Keys"];
 
 function summary(permissions) {
   return permissions
@@ -14,12 +16,10 @@ export async function renderRoles(main) {
   main.append(h("div", { class: "pagehead" }, h("h1", {}, "Roles"),
     h("button", { type: "button", class: "black", onclick: () => editRole(main, null) }, "+ New role")));
   const page = await api("GET", envPath(`/roles?limit=${LIST_LIMIT_MAX}`));
-  const rows = page.roles.map((role) => h("tr", {},
-    h("td", {}, h("button", { type: "button", class: "link", onclick: () => editRole(main, role) }, role.name)),
-    h("td", {}, role.description),
-    h("td", {}, summary(role.permissions)),
-    h("td", {}, String(role.key_count))));
-  main.append(h("table", { "aria-label": "Roles" },
-    h("thead", {}, h("tr", {}, ["Role", "Description", "Permissions", "Keys"].map((t) => h("th", { scope: "col" }, t)))),
-    h("tbody", {}, rows)));
+  const rows = page.roles.map((role) => row({},
+    cell("Role", h("button", { type: "button", class: "link", onclick: () => editRole(main, role) }, role.name)),
+    cell("Description", role.description, { class: "wrap" }),
+    cell("Permissions", summary(role.permissions), { class: "wrap" }),
+    cell("Keys", String(role.key_count))));
+  main.append(stackedTable("Roles", COLUMNS, h("tbody", { role: "rowgroup" }, rows.length ? rows : emptyRow(COLUMNS, "No roles yet."))));
 }
