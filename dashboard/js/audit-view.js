@@ -1,35 +1,52 @@
-// #/audit: the environment's audit trail, filtered by key, actor and time range.
-import { $, h } from "./dom.js";
+// #/audit?key_id=&actor_key_id=&since=&until=: the environment's audit trail, filtered by key, actor and
+// time range. The filters live in the address, so a search can be reloaded, linked and gone back to.
+import { h } from "./dom.js";
 import { pagedAudit } from "./audit-table.js";
+import { navigate } from "./router.js";
 import { handleAuthFailure } from "./signin-view.js";
 
-const iso = (value) => (value ? new Date(value).toISOString() : "");
+const FILTERS = [
+  ["key_id", "audit-key", "Key ID", "text"],
+  ["actor_key_id", "audit-actor", "Actor key ID", "text"],
+  ["since", "audit-since", "Since", "datetime-local"],
+  ["until", "audit-until", "Until", "datetime-local"],
+];
 
-function field(id, label, type = "text") {
-  return h("div", {}, h("label", { for: id }, label), h("input", { id, type, spellcheck: "false" }));
+// datetime-local inputs hold local time without a zone; the API and the address hold ISO 8601 in UTC.
+const toIso = (local) => (local ? new Date(local).toISOString() : "");
+function toLocal(iso) {
+  const date = new Date(iso);
+  if (!iso || Number.isNaN(date.getTime())) return "";
+  return new Date(date.getTime() - date.getTimezoneOffset() * 60e3).toISOString().slice(0, 16);
 }
 
-export async function renderAudit(main) {
+export async function renderAudit(main, _params, query) {
   main.append(h("div", { class: "pagehead" }, h("h1", {}, "Audit")));
+  const inputs = {};
+  const fields = FILTERS.map(([name, id, label, type]) => {
+    inputs[name] = h("input", { id, type, spellcheck: "false" });
+    const value = query.get(name) || "";
+    inputs[name].value = type === "datetime-local" ? toLocal(value) : value;
+    return h("div", {}, h("label", { for: id }, label), inputs[name]);
+  });
   const error = h("p", { class: "error", role: "alert", id: "audit-error" });
   const results = h("div");
   const form = h("form", { class: "filters", "aria-label": "Audit filters" },
-    field("audit-key", "Key ID"), field("audit-actor", "Actor key ID"),
-    field("audit-since", "Since", "datetime-local"), field("audit-until", "Until", "datetime-local"),
-    h("button", { type: "submit", class: "primary" }, "Search"));
-  form.addEventListener("submit", async (event) => {
+    fields, h("button", { type: "submit", class: "primary" }, "Search"));
+  form.addEventListener("submit", (event) => {
     event.preventDefault();
-    error.textContent = "";
-    results.replaceChildren();
-    try {
-      await pagedAudit(results, {
-        key_id: $("#audit-key").value.trim(), actor_key_id: $("#audit-actor").value.trim(),
-        since: iso($("#audit-since").value), until: iso($("#audit-until").value),
-      }, "Audit records");
-    } catch (e) {
-      if (!handleAuthFailure(e)) error.textContent = e.message;
+    const search = new URLSearchParams();
+    for (const [name, , , type] of FILTERS) {
+      const value = inputs[name].value.trim();
+      if (value) search.set(name, type === "datetime-local" ? toIso(value) : value);
     }
+    navigate(search.size ? `#/audit?${search}` : "#/audit");
   });
   main.append(form, error, results);
-  await pagedAudit(results, {}, "Audit records");
+  const filters = Object.fromEntries(FILTERS.map(([name]) => [name, query.get(name) || ""]));
+  try {
+    await pagedAudit(results, filters, "Audit records");
+  } catch (e) {
+    if (!handleAuthFailure(e)) error.textContent = e.message;
+  }
 }

@@ -1,4 +1,4 @@
-// The role editor: a Read/Write/Update/Delete grid per resource, each resource with its filters (a literal,
+// The role editor (#/roles/<name>, #/new-role): a Read/Write/Update/Delete grid per resource, each resource with its filters (a literal,
 // or a value taken from the key's context).
 import { api, envPath } from "./api.js";
 import { confirmDialog } from "./confirm-dialog.js";
@@ -71,9 +71,18 @@ function deleteRole(role) {
   });
 }
 
+// #/roles/<name>: edit a role. An unknown name shows the API's "does not exist" in place of the editor.
+export async function renderRoleEditor(main, [name]) {
+  editRole(main, await api("GET", envPath(`/roles/${encodeURIComponent(name)}`)));
+}
+
+// #/new-role
+export function renderNewRole(main) {
+  editRole(main, null);
+}
+
 // role: the role as the API returned it, or null for a new one.
-export function editRole(main, role) {
-  main.replaceChildren();
+function editRole(main, role) {
   permissionCounter = 0;
   const isNew = !role;
   main.append(h("div", { class: "pagehead" }, h("h1", {}, isNew ? "New role" : `Role ${role.name}`)));

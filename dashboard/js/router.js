@@ -1,5 +1,5 @@
-// Hash routes: each view has an address (#/keys, #/keys/<key_id>, #/audit, #/roles), so reload, back and
-// forward work. main.js supplies the table; views only navigate, so no view imports another through here.
+// Hash routes: each view has an address (#/keys, #/keys/<key_id>, #/audit?key_id=…, #/roles,
+// #/roles/<name>, #/new-role), so reload, back and forward work and a page can be linked. main.js supplies the table; views only navigate, so no view imports another through here.
 import { h } from "./dom.js";
 import { session } from "./session.js";
 
@@ -7,8 +7,9 @@ let routes = [];
 let fallback = null;
 let onError = () => false;
 
-// table: [{ path: RegExp over the hash without "#/", nav: which main link is current, render }]
-// render(container, params, query) fills a fresh container and may be async.
+// table: [{ path: RegExp over the hash without "#/" and its query, nav: which main link is current,
+// title(params): the page's name in the tab and in history, render }]. render(container, params, query)
+// fills a fresh container and may be async; params are the path's groups, decoded.
 export function defineRoutes(table, { notFound, handleError }) {
   routes = table;
   fallback = notFound;
@@ -27,6 +28,7 @@ export function route() {
   let match = null;
   const found = routes.find((entry) => (match = entry.path.exec(path))) || fallback;
   const params = match ? match.slice(1).map(decodeURIComponent) : [];
+  document.title = `${found.title(params)} — Archie API keys`;
   document.querySelectorAll("[data-nav]").forEach((link) => {
     if (link.dataset.nav === found.nav) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");
@@ -42,7 +44,7 @@ export function route() {
     });
 }
 
-// Go to `hash`; when it is already the address, show the view again (fresh data).
+// Go to `hash` (a new history entry); when it is already the address, show the view again (fresh data).
 export function navigate(hash) {
   if (location.hash === hash) route();
   else location.hash = hash;

@@ -1,0 +1,72 @@
+"""Every view has an address: reload, back and forward keep a person where they were, and a role editor or an
+audit search can be linked."""
+
+from __future__ import annotations
+
+import re
+
+from playwright.sync_api import expect
+
+from tests.e2e.dashboard_actions import create_key, put_role, sign_in
+
+
+def test_a_role_editor_has_an_address_that_survives_reload_back_and_forward(stack, page, screenshot) -> None:
+    admin = stack.bootstrap("demo", "dev")
+    put_role(stack, admin, "route-reader", [{"resource": "orders", "actions": ["read"]}], "reads orders")
+    sign_in(page, stack, admin)
+    page.get_by_role("link", name="Roles").click()
+    page.get_by_role("button", name="route-reader").click()
+    editor = page.get_by_role("heading", name="Role route-reader")
+    expect(editor).to_be_visible()
+    expect(page).to_have_url(re.compile(r"#/roles/route-reader$"))
+    expect(page).to_have_title(re.compile("Role route-reader"))
+
+    page.reload()
+    expect(editor).to_be_visible()
+    expect(page.get_by_label("Description", exact=True)).to_have_value("reads orders")
+    page.go_back()
+    expect(page.get_by_role("table", name="Roles")).to_be_visible()
+    expect(page.get_by_role("link", name="Roles")).to_have_attribute("aria-current", "page")
+    page.go_forward()
+    expect(editor).to_be_visible()
+    screenshot("role-editor-address")
+
+    # Someone the link was sent to signs in and lands on the editor, not on the keys list.
+    other = page.context.new_page()
+    other.goto(f"{stack.url()}/#/roles/route-reader")
+    other.get_by_label("API key", exact=True).fill(admin)
+    other.get_by_role("button", name="Sign in").click()
+    expect(other.get_by_role("heading", name="Role route-reader")).to_be_visible()
+    other.goto(f"{stack.url()}/#/roles/no-such-role")
+    expect(other.get_by_role("alert")).to_contain_text("does not exist")
+    other.close()
+
+    # A new role has its own address too, and Cancel goes back to the list.
+    page.get_by_role("link", name="Roles").click()
+    page.get_by_role("button", name="+ New role").click()
+    expect(page).to_have_url(re.compile(r"#/new-role$"))
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.get_by_role("table", name="Roles")).to_be_visible()
+
+
+def test_an_audit_search_is_kept_in_the_address(stack, page) -> None:
+    admin = stack.bootstrap("demo", "dev")
+    put_role(stack, admin, "route-reader", [{"resource": "orders", "actions": ["read"]}])
+    first = create_key(stack, admin, "audited first", ["route-reader"])
+    second = create_key(stack, admin, "audited second", ["route-reader"])
+    sign_in(page, stack, admin)
+    page.get_by_role("link", name="Audit").click()
+    page.get_by_label("Key ID", exact=True).fill(first["key_id"])
+    page.get_by_role("button", name="Search").click()
+    records = page.get_by_role("table", name="Audit records")
+    expect(records).to_contain_text(first["key_id"])
+    expect(records).not_to_contain_text(second["key_id"])
+    expect(page).to_have_url(re.compile(f"#/audit\\?key_id={first['key_id']}$"))
+
+    page.reload()
+    expect(page.get_by_label("Key ID", exact=True)).to_have_value(first["key_id"])
+    expect(records).to_contain_text(first["key_id"])
+    expect(records).not_to_contain_text(second["key_id"])
+    page.go_back()
+    expect(page.get_by_label("Key ID", exact=True)).to_have_value("")
+    expect(records).to_contain_text(second["key_id"])
