@@ -5,6 +5,9 @@ import { fmt, h } from "./dom.js";
 import { confirmDelete, openRoll } from "./key-actions.js";
 import { usageChart } from "./usage-chart.js";
 
+// The other key of a rotation, as a link to its page.
+const keyLink = (keyId) => (keyId ? h("a", { href: `#/keys/${encodeURIComponent(keyId)}` }, keyId) : "—");
+
 export async function renderKeyDetail(main, [keyId]) {
   const path = `/keys/${encodeURIComponent(keyId)}`;
   const key = await api("GET", envPath(path));
@@ -16,7 +19,7 @@ export async function renderKeyDetail(main, [keyId]) {
     ["Context", Object.entries(key.context).map(([k, v]) => `${k}=${v}`).join(", ") || "—"],
     ["Created", `${fmt(key.created_at)} by ${key.created_by}`], ["Last used", fmt(key.last_used_at)],
     ["Expires", fmt(key.expires_at)], ["Status", key.status],
-    ["Rolled from", key.rolled_from || "—"], ["Rolled to", key.rolled_to || "—"]];
+    ["Rolled from", keyLink(key.rolled_from)], ["Rolled to", keyLink(key.rolled_to)]];
   main.append(h("dl", { class: "details" }, facts.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])));
   const usage = await api("GET", envPath(`${path}/usage`));
   main.append(h("section", { class: "section", "aria-labelledby": "usage-title" },

@@ -1,5 +1,5 @@
-"""Every view has an address: reload, back and forward keep a person where they were, and a role editor or an
-audit search can be linked."""
+"""Every view has an address: reload, back and forward keep a person where they were, a role editor or an
+audit search can be linked, and the two keys of a rotation link to each other."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import re
 from playwright.sync_api import expect
 
 from tests.e2e.dashboard_actions import create_key, put_role, sign_in
+from tests.support import env_path, http
 
 
 def test_a_role_editor_has_an_address_that_survives_reload_back_and_forward(stack, page, screenshot) -> None:
@@ -70,3 +71,24 @@ def test_an_audit_search_is_kept_in_the_address(stack, page) -> None:
     page.go_back()
     expect(page.get_by_label("Key ID", exact=True)).to_have_value("")
     expect(records).to_contain_text(second["key_id"])
+
+
+def test_the_two_keys_of_a_rotation_link_to_each_other(stack, page, screenshot) -> None:
+    admin = stack.bootstrap("demo", "dev")
+    put_role(stack, admin, "route-reader", [{"resource": "orders", "actions": ["read"]}])
+    old = create_key(stack, admin, "rotated service", ["route-reader"])
+    rolled = http(
+        stack.url(), "POST", env_path("demo", "dev", f"/keys/{old['key_id']}/roll"), admin, {"grace_seconds": 3600}
+    )
+    assert rolled.status == 201, rolled.body
+    new_id = rolled.body["key_id"]
+    sign_in(page, stack, admin)
+
+    page.goto(f"{stack.url()}/#/keys/{old['key_id']}")
+    page.get_by_role("link", name=new_id).click()
+    expect(page).to_have_url(re.compile(f"#/keys/{new_id}$"))
+    expect(page.locator(".details")).to_contain_text(new_id)
+    screenshot("key-rolled-from-link")
+    page.get_by_role("link", name=old["key_id"]).click()
+    expect(page).to_have_url(re.compile(f"#/keys/{old['key_id']}$"))
+    expect(page.get_by_role("link", name=new_id)).to_be_visible()
