@@ -30,7 +30,7 @@ export function openRoll(key) {
     onConfirm: async () => {
       const rolled = await api("POST", envPath(`/keys/${encodeURIComponent(key.key_id)}/roll`),
         { grace_seconds: Number(select.value) });
-      showSecretOnce(rolled.key);
+      showSecretOnce(rolled.key, rolled.secret_name);
       route();
     },
   });

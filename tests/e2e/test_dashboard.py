@@ -100,6 +100,8 @@ def test_a_person_manages_a_key_from_creation_to_deletion(stack, page, screensho
     rolled = page.get_by_role("dialog", name="Your new API key")
     new_key = rolled.get_by_label("New API key").input_value()
     assert new_key.startswith("shop_demo_dev_") and new_key != key
+    # Not copied: closing asks the person to confirm the key is stored (it cannot be shown again).
+    rolled.get_by_label("I have stored this key").check()
     rolled.get_by_role("button", name="Done").click()
     assert http(sample, "GET", "/orders/1", key).status == 401
     assert http(sample, "GET", "/orders/1", new_key).status == 200
