@@ -72,3 +72,35 @@ export function checkContext(pairs) {
   }
   return pairs.length > CONTEXT_MAX_PAIRS ? `A key holds at most ${CONTEXT_MAX_PAIRS} context values.` : "";
 }
+
+// needed: {contextName: [role names that read it]} for the ticked roles; a needed name left empty would
+// give the key a filter that matches only empty values, which is never what a person meant.
+export function checkNeededContext(pairs, needed) {
+  for (const [name, value] of pairs) {
+    if (needed[name] && !value) return `Context “${name}” needs a value: role ${needed[name].join(", ")} reads it.`;
+  }
+  return "";
+}
+
+// expires: a Date, or null for a key that never expires. The server also refuses times closer than its
+// minimum lifetime (a setting, 60 s by default) and says so next to this field.
+export function checkExpiresAt(expires, now = new Date()) {
+  if (expires === null) return "";
+  if (Number.isNaN(expires.getTime())) return "Enter a date and a time.";
+  if (expires <= now) return "Choose a time in the future.";
+  if (expires - now > EXPIRES_AT_MAX_DAYS * 86400e3) return `Choose a time within ${EXPIRES_AT_MAX_DAYS} days.`;
+  return "";
+}
+
+// Each environment's keys go under their own folder, so one environment's keys cannot overwrite another's.
+export const secretNameRoot = (project, environment) => `${SECRET_NAME_ROOT}${project}/${environment}/`;
+
+export function checkSecretName(name, project, environment) {
+  if (!name) return "";
+  const root = secretNameRoot(project, environment);
+  if (!name.startsWith(root) || name.length === root.length) return `Use a name under ${root}, such as ${root}billing-ci.`;
+  if (!SECRET_NAME_PATTERN.test(name) || name.includes("..")) {
+    return "Use at most 512 letters, digits and / _ + = . @ - (and no “..”).";
+  }
+  return "";
+}
