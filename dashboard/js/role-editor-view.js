@@ -3,11 +3,13 @@
 import { api, envPath } from "./api.js";
 import { confirmDialog } from "./confirm-dialog.js";
 import { h } from "./dom.js";
+import { widenings } from "./permissions.js";
 import { navigate } from "./router.js";
 import { handleAuthFailure } from "./signin-view.js";
 
 const ACTIONS = ["read", "write", "update", "delete"];
 const capitalized = (word) => word[0].toUpperCase() + word.slice(1);
+const keysText = (count) => `${count} ${count === 1 ? "key" : "keys"}`;
 
 let permissionCounter = 0;
 
@@ -85,7 +87,8 @@ export function renderNewRole(main) {
 function editRole(main, role) {
   permissionCounter = 0;
   const isNew = !role;
-  main.append(h("div", { class: "pagehead" }, h("h1", {}, isNew ? "New role" : `Role ${role.name}`)));
+  main.append(h("div", { class: "pagehead" }, h("h1", {}, isNew ? "New role" : `Role ${role.name}`),
+    isNew ? "" : h("p", { class: "hint" }, role.key_count ? `Held by ${keysText(role.key_count)}` : "Held by no key")));
   const error = h("p", { class: "error", role: "alert", id: "role-error" });
   const nameInput = isNew ? h("input", { id: "role-name", spellcheck: "false" }) : null;
   const description = h("input", { id: "role-description", value: role ? role.description : "" });
@@ -102,14 +105,9 @@ function editRole(main, role) {
       role ? h("button", { type: "button", class: "danger", onclick: () => deleteRole(role) }, "Delete role") : "",
       h("button", { type: "button", onclick: () => navigate("#/roles") }, "Cancel"),
       h("button", { type: "submit", class: "primary" }, "Save role")));
-  form.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    error.textContent = "";
-    grid.querySelectorAll(".perm-error").forEach((el) => (el.textContent = ""));
-    const name = isNew ? nameInput.value.trim() : role.name;
+  async function save(name, permissions) {
     try {
-      await api("PUT", envPath(`/roles/${encodeURIComponent(name)}`),
-        { description: description.value, permissions: readPermissions(grid) });
+      await api("PUT", envPath(`/roles/${encodeURIComponent(name)}`), { description: description.value, permissions });
       navigate("#/roles");
     } catch (e) {
       if (handleAuthFailure(e)) return;
@@ -118,6 +116,22 @@ function editRole(main, role) {
       const rowError = match && grid.querySelectorAll("tbody.permission")[Number(match[1])]?.querySelector(".perm-error");
       (rowError || error).textContent = (e.field ? `${e.field}: ` : "") + e.message;
     }
+  }
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    error.textContent = "";
+    grid.querySelectorAll(".perm-error").forEach((el) => (el.textContent = ""));
+    const name = isNew ? nameInput.value.trim() : role.name;
+    const permissions = readPermissions(grid);
+    // Keys holding the role gain whatever the edit adds the moment it is saved: say so, and how many.
+    const added = role && role.key_count > 0 ? widenings(role.permissions, permissions) : [];
+    if (!added.length) return save(name, permissions);
+    confirmDialog({
+      title: `Widen role “${name}”?`,
+      text: `${keysText(role.key_count)} hold this role and will be allowed, as soon as you save: ${added.join("; ")}.`,
+      action: `Save and widen ${keysText(role.key_count)}`,
+      onConfirm: () => { save(name, permissions); },
+    });
   });
   main.append(form);
   (isNew ? nameInput : description).focus();
