@@ -3,6 +3,7 @@ API (faster than the page, and the page is not what those steps test)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from playwright.sync_api import expect
@@ -18,6 +19,14 @@ def sign_in(page: Any, stack: Any, key: str) -> None:
     page.get_by_label("API key", exact=True).fill(key)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="API Keys", exact=True)).to_be_visible()
+
+
+def open_signed_in(page: Any, stack: Any, key: str, address: str = "#/keys") -> None:
+    """Open `address` already signed in, as a reload of a signed-in tab would (the key in sessionStorage):
+    for tests about something else than the sign-in form, which sign_in goes through."""
+    page.add_init_script(f"sessionStorage.setItem('archie.apiKey', {json.dumps(key)})")
+    page.goto(f"{stack.url()}/{address}")
+    expect(page.locator("#app")).to_be_visible()
 
 
 def put_role(stack: Any, admin: str, name: str, permissions: list[dict[str, Any]], description: str = "") -> dict:

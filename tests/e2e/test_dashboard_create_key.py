@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard_actions import put_role, sign_in
+from tests.e2e.dashboard_actions import open_signed_in, put_role
 from tests.support import env_path, http
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -34,7 +34,7 @@ def test_a_key_gets_an_expiry_and_a_secret_and_their_errors_show_next_to_them(st
     put_role(stack, admin, "expiring-reader", [{"resource": "orders", "actions": ["read"]}], "reads orders")
     # The person is in New York: the time they type is New York time; the API gets it with its zone.
     page.context.new_cdp_session(page).send("Emulation.setTimezoneOverride", {"timezoneId": "America/New_York"})
-    sign_in(page, stack, admin)
+    open_signed_in(page, stack, admin)
     dialog = open_create_dialog(page)
     expect(dialog.locator("#hint-expires")).to_contain_text("America/New_York")
     expect(dialog.locator("#hint-secret")).to_contain_text("archie/keys/demo/dev/")
@@ -96,7 +96,7 @@ def test_roles_show_what_they_are_for_and_ticking_one_adds_the_context_it_reads(
     permissions = [{"resource": "orders", "actions": ["read"], "filters": tenant_rows}]
     put_role(stack, admin, "tenant-reader", permissions, "reads the orders of its tenant")
     put_role(stack, admin, "plain-reader", [{"resource": "orders", "actions": ["read"]}], "reads every order")
-    sign_in(page, stack, admin)
+    open_signed_in(page, stack, admin)
     dialog = open_create_dialog(page)
     tenant_reader = dialog.get_by_label("tenant-reader")
     expect(tenant_reader).to_have_accessible_description(
@@ -133,7 +133,7 @@ def test_the_key_shown_once_is_whole_and_is_not_dismissed_by_accident(stack, pag
     admin = stack.bootstrap("demo", "dev")
     put_role(stack, admin, "once-reader", [{"resource": "orders", "actions": ["read"]}])
     page.set_viewport_size({"width": 390, "height": 844})
-    sign_in(page, stack, admin)
+    open_signed_in(page, stack, admin)
 
     dialog = open_create_dialog(page)
     dialog.get_by_label("Key Name").fill("shown once")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard_actions import NO_HORIZONTAL_SCROLL, PAGE_WIDTH, create_key, put_role, sign_in
+from tests.e2e.dashboard_actions import NO_HORIZONTAL_SCROLL, PAGE_WIDTH, create_key, open_signed_in, put_role
 
 # Long enough to make the audit's Detail JSON (role.created lists every permission) and the key's own
 # page (a 128-character name, a 256-character context value, long role names) far wider than the window.
@@ -24,9 +24,7 @@ def test_long_audit_details_and_key_facts_stay_inside_a_1280_px_window(stack, pa
     role = "inventory-clerk-with-an-uncommonly-long-role-name-for-layout"
     put_role(stack, admin, role, WIDE_PERMISSIONS, "reads and writes the inventory of its tenant")
     key = create_key(stack, admin, "layout-" + "x" * 120, [role], {"tenant": "t" * 256})
-    sign_in(page, stack, admin)
-
-    page.get_by_role("link", name="Audit").click()
+    open_signed_in(page, stack, admin, "#/audit")
     records = page.get_by_role("table", name="Audit records")
     expect(records).to_contain_text("role.created")
     assert page.evaluate(NO_HORIZONTAL_SCROLL), page.evaluate(PAGE_WIDTH)
@@ -49,7 +47,7 @@ def test_the_keys_list_reads_as_cards_on_a_phone_with_its_actions_in_reach(stack
     put_role(stack, admin, "phone-reader", [{"resource": "orders", "actions": ["read"]}], "reads orders")
     created = create_key(stack, admin, "mobile app", ["phone-reader"])
     page.set_viewport_size({"width": 390, "height": 844})
-    sign_in(page, stack, admin)
+    open_signed_in(page, stack, admin)
 
     row = page.locator(f'tr[data-key-id="{created["key_id"]}"]')
     expect(row).to_contain_text("mobile app")

@@ -7,15 +7,14 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard_actions import create_key, put_role, sign_in
+from tests.e2e.dashboard_actions import create_key, open_signed_in, put_role
 from tests.support import env_path, http
 
 
 def test_a_role_editor_has_an_address_that_survives_reload_back_and_forward(stack, page, screenshot) -> None:
     admin = stack.bootstrap("demo", "dev")
     put_role(stack, admin, "route-reader", [{"resource": "orders", "actions": ["read"]}], "reads orders")
-    sign_in(page, stack, admin)
-    page.get_by_role("link", name="Roles").click()
+    open_signed_in(page, stack, admin, "#/roles")
     page.get_by_role("button", name="route-reader").click()
     editor = page.get_by_role("heading", name="Role route-reader")
     expect(editor).to_be_visible()
@@ -55,8 +54,7 @@ def test_an_audit_search_is_kept_in_the_address(stack, page) -> None:
     put_role(stack, admin, "route-reader", [{"resource": "orders", "actions": ["read"]}])
     first = create_key(stack, admin, "audited first", ["route-reader"])
     second = create_key(stack, admin, "audited second", ["route-reader"])
-    sign_in(page, stack, admin)
-    page.get_by_role("link", name="Audit").click()
+    open_signed_in(page, stack, admin, "#/audit")
     page.get_by_label("Key ID", exact=True).fill(first["key_id"])
     page.get_by_role("button", name="Search").click()
     records = page.get_by_role("table", name="Audit records")
@@ -82,9 +80,7 @@ def test_the_two_keys_of_a_rotation_link_to_each_other(stack, page, screenshot) 
     )
     assert rolled.status == 201, rolled.body
     new_id = rolled.body["key_id"]
-    sign_in(page, stack, admin)
-
-    page.goto(f"{stack.url()}/#/keys/{old['key_id']}")
+    open_signed_in(page, stack, admin, f"#/keys/{old['key_id']}")
     page.get_by_role("link", name=new_id).click()
     expect(page).to_have_url(re.compile(f"#/keys/{new_id}$"))
     expect(page.locator(".details")).to_contain_text(new_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard_actions import create_key, put_role, sign_in
+from tests.e2e.dashboard_actions import create_key, open_signed_in, put_role, sign_in
 from tests.support import http
 
 # What a strict deployment would send: only this origin's own files, nothing inline.
@@ -63,7 +63,7 @@ def test_the_dashboard_works_under_a_strict_content_security_policy(stack, page)
         route.fulfill(response=response, headers={**response.headers, "content-security-policy": STRICT_CSP})
 
     page.route(f"{stack.url()}/", with_csp)
-    sign_in(page, stack, admin)
+    open_signed_in(page, stack, admin)
     # Every view and dialog once: the list, the create dialog with its role hints, a key's page with its
     # chart, the audit with a folded detail opened, the role editor.
     page.get_by_role("button", name="+ Add new API key").click()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard_actions import create_key, get_role, put_role, sign_in
+from tests.e2e.dashboard_actions import create_key, get_role, open_signed_in, put_role
 
 TENANT_ORDERS = [{"resource": "orders", "actions": ["read"], "filters": {"tenant_id": {"from_context": "tenant"}}}]
 
@@ -15,8 +15,7 @@ def test_widening_a_role_that_keys_hold_asks_first_and_says_how_many_keys(stack,
     put_role(stack, admin, "widened-reader", TENANT_ORDERS, "reads its tenant's orders")
     for name in ("widened one", "widened two"):
         create_key(stack, admin, name, ["widened-reader"], {"tenant": "t-1"})
-    sign_in(page, stack, admin)
-    page.goto(f"{stack.url()}/#/roles/widened-reader")
+    open_signed_in(page, stack, admin, "#/roles/widened-reader")
     expect(page.get_by_text("Held by 2 keys")).to_be_visible()
 
     # A new action: asked, with the count; Cancel saves nothing.
@@ -46,9 +45,7 @@ def test_narrowing_a_held_role_or_widening_an_unheld_one_saves_without_asking(st
     put_role(stack, admin, "narrowed-reader", both)
     create_key(stack, admin, "narrowed one", ["narrowed-reader"])
     put_role(stack, admin, "unheld-reader", TENANT_ORDERS)
-    sign_in(page, stack, admin)
-
-    page.goto(f"{stack.url()}/#/roles/narrowed-reader")
+    open_signed_in(page, stack, admin, "#/roles/narrowed-reader")
     page.get_by_label("Write on resource 1").uncheck()
     page.get_by_role("button", name="Add filter").first.click()
     page.get_by_label("Filter field", exact=True).fill("region")
