@@ -40,7 +40,8 @@ export async function renderAudit(main, _params, query) {
       const value = inputs[name].value.trim();
       if (value) search.set(name, type === "datetime-local" ? toIso(value) : value);
     }
-    navigate(search.size ? `#/audit?${search}` : "#/audit");
+    const query = search.toString();
+    navigate(query ? `#/audit?${query}` : "#/audit");
   });
   main.append(form, error, results);
   const filters = Object.fromEntries(FILTERS.map(([name]) => [name, query.get(name) || ""]));

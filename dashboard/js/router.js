@@ -16,6 +16,15 @@ export function defineRoutes(table, { notFound, handleError }) {
   onError = handleError;
 }
 
+// A hand-edited address may hold a stray "%": show the text as typed rather than fail to route.
+function decoded(part) {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    return part;
+  }
+}
+
 function parseHash() {
   const raw = location.hash.replace(/^#\/?/, "");
   const [path, query = ""] = raw.split("?");
@@ -27,7 +36,7 @@ export function route() {
   const { path, query } = parseHash();
   let match = null;
   const found = routes.find((entry) => (match = entry.path.exec(path))) || fallback;
-  const params = match ? match.slice(1).map(decodeURIComponent) : [];
+  const params = match ? match.slice(1).map(decoded) : [];
   document.title = `${found.title(params)} — Archie API keys`;
   document.querySelectorAll("[data-nav]").forEach((link) => {
     if (link.dataset.nav === found.nav) link.setAttribute("aria-current", "page");

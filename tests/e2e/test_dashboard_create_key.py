@@ -17,7 +17,7 @@ NEW_YORK = ZoneInfo("America/New_York")
 
 
 def open_create_dialog(page):
-    page.get_by_role("link", name="Keys").click()
+    page.get_by_role("link", name="Keys", exact=True).click()
     page.get_by_role("button", name="+ Add new API key").click()
     dialog = page.get_by_role("dialog", name="Create API Key")
     expect(dialog).to_be_visible()

@@ -25,8 +25,8 @@ def test_a_role_editor_has_an_address_that_survives_reload_back_and_forward(stac
     expect(editor).to_be_visible()
     expect(page.get_by_label("Description", exact=True)).to_have_value("reads orders")
     page.go_back()
-    expect(page.get_by_role("table", name="Roles")).to_be_visible()
-    expect(page.get_by_role("link", name="Roles")).to_have_attribute("aria-current", "page")
+    expect(page.get_by_role("table", name="Roles", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="Roles", exact=True)).to_have_attribute("aria-current", "page")
     page.go_forward()
     expect(editor).to_be_visible()
     screenshot("role-editor-address")
@@ -42,18 +42,18 @@ def test_a_role_editor_has_an_address_that_survives_reload_back_and_forward(stac
     other.close()
 
     # A new role has its own address too, and Cancel goes back to the list.
-    page.get_by_role("link", name="Roles").click()
+    page.get_by_role("link", name="Roles", exact=True).click()
     page.get_by_role("button", name="+ New role").click()
     expect(page).to_have_url(re.compile(r"#/new-role$"))
     page.get_by_role("button", name="Cancel").click()
-    expect(page.get_by_role("table", name="Roles")).to_be_visible()
+    expect(page.get_by_role("table", name="Roles", exact=True)).to_be_visible()
 
 
 def test_an_audit_search_is_kept_in_the_address(stack, page) -> None:
     admin = stack.bootstrap("demo", "dev")
     put_role(stack, admin, "route-reader", [{"resource": "orders", "actions": ["read"]}])
-    first = create_key(stack, admin, "audited first", ["route-reader"])
-    second = create_key(stack, admin, "audited second", ["route-reader"])
+    first = create_key(stack, admin, "searched first", ["route-reader"])
+    second = create_key(stack, admin, "searched second", ["route-reader"])
     open_signed_in(page, stack, admin, "#/audit")
     page.get_by_label("Key ID", exact=True).fill(first["key_id"])
     page.get_by_role("button", name="Search").click()

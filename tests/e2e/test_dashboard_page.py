@@ -22,8 +22,8 @@ def test_the_page_has_its_own_icon_and_no_request_fails(stack, page) -> None:
     page.on("response", lambda response: response.status >= 400 and failed.append(f"{response.status} {response.url}"))
     sign_in(page, stack, admin)
     for name in ("Audit", "Roles", "Keys"):
-        page.get_by_role("link", name=name).click()
-        expect(page.get_by_role("link", name=name)).to_have_attribute("aria-current", "page")
+        page.get_by_role("link", name=name, exact=True).click()
+        expect(page.get_by_role("link", name=name, exact=True)).to_have_attribute("aria-current", "page")
     page.wait_for_load_state("networkidle")
     assert failed == []
 

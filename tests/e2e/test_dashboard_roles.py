@@ -34,7 +34,7 @@ def test_widening_a_role_that_keys_hold_asks_first_and_says_how_many_keys(stack,
     page.get_by_role("button", name="Save role").click()
     expect(confirm).to_contain_text("read on orders with filter tenant_id removed")
     confirm.get_by_role("button", name="Save and widen 2 keys").click()
-    expect(page.get_by_role("table", name="Roles")).to_be_visible()
+    expect(page.get_by_role("table", name="Roles", exact=True)).to_be_visible()
     saved = get_role(stack, admin, "widened-reader")["permissions"]
     assert saved == [{"resource": "orders", "actions": ["read", "write"], "filters": {}}]
 
@@ -51,7 +51,7 @@ def test_narrowing_a_held_role_or_widening_an_unheld_one_saves_without_asking(st
     page.get_by_label("Filter field", exact=True).fill("region")
     page.get_by_label("Value", exact=True).fill("eu")
     page.get_by_role("button", name="Save role").click()
-    expect(page.get_by_role("table", name="Roles")).to_be_visible()
+    expect(page.get_by_role("table", name="Roles", exact=True)).to_be_visible()
     assert get_role(stack, admin, "narrowed-reader")["permissions"][0] == {
         "resource": "orders",
         "actions": ["read"],
@@ -62,7 +62,7 @@ def test_narrowing_a_held_role_or_widening_an_unheld_one_saves_without_asking(st
     expect(page.get_by_text("Held by no key")).to_be_visible()
     page.get_by_role("button", name="Remove filter").click()
     page.get_by_role("button", name="Save role").click()
-    expect(page.get_by_role("table", name="Roles")).to_be_visible()
+    expect(page.get_by_role("table", name="Roles", exact=True)).to_be_visible()
     assert get_role(stack, admin, "unheld-reader")["permissions"][0]["filters"] == {}
 
 
