@@ -1,5 +1,6 @@
 // The management API: where it is, how a call is made, what an error looks like.
 import { session } from "./session.js";
+import { LIST_LIMIT_MAX } from "./validation.js";
 
 // Every error answer is {"code", "message", "field"?} (and "errors" for validation); the field names the
 // input to blame ("prefix", "context.tenant", "permissions.0.resource").
@@ -40,4 +41,18 @@ export async function api(method, path, body) {
   }
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
+}
+
+// Every role of the environment: the API pages its lists (at most LIST_LIMIT_MAX a page), and a role
+// missing from the create dialog or the roles page would look like a role that does not exist.
+export async function allRoles() {
+  const roles = [];
+  let token = null;
+  do {
+    const query = `/roles?limit=${LIST_LIMIT_MAX}${token ? `&next_token=${encodeURIComponent(token)}` : ""}`;
+    const page = await api("GET", envPath(query));
+    roles.push(...page.roles);
+    token = page.next_token;
+  } while (token);
+  return roles;
 }

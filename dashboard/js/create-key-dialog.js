@@ -1,6 +1,6 @@
 // The "Create API Key" dialog: name, prefix, roles (with what each needs), context, expiry and an optional
 // Secrets Manager secret. The new key is then shown once.
-import { api, envPath } from "./api.js";
+import { allRoles, api, envPath } from "./api.js";
 import { $, clearErrors, h } from "./dom.js";
 import { contextNamesRead } from "./permissions.js";
 import { route } from "./router.js";
@@ -9,7 +9,7 @@ import { session } from "./session.js";
 import { handleAuthFailure } from "./signin-view.js";
 import {
   checkContext, checkExpiresAt, checkKeyName, checkNeededContext, checkPrefix, checkRoleCount, checkSecretName,
-  DEFAULT_PREFIX, KEY_NAME_MAX_LENGTH, LIST_LIMIT_MAX, secretNameRoot,
+  DEFAULT_PREFIX, KEY_NAME_MAX_LENGTH, secretNameRoot,
 } from "./validation.js";
 
 // The input each API error field points at (marked aria-invalid); the message goes to #error-<field>.
@@ -109,10 +109,10 @@ export async function openCreateDialog() {
   dialog.showModal();
   $("#create-name").focus();
   try {
-    const page = await api("GET", envPath(`/roles?limit=${LIST_LIMIT_MAX}`));
-    rolesByName = new Map(page.roles.map((role) => [role.name, role]));
-    roles.replaceChildren(...page.roles.map(roleChoice));
-    if (!page.roles.length) roles.replaceChildren(h("p", { class: "hint" }, "No roles yet: define one on the Roles page."));
+    const all = await allRoles();
+    rolesByName = new Map(all.map((role) => [role.name, role]));
+    roles.replaceChildren(...all.map(roleChoice));
+    if (!all.length) roles.replaceChildren(h("p", { class: "hint" }, "No roles yet: define one on the Roles page."));
   } catch (error) {
     if (!handleAuthFailure(error)) showError("roles", error.message);
   }

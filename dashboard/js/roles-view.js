@@ -1,8 +1,7 @@
 // #/roles: the environment's roles, what each grants and how many keys hold it; a name opens its editor.
-import { api, envPath } from "./api.js";
+import { allRoles } from "./api.js";
 import { cell, emptyRow, h, row, stackedTable } from "./dom.js";
 import { navigate } from "./router.js";
-import { LIST_LIMIT_MAX } from "./validation.js";
 
 const COLUMNS = ["Role", "Description", "Permissions", "Keys"];
 
@@ -15,8 +14,8 @@ function summary(permissions) {
 export async function renderRoles(main) {
   main.append(h("div", { class: "pagehead" }, h("h1", {}, "Roles"),
     h("button", { type: "button", class: "black", onclick: () => navigate("#/new-role") }, "+ New role")));
-  const page = await api("GET", envPath(`/roles?limit=${LIST_LIMIT_MAX}`));
-  const rows = page.roles.map((role) => row({},
+  const roles = await allRoles();
+  const rows = roles.map((role) => row({},
     cell("Role", h("button", { type: "button", class: "link", onclick: () => navigate(`#/roles/${encodeURIComponent(role.name)}`) }, role.name)),
     cell("Description", role.description, { class: "wrap" }),
     cell("Permissions", summary(role.permissions), { class: "wrap" }),

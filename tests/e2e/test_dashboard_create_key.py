@@ -175,3 +175,19 @@ def test_the_key_shown_once_is_whole_and_is_not_dismissed_by_accident(stack, pag
     expect(shown.locator("#secret-copied")).to_contain_text("Copied")
     page.keyboard.press("Escape")
     expect(shown).to_be_hidden()
+
+
+def test_roles_on_later_pages_of_the_list_are_offered_too(stack, page) -> None:
+    admin = stack.bootstrap("demo", "dev")
+    open_signed_in(page, stack, admin)
+
+    # The API pages roles 100 at a time; here it answers two pages of one role each.
+    def two_pages(route) -> None:
+        later = "next_token=" in route.request.url
+        role = {"name": "second-page" if later else "first-page", "description": "", "permissions": [], "key_count": 0}
+        route.fulfill(json={"roles": [role], "next_token": None if later else "page-2"})
+
+    page.route(re.compile(r".*/roles\?limit=100.*"), two_pages)
+    dialog = open_create_dialog(page)
+    expect(dialog.get_by_label("first-page")).to_be_visible()
+    expect(dialog.get_by_label("second-page")).to_be_visible()
