@@ -161,8 +161,12 @@ def test_the_key_shown_once_is_whole_and_is_not_dismissed_by_accident(stack, pag
     expect(shown).to_be_visible()
     assert value.input_value() == key
     screenshot("key-shown-once-unconfirmed")
-    shown.get_by_label("I have stored this key").check()
-    shown.get_by_role("button", name="Done").click()
+    # From the keyboard: the refusal put focus on the box; Space ticks it, Tab and Enter press Done.
+    page.keyboard.press("Space")
+    expect(shown.get_by_label("I have stored this key")).to_be_checked()
+    page.keyboard.press("Tab")
+    expect(shown.get_by_role("button", name="Done")).to_be_focused()
+    page.keyboard.press("Enter")
     expect(shown).to_be_hidden()
     assert key not in page.content()
 

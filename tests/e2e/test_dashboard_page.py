@@ -1,5 +1,6 @@
 """The page itself: it names its icon (so the browser does not ask the gateway for a /favicon.ico it
-refuses) and no request it makes fails; it runs under a strict Content-Security-Policy."""
+refuses) and no request it makes fails; it runs under a strict Content-Security-Policy, and every control
+of every view has a label."""
 
 from __future__ import annotations
 
@@ -41,6 +42,13 @@ def test_the_page_has_its_own_icon_and_no_request_fails(stack, page) -> None:
     assert http(stack.url(), "GET", "/favicon.ico").status == 403
 
 
+# Every control a person can reach, and the ones without a name a screen reader could say.
+UNLABELLED = """() => [...document.querySelectorAll('input, select, button, textarea')]
+    .filter(el => !el.closest('[hidden]'))
+    .filter(el => !(el.labels && el.labels.length) && !el.getAttribute('aria-label') && !el.textContent.trim())
+    .map(el => el.outerHTML)"""
+
+
 def test_the_dashboard_works_under_a_strict_content_security_policy(stack, page) -> None:
     admin = stack.bootstrap("demo", "dev")
     put_role(
@@ -64,17 +72,23 @@ def test_the_dashboard_works_under_a_strict_content_security_policy(stack, page)
 
     page.route(f"{stack.url()}/", with_csp)
     open_signed_in(page, stack, admin)
-    # Every view and dialog once: the list, the create dialog with its role hints, a key's page with its
-    # chart, the audit with a folded detail opened, the role editor.
+    # Every view and dialog once (every control in each with a label): the list, the create dialog with
+    # its role hints, a key's page with its chart, the audit with a folded detail opened, the role editor.
+    unlabelled = []
     page.get_by_role("button", name="+ Add new API key").click()
     page.get_by_label("csp-reader").check()
     expect(page.get_by_label("Context key 1")).to_have_value("t")
+    unlabelled += page.evaluate(UNLABELLED)
     page.keyboard.press("Escape")
     page.goto(f"{stack.url()}/#/keys/{key['key_id']}")
     expect(page.get_by_role("img", name="Requests per hour over the last 24 hours: 0 in total")).to_be_visible()
+    unlabelled += page.evaluate(UNLABELLED)
     page.goto(f"{stack.url()}/#/audit")
     page.get_by_role("table", name="Audit records").locator("details summary").first.click()
+    unlabelled += page.evaluate(UNLABELLED)
     page.goto(f"{stack.url()}/#/roles/csp-reader")
     expect(page.get_by_label("Context name", exact=True)).to_have_value("t")
+    unlabelled += page.evaluate(UNLABELLED)
     assert page.evaluate("window.violations") == []
     assert errors == []
+    assert unlabelled == []
