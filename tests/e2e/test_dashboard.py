@@ -7,14 +7,8 @@ import re
 
 from playwright.sync_api import expect
 
+from tests.e2e.dashboard_actions import sign_in
 from tests.support import env_path, http
-
-
-def sign_in(page, stack, key: str) -> None:
-    page.goto(stack.url() + "/")
-    page.get_by_label("API key", exact=True).fill(key)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="API Keys", exact=True)).to_be_visible()
 
 
 def test_a_person_manages_a_key_from_creation_to_deletion(stack, page, screenshot) -> None:
@@ -106,6 +100,8 @@ def test_a_person_manages_a_key_from_creation_to_deletion(stack, page, screensho
     rolled = page.get_by_role("dialog", name="Your new API key")
     new_key = rolled.get_by_label("New API key").input_value()
     assert new_key.startswith("shop_demo_dev_") and new_key != key
+    # Not copied: closing asks the person to confirm the key is stored (it cannot be shown again).
+    rolled.get_by_label("I have stored this key").check()
     rolled.get_by_role("button", name="Done").click()
     assert http(sample, "GET", "/orders/1", key).status == 401
     assert http(sample, "GET", "/orders/1", new_key).status == 200

@@ -1,0 +1,57 @@
+// DOM helpers shared by every view. Values from the API only ever become text nodes or attribute values,
+// never HTML, so a key name like "<img onerror=…>" stays a name.
+
+// h("button", { type: "button", onclick: fn }, "Save"): an element with attributes, listeners and children.
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === false || value === null || value === undefined) continue;
+    if (name.startsWith("on")) el.addEventListener(name.slice(2), value);
+    else if (name === "class") el.className = value;
+    else el.setAttribute(name, value === true ? "" : value);
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+  return el;
+}
+
+export const $ = (selector) => document.querySelector(selector);
+
+export const fmt = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
+
+// Empty every error message and aria-invalid mark inside `scope` (a form, a dialog).
+export function clearErrors(scope) {
+  scope.querySelectorAll(".error").forEach((el) => (el.textContent = ""));
+  scope.querySelectorAll("[aria-invalid]").forEach((el) => el.removeAttribute("aria-invalid"));
+}
+
+// ---- tables that turn into stacked cards on a phone (styles.css, table.stacked) ----
+// Explicit roles keep them tables for screen readers even where CSS makes their parts blocks.
+
+// columns: the headings; each cell of the body says which heading it is under (its data-label).
+export function stackedTable(label, columns, body) {
+  return h("table", { "aria-label": label, class: "stacked", role: "table" },
+    h("thead", { role: "rowgroup" }, h("tr", { role: "row" },
+      columns.map((title) => h("th", { scope: "col", role: "columnheader" }, title)))),
+    body);
+}
+
+export const row = (attrs, ...cells) => h("tr", { role: "row", ...attrs }, ...cells);
+
+export const cell = (label, content, attrs = {}) => h("td", { role: "cell", "data-label": label, ...attrs }, content);
+
+// The one row of an empty table.
+export const emptyRow = (columns, text) =>
+  row({}, h("td", { role: "cell", colspan: columns.length, class: "empty" }, text));
+
+// A JSON value (an audit record's details): short ones inline; long ones as one cut line that opens
+// (details/summary: a keyboard-operable disclosure) to all of it, pretty-printed and wrapped.
+export function jsonDetail(value) {
+  const compact = JSON.stringify(value);
+  if (compact.length <= 60) return h("code", { class: "wrap" }, compact);
+  return h("details", { class: "json" },
+    h("summary", {}, h("span", { class: "json-preview" }, compact), h("span", { class: "json-hide" }, "Hide detail")),
+    h("pre", {}, JSON.stringify(value, null, 2)));
+}
