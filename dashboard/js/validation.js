@@ -15,7 +15,7 @@ export const CONTEXT_NAME_PATTERN = /^[A-Za-z_][A-Za-z0-9_.-]{0,63}$/;
 
 export const KEY_NAME_MAX_LENGTH = 128;
 // Not yet a constant of the server's limits (an inline pattern of its request model): no control characters.
-export const KEY_NAME_PATTERN = /^[^\x00-\x1f\x7f]+$/;
+export const KEY_NAME_PATTERN = /^[^\x00-\x1f\x7f-\x9f\u2028\u2029]+$/;
 export const ROLE_DESCRIPTION_MAX_LENGTH = 512;
 export const CONTEXT_MAX_PAIRS = 16;
 export const CONTEXT_VALUE_MAX_LENGTH = 256;

@@ -30,7 +30,9 @@ def everything(table_items: Any) -> list[Any]:
     )
 
 
-@pytest.mark.parametrize("limit", ["²", "١٢", "1e1", " 5", "5 ", "0x10", "+5", "-0", "00000000000000000005"])
+@pytest.mark.parametrize(
+    "limit", ["\u00b2", "\u0661\u0662", "1e1", " 5", "5 ", "0x10", "+5", "-0", "00000000000000000005"]
+)
 def test_a_limit_that_is_not_ascii_digits_is_refused(api, admin_key, limit) -> None:
     from urllib.parse import quote
 
@@ -100,7 +102,7 @@ def test_a_deeply_nested_body_is_refused_before_parsing(api, admin_key, table_it
         "2026-11-26",  # no time, no zone
         "2026-11-26T10:00:00",  # no zone
         "2026-02-30T10:00:00Z",
-        "２０２６-11-26T10:00:00Z",
+        "\uff12\uff10\uff12\uff16-11-26T10:00:00Z",  # fullwidth digits
     ],
 )
 def test_times_outside_what_the_code_represents_are_refused(api, admin_key, key_id, since) -> None:

@@ -39,7 +39,7 @@ from archie_keys.domain.policy import build_policy, data_paths, management_paths
 _BUDGET_ARN_PREFIX = "arn:aws:execute-api:ap-southeast-4:123456789012:abcdefghij/".ljust(
     limits.STAGE_ARN_BUDGET_LENGTH, "s"
 )
-_SECRET_NAME_RE = re.compile(r"^[A-Za-z0-9/_+=.@-]{1,512}$")
+_SECRET_NAME_RE = re.compile(limits.SECRET_NAME_PATTERN)
 
 
 @dataclass(frozen=True)

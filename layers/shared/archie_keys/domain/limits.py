@@ -84,6 +84,7 @@ KEY_NAME_PATTERN = r"^[^\x00-\x1f\x7f-\x9f\u2028\u2029]+$"
 
 # Secrets Manager names are at most 512 characters of [A-Za-z0-9/_+=.@-].
 SECRET_NAME_MAX_LENGTH = 512
+SECRET_NAME_PATTERN = rf"^[A-Za-z0-9/_+=.@-]{{1,{SECRET_NAME_MAX_LENGTH}}}$"
 
 # A roll keeps the old key alive for at most a week: long enough to move any consumer, short enough that a
 # forgotten old key does not linger.
