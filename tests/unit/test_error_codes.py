@@ -1,0 +1,247 @@
+"""Every error code the API can answer is in the README's table, every code in the table can be answered, and
+each one is shown here with the request that gets it."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support import env_path
+
+ROOT = Path(__file__).resolve().parents[2]
+KEYS = env_path("demo", "dev", "/keys")
+VIEWER = {"permissions": [{"resource": "keys", "actions": ["read"]}]}
+# The codes /verify gives in its 200 answer are answers about another key, not errors of the request.
+VERIFY_ANSWER_CODES = {"valid"}
+# ArchieError's own default: every raised error is one of its subclasses, each with its code.
+BASE_CLASS_DEFAULT = {"bad_request"}
+
+
+def documented() -> dict[str, int]:
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("### Errors") :]
+    table = table[: table.index("\n\n", table.index("| status"))]
+    codes: dict[str, int] = {}
+    for status, cell in re.findall(r"^\| (\d{3}) \| (.+) \|$", table, re.MULTILINE):
+        for code in re.findall(r"`([a-z_]+)`", re.sub(r"\([^)]*\)", "", cell)):  # not the notes in brackets
+            codes[code] = int(status)
+    return codes
+
+
+def in_the_code() -> set[str]:
+    sources = [*ROOT.glob("layers/shared/archie_keys/**/*.py"), *ROOT.glob("functions/*/*.py"), ROOT / "template.yaml"]
+    found: set[str] = set()
+    for path in sources:
+        text = path.read_text()
+        found |= set(re.findall(r'\bcode\s*=\s*"([a-z_]+)"', text))
+        found |= set(re.findall(r'"code":\s*"([a-z_]+)"', text))
+    return found - VERIFY_ANSWER_CODES - BASE_CLASS_DEFAULT
+
+
+def test_the_readme_lists_exactly_the_codes_the_code_can_answer() -> None:
+    assert set(documented()) == in_the_code()
+
+
+@pytest.fixture
+def viewer(api: Any, admin_key: str) -> dict[str, Any]:
+    assert api("PUT", env_path("demo", "dev", "/roles/viewer"), admin_key, VIEWER).status == 201
+    return dict(api("POST", KEYS, admin_key, {"name": "v", "roles": ["viewer"]}).body)
+
+
+def direct_call(aws: Any, admin_key: str, function: str, method: str, path: str) -> Any:
+    """Invoke a handler as if API Gateway's policy had let the request through (a misrouted or direct call)."""
+    import json
+
+    from archie_keys.edge.composition import get_services
+    from archie_local.lambdas import FunctionRegistry
+
+    identity = get_services().verifier.verify(admin_key).identity
+    event = {
+        "resource": path,
+        "path": path,
+        "httpMethod": method,
+        "headers": {},
+        "multiValueHeaders": {},
+        "requestContext": {"authorizer": identity.to_authorizer_context(), "requestId": "r", "stage": "v1"},
+        "body": None,
+    }
+    result = FunctionRegistry(aws.functions)[function].invoke(event)
+    return result["statusCode"], json.loads(result["body"])
+
+
+def role_writer(api: Any, admin_key: str) -> str:
+    """A key that may write roles but holds nothing else to grant."""
+    api(
+        "PUT",
+        env_path("demo", "dev", "/roles/role-writer"),
+        admin_key,
+        {"permissions": [{"resource": "roles", "actions": ["write"]}]},
+    )
+    return str(api("POST", KEYS, admin_key, {"name": "rw", "roles": ["role-writer"]}).body["key"])
+
+
+def expired_roll(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 120))
+    created = api("POST", KEYS, admin_key, {"name": "short", "roles": ["viewer"], "expires_at": soon}).body
+    import archie_keys.app.rotation as rotation
+
+    monkeypatch.setattr(rotation, "now_epoch", lambda: time.time() + 3600)
+    return api("POST", f"{KEYS}/{created['key_id']}/roll", admin_key, {"grace_seconds": 0})
+
+
+def stale_role_edit(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Another edit of the role lands between this request's read and its write."""
+    from archie_keys.aws.key_store import KeyStore
+    from archie_keys.edge.composition import get_services
+
+    read = KeyStore.get_role
+
+    def read_then_someone_edits(store: KeyStore, project: str, environment: str, name: str) -> Any:
+        role = read(store, project, environment, name)
+        monkeypatch.setattr(KeyStore, "get_role", read)
+        meanwhile = {**role, "updated_at": "2099-01-01T00:00:00.000Z", "updated_by": "someone"}
+        get_services().transactions.commit([store.role_write(project, environment, name, meanwhile, role)])
+        return role
+
+    monkeypatch.setattr(KeyStore, "get_role", read_then_someone_edits)
+    return api("PUT", env_path("demo", "dev", "/roles/viewer"), admin_key, {"description": "mine", **VIEWER})
+
+
+def dependency_down(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    from botocore.exceptions import EndpointConnectionError
+
+    from archie_keys.aws.key_store import KeyStore
+
+    def unreachable(*args: Any, **kwargs: Any) -> Any:
+        raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+
+    monkeypatch.setattr(KeyStore, "get_role", unreachable)
+    return api("GET", env_path("demo", "dev", "/roles/viewer"), admin_key)
+
+
+def a_bug(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    import archie_keys.app.roles as roles
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("a bug, not the client's doing")
+
+    monkeypatch.setattr(roles, "check_role_name", broken)
+    return api("GET", env_path("demo", "dev", "/roles/viewer"), admin_key)
+
+
+def in_progress(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    from archie_keys.app import idempotent
+    from archie_keys.edge.composition import get_services
+    from archie_keys.edge.models import CreateKeyBody
+
+    body = {"name": "ci", "roles": ["viewer"]}
+    scope = {"project": "demo", "environment": "dev", "caller": admin_key.split("_")[-1][:12], "operation": "create"}
+    idempotent.begin(
+        get_services(), idempotent.IdempotentRequest(scope, "k-1", CreateKeyBody(**body).model_dump(mode="json"))
+    )
+    return api("POST", KEYS, admin_key, body, headers={"Idempotency-Key": "k-1"})
+
+
+def not_active(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    body, headers = {"name": "ci", "roles": ["viewer"]}, {"Idempotency-Key": "k-2"}
+    created = api("POST", KEYS, admin_key, body, headers=headers).body
+    api("DELETE", f"{KEYS}/{created['key_id']}", admin_key)
+    return api("POST", KEYS, admin_key, body, headers=headers)
+
+
+def reused(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    api("POST", KEYS, admin_key, {"name": "a", "roles": ["viewer"]}, headers={"Idempotency-Key": "k-3"})
+    return api("POST", KEYS, admin_key, {"name": "b", "roles": ["viewer"]}, headers={"Idempotency-Key": "k-3"})
+
+
+def not_owned(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    import boto3
+
+    boto3.client("secretsmanager").create_secret(Name="archie/keys/demo/dev/theirs", SecretString="x")
+    return api(
+        "POST", KEYS, admin_key, {"name": "x", "roles": ["viewer"], "secret_name": "archie/keys/demo/dev/theirs"}
+    )
+
+
+def too_large(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    wide = {
+        "permissions": [
+            {"resource": f"r{r}x{p}", "actions": ["read"], "filters": {f"f{i}": "v" * 256 for i in range(8)}}
+            for p in range(20)
+            for r in range(1)
+        ]
+    }
+    for r in range(10):
+        api("PUT", env_path("demo", "dev", f"/roles/wide{r}"), admin_key, wide)
+    return api("POST", KEYS, admin_key, {"name": "wide", "roles": [f"wide{r}" for r in range(10)]})
+
+
+Case = Callable[[Any, str, dict[str, Any], pytest.MonkeyPatch], Any]
+CASES: dict[str, Case] = {
+    "unauthorized": lambda api, admin, viewer, mp: api("GET", KEYS, "archie_demo_dev_" + "A" * 40),
+    "forbidden": lambda api, admin, viewer, mp: api("DELETE", f"{KEYS}/{viewer['key_id']}", viewer["key"]),
+    "privilege_escalation": lambda api, admin, viewer, mp: api(
+        "PUT",
+        env_path("demo", "dev", "/roles/x"),
+        role_writer(api, admin),
+        {"permissions": [{"resource": "*", "actions": ["read"]}]},
+    ),
+    "secret_not_owned": not_owned,
+    "not_found": lambda api, admin, viewer, mp: api("GET", f"{KEYS}/AAAAAAAAAAAA", admin),
+    "role_in_use": lambda api, admin, viewer, mp: api("DELETE", env_path("demo", "dev", "/roles/viewer"), admin),
+    "idempotency_in_progress": in_progress,
+    "already_rolled": lambda api, admin, viewer, mp: (
+        api("POST", f"{KEYS}/{viewer['key_id']}/roll", admin, {"grace_seconds": 60}),
+        api("POST", f"{KEYS}/{viewer['key_id']}/roll", admin, {"grace_seconds": 60}),
+    )[1],
+    "key_expired": expired_roll,
+    "key_not_active": not_active,
+    "conflict": stale_role_edit,
+    "payload_too_large": lambda api, admin, viewer, mp: api("POST", KEYS, admin, raw_body=b"{" + b" " * 70_000 + b"}"),
+    "validation_error": lambda api, admin, viewer, mp: api("POST", KEYS, admin, {"name": ""}),
+    "invalid_json": lambda api, admin, viewer, mp: api("POST", KEYS, admin, raw_body=b'{"name": '),
+    "unknown_role": lambda api, admin, viewer, mp: api("POST", KEYS, admin, {"name": "x", "roles": ["nope"]}),
+    "missing_context": lambda api, admin, viewer, mp: (
+        api(
+            "PUT",
+            env_path("demo", "dev", "/roles/tenant"),
+            admin,
+            {"permissions": [{"resource": "orders", "actions": ["read"], "filters": {"t": {"from_context": "t"}}}]},
+        ),
+        api("POST", KEYS, admin, {"name": "x", "roles": ["tenant"]}),
+    )[1],
+    "idempotency_key_reused": reused,
+    "authorizer_response_too_large": too_large,
+    "secret_name_outside_prefix": lambda api, admin, viewer, mp: api(
+        "POST", KEYS, admin, {"name": "x", "roles": ["viewer"], "secret_name": "archie/keys/acme/prod/x"}
+    ),
+    "service_unavailable": dependency_down,
+    "internal_error": a_bug,
+}
+
+
+@pytest.mark.parametrize("code", sorted(CASES))
+def test_each_documented_code_is_answered_with_its_status(api, admin_key, viewer, monkeypatch, code) -> None:
+    reply = CASES[code](api, admin_key, viewer, monkeypatch)
+    assert (reply.status, reply.body["code"]) == (documented()[code], code), reply.body
+    assert isinstance(reply.body["message"], str) and reply.body["message"]
+    if code == "service_unavailable":
+        assert int(reply.headers["Retry-After"]) > 0
+    if code == "internal_error":
+        assert "bug" not in reply.body["message"]  # nothing of the failure reaches the client
+
+
+def test_wrong_environment_is_answered_when_a_function_is_reached_without_the_gateways_policy(aws, admin_key) -> None:
+    # Through the API, another environment's routes answer `forbidden` (the policy allows only the key's own);
+    # a function invoked directly (a misconfigured route) still refuses, with this code.
+    status, body = direct_call(aws, admin_key, "ListKeysFunction", "GET", env_path("acme", "prod", "/keys"))
+    assert (status, body["code"]) == (documented()["wrong_environment"], "wrong_environment")
+
+
+def test_every_code_in_the_table_has_a_case_here() -> None:
+    assert set(documented()) == {*CASES, "wrong_environment"}
