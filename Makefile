@@ -8,7 +8,7 @@ PORT ?= 3000
 SAMPLE_PORT ?= 3001
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: install run test lint format typecheck cfn-lint unit infrastructure integration e2e bench bootstrap clean browser deploy-dashboard
+.PHONY: install run test lint format typecheck cfn-lint unit infrastructure integration e2e fuzz openapi bench bootstrap clean browser deploy-dashboard
 
 install: $(STAMP)
 
@@ -24,8 +24,8 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt constraints.txt py
 run: install
 	@PORT=$(PORT) SAMPLE_PORT=$(SAMPLE_PORT) $(BIN)/python -m archie_local run
 
-## Every tier: lint, types, template checks, unit, infrastructure, integration, browser end-to-end.
-test: install lint typecheck cfn-lint unit infrastructure integration e2e
+## Every tier: lint, types, template checks, unit, infrastructure, integration, browser end-to-end, fuzzing.
+test: install lint typecheck cfn-lint unit infrastructure integration e2e fuzz
 
 lint: install
 	$(BIN)/ruff check .
@@ -36,7 +36,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 typecheck: install
-	$(BIN)/mypy layers/shared/archie_keys local/archie_local tools/archie_tools functions tests/bench
+	$(BIN)/mypy layers/shared/archie_keys local/archie_local tools/archie_tools functions tests/bench tests/contract
 
 cfn-lint: install
 	$(BIN)/cfn-lint template.yaml
@@ -60,6 +60,14 @@ browser:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
+## Schemathesis against the local stack's /openapi.json (FUZZ_EXAMPLES per operation, default 12; about a minute).
+fuzz: install
+	$(BIN)/python -m tests.contract.fuzz
+
+## Regenerate docs/openapi.json from the resolvers in functions/ (a unit test fails when it is stale).
+openapi: install
+	$(BIN)/python -m archie_tools.openapi
 
 ## Authorizer benchmark: p50/p99 in microseconds; the last line is JSON.
 bench: install

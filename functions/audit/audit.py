@@ -11,33 +11,54 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.audit import query_audit
 from archie_keys.app.commands import AuditQuery
+from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import (
-    caller_from,
-    handle,
-    json_response,
-    logger,
-    make_resolver,
-    page_request,
-    place,
-    query_value,
+from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, page, place
+from archie_keys.edge.openapi import (
+    SECURITY,
+    EnvironmentPath,
+    KeyIdQuery,
+    LimitQuery,
+    ProjectPath,
+    TimeQuery,
+    TokenQuery,
+    answers,
 )
 
 app = make_resolver()
 
 
-@app.get("/projects/<project>/environments/<environment>/audit")
-def audit(project: str, environment: str) -> Response[Any]:
+@app.get(
+    "/projects/<project>/environments/<environment>/audit",
+    summary="Query the audit trail",
+    description="Requests and management events, newest first: by the key they used or are about "
+    "(`key_id`), by the key that made a change (`actor_key_id`), in a time range. A filtered `audit` grant "
+    "sees only the records of the keys its filters cover.",
+    operation_id="queryAudit",
+    tags=["audit"],
+    security=SECURITY,
+    responses=answers({200: ("a page of records", schemas.AuditPage)}, 404),
+)
+def audit(
+    project: ProjectPath,
+    environment: EnvironmentPath,
+    key_id: KeyIdQuery = None,
+    actor_key_id: KeyIdQuery = None,
+    since: TimeQuery = None,
+    until: TimeQuery = None,
+    limit: LimitQuery = None,
+    next_token: TokenQuery = None,
+) -> Response[Any]:
     command = AuditQuery(
         place=place(project, environment),
-        page=page_request(app),
-        key_id=query_value(app, "key_id"),
-        actor_key_id=query_value(app, "actor_key_id"),
-        since=query_value(app, "since"),
-        until=query_value(app, "until"),
+        page=page(limit, next_token),
+        key_id=key_id or None,
+        actor_key_id=actor_key_id or None,
+        since=since or None,
+        until=until or None,
     )
-    records, next_token = query_audit(get_services(), caller_from(app), command)
-    return json_response(200, {"records": records, "next_token": next_token})
+    records, token = query_audit(get_services(), caller_from(app), command)
+    return json_response(200, {"records": records, "next_token": token})
 
 
 @logger.inject_lambda_context

@@ -12,23 +12,48 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from archie_keys.app import idempotent
 from archie_keys.app.keys import create_key
 from archie_keys.app.views import new_key_response
+from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
 from archie_keys.edge.models import CreateKeyBody
+from archie_keys.edge.openapi import (
+    SECURITY,
+    EnvironmentPath,
+    IdempotencyKeyHeader,
+    ProjectPath,
+    answers,
+    created_key_links,
+)
 
 app = make_resolver()
 
 
-@app.post("/projects/<project>/environments/<environment>/keys")
-def create(project: str, environment: str, body: CreateKeyBody) -> Response[Any]:
+@app.post(
+    "/projects/<project>/environments/<environment>/keys",
+    summary="Create a key",
+    description="Creates a key with the given roles and context; its value is in this answer only. With "
+    "`secret_name` the value is also written to that Secrets Manager secret. With an `Idempotency-Key`, a "
+    "retry with the same body returns the same answer (key included) and creates nothing.",
+    operation_id="createKey",
+    tags=["keys"],
+    security=SECURITY,
+    responses=answers(
+        {201: ("the new key; `key` is shown this once", schemas.NewKey)}, 404, 409, links=created_key_links()
+    ),
+)
+def create(
+    project: ProjectPath,
+    environment: EnvironmentPath,
+    body: CreateKeyBody,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response[Any]:
     services, caller = get_services(), caller_from(app)
     command = body.to_command(place(project, environment))
-    header = app.current_event.headers.get("Idempotency-Key")
-    if header is None:
+    if idempotency_key is None:
         response = new_key_response(create_key(services, caller, command))
     else:
         scope = {"project": project, "environment": environment, "caller": caller.key_id, "operation": "create"}
-        request = idempotent.IdempotentRequest(scope, header, body.model_dump(mode="json"))
+        request = idempotent.IdempotentRequest(scope, idempotency_key, body.model_dump(mode="json"))
         ticket = idempotent.begin(services, request)
         if isinstance(ticket, dict):
             response = ticket  # the stored response of the same earlier request

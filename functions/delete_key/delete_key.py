@@ -12,14 +12,31 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.keys import revoke_key
+from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge.openapi import SECURITY, EnvironmentPath, KeyIdPath, ProjectPath, answers
 
 app = make_resolver()
 
 
-@app.delete("/projects/<project>/environments/<environment>/keys/<key_id>")
-def key_delete(project: str, environment: str, key_id: str) -> Response[Any]:
+@app.delete(
+    "/projects/<project>/environments/<environment>/keys/<key_id>",
+    summary="Revoke a key",
+    description="Revokes the key: from the answer on, every layer (DynamoDB, warm authorizers, API Gateway's "
+    "caches) refuses it. A key the caller's filters do not cover answers 404 as if it did not exist.",
+    operation_id="deleteKey",
+    tags=["keys"],
+    security=SECURITY,
+    responses=answers(
+        {
+            204: ("revoked and refused everywhere", None),
+            202: ("revoked; some stages' caches could not be flushed and are named", schemas.Revoked),
+        },
+        404,
+    ),
+)
+def key_delete(project: ProjectPath, environment: EnvironmentPath, key_id: KeyIdPath) -> Response[Any]:
     revocation = revoke_key(get_services(), caller_from(app), place(project, environment), key_id)
     if revocation.flush.unflushed:
         return json_response(

@@ -8,20 +8,37 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.environments import declare_environment, get_environment
+from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge.openapi import SECURITY, EnvironmentPath, ProjectPath, answers
 
 app = make_resolver()
 
 
-@app.put("/projects/<project>/environments/<environment>")
-def put_environment(project: str, environment: str) -> Response[Any]:
+@app.put(
+    "/projects/<project>/environments/<environment>",
+    summary="Declare the environment",
+    description="Idempotent: 201 when it is declared now, 200 when it already was (nothing changes then).",
+    operation_id="declareEnvironment",
+    tags=["environments"],
+    security=SECURITY,
+    responses=answers({201: ("declared now", schemas.Environment), 200: ("already declared", schemas.Environment)}),
+)
+def put_environment(project: ProjectPath, environment: EnvironmentPath) -> Response[Any]:
     record, created = declare_environment(get_services(), caller_from(app), place(project, environment))
     return json_response(201 if created else 200, record)
 
 
-@app.get("/projects/<project>/environments/<environment>")
-def read_environment(project: str, environment: str) -> Response[Any]:
+@app.get(
+    "/projects/<project>/environments/<environment>",
+    summary="Read the environment",
+    operation_id="getEnvironment",
+    tags=["environments"],
+    security=SECURITY,
+    responses=answers({200: ("the declaration", schemas.Environment)}, 404),
+)
+def read_environment(project: ProjectPath, environment: EnvironmentPath) -> Response[Any]:
     return json_response(200, get_environment(get_services(), caller_from(app), place(project, environment)))
 
 

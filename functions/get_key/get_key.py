@@ -9,14 +9,24 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.keys import get_key
 from archie_keys.app.views import key_view
+from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge.openapi import SECURITY, EnvironmentPath, KeyIdPath, ProjectPath, answers
 
 app = make_resolver()
 
 
-@app.get("/projects/<project>/environments/<environment>/keys/<key_id>")
-def key_get(project: str, environment: str, key_id: str) -> Response[Any]:
+@app.get(
+    "/projects/<project>/environments/<environment>/keys/<key_id>",
+    summary="Read a key",
+    description="One live key, never its value or hash. Unknown, revoked and uncovered keys answer 404 alike.",
+    operation_id="getKey",
+    tags=["keys"],
+    security=SECURITY,
+    responses=answers({200: ("the key", schemas.Key)}, 404),
+)
+def key_get(project: ProjectPath, environment: EnvironmentPath, key_id: KeyIdPath) -> Response[Any]:
     record = get_key(get_services(), caller_from(app), place(project, environment), key_id)
     return json_response(200, key_view(record))
 

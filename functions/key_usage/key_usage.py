@@ -8,16 +8,28 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.audit import key_usage
+from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place, query_value
+from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge.openapi import SECURITY, EnvironmentPath, KeyIdPath, ProjectPath, TimeQuery, answers
 
 app = make_resolver()
 
 
-@app.get("/projects/<project>/environments/<environment>/keys/<key_id>/usage")
-def usage(project: str, environment: str, key_id: str) -> Response[Any]:
-    since = query_value(app, "since")
-    answer = key_usage(get_services(), caller_from(app), place(project, environment), key_id, since)
+@app.get(
+    "/projects/<project>/environments/<environment>/keys/<key_id>/usage",
+    summary="A key's usage",
+    description="Requests per hour (allowed and refused) since `since` (default: the last 24 hours, at most "
+    "90 days back) and the time of its last accepted request.",
+    operation_id="keyUsage",
+    tags=["keys"],
+    security=SECURITY,
+    responses=answers({200: ("requests per hour", schemas.Usage)}, 404),
+)
+def usage(
+    project: ProjectPath, environment: EnvironmentPath, key_id: KeyIdPath, since: TimeQuery = None
+) -> Response[Any]:
+    answer = key_usage(get_services(), caller_from(app), place(project, environment), key_id, since or None)
     return json_response(200, answer)
 
 

@@ -14,22 +14,51 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from archie_keys.app import idempotent
 from archie_keys.app.rotation import roll_key
 from archie_keys.app.views import key_view, new_key_response
+from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
 from archie_keys.edge.models import RollKeyBody
+from archie_keys.edge.openapi import (
+    SECURITY,
+    EnvironmentPath,
+    IdempotencyKeyHeader,
+    KeyIdPath,
+    ProjectPath,
+    answers,
+    created_key_links,
+)
 
 app = make_resolver()
 
 
-@app.post("/projects/<project>/environments/<environment>/keys/<key_id>/roll")
-def roll(project: str, environment: str, key_id: str, body: RollKeyBody) -> Response[Any]:
+@app.post(
+    "/projects/<project>/environments/<environment>/keys/<key_id>/roll",
+    summary="Roll (rotate) a key",
+    description="Creates a successor with the same name, prefix, roles and context (its value in this answer "
+    "only) and makes the old key expire after `grace_seconds`. An expiring key's successor keeps its lifetime "
+    "unless `expires_at` is given. With `secret_name` the successor is written to that secret.",
+    operation_id="rollKey",
+    tags=["keys"],
+    security=SECURITY,
+    responses=answers(
+        {201: ("the successor; `key` is shown this once", schemas.RolledKey)}, 404, 409, links=created_key_links()
+    ),
+)
+def roll(
+    project: ProjectPath,
+    environment: EnvironmentPath,
+    key_id: KeyIdPath,
+    body: RollKeyBody,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response[Any]:
     services, caller = get_services(), caller_from(app)
     command = body.to_command(place(project, environment), key_id)
-    header = app.current_event.headers.get("Idempotency-Key")
     ticket = None
-    if header is not None:
+    if idempotency_key is not None:
         scope = {"project": project, "environment": environment, "caller": caller.key_id, "operation": f"roll:{key_id}"}
-        begun = idempotent.begin(services, idempotent.IdempotentRequest(scope, header, body.model_dump(mode="json")))
+        begun = idempotent.begin(
+            services, idempotent.IdempotentRequest(scope, idempotency_key, body.model_dump(mode="json"))
+        )
         if isinstance(begun, dict):
             return json_response(201, begun, {"Cache-Control": "no-store"})
         ticket = begun

@@ -38,6 +38,7 @@ def main(argv: list[str] | None = None) -> int:
         key = stack.bootstrap(args.project, args.environment)
         err = sys.stderr
         print(f"management API + dashboard: {stack.url('ManagementApi')}/", file=err)
+        print(f"OpenAPI document, Swagger UI: {stack.url('ManagementApi')}/openapi.json, /docs/", file=err)
         print(f"sample protected API:       {stack.url('SampleApi')}/orders", file=err)
         staged = stack.url("ManagementApi", with_stage=True)
         print(f"the same under its stage:   {staged}/ (as execute-api serves it)", file=err)

@@ -121,14 +121,16 @@ class Gateway:
         return None
 
     def _static(self, call: Call) -> HttpResponse | None:
-        """The dashboard's files, served by the local stack beside the management API (at the root, and under
-        the stage like any path)."""
-        root = self.api.static_root
-        if root is None or call.request.method not in ("GET", "HEAD"):
+        """The static site (dashboard, OpenAPI document, Swagger UI: archie_local.site), served by the local
+        stack beside the management API (at the root, and under the stage like any path)."""
+        site = self.api.static_site
+        if site is None or call.request.method not in ("GET", "HEAD"):
             return None
-        relative = "index.html" if call.path in ("", "/") else call.path.lstrip("/")
-        candidate = (root / relative).resolve()
-        if root.resolve() not in candidate.parents or not candidate.is_file():
+        if call.path == "/docs":
+            # Swagger UI's page loads its files by relative paths: serve it from the folder's address.
+            return HttpResponse(302, {"Location": "docs/", "Cache-Control": "no-cache"}, b"")
+        candidate = site(call.path)
+        if candidate is None or not candidate.is_file():
             return None
         content_type = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
         return HttpResponse(200, {"Content-Type": content_type, "Cache-Control": "no-cache"}, candidate.read_bytes())

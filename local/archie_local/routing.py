@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,8 @@ class LocalApi:
     cors: dict[str, str] | None
     access_log_format: str | None
     access_log_group: str | None = None
-    static_root: Path | None = None
+    # URL path -> file of the static site served beside this API (archie_local.site), if any.
+    static_site: Callable[[str], Path | None] | None = None
     _cache: dict[tuple[str, ...], tuple[float, Any]] = field(default_factory=dict)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -21,11 +21,10 @@ from archie_local.logs import FunctionLogCapture, LogsEmulator
 from archie_local.provision import Provisioned, provision
 from archie_local.routing import LocalApi, build_apis
 from archie_local.scheduler import SchedulerEmulator
-from archie_local.template import REGION, REPO_ROOT, load_template, resources_of_type
+from archie_local.site import site_file
+from archie_local.template import REGION, load_template, resources_of_type
 
 logger = logging.getLogger("archie_local")
-
-DASHBOARD_ROOT = REPO_ROOT / "dashboard"
 
 
 def free_port() -> int:
@@ -116,8 +115,7 @@ class LocalStack:
         import archie_keys.edge.authorizer  # noqa: F401
 
         logging.getLogger("archie-keys").addHandler(self._log_capture)
-        if DASHBOARD_ROOT.is_dir():
-            self.apis["ManagementApi"].static_root = DASHBOARD_ROOT
+        self.apis["ManagementApi"].static_site = site_file
         for name, api in self.apis.items():
             service = HttpService(Gateway(api, self.access_log_sink()).handle, self.ports.get(name, 0)).start()
             self.services[name] = service

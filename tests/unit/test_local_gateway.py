@@ -254,7 +254,7 @@ def test_a_body_over_the_limit_is_api_gateways_request_too_large(served: Served,
 
 def test_the_dashboard_is_served_at_the_root_and_under_the_stage(served: Served, tmp_path: Any) -> None:
     (tmp_path / "index.html").write_text("<html>dashboard</html>")
-    served.api.static_root = tmp_path
+    served.api.static_site = lambda path: tmp_path / "index.html" if path.strip("/") in ("", served.api.stage) else None
     for path in ("/", f"/{served.api.stage}/"):
         reply = served.call("GET", path)
         assert (reply.status, reply.body) == (200, "<html>dashboard</html>"), path

@@ -1,8 +1,10 @@
-"""`python -m archie_tools.deploy_dashboard --stack-name S`: publish dashboard/ to the stack's static site.
+"""`python -m archie_tools.deploy_dashboard --stack-name S`: publish the static site to the stack's CloudFront.
 
-Reads the stack's outputs (ApiUrl, DashboardBucketName, DashboardDistribution via DashboardUrl), uploads the
-files (subfolders included) with their content types and a config.js pointing at the API, and invalidates
-CloudFront's cache. Uses the ordinary AWS credential chain."""
+The site is archie_local.site's: the dashboard at the root, the OpenAPI document at /openapi.json and Swagger
+UI at /docs/ (the document is static, so it is published here rather than by a function answering without
+a key on the management API). Reads the stack's outputs (ApiUrl, DashboardBucketName, the distribution),
+uploads every file with its content type and a config.js pointing at the API, and invalidates CloudFront's
+cache. Uses the ordinary AWS credential chain."""
 
 from __future__ import annotations
 
@@ -11,11 +13,10 @@ import json
 import mimetypes
 import sys
 import time
-from pathlib import Path
 
 import boto3
 
-DASHBOARD_ROOT = Path(__file__).resolve().parents[2] / "dashboard"
+from archie_local.site import site_files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,10 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     outputs = {o["OutputKey"]: o["OutputValue"] for o in stack.get("Outputs", [])}
     bucket, api_url = outputs["DashboardBucketName"], outputs["ApiUrl"]
     s3 = boto3.client("s3")
-    for path in sorted(DASHBOARD_ROOT.rglob("*")):
-        if not path.is_file():
-            continue
-        key = path.relative_to(DASHBOARD_ROOT).as_posix()
+    for key, path in sorted(site_files().items()):
         body = path.read_bytes()
         if key == "config.js":
             body = f"window.ARCHIE_CONFIG = {json.dumps({'apiUrl': api_url})};\n".encode()

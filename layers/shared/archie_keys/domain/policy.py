@@ -28,7 +28,7 @@ MANAGEMENT_ROUTES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
     ("roles", "read"): (("GET", "/roles"), ("GET", "/roles/*")),
     ("roles", "write"): (("PUT", "/roles/*"),),
     ("roles", "delete"): (("DELETE", "/roles/*"),),
-    ("keys", "read"): (("GET", "/keys"), ("GET", "/keys/*")),
+    ("keys", "read"): (("GET", "/keys"), ("GET", "/keys/*"), ("GET", "/keys/*/usage")),
     ("keys", "write"): (("POST", "/keys"), ("POST", "/keys/*/roll")),
     ("keys", "delete"): (("DELETE", "/keys/*"),),
     ("audit", "read"): (("GET", "/audit"),),

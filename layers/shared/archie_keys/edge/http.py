@@ -3,7 +3,8 @@ and the checks every request passes before any handler runs.
 
 No 5xx from client input, by construction: a body is bounded in size and nesting before it is parsed;
 query values are read with a strict grammar (ASCII digits for numbers); paths and bodies are validated by
-pydantic models; times and paging tokens are checked in the use cases before any read. Every error answer
+pydantic models (query and path parameters with the bounds the OpenAPI document states: numbers as ASCII
+digits only); times and paging tokens are checked in the use cases before any read. Every error answer
 is JSON {"code", "message", "field"?}, mapped here and only here: a failing dependency (DynamoDB, Secrets
 Manager, Scheduler, API Gateway throttling or unreachable) is 503 `service_unavailable` with Retry-After;
 anything else unexpected is a 500 with no detail (logged), never a stack trace.
@@ -12,7 +13,6 @@ anything else unexpected is a 500 with no detail (logged), never a stack trace.
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -57,7 +57,6 @@ _UNAVAILABLE_CODES = {
     "ServiceUnavailableException",
     "TransactionInProgressException",
 }
-_LIMIT = re.compile(r"[0-9]{1,3}", re.ASCII)
 
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
@@ -94,13 +93,23 @@ def is_dependency_failure(error: BaseException) -> bool:
 
 def _field_of(location: tuple[Any, ...]) -> str:
     parts = [str(p) for p in location]
-    if parts and parts[0] in ("body", "query", "path", "header"):
+    if parts[:1] == ["header"] and len(parts) > 1:
+        # Headers are matched case-insensitively; name one as it is documented: Idempotency-Key.
+        return "-".join(word.capitalize() for word in parts[1].split("-"))
+    if parts and parts[0] in ("body", "query", "path"):
         parts = parts[1:]
     return ".".join(parts)
 
 
 def make_resolver() -> APIGatewayRestResolver:
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
     app = APIGatewayRestResolver(enable_validation=True, cors=CORS)
+    # Each function's resolver describes its own routes; `make openapi` merges them into one document.
+    app.configure_openapi(
+        title="archie-keys management API",
+        security_schemes={"bearerAuth": HTTPBearer(bearerFormat="archie_<project>_<environment>_<key id><secret>")},
+    )
 
     @app.exception_handler(ArchieError)
     def _domain_error(error: ArchieError) -> Response[Any]:
@@ -218,26 +227,6 @@ def place(project: str, environment: str) -> Place:
     return Place(project, environment)
 
 
-def query_value(app: APIGatewayRestResolver, name: str) -> str | None:
-    """One query parameter's value ("" counts as absent), bounded in length: no listing takes anything longer
-    than a paging token."""
-    raw = app.current_event.get_query_string_value(name)
-    if raw is None or raw == "":
-        return None
-    if len(raw) > limits.NEXT_TOKEN_MAX_LENGTH:
-        raise ValidationFailedError(f"{name} is too long", field=name)
-    return raw
-
-
-def query_limit(app: APIGatewayRestResolver) -> int:
-    raw = query_value(app, "limit")
-    if raw is None:
-        return limits.LIST_LIMIT_DEFAULT
-    # ASCII digits only: str.isdigit() would take "²" and int() would then fail.
-    if not _LIMIT.fullmatch(raw) or not 1 <= int(raw) <= limits.LIST_LIMIT_MAX:
-        raise ValidationFailedError(f"limit must be an integer from 1 to {limits.LIST_LIMIT_MAX}", field="limit")
-    return int(raw)
-
-
-def page_request(app: APIGatewayRestResolver) -> PageRequest:
-    return PageRequest(query_limit(app), query_value(app, "next_token"))
+def page(limit: str | None, next_token: str | None) -> PageRequest:
+    """A page request from declared query parameters (their bounds are checked by the resolver)."""
+    return PageRequest(int(limit) if limit else limits.LIST_LIMIT_DEFAULT, next_token or None)

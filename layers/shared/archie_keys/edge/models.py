@@ -81,6 +81,24 @@ class PermissionModel(StrictModel):
 
 
 class RoleBody(StrictModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "description": "reads its tenant's orders",
+                    "permissions": [
+                        {
+                            "resource": "orders",
+                            "actions": ["read"],
+                            "filters": {"tenant_id": {"from_context": "tenant"}},
+                        }
+                    ],
+                }
+            ]
+        },
+    )
+
     description: str = Field(default="", max_length=limits.ROLE_DESCRIPTION_MAX_LENGTH)
     permissions: list[PermissionModel] = Field(min_length=1, max_length=limits.PERMISSIONS_PER_ROLE_MAX)
 
@@ -89,6 +107,11 @@ class RoleBody(StrictModel):
 
 
 class CreateKeyBody(StrictModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"name": "billing ci", "roles": ["reader"], "context": {"tenant": "t-17"}}]},
+    )
+
     name: KeyName
     prefix: Annotated[str, StringConstraints(pattern=limits.PREFIX_PATTERN)] = limits.DEFAULT_PREFIX
     roles: list[RoleName] = Field(min_length=1, max_length=limits.ROLES_PER_KEY_MAX)
@@ -116,6 +139,8 @@ class CreateKeyBody(StrictModel):
 
 
 class RollKeyBody(StrictModel):
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"grace_seconds": 3600}]})
+
     grace_seconds: StrictInt = Field(ge=0, le=limits.GRACE_SECONDS_MAX)
     secret_name: str | None = Field(default=None, min_length=1, max_length=limits.SECRET_NAME_MAX_LENGTH)
     # The successor's expiry; by default it keeps the old key's lifetime (expires_at - created_at) from now.
@@ -132,6 +157,11 @@ class RollKeyBody(StrictModel):
 
 
 class VerifyBody(StrictModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"key": "archie_demo_dev_...", "resource": "orders", "action": "read"}]},
+    )
+
     key: str = Field(max_length=limits.VERIFY_KEY_MAX_LENGTH)
     resource: ResourceName | None = None
     action: Action | None = None

@@ -1,0 +1,104 @@
+"""What every route of the management API declares for the OpenAPI document: its parameters with their bounds,
+the bearer security scheme, and its answers (status, description, model).
+
+The document is generated from the resolvers in functions/ (`make openapi`, merged by Powertools'
+OpenAPIMerge) and committed as docs/openapi.json; tests hold it, the template's Events and the policy's
+MANAGEMENT_ROUTES together.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+
+from archie_keys.domain import limits
+from archie_keys.edge import schemas
+
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+KEY_ID_PATTERN = r"^[0-9A-Za-z]{12}$"
+# limit: ASCII digits only, 1 to LIST_LIMIT_MAX (100); the pattern is the bound, so no other reading of
+# "5 ", "+5" or "1_0" is possible.
+LIMIT_PATTERN = r"^(100|[1-9][0-9]?)$"
+assert limits.LIST_LIMIT_MAX == 100, "LIMIT_PATTERN spells out the bound"
+
+ProjectPath = Annotated[str, Path(pattern=limits.SLUG_PATTERN, description="the project (1-24 of [a-z0-9])")]
+EnvironmentPath = Annotated[str, Path(pattern=limits.SLUG_PATTERN, description="the environment (1-24 of [a-z0-9])")]
+KeyIdPath = Annotated[str, Path(pattern=KEY_ID_PATTERN, description="the key's id (public, 12 letters and digits)")]
+RolePath = Annotated[str, Path(pattern=limits.ROLE_NAME_PATTERN, description="the role's name")]
+LimitQuery = Annotated[
+    str | None,
+    Query(
+        pattern=LIMIT_PATTERN, description=f"page size, 1-{limits.LIST_LIMIT_MAX} (default {limits.LIST_LIMIT_DEFAULT})"
+    ),
+]
+TokenQuery = Annotated[
+    str | None,
+    Query(max_length=limits.NEXT_TOKEN_MAX_LENGTH, description="the next_token of the previous page, as given"),
+]
+KeyIdQuery = Annotated[str | None, Query(pattern=KEY_ID_PATTERN, description="a key's id")]
+TimeQuery = Annotated[
+    str | None,
+    Query(max_length=64, description="ISO 8601 with a time zone (Z or +hh:mm), years 2000-9998"),
+]
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        pattern=limits.IDEMPOTENCY_KEY_PATTERN,
+        description="makes a retry return the same key instead of a second one (remembered 24 h)",
+    ),
+]
+
+_ERRORS = {
+    401: "no valid key in `Authorization: Bearer <key>` (missing, malformed, unknown, expired, revoked)",
+    403: "the key may not do this here: `forbidden`, `privilege_escalation`, `secret_not_owned`",
+    404: "`not_found`: no such environment, key or role (the same answer whether it exists elsewhere or not)",
+    409: "the change conflicts with the stored state (see the README's error table)",
+    413: "`payload_too_large`: the body is over 64 KiB",
+    422: "the request is invalid: `validation_error` (with `errors`), `invalid_json`, or a named rule",
+    500: "`internal_error`: a bug on our side (never caused by what a client sends)",
+    503: "`service_unavailable`: a dependency failed and nothing changed; retry after `Retry-After` seconds",
+}
+_RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying", "schema": {"type": "integer"}}}
+
+
+def _error(status: int) -> dict[str, Any]:
+    answer: dict[str, Any] = {"description": _ERRORS[status], "content": {"application/json": {"model": schemas.Error}}}
+    if status == 503:
+        answer["headers"] = _RETRY_AFTER
+    return answer
+
+
+def created_key_links() -> dict[str, Any]:
+    """From a created key to what can be done with it next (client generators and stateful testers follow
+    these): its id is the answer's `key_id`, its place the request's path."""
+    place = {"project": "$request.path.project", "environment": "$request.path.environment"}
+    key = {**place, "key_id": "$response.body#/key_id"}
+    return {
+        "GetKey": {"operationId": "getKey", "parameters": key, "description": "read the new key"},
+        "RollKey": {"operationId": "rollKey", "parameters": key, "description": "rotate it"},
+        "KeyUsage": {"operationId": "keyUsage", "parameters": key, "description": "its requests per hour"},
+        "DeleteKey": {"operationId": "deleteKey", "parameters": key, "description": "revoke it"},
+    }
+
+
+def answers(
+    success: dict[int, tuple[str, Any]],
+    *errors: int,
+    links: dict[str, Any] | None = None,
+    reaches_aws: bool = True,
+) -> dict[int, Any]:
+    """The `responses` of a route: its successes {status: (description, model or None)} and, besides the
+    errors every route can answer (401, 403, 413, 422, 500, and 503 when it reaches AWS), the extra `errors`
+    it names (404, 409). `links` go on the first success."""
+    declared: dict[int, Any] = {}
+    for status, (description, model) in success.items():
+        # No model: no body at all (an empty content map; without one Powertools would document a JSON body).
+        content = {"application/json": {"model": model}} if model is not None else {}
+        declared[status] = {"description": description, "content": content}
+        if links and len(declared) == 1:
+            declared[status]["links"] = links
+    for status in sorted({401, 403, 413, 422, 500, *errors} | ({503} if reaches_aws else set())):
+        declared[status] = _error(status)
+    return declared

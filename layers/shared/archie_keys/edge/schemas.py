@@ -1,0 +1,203 @@
+"""Response models of the management API: what each answer carries, declared once for the OpenAPI document
+(each route names its answers with these in its resolver) and held by the fuzzer's schema checks.
+
+The views in app.views build the same shapes as plain dicts; tests/unit/test_openapi.py holds them to these.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Action = Literal["read", "write", "update", "delete"]
+KeyId = Annotated[str, Field(pattern=r"^[0-9A-Za-z]{12}$", description="12 letters and digits; public")]
+Time = Annotated[str, Field(description="ISO 8601, UTC, milliseconds: 2026-11-26T09:00:00.000Z")]
+
+
+class Answer(BaseModel):
+    """Every answer refuses fields it does not document: a response carries only its documented fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class ErrorDetail(Answer):
+    field: str
+    message: str
+
+
+class Error(Answer):
+    """Every error: a machine `code`, a human `message`, and the `field` to blame when there is one."""
+
+    code: str = Field(description="see the README's error table")
+    message: str
+    field: str | None = None
+    errors: list[ErrorDetail] | None = Field(default=None, description="every problem, with validation_error")
+
+
+class Key(Answer):
+    key_id: KeyId
+    name: str
+    prefix: str
+    start: str = Field(description="the key's public beginning: prefix, project, environment, key id")
+    project: str
+    environment: str
+    roles: list[str]
+    context: dict[str, str]
+    created_at: Time
+    created_by: str = Field(description="the key id that created it, or `bootstrap`")
+    expires_at: Time | None
+    last_used_at: Time | None
+    rolled_from: KeyId | None
+    rolled_to: KeyId | None
+    status: Literal["active", "expired"]
+
+
+class Delivery(Answer):
+    secret_name: str
+    secret_version_id: str
+    secret_stage: Literal["AWSCURRENT", "ARCHIE_PENDING"]
+
+
+class NewKey(Answer):
+    """The one answer that carries a key's value: store it now, it is never shown again."""
+
+    key: str = Field(description="the key's value, shown this once")
+    key_id: KeyId
+    record: Key
+    secret_name: str | None = None
+    secret_version_id: str | None = None
+    secret_stage: Literal["AWSCURRENT", "ARCHIE_PENDING"] | None = None
+
+
+class RolledKey(NewKey):
+    rolled_from: Key = Field(description="the old key, expiring after the grace period")
+    unflushed_stages: list[str] | None = Field(
+        default=None, description="with grace 0: stages whose authorizer cache could not be flushed"
+    )
+
+
+class KeyPage(Answer):
+    keys: list[Key]
+    next_token: str | None
+
+
+class Revoked(Answer):
+    """202: the key is revoked, but some stages' caches could not be flushed (they may accept it until their
+    cached answer expires)."""
+
+    key_id: KeyId
+    revoked_at: Time
+    unflushed_stages: list[str]
+    message: str
+
+
+class Permission(Answer):
+    resource: str
+    actions: list[Action]
+    filters: dict[str, Any]
+
+
+class Role(Answer):
+    name: str
+    description: str
+    permissions: list[Permission]
+    created_at: Time
+    updated_at: Time
+    key_count: int = Field(description="how many keys hold the role")
+    unflushed_stages: list[str] | None = None
+
+
+class RolePage(Answer):
+    roles: list[Role]
+    next_token: str | None
+
+
+class Environment(Answer):
+    project: str
+    environment: str
+    created_at: Time
+    created_by: str
+
+
+class RequestRecord(Answer):
+    id: str = Field(description="API Gateway's extended request id")
+    kind: Literal["request"]
+    time: Time
+    project: str
+    environment: str
+    request_id: str | None = None
+    method: str | None = None
+    path: str | None = None
+    resource: str | None = None
+    status: int | None = None
+    source_ip: str | None = None
+    user_agent: str | None = None
+    key_id: KeyId | None = None
+    reason: str | None = None
+    error: str | None = None
+    api: str | None = None
+
+
+class EventRecord(Answer):
+    id: str
+    kind: Literal["event"]
+    time: Time
+    project: str
+    environment: str
+    event: str
+    actor_key_id: str
+    key_id: KeyId | None = None
+    details: dict[str, Any]
+
+
+class AuditPage(Answer):
+    records: list[Annotated[RequestRecord | EventRecord, Field(discriminator="kind")]]
+    next_token: str | None
+
+
+class UsageHour(Answer):
+    hour: str = Field(description="2026-11-26T09:00Z")
+    allowed: int
+    refused: int
+    requests: int
+
+
+class Usage(Answer):
+    key_id: KeyId
+    last_used_at: Time | None
+    hours: list[UsageHour]
+
+
+class ResolvedPermission(Answer):
+    role: str
+    resource: str
+    actions: list[Action]
+    filters: dict[str, Any]
+
+
+class Identity(Answer):
+    key_id: str
+    name: str
+    project: str
+    environment: str
+    roles: list[str]
+    permissions: list[ResolvedPermission]
+    filters: dict[str, list[dict[str, Any]]]
+    context: dict[str, str]
+
+
+class Verdict(Answer):
+    """Whether a presented key is valid here: a refused key gets only `valid` and `code`."""
+
+    valid: bool
+    code: Literal["valid", "malformed", "not_found", "expired", "revoked", "wrong_environment", "forbidden"]
+    key_id: str | None = None
+    name: str | None = None
+    project: str | None = None
+    environment: str | None = None
+    roles: list[str] | None = None
+    permissions: list[ResolvedPermission] | None = None
+    filters: dict[str, list[dict[str, Any]]] | None = None
+    context: dict[str, str] | None = None
+    allowed_filters: list[dict[str, Any]] | None = None
