@@ -8,7 +8,7 @@ PORT ?= 3000
 SAMPLE_PORT ?= 3001
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: install run test lint format typecheck cfn-lint unit infrastructure integration e2e fuzz openapi bench bootstrap clean browser deploy-dashboard
+.PHONY: install run test lint format typecheck cfn-lint unit infrastructure integration e2e fuzz openapi bench bootstrap clean browser deploy-dashboard pepper-status pepper-rotate pepper-retire
 
 install: $(STAMP)
 
@@ -76,6 +76,10 @@ bench: install
 ## First admin key of another environment on the running local stack (or AWS: add STACK=<name>).
 bootstrap: install
 	$(BIN)/python -m archie_keys bootstrap --project $(PROJECT) --environment $(ENVIRONMENT) $(if $(STACK),--stack-name $(STACK))
+
+## Pepper rotation on a deployed stack (see the README's runbook): make pepper-status STACK=name
+pepper-status pepper-rotate pepper-retire: install
+	$(BIN)/python -m archie_tools.pepper $(subst pepper-,,$@) $(if $(STACK),--stack-name $(STACK))
 
 ## Publish dashboard/ to a deployed stack's static site (CloudFront + private S3): make deploy-dashboard STACK=name
 deploy-dashboard: install

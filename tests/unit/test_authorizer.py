@@ -137,7 +137,7 @@ class Clock:
 
 def test_a_warm_decision_is_reused_until_its_ttl_then_revocation_shows(aws, admin_key) -> None:
     clock = Clock()
-    verifier = KeyVerifier(get_services().store, get_services().hasher, verifier_config(), clock)
+    verifier = KeyVerifier(get_services().store, get_services().hasher_provider, verifier_config(), clock)
     first = verifier.verify(admin_key)
     # Revoke the key behind the verifier's back: within the TTL the cached decision stands...
     revoke_directly(first.identity.key_id)
@@ -150,10 +150,14 @@ def test_a_warm_decision_is_reused_until_its_ttl_then_revocation_shows(aws, admi
 
 
 def test_a_malformed_key_costs_no_aws_call(aws) -> None:
-    def no_pepper_please() -> Any:
-        raise AssertionError("the pepper (a Secrets Manager call) was fetched for a malformed key")
+    class NoPepperPlease:
+        def __call__(self) -> Any:
+            raise AssertionError("the pepper (a Secrets Manager call) was fetched for a malformed key")
 
-    verifier = KeyVerifier(get_services().store, no_pepper_please, verifier_config())
+        def for_version(self, version: str | None) -> Any:
+            raise AssertionError("a pepper version was fetched for a malformed key")
+
+    verifier = KeyVerifier(get_services().store, NoPepperPlease(), verifier_config())
     for key in ("garbage", "archie_demo_dev_" + "x" * 40):
         with pytest.raises(KeyRefusedError) as refusal:
             verifier.verify(key)
@@ -179,7 +183,7 @@ def test_an_expired_key_is_refused_even_from_a_warm_cache(aws, api, admin_key) -
         },
     )
     assert created.status == 201, created.body
-    verifier = KeyVerifier(get_services().store, get_services().hasher, verifier_config(), clock)
+    verifier = KeyVerifier(get_services().store, get_services().hasher_provider, verifier_config(), clock)
     verifier.verify(created.body["key"])
     clock.now += 121
     with pytest.raises(KeyRefusedError) as refusal:
@@ -201,7 +205,7 @@ def test_a_hash_with_outdated_parameters_is_upgraded_on_use(aws, admin_key, monk
 
 def test_a_refused_key_is_remembered_so_a_flood_of_it_costs_no_reads(aws, admin_key) -> None:
     clock = Clock()
-    verifier = KeyVerifier(get_services().store, get_services().hasher, verifier_config(), clock)
+    verifier = KeyVerifier(get_services().store, get_services().hasher_provider, verifier_config(), clock)
     body = admin_key[:-6]
     wrong = body[:-22] + "Q" * 22
     wrong += checksum(wrong)

@@ -63,8 +63,9 @@ class Ticket:
     claim: Claim
 
     def completion(self, services: Services, response: dict[str, Any]) -> Write:
-        sealed = {**response, "key": seal(services.hasher().derive(self.request.bound), response["key"])}
-        return services.idempotency.completion_write(self.claim, sealed, response["key_id"])
+        hasher = services.hasher()
+        sealed = {**response, "key": seal(hasher.derive(self.request.bound), response["key"])}
+        return services.idempotency.completion_write(self.claim, sealed, response["key_id"], hasher.version)
 
 
 def begin(services: Services, request: IdempotentRequest) -> Ticket | dict[str, Any]:
@@ -101,7 +102,8 @@ def _replay(services: Services, request: IdempotentRequest, found: Existing) -> 
             code="key_not_active",
         )
     response = dict(found.response)
-    response["key"] = unseal(services.hasher().derive(request.bound), response["key"])
+    # Sealed under the pepper version of its day: still readable after a rotation.
+    response["key"] = unseal(services.hasher_for(found.pepper_version).derive(request.bound), response["key"])
     return response
 
 

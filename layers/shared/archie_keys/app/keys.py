@@ -164,6 +164,7 @@ def new_key(
         "expires_epoch": expires_epoch,
         "hash": hasher.hash_secret(parsed.secret),
         "hash_params": hasher.parameters.as_record(),
+        "pepper_version": hasher.version or None,
         **extra,
     }
     return value, {k: v for k, v in record.items() if v is not None}

@@ -74,16 +74,23 @@ class Services(Protocol):
     def verifier(self) -> KeyVerifier: ...
 
     def hasher(self) -> KeyHasher: ...
+    def hasher_for(self, pepper_version: str | None) -> KeyHasher: ...
     def paging_tokens(self) -> PagingTokens: ...
 
 
+# Reads one version of the pepper: None for the current one. Returns (pepper, its version id).
+PepperSource = Callable[[str | None], tuple[bytes, str]]
+
+
 class HasherProvider:
-    """The hasher for the current pepper. Between pepper refreshes it is returned without asking the pepper's
-    source at all: the warm authorizer path calls this on every request."""
+    """Hashers for the pepper's versions. The current one is re-read every `refresh_seconds` (so a rotation
+    is picked up without a redeploy) and between reads returned without asking the source at all: the warm
+    authorizer path calls this on every request. Older versions, needed only to verify keys hashed before a
+    rotation, are read once each (a version never changes)."""
 
     def __init__(
         self,
-        fetch_pepper: Callable[[], bytes],
+        fetch_pepper: PepperSource,
         parameters: Argon2Parameters,
         refresh_seconds: float,
         clock: Callable[[], float] = time.monotonic,
@@ -95,18 +102,34 @@ class HasherProvider:
         self._lock = threading.Lock()
         self._hasher: KeyHasher | None = None
         self._fresh_until = 0.0
+        self._versions: dict[str, KeyHasher] = {}
 
     def __call__(self) -> KeyHasher:
         now = self._clock()
         hasher = self._hasher
         if hasher is not None and now < self._fresh_until:
             return hasher
-        pepper = self._fetch_pepper()
+        pepper, version = self._fetch_pepper(None)
         with self._lock:
-            if self._hasher is None or not self._hasher.has_pepper(pepper):
-                self._hasher = KeyHasher(pepper, self._parameters)
+            if self._hasher is None or not self._hasher.has_pepper(pepper) or self._hasher.version != version:
+                self._hasher = self._versions.get(version) or KeyHasher(pepper, self._parameters, version)
+                self._versions[version] = self._hasher
             self._fresh_until = now + self._refresh_seconds
             return self._hasher
+
+    def for_version(self, version: str | None) -> KeyHasher:
+        """The hasher of one pepper version; the current one for None (a hash made before versions were
+        recorded) or for the current version."""
+        current = self()
+        if version is None or version == current.version:
+            return current
+        hasher = self._versions.get(version)
+        if hasher is None:
+            pepper, read = self._fetch_pepper(version)
+            hasher = KeyHasher(pepper, self._parameters, read)
+            with self._lock:
+                self._versions[version] = hasher
+        return hasher
 
 
 class NoAudit:

@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from archie_keys.domain.errors import KeyRefusedError
 from archie_keys.domain.grants import resolve_grants
@@ -27,6 +27,14 @@ from archie_keys.domain.hashing import KeyHasher
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.keyformat import MalformedKeyError, ParsedKey, parse_key
 from archie_keys.domain.limits import NEGATIVE_CACHE_MAX, POSITIVE_CACHE_MAX
+
+
+class HasherSource(Protocol):
+    """The current pepper's hasher (called), and any version's (app.services.HasherProvider)."""
+
+    def __call__(self) -> KeyHasher: ...
+    def for_version(self, version: str | None) -> KeyHasher: ...
+
 
 if TYPE_CHECKING:
     from archie_keys.aws.key_store import KeyStore
@@ -68,7 +76,7 @@ class KeyVerifier:
     def __init__(
         self,
         store: KeyStore,
-        hasher_provider: Callable[[], KeyHasher],
+        hasher_provider: HasherSource,
         config: VerifierConfig,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -126,7 +134,11 @@ class KeyVerifier:
         roles_future = self._executor().submit(
             self._store.get_roles, parsed.project, parsed.environment, tuple(record.get("roles", ()))
         )
-        secret_matches = hasher.verify_mac(record["hash"], mac)
+        # A key hashed before the pepper was rotated is checked with the pepper version it records.
+        recorded = record.get("pepper_version")
+        hashed_with = hasher if recorded in (None, hasher.version) else self._hasher_provider.for_version(recorded)
+        record_mac = mac if hashed_with is hasher else hashed_with.mac(parsed.secret)
+        secret_matches = hashed_with.verify_mac(record["hash"], record_mac)
         # The prefix is part of the key: a key re-prefixed (its checksum recomputed) is refused like a wrong
         # secret, after the same work, and compared in constant time.
         prefix_matches = hmac.compare_digest(str(record.get("prefix", "")).encode(), parsed.prefix.encode("ascii"))
@@ -138,7 +150,8 @@ class KeyVerifier:
         expires_epoch = record.get("expires_epoch")
         if is_expired(expires_epoch, now):
             self._refuse(parsed, seen, "expired", now)
-        if hasher.needs_rehash(record["hash"]):
+        if hasher.needs_rehash(record["hash"]) or recorded != hasher.version:
+            # Outdated argon2 parameters or pepper version: rehash with today's, now that the secret is known.
             self._store.update_key_hash(
                 parsed.project,
                 parsed.environment,
@@ -146,6 +159,7 @@ class KeyVerifier:
                 record["hash"],
                 hasher.hash_mac(mac),
                 hasher.parameters.as_record(),
+                hasher.version,
             )
         verified = self._build(parsed, record, roles_future.result())
         self._remember(parsed, record["hash"], seen, verified, now, proof_until=now + self._config.proof_ttl_seconds)

@@ -42,6 +42,7 @@ class Existing:
     fingerprint: str
     response: dict[str, Any] | None
     key_id: str | None
+    pepper_version: str | None = None
 
 
 class IdempotencyStore:
@@ -85,18 +86,27 @@ class IdempotencyStore:
             str(record.get("fingerprint")),
             record.get("response"),
             record.get("key_id"),
+            record.get("pepper_version"),
         )
 
-    def completion_write(self, claim: Claim, response: dict[str, Any], key_id: str) -> Write:
-        """Complete the claimed record with the (sealed) response, in the transaction that creates the key."""
+    def completion_write(self, claim: Claim, response: dict[str, Any], key_id: str, pepper_version: str) -> Write:
+        """Complete the claimed record with the (sealed) response, in the transaction that creates the key.
+        `pepper_version` names the pepper the value was sealed under."""
         update = {
             "TableName": self.table,
             "Key": to_item({"id": claim.record_id}),
-            "UpdateExpression": "SET #status = :completed, #response = :response, key_id = :key_id REMOVE held_until",
+            "UpdateExpression": "SET #status = :completed, #response = :response, key_id = :key_id, "
+            "pepper_version = :version REMOVE held_until",
             "ConditionExpression": "claim = :token",
             "ExpressionAttributeNames": {"#status": "status", "#response": "response"},
             "ExpressionAttributeValues": to_item(
-                {":completed": COMPLETED, ":response": response, ":key_id": key_id, ":token": claim.token}
+                {
+                    ":completed": COMPLETED,
+                    ":response": response,
+                    ":key_id": key_id,
+                    ":token": claim.token,
+                    ":version": pepper_version,
+                }
             ),
         }
         return Write({"Update": update}, "idempotency")

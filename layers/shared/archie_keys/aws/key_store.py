@@ -306,17 +306,27 @@ class KeyStore:
         return Write({"Update": update}, "rolled_key")
 
     def update_key_hash(
-        self, project: str, environment: str, key_id: str, old_hash: str, new_hash: str, params: dict[str, int]
+        self,
+        project: str,
+        environment: str,
+        key_id: str,
+        old_hash: str,
+        new_hash: str,
+        params: dict[str, int],
+        pepper_version: str,
     ) -> None:
-        """Replace a hash made with outdated argon2 parameters; a lost race is harmless and ignored."""
+        """Replace a hash made with outdated argon2 parameters or an older pepper version; a lost race is
+        harmless and ignored."""
         try:
             self.client.update_item(
                 TableName=self.table,
                 Key=self._key(project, environment, f"KEY#{key_id}"),
-                UpdateExpression="SET #hash = :new, hash_params = :params",
+                UpdateExpression="SET #hash = :new, hash_params = :params, pepper_version = :version",
                 ConditionExpression="#hash = :old",
                 ExpressionAttributeNames={"#hash": "hash"},
-                ExpressionAttributeValues=to_item({":new": new_hash, ":old": old_hash, ":params": params}),
+                ExpressionAttributeValues=to_item(
+                    {":new": new_hash, ":old": old_hash, ":params": params, ":version": pepper_version}
+                ),
             )
         except Exception as error:
             if aws_error_code(error) != "ConditionalCheckFailedException":

@@ -1,7 +1,10 @@
 """Hashing of key secrets: argon2id over HMAC-SHA256(pepper, secret).
 
 The HMAC binds every stored hash to the pepper in Secrets Manager, so a stolen table alone cannot be
-brute-forced; argon2id makes each guess expensive even for someone who also has the pepper. The argon2
+brute-forced; argon2id makes each guess expensive even for someone who also has the pepper. Each hasher
+knows which version of the pepper it holds (the secret's VersionId), and each stored hash records it, so
+the pepper can be rotated: old versions verify the keys hashed with them, which are rehashed with the new
+one on their next use. The argon2
 parameters are encoded in every stored hash (PHC string), so they can be raised later: a key whose hash
 uses weaker parameters than configured is rehashed on its next successful use.
 """
@@ -35,12 +38,13 @@ class Argon2Parameters:
 
 
 class KeyHasher:
-    def __init__(self, pepper: bytes, parameters: Argon2Parameters) -> None:
+    def __init__(self, pepper: bytes, parameters: Argon2Parameters, version: str = "") -> None:
         if len(pepper) < 32:
             # A short pepper would make the HMAC layer decorative.
             raise ValueError("the pepper must be at least 32 bytes")
         self._pepper = pepper
         self.parameters = parameters
+        self.version = version
         self._argon2 = PasswordHasher(
             time_cost=parameters.time_cost,
             memory_cost=parameters.memory_kib,

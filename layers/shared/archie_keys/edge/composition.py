@@ -93,7 +93,7 @@ class AwsServices:
     def secrets(self) -> SecretDelivery:
         from archie_keys.aws.secrets import SecretDelivery
 
-        return SecretDelivery(_client("secretsmanager"), self.settings.stack_name)
+        return SecretDelivery(self.secretsmanager, self.settings.stack_name)
 
     def flush_targets(self) -> tuple[FlushTarget, ...]:
         """FLUSH_TARGETS, or (as deployed) the SSM parameter holding the same list, cached for 5 minutes."""
@@ -128,13 +128,18 @@ class AwsServices:
 
         return IdempotencyStore(self.settings.idempotency_table, self.dynamodb)
 
-    def fetch_pepper(self) -> bytes:
-        """The pepper from Secrets Manager through Powertools Parameters, cached for PEPPER_MAX_AGE_SECONDS so
-        a rotation is picked up without a redeploy and a warm request costs no Secrets Manager call."""
-        from aws_lambda_powertools.utilities import parameters
+    @cached_property
+    def secretsmanager(self) -> Any:
+        return _client("secretsmanager")
 
-        value = parameters.get_secret(self.settings.pepper_secret_id, max_age=self.settings.pepper_max_age_seconds)
-        return value if isinstance(value, bytes) else str(value).encode("utf-8")
+    def fetch_pepper(self, version: str | None) -> tuple[bytes, str]:
+        """One version of the pepper from Secrets Manager (the current one for None) and its version id. The
+        HasherProvider caches what it reads (the current version for PEPPER_MAX_AGE_SECONDS)."""
+        request = {"SecretId": self.settings.pepper_secret_id}
+        request.update({"VersionId": version} if version else {"VersionStage": "AWSCURRENT"})
+        secret = self.secretsmanager.get_secret_value(**request)
+        value = secret.get("SecretBinary") or str(secret["SecretString"]).encode("utf-8")
+        return value, str(secret["VersionId"])
 
     @cached_property
     def hasher_provider(self) -> HasherProvider:
@@ -142,6 +147,9 @@ class AwsServices:
 
     def hasher(self) -> KeyHasher:
         return self.hasher_provider()
+
+    def hasher_for(self, pepper_version: str | None) -> KeyHasher:
+        return self.hasher_provider.for_version(pepper_version)
 
     def paging_tokens(self) -> PagingTokens:
         """Paging tokens are authenticated with a subkey of the pepper (so they follow its rotation)."""
@@ -157,7 +165,7 @@ class AwsServices:
             negative_cache_ttl_seconds=self.settings.authorizer_negative_cache_ttl_seconds,
             proof_ttl_seconds=self.settings.authorizer_proof_ttl_seconds,
         )
-        return KeyVerifier(self.store, self.hasher, config)
+        return KeyVerifier(self.store, self.hasher_provider, config)
 
 
 _services: AwsServices | None = None
