@@ -110,11 +110,9 @@ class LocalStack:
         self._log_capture = FunctionLogCapture(
             self.logs, self.provisioned.resolver.ref("AuthorizerFunctionLogs"), "archie_keys/edge/authorizer.py"
         )
-        # Powertools configures its logger only if the logger has no handler yet, so it must exist before the
-        # capture is attached (importing the authorizer's module creates it).
-        import archie_keys.edge.authorizer  # noqa: F401
+        from archie_keys.edge.authorizer import AUTHORIZER_LOGGER
 
-        logging.getLogger("archie-keys").addHandler(self._log_capture)
+        logging.getLogger(AUTHORIZER_LOGGER).addHandler(self._log_capture)
         self.apis["ManagementApi"].static_site = site_file
         for name, api in self.apis.items():
             service = HttpService(Gateway(api, self.access_log_sink()).handle, self.ports.get(name, 0)).start()
@@ -139,7 +137,7 @@ class LocalStack:
         """Stop background work (schedules, log deliveries) so that measurements see only what they measure."""
         self.scheduler.stop()
         self.logs.stop()
-        logging.getLogger("archie-keys").removeHandler(self._log_capture)
+        logging.getLogger("archie-keys.authorizer").removeHandler(self._log_capture)
 
     def bootstrap(self, project: str = "demo", environment: str = "dev") -> str:
         from archie_keys.app.bootstrap import bootstrap
@@ -156,7 +154,7 @@ class LocalStack:
                 logger.exception("stopping %s failed", type(service).__name__)
         self._started.clear()
         if getattr(self, "_log_capture", None) is not None:
-            logging.getLogger("archie-keys").removeHandler(self._log_capture)
+            logging.getLogger("archie-keys.authorizer").removeHandler(self._log_capture)
         if self._saved_environ is not None:
             os.environ.clear()
             os.environ.update(self._saved_environ)

@@ -17,7 +17,6 @@ import hmac
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -87,7 +86,7 @@ class KeyVerifier:
         self._positive: dict[tuple[str, str, str], _Entry] = {}
         self._negative: dict[tuple[str, str, str, bytes], tuple[str, float]] = {}
         self._lock = threading.Lock()
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: Any = None
 
     def verify(self, presented: str, *, project: str | None = None, environment: str | None = None) -> VerifiedKey:
         try:
@@ -236,8 +235,11 @@ class KeyVerifier:
         with self._lock:
             self._positive.pop(ident, None)
 
-    def _executor(self) -> ThreadPoolExecutor:
+    def _executor(self) -> Any:
         if self._pool is None:
+            # Imported here: only a cold decision fetches roles in parallel, and the warm path imports nothing.
+            from concurrent.futures import ThreadPoolExecutor
+
             with self._lock:
                 if self._pool is None:
                     self._pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="roles")

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_lambda_powertools import Logger
-
 from archie_keys.app.verification import KeyVerifier, VerifiedKey
 from archie_keys.domain.audit import REFUSAL_MESSAGE
 from archie_keys.domain.errors import KeyRefusedError
 from archie_keys.domain.keyformat import MalformedKeyError, parse_key
 from archie_keys.domain.policy import build_policy, data_paths, management_paths, stage_arn_prefix
+from archie_keys.edge.log_lines import json_logger
 
+# The logger of the authorizer's log lines (the local stack ships this one to the authorizer's log group).
+AUTHORIZER_LOGGER = "archie-keys.authorizer"
 # Structured JSON: the audit pipeline reads the "key refused" lines (request id, key id, reason) from this
 # function's log group to attribute refused requests, which API Gateway's access log cannot do.
-logger = Logger(service="archie-keys")
+logger = json_logger(AUTHORIZER_LOGGER)
 
 UNAUTHORIZED = "Unauthorized"  # the exact message API Gateway turns into a 401
 
