@@ -18,6 +18,7 @@ from archie_keys.edge.openapi import (
     SECURITY,
     EnvironmentPath,
     KeyIdQuery,
+    KindQuery,
     LimitQuery,
     ProjectPath,
     TimeQuery,
@@ -48,8 +49,10 @@ def audit(
     until: TimeQuery = None,
     limit: LimitQuery = None,
     next_token: TokenQuery = None,
+    kind: KindQuery = None,
 ) -> Response[Any]:
     command = AuditQuery(
+        kind=kind,
         place=place(project, environment),
         page=page(limit, next_token),
         key_id=key_id or None,

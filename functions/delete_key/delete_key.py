@@ -11,11 +11,11 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from archie_keys.app.keys import revoke_key
+from archie_keys.app.revocation import revoke_key
 from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
-from archie_keys.edge.openapi import SECURITY, EnvironmentPath, KeyIdPath, ProjectPath, answers
+from archie_keys.edge.openapi import SECURITY, EnvironmentPath, KeyIdPath, ProjectPath, UnusedForQuery, answers
 
 app = make_resolver()
 
@@ -24,7 +24,9 @@ app = make_resolver()
     "/projects/<project>/environments/<environment>/keys/<key_id>",
     summary="Revoke a key",
     description="Revokes the key: from the answer on, every layer (DynamoDB, warm authorizers, API Gateway's "
-    "caches) refuses it. A key the caller's filters do not cover answers 404 as if it did not exist.",
+    "caches) refuses it. A key the caller's filters do not cover answers 404 as if it did not exist. With "
+    "`if_unused_for`, only a key with no accepted request for that many seconds: else 409 `key_in_use`, naming "
+    "its last use and recent request count, and nothing changes.",
     operation_id="deleteKey",
     tags=["keys"],
     security=SECURITY,
@@ -34,10 +36,14 @@ app = make_resolver()
             202: ("revoked; some stages' caches could not be flushed and are named", schemas.Revoked),
         },
         404,
+        409,
     ),
 )
-def key_delete(project: ProjectPath, environment: EnvironmentPath, key_id: KeyIdPath) -> Response[Any]:
-    revocation = revoke_key(get_services(), caller_from(app), place(project, environment), key_id)
+def key_delete(
+    project: ProjectPath, environment: EnvironmentPath, key_id: KeyIdPath, if_unused_for: UnusedForQuery = None
+) -> Response[Any]:
+    idle = int(if_unused_for) if if_unused_for else None
+    revocation = revoke_key(get_services(), caller_from(app), place(project, environment), key_id, idle)
     if revocation.flush.unflushed:
         return json_response(
             202,

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.environments import declare_environment, get_environment
 from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge.models import EnvironmentBody
 from archie_keys.edge.openapi import SECURITY, EnvironmentPath, ProjectPath, answers
 
 app = make_resolver()
@@ -19,14 +21,18 @@ app = make_resolver()
 @app.put(
     "/projects/<project>/environments/<environment>",
     summary="Declare the environment",
-    description="Idempotent: 201 when it is declared now, 200 when it already was (nothing changes then).",
+    description="Idempotent: 201 when it is declared now, 200 when it already was (nothing changes then, unless "
+    "the body sets another `on_leak`).",
     operation_id="declareEnvironment",
     tags=["environments"],
     security=SECURITY,
     responses=answers({201: ("declared now", schemas.Environment), 200: ("already declared", schemas.Environment)}),
 )
-def put_environment(project: ProjectPath, environment: EnvironmentPath) -> Response[Any]:
-    record, created = declare_environment(get_services(), caller_from(app), place(project, environment))
+def put_environment(
+    project: ProjectPath, environment: EnvironmentPath, body: Annotated[EnvironmentBody | None, Body()] = None
+) -> Response[Any]:
+    on_leak = body.on_leak if body is not None else None
+    record, created = declare_environment(get_services(), caller_from(app), place(project, environment), on_leak)
     return json_response(201 if created else 200, record)
 
 

@@ -12,7 +12,15 @@ from archie_keys.app.views import key_view
 from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, page, place
-from archie_keys.edge.openapi import SECURITY, EnvironmentPath, LimitQuery, ProjectPath, TokenQuery, answers
+from archie_keys.edge.openapi import (
+    SECURITY,
+    EnvironmentPath,
+    LimitQuery,
+    NameQuery,
+    ProjectPath,
+    TokenQuery,
+    answers,
+)
 
 app = make_resolver()
 
@@ -21,16 +29,22 @@ app = make_resolver()
     "/projects/<project>/environments/<environment>/keys",
     summary="List keys",
     description="The keys of the environment, newest first, that the caller's `keys` read covers (a filtered "
-    "grant lists only the keys whose context it covers). Never a key's value or hash.",
+    "grant lists only the keys whose context it covers), optionally only those whose name contains `name`. "
+    "Never a key's value or hash.",
     operation_id="listKeys",
     tags=["keys"],
     security=SECURITY,
     responses=answers({200: ("a page of keys", schemas.KeyPage)}, 404),
 )
 def keys_list(
-    project: ProjectPath, environment: EnvironmentPath, limit: LimitQuery = None, next_token: TokenQuery = None
+    project: ProjectPath,
+    environment: EnvironmentPath,
+    limit: LimitQuery = None,
+    next_token: TokenQuery = None,
+    name: NameQuery = None,
 ) -> Response[Any]:
-    keys, token = list_keys(get_services(), caller_from(app), place(project, environment), page(limit, next_token))
+    request = page(limit, next_token, name)
+    keys, token = list_keys(get_services(), caller_from(app), place(project, environment), request)
     return json_response(200, {"keys": [key_view(record) for record in keys], "next_token": token})
 
 

@@ -83,7 +83,7 @@ class Gateway:
         route, path_params = matched
         record["resourcePath"] = route.resource
         authorizer_context: dict[str, Any] | None = None
-        if self.api.authorizer is not None:
+        if self.api.authorizer is not None and route.authorized:
             outcome = authorize(self.api, call, route, path_params, record)
             if isinstance(outcome, HttpResponse):
                 return outcome

@@ -26,6 +26,8 @@ class Route:
     pattern: re.Pattern[str]
     function: LocalFunction
     specificity: tuple[int, int]
+    # False for an event with `Auth: {Authorizer: NONE}`: the API's default authorizer does not run.
+    authorized: bool = True
 
 
 @dataclass
@@ -161,8 +163,16 @@ def build_apis(template: dict[str, Any], resolver: Resolver, registry: FunctionR
             event_props = event["Properties"]
             api_name = event_props["RestApiId"]["Ref"]
             pattern, specificity = _compile(event_props["Path"])
+            authorized = event_props.get("Auth", {}).get("Authorizer") != "NONE"
             apis[api_name].routes.append(
-                Route(event_props["Method"].upper(), event_props["Path"], pattern, registry[fn_name], specificity)
+                Route(
+                    event_props["Method"].upper(),
+                    event_props["Path"],
+                    pattern,
+                    registry[fn_name],
+                    specificity,
+                    authorized,
+                )
             )
     for api in apis.values():
         api.routes.sort(key=lambda r: r.specificity, reverse=True)

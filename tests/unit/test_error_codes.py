@@ -154,6 +154,14 @@ def not_active(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: py
     return api("POST", KEYS, admin_key, body, headers=headers)
 
 
+def key_in_use(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    from archie_keys.edge.composition import get_services
+
+    now = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+    get_services().store.touch_last_used("demo", "dev", viewer["key_id"], now)  # as the audit ingest does
+    return api("DELETE", f"{KEYS}/{viewer['key_id']}?if_unused_for=3600", admin_key)
+
+
 def reused(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
     api("POST", KEYS, admin_key, {"name": "a", "roles": ["viewer"]}, headers={"Idempotency-Key": "k-3"})
     return api("POST", KEYS, admin_key, {"name": "b", "roles": ["viewer"]}, headers={"Idempotency-Key": "k-3"})
@@ -201,6 +209,7 @@ CASES: dict[str, Case] = {
     )[1],
     "key_expired": expired_roll,
     "key_not_active": not_active,
+    "key_in_use": key_in_use,
     "conflict": stale_role_edit,
     "payload_too_large": lambda api, admin, viewer, mp: api("POST", KEYS, admin, raw_body=b"{" + b" " * 70_000 + b"}"),
     "validation_error": lambda api, admin, viewer, mp: api("POST", KEYS, admin, {"name": ""}),

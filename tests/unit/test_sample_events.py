@@ -25,6 +25,7 @@ EXPECTED = {
     "roll_key": ("RollKeyFunction", 404),
     "key_usage": ("KeyUsageFunction", 404),
     "audit": ("AuditFunction", 200),
+    "secret_scanning": ("SecretScanningFunction", 401),  # GitHub's signature, but of a key not configured
 }
 
 

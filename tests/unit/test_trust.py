@@ -207,7 +207,7 @@ def test_replaying_a_create_after_the_key_stopped_being_active_answers_409(api, 
 
 def test_an_environment_shows_only_its_documented_fields(api, admin_key) -> None:
     shown = api("GET", env_path("demo", "dev"), admin_key).body
-    assert set(shown) == {"project", "environment", "created_at", "created_by"}
+    assert set(shown) == {"project", "environment", "created_at", "created_by", "on_leak"}
     declared = api("PUT", env_path("demo", "dev"), admin_key)
     assert declared.status == 200 and set(declared.body) == set(shown)
 

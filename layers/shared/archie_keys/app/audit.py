@@ -20,7 +20,7 @@ from archie_keys.aws.key_store import partition
 from archie_keys.domain import limits
 from archie_keys.domain.clock import now_epoch, parse_client_time, to_iso
 from archie_keys.domain.errors import ValidationFailedError
-from archie_keys.domain.identity import Identity, RowScope
+from archie_keys.domain.identity import SCANNER_ACTOR, Identity, RowScope
 from archie_keys.domain.keyformat import KEY_ID_RE
 
 
@@ -74,8 +74,15 @@ def query_audit(services: Services, caller: Identity, query: AuditQuery) -> tupl
         raise no_such_key()
 
     def accept(item: dict[str, Any]) -> bool:
+        if query.kind is not None and item.get("kind") != query.kind:
+            return False
+        if scope.every_row:
+            return True
         if item.get("kind") == "event":
-            return covered(item.get("actor_key_id")) and (item.get("key_id") is None or covered(item.get("key_id")))
+            # A leak report's actor is GitHub's scanner, no tenant's key: the event is as visible as its key.
+            actor = item.get("actor_key_id")
+            actor_covered = actor == SCANNER_ACTOR or covered(actor)
+            return actor_covered and (item.get("key_id") is None or covered(item.get("key_id")))
         return covered(item.get("key_id"))
 
     # The position in a token is bound to everything that shapes the listing, so it cannot be replayed
@@ -85,6 +92,7 @@ def query_audit(services: Services, caller: Identity, query: AuditQuery) -> tupl
         "actor": actor,
         "since": query.since,
         "until": query.until,
+        "kind": query.kind,
         "rows": list(scope.alternatives),
     }
     tokens, where = services.paging_tokens(), partition(place.project, place.environment)
@@ -99,7 +107,7 @@ def query_audit(services: Services, caller: Identity, query: AuditQuery) -> tupl
         upper=f"{to_iso(until)}#~" if until is not None else AT_MAX,
         after=after,
         limit=query.page.limit,
-        accept=None if scope.every_row else accept,
+        accept=None if scope.every_row and query.kind is None else accept,
     )
     next_token = tokens.issue("audit", where, bound, items[-1]["at"]) if more and items else None
     return [audit_view(item) for item in items], next_token

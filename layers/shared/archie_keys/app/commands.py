@@ -48,6 +48,8 @@ class PutRole:
 class PageRequest:
     limit: int
     next_token: str | None = None
+    # Listing keys: only those whose name contains this (ignoring case).
+    name_contains: str | None = None
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,7 @@ class AuditQuery:
     actor_key_id: str | None = None
     since: str | None = None
     until: str | None = None
+    kind: str | None = None  # "request" or "event": only records of that kind
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,13 @@ def check_slug(value: str, field: str) -> None:
         )
 
 
-def declare_environment(services: Services, caller: Identity, place: Place) -> tuple[dict[str, Any], bool]:
+def declare_environment(
+    services: Services, caller: Identity, place: Place, on_leak: str | None = None
+) -> tuple[dict[str, Any], bool]:
     """Declare an environment, with its audit event in the same transaction. Declaring it again changes
-    nothing and records nothing. Returns (environment, created)."""
+    nothing and records nothing, unless it sets another `on_leak` (what a reported leak of a live key does:
+    "revoke", the default, or "report"), which is recorded as `environment.updated`. Returns (environment,
+    created)."""
     check_slug(place.project, "project")
     check_slug(place.environment, "environment")
     caller.require(place.project, place.environment, "environments", "write")
@@ -33,6 +37,7 @@ def declare_environment(services: Services, caller: Identity, place: Place) -> t
         "environment": place.environment,
         "created_at": to_iso(now_epoch()),
         "created_by": caller.key_id,
+        "on_leak": on_leak or "revoke",
     }
     writes = [
         services.store.environment_write(record),
@@ -41,7 +46,15 @@ def declare_environment(services: Services, caller: Identity, place: Place) -> t
     try:
         services.transactions.commit(writes)
     except TransactionRefused:
-        return environment_view(services.store.require_environment(place.project, place.environment)), False
+        existing = services.store.require_environment(place.project, place.environment)
+        if on_leak is None or existing.get("on_leak", "revoke") == on_leak:
+            return environment_view(existing), False
+        changed = services.store.environment_update_write(existing, {"on_leak": on_leak})
+        event = services.audit.event_write(
+            "environment.updated", place.project, place.environment, caller.key_id, None, {"on_leak": on_leak}
+        )
+        services.transactions.commit([changed, event])
+        return environment_view({**existing, "on_leak": on_leak}), False
     return environment_view(record), True
 
 

@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from archie_keys.app.changes import Change, after_commit
+from archie_keys.app.changes import Change
 from archie_keys.app.commands import CreateKey, PageRequest, Place
 from archie_keys.app.delivery import delivered, delivery_preview, prepare_delivery
 from archie_keys.app.idempotent import Ticket
 from archie_keys.app.services import Services
 from archie_keys.app.views import NewKey, new_key_response
-from archie_keys.aws.cache_flush import FlushReport
 from archie_keys.aws.dynamo import TransactionRefused, Write
 from archie_keys.aws.key_store import partition
 from archie_keys.domain import limits
@@ -40,12 +38,6 @@ _BUDGET_ARN_PREFIX = "arn:aws:execute-api:ap-southeast-4:123456789012:abcdefghij
     limits.STAGE_ARN_BUDGET_LENGTH, "s"
 )
 _SECRET_NAME_RE = re.compile(limits.SECRET_NAME_PATTERN)
-
-
-@dataclass(frozen=True)
-class Revocation:
-    record: dict[str, Any]
-    flush: FlushReport
 
 
 def no_such_key() -> NotFoundError:
@@ -152,6 +144,8 @@ def new_key(
     record: dict[str, Any] = {
         "key_id": parsed.key_id,
         "name": command.name,
+        # For searching by name, ignoring case (DynamoDB's contains() is case-sensitive).
+        "name_folded": command.name.casefold(),
         "prefix": command.prefix,
         "start": parsed.start,
         "project": place.project,
@@ -235,38 +229,10 @@ def list_keys(
     scope = caller.require(place.project, place.environment, "keys", "read")
     services.store.require_environment(place.project, place.environment)
     tokens, where = services.paging_tokens(), partition(place.project, place.environment)
-    bound = {"rows": list(scope.alternatives)}
+    bound = {"rows": list(scope.alternatives), "name": page.name_contains}
     after = tokens.read(page.next_token, "keys", where, bound) if page.next_token else None
-    items, more = services.store.list_keys(place.project, place.environment, page.limit, after, scope.alternatives)
+    items, more = services.store.list_keys(
+        place.project, place.environment, page.limit, after, scope.alternatives, page.name_contains
+    )
     next_token = tokens.issue("keys", where, bound, f"KEY#{items[-1]['key_id']}") if more and items else None
     return items, next_token
-
-
-def revoke_key(services: Services, caller: Identity, place: Place, key_id: str) -> Revocation:
-    """Delete (revoke) a key; returns once the revocation is committed and the caches are flushed (or the
-    stages that could not be flushed are named)."""
-    scope = caller.require(place.project, place.environment, "keys", "delete")
-    record = live_key(services, place, key_id, scope)
-    now = now_epoch()
-    writes = [
-        *services.store.key_revoke_writes(
-            record, to_iso(now), caller.key_id, int(now + limits.REVOKED_RETENTION_SECONDS)
-        ),
-        services.audit.event_write(
-            "key.deleted", place.project, place.environment, caller.key_id, key_id, {"name": record.get("name")}
-        ),
-    ]
-    commit_change(services, writes, {"key": no_such_key()})
-    forget_idempotent_response(services, record)
-    after_commit(lambda: services.schedules.delete(place.project, place.environment, key_id), "delete schedule")
-    return Revocation(
-        {**record, "revoked_at": to_iso(now)}, services.flusher.revoke_everywhere(place.project, place.environment)
-    )
-
-
-def forget_idempotent_response(services: Services, record: dict[str, Any]) -> None:
-    record_id = record.get("idempotency_id")
-    if record_id:
-        after_commit(
-            lambda: services.idempotency.forget_response(record_id, record["key_id"]), "drop the sealed response"
-        )

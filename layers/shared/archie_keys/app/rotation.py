@@ -16,12 +16,12 @@ from archie_keys.app.keys import (
     check_expiry,
     check_secret_name,
     commit_change,
-    forget_idempotent_response,
     key_id_taken,
     live_key,
     new_key,
     undeclared,
 )
+from archie_keys.app.revocation import forget_idempotent_response
 from archie_keys.app.services import Services
 from archie_keys.app.verification import is_expired
 from archie_keys.app.views import NewKey, key_view, new_key_response

@@ -33,8 +33,9 @@ KEY_FIELDS = (
     "last_used_at",
     "rolled_from",
     "rolled_to",
+    "leaked_at",
 )
-ENVIRONMENT_FIELDS = ("project", "environment", "created_at", "created_by")
+ENVIRONMENT_FIELDS = ("project", "environment", "created_at", "created_by", "on_leak")
 REQUEST_RECORD_FIELDS = (
     "kind",
     "time",
@@ -60,7 +61,12 @@ def key_view(record: dict[str, Any], now: float | None = None) -> dict[str, Any]
     current = now_epoch() if now is None else now
     view = {name: record.get(name) for name in KEY_FIELDS}
     expires = record.get("expires_epoch")
-    view["status"] = "expired" if expires is not None and current >= float(expires) else "active"
+    if expires is not None and current >= float(expires):
+        view["status"] = "expired"
+    elif record.get("rolled_to"):
+        view["status"] = "rolled"  # still accepted until its expires_at (the grace period), then expired
+    else:
+        view["status"] = "active"
     return view
 
 
@@ -81,7 +87,7 @@ def role_view(role: dict[str, Any]) -> dict[str, Any]:
 
 
 def environment_view(record: dict[str, Any]) -> dict[str, Any]:
-    return {name: record.get(name) for name in ENVIRONMENT_FIELDS}
+    return {**{name: record.get(name) for name in ENVIRONMENT_FIELDS}, "on_leak": record.get("on_leak", "revoke")}
 
 
 def audit_view(item: dict[str, Any]) -> dict[str, Any]:

@@ -123,6 +123,19 @@ class KeyStore:
         put = {"TableName": self.table, "Item": to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}
         return Write({"Put": put}, "environment_exists")
 
+    def environment_update_write(self, record: dict[str, Any], values: dict[str, Any]) -> Write:
+        """Change settings of a declared environment."""
+        names = {f"#e{i}": name for i, name in enumerate(values)}
+        update = {
+            "TableName": self.table,
+            "Key": self._key(record["project"], record["environment"], "ENV"),
+            "UpdateExpression": "SET " + ", ".join(f"#e{i} = :e{i}" for i in range(len(values))),
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item({f":e{i}": value for i, value in enumerate(values.values())}),
+        }
+        return Write({"Update": update}, "environment")
+
     def get_environment(self, project: str, environment: str) -> dict[str, Any] | None:
         return self.get(project, environment, "ENV")
 
@@ -258,38 +271,80 @@ class KeyStore:
         return self.get(project, environment, f"KEY#{key_id}", consistent=consistent)
 
     def list_keys(
-        self, project: str, environment: str, limit: int, after: str | None, alternatives: Sequence[dict[str, Any]]
+        self,
+        project: str,
+        environment: str,
+        limit: int,
+        after: str | None,
+        alternatives: Sequence[dict[str, Any]],
+        name_contains: str | None = None,
     ) -> tuple[list[dict[str, Any]], bool]:
-        """Live keys, newest first, whose context matches one of the row-filter alternatives ([{}]: all)."""
+        """Live keys, newest first, whose context matches one of the row-filter alternatives ([{}]: all) and,
+        with `name_contains`, whose name contains it (ignoring case)."""
         live = "attribute_not_exists(revoked_at)"
+        names: dict[str, str] = {}
+        values: dict[str, Any] = {}
+        if name_contains:
+            live += " AND contains(name_folded, :name)"
+            values[":name"] = name_contains.casefold()
         if {} in alternatives:
-            return self._page(project, environment, "KEY#", limit, after, True, (live, {}, {}))
+            batch = FILTERED_READ_BATCH if name_contains else 0
+            return self._page(project, environment, "KEY#", limit, after, True, (live, names, values), batch)
         rows = row_filter_expression(alternatives)
         if rows is None:
             return [], False
-        expression = (f"{live} AND {rows[0]}", rows[1], rows[2])
+        expression = (f"{live} AND {rows[0]}", {**names, **rows[1]}, {**values, **rows[2]})
         return self._page(project, environment, "KEY#", limit, after, True, expression, FILTERED_READ_BATCH)
 
     def key_revoke_writes(
-        self, record: dict[str, Any], revoked_at: str, revoked_by: str, purge_epoch: int
+        self,
+        record: dict[str, Any],
+        revoked_at: str,
+        revoked_by: str,
+        purge_epoch: int,
+        unused_since: str | None = None,
+        also_set: dict[str, Any] | None = None,
     ) -> list[Write]:
         """Revoke a key and uncount it on its roles. The item stays (hash kept, marked revoked) so /verify can say
         `revoked` and investigators can see it, until DynamoDB's TTL purges it at purge_epoch. Label `key` when
-        it is gone or already revoked."""
+        it is gone or already revoked, or (with `unused_since`) when it was used at or after that time: the
+        check and the revocation are one write, so a request that lands in between is never missed.
+        `also_set` records more attributes with it (a leak's report)."""
         project, environment = record["project"], record["environment"]
-        revoke = Write(
-            {
-                "Update": {
-                    "TableName": self.table,
-                    "Key": self._key(project, environment, f"KEY#{record['key_id']}"),
-                    "UpdateExpression": "SET revoked_at = :at, revoked_by = :by, purge_epoch = :purge",
-                    "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(revoked_at)",
-                    "ExpressionAttributeValues": to_item({":at": revoked_at, ":by": revoked_by, ":purge": purge_epoch}),
-                }
-            },
-            "key",
-        )
-        return [revoke, *self._count_writes(project, environment, record["roles"], -1)]
+        values: dict[str, Any] = {":at": revoked_at, ":by": revoked_by, ":purge": purge_epoch}
+        condition = "attribute_exists(pk) AND attribute_not_exists(revoked_at)"
+        if unused_since is not None:
+            condition += " AND (attribute_not_exists(last_used_at) OR last_used_at < :since)"
+            values[":since"] = unused_since
+        sets = ["revoked_at = :at", "revoked_by = :by", "purge_epoch = :purge"]
+        names: dict[str, str] = {}
+        for i, (name, value) in enumerate((also_set or {}).items()):
+            names[f"#x{i}"] = name
+            values[f":x{i}"] = value
+            sets.append(f"#x{i} = :x{i}")
+        update: dict[str, Any] = {
+            "TableName": self.table,
+            "Key": self._key(project, environment, f"KEY#{record['key_id']}"),
+            "UpdateExpression": "SET " + ", ".join(sets),
+            "ConditionExpression": condition,
+            "ExpressionAttributeValues": to_item(values),
+        }
+        if names:
+            update["ExpressionAttributeNames"] = names
+        return [Write({"Update": update}, "key"), *self._count_writes(project, environment, record["roles"], -1)]
+
+    def key_mark_write(self, record: dict[str, Any], values: dict[str, Any]) -> Write:
+        """Record facts about a key that change nothing it may do (a leak report on a key kept live)."""
+        names = {f"#k{i}": name for i, name in enumerate(values)}
+        update = {
+            "TableName": self.table,
+            "Key": self._key(record["project"], record["environment"], f"KEY#{record['key_id']}"),
+            "UpdateExpression": "SET " + ", ".join(f"#k{i} = :v{i}" for i in range(len(values))),
+            "ConditionExpression": "attribute_exists(pk)",
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item({f":v{i}": value for i, value in enumerate(values.values())}),
+        }
+        return Write({"Update": update}, "key")
 
     def key_roll_write(self, record: dict[str, Any], values: dict[str, Any]) -> Write:
         """Mark a live, not yet rolled key as rolled (label `rolled_key` when it was revoked or rolled meanwhile)."""

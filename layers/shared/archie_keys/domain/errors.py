@@ -57,6 +57,21 @@ class PayloadTooLargeError(ArchieError):
     code = "payload_too_large"
 
 
+class KeyInUseError(ArchieError):
+    """A guarded delete found the key in use: it names when, and how much."""
+
+    status = 409
+    code = "key_in_use"
+
+    def __init__(self, message: str, last_used_at: str | None, recent_requests: int) -> None:
+        super().__init__(message, field="if_unused_for")
+        self.last_used_at = last_used_at
+        self.recent_requests = recent_requests
+
+    def to_body(self) -> dict[str, object]:
+        return {**super().to_body(), "last_used_at": self.last_used_at, "recent_requests": self.recent_requests}
+
+
 class ServiceUnavailableError(ArchieError):
     """A dependency (DynamoDB, Secrets Manager, Scheduler, API Gateway) failed; nothing was changed, or the
     change completed. The client may retry after `retry_after` seconds."""

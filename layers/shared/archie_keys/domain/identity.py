@@ -17,6 +17,8 @@ from archie_keys.domain.grants import ACTIONS, WILDCARD, Grants, covers_row, man
 
 # The actor recorded for what the bootstrap command does (it holds AWS credentials, not a key).
 BOOTSTRAP_ACTOR = "bootstrap"
+# The actor recorded for what a leak report from GitHub's secret scanning does (a signed alert, not a key).
+SCANNER_ACTOR = "github-secret-scanning"
 
 # The keys of the authorizer context, in the order a backend reads them.
 AUTHORIZER_CONTEXT_FIELDS = ("key_id", "project", "environment", "name", "roles", "permissions", "filters", "context")

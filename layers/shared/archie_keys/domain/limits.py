@@ -44,6 +44,11 @@ FILTER_INT_MAX = 2**53
 # thousands of "[" never reaches a recursive parser.
 JSON_MAX_DEPTH = 16
 
+# GitHub secret scanning alerts: tokens per alert, and the longest token worth checking (longer than any key,
+# so anything longer is simply not ours). Each token costs one argon2 verify, so an alert stays bounded.
+LEAK_TOKENS_MAX = 100
+LEAK_TOKEN_MAX_LENGTH = 512
+
 # Paging tokens are opaque and authenticated; anything longer than a token we issue is refused unread.
 NEXT_TOKEN_MAX_LENGTH = 1024
 

@@ -36,6 +36,8 @@ MANAGEMENT_ROUTES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
 }
 # Every valid key may ask who it is.
 ALWAYS_ALLOWED_ROUTES: tuple[tuple[str, str], ...] = (("GET", "/whoami"),)
+# Routes of the management API that take no key (authenticated otherwise), outside every environment.
+PUBLIC_ROUTES: tuple[tuple[str, str], ...] = (("POST", "/secret-scanning/github"),)
 
 
 def management_paths(grants: Grants, project: str, environment: str) -> list[tuple[str, str]]:

@@ -132,6 +132,17 @@ class AwsServices:
     def secretsmanager(self) -> Any:
         return _client("secretsmanager")
 
+    def secret_scanning_public_keys(self) -> dict[str, str]:
+        """GitHub's secret scanning keys: from SECRET_SCANNING_PUBLIC_KEYS, or the SSM parameter (cached 5 min)."""
+        from archie_keys.edge.github_signatures import parse_public_keys
+
+        if self.settings.secret_scanning_public_keys or not self.settings.secret_scanning_public_keys_parameter:
+            return parse_public_keys(self.settings.secret_scanning_public_keys)
+        from aws_lambda_powertools.utilities import parameters
+
+        raw = parameters.get_parameter(self.settings.secret_scanning_public_keys_parameter, max_age=300)
+        return parse_public_keys(str(raw))
+
     def fetch_pepper(self, version: str | None) -> tuple[bytes, str]:
         """One version of the pepper from Secrets Manager (the current one for None) and its version id. The
         HasherProvider caches what it reads (the current version for PEPPER_MAX_AGE_SECONDS)."""

@@ -227,6 +227,6 @@ def place(project: str, environment: str) -> Place:
     return Place(project, environment)
 
 
-def page(limit: str | None, next_token: str | None) -> PageRequest:
+def page(limit: str | None, next_token: str | None, name_contains: str | None = None) -> PageRequest:
     """A page request from declared query parameters (their bounds are checked by the resolver)."""
-    return PageRequest(int(limit) if limit else limits.LIST_LIMIT_DEFAULT, next_token or None)
+    return PageRequest(int(limit) if limit else limits.LIST_LIMIT_DEFAULT, next_token or None, name_contains or None)

@@ -80,6 +80,25 @@ class PermissionModel(StrictModel):
         return actions
 
 
+class EnvironmentBody(StrictModel):
+    """Optional when declaring an environment: its settings."""
+
+    on_leak: Literal["revoke", "report"] | None = Field(
+        default=None,
+        description="a live key reported leaked by GitHub's secret scanning: revoke it (default), or report only",
+    )
+
+
+class LeakedTokenModel(BaseModel):
+    """One token of a GitHub secret scanning alert (GitHub may add fields: they are ignored)."""
+
+    model_config = ConfigDict(extra="ignore")
+    token: str = Field(max_length=limits.LEAK_TOKEN_MAX_LENGTH)
+    type: str = Field(max_length=128)
+    url: str = Field(default="", max_length=2048)
+    source: str = Field(default="", max_length=128)
+
+
 class RoleBody(StrictModel):
     model_config = ConfigDict(
         extra="forbid",

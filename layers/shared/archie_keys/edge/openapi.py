@@ -8,12 +8,13 @@ MANAGEMENT_ROUTES together.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from aws_lambda_powertools.event_handler.openapi.params import Header, Path, Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
 from archie_keys.domain import limits
 from archie_keys.edge import schemas
+from archie_keys.edge.models import LeakedTokenModel
 
 SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
 KEY_ID_PATTERN = r"^[0-9A-Za-z]{12}$"
@@ -41,6 +42,38 @@ TimeQuery = Annotated[
     str | None,
     Query(max_length=64, description="ISO 8601 with a time zone (Z or +hh:mm), years 2000-9998"),
 ]
+NameQuery = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=limits.KEY_NAME_MAX_LENGTH,
+        description="only keys whose name contains this, ignoring case",
+    ),
+]
+KindQuery = Annotated[Literal["request", "event"] | None, Query(description="only requests, or only management events")]
+UnusedForQuery = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[1-9][0-9]{0,6}$",
+        description="revoke only if the key has had no accepted request for this many seconds (else 409 key_in_use)",
+    ),
+]
+LeakAlertBody = Annotated[
+    list[LeakedTokenModel],
+    Body(min_length=1, max_length=limits.LEAK_TOKENS_MAX, description="GitHub's alert: the tokens it found"),
+]
+GithubKeyIdHeader = Annotated[
+    str | None,
+    Header(alias="Github-Public-Key-Identifier", max_length=256, description="which of GitHub's keys signed the body"),
+]
+GithubSignatureHeader = Annotated[
+    str | None,
+    Header(
+        alias="Github-Public-Key-Signature",
+        max_length=512,
+        description="base64 ECDSA P-256 / SHA-256 signature of the raw body",
+    ),
+]
 IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
@@ -51,7 +84,8 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 _ERRORS = {
-    401: "no valid key in `Authorization: Bearer <key>` (missing, malformed, unknown, expired, revoked)",
+    401: "no valid key in `Authorization: Bearer <key>` (missing, malformed, unknown, expired, revoked), or for "
+    "the secret scanning route no valid GitHub signature",
     403: "the key may not do this here: `forbidden`, `privilege_escalation`, `secret_not_owned`",
     404: "`not_found`: no such environment, key or role (the same answer whether it exists elsewhere or not)",
     409: "the change conflicts with the stored state (see the README's error table)",
@@ -88,6 +122,7 @@ def answers(
     *errors: int,
     links: dict[str, Any] | None = None,
     reaches_aws: bool = True,
+    authenticated: bool = True,
 ) -> dict[int, Any]:
     """The `responses` of a route: its successes {status: (description, model or None)} and, besides the
     errors every route can answer (401, 403, 413, 422, 500, and 503 when it reaches AWS), the extra `errors`
@@ -99,6 +134,7 @@ def answers(
         declared[status] = {"description": description, "content": content}
         if links and len(declared) == 1:
             declared[status]["links"] = links
-    for status in sorted({401, 403, 413, 422, 500, *errors} | ({503} if reaches_aws else set())):
+    base = {401, 403, 413, 422, 500} if authenticated else {401, 413, 422, 500}
+    for status in sorted(base | set(errors) | ({503} if reaches_aws else set())):
         declared[status] = _error(status)
     return declared

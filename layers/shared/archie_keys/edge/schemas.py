@@ -33,6 +33,10 @@ class Error(Answer):
     message: str
     field: str | None = None
     errors: list[ErrorDetail] | None = Field(default=None, description="every problem, with validation_error")
+    last_used_at: str | None = Field(default=None, description="with key_in_use: the key's last accepted request")
+    recent_requests: int | None = Field(
+        default=None, description="with key_in_use: accepted requests counted in the hours of the window"
+    )
 
 
 class Key(Answer):
@@ -50,7 +54,10 @@ class Key(Answer):
     last_used_at: Time | None
     rolled_from: KeyId | None
     rolled_to: KeyId | None
-    status: Literal["active", "expired"]
+    leaked_at: Time | None = Field(description="when GitHub's secret scanning reported it leaked, if it did")
+    status: Literal["active", "rolled", "expired"] = Field(
+        description="`rolled`: a successor exists; it is accepted until `expires_at` (the grace period)"
+    )
 
 
 class Delivery(Answer):
@@ -118,6 +125,9 @@ class Environment(Answer):
     environment: str
     created_at: Time
     created_by: str
+    on_leak: Literal["revoke", "report"] = Field(
+        description="what a leak reported by GitHub's secret scanning does to a live key of this environment"
+    )
 
 
 class RequestRecord(Answer):
@@ -154,6 +164,12 @@ class EventRecord(Answer):
 class AuditPage(Answer):
     records: list[Annotated[RequestRecord | EventRecord, Field(discriminator="kind")]]
     next_token: str | None
+
+
+class LeakLabel(Answer):
+    token_hash: str = Field(description="sha256 of the reported token, hex")
+    token_type: str
+    label: Literal["true_positive", "false_positive"]
 
 
 class UsageHour(Answer):

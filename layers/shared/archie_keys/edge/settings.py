@@ -53,6 +53,9 @@ class Settings:
     # An expires_at closer than this is almost certainly a clock or unit mistake by the caller.
     key_min_lifetime_seconds: int = _bounded(60, 1, 3600)
     secret_name_prefix: str = "archie/keys/"
+    # GitHub's secret scanning public keys: JSON {identifier: PEM} (locally), or the SSM parameter holding it.
+    secret_scanning_public_keys: str = ""
+    secret_scanning_public_keys_parameter: str = ""
     # Tags the secrets this stack creates (archie-keys:stack), so it writes only secrets it created.
     stack_name: str = _bounded("archie-keys", min_length=1)
     audit_retention_days: int = _bounded(90, 1, 3650)

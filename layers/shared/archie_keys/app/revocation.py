@@ -1,0 +1,94 @@
+"""Use case: revoke (delete) a key, optionally only when it is idle.
+
+The revocation, its roles' counts and the audit event are one transaction; then the idempotent response that
+created the key is dropped, its expiry schedule deleted, and every cache layer flushed (steps 2-4 of
+aws.cache_flush). A guarded delete (`if_unused_for`) puts its "no accepted request since" condition in that
+same write, so a request that lands between the check and the revocation is never missed: rotation's step 3
+("the old key has no traffic") becomes a guard instead of a habit.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from archie_keys.app.changes import after_commit
+from archie_keys.app.commands import Place
+from archie_keys.app.keys import commit_change, live_key, no_such_key
+from archie_keys.app.services import Services
+from archie_keys.aws.cache_flush import FlushReport
+from archie_keys.domain import limits
+from archie_keys.domain.audit import hour_of
+from archie_keys.domain.clock import now_epoch, to_iso
+from archie_keys.domain.errors import KeyInUseError, NotFoundError
+from archie_keys.domain.identity import Identity
+
+
+@dataclass(frozen=True)
+class Revocation:
+    record: dict[str, Any]
+    flush: FlushReport
+
+
+def forget_idempotent_response(services: Services, record: dict[str, Any]) -> None:
+    """A key no longer active must not be handed back by a replay of the request that created it."""
+    record_id = record.get("idempotency_id")
+    if record_id:
+        after_commit(
+            lambda: services.idempotency.forget_response(record_id, record["key_id"]), "drop the sealed response"
+        )
+
+
+def _in_use(services: Services, place: Place, record: dict[str, Any], since: float) -> KeyInUseError:
+    hours = services.audit_reader.usage(place.project, place.environment, record["key_id"], since)
+    recent = sum(hour["allowed"] for hour in hours if hour["hour"] >= hour_of(since))
+    return KeyInUseError(
+        f"the key was used at {record.get('last_used_at')}, within the last {int(now_epoch() - since)} seconds; "
+        "it is not revoked (move its consumers, then try again)",
+        last_used_at=record.get("last_used_at"),
+        recent_requests=recent,
+    )
+
+
+def revoke_key(
+    services: Services, caller: Identity, place: Place, key_id: str, if_unused_for: int | None = None
+) -> Revocation:
+    """Revoke a key; returns once the revocation is committed and the caches are flushed (or the stages that
+    could not be flushed are named). With `if_unused_for`, only when its last accepted request is older than
+    that many seconds (else 409 key_in_use, and nothing changes)."""
+    scope = caller.require(place.project, place.environment, "keys", "delete")
+    record = live_key(services, place, key_id, scope)
+    now = now_epoch()
+    since = now - if_unused_for if if_unused_for is not None else None
+    if since is not None and record.get("last_used_at") and str(record["last_used_at"]) >= to_iso(since):
+        raise _in_use(services, place, record, since)
+    writes = [
+        *services.store.key_revoke_writes(
+            record,
+            to_iso(now),
+            caller.key_id,
+            int(now + limits.REVOKED_RETENTION_SECONDS),
+            unused_since=to_iso(since) if since is not None else None,
+        ),
+        services.audit.event_write(
+            "key.deleted",
+            place.project,
+            place.environment,
+            caller.key_id,
+            key_id,
+            {"name": record.get("name"), **({"if_unused_for": if_unused_for} if if_unused_for is not None else {})},
+        ),
+    ]
+    try:
+        commit_change(services, writes, {"key": no_such_key()})
+    except NotFoundError:
+        # The write refused: revoked meanwhile (404), or used since the read above (409, with when).
+        now_stored = services.store.get_key(place.project, place.environment, key_id)
+        if since is not None and now_stored is not None and not now_stored.get("revoked_at"):
+            raise _in_use(services, place, now_stored, since) from None
+        raise
+    forget_idempotent_response(services, record)
+    after_commit(lambda: services.schedules.delete(place.project, place.environment, key_id), "delete schedule")
+    return Revocation(
+        {**record, "revoked_at": to_iso(now)}, services.flusher.revoke_everywhere(place.project, place.environment)
+    )

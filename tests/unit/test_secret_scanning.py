@@ -1,0 +1,156 @@
+"""Leaked keys revoke themselves: a GitHub secret scanning alert, signed by GitHub, revokes a live key this
+service issued at every layer and records where it leaked; a look-alike, a forged or unsigned alert changes
+nothing; the answer says no more than a label per token."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from archie_keys.domain.keyformat import checksum
+from archie_keys.edge import composition
+from tests.support import env_path
+
+KEYS = env_path("demo", "dev", "/keys")
+ALERTS = "/secret-scanning/github"
+VIEWER = {"permissions": [{"resource": "keys", "actions": ["read"]}]}
+URL = "https://github.com/someone/app/blob/abc123/config.py#L7"
+
+
+class GitHub:
+    """Signs alerts as GitHub does: ECDSA P-256 / SHA-256 over the raw body, base64 DER."""
+
+    def __init__(self, identifier: str = "gh-key-1") -> None:
+        self.identifier = identifier
+        self.private = ec.generate_private_key(ec.SECP256R1())
+
+    def pem(self) -> str:
+        return (
+            self.private.public_key()
+            .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+            .decode()
+        )
+
+    def headers(self, body: bytes, identifier: str | None = None) -> dict[str, str]:
+        signature = base64.b64encode(self.private.sign(body, ec.ECDSA(hashes.SHA256()))).decode()
+        return {"Github-Public-Key-Identifier": identifier or self.identifier, "Github-Public-Key-Signature": signature}
+
+
+def alert(*tokens: str) -> bytes:
+    return json.dumps(
+        [{"token": t, "type": "archie_api_key", "url": URL, "source": "content"} for t in tokens]
+    ).encode()
+
+
+@pytest.fixture
+def github(monkeypatch: pytest.MonkeyPatch) -> GitHub:
+    signer = GitHub()
+    monkeypatch.setenv("SECRET_SCANNING_PUBLIC_KEYS", json.dumps({signer.identifier: signer.pem()}))
+    composition.reset()
+    return signer
+
+
+@pytest.fixture
+def key(api: Any, admin_key: str) -> dict[str, Any]:
+    api("PUT", env_path("demo", "dev", "/roles/viewer"), admin_key, VIEWER)
+    return dict(api("POST", KEYS, admin_key, {"name": "leaky", "roles": ["viewer"]}).body)
+
+
+def send(api: Any, github: GitHub, body: bytes, **headers: str) -> Any:
+    return api("POST", ALERTS, None, raw_body=body, headers={**github.headers(body), **headers})
+
+
+def events(api: Any, admin_key: str, key_id: str) -> list[dict[str, Any]]:
+    records = api("GET", env_path("demo", "dev", f"/audit?key_id={key_id}"), admin_key).body["records"]
+    return [r for r in records if r["kind"] == "event"]
+
+
+def test_a_signed_alert_revokes_a_live_key_everywhere_and_records_where_it_leaked(api, admin_key, github, key) -> None:
+    body = alert(key["key"])
+    reply = send(api, github, body)
+    assert reply.status == 200
+    assert reply.body == [
+        {
+            "token_hash": hashlib.sha256(key["key"].encode()).hexdigest(),
+            "token_type": "archie_api_key",
+            "label": "true_positive",
+        }
+    ]
+    assert key["key"] not in json.dumps(reply.body)
+    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 401
+    assert api("GET", f"{KEYS}/{key['key_id']}", admin_key).status == 404
+    leaked = events(api, admin_key, key["key_id"])[0]
+    assert leaked["event"] == "key.leaked" and leaked["actor_key_id"] == "github-secret-scanning"
+    assert leaked["details"] == {"url": URL, "source": "content", "type": "archie_api_key", "action": "revoke"}
+    # Reported again (GitHub retries): still a true positive, recorded, nothing more to revoke.
+    again = send(api, github, body)
+    assert again.body[0]["label"] == "true_positive"
+    assert events(api, admin_key, key["key_id"])[0]["details"]["action"] == "already_inactive"
+
+
+def test_an_environment_that_only_reports_keeps_the_key_and_marks_it(api, admin_key, github, key) -> None:
+    assert api("PUT", env_path("demo", "dev"), admin_key, {"on_leak": "report"}).body["on_leak"] == "report"
+    assert send(api, github, alert(key["key"])).body[0]["label"] == "true_positive"
+    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 200
+    shown = api("GET", f"{KEYS}/{key['key_id']}", admin_key).body
+    assert shown["leaked_at"] and shown["status"] == "active"
+    assert events(api, admin_key, key["key_id"])[0]["details"]["action"] == "report"
+
+
+def test_look_alikes_are_false_positives_and_revoke_nothing(api, admin_key, github, key) -> None:
+    body = key["key"][: -6 - 22] + "Z" * 22  # the real key's public id with another secret, checksum fixed
+    forged = body + checksum(body)
+    unknown = "archie_demo_dev_" + "A" * 34
+    unknown += checksum(unknown)
+    reprefixed = "evil_" + key["key"][len("archie_") : -6]
+    reprefixed += checksum(reprefixed)
+    tokens = [forged, unknown, reprefixed, "archie_YOUR_API_KEY", key["key"][:-1] + "x"]
+    reply = send(api, github, alert(*tokens))
+    assert [answer["label"] for answer in reply.body] == ["false_positive"] * len(tokens)
+    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 200
+    assert events(api, admin_key, key["key_id"]) == [
+        e for e in events(api, admin_key, key["key_id"]) if e["event"] != "key.leaked"
+    ]
+
+
+@pytest.mark.parametrize(
+    "tamper",
+    ["no headers", "unknown key identifier", "signature of another body", "garbage signature", "no signature"],
+)
+def test_an_unsigned_or_forged_alert_answers_401_and_changes_nothing(api, admin_key, github, key, tamper) -> None:
+    body = alert(key["key"])
+    headers = github.headers(body)
+    if tamper == "no headers":
+        headers = {}
+    elif tamper == "unknown key identifier":
+        headers = GitHub("attacker").headers(body)
+    elif tamper == "signature of another body":
+        headers = github.headers(alert("something else"))
+    elif tamper == "garbage signature":
+        headers["Github-Public-Key-Signature"] = "bm90IGEgc2lnbmF0dXJl"
+    else:
+        del headers["Github-Public-Key-Signature"]
+    reply = api("POST", ALERTS, None, raw_body=body, headers=headers)
+    assert reply.status == 401 and reply.body["code"] == "unauthorized"
+    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 200
+    assert all(e["event"] != "key.leaked" for e in events(api, admin_key, key["key_id"]))
+
+
+def test_an_attackers_own_signing_key_is_not_trusted(api, admin_key, github, key) -> None:
+    attacker = GitHub(github.identifier)  # GitHub's identifier, the attacker's key
+    assert (
+        api("POST", ALERTS, None, raw_body=alert(key["key"]), headers=attacker.headers(alert(key["key"]))).status == 401
+    )
+
+
+def test_alerts_are_bounded(api, github) -> None:
+    too_many = alert(*(["archie_x"] * 101))
+    assert send(api, github, too_many).status == 422
+    assert send(api, github, b"[]").status == 422
+    assert send(api, github, b"{not json").status == 422
