@@ -44,7 +44,9 @@ def test_roll_creates_a_linked_successor_and_expires_the_old_key_after_the_grace
     assert new["record"]["rolled_from"] == old["key_id"]
     assert new["rolled_from"]["rolled_to"] == new["key_id"]
     old_view = api("GET", f"{KEYS}/{old['key_id']}", admin_key).body
-    assert old_view["rolled_to"] == new["key_id"] and old_view["status"] == "rolled"  # still accepted until its grace ends
+    assert (
+        old_view["rolled_to"] == new["key_id"] and old_view["status"] == "rolled"
+    )  # still accepted until its grace ends
     expires = time.mktime(time.strptime(old_view["expires_at"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
     assert abs(expires - (time.time() + 3600)) < 60
     # Both work during the grace period.
