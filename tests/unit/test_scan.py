@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import os
 import secrets
+import shlex
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from archie_keys import cli
 from archie_keys.domain.keyformat import BASE62_ALPHABET, CHECKSUM_LENGTH, checksum, generate_key
@@ -287,3 +289,47 @@ def test_no_file_this_repository_commits_holds_a_key() -> None:
         if name and path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_FILE_BYTES:
             findings.extend(scan_file(str(path)))
     assert [str(finding) for finding in findings] == []
+
+
+# --- the pre-commit hook ----------------------------------------------------------------------------------
+
+# pre-commit's manifest schema (pre_commit.clientlib, 4.x): the keys a hook must and may have.
+HOOK_REQUIRED = {"id", "name", "entry", "language"}
+HOOK_OPTIONAL = {
+    "alias", "files", "exclude", "types", "types_or", "exclude_types", "additional_dependencies", "args",
+    "always_run", "fail_fast", "pass_filenames", "description", "language_version", "log_file",
+    "minimum_pre_commit_version", "require_serial", "stages", "verbose",
+}  # fmt: skip
+
+
+def _hooks() -> list[dict]:
+    return yaml.safe_load((ROOT / ".pre-commit-hooks.yaml").read_text())
+
+
+def test_the_pre_commit_hook_is_declared_as_pre_commit_expects() -> None:
+    hooks = _hooks()
+    assert isinstance(hooks, list) and [hook["id"] for hook in hooks] == ["archie-keys-scan"]
+    (hook,) = hooks
+    assert HOOK_REQUIRED <= set(hook) <= HOOK_REQUIRED | HOOK_OPTIONAL
+    assert all(isinstance(hook[key], str) and hook[key] for key in HOOK_REQUIRED)
+    assert hook["language"] == "python" and hook["entry"] == "python -m archie_keys scan"
+    assert hook["pass_filenames"] is True and hook["types"] == ["text"]
+
+
+def test_the_pre_commit_hook_entry_scans_the_files_it_is_given(tmp_path: Path) -> None:
+    # pre-commit runs the entry in its virtualenv with the staged files appended; ours has the package too.
+    (hook,) = _hooks()
+    command = shlex.split(hook["entry"])
+    assert command[0] == "python"
+    clean, leaky = tmp_path / "clean.md", tmp_path / "leaky.env"
+    clean.write_text("Set ARCHIE_KEY=archie_YOUR_API_KEY\n")
+    leaky.write_text(f"\n\nARCHIE_KEY={KEY}\n")
+
+    def run(*files: Path) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, *command[1:], *hook.get("args", []), *map(str, files)]
+        return subprocess.run(argv, capture_output=True, text=True, cwd=tmp_path, timeout=60)
+
+    refused = run(clean, leaky)
+    assert refused.returncode == 1
+    assert refused.stdout == f"{leaky}:3: {REAL_KEYS[0][1].start}\n"
+    assert run(clean).returncode == 0
