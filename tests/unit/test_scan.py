@@ -6,18 +6,23 @@ gitleaks rule, so the three cannot drift apart."""
 
 from __future__ import annotations
 
+import math
 import os
+import re
 import secrets
 import shlex
 import subprocess
 import sys
+import tomllib
+import zlib
+from collections import Counter
 from pathlib import Path
 
 import pytest
 import yaml
 
 from archie_keys import cli
-from archie_keys.domain.keyformat import BASE62_ALPHABET, CHECKSUM_LENGTH, checksum, generate_key
+from archie_keys.domain.keyformat import BASE62_ALPHABET, CHECKSUM_LENGTH, KEY_PATTERN, checksum, generate_key
 from archie_keys.scan import MAX_FILE_BYTES, find_keys, main, scan_file
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -333,3 +338,116 @@ def test_the_pre_commit_hook_entry_scans_the_files_it_is_given(tmp_path: Path) -
     assert refused.returncode == 1
     assert refused.stdout == f"{leaky}:3: {REAL_KEYS[0][1].start}\n"
     assert run(clean).returncode == 0
+
+
+# --- the published regex and the gitleaks rule -------------------------------------------------------------
+
+README = (ROOT / "README.md").read_text()
+
+
+def _section(heading: str) -> list[str]:
+    """The README's lines under heading, up to the next heading of its level or above (a `#` line inside a
+    fenced block is code, not a heading)."""
+    level = heading.index(" ")
+    lines: list[str] = []
+    inside = fenced = False
+    for line in README.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and re.match(r"#+ ", line):
+            if inside and line.index(" ") <= level:
+                break
+            if line == heading:
+                inside = True
+                continue
+        if inside:
+            lines.append(line)
+    assert inside, f"README has no {heading!r}"
+    return lines
+
+
+def _fenced(lines: list[str], language: str) -> list[str]:
+    """The fenced blocks of one language ("" for none) among lines, each as text."""
+    blocks: list[str] = []
+    body: list[str] | None = None
+    opened = ""
+    for line in lines:
+        if body is None and line.startswith("```"):
+            body, opened = [], line[3:]
+        elif body is not None and line == "```":
+            if opened == language:
+                blocks.append("".join(f"{kept}\n" for kept in body))
+            body = None
+        elif body is not None:
+            body.append(line)
+    return blocks
+
+
+def _gitleaks_rule() -> dict:
+    (toml,) = _fenced(_section("### A gitleaks rule"), "toml")
+    (rule,) = tomllib.loads(toml)["rules"]
+    return rule
+
+
+def _shannon_entropy(text: str) -> float:
+    # gitleaks' own measure: bits per character over the characters' frequencies.
+    return -sum(count / len(text) * math.log2(count / len(text)) for count in Counter(text).values())
+
+
+def _gitleaks_secrets(rule: dict, text: str) -> list[str]:
+    """What gitleaks reports for text: leftmost non-overlapping matches (RE2 and Python agree on these),
+    the secret group, dropped unless its entropy exceeds the rule's."""
+    found = [match.group(rule.get("secretGroup", 0)) for match in re.finditer(rule["regex"], text)]
+    return [secret for secret in found if _shannon_entropy(secret) > rule.get("entropy", 0)]
+
+
+def test_the_readme_publishes_the_scanners_regex() -> None:
+    assert KEY_PATTERN == "[a-z0-9_]{0,15}_[a-z0-9]{1,24}_[a-z0-9]{1,24}_[0-9A-Za-z]{40}"
+    assert _fenced(_section("### The regex for Archie keys"), "") == [f"{KEY_PATTERN}\n"]
+    for value, _ in REAL_KEYS:
+        assert re.fullmatch(KEY_PATTERN, value)
+
+
+def test_the_readme_describes_the_checksum_parse_key_computes() -> None:
+    # What another implementation (GitHub's, a partner's) would write from the README's words alone.
+    def base62(number: int) -> str:
+        digits = ""
+        while number:
+            number, digit = divmod(number, 62)
+            digits = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"[digit] + digits
+        return digits.rjust(6, "0")
+
+    assert "CRC32 (zlib's) of the ASCII" in " ".join(_section("### The regex for Archie keys"))
+    for value, _ in REAL_KEYS:
+        assert base62(zlib.crc32(value[:-6].encode("ascii"))) == value[-6:]
+
+
+def test_the_gitleaks_rule_is_the_scanners_regex_in_re2_syntax() -> None:
+    rule = _gitleaks_rule()
+    assert {"id", "description", "regex"} <= set(rule) and rule["secretGroup"] == 1
+    # The same regex with the tail (key_id, secret, checksum) captured: exactly the scanner's classes.
+    assert rule["regex"].replace("(", "").replace(")", "") == KEY_PATTERN
+    # Go's RE2 refuses lookaround and backreferences; Python would accept them silently.
+    for construct in ("(?=", "(?!", "(?<", "\\1", "\\b"):
+        assert construct not in rule["regex"]
+
+
+def test_the_gitleaks_rule_finds_every_real_key_and_drops_placeholders() -> None:
+    rule = _gitleaks_rule()
+    for value, parts in REAL_KEYS:
+        for line in (value, f'"Bearer {value}"', f"KEY={value}\n", f"{value}X"):
+            assert _gitleaks_secrets(rule, line) == [value[-40:]], line
+        assert value[-40:].startswith(parts.key_id)
+    # Random tails clear the entropy floor with a wide margin (the lowest of 100,000 was above 4.1).
+    assert min(_shannon_entropy(generate_key("archie_", "demo", "dev")[0][-40:]) for _ in range(2000)) > 3.9
+    assert _gitleaks_secrets(rule, LOOK_ALIKES["a placeholder"]) == []
+    assert _gitleaks_secrets(rule, LOOK_ALIKES["a placeholder of the right shape"]) == []
+    assert _gitleaks_secrets(rule, LOOK_ALIKES["a real key missing its last character"]) == []
+    # What only the scanner can tell: gitleaks has no checksum, so a made-up tail of the right shape passes it.
+    assert len(_gitleaks_secrets(rule, LOOK_ALIKES["the right shape, 40 made-up characters"])) == 1
+
+
+def test_the_readme_pre_commit_example_uses_the_declared_hook() -> None:
+    (config,) = _fenced(_section("### As a pre-commit hook"), "yaml")
+    (repo,) = yaml.safe_load(config)["repos"]
+    assert {hook["id"] for hook in repo["hooks"]} <= {hook["id"] for hook in _hooks()}
