@@ -1,7 +1,10 @@
-"""The command line, `python -m archie_keys`: `bootstrap --project P --environment E [--stack-name S]`.
+"""The command line, `python -m archie_keys`:
 
-Against AWS, --stack-name reads the table and secret names from the stack's outputs (credentials from the
-usual AWS chain). Against the local stack, point AWS_ENDPOINT_URL at its moto server (see README)."""
+* `bootstrap --project P --environment E [--stack-name S]`: against AWS, --stack-name reads the table and
+  secret names from the stack's outputs (credentials from the usual AWS chain). Against the local stack,
+  point AWS_ENDPOINT_URL at its moto server (see README).
+* `scan PATH...`: report the Archie keys in files (see archie_keys.scan). It needs no AWS and imports
+  nothing of the service, so it runs anywhere the package is installed, as a pre-commit hook too."""
 
 from __future__ import annotations
 
@@ -30,8 +33,17 @@ def main(argv: list[str] | None = None) -> int:
     boot.add_argument("--environment", required=True)
     boot.add_argument("--stack-name", help="read table and secret names from this CloudFormation stack")
     boot.add_argument("--name", default="bootstrap admin", help="name of the admin key")
+    scan = commands.add_parser(
+        "scan",
+        help="report Archie keys in files (exit 1 if any); prints each key's public start, never its secret",
+    )
+    scan.add_argument("paths", nargs="+", metavar="PATH", help="a file, or a directory to walk")
     args = parser.parse_args(argv)
 
+    if args.command == "scan":
+        from archie_keys.scan import main as scan_main
+
+        return scan_main(args.paths)
     if args.stack_name:
         _from_stack(args.stack_name)
     from archie_keys.app.bootstrap import bootstrap

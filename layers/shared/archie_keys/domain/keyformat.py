@@ -43,6 +43,20 @@ _BASE62_RE = re.compile(r"^[0-9A-Za-z]+$")
 KEY_ID_RE = re.compile(rf"^[0-9A-Za-z]{{{KEY_ID_LENGTH}}}$")
 
 
+def _unanchored(pattern: str) -> str:
+    return pattern.removeprefix("^").removesuffix("$")
+
+
+# The shape of a key, unanchored, for finding keys in text: prefix, project "_" environment "_", and the 40
+# base62 characters of key_id, secret and checksum. Built from the limits, so it changes when they do. It is
+# published (README, gitleaks rule, GitHub secret scanning), so it uses only syntax Go's RE2 accepts: no
+# lookaround, no backreferences. It is anchored on the structure, not on "archie_", since the prefix is
+# chosen per key. A shape is not a key: only parse_key's checksum says that a match is one, and where it
+# starts (a prefix may contain "_", so a match can begin inside the identifier glued before a key).
+_SLUG = _unanchored(SLUG_PATTERN)
+KEY_PATTERN = f"{_unanchored(PREFIX_PATTERN)}{_SLUG}_{_SLUG}_[0-9A-Za-z]{{{TAIL_LENGTH}}}"
+
+
 class MalformedKeyError(ValueError):
     """The string is not an Archie key (wrong shape or bad checksum)."""
 
