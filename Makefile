@@ -69,13 +69,13 @@ fuzz: install
 openapi: install
 	$(BIN)/python -m archie_tools.openapi
 
-## Authorizer benchmark: p50/p99 in microseconds; the last line is JSON.
+## Authorizer benchmark: p50/p99 in microseconds on stderr; stdout is one JSON object and nothing else.
 bench: install
-	$(BIN)/python -m tests.bench.authorizer_bench
+	@$(BIN)/python -m tests.bench.authorizer_bench
 
-## First admin key of another environment on the running local stack (or AWS: add STACK=<name>).
+## First admin key of another environment on the running local stack (`make run`; or AWS: add STACK=<name>).
 bootstrap: install
-	$(BIN)/python -m archie_keys bootstrap --project $(PROJECT) --environment $(ENVIRONMENT) $(if $(STACK),--stack-name $(STACK))
+	@$(BIN)/python -m archie_keys bootstrap --project $(PROJECT) --environment $(ENVIRONMENT) $(if $(STACK),--stack-name $(STACK),--local)
 
 ## Pepper rotation on a deployed stack (see the README's runbook): make pepper-status STACK=name
 pepper-status pepper-rotate pepper-retire: install

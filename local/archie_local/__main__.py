@@ -6,11 +6,13 @@ Ctrl-C stops everything it started."""
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import os
 import signal
 import sys
 import threading
+from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,6 +23,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "0")))
     parser.add_argument("--project", default="demo")
     parser.add_argument("--environment", default="dev")
+    parser.add_argument(
+        "--state-file",
+        default=".local-stack.json",
+        help="where to write the stack's connection while it runs (`make bootstrap` reads it)",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
@@ -44,9 +51,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"the same under its stage:   {staged}/ (as execute-api serves it)", file=err)
         print(f"moto server (AWS APIs):     {stack.moto_url}", file=err)
         print(f"bootstrapped {args.project}/{args.environment}; Ctrl-C stops everything", file=err)
+        state = Path(args.state_file)
+        state.write_text(json.dumps(stack.connection(), indent=2) + "\n")
+        print(f"connection for `make bootstrap`: {state}", file=err)
         print(f"admin key: {key}", file=key_out, flush=True)
-        while not stop.wait(0.5):
-            pass
+        try:
+            while not stop.wait(0.5):
+                pass
+        finally:
+            state.unlink(missing_ok=True)
     print("stopped", file=sys.stderr)
     return 0
 

@@ -133,6 +133,18 @@ class LocalStack:
 
         return sink
 
+    def connection(self) -> dict[str, str]:
+        """What a client outside this process needs to reach this stack's AWS: moto's endpoint, the local
+        control plane, credentials, and the functions' environment (table and secret names)."""
+        return {
+            **self.provisioned.environment,
+            "AWS_ENDPOINT_URL": self.moto_url,
+            "AWS_ENDPOINT_URL_API_GATEWAY": self.control_url,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "local",
+            "AWS_SECRET_ACCESS_KEY": "local",
+        }
+
     def quiesce(self) -> None:
         """Stop background work (schedules, log deliveries) so that measurements see only what they measure."""
         self.scheduler.stop()

@@ -14,9 +14,13 @@ import time
 from tests.support import env_path, http
 
 
-def test_run_prints_one_admin_key_line_serves_the_api_and_stops_on_ctrl_c() -> None:
+BOOTSTRAP = [sys.executable, "-m", "archie_keys", "bootstrap"]
+
+
+def test_run_prints_one_admin_key_line_serves_the_api_and_stops_on_ctrl_c(tmp_path) -> None:
+    state = tmp_path / "local-stack.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "archie_local", "run", "--port", "0", "--sample-port", "0"],
+        [sys.executable, "-m", "archie_local", "run", "--port", "0", "--sample-port", "0", "--state-file", str(state)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -51,6 +55,19 @@ def test_run_prints_one_admin_key_line_serves_the_api_and_stops_on_ctrl_c() -> N
         assert re.fullmatch(r"admin key: archie_demo_dev_[A-Za-z0-9]{40}", stdout[0])
         who = http(url, "GET", env_path("demo", "dev", "/whoami"), key)
         assert who.status == 200 and who.body["roles"] == ["admin"]
+        # `make bootstrap` against this running stack: the bootstrap command finds it through the state file.
+        clean = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "KEYS_", "AUDIT_", "PEPPER_"))}
+        booted = subprocess.run(
+            [*BOOTSTRAP, "--project", "acme", "--environment", "qa", "--local", str(state)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env=clean,
+            check=False,
+        )
+        assert booted.returncode == 0, booted.stderr
+        acme = booted.stdout.strip().removeprefix("admin key: ")
+        assert http(url, "GET", env_path("acme", "qa", "/whoami"), acme).status == 200
     finally:
         process.send_signal(signal.SIGINT)
         try:
@@ -66,6 +83,7 @@ def test_run_prints_one_admin_key_line_serves_the_api_and_stops_on_ctrl_c() -> N
             stdout.append(line)
     assert process.returncode == 0
     assert len(stdout) == 1, stdout
+    assert not state.exists()  # removed when the stack stops
 
 
 def test_the_bootstrap_command_gives_a_new_environment_its_first_admin_key(stack) -> None:

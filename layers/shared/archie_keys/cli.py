@@ -25,6 +25,22 @@ def _from_stack(stack_name: str) -> None:
     os.environ.setdefault("AUDIT_TABLE", values.get("AuditTableName", ""))
 
 
+LOCAL_STATE = ".local-stack.json"
+
+
+def _from_local_stack(path: str) -> bool:
+    """The running local stack's connection (moto's endpoint, table and secret names), as `make run` wrote it."""
+    import json
+    from pathlib import Path
+
+    state = Path(path)
+    if not state.is_file():
+        return False
+    for name, value in json.loads(state.read_text()).items():
+        os.environ.setdefault(name, str(value))
+    return True
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m archie_keys")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -32,6 +48,13 @@ def main(argv: list[str] | None = None) -> int:
     boot.add_argument("--project", required=True)
     boot.add_argument("--environment", required=True)
     boot.add_argument("--stack-name", help="read table and secret names from this CloudFormation stack")
+    boot.add_argument(
+        "--local",
+        nargs="?",
+        const=LOCAL_STATE,
+        metavar="FILE",
+        help=f"the running local stack (`make run` writes its connection to {LOCAL_STATE})",
+    )
     boot.add_argument("--name", default="bootstrap admin", help="name of the admin key")
     scan = commands.add_parser(
         "scan",
@@ -46,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
         return scan_main(args.paths)
     if args.stack_name:
         _from_stack(args.stack_name)
+    elif args.local and not _from_local_stack(args.local):
+        print(f"no local stack: {args.local} is missing (start `make run` first)", file=sys.stderr)
+        return 2
     from archie_keys.app.bootstrap import bootstrap
     from archie_keys.app.commands import Place
     from archie_keys.domain.errors import ArchieError
