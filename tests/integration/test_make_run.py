@@ -13,7 +13,6 @@ import time
 
 from tests.support import env_path, http
 
-
 BOOTSTRAP = [sys.executable, "-m", "archie_keys", "bootstrap"]
 
 
