@@ -11,6 +11,9 @@ from typing import Any
 
 import boto3
 
+from archie_keys.aws.audit_blocks import BLOCK_PREFIX
+from archie_keys.aws.audit_reader import block_records
+from archie_keys.aws.dynamo import from_item
 from archie_keys.domain.keyformat import checksum
 from tests.support import env_path, http, put_orders_reader
 
@@ -115,6 +118,9 @@ def audit_requests(table: str) -> dict[str, dict[str, Any]]:
         for item in page["Items"]:
             if item["pk"]["S"].startswith("REQ#") and "status" in item:
                 found[item["pk"]["S"][4:]] = {k: next(iter(v.values())) for k, v in item.items()}
+            elif item["pk"]["S"].startswith(BLOCK_PREFIX):  # many accepted requests, stored as one item
+                for record in block_records(from_item(item)):
+                    found[record["pk"][4:]] = record
         if "LastEvaluatedKey" not in page:
             return found
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -9,10 +9,15 @@ import time
 import uuid
 from typing import Any
 
+import boto3
+import botocore.client
 import pytest
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
+from botocore.exceptions import ClientError
 
 from archie_keys.app.views import audit_view
+from archie_keys.aws.audit_blocks import BLOCK_MAX_RECORDS, BLOCK_WINDOW_SECONDS
+from archie_keys.aws.audit_reader import BLOCKS_PER_QUERY
 from archie_keys.aws.audit_writer import AUDIT_SHARDS
 from archie_keys.edge.composition import get_services
 from archie_local.lambdas import FunctionRegistry
@@ -189,7 +194,58 @@ def test_a_page_reads_one_bounded_query_per_shard(ingest, monkeypatch) -> None:
 
     monkeypatch.setattr(audit.client, "query", counting)
     audit.query("demo", "dev", key_id=KEY_ID, actor_key_id=None, lower="0000", upper="9999", after=None, limit=5)
-    assert len(calls) == AUDIT_SHARDS and all(c["Limit"] == 6 for c in calls)
+    # Per shard: one query of the key's items (events, refusals) and one of its request blocks.
+    assert len(calls) == 2 * AUDIT_SHARDS
+    assert sorted(c["Limit"] for c in calls) == [BLOCKS_PER_QUERY] * AUDIT_SHARDS + [6] * AUDIT_SHARDS
+
+
+def stored_items(aws) -> list[dict[str, Any]]:
+    return boto3.client("dynamodb").scan(TableName=aws.environment["AUDIT_TABLE"])["Items"]
+
+
+def test_a_busy_key_costs_one_stored_item_per_window_not_one_per_request(aws, ingest, api, admin_key) -> None:
+    window_start = (int(time.time()) // BLOCK_WINDOW_SECONDS - 1) * BLOCK_WINDOW_SECONDS
+    ids = [f"busy-{i:04d}" for i in range(BLOCK_MAX_RECORDS + 20)]
+    lines = [access_line(r, 200, at_ms=window_start * 1000 + i * 10) for i, r in enumerate(ids)]
+    before = len(stored_items(aws))
+    assert ingest(delivery(lines))["records"] == len(ids)
+    # BLOCK_MAX_RECORDS to an item: two items and one usage counter for 520 requests.
+    assert len(stored_items(aws)) - before == 3
+    seen, token = [], None
+    for _ in range(20):
+        query = f"?key_id={KEY_ID}&limit=100" + (f"&next_token={token}" if token else "")
+        reply = api("GET", AUDIT + query, admin_key).body
+        seen += [r["id"] for r in reply["records"]]
+        token = reply["next_token"]
+        if token is None:
+            break
+    assert seen == list(reversed(ids))
+
+
+def test_records_of_blocks_and_single_records_come_out_in_time_order(ingest, api, admin_key) -> None:
+    base = (int(time.time()) // BLOCK_WINDOW_SECONDS - 3) * BLOCK_WINDOW_SECONDS * 1000
+    # Accepted requests in three windows, a refused one (its own record) between them, and a later batch
+    # with more requests of the first window: two blocks of one window, interleaved in time.
+    ingest(delivery([access_line(f"a-{i}", 200, at_ms=base + i * 30_000) for i in range(0, 6, 2)]))
+    ingest(delivery([access_line("refused", 401, key_id=None, at_ms=base + 45_000)]))
+    ingest(delivery([access_line(f"a-{i}", 200, at_ms=base + i * 30_000) for i in range(1, 6, 2)]))
+    everything = [r["id"] for r in api("GET", AUDIT + "?kind=request&limit=50", admin_key).body["records"]]
+    mine = [r for r in everything if r.startswith("a-") or r == "refused"]
+    assert mine == ["a-5", "a-4", "a-3", "a-2", "refused", "a-1", "a-0"]
+    assert [r["id"] for r in records()] == ["a-5", "a-4", "a-3", "a-2", "a-1", "a-0"]
+    # A bound inside a block's window cuts through the block.
+    until = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((base + 100_000) / 1000)) + "Z"
+    since = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime((base + 20_000) / 1000)) + "Z"
+    bounded = api("GET", AUDIT + f"?key_id={KEY_ID}&since={since}&until={until}", admin_key).body["records"]
+    assert [r["id"] for r in bounded] == ["a-3", "a-2", "a-1"]
+    paged, token = [], None
+    for _ in range(10):
+        reply = api("GET", AUDIT + f"?key_id={KEY_ID}&limit=2" + (f"&next_token={token}" if token else ""), admin_key)
+        paged += [r["id"] for r in reply.body["records"]]
+        token = reply.body["next_token"]
+        if token is None:
+            break
+    assert paged == ["a-5", "a-4", "a-3", "a-2", "a-1", "a-0"]
 
 
 def test_management_events_are_attributed_to_the_actor_and_the_key(api, admin_key) -> None:
@@ -235,3 +291,63 @@ def test_environment_and_role_changes_are_audited(aws, api) -> None:
     # The bootstrap's three events may share a millisecond, so only their set is certain.
     assert sorted(events[3:]) == ["environment.declared", "key.created", "role.created"]
     assert {r["actor_key_id"] for r in trail[:3]} == {admin.split("_")[-1][:12]}
+
+
+def test_a_batch_retried_after_a_failed_write_records_every_request_once(aws, ingest, monkeypatch) -> None:
+    """Lambda retries a failed async invocation with the same batch: whichever DynamoDB write failed, the
+    retry completes the audit with no duplicate, and usage never counts a request twice."""
+    base = (int(time.time()) // BLOCK_WINDOW_SECONDS - 4) * BLOCK_WINDOW_SECONDS * 1000
+    original = botocore.client.BaseClient._make_api_call
+    writes: list[str] = []
+    fail_at: list[int] = []
+    failed: list[dict[str, Any]] = []
+
+    def failing(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if client.meta.service_model.service_name == "dynamodb" and operation in ("PutItem", "UpdateItem"):
+            writes.append(operation)
+            if fail_at and len(writes) - 1 == fail_at[0]:
+                failed.append(params)
+                raise ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"}}, operation)
+        return original(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", failing)
+    total = 0
+    for attempt in range(30):  # the first run (no fault) counts the writes a batch makes; then each fails once
+        key_id = f"Fa{attempt:02d}AAAAAAAA"
+        lines = [access_line(f"f{attempt}-{i}", 200, key_id, at_ms=base + i * 25_000) for i in range(6)]
+        lines.append(access_line(f"f{attempt}-refused", 401, key_id=None, at_ms=base + 1000))
+        batch = delivery(lines)
+        writes.clear()
+        failed.clear()
+        if attempt == 0:
+            ingest(batch)
+            total = len(writes)
+            assert total >= 8  # three blocks and their counts, the refused request, last_used_at
+        else:
+            fail_at[:] = [attempt - 1]
+            with pytest.raises(ClientError):
+                ingest(batch)
+            fail_at.clear()
+            ingest(batch)  # Lambda's retry, with the same payload
+        assert sorted(r["id"] for r in records(key_id)) == sorted(f"f{attempt}-{i}" for i in range(6))
+        env_records = api_records_of_env()
+        assert env_records.count(f"f{attempt}-refused") == 1 and env_records.count(f"f{attempt}-0") == 1
+        counted = sum(h["requests"] for h in get_services().audit_reader.usage("demo", "dev", key_id, base / 1000))
+        # Known limit: a failure between a block's write and its count loses that block's count, never its
+        # records (the retry finds the block stored and cannot tell whether it was counted).
+        lost = 0
+        if failed and failed[0].get("Key", {}).get("pk", {}).get("S", "").startswith(f"USAGE#demo#dev#{key_id}"):
+            values = failed[0]["ExpressionAttributeValues"]
+            lost = int(values[":allowed"]["N"]) + int(values[":refused"]["N"])
+        assert counted == 6 - lost
+        if attempt == total:
+            break
+    else:
+        pytest.fail("the batch made more writes than the test allows for")
+
+
+def api_records_of_env() -> list[str]:
+    page, _ = get_services().audit_reader.query(
+        "demo", "dev", key_id=None, actor_key_id=None, lower="0000", upper="9999", after=None, limit=500
+    )
+    return [audit_view(item)["id"] for item in page]

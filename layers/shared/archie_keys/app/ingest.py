@@ -8,6 +8,10 @@ client may choose $context.requestId with an x-amzn-RequestId header, so that on
 Paths are recorded as the API's routes see them (without the stage or a custom domain's base path), beside
 the route template (`resource`). A request counts once in its key's hourly usage, when it is first
 attributed to the key; accepted requests move the key's `last_used_at` forward.
+
+Requests made with an accepted key (the access log names it; no refusal line exists for them) are stored
+many to an item, in blocks per key and window (aws.audit_blocks): that is what keeps the audit of every
+request affordable. Requests without an accepted key stay one item each, merged with their refusal line.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from archie_keys.aws.audit_blocks import BLOCK_MAX_RECORDS, RECORD_FIELDS, window_end
 from archie_keys.domain.audit import REFUSAL_MESSAGE, hour_of
-from archie_keys.domain.clock import to_iso
+from archie_keys.domain.clock import from_iso, to_iso
 from archie_keys.domain.keyformat import KEY_ID_RE, SLUG_RE
 
 if TYPE_CHECKING:
@@ -47,6 +52,8 @@ class IngestReport:
     counted: Counter[tuple[str, str, str, str, str]] = field(default_factory=Counter)
     # (project, environment, key id) -> latest time the key was accepted, in this batch
     last_used: dict[tuple[str, str, str], float] = field(default_factory=dict)
+    # (project, environment, key id, window end) -> records of requests the key was accepted for
+    blocks: dict[tuple[str, str, str, float], list[dict[str, Any]]] = field(default_factory=dict)
 
     def merge(self, other: IngestReport) -> None:
         self.records += other.records
@@ -56,6 +63,8 @@ class IngestReport:
         self.counted.update(other.counted)
         for slot, epoch in other.last_used.items():
             self.last_used[slot] = max(self.last_used.get(slot, 0.0), epoch)
+        for window, records in other.blocks.items():
+            self.blocks.setdefault(window, []).extend(records)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -91,6 +100,7 @@ class AuditIngest:
             parts = [self._ingest_line(event) for event in events]
         for part in parts:
             report.merge(part)
+        self._write_blocks(report)
         self._add_usage(report.counted)
         for (project, environment, key_id), epoch in report.last_used.items():
             self.keys.touch_last_used(project, environment, key_id, to_iso(epoch))
@@ -164,9 +174,8 @@ class AuditIngest:
         if known_key is None:
             self.writer.update_request(record_id, values)
             return
-        if self.writer.write_attributed(record_id, values, project, environment, known_key):
-            outcome = "refused" if status in (401, 403) else "allowed"
-            report.counted[(project, environment, known_key, outcome, hour_of(epoch))] += 1
+        record = {"id": record_id, **{name: values[name] for name in RECORD_FIELDS if name in values}}
+        report.blocks.setdefault((project, environment, known_key, window_end(epoch)), []).append(record)
         # The access log names a key only when the authorizer accepted it; unless the policy then denied the
         # route, the request reached the API: the key is in use (whatever the backend answered).
         if values.get("error") != "ACCESS_DENIED":
@@ -199,6 +208,33 @@ class AuditIngest:
         report.refusals += 1
         if self.writer.write_attributed(record_id, values, project, environment, key_id):
             report.counted[(project, environment, key_id, "refused", hour_of(epoch))] += 1
+
+    def _write_blocks(self, report: IngestReport) -> None:
+        """Store the batch's blocks, each newly stored one's requests counted in its key's usage right after
+        it (a stored block is never counted again). Records are chunked in id order, so a redelivered or
+        retried batch builds the same blocks, which their conditional Puts refuse."""
+        chunks: list[tuple[str, str, str, list[dict[str, Any]]]] = []
+        for (project, environment, key_id, _), records in report.blocks.items():
+            unique = sorted({record["id"]: record for record in records}.values(), key=lambda r: r["id"])
+            for start in range(0, len(unique), BLOCK_MAX_RECORDS):
+                chunks.append((project, environment, key_id, unique[start : start + BLOCK_MAX_RECORDS]))
+
+        def write(chunk: tuple[str, str, str, list[dict[str, Any]]]) -> None:
+            project, environment, key_id, records = chunk
+            if not self.writer.put_block(project, environment, key_id, records):
+                return
+            counted: Counter[tuple[str, str, str, str, str]] = Counter()
+            for record in records:
+                outcome = "refused" if int(record["status"]) in (401, 403) else "allowed"
+                counted[(project, environment, key_id, outcome, hour_of(from_iso(record["time"])))] += 1
+            self._add_usage(counted)
+
+        if len(chunks) > 1:
+            with ThreadPoolExecutor(max_workers=INGEST_WORKERS, thread_name_prefix="audit") as pool:
+                list(pool.map(write, chunks))
+        else:
+            for chunk in chunks:
+                write(chunk)
 
     def _add_usage(self, counted: Counter[tuple[str, str, str, str, str]]) -> None:
         per_hour: dict[tuple[str, str, str, str], dict[str, int]] = {}

@@ -1,9 +1,11 @@
 """Reading the audit trail: sharded index queries merged newest first, and a key's hourly usage.
 
-Each shard is read as a stream of Query pages of `limit + 1` items, fetched only when the merge needs
-them: an unfiltered page costs AUDIT_SHARDS queries however many records the key has, and a page whose rows
-are filtered for the caller reads on until it is full or the range is exhausted, so it is never empty while
-covered records remain.
+Each shard is read as a stream of Query pages, fetched only when the merge needs them: an unfiltered page
+costs one query per stream however many records the key has, and a page whose rows are filtered for the
+caller reads on until it is full or the range is exhausted, so it is never empty while covered records
+remain. Streams hold items (one record each) and blocks (many: aws.audit_blocks); a block sorts by its
+window's end, after every record it holds, so the merge opens it when it reaches it and its records join
+the merge in their places.
 """
 
 from __future__ import annotations
@@ -13,12 +15,15 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from archie_keys.aws.audit_blocks import BLOCK_PREFIX, BLOCK_WINDOW_SECONDS, later_at, unpack
 from archie_keys.aws.audit_writer import AUDIT_SHARDS, INDEX_BY_ACTOR, INDEX_BY_ENV, INDEX_BY_KEY, bucket
 from archie_keys.aws.dynamo import from_item, to_item
 from archie_keys.domain.audit import hour_of
 
 # `at` values are "<ISO time>#<id>": these bound every possible one.
 AT_MIN, AT_MAX = "0000", "9999"
+# Blocks read per Query: one holds up to BLOCK_MAX_RECORDS records, so a page rarely needs a second.
+BLOCKS_PER_QUERY = 2
 
 
 class AuditReader:
@@ -27,16 +32,7 @@ class AuditReader:
         self.client = client
         self.clock = clock
 
-    def _shard(self, index: str, attribute: str, value: str, lower: str, upper: str, batch: int) -> Iterator[dict]:
-        request: dict[str, Any] = {
-            "TableName": self.table,
-            "IndexName": index,
-            "KeyConditionExpression": "#b = :b AND #at BETWEEN :lower AND :upper",
-            "ExpressionAttributeNames": {"#b": attribute, "#at": "at"},
-            "ExpressionAttributeValues": to_item({":b": value, ":lower": lower, ":upper": upper}),
-            "ScanIndexForward": False,
-            "Limit": batch,
-        }
+    def _pages(self, request: dict[str, Any]) -> Iterator[dict]:
         while True:
             response = self.client.query(**request)
             yield from (from_item(item) for item in response.get("Items", []))
@@ -44,6 +40,30 @@ class AuditReader:
             if last is None:
                 return
             request["ExclusiveStartKey"] = last
+
+    def _index(self, index: str, attribute: str, value: str, lower: str, upper: str, batch: int) -> Iterator[dict]:
+        return self._pages(
+            {
+                "TableName": self.table,
+                "IndexName": index,
+                "KeyConditionExpression": "#b = :b AND #at BETWEEN :lower AND :upper",
+                "ExpressionAttributeNames": {"#b": attribute, "#at": "at"},
+                "ExpressionAttributeValues": to_item({":b": value, ":lower": lower, ":upper": upper}),
+                "ScanIndexForward": False,
+                "Limit": batch,
+            }
+        )
+
+    def _blocks(self, pk: str, lower: str, upper: str) -> Iterator[dict]:
+        return self._pages(
+            {
+                "TableName": self.table,
+                "KeyConditionExpression": "pk = :pk AND sk BETWEEN :lower AND :upper",
+                "ExpressionAttributeValues": to_item({":pk": pk, ":lower": lower, ":upper": upper}),
+                "ScanIndexForward": False,
+                "Limit": BLOCKS_PER_QUERY,
+            }
+        )
 
     def query(
         self,
@@ -56,24 +76,52 @@ class AuditReader:
         upper: str,
         after: str | None,
         limit: int,
+        requests: bool = True,
         accept: Callable[[dict[str, Any]], bool] | None = None,
     ) -> tuple[list[dict[str, Any]], bool]:
         """Records with lower <= at <= upper (and at < after, when paging), newest first, that `accept` takes:
-        up to `limit` of them, and whether more remain."""
+        up to `limit` of them, and whether more remain. requests=False skips the request blocks (a caller
+        that wants only events)."""
         if after is not None:
             upper = min(upper, after)
+        # A block sorts at its window's end: one holding records up to `upper` may sort a window later.
+        block_upper = later_at(upper, BLOCK_WINDOW_SECONDS)
+        streams: list[Iterator[dict]] = []
         if key_id:
-            index, attribute, prefix = INDEX_BY_KEY, "key_bucket", bucket(project, environment, key_id)
+            key_prefix = bucket(project, environment, key_id)
+            streams += [
+                self._index(INDEX_BY_KEY, "key_bucket", f"{key_prefix}#{shard}", lower, upper, limit + 1)
+                for shard in range(AUDIT_SHARDS)
+            ]
+            if requests and not actor_key_id:  # blocks hold requests, which no actor makes
+                streams += [
+                    self._blocks(f"{BLOCK_PREFIX}{key_prefix}#{shard}", lower, block_upper)
+                    for shard in range(AUDIT_SHARDS)
+                ]
         elif actor_key_id:
-            index, attribute, prefix = INDEX_BY_ACTOR, "actor_bucket", bucket(project, environment, actor_key_id)
+            actor_prefix = bucket(project, environment, actor_key_id)
+            streams += [
+                self._index(INDEX_BY_ACTOR, "actor_bucket", f"{actor_prefix}#{shard}", lower, upper, limit + 1)
+                for shard in range(AUDIT_SHARDS)
+            ]
         else:
-            index, attribute, prefix = INDEX_BY_ENV, "env_bucket", bucket(project, environment)
-        streams = [
-            self._shard(index, attribute, f"{prefix}#{shard}", lower, upper, limit + 1) for shard in range(AUDIT_SHARDS)
-        ]
+            env_prefix = bucket(project, environment)
+            streams += [
+                self._index(
+                    INDEX_BY_ENV,
+                    "env_bucket",
+                    f"{env_prefix}#{shard}",
+                    lower,
+                    block_upper if requests else upper,
+                    limit + 1,
+                )
+                for shard in range(AUDIT_SHARDS)
+            ]
         now = self.clock()
         page: list[dict[str, Any]] = []
-        for item in heapq.merge(*streams, key=lambda record: record["at"], reverse=True):
+        for item in _merged(streams, requests):
+            if item["at"] > upper or item["at"] < lower:
+                continue  # a block's neighbour outside the range, or one of its records
             if after is not None and item["at"] >= after:
                 continue  # the previous page's last record, which bounds this page
             if item.get("purge_epoch", now + 1) <= now:
@@ -104,3 +152,64 @@ class AuditReader:
             }
             for i in (from_item(item) for item in response.get("Items", []))
         ]
+
+
+def _merged(streams: list[Iterator[dict]], requests: bool) -> Iterator[dict[str, Any]]:
+    """The streams' records newest first. A block, when the merge reaches it, is replaced by its records:
+    each is earlier than the block's `at`, so none of them is due before anything already yielded."""
+    heap: list[tuple[_Descending, int, dict[str, Any], Iterator[dict] | None]] = []
+    order = 0
+
+    def push(item: dict[str, Any], stream: Iterator[dict] | None) -> None:
+        nonlocal order
+        order += 1
+        heapq.heappush(heap, (_Descending(item["at"]), order, item, stream))
+
+    def advance(stream: Iterator[dict]) -> None:
+        item = next(stream, None)
+        if item is not None:
+            push(item, stream)
+
+    for stream in streams:
+        advance(stream)
+    while heap:
+        _, _, item, source = heapq.heappop(heap)
+        if source is not None:
+            advance(source)
+        if item.get("kind") != "block":
+            yield item
+        elif requests:
+            for record in block_records(item):
+                push(record, None)
+
+
+def block_records(block: dict[str, Any]) -> list[dict[str, Any]]:
+    """A block's records as the items of single requests read."""
+    place = {
+        "kind": "request",
+        "project": block["project"],
+        "environment": block["environment"],
+        "key_id": block["key_id"],
+        "purge_epoch": block["purge_epoch"],
+    }
+    return [
+        {
+            **place,
+            **{k: v for k, v in record.items() if k != "id"},
+            "pk": f"REQ#{record['id']}",
+            "at": f"{record['time']}#{record['id']}",
+        }
+        for record in unpack(bytes(block["records"]))
+    ]
+
+
+class _Descending:
+    """A heap key that sorts strings in reverse (heapq is a min-heap)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __lt__(self, other: _Descending) -> bool:
+        return self.value > other.value

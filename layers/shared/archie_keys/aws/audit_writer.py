@@ -9,6 +9,9 @@ Table layout:
                                          other, so a redelivered batch or a second stream never duplicates it
     pk = EVT#<event id>,   sk = E        a management event (key created, deleted, rolled; role changed; ...)
     pk = USAGE#<p>#<e>#<key id>, sk = <hour>   requests per key and hour
+    pk = BLK#<p>#<e>#<key id>#<shard>, sk = at   requests made with an accepted key, many to an item
+                                         (aws.audit_blocks); REQ# items hold only the requests no key
+                                         was accepted for (refused, or none presented)
 
     GSI by_key   (key_bucket   = <p>#<e>#<key id>#<shard>, at)   requests by a key, events about it
     GSI by_actor (actor_bucket = <p>#<e>#<actor key id>#<shard>, at)   events a key performed
@@ -27,6 +30,7 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from archie_keys.aws.audit_blocks import BLOCK_PREFIX, block_at, block_id, pack, window_end
 from archie_keys.aws.dynamo import Write, aws_error_code, to_item
 from archie_keys.domain.clock import from_iso, to_iso
 
@@ -124,6 +128,35 @@ class AuditWriter:
             if aws_error_code(error) != "ConditionalCheckFailedException":
                 raise
             self.update_request(record_id, values)
+            return False
+        return True
+
+    def put_block(self, project: str, environment: str, key_id: str, records: list[dict[str, Any]]) -> bool:
+        """Store one block: a key's records (each {"id", "time", ...}) from one window. Returns False when the
+        block is already stored (a redelivery), so the caller counts its requests exactly once."""
+        identifier = block_id(record["id"] for record in records)
+        shard = str(shard_of(identifier))
+        end = window_end(from_iso(records[0]["time"]))
+        item = {
+            "pk": f"{BLOCK_PREFIX}{bucket(project, environment, key_id, shard)}",
+            "sk": block_at(end, identifier),
+            "at": block_at(end, identifier),
+            "kind": "block",
+            "project": project,
+            "environment": environment,
+            "key_id": key_id,
+            "env_bucket": bucket(project, environment, shard),
+            "records": pack(records),
+            "count": len(records),
+            "purge_epoch": int(end + self.retention_seconds),
+        }
+        try:
+            self.client.put_item(
+                TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except Exception as error:
+            if aws_error_code(error) != "ConditionalCheckFailedException":
+                raise
             return False
         return True
 
