@@ -25,6 +25,9 @@ REFUSED = "Refused"
 UNFLUSHED_STAGES = "UnflushedStages"
 AUDIT_LAG = "AuditLag"
 METRIC_NAMES = (ALLOWED, REFUSED, UNFLUSHED_STAGES, AUDIT_LAG)
+# Why the authorizer refuses (KeyRefusedError reasons on its path, and "error" when it failed closed): the
+# `Reason` dimension's values, each a line of the dashboard.
+REFUSAL_REASONS = ("malformed", "wrong_environment", "not_found", "expired", "revoked", "error")
 
 
 def write_stdout(line: str) -> None:
