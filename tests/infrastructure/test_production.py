@@ -173,6 +173,33 @@ def test_only_the_functions_that_hash_keys_may_read_the_pepper(cloudformation) -
     assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == "Retain"
 
 
+def test_delivered_secrets_are_written_only_under_the_prefix_and_only_if_this_stack_created_them(
+    cloudformation,
+) -> None:
+    checked = 0
+    for role, statement in identity_statements(cloudformation):
+        actions = set(as_list(statement["Action"])) & {
+            "secretsmanager:CreateSecret",
+            "secretsmanager:TagResource",
+            "secretsmanager:PutSecretValue",
+            "secretsmanager:UpdateSecretVersionStage",
+            "secretsmanager:DeleteSecret",
+        }
+        if not actions:
+            continue
+        checked += 1
+        assert "${SecretNamePrefix}*" in statement["Resource"]["Fn::Sub"], role
+        stack = {"Ref": "AWS::StackName"}
+        condition = statement["Condition"]
+        resource_tag = {"secretsmanager:ResourceTag/archie-keys:stack": stack}
+        if "secretsmanager:CreateSecret" in actions:  # creating: tagged ours, and never re-tagging another's
+            assert condition["StringEquals"] == {"aws:RequestTag/archie-keys:stack": stack}, role
+            assert condition["StringEqualsIfExists"] == resource_tag, role
+        else:  # writing: only secrets already tagged ours
+            assert condition["StringEquals"] == resource_tag, role
+    assert checked == 4  # create and write, for the create and roll functions
+
+
 def test_what_cannot_be_rebuilt_is_protected_from_deletion(cloudformation) -> None:
     resources = cloudformation["Resources"]
     for table in ("KeysTable", "AuditTable"):
