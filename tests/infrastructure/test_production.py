@@ -243,6 +243,8 @@ def test_the_authorizer_has_reserved_concurrency_by_default(cloudformation) -> N
         "Fn::If": ["ReserveAuthorizerConcurrency", {"Ref": "AuthorizerReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
     }
     assert load_template()["Parameters"]["AuthorizerReservedConcurrency"]["Default"] == 100
+    (rule,) = cloudformation["Rules"]["AuthorizerConcurrencyIsNeverZero"]["Assertions"]
+    assert rule["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AuthorizerReservedConcurrency"}, "0"]}]}
 
 
 def test_the_dashboard_site_sends_a_strict_content_security_policy_and_security_headers(cloudformation) -> None:
