@@ -1,21 +1,39 @@
 # Every routine task. `make run` and `make test` do all set-up on a fresh machine.
 SHELL := /bin/bash
-PYTHON ?= python3
-VENV := .venv
+
+# The functions run on python3.13 (template.yaml), so the project's venv - and every test tier - uses a
+# python3.13 when this machine has one, and python3 otherwise. A candidate counts only if it runs: a pyenv
+# shim exists for every installed version but fails unless that version is selected.
+PYTHON313 := $(shell for p in python3.13 $$HOME/.pyenv/versions/3.13*/bin/python3.13 /usr/local/bin/python3.13 /usr/bin/python3.13; do \
+  "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (3, 13))' >/dev/null 2>&1 && { "$$p" -c 'import sys; print(sys.executable)'; break; }; done)
+PYTHON ?= $(or $(PYTHON313),python3)
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+VENV ?= .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-$(PYTHON_VERSION)
+
+# Operator and build tools, each pinned in its own venv: their own pins (click, boto3) conflict with ours.
+# SAM CLI is installed with python3.11 where there is one (the version it is known to work with here).
+TOOLS := .venv-tools
+TOOLS_PYTHON := $(shell for p in python3.11 python3; do "$$p" -c 'import sys' >/dev/null 2>&1 && { "$$p" -c 'import sys; print(sys.executable)'; break; }; done)
+SAM_VERSION := 1.170.0
+CHECKOV_VERSION := 3.3.30
+SAM := $(TOOLS)/sam/bin/sam
+CHECKOV := $(TOOLS)/checkov/bin/checkov
+BUILD_DIR := .aws-sam/build
 PORT ?= 3000
 SAMPLE_PORT ?= 3001
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: install run test lint format typecheck cfn-lint unit infrastructure integration e2e fuzz openapi bench bootstrap clean browser deploy-dashboard pepper-status pepper-rotate pepper-retire
+.PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible unit infrastructure integration e2e \
+	fuzz openapi bench bootstrap clean browser deploy-dashboard redrive pepper-status pepper-rotate pepper-retire
 
 install: $(STAMP)
 
 # Installing prints to stderr only: `make run`'s stdout carries nothing but the `admin key:` line.
 $(STAMP): requirements-dev.txt layers/shared/requirements.txt constraints.txt pyproject.toml
-	@echo "installing into $(VENV)" >&2
-	@$(PYTHON) -m venv $(VENV) >&2
+	@echo "installing into $(VENV) with Python $(PYTHON_VERSION) ($(PYTHON))" >&2
+	@$(PYTHON) -m venv --clear $(VENV) >&2
 	@$(BIN)/pip install -q --disable-pip-version-check -r requirements-dev.txt -c constraints.txt >&2
 	@$(BIN)/pip install -q --disable-pip-version-check --no-deps -e . >&2
 	@touch $@
@@ -24,8 +42,9 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt constraints.txt py
 run: install
 	@PORT=$(PORT) SAMPLE_PORT=$(SAMPLE_PORT) $(BIN)/python -m archie_local run
 
-## Every tier: lint, types, template checks, unit, infrastructure, integration, browser end-to-end, fuzzing.
-test: install lint typecheck cfn-lint unit infrastructure integration e2e fuzz
+## Every tier: lint, types, template checks (cfn-lint, checkov), unit, infrastructure (SAM translation and the
+## built layer), integration, browser end-to-end, fuzzing.
+test: install lint typecheck cfn-lint checkov unit infrastructure integration e2e fuzz
 
 lint: install
 	$(BIN)/ruff check .
@@ -41,12 +60,41 @@ typecheck: install
 cfn-lint: install
 	$(BIN)/cfn-lint template.yaml
 
+## checkov on the template: every finding is fixed or skipped in template.yaml with its reason. It downloads
+## nothing (--skip-download, BC_SKIP_MAPPING): its guidelines service is not reachable from here, nor needed.
+checkov: $(TOOLS)/checkov/.installed-$(CHECKOV_VERSION)
+	BC_SKIP_MAPPING=TRUE $(CHECKOV) -f template.yaml --framework cloudformation --compact --quiet --skip-download
+
+$(TOOLS)/checkov/.installed-$(CHECKOV_VERSION):
+	@echo "installing checkov $(CHECKOV_VERSION) into $(TOOLS)/checkov" >&2
+	@$(TOOLS_PYTHON) -m venv --clear $(TOOLS)/checkov >&2
+	@$(TOOLS)/checkov/bin/pip install -q --disable-pip-version-check checkov==$(CHECKOV_VERSION) >&2
+	@touch $@
+
+$(TOOLS)/sam/.installed-$(SAM_VERSION):
+	@echo "installing aws-sam-cli $(SAM_VERSION) into $(TOOLS)/sam" >&2
+	@$(TOOLS_PYTHON) -m venv --clear $(TOOLS)/sam >&2
+	@$(TOOLS)/sam/bin/pip install -q --disable-pip-version-check aws-sam-cli==$(SAM_VERSION) >&2
+	@touch $@
+
+## `sam build` as AWS builds: the layer's pinned dependencies for arm64 and python3.13, without Docker, which
+## needs a python3.13 first on PATH (the real interpreter, not a pyenv shim).
+build: $(TOOLS)/sam/.installed-$(SAM_VERSION)
+	@test -n "$(PYTHON313)" || { echo "make build needs a python3.13 (the functions' runtime); none found" >&2; exit 1; }
+	PATH="$(dir $(PYTHON313)):$$PATH" SAM_CLI_TELEMETRY=0 $(SAM) build --template-file template.yaml \
+	  --build-dir $(BUILD_DIR)
+
+## For `make test`: build when this machine can (the infrastructure tier then checks the built layer).
+build-if-possible:
+	@if [ -n "$(PYTHON313)" ]; then $(MAKE) --no-print-directory build; \
+	else echo "no python3.13 here: skipping sam build (the built-layer tests will say so)" >&2; rm -rf $(BUILD_DIR); fi
+
 unit: install
 	$(PYTEST) tests/unit -q
 
-## Offline SAM translation of template.yaml and checks on the CloudFormation it produces.
-infrastructure: install
-	$(PYTEST) tests/infrastructure -q
+## Offline SAM translation of template.yaml, checks on the CloudFormation it produces, and on the built layer.
+infrastructure: install build-if-possible
+	ARCHIE_BUILD_DIR=$(if $(PYTHON313),$(BUILD_DIR)) $(PYTEST) tests/infrastructure -q
 
 integration: install
 	$(PYTEST) tests/integration -q
@@ -85,5 +133,10 @@ pepper-status pepper-rotate pepper-retire: install
 deploy-dashboard: install
 	$(BIN)/python -m archie_tools.deploy_dashboard --stack-name $(STACK)
 
+## Replay a dead-letter queue once its cause is fixed: make redrive STACK=name QUEUE=audit-ingest|expiry-flush
+## (add ARGS=--dry-run to see what is there and why, changing nothing).
+redrive: install
+	$(BIN)/python -m archie_tools.redrive --stack-name $(STACK) --queue $(QUEUE) $(ARGS)
+
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/artifacts
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache tests/artifacts

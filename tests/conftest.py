@@ -32,8 +32,8 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         provisioned = provision(
             load_template(),
             None,
-            parameter_overrides={"AuthorizerResultTtl": "0"},
-            environment_overrides={**FAST_ENVIRONMENT, "FLUSH_TARGETS_PARAMETER": ""},
+            parameter_overrides={"AuthorizerResultTtl": "0", "Tracing": "Disabled"},
+            environment_overrides={**FAST_ENVIRONMENT, "PROTECTED_APIS_PATH": ""},
         )
         for key, value in provisioned.environment.items():
             monkeypatch.setenv(key, value)

@@ -13,10 +13,12 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 
 from archie_keys.edge.composition import get_services
+from archie_keys.edge.tracing import traced
 
 logger = Logger(service="archie-keys")
 
 
+@traced
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:

@@ -11,4 +11,4 @@ from archie_keys.edge.composition import get_services
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return authorize(event, get_services().verifier)
+    return authorize(event, get_services().verifier, get_services().decisions)

@@ -7,7 +7,9 @@ from typing import Any
 
 from archie_keys.app.expiry import ExpiryEvent, flush_on_expiry
 from archie_keys.edge.composition import get_services
+from archie_keys.edge.tracing import traced
 
 
+@traced
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return flush_on_expiry(get_services(), ExpiryEvent.parse(event))

@@ -8,22 +8,51 @@ environment.
 One lock per function: a Lambda execution environment handles one event at a time, and handlers keep
 per-invocation state on module-level objects (Powertools resolvers), so concurrent requests to the same
 function are served one after another, as a single warm instance would.
+
+Asynchronous invocations (log subscriptions, schedules) are run as Lambda runs them: an event that fails is
+tried again (twice, here at once rather than after one and two minutes), then its invocation record goes to
+the function's on-failure destination, as Lambda writes it.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import logging
 import threading
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from archie_local.provision import function_arn
 from archie_local.template import FunctionSpec
 
 Handler = Callable[[dict[str, Any], Any], Any]
+# (the function's spec, the invocation record) for an asynchronous event that failed every attempt.
+DeadLetters = Callable[[FunctionSpec, dict[str, Any]], None]
+
+logger = logging.getLogger("archie_local.lambdas")
+
+ASYNC_ATTEMPTS = 3  # Lambda's default: the first attempt and two retries (MaximumRetryAttempts: 2)
+
+
+def invocation_record(function_arn: str, event: Any, error: BaseException, attempts: int) -> dict[str, Any]:
+    """What Lambda sends to an on-failure destination when an asynchronous event failed every attempt."""
+    return {
+        "version": "1.0",
+        "timestamp": datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        "requestContext": {
+            "requestId": str(uuid.uuid4()),
+            "functionArn": f"{function_arn}:$LATEST",
+            "condition": "RetriesExhausted",
+            "approximateInvokeCount": attempts,
+        },
+        "requestPayload": event,
+        "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
+        "responsePayload": {"errorMessage": str(error), "errorType": type(error).__name__, "stackTrace": []},
+    }
 
 
 @dataclass
@@ -60,11 +89,27 @@ def load_handler(spec: FunctionSpec) -> Handler:
 
 
 class LocalFunction:
-    def __init__(self, spec: FunctionSpec) -> None:
+    def __init__(self, spec: FunctionSpec, dead_letters: DeadLetters | None = None) -> None:
         self.spec = spec
         self.arn = function_arn(spec.logical_id)
         self._handler: Handler | None = None
         self._lock = threading.Lock()
+        self._dead_letters = dead_letters
+
+    def invoke_async(self, event: dict[str, Any]) -> bool:
+        """Run an asynchronous invocation; False when every attempt failed (the record then went to the
+        on-failure destination, if the function has one and the stack sends them)."""
+        for attempt in range(1, ASYNC_ATTEMPTS + 1):
+            try:
+                self.invoke(event)
+                return True
+            except Exception as error:
+                logger.warning("%s failed (attempt %d of %d)", self.spec.logical_id, attempt, ASYNC_ATTEMPTS)
+                if attempt == ASYNC_ATTEMPTS:
+                    logger.exception("%s: retries exhausted", self.spec.logical_id)
+                    if self._dead_letters is not None and self.spec.on_failure is not None:
+                        self._dead_letters(self.spec, invocation_record(self.arn, event, error, attempt))
+        return False
 
     def invoke(self, event: dict[str, Any]) -> Any:
         with self._lock:
@@ -82,8 +127,8 @@ class LocalFunction:
 
 
 class FunctionRegistry:
-    def __init__(self, specs: dict[str, FunctionSpec]) -> None:
-        self.by_id = {name: LocalFunction(spec) for name, spec in specs.items()}
+    def __init__(self, specs: dict[str, FunctionSpec], dead_letters: DeadLetters | None = None) -> None:
+        self.by_id = {name: LocalFunction(spec, dead_letters) for name, spec in specs.items()}
         self.by_arn = {fn.arn: fn for fn in self.by_id.values()}
 
     def __getitem__(self, logical_id: str) -> LocalFunction:

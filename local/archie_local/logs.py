@@ -120,11 +120,9 @@ class LogsEmulator:
                 "subscriptionFilters": [subscription.name],
                 "logEvents": selected,
             }
-            function = self._registry.by_arn[subscription.target]
-            try:
-                function.invoke(encode_subscription(payload))
-            except Exception:
-                logger.exception("subscription %s failed", subscription.name)
+            # CloudWatch Logs invokes its subscription targets asynchronously (retries, then the dead letters).
+            if not self._registry.by_arn[subscription.target].invoke_async(encode_subscription(payload)):
+                logger.error("subscription %s: a batch failed every attempt", subscription.name)
             self.delivered_batches += 1
         return len(events)
 

@@ -19,6 +19,7 @@ from archie_local.template import (
     REGION,
     FunctionSpec,
     Resolver,
+    evaluate_conditions,
     functions,
     parameter_defaults,
     resources_of_type,
@@ -76,7 +77,15 @@ def provision(
         return session.client(service, endpoint_url=endpoint_url)
 
     resolver = Resolver(parameter_defaults(template, parameter_overrides))
+    evaluate_conditions(template, resolver)
     register_names(template, resolver)
+
+    sqs = client("sqs")
+    for name in resources_of_type(template, "AWS::SQS::Queue"):
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        resolver.refs[name] = url
+        resolver.attributes[(name, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
+        resolver.attributes[(name, "QueueName")] = name
 
     dynamodb = client("dynamodb")
     for name, spec in resources_of_type(template, "AWS::DynamoDB::Table").items():
@@ -127,6 +136,7 @@ def provision(
         scheduler.create_schedule_group(Name=group)
         resolver.refs[name] = group
 
+    # The protected API registry (one JSON parameter per stage) like any other parameter.
     ssm = client("ssm")
     for name, spec in resources_of_type(template, "AWS::SSM::Parameter").items():
         props = resolver.resolve(spec["Properties"])

@@ -3,6 +3,7 @@ Scheduler, with the real handlers invoked in-process. No AWS account, no Docker.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -22,7 +23,7 @@ from archie_local.provision import Provisioned, provision
 from archie_local.routing import LocalApi, build_apis
 from archie_local.scheduler import SchedulerEmulator
 from archie_local.site import site_file
-from archie_local.template import REGION, load_template, resources_of_type
+from archie_local.template import REGION, FunctionSpec, load_template, resources_of_type
 
 logger = logging.getLogger("archie_local")
 
@@ -48,7 +49,8 @@ class LocalStack:
         self.ports = {"ManagementApi": port, "SampleApi": sample_port}
         self.moto_port = moto_port
         self.environment_overrides = environment_overrides or {}
-        self.parameter_overrides = parameter_overrides or {}
+        # No X-Ray daemon here: the functions run with tracing off, as the template's Tracing=Disabled sets.
+        self.parameter_overrides = {"Tracing": "Disabled", **(parameter_overrides or {})}
         self.apis: dict[str, LocalApi] = {}
         self.services: dict[str, HttpService] = {}
         self._started: list[Any] = []
@@ -102,7 +104,7 @@ class LocalStack:
 
         composition.reset()
 
-        self.registry = FunctionRegistry(self.provisioned.functions)
+        self.registry = FunctionRegistry(self.provisioned.functions, self.dead_letters)
         self.apis = build_apis(template, self.provisioned.resolver, self.registry)
         # Logs: subscriptions from the template; the functions' structured logs go to their log groups.
         self.logs = LogsEmulator(template, self.provisioned.resolver, self.registry).start()
@@ -125,6 +127,14 @@ class LocalStack:
         self.scheduler = SchedulerEmulator(boto3.client("scheduler"), groups, self.registry).start()
         self._started.append(self.scheduler)
         return self
+
+    def dead_letters(self, spec: FunctionSpec, record: dict[str, Any]) -> None:
+        """An asynchronous invocation that failed every attempt goes to its function's on-failure queue (in
+        moto), as Lambda sends it: `make redrive` works on the local stack as on AWS."""
+        arn = str(self.provisioned.resolver.resolve(spec.on_failure))
+        sqs = boto3.client("sqs")
+        url = sqs.get_queue_url(QueueName=arn.rsplit(":", 1)[-1])["QueueUrl"]
+        sqs.send_message(QueueUrl=url, MessageBody=json.dumps(record))
 
     def access_log_sink(self) -> Any:
         def sink(api: LocalApi, line: str) -> None:

@@ -27,7 +27,7 @@ class _CfnLoader(yaml.SafeLoader):
 
 
 def _tag(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
-    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    name = suffix if suffix in ("Ref", "Condition") else f"Fn::{suffix}"
     if isinstance(node, yaml.ScalarNode):
         value: Any = loader.construct_scalar(node)
         if suffix == "GetAtt":
@@ -47,14 +47,27 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
         return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - our loader is a SafeLoader subclass
 
 
+class _NoValue:
+    """AWS::NoValue: the property it stands for is left out."""
+
+    def __repr__(self) -> str:
+        return "AWS::NoValue"
+
+
+NO_VALUE = _NoValue()
+
+
 @dataclass
 class Resolver:
-    """Resolves Ref / Fn::GetAtt / Fn::Sub against local names. `refs` and `attributes` are filled in as
-    resources are provisioned (a table's Ref is its local name, a secret's Ref its ARN, ...)."""
+    """Resolves Ref / Fn::GetAtt / Fn::Sub / Fn::If (and the conditions it names) / Fn::Join / Fn::Split
+    against local names. `refs` and `attributes` are filled in as resources are provisioned (a table's Ref is
+    its local name, a secret's Ref its ARN, ...); `conditions` are the template's, evaluated against the
+    parameters (`evaluate_conditions`)."""
 
     parameters: dict[str, str]
     refs: dict[str, str] = field(default_factory=dict)
     attributes: dict[tuple[str, str], str] = field(default_factory=dict)
+    conditions: dict[str, bool] = field(default_factory=dict)
 
     def pseudo(self, name: str) -> str:
         return {
@@ -65,7 +78,9 @@ class Resolver:
             "AWS::URLSuffix": "amazonaws.com",
         }[name]
 
-    def ref(self, name: str) -> str:
+    def ref(self, name: str) -> Any:
+        if name == "AWS::NoValue":
+            return NO_VALUE
         if name.startswith("AWS::"):
             return self.pseudo(name)
         if name in self.parameters:
@@ -88,12 +103,45 @@ class Resolver:
                 return self.get_att(name, attribute)
             if set(value) == {"Fn::Sub"}:
                 return self.sub(value["Fn::Sub"])
-            return {k: self.resolve(v) for k, v in value.items()}
+            if set(value) == {"Fn::If"}:
+                condition, when_true, when_false = value["Fn::If"]
+                return self.resolve(when_true if self.condition(condition) else when_false)
+            if set(value) == {"Fn::Join"}:
+                separator, items = value["Fn::Join"]
+                resolved = self.resolve(items)
+                return str(separator).join(str(item) for item in resolved)
+            if set(value) == {"Fn::Split"}:
+                separator, text = value["Fn::Split"]
+                return str(self.resolve(text)).split(str(separator))
+            resolved = {k: self.resolve(v) for k, v in value.items()}
+            return {k: v for k, v in resolved.items() if v is not NO_VALUE}
         if isinstance(value, list):
-            return [self.resolve(v) for v in value]
+            return [item for item in (self.resolve(v) for v in value) if item is not NO_VALUE]
         if isinstance(value, (int, float, bool)):
             return str(value).lower() if isinstance(value, bool) else str(value)
         return value
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            raise KeyError(f"template names condition {name}, which it does not define")
+        return self.conditions[name]
+
+    def evaluate(self, expression: Any) -> bool:
+        """A condition's value: Fn::Equals, Fn::Not, Fn::And, Fn::Or and named conditions."""
+        if isinstance(expression, dict) and len(expression) == 1:
+            (function, arguments), *_ = expression.items()
+            if function == "Fn::Equals":
+                left, right = (self.resolve(a) for a in arguments)
+                return bool(str(left) == str(right))
+            if function == "Fn::Not":
+                return not self.evaluate(arguments[0])
+            if function == "Fn::And":
+                return all(self.evaluate(a) for a in arguments)
+            if function == "Fn::Or":
+                return any(self.evaluate(a) for a in arguments)
+            if function == "Condition":
+                return self.condition(arguments)
+        raise ValueError(f"condition not evaluated locally: {expression}")
 
     def sub(self, text: str) -> str:
         def replace(match: re.Match[str]) -> str:
@@ -104,6 +152,14 @@ class Resolver:
             return self.ref(name)
 
         return re.sub(r"\$\{([^}!]+)\}", replace, text)
+
+
+def evaluate_conditions(template: dict[str, Any], resolver: Resolver) -> dict[str, bool]:
+    """The template's Conditions against the resolver's parameters (in order: a condition may name an earlier
+    one)."""
+    for name, expression in template.get("Conditions", {}).items():
+        resolver.conditions[name] = resolver.evaluate(expression)
+    return resolver.conditions
 
 
 def parameter_defaults(template: dict[str, Any], overrides: dict[str, str] | None = None) -> dict[str, str]:
@@ -125,6 +181,9 @@ class FunctionSpec:
     events: dict[str, Any]
     memory_mb: int
     timeout_s: int
+    # EventInvokeConfig.DestinationConfig.OnFailure.Destination, unresolved: where an asynchronous invocation
+    # that failed every attempt goes (see archie_local.lambdas).
+    on_failure: Any = None
 
 
 def functions(template: dict[str, Any]) -> dict[str, FunctionSpec]:
@@ -141,5 +200,8 @@ def functions(template: dict[str, Any]) -> dict[str, FunctionSpec]:
             events=props.get("Events", {}),
             memory_mb=int(props.get("MemorySize", globals_fn.get("MemorySize", 128))),
             timeout_s=int(props.get("Timeout", globals_fn.get("Timeout", 3))),
+            on_failure=(props.get("EventInvokeConfig", {}).get("DestinationConfig", {}).get("OnFailure", {})).get(
+                "Destination"
+            ),
         )
     return specs

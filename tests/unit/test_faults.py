@@ -134,7 +134,7 @@ def fresh_stack(fail_at: int | None) -> Iterator[Stack]:
             environment_overrides={
                 **FAST_ENVIRONMENT,
                 "AUTHORIZER_CACHE_TTL_SECONDS": "0",
-                "FLUSH_TARGETS_PARAMETER": "",
+                "PROTECTED_APIS_PATH": "",
                 "FLUSH_TARGETS": "mgmt/v1,orders/dev/demo/dev",
             },
         )

@@ -21,7 +21,7 @@ def _from_stack(stack_name: str) -> None:
     os.environ.setdefault("KEYS_TABLE", values["KeysTableName"])
     os.environ.setdefault("IDEMPOTENCY_TABLE", values["IdempotencyTableName"])
     os.environ.setdefault("PEPPER_SECRET_ID", values["PepperSecretArn"])
-    os.environ.setdefault("FLUSH_TARGETS_PARAMETER", values.get("FlushTargetsParameterName", ""))
+    os.environ.setdefault("PROTECTED_APIS_PATH", values.get("ProtectedApisPath", ""))
     os.environ.setdefault("AUDIT_TABLE", values.get("AuditTableName", ""))
 
 

@@ -76,13 +76,24 @@ class IngestReport:
 
 
 class AuditIngest:
-    def __init__(self, writer: AuditWriter, keys: KeyStore, stage_environments: StageEnvironments) -> None:
+    def __init__(
+        self,
+        writer: AuditWriter,
+        keys: KeyStore,
+        stage_environments: StageEnvironments,
+        on_batch_lag: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.writer = writer
         self.keys = keys
         # restApiId/stage -> (project, environment) for protected APIs, whose paths do not name them; read
-        # only when a line needs it (it may cost an SSM call).
+        # only when a line needs it, at most once a batch (the registry behind it caches its own reads, and a
+        # stage registered while this instance is warm is known from the next batch on).
         self._stage_environments_source = stage_environments
         self._stage_environments: Mapping[str, tuple[str, str]] | None = None
+        # Told, after each batch, how far behind the audit is: now minus the batch's oldest log event (ms).
+        self._on_batch_lag = on_batch_lag
+        self._clock = clock
 
     def ingest(self, message_type: str, log_events: Iterable[Mapping[str, Any]]) -> IngestReport:
         """Write the audit records of one decoded subscription delivery. Malformed lines are skipped and
@@ -93,6 +104,7 @@ class AuditIngest:
             report.control_messages += 1
             return report
         events = list(log_events)
+        self._stage_environments = None
         if len(events) > 1:
             with ThreadPoolExecutor(max_workers=INGEST_WORKERS, thread_name_prefix="audit") as pool:
                 parts = list(pool.map(self._ingest_line, events))
@@ -104,7 +116,13 @@ class AuditIngest:
         self._add_usage(report.counted)
         for (project, environment, key_id), epoch in report.last_used.items():
             self.keys.touch_last_used(project, environment, key_id, to_iso(epoch))
+        self._report_lag(events)
         return report
+
+    def _report_lag(self, events: list[Mapping[str, Any]]) -> None:
+        stamps = [e["timestamp"] for e in events if isinstance(e.get("timestamp"), (int, float))]
+        if stamps and self._on_batch_lag is not None:
+            self._on_batch_lag(max(0.0, self._clock() * 1000 - min(stamps)))
 
     def _ingest_line(self, log_event: Mapping[str, Any]) -> IngestReport:
         report = IngestReport()

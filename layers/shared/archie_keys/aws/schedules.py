@@ -19,12 +19,14 @@ logger = logging.getLogger("archie_keys.schedules")
 
 @dataclass(frozen=True)
 class ScheduleTarget:
-    """Where expiry schedules go: the group, the role Scheduler assumes, and the function it invokes.
-    Empty fields: scheduling is not configured (expiry still holds at the authorizer)."""
+    """Where expiry schedules go: the group, the role Scheduler assumes, the function it invokes, and the
+    queue where Scheduler puts an expiry it could not deliver after its retries (optional). Empty group,
+    role or function: scheduling is not configured (expiry still holds at the authorizer)."""
 
     group: str = ""
     role_arn: str = ""
     function_arn: str = ""
+    dead_letter_arn: str = ""
 
     @property
     def configured(self) -> bool:
@@ -34,6 +36,12 @@ class ScheduleTarget:
 def schedule_name(project: str, environment: str, key_id: str) -> str:
     """One schedule per key, named by it (at most 62 characters: Scheduler allows 64)."""
     return f"{project}-{environment}-{key_id}"
+
+
+# Scheduler retries a delivery it could not make (throttled, the function unreachable) with backoff for up to
+# an hour - the longest ReauthorizeEvery the template allows: later, API Gateway's cached Allow has run out by
+# itself and a flush changes nothing - and then puts the expiry in the dead-letter queue, for the alarm.
+RETRY_POLICY = {"MaximumEventAgeInSeconds": 3600, "MaximumRetryAttempts": 185}
 
 
 def at_expression(epoch: float) -> str:
@@ -51,6 +59,14 @@ class ExpirySchedules:
         self.target = target
 
     def _request(self, project: str, environment: str, key_id: str, expires_epoch: float) -> dict[str, Any]:
+        target: dict[str, Any] = {
+            "Arn": self.target.function_arn,
+            "RoleArn": self.target.role_arn,
+            "Input": json.dumps({"project": project, "environment": environment, "key_id": key_id}),
+            "RetryPolicy": dict(RETRY_POLICY),
+        }
+        if self.target.dead_letter_arn:
+            target["DeadLetterConfig"] = {"Arn": self.target.dead_letter_arn}
         return {
             "Name": schedule_name(project, environment, key_id),
             "GroupName": self.target.group,
@@ -58,11 +74,7 @@ class ExpirySchedules:
             "ScheduleExpressionTimezone": "UTC",
             "FlexibleTimeWindow": {"Mode": "OFF"},
             "ActionAfterCompletion": "DELETE",
-            "Target": {
-                "Arn": self.target.function_arn,
-                "RoleArn": self.target.role_arn,
-                "Input": json.dumps({"project": project, "environment": environment, "key_id": key_id}),
-            },
+            "Target": target,
         }
 
     def current(self, project: str, environment: str, key_id: str) -> str | None:

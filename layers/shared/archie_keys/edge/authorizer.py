@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from archie_keys.app.verification import KeyVerifier, VerifiedKey
+from archie_keys.aws.metrics import DecisionMetrics
 from archie_keys.domain.audit import REFUSAL_MESSAGE
 from archie_keys.domain.errors import KeyRefusedError
 from archie_keys.domain.keyformat import MalformedKeyError, parse_key
@@ -66,8 +67,12 @@ def authorizer_response(verified: VerifiedKey, arn_prefix: str, data_api: bool) 
     return response
 
 
-def authorize(event: dict[str, Any], verifier: KeyVerifier) -> dict[str, Any]:
-    """Decide one REQUEST authorizer event. Raises Unauthorized for every refusal and every failure."""
+def authorize(event: dict[str, Any], verifier: KeyVerifier, decisions: DecisionMetrics | None = None) -> dict[str, Any]:
+    """Decide one REQUEST authorizer event. Raises Unauthorized for every refusal and every failure. Each
+    decision is one metric line (`decisions`): Allowed, or Refused with its reason ("error" for a failure).
+
+    Lambda counts every refusal as a function error (the 401 is an exception), so these metrics, not
+    Lambda's Errors, tell refusals from failures."""
     request_context = event.get("requestContext") or {}
     # The audit keys its records on the extended request id (no client can set it; a client can choose the
     # request id with an x-amzn-RequestId header), so a refusal is merged into the right record.
@@ -87,18 +92,25 @@ def authorize(event: dict[str, Any], verifier: KeyVerifier) -> dict[str, Any]:
             raise KeyRefusedError("wrong_environment")
         arn_prefix = stage_arn_prefix(str(event.get("methodArn", "")))
         verified = verifier.verify(token, project=project, environment=environment)
-        return authorizer_response(verified, arn_prefix, data_api)
+        response = authorizer_response(verified, arn_prefix, data_api)
     except KeyRefusedError as refusal:
         place = _key_place(token)
         # Only a key with an id is worth a line (the audit attributes the refusal to it); a flood of
         # malformed strings costs no logging, and API Gateway's access log records those requests anyway.
         if place:
             logger.info(REFUSAL_MESSAGE, extra={**ids, "reason": refusal.reason, **place})
+        if decisions is not None:
+            decisions.refused(refusal.reason)
         raise Unauthorized() from None
     except Exception:
         # DynamoDB down, secret unreadable, a bug: deny. Never allow, never leak the key.
         logger.exception(REFUSAL_MESSAGE, extra={**ids, "reason": "error", **_key_place(token)})
+        if decisions is not None:
+            decisions.refused("error")
         raise Unauthorized() from None
+    if decisions is not None:
+        decisions.allowed()
+    return response
 
 
 def _key_place(token: str | None) -> dict[str, str]:

@@ -20,10 +20,11 @@ if TYPE_CHECKING:
     from archie_keys.app.ingest import AuditIngest
     from archie_keys.app.services import EventRecorder
     from archie_keys.aws.audit_reader import AuditReader
-    from archie_keys.aws.cache_flush import CacheFlusher, FlushTarget
+    from archie_keys.aws.cache_flush import CacheFlusher, FlushTarget, ProtectedApiRegistry
     from archie_keys.aws.dynamo import Transactions
     from archie_keys.aws.idempotency import IdempotencyStore
     from archie_keys.aws.key_store import KeyStore
+    from archie_keys.aws.metrics import DecisionMetrics, MetricLines
     from archie_keys.aws.schedules import ExpirySchedules
     from archie_keys.aws.secrets import SecretDelivery
     from archie_keys.domain.paging import PagingTokens
@@ -87,7 +88,9 @@ class AwsServices:
     def ingest(self) -> AuditIngest:
         from archie_keys.app.ingest import AuditIngest
 
-        return AuditIngest(self.audit_writer, self.store, self.flusher.stage_environments)
+        return AuditIngest(
+            self.audit_writer, self.store, self.flusher.stage_environments, on_batch_lag=self.metrics.audit_lag
+        )
 
     @cached_property
     def secrets(self) -> SecretDelivery:
@@ -95,21 +98,41 @@ class AwsServices:
 
         return SecretDelivery(self.secretsmanager, self.settings.stack_name)
 
+    @cached_property
+    def protected_apis(self) -> ProtectedApiRegistry:
+        from archie_keys.aws.cache_flush import ProtectedApiRegistry
+
+        return ProtectedApiRegistry(_client("ssm"), self.settings.protected_apis_path)
+
     def flush_targets(self) -> tuple[FlushTarget, ...]:
-        """FLUSH_TARGETS, or (as deployed) the SSM parameter holding the same list, cached for 5 minutes."""
-        from archie_keys.aws.cache_flush import parse_flush_targets
-
-        if self.settings.flush_targets or not self.settings.flush_targets_parameter:
+        """FLUSH_TARGETS when set (local runs, tests), else the registry of protected APIs (as deployed:
+        read with one call, cached for 30 s)."""
+        if self.settings.flush_targets or not self.settings.protected_apis_path:
             return self.settings.flush_targets
-        from aws_lambda_powertools.utilities import parameters
+        return self.protected_apis()
 
-        return parse_flush_targets(str(parameters.get_parameter(self.settings.flush_targets_parameter, max_age=300)))
+    @cached_property
+    def metrics(self) -> MetricLines:
+        from archie_keys.aws.metrics import MetricLines
+
+        return MetricLines(self.settings.metrics_namespace, self.settings.stack_name)
+
+    @cached_property
+    def decisions(self) -> DecisionMetrics:
+        from archie_keys.aws.metrics import DecisionMetrics
+
+        return DecisionMetrics(self.metrics)
 
     @cached_property
     def flusher(self) -> CacheFlusher:
         from archie_keys.aws.cache_flush import CacheFlusher
 
-        return CacheFlusher(_client("apigateway"), self.flush_targets, self.settings.authorizer_cache_ttl_seconds)
+        return CacheFlusher(
+            _client("apigateway"),
+            self.flush_targets,
+            self.settings.authorizer_cache_ttl_seconds,
+            on_unflushed=self.metrics.unflushed_stage,
+        )
 
     @cached_property
     def schedules(self) -> ExpirySchedules:
@@ -119,6 +142,7 @@ class AwsServices:
             self.settings.expiry_schedule_group,
             self.settings.expiry_schedule_role_arn,
             self.settings.expiry_flush_function_arn,
+            self.settings.expiry_dead_letter_queue_arn,
         )
         return ExpirySchedules(_client("scheduler"), target)
 

@@ -13,6 +13,8 @@ anything else unexpected is a 500 with no detail (logged), never a stack trace.
 from __future__ import annotations
 
 import json
+import weakref
+from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -31,6 +33,7 @@ from archie_keys.domain.errors import (
 )
 from archie_keys.domain.identity import Identity
 from archie_keys.edge.composition import get_settings
+from archie_keys.edge.tracing import traced
 
 logger = Logger(service="archie-keys")
 
@@ -185,9 +188,27 @@ def _refusal(error: ArchieError) -> dict[str, Any]:
     }
 
 
+# One traced entry per resolver (one per handler module): every API handler is traced here, so none needs
+# its own decorator.
+_entries: weakref.WeakKeyDictionary[APIGatewayRestResolver, Callable[[dict[str, Any], Any], dict[str, Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
 def handle(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Every API handler's entry: configuration checked, body bounded in size and depth before any parsing,
-    then routed."""
+    """Every API handler's entry: traced (edge.tracing), configuration checked, body bounded in size and depth
+    before any parsing, then routed."""
+    entry = _entries.get(app)
+    if entry is None:
+
+        def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+            return _handle(app, event, context)
+
+        entry = _entries[app] = traced(lambda_handler)
+    return entry(event, context)
+
+
+def _handle(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
     get_settings()
     body = event.get("body")
     if isinstance(body, str) and len(body.encode("utf-8", errors="surrogatepass")) > limits.BODY_MAX_BYTES:

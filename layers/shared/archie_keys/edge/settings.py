@@ -47,9 +47,10 @@ class Settings:
     authorizer_negative_cache_ttl_seconds: float = _bounded(5.0, 0, 60)
     # How long a verified secret is remembered (the argon2 proof); the record itself is re-read every TTL.
     authorizer_proof_ttl_seconds: float = _bounded(300.0, 0, 3600)
-    # FLUSH_TARGETS, or (as deployed) the name of an SSM parameter holding the same comma-separated list.
+    # Which API stages a revocation flushes: as deployed, the registry of protected APIs (one SSM parameter
+    # per stage under PROTECTED_APIS_PATH); FLUSH_TARGETS, when set, replaces it (local runs and tests).
     flush_targets: tuple[FlushTarget, ...] = ()
-    flush_targets_parameter: str = ""
+    protected_apis_path: str = ""
     # An expires_at closer than this is almost certainly a clock or unit mistake by the caller.
     key_min_lifetime_seconds: int = _bounded(60, 1, 3600)
     secret_name_prefix: str = "archie/keys/"
@@ -62,6 +63,10 @@ class Settings:
     expiry_schedule_group: str = ""
     expiry_schedule_role_arn: str = ""
     expiry_flush_function_arn: str = ""
+    # Where EventBridge Scheduler sends an expiry it could not deliver (after its retries).
+    expiry_dead_letter_queue_arn: str = ""
+    # CloudWatch namespace of the EMF metrics (the template's alarms and dashboard read it); empty: none.
+    metrics_namespace: str = "ArchieKeys"
 
     @property
     def argon2(self) -> Argon2Parameters:

@@ -1,0 +1,138 @@
+"""CloudWatch metrics as embedded metric format (EMF): one JSON line on stdout per data point, which
+CloudWatch Logs turns into a metric of the function's log group, with no API call and no agent.
+
+Standard library only: the authorizer writes one line per decision, and Powertools Metrics would add its
+import to the authorizer's cold start (`make bench`, authorizer_import_ms). The lines of the authorizer are
+serialised once per kind (outcome, reason) and only the timestamp is filled in per decision, so a decision
+costs a string join and one write.
+
+Namespace and the `Stack` dimension are the template's (METRICS_NAMESPACE, STACK_NAME): its alarms and its
+CloudWatch dashboard read these metrics by those names. An empty namespace writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+# The metric names, in one place: the template's alarms and dashboard use the same names
+# (tests/infrastructure checks that each metric they read is one of these).
+ALLOWED = "Allowed"
+REFUSED = "Refused"
+UNFLUSHED_STAGES = "UnflushedStages"
+AUDIT_LAG = "AuditLag"
+METRIC_NAMES = (ALLOWED, REFUSED, UNFLUSHED_STAGES, AUDIT_LAG)
+# Why the authorizer refuses (KeyRefusedError reasons on its path, and "error" when it failed closed): the
+# `Reason` dimension's values, each a line of the dashboard.
+REFUSAL_REASONS = ("malformed", "wrong_environment", "not_found", "expired", "revoked", "error")
+
+
+def write_stdout(line: str) -> None:
+    # sys.stdout is looked up on every write: the local stack and the benchmark move stdout after import.
+    sys.stdout.write(line + "\n")
+
+
+class MetricLines:
+    """Writes EMF lines in one namespace with the `Stack` dimension on every metric."""
+
+    def __init__(
+        self,
+        namespace: str,
+        stack: str,
+        write: Callable[[str], None] = write_stdout,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.namespace = namespace
+        self.stack = stack
+        self.write = write
+        self.clock = clock
+
+    @property
+    def enabled(self) -> bool:
+        return bool(self.namespace)
+
+    def document(
+        self,
+        metric: str,
+        value: float,
+        unit: str = "Count",
+        dimensions: Sequence[str] = (),
+        values: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """One data point. `dimensions` name keys of `values` that become extra dimensions (each published
+        with and without them); every other key of `values` is a searchable property, not a dimension."""
+        dimension_sets = [["Stack"]] + ([["Stack", *dimensions]] if dimensions else [])
+        return {
+            "_aws": {
+                "Timestamp": int(self.clock() * 1000),
+                "CloudWatchMetrics": [
+                    {
+                        "Namespace": self.namespace,
+                        "Dimensions": dimension_sets,
+                        "Metrics": [{"Name": metric, "Unit": unit}],
+                    }
+                ],
+            },
+            "Stack": self.stack,
+            **(values or {}),
+            metric: value,
+        }
+
+    def put(
+        self,
+        metric: str,
+        value: float,
+        unit: str = "Count",
+        dimensions: Sequence[str] = (),
+        values: Mapping[str, Any] | None = None,
+    ) -> None:
+        if self.enabled:
+            self.write(json.dumps(self.document(metric, value, unit, dimensions, values), separators=(",", ":")))
+
+    def unflushed_stage(self, stage: str, project: str, environment: str) -> None:
+        """A stage whose authorizer cache a revocation or an expiry could not flush (after its retries)."""
+        self.put(UNFLUSHED_STAGES, 1, values={"stage": stage, "project": project, "environment": environment})
+
+    def audit_lag(self, milliseconds: float) -> None:
+        """How far behind the audit is: now minus the oldest log event of the batch just written."""
+        self.put(AUDIT_LAG, round(milliseconds), unit="Milliseconds")
+
+
+class DecisionMetrics:
+    """The authorizer's decisions: `Allowed`, and `Refused` by `Reason` (malformed, not_found, expired,
+    revoked, wrong_environment, forbidden, error), one line per decision. Each kind of line is serialised
+    once; a decision fills in the timestamp."""
+
+    def __init__(self, lines: MetricLines) -> None:
+        self._lines = lines
+        self._templates: dict[str, tuple[str, str]] = {}
+
+    def _template(self, reason: str | None) -> tuple[str, str]:
+        kind = reason or ""
+        template = self._templates.get(kind)
+        if template is None:
+            if reason is None:
+                document = self._lines.document(ALLOWED, 1)
+            else:
+                document = self._lines.document(REFUSED, 1, dimensions=("Reason",), values={"Reason": reason})
+            document["_aws"]["Timestamp"] = 0
+            text = json.dumps(document, separators=(",", ":"))
+            head, _, tail = text.partition('"Timestamp":0')
+            template = (head + '"Timestamp":', tail)
+            self._templates[kind] = template
+        return template
+
+    def _write(self, reason: str | None) -> None:
+        if not self._lines.enabled:
+            return
+        head, tail = self._template(reason)
+        self._lines.write(head + str(int(self._lines.clock() * 1000)) + tail)
+
+    def allowed(self) -> None:
+        self._write(None)
+
+    def refused(self, reason: str) -> None:
+        self._write(reason)

@@ -1,0 +1,369 @@
+"""The template as production runs it: least privilege (read from the translated CloudFormation, where SAM's own
+policies are too), nothing lost, observed, and safe by default."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+import pytest
+
+from archie_keys.aws import metrics
+from archie_keys.aws.key_store import KeyStore
+from archie_local.template import load_template
+from tests.infrastructure.test_template import of_type
+
+KEYS_TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+# The keys-table attributes each function may write, and nothing else (dynamodb:Attributes).
+OWNED_ATTRIBUTES = {
+    "AuthorizerFunctionRole": {"pk", "sk", "hash", "hash_params", "pepper_version"},
+    "VerifyFunctionRole": {"pk", "sk", "hash", "hash_params", "pepper_version"},
+    "AuditIngestFunctionRole": {"pk", "sk", "last_used_at"},
+}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def identity_statements(template: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
+    """(role, statement) for every statement of every role's inline policies and every AWS::IAM::Policy."""
+    found = []
+    for name, role in of_type(template, "AWS::IAM::Role").items():
+        for policy in role["Properties"].get("Policies", []):
+            found += [(name, s) for s in as_list(policy["PolicyDocument"]["Statement"])]
+    for policy in of_type(template, "AWS::IAM::Policy").values():
+        for role in policy["Properties"]["Roles"]:
+            name = role["Ref"] if isinstance(role, dict) else role
+            found += [(name, s) for s in as_list(policy["Properties"]["PolicyDocument"]["Statement"])]
+    return found
+
+
+def names_keys_table(resource: Any) -> bool:
+    return "KeysTable" in json.dumps(resource)
+
+
+def problems(statements: list[tuple[str, dict[str, Any]]]) -> list[str]:
+    """What least privilege forbids: a wildcard action, `Resource: "*"` without a Sid saying why, and a write
+    to the keys table from the authorizer, verify or the ingest that is not limited to the attributes it owns."""
+    found = []
+    for role, statement in statements:
+        actions = as_list(statement.get("Action", []))
+        if any("*" in action for action in actions):
+            found.append(f"{role}: wildcard action {actions}")
+        if "*" in as_list(statement.get("Resource")) and not statement.get("Sid"):
+            found.append(f"{role}: Resource '*' without a Sid giving the reason")
+        writes = KEYS_TABLE_WRITES & set(actions)
+        if role in OWNED_ATTRIBUTES and writes and names_keys_table(statement.get("Resource")):
+            condition = statement.get("Condition", {})
+            allowed = condition.get("ForAllValues:StringEquals", {}).get("dynamodb:Attributes")
+            if allowed is None or set(as_list(allowed)) != OWNED_ATTRIBUTES[role]:
+                found.append(f"{role}: unconditioned write {sorted(writes)} to the keys table")
+            elif condition.get("StringEqualsIfExists", {}).get("dynamodb:ReturnValues") != "NONE":
+                found.append(f"{role}: a write that may return the item's other attributes")
+    return found
+
+
+def test_no_wildcard_action_no_unexplained_star_resource_no_unconditioned_keys_table_write(cloudformation) -> None:
+    statements = identity_statements(cloudformation)
+    assert {role for role, _ in statements} >= set(OWNED_ATTRIBUTES)
+    assert problems(statements) == []
+
+
+def test_the_least_privilege_check_catches_what_it_is_for() -> None:
+    keys = {"Fn::GetAtt": ["KeysTable", "Arn"]}
+    assert len(problems([("AnyRole", {"Action": "dynamodb:*", "Resource": keys})])) == 1
+    assert len(problems([("AnyRole", {"Action": "logs:PutLogEvents", "Resource": "*"})])) == 1
+    assert (
+        problems([("AnyRole", {"Sid": "XRayHasNoResources", "Action": "xray:PutTraceSegments", "Resource": "*"})]) == []
+    )
+    assert len(problems([("AuthorizerFunctionRole", {"Action": ["dynamodb:UpdateItem"], "Resource": keys})])) == 1
+    wider = {"ForAllValues:StringEquals": {"dynamodb:Attributes": ["pk", "sk", "hash", "revoked_at"]}}
+    assert (
+        len(problems([("VerifyFunctionRole", {"Action": "dynamodb:UpdateItem", "Resource": keys, "Condition": wider})]))
+        == 1
+    )
+
+
+class RecordingDynamo:
+    def __init__(self) -> None:
+        self.updates: list[dict[str, Any]] = []
+
+    def update_item(self, **request: Any) -> None:
+        self.updates.append(request)
+
+
+def written_attributes(request: dict[str, Any]) -> set[str]:
+    """The attribute names a request touches: its key and every name in its expressions."""
+    names = dict(request.get("ExpressionAttributeNames", {}))
+    text = " ".join(request.get(k, "") for k in ("UpdateExpression", "ConditionExpression"))
+    text = re.sub(r"\b(SET|AND|OR|NOT|REMOVE|ADD|attribute_exists|attribute_not_exists)\b", " ", text)
+    words = set(re.findall(r"#?[A-Za-z_][A-Za-z0-9_]*", re.sub(r":[A-Za-z0-9_]+", " ", text)))
+    return set(request["Key"]) | {names.get(w, w) for w in words}
+
+
+def test_the_code_writes_only_the_attributes_its_iam_condition_allows() -> None:
+    dynamo = RecordingDynamo()
+    store = KeyStore("KeysTable", dynamo)
+    store.update_key_hash("demo", "dev", "Vc37AAAAAAAA", "old", "new", {"m": 19456, "t": 2, "p": 1})
+    store.touch_last_used("demo", "dev", "Vc37AAAAAAAA", "2026-11-26T00:00:00Z")
+    rehash, touch = dynamo.updates
+    assert written_attributes(rehash) <= OWNED_ATTRIBUTES["AuthorizerFunctionRole"]
+    assert written_attributes(touch) <= OWNED_ATTRIBUTES["AuditIngestFunctionRole"]
+    assert "ReturnValues" not in rehash and "ReturnValues" not in touch
+
+
+def test_cloudwatch_logs_may_invoke_the_ingest_only_for_its_three_log_groups(cloudformation) -> None:
+    resources = cloudformation["Resources"]
+    permissions = {
+        name: r["Properties"]
+        for name, r in of_type(cloudformation, "AWS::Lambda::Permission").items()
+        if r["Properties"]["Principal"] == "logs.amazonaws.com"
+    }
+    sources = {json.dumps(p["SourceArn"]) for p in permissions.values()}
+    assert all(
+        "SourceAccount" in p and p["FunctionName"] == {"Ref": "AuditIngestFunction"} for p in permissions.values()
+    )
+    for name, subscription in of_type(cloudformation, "AWS::Logs::SubscriptionFilter").items():
+        group = subscription["Properties"]["LogGroupName"]["Ref"]
+        assert json.dumps({"Fn::GetAtt": [group, "Arn"]}) in sources, name
+        assert resources[subscription["DependsOn"]]["Properties"]["SourceArn"] == {"Fn::GetAtt": [group, "Arn"]}
+    assert len(permissions) == len(of_type(cloudformation, "AWS::Logs::SubscriptionFilter")) == 3
+
+
+def test_flushing_is_allowed_on_authorizer_caches_only_and_the_registry_is_read_by_path(cloudformation) -> None:
+    resources = cloudformation["Resources"]
+    flush = resources["FlushAuthorizerCachePolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert flush == [
+        {
+            "Effect": "Allow",
+            "Action": "apigateway:DELETE",
+            "Resource": {
+                "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/*/stages/*/cache/authorizers"
+            },
+        }
+    ]
+    (read,) = resources["ReadProtectedApisPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert read["Action"] == "ssm:GetParametersByPath"
+    assert all("protected-apis" in r["Fn::Sub"] for r in read["Resource"])
+    readers = {r["Ref"] for r in resources["ReadProtectedApisPolicy"]["Properties"]["Roles"]}
+    flushers = {r["Ref"] for r in resources["FlushAuthorizerCachePolicy"]["Properties"]["Roles"]}
+    assert flushers | {"AuditIngestFunctionRole"} == readers
+    assert "flush-targets" not in json.dumps(cloudformation)
+
+
+def test_only_the_functions_that_hash_keys_may_read_the_pepper(cloudformation) -> None:
+    resources = cloudformation["Resources"]
+    readers = {
+        role
+        for role, statement in identity_statements(cloudformation)
+        if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
+        and as_list(statement["Resource"]) == [{"Ref": "PepperSecret"}]
+    }
+    policy = resources["PepperSecretPolicy"]["Properties"]
+    (deny,) = policy["ResourcePolicy"]["Statement"]
+    assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "secretsmanager:GetSecretValue")
+    allowed = deny["Condition"]["StringNotEquals"]["aws:PrincipalArn"]["Fn::Split"][1]["Fn::Join"][1]
+    allowed_roles = {item["Fn::GetAtt"][0] for item in allowed if "Fn::GetAtt" in item}
+    assert allowed_roles == readers and len(readers) >= 2
+    assert {"Fn::Join": [",", {"Ref": "PepperReaderArns"}]} in allowed  # operators, e.g. for bootstrap
+    assert policy["BlockPublicPolicy"] is True and policy["SecretId"] == {"Ref": "PepperSecret"}
+    secret = resources["PepperSecret"]
+    assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == "Retain"
+
+
+def test_delivered_secrets_are_written_only_under_the_prefix_and_only_if_this_stack_created_them(
+    cloudformation,
+) -> None:
+    checked = 0
+    for role, statement in identity_statements(cloudformation):
+        actions = set(as_list(statement["Action"])) & {
+            "secretsmanager:CreateSecret",
+            "secretsmanager:TagResource",
+            "secretsmanager:PutSecretValue",
+            "secretsmanager:UpdateSecretVersionStage",
+            "secretsmanager:DeleteSecret",
+        }
+        if not actions:
+            continue
+        checked += 1
+        assert "${SecretNamePrefix}*" in statement["Resource"]["Fn::Sub"], role
+        stack = {"Ref": "AWS::StackName"}
+        condition = statement["Condition"]
+        resource_tag = {"secretsmanager:ResourceTag/archie-keys:stack": stack}
+        if "secretsmanager:CreateSecret" in actions:  # creating: tagged ours, and never re-tagging another's
+            assert condition["StringEquals"] == {"aws:RequestTag/archie-keys:stack": stack}, role
+            assert condition["StringEqualsIfExists"] == resource_tag, role
+        else:  # writing: only secrets already tagged ours
+            assert condition["StringEquals"] == resource_tag, role
+    assert checked == 4  # create and write, for the create and roll functions
+
+
+def test_what_cannot_be_rebuilt_is_protected_from_deletion(cloudformation) -> None:
+    resources = cloudformation["Resources"]
+    for table in ("KeysTable", "AuditTable"):
+        assert resources[table]["Properties"]["DeletionProtectionEnabled"] is True, table
+        assert resources[table]["DeletionPolicy"] == "Retain", table
+
+
+def test_the_api_gateway_account_setting_is_optional_retained_and_the_apis_wait_for_it(cloudformation) -> None:
+    resources = cloudformation["Resources"]
+    for name in ("ApiGatewayAccount", "ApiGatewayCloudWatchRole"):
+        assert resources[name]["Condition"] == "SetApiGatewayAccount", name
+        assert resources[name]["DeletionPolicy"] == resources[name]["UpdateReplacePolicy"] == "Retain", name
+    ready = resources["ApiGatewayAccountReady"]["Metadata"]["AccountSetting"]
+    assert ready["Fn::If"][:2] == ["SetApiGatewayAccount", {"Ref": "ApiGatewayAccount"}]
+    for stage in of_type(cloudformation, "AWS::ApiGateway::RestApi"):
+        assert "ApiGatewayAccountReady" in as_list(resources[stage].get("DependsOn", [])), stage
+    assert load_template()["Parameters"]["ManageApiGatewayAccount"]["Default"] == "true"
+
+
+def test_every_stage_is_throttled_and_the_management_stage_can_have_a_rate_based_waf_rule(cloudformation) -> None:
+    stages = of_type(cloudformation, "AWS::ApiGateway::Stage")
+    assert len(stages) == 2
+    for name, stage in stages.items():
+        (setting,) = stage["Properties"]["MethodSettings"]
+        assert setting["ThrottlingBurstLimit"] > 0 and setting["ThrottlingRateLimit"] > 0, name
+    acl = cloudformation["Resources"]["ManagementApiWebAcl"]
+    (rule,) = acl["Properties"]["Rules"]
+    assert rule["Statement"]["RateBasedStatement"] == {
+        "Limit": {"Ref": "ManagementApiRateLimitPerIp"},
+        "AggregateKeyType": "IP",
+    }
+    association = cloudformation["Resources"]["ManagementApiWebAclAssociation"]
+    assert acl["Condition"] == association["Condition"] == "ManagementApiWaf"
+    assert "ManagementApiStage" in json.dumps(association["Properties"]["ResourceArn"])
+    assert load_template()["Parameters"]["ManagementApiRateLimitPerIp"]["Default"] == 0  # off unless asked
+
+
+def test_the_authorizer_has_reserved_concurrency_by_default(cloudformation) -> None:
+    reserved = cloudformation["Resources"]["AuthorizerFunction"]["Properties"]["ReservedConcurrentExecutions"]
+    assert reserved == {
+        "Fn::If": ["ReserveAuthorizerConcurrency", {"Ref": "AuthorizerReservedConcurrency"}, {"Ref": "AWS::NoValue"}]
+    }
+    assert load_template()["Parameters"]["AuthorizerReservedConcurrency"]["Default"] == 100
+    (rule,) = cloudformation["Rules"]["AuthorizerConcurrencyIsNeverZero"]["Assertions"]
+    assert rule["Assert"] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "AuthorizerReservedConcurrency"}, "0"]}]}
+
+
+def test_the_dashboard_site_sends_a_strict_content_security_policy_and_security_headers(cloudformation) -> None:
+    resources = cloudformation["Resources"]
+    behaviour = resources["DashboardDistribution"]["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
+    assert behaviour["ResponseHeadersPolicyId"] == {"Ref": "DashboardResponseHeadersPolicy"}
+    headers = resources["DashboardResponseHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
+    security = headers["SecurityHeadersConfig"]
+    csp = security["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
+    directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
+    assert directives == {
+        "default-src": "'none'",
+        "script-src": "'self'",
+        "style-src": "'self'",
+        "img-src": "'self' data:",
+        "connect-src": "'self' https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}",
+        "base-uri": "'none'",
+        "form-action": "'none'",
+        "frame-ancestors": "'none'",
+    }
+    assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+    assert security["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer"
+    assert security["FrameOptions"]["FrameOption"] == "DENY"
+    assert security["ContentTypeOptions"]["Override"] is True
+    assert all(header["Override"] is True for header in security.values())
+
+
+ALARMED = {
+    "AuthorizerErrorsAlarm": "authorizer failures",
+    "AuthorizerThrottlesAlarm": "Throttles",
+    "AuthorizerDurationAlarm": "Duration",
+    "AuditIngestErrorsAlarm": "Errors",
+    "AuditIngestDroppedEventsAlarm": "AsyncEventsDropped",
+    "ManagementApi5xxAlarm": "5XXError",
+    "SampleApi5xxAlarm": "5XXError",
+    "KeysTableThrottlesAlarm": "WriteThrottleEvents",
+    "AuditTableThrottlesAlarm": "WriteThrottleEvents",
+    "IdempotencyTableThrottlesAlarm": "WriteThrottleEvents",
+    "AuditIngestDeadLetterQueueAlarm": "ApproximateNumberOfMessagesVisible",
+    "ExpiryFlushDeadLetterQueueAlarm": "ApproximateNumberOfMessagesVisible",
+    "UnflushedStagesAlarm": "UnflushedStages",
+}
+
+
+def alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
+    props = alarm["Properties"]
+    if "Metrics" in props:
+        return [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
+    return [{"Namespace": props["Namespace"], "MetricName": props["MetricName"], "Dimensions": props["Dimensions"]}]
+
+
+def test_every_signal_an_operator_needs_has_an_alarm_that_notifies_the_optional_topic(cloudformation) -> None:
+    alarms = of_type(cloudformation, "AWS::CloudWatch::Alarm")
+    assert set(ALARMED) <= set(alarms)
+    notify = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+    for name, alarm in alarms.items():
+        props = alarm["Properties"]
+        assert props["AlarmActions"] == props["OKActions"] == notify, name
+        assert props["TreatMissingData"] == "notBreaching", name
+        assert props["AlarmDescription"], name
+        for metric in alarm_metrics(alarm):
+            if metric["Namespace"] == "ArchieKeys":  # our own EMF metrics: names the code writes
+                assert metric["MetricName"] in metrics.METRIC_NAMES, name
+                assert {"Name": "Stack", "Value": {"Ref": "AWS::StackName"}} in metric["Dimensions"], name
+    for name, signal in ALARMED.items():
+        text = json.dumps(alarms[name]["Properties"])
+        assert signal in text, name
+    assert load_template()["Parameters"]["AlarmTopicArn"]["Default"] == ""
+
+
+def dashboard_body(cloudformation: dict[str, Any]) -> dict[str, Any]:
+    text = cloudformation["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    return json.loads(re.sub(r"\$\{[^}]+\}", "x", text))
+
+
+def test_the_dashboard_shows_decisions_by_reason_latency_cache_effectiveness_and_audit_lag(cloudformation) -> None:
+    widgets = dashboard_body(cloudformation)["widgets"]
+    rows = [row for w in widgets for row in w["properties"]["metrics"]]
+    ours = [row for row in rows if row[0] == "ArchieKeys"]
+    assert {row[1] for row in ours} == set(metrics.METRIC_NAMES)
+    reasons = {row[row.index("Reason") + 1] for row in ours if "Reason" in row}
+    assert reasons == set(metrics.REFUSAL_REASONS)
+    expressions = [row[0]["expression"] for row in rows if isinstance(row[0], dict)]
+    assert "1 - FILL(decisions, 0) / requests" in expressions  # cache hit ratio: 1 - invocations / requests
+    titles = " ".join(w["properties"]["title"] for w in widgets).lower()
+    for topic in ("decisions", "latency", "cache effectiveness", "audit lag"):
+        assert topic in titles, topic
+
+
+def test_tracing_is_one_switch_for_functions_and_apis(cloudformation) -> None:
+    for name, function in of_type(cloudformation, "AWS::Lambda::Function").items():
+        assert function["Properties"]["TracingConfig"] == {
+            "Mode": {"Fn::If": ["TracingOn", "Active", "PassThrough"]}
+        }, name
+    for name, stage in of_type(cloudformation, "AWS::ApiGateway::Stage").items():
+        assert stage["Properties"]["TracingEnabled"] == {"Fn::If": ["TracingOn", True, False]}, name
+
+
+def test_the_asynchronous_functions_send_what_fails_to_their_dead_letter_queues(cloudformation) -> None:
+    configs = of_type(cloudformation, "AWS::Lambda::EventInvokeConfig")
+    queues = {}
+    for config in configs.values():
+        props = config["Properties"]
+        assert props["MaximumRetryAttempts"] == 2
+        queues[props["FunctionName"]["Ref"]] = props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
+    assert queues == {
+        "AuditIngestFunction": "AuditIngestDeadLetterQueue",
+        "ExpiryFlushFunction": "ExpiryFlushDeadLetterQueue",
+    }
+    outputs = cloudformation["Outputs"]
+    for name in ("AuditIngest", "ExpiryFlush"):
+        assert outputs[f"{name}DeadLetterQueueUrl"]["Value"] == {"Ref": f"{name}DeadLetterQueue"}
+        assert outputs[f"{name}FunctionName"]["Value"] == {"Ref": f"{name}Function"}
+    assert outputs["ProtectedApisPath"]["Value"] == {"Fn::Sub": "/${AWS::StackName}/protected-apis"}
+
+
+@pytest.mark.parametrize("name", sorted(load_template()["Resources"]))
+def test_every_checkov_finding_skipped_in_the_template_says_why(name: str) -> None:
+    resource = load_template()["Resources"][name]
+    for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
+        assert re.fullmatch(r"CKV2?_AWS_[0-9]+", skip["id"]), (name, skip)
+        assert len(skip.get("comment", "")) > 30, (name, skip)
