@@ -8,7 +8,7 @@ PORT ?= 3000
 SAMPLE_PORT ?= 3001
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
-.PHONY: install run test lint format typecheck cfn-lint unit infrastructure integration e2e bench bootstrap clean browser deploy-dashboard
+.PHONY: install run test lint format typecheck cfn-lint unit infrastructure integration e2e bench mutate bootstrap clean browser deploy-dashboard
 
 install: $(STAMP)
 
@@ -65,6 +65,10 @@ browser:
 bench: install
 	$(BIN)/python -m tests.bench.authorizer_bench
 
+## Mutation testing (mutmut) of the modules that decide; kill rate per module, the last line is JSON. Slow: not in `make test`.
+mutate: install
+	$(BIN)/python -m tests.mutation.run
+
 ## First admin key of another environment on the running local stack (or AWS: add STACK=<name>).
 bootstrap: install
 	$(BIN)/python -m archie_keys bootstrap --project $(PROJECT) --environment $(ENVIRONMENT) $(if $(STACK),--stack-name $(STACK))
@@ -74,4 +78,4 @@ deploy-dashboard: install
 	$(BIN)/python -m archie_tools.deploy_dashboard --stack-name $(STACK)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/artifacts
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache tests/artifacts build/mutate
