@@ -114,3 +114,13 @@ def test_misusing_an_idempotency_key_is_answered_with_what_to_do(env: Environmen
         "message": "a request with this Idempotency-Key is still in progress; retry shortly",
         "field": "Idempotency-Key",
     }
+
+
+def test_a_replay_at_the_instant_its_key_expires_is_refused_as_the_authorizer_refuses_the_key(
+    env: Environment, monkeypatch
+) -> None:
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    first = create(env, "ci-6", {**BODY, "expires_at": later})
+    expires = float(env.record(first.body["key_id"])["expires_epoch"])
+    monkeypatch.setattr(idempotent, "now_epoch", lambda: expires)
+    assert create(env, "ci-6", {**BODY, "expires_at": later}).body["code"] == "key_not_active"

@@ -274,3 +274,29 @@ def test_without_a_cache_ttl_every_request_reads_the_record(env: Environment) ->
     with counted_reads() as reads:
         assert reason(uncached.verify, with_secret(env.admin, "Z" * 22)) == "not_found"
     assert "get_item" in reads
+
+
+def test_a_rotated_pepper_is_picked_up_without_a_restart(env: Environment, monkeypatch) -> None:
+    import boto3
+
+    from archie_keys.app.bootstrap import bootstrap
+    from archie_keys.app.commands import Place
+    from archie_keys.edge import composition
+
+    monkeypatch.setenv("PEPPER_MAX_AGE_SECONDS", "0")  # re-read the secret on every use
+    composition.reset()
+    api = env.stack.apis["ManagementApi"]
+    for _ in range(2):  # the second request re-reads the same pepper and keeps its hasher
+        assert api("GET", env.path("/whoami"), env.admin).status == 200
+    secrets = boto3.client("secretsmanager")
+    secret_id = get_services().settings.pepper_secret_id
+    original = secrets.get_secret_value(SecretId=secret_id)["SecretString"]
+    try:
+        secrets.put_secret_value(SecretId=secret_id, SecretString="rotated-" + "p" * 40)
+        # The same warm process creates a key under the new pepper, which a process started now accepts.
+        created = bootstrap(get_services(), Place(env.project + "r", env.environment)).value
+        composition.reset()
+        assert api("GET", f"/projects/{env.project}r/environments/{env.environment}/whoami", created).status == 200
+    finally:
+        secrets.put_secret_value(SecretId=secret_id, SecretString=original)
+        composition.reset()
