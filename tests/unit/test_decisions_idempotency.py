@@ -124,3 +124,25 @@ def test_a_replay_at_the_instant_its_key_expires_is_refused_as_the_authorizer_re
     expires = float(env.record(first.body["key_id"])["expires_epoch"])
     monkeypatch.setattr(idempotent, "now_epoch", lambda: expires)
     assert create(env, "ci-6", {**BODY, "expires_at": later}).body["code"] == "key_not_active"
+
+
+def test_two_sealed_responses_in_the_table_reveal_nothing_about_their_keys_together(env: Environment) -> None:
+    import base64
+
+    # Someone who can read the idempotency table but has no pepper: if two records shared a keystream, XOR of
+    # the two sealed values would be XOR of the two key values.
+    created = [create(env, f"seal-{n}").body for n in range(2)]
+    items = get_services().idempotency.client.scan(TableName=get_services().settings.idempotency_table)["Items"]
+    sealed = {
+        item["key_id"]["S"]: base64.b64decode(item["response"]["M"]["key"]["S"])
+        for item in items
+        if item.get("key_id", {}).get("S") in {c["key_id"] for c in created}
+    }
+    first, second = (sealed[c["key_id"]] for c in created)
+    keys = [c["key"].encode() for c in created]
+    assert created[0]["key"] not in str(items) and created[1]["key"] not in str(items)
+    length = len(keys[0])  # each sealed value is the key's length, then a tag
+    assert len(keys[1]) == length
+    assert bytes(a ^ b for a, b in zip(first[:length], second[:length], strict=True)) != bytes(
+        a ^ b for a, b in zip(keys[0], keys[1], strict=True)
+    )
