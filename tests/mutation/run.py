@@ -51,6 +51,8 @@ DECIDING_MODULES = (
 
 # Unit tests that exercise those modules (each mutant runs only the ones that reach the mutated function,
 # fastest first, stopping at the first failure). They are ordinary unit tests and run in `make unit` too.
+# Only pure tests and tests sharing one stack per module (tests/unit/decision_stack.py): a test that
+# provisions its own stack costs seconds per mutant that survives the tests before it.
 TESTS = (
     "tests/unit/test_decisions_keyformat.py",
     "tests/unit/test_decisions_rules.py",
@@ -62,8 +64,6 @@ TESTS = (
     "tests/unit/test_keyformat.py",
     "tests/unit/test_hashing.py",
     "tests/unit/test_permissions.py",
-    "tests/unit/test_authorizer.py",
-    "tests/unit/test_idempotency_and_secrecy.py",
 )
 
 MUTMUT_SETTINGS: dict[str, Any] = {

@@ -8,12 +8,14 @@ from __future__ import annotations
 import copy
 import json
 import re
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from archie_local.lambdas import FunctionRegistry
+import pytest
+
 from archie_local.template import load_template
-from tests.support import env_path
+from tests.unit.decision_stack import Stack, new_environment, running_stack
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:api1234567/v1/GET/projects/demo/environments/dev/keys"
@@ -59,31 +61,35 @@ def valid_body(method: str, template: str, acme_key: str) -> Any:
     return None
 
 
-def test_a_demo_dev_key_is_refused_on_acme_prod_routes_even_when_the_handler_is_invoked_directly(
-    aws, api, bootstrap
-) -> None:
-    demo_key, acme_key = bootstrap("demo", "dev"), bootstrap("acme", "prod")
-    functions = FunctionRegistry(aws.functions)
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    with running_stack() as running:
+        yield running
+
+
+def test_a_demo_dev_key_is_refused_on_acme_prod_routes_even_when_the_handler_is_invoked_directly(stack) -> None:
+    demo, acme = new_environment(stack), new_environment(stack)  # "demo/dev" and "acme/prod"
+    functions = stack.functions
     answer = functions["AuthorizerFunction"].invoke(
-        {"type": "REQUEST", "methodArn": METHOD_ARN, "headers": {"Authorization": f"Bearer {demo_key}"}}
+        {"type": "REQUEST", "methodArn": METHOD_ARN, "headers": {"Authorization": f"Bearer {demo.admin}"}}
     )
     demo_context = {**answer["context"], "principalId": answer["principalId"]}
-    acme_key_id = acme_key.split("_")[-1][:12]
-    values = {"project": "acme", "environment": "prod", "key_id": acme_key_id, "role": "admin"}
-    acme_before = api("GET", env_path("acme", "prod", "/keys"), acme_key).body
+    acme_key_id = acme.admin.split("_")[-1][:12]
+    values = {"project": acme.project, "environment": acme.environment, "key_id": acme_key_id, "role": "admin"}
+    acme_before = acme.call("GET", "/keys").body
 
     routes = management_routes()
     assert len(routes) >= 15  # every route of the public contract is here
     answers = {}
     for logical_id, method, template in routes:
-        event = direct_event(method, template, values, demo_context, valid_body(method, template, acme_key))
+        event = direct_event(method, template, values, demo_context, valid_body(method, template, acme.admin))
         response = functions[logical_id].invoke(event)
         answers[f"{method} {template}"] = (response["statusCode"], json.loads(response["body"] or "{}").get("code"))
     assert answers == dict.fromkeys(answers, (403, "wrong_environment"))
 
-    # Nothing of acme/prod changed: its admin key still works, unrolled, and its keys are the same.
-    assert api("GET", env_path("acme", "prod", "/keys"), acme_key).body == acme_before
-    admin_role = api("GET", env_path("acme", "prod", "/roles/admin"), acme_key).body
+    # Nothing of acme/prod changed: its admin key still works, and its keys and roles are the same.
+    assert acme.call("GET", "/keys").body == acme_before
+    admin_role = acme.call("GET", "/roles/admin").body
     assert admin_role["permissions"] == [
         {"resource": "*", "actions": ["read", "write", "update", "delete"], "filters": {}}
     ]

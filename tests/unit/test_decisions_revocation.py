@@ -4,15 +4,25 @@ of a decision it had cached. Every other revocation test warms the cache first."
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterator
 
 import pytest
 
 from archie_keys.edge import composition
-from tests.support import env_path
+from tests.unit.decision_stack import Environment, Stack, new_environment, running_stack
 
-KEYS = env_path("demo", "dev", "/keys")
-READER = {"permissions": [{"resource": "orders", "actions": ["read"]}, {"resource": "keys", "actions": ["read"]}]}
+READER = ({"resource": "orders", "actions": ["read"]}, {"resource": "keys", "actions": ["read"]})
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    with running_stack() as running:
+        yield running
+
+
+@pytest.fixture
+def env(stack: Stack) -> Environment:
+    return new_environment(stack)
 
 
 def fresh_authorizer_instance() -> None:
@@ -20,29 +30,28 @@ def fresh_authorizer_instance() -> None:
     composition.reset()
 
 
-@pytest.fixture
-def reader_key(api: Any, admin_key: str) -> dict[str, Any]:
-    assert api("PUT", env_path("demo", "dev", "/roles/reader"), admin_key, READER).status == 201
-    created = api("POST", KEYS, admin_key, {"name": "consumer", "roles": ["reader"]})
-    assert created.status == 201, created.body
-    return created.body
-
-
 @pytest.mark.parametrize("used_before", [False, True], ids=["never used", "used, then revoked"])
-def test_a_revoked_key_presented_to_a_fresh_authorizer_is_refused(apis, api, admin_key, reader_key, used_before):
-    key, sample = reader_key["key"], apis["SampleApi"]
+def test_a_revoked_key_presented_to_a_fresh_authorizer_is_refused(env: Environment, used_before: bool) -> None:
+    # The sample API's stage serves demo/dev: point a stage of it at this test's environment.
+    sample = env.stack.apis["SampleApi"]
+    sample.gateway.api.variables.update(project=env.project, environment=env.environment)
+    env.role("reader", *READER)
+    created = env.key("reader")
+    key = created["key"]
     if used_before:
         assert sample("GET", "/orders/1", key).status == 200
-    assert api("DELETE", f"{KEYS}/{reader_key['key_id']}", admin_key).status == 204
+    assert env.call("DELETE", f"/keys/{created['key_id']}").status == 204
 
     fresh_authorizer_instance()
     assert sample("GET", "/orders/1", key).status == 401
     fresh_authorizer_instance()
-    assert api("GET", KEYS, key).status == 401
+    assert env.call("GET", "/keys", key).status == 401
 
 
-def test_verify_says_revoked_for_a_revoked_key_it_never_saw(api, admin_key, reader_key) -> None:
-    assert api("DELETE", f"{KEYS}/{reader_key['key_id']}", admin_key).status == 204
+def test_verify_says_revoked_for_a_revoked_key_it_never_saw(env: Environment) -> None:
+    env.role("reader", *READER)
+    created = env.key("reader")
+    assert env.call("DELETE", f"/keys/{created['key_id']}").status == 204
     fresh_authorizer_instance()
-    verdict = api("POST", env_path("demo", "dev", "/verify"), admin_key, {"key": reader_key["key"]})
+    verdict = env.call("POST", "/verify", body={"key": created["key"]})
     assert verdict.status == 200 and verdict.body == {"valid": False, "code": "revoked"}
