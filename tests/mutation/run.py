@@ -127,11 +127,12 @@ def rate(detected: int, total: int) -> float:
     return round(100.0 * detected / total, 1) if total else 100.0
 
 
-def figures(killed: int, total: int, equivalent: int) -> dict[str, Any]:
+def figures(killed: int, total: int, equivalent: int, not_checked: int) -> dict[str, Any]:
     return {
         "killed": killed,
         "total": total,
         "equivalent": equivalent,
+        "not_checked": not_checked,  # an interrupted run: counted as not killed
         "rate": rate(killed, total),
         "rate_without_equivalent": rate(killed, total - equivalent),
     }
@@ -143,16 +144,23 @@ def report(by_module: dict[str, dict[str, str]], seconds: float) -> dict[str, An
     survivors: list[str] = []
     for module, statuses in by_module.items():
         undetected = [name for name, status in statuses.items() if status not in DETECTED]
-        survivors += [f"{name}: {statuses[name]}" for name in undetected if name not in equivalents]
+        survivors += [
+            f"{name}: {statuses[name]}"
+            for name in undetected
+            if name not in equivalents and statuses[name] != "not checked"
+        ]
         modules[module] = figures(
-            len(statuses) - len(undetected), len(statuses), sum(name in equivalents for name in undetected)
+            len(statuses) - len(undetected),
+            len(statuses),
+            sum(name in equivalents and statuses[name] != "not checked" for name in undetected),
+            sum(status == "not checked" for status in statuses.values()),
         )
-    overall = figures(*(sum(m[k] for m in modules.values()) for k in ("killed", "total", "equivalent")))
-    print(f"{'module':<24} {'killed':>7} {'total':>6} {'rate':>7} {'equiv.':>7} {'rate w/o equiv.':>16}")
+    overall = figures(*(sum(m[k] for m in modules.values()) for k in ("killed", "total", "equivalent", "not_checked")))
+    print(f"{'module':<24} {'killed':>7} {'total':>6} {'rate':>7} {'equiv.':>7} {'rate w/o equiv.':>16} {'unrun':>6}")
     for name, row in [*modules.items(), ("overall", overall)]:
         print(
             f"{name:<24} {row['killed']:>7} {row['total']:>6} {row['rate']:>6}% {row['equivalent']:>7} "
-            f"{row['rate_without_equivalent']:>15}%"
+            f"{row['rate_without_equivalent']:>15}% {row['not_checked']:>6}"
         )
     all_statuses = {name: status for statuses in by_module.values() for name, status in statuses.items()}
     stale = sorted(name for name in equivalents if all_statuses.get(name) in DETECTED or name not in all_statuses)

@@ -146,3 +146,14 @@ def test_two_sealed_responses_in_the_table_reveal_nothing_about_their_keys_toget
     assert bytes(a ^ b for a, b in zip(first[:length], second[:length], strict=True)) != bytes(
         a ^ b for a, b in zip(keys[0], keys[1], strict=True)
     )
+
+
+def test_a_request_that_gave_up_its_claim_lets_the_retry_create_the_key(env: Environment) -> None:
+    admin_id = env.admin.split("_")[-1][:12]
+    scope = {"project": env.project, "environment": env.environment, "caller": admin_id, "operation": "create"}
+    body = CreateKeyBody(**BODY).model_dump(mode="json")
+    held = idempotent.begin(get_services(), idempotent.IdempotentRequest(scope, "ci-7", body))
+    assert isinstance(held, idempotent.Ticket)
+    idempotent.release(get_services(), held)
+    idempotent.release(get_services(), None)  # nothing claimed, nothing to give up
+    assert create(env, "ci-7").status == 201
