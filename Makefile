@@ -26,7 +26,7 @@ SAMPLE_PORT ?= 3001
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible unit infrastructure integration e2e \
-	fuzz openapi bench bootstrap clean browser deploy-dashboard redrive pepper-status pepper-rotate pepper-retire
+	fuzz openapi bench mutate bootstrap clean browser deploy-dashboard redrive pepper-status pepper-rotate pepper-retire
 
 install: $(STAMP)
 
@@ -121,6 +121,10 @@ openapi: install
 bench: install
 	@$(BIN)/python -m tests.bench.authorizer_bench
 
+## Mutation testing (mutmut) of the modules that decide; kill rate per module, the last line is JSON. Slow: not in `make test`.
+mutate: install
+	$(BIN)/python -m tests.mutation.run
+
 ## First admin key of another environment on the running local stack (`make run`; or AWS: add STACK=<name>).
 bootstrap: install
 	@$(BIN)/python -m archie_keys bootstrap --project $(PROJECT) --environment $(ENVIRONMENT) $(if $(STACK),--stack-name $(STACK),--local)
@@ -139,4 +143,4 @@ redrive: install
 	$(BIN)/python -m archie_tools.redrive --stack-name $(STACK) --queue $(QUEUE) $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache tests/artifacts
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache tests/artifacts build/mutate

@@ -1,0 +1,184 @@
+"""The authorizer function as API Gateway calls it: which header carries a key, which stage may use it, the
+policy each API and stage gets (never another's, even from the same warm instance), and the refusal line the
+audit reads, which names the key but never its secret."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from archie_keys.domain.keyformat import checksum
+from archie_local.gateway import policy_allows
+from tests.unit.decision_stack import Environment, Stack, new_environment, running_stack
+
+MANAGEMENT = "arn:aws:execute-api:us-east-1:123456789012:mgmt000001/v1"
+SAMPLE = "arn:aws:execute-api:us-east-1:123456789012:orders0001/dev"
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    with running_stack() as running:
+        yield running
+
+
+@pytest.fixture
+def env(stack: Stack) -> Environment:
+    return new_environment(stack)
+
+
+def event(headers: Any, method_arn: str, stage_variables: dict[str, str] | None = None) -> dict[str, Any]:
+    return {
+        "type": "REQUEST",
+        "methodArn": method_arn,
+        "headers": headers,
+        "stageVariables": stage_variables,
+        "requestContext": {"requestId": "req-1", "extendedRequestId": "ext-1="},
+    }
+
+
+def authorize(env: Environment, headers: Any, method_arn: str = f"{MANAGEMENT}/GET/x", **stage: str) -> Any:
+    try:
+        return env.stack.functions["AuthorizerFunction"].invoke(event(headers, method_arn, stage or None))
+    except Exception as error:
+        assert str(error) == "Unauthorized"
+        return None
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Authorization": "Bearer {key}"},
+        {"authorization": "bearer {key}"},
+        {"AUTHORIZATION": "BEARER {key}"},
+        {"Authorization": "  Bearer   {key}  "},
+        {"Accept": "application/json", "Authorization": "Bearer {key}"},
+    ],
+)
+def test_a_bearer_key_is_found_however_the_header_is_written(env: Environment, headers) -> None:
+    answer = authorize(env, {name: value.format(key=env.admin) for name, value in headers.items()})
+    assert answer is not None and answer["principalId"] == env.admin.split("_")[-1][:12]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        None,
+        {},
+        {"Authorization": "{key}"},
+        {"Authorization": "Basic {key}"},
+        {"Authorization": "Bearer "},
+        {"Authorization": "Bearer"},
+        {"X-Api-Key": "{key}"},
+        {"Authorization": "Token {key}", "authorization": "Bearer {key}"},  # the first Authorization header decides
+    ],
+)
+def test_anything_but_a_bearer_key_is_unauthorized(env: Environment, headers) -> None:
+    filled = {n: v.format(key=env.admin) for n, v in headers.items()} if headers is not None else None
+    assert authorize(env, filled) is None
+
+
+def test_a_stage_names_both_project_and_environment_or_it_serves_no_key(env: Environment) -> None:
+    headers = {"Authorization": f"Bearer {env.admin}"}
+    assert authorize(env, headers, f"{SAMPLE}/GET/orders", project=env.project) is None
+    assert authorize(env, headers, f"{SAMPLE}/GET/orders", environment=env.environment) is None
+    assert authorize(env, headers, f"{SAMPLE}/GET/orders", project=env.project, environment="other") is None
+    assert authorize(env, headers, f"{SAMPLE}/GET/orders", project="other", environment=env.environment) is None
+    assert authorize(env, headers, "not-an-arn") is None
+    assert authorize(env, headers, f"{SAMPLE}/GET/orders", project=env.project, environment=env.environment)
+
+
+def test_each_api_and_stage_gets_its_own_policy_from_the_same_warm_instance(env: Environment) -> None:
+    env.role("reader", {"resource": "orders", "actions": ["read"]}, {"resource": "keys", "actions": ["read"]})
+    key = env.key("reader")["key"]
+    headers = {"Authorization": f"Bearer {key}"}
+    stage = {"project": env.project, "environment": env.environment}
+    base = f"/projects/{env.project}/environments/{env.environment}"
+    other_sample = SAMPLE.replace("/dev", "/prod")
+    answers = {
+        "management": authorize(env, headers, f"{MANAGEMENT}/GET{base}/keys"),
+        "sample": authorize(env, headers, f"{SAMPLE}/GET/orders", **stage),
+        "other stage": authorize(env, headers, f"{other_sample}/GET/orders", **stage),
+        "management again": authorize(env, headers, f"{MANAGEMENT}/GET{base}/whoami"),
+    }
+    policies = {name: answer["policyDocument"] for name, answer in answers.items()}
+    assert policy_allows(policies["management"], f"{MANAGEMENT}/GET{base}/keys")
+    assert not policy_allows(policies["management"], f"{MANAGEMENT}/GET/orders")
+    assert policy_allows(policies["sample"], f"{SAMPLE}/GET/orders/7")
+    assert not policy_allows(policies["sample"], f"{SAMPLE}/GET{base}/keys")
+    assert not policy_allows(policies["sample"], f"{other_sample}/GET/orders/7")
+    assert policy_allows(policies["other stage"], f"{other_sample}/GET/orders/7")
+    assert not policy_allows(policies["other stage"], f"{SAMPLE}/GET/orders/7")
+    assert policies["management again"] == policies["management"]
+    contexts = [answer["context"] for answer in answers.values()]
+    assert all(context == contexts[0] for context in contexts)
+    assert json.loads(contexts[0]["roles"]) == ["reader"] and contexts[0]["project"] == env.project
+
+
+class Lines(logging.Handler):
+    """The authorizer's log records, as the audit's subscription filter reads them ("key refused" lines)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def refusals(self) -> list[dict[str, Any]]:
+        fields = ("reason", "key_id", "project", "environment", "request_id", "extended_request_id")
+        return [
+            {name: getattr(r, name, None) for name in fields} for r in self.records if r.getMessage() == "key refused"
+        ]
+
+
+@pytest.fixture
+def lines() -> Iterator[Lines]:
+    from archie_keys.edge.authorizer import logger
+
+    handler = Lines()
+    logging.getLogger(logger.name).addHandler(handler)
+    yield handler
+    logging.getLogger(logger.name).removeHandler(handler)
+
+
+def test_a_refused_key_is_logged_with_its_id_and_reason_for_the_audit_and_never_its_secret(env, lines) -> None:
+    wrong = env.admin[:-28] + "S" * 22
+    wrong += checksum(wrong)
+    assert authorize(env, {"Authorization": f"Bearer {wrong}"}) is None
+    assert (
+        authorize(env, {"Authorization": f"Bearer {env.admin}"}, f"{SAMPLE}/GET/o", project="x", environment="y")
+        is None
+    )
+    assert authorize(env, {"Authorization": "Bearer garbage"}) is None
+    assert authorize(env, {}) is None
+    refusals = lines.refusals()
+    place = {"key_id": env.admin.split("_")[-1][:12], "project": env.project, "environment": env.environment}
+    expected = [{"reason": "not_found", **place}, {"reason": "wrong_environment", **place}]
+    ids = {"request_id": "req-1", "extended_request_id": "ext-1="}
+    assert refusals == [{**line, **ids} for line in expected]
+    logged = " ".join(record.getMessage() + json.dumps(record.__dict__, default=str) for record in lines.records)
+    assert "S" * 22 not in logged and env.admin[-28:-6] not in logged
+
+
+def test_a_failure_while_deciding_denies_and_is_logged_as_an_error(env, lines, monkeypatch) -> None:
+    from archie_keys.edge.composition import get_services
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("DynamoDB is down")
+
+    monkeypatch.setattr(get_services().store.client, "get_item", broken)
+    assert authorize(env, {"Authorization": f"Bearer {env.admin}"}) is None
+    assert lines.refusals() == [
+        {
+            "reason": "error",
+            "key_id": env.admin.split("_")[-1][:12],
+            "project": env.project,
+            "environment": env.environment,
+            "request_id": "req-1",
+            "extended_request_id": "ext-1=",
+        }
+    ]

@@ -1,0 +1,159 @@
+"""What an Idempotency-Key may replay: only the same caller's same operation in the same environment, only
+while the key it created is still active, and never a response for another body."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from archie_keys.app import idempotent
+from archie_keys.edge.composition import get_services
+from archie_keys.edge.models import CreateKeyBody
+from tests.unit.decision_stack import Environment, Stack, new_environment, running_stack
+
+READER = {"resource": "orders", "actions": ["read"]}
+BODY = {"name": "deploy-bot", "roles": ["reader"]}
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    with running_stack() as running:
+        yield running
+
+
+@pytest.fixture
+def env(stack: Stack) -> Environment:
+    created = new_environment(stack)
+    created.role("reader", READER)
+    return created
+
+
+def create(env: Environment, header: str, body: dict | None = None, key: str | None = None):
+    return env.call("POST", "/keys", key, body or BODY, headers={"Idempotency-Key": header})
+
+
+def test_a_replay_is_the_same_response_for_the_same_caller_operation_and_environment_only(env, stack) -> None:
+    first = create(env, "ci-1")
+    assert first.status == 201
+    assert create(env, "ci-1", {"roles": ["reader"], "name": "deploy-bot"}).body == first.body  # same body, any order
+
+    env.role("admin2", {"resource": "*", "actions": ["read", "write", "update", "delete"]})
+    other_caller = env.key("admin2")["key"]
+    by_other = create(env, "ci-1", key=other_caller)
+    assert by_other.status == 201 and by_other.body["key_id"] != first.body["key_id"]
+
+    elsewhere = new_environment(stack)
+    elsewhere.role("reader", READER)
+    in_other_env = create(elsewhere, "ci-1")
+    assert in_other_env.status == 201 and in_other_env.body["key_id"] != first.body["key_id"]
+
+    rolled = env.call(
+        "POST", f"/keys/{first.body['key_id']}/roll", body={"grace_seconds": 60}, headers={"Idempotency-Key": "ci-1"}
+    )
+    assert rolled.status == 201 and rolled.body["key_id"] != first.body["key_id"]
+
+
+@pytest.mark.parametrize("change", ["revoked", "rolled", "expired", "purged"])
+def test_a_replay_never_hands_back_a_key_that_is_no_longer_active(env: Environment, change: str) -> None:
+    first = create(env, "ci-2")
+    key_id = first.body["key_id"]
+    if change == "purged":
+        from archie_keys.aws.dynamo import to_item
+        from archie_keys.aws.key_store import partition
+
+        get_services().store.client.delete_item(
+            TableName=get_services().settings.keys_table,
+            Key=to_item({"pk": partition(env.project, env.environment), "sk": f"KEY#{key_id}"}),
+        )
+    else:
+        values = {"revoked": {"revoked_at": "2026-01-01T00:00:00Z"}, "rolled": {"rolled_to": "Vc37AAAAAAAA"}}
+        env.set_in_record(key_id, **values.get(change, {"expires_epoch": time.time() - 1}))
+    for _ in range(2):
+        replay = create(env, "ci-2")
+        assert replay.status == 409 and replay.body == {
+            "code": "key_not_active",
+            "message": "the key this Idempotency-Key created is no longer active (revoked, rolled or expired); "
+            "use a new Idempotency-Key to create another",
+            "field": "Idempotency-Key",
+        }
+    items = get_services().idempotency.client.scan(TableName=get_services().settings.idempotency_table)["Items"]
+    assert [item for item in items if item.get("key_id", {}).get("S") == key_id and "response" in item] == []
+
+
+def test_a_replay_of_a_key_that_expires_later_is_the_same_key(env: Environment) -> None:
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    first = create(env, "ci-3", {**BODY, "expires_at": later})
+    assert first.status == 201
+    assert create(env, "ci-3", {**BODY, "expires_at": later}).body == first.body
+
+
+def test_misusing_an_idempotency_key_is_answered_with_what_to_do(env: Environment) -> None:
+    invalid = create(env, "two words")
+    assert invalid.status == 422 and invalid.body == {
+        "code": "validation_error",
+        "message": "Idempotency-Key must be 1-128 characters of letters, digits, '_', '.', ':' or '-'",
+        "field": "Idempotency-Key",
+    }
+    assert create(env, "ci-4").status == 201
+    reused = create(env, "ci-4", {**BODY, "name": "another"})
+    assert reused.status == 422 and reused.body == {
+        "code": "idempotency_key_reused",
+        "message": "this Idempotency-Key was used with a different body",
+        "field": "Idempotency-Key",
+    }
+    admin_id = env.admin.split("_")[-1][:12]
+    scope = {"project": env.project, "environment": env.environment, "caller": admin_id, "operation": "create"}
+    as_the_handler_binds_it = CreateKeyBody(**BODY).model_dump(mode="json")
+    held = idempotent.begin(get_services(), idempotent.IdempotentRequest(scope, "ci-5", as_the_handler_binds_it))
+    assert isinstance(held, idempotent.Ticket)
+    in_progress = create(env, "ci-5")
+    assert in_progress.status == 409 and in_progress.body == {
+        "code": "idempotency_in_progress",
+        "message": "a request with this Idempotency-Key is still in progress; retry shortly",
+        "field": "Idempotency-Key",
+    }
+
+
+def test_a_replay_at_the_instant_its_key_expires_is_refused_as_the_authorizer_refuses_the_key(
+    env: Environment, monkeypatch
+) -> None:
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
+    first = create(env, "ci-6", {**BODY, "expires_at": later})
+    expires = float(env.record(first.body["key_id"])["expires_epoch"])
+    monkeypatch.setattr(idempotent, "now_epoch", lambda: expires)
+    assert create(env, "ci-6", {**BODY, "expires_at": later}).body["code"] == "key_not_active"
+
+
+def test_two_sealed_responses_in_the_table_reveal_nothing_about_their_keys_together(env: Environment) -> None:
+    import base64
+
+    # Someone who can read the idempotency table but has no pepper: if two records shared a keystream, XOR of
+    # the two sealed values would be XOR of the two key values.
+    created = [create(env, f"seal-{n}").body for n in range(2)]
+    items = get_services().idempotency.client.scan(TableName=get_services().settings.idempotency_table)["Items"]
+    sealed = {
+        item["key_id"]["S"]: base64.b64decode(item["response"]["M"]["key"]["S"])
+        for item in items
+        if item.get("key_id", {}).get("S") in {c["key_id"] for c in created}
+    }
+    first, second = (sealed[c["key_id"]] for c in created)
+    keys = [c["key"].encode() for c in created]
+    assert created[0]["key"] not in str(items) and created[1]["key"] not in str(items)
+    length = len(keys[0])  # each sealed value is the key's length, then a tag
+    assert len(keys[1]) == length
+    assert bytes(a ^ b for a, b in zip(first[:length], second[:length], strict=True)) != bytes(
+        a ^ b for a, b in zip(keys[0], keys[1], strict=True)
+    )
+
+
+def test_a_request_that_gave_up_its_claim_lets_the_retry_create_the_key(env: Environment) -> None:
+    admin_id = env.admin.split("_")[-1][:12]
+    scope = {"project": env.project, "environment": env.environment, "caller": admin_id, "operation": "create"}
+    body = CreateKeyBody(**BODY).model_dump(mode="json")
+    held = idempotent.begin(get_services(), idempotent.IdempotentRequest(scope, "ci-7", body))
+    assert isinstance(held, idempotent.Ticket)
+    idempotent.release(get_services(), held)
+    idempotent.release(get_services(), None)  # nothing claimed, nothing to give up
+    assert create(env, "ci-7").status == 201
