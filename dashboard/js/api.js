@@ -43,14 +43,21 @@ export async function api(method, path, body) {
   return data;
 }
 
+// A listing's path with its query: listPath("/keys", {limit: 25, name: "ci"}); empty values are left out.
+export function listPath(suffix, params) {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) if (value !== null && value !== undefined && value !== "") query.set(name, value);
+  const text = query.toString();
+  return envPath(text ? `${suffix}?${text}` : suffix);
+}
+
 // Every role of the environment: the API pages its lists (at most LIST_LIMIT_MAX a page), and a role
 // missing from the create dialog or the roles page would look like a role that does not exist.
 export async function allRoles() {
   const roles = [];
   let token = null;
   do {
-    const query = `/roles?limit=${LIST_LIMIT_MAX}${token ? `&next_token=${encodeURIComponent(token)}` : ""}`;
-    const page = await api("GET", envPath(query));
+    const page = await api("GET", listPath("/roles", { limit: LIST_LIMIT_MAX, next_token: token }));
     roles.push(...page.roles);
     token = page.next_token;
   } while (token);
