@@ -21,6 +21,14 @@ export const $ = (selector) => document.querySelector(selector);
 
 export const fmt = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
 
+// Key ids are public (12 letters and digits); anything else in an id's place (an actor such as "bootstrap"
+// or "github-secret-scanning") is shown as it is, not linked.
+export const isKeyId = (value) => typeof value === "string" && /^[0-9A-Za-z]{12}$/.test(value);
+
+// A key id as a link to its page.
+export const keyLink = (keyId) =>
+  (isKeyId(keyId) ? h("a", { href: `#/keys/${keyId}` }, h("code", {}, keyId)) : h("code", {}, keyId || "—"));
+
 // Empty every error message and aria-invalid mark inside `scope` (a form, a dialog).
 export function clearErrors(scope) {
   scope.querySelectorAll(".error").forEach((el) => (el.textContent = ""));

@@ -1,5 +1,5 @@
 """Finding things: keys are searched by name on the server as a person types (once they pause) and paged
-with "Load more"; roles are paged too."""
+with "Load more"; roles are paged too; the audit shows management events unless requests are asked for."""
 
 from __future__ import annotations
 
@@ -71,3 +71,21 @@ def test_roles_are_paged(stack, page) -> None:
     for n in (0, 25):
         expect(table.get_by_role("button", name=f"zz-paged-{n:02d}", exact=True)).to_be_visible()
     expect(page.locator(".pager")).to_contain_text("roles shown.")
+
+
+def test_the_audit_shows_management_events_unless_requests_are_asked_for(stack, page, screenshot) -> None:
+    admin = stack.bootstrap("demo", "dev")
+    open_signed_in(page, stack, admin, "#/audit")
+    records = page.get_by_role("table", name="Audit records")
+    expect(records).to_contain_text("key.created")
+    expect(page.locator("#audit-shown")).to_contain_text("Management events only")
+    expect(records).not_to_contain_text("GET /projects/")
+    screenshot("audit-events")
+
+    stack.logs.flush()  # the page's own requests (whoami, this listing) into the audit now
+    page.get_by_label("Include requests").check()
+    expect(page).to_have_url(re.compile(r"#/audit\?include=requests$"))
+    expect(records).to_contain_text("GET /projects/demo/environments/dev/whoami")
+    page.reload()
+    expect(page.get_by_label("Include requests")).to_be_checked()
+    expect(records).to_contain_text("GET /projects/")
