@@ -1,9 +1,10 @@
-// #/keys/<key_id>: everything about one key, its requests per hour and its own audit trail.
+// #/keys/<key_id>: everything about one key, its requests per hour (24 hours or 7 days) and its own audit
+// trail.
 import { api, envPath } from "./api.js";
 import { pagedAudit } from "./audit-table.js";
 import { fmt, h } from "./dom.js";
 import { confirmDelete, openRoll } from "./key-actions.js";
-import { usageChart } from "./usage-chart.js";
+import { usageSection } from "./usage-chart.js";
 
 // The other key of a rotation, as a link to its page.
 const keyLink = (keyId) => (keyId ? h("a", { href: `#/keys/${encodeURIComponent(keyId)}` }, keyId) : "—");
@@ -21,9 +22,7 @@ export async function renderKeyDetail(main, [keyId]) {
     ["Expires", fmt(key.expires_at)], ["Status", key.status],
     ["Rolled from", keyLink(key.rolled_from)], ["Rolled to", keyLink(key.rolled_to)]];
   main.append(h("dl", { class: "details" }, facts.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])));
-  const usage = await api("GET", envPath(`${path}/usage`));
-  main.append(h("section", { class: "section", "aria-labelledby": "usage-title" },
-    h("h2", { id: "usage-title" }, "Usage per hour"), h("div", { class: "chart" }, usageChart(usage.hours))));
+  main.append(await usageSection(keyId));
   const trail = h("section", { class: "section", "aria-labelledby": "trail-title" }, h("h2", { id: "trail-title" }, "Audit trail"));
   main.append(trail);
   await pagedAudit(trail, { key_id: keyId }, "Audit trail of this key");
