@@ -25,9 +25,22 @@ export const fmt = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
 // or "github-secret-scanning") is shown as it is, not linked.
 export const isKeyId = (value) => typeof value === "string" && /^[0-9A-Za-z]{12}$/.test(value);
 
-// A key id as a link to its page.
+// A key id as a link to its page (a revoked key's page still shows its audit trail).
 export const keyLink = (keyId) =>
   (isKeyId(keyId) ? h("a", { href: `#/keys/${keyId}` }, h("code", {}, keyId)) : h("code", {}, keyId || "—"));
+
+// A link to a place outside the dashboard, only for http(s) addresses: a value from the API such as
+// "javascript:..." stays text.
+export function outsideLink(url) {
+  let parsed = null;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // not an address: shown as text below
+  }
+  if (!parsed || !["http:", "https:"].includes(parsed.protocol)) return h("span", { class: "wrap" }, url || "—");
+  return h("a", { href: parsed.href, rel: "noopener noreferrer", target: "_blank", class: "wrap" }, url);
+}
 
 // Empty every error message and aria-invalid mark inside `scope` (a form, a dialog).
 export function clearErrors(scope) {

@@ -5,6 +5,8 @@ import { api, listPath } from "./api.js";
 import { openCreateDialog } from "./create-key-dialog.js";
 import { cell, fmt, h, row, stackedTable } from "./dom.js";
 import { confirmDelete, openRoll } from "./key-actions.js";
+import { statusView } from "./key-status.js";
+import { keyEvents, leakOf, leakSummary } from "./leak-info.js";
 import { pagedList } from "./paged-list.js";
 import { KEY_NAME_MAX_LENGTH } from "./validation.js";
 
@@ -13,6 +15,7 @@ const PAGE_SIZE = 25;
 const SEARCH_PAUSE_MS = 300;
 
 function keyRow(key) {
+  const status = cell("Status", statusView(key), { class: "wrap" });
   return row({ "data-key-id": key.key_id },
     cell("Name", h("a", { href: `#/keys/${encodeURIComponent(key.key_id)}` }, key.name), { class: "wrap" }),
     cell("Start", h("code", {}, key.start + "…")),
@@ -20,10 +23,24 @@ function keyRow(key) {
     cell("Created", fmt(key.created_at)),
     cell("Last used", fmt(key.last_used_at)),
     cell("Expires", fmt(key.expires_at)),
-    cell("Status", key.status, { class: `status-${key.status}` }),
+    status,
     cell("Actions", h("div", { class: "rowactions" },
-      h("button", { type: "button", class: "link", onclick: () => openRoll(key), "aria-label": `Roll ${key.name}` }, "Roll"),
+      key.status === "active"
+        ? h("button", { type: "button", class: "link", onclick: () => openRoll(key), "aria-label": `Roll ${key.name}` }, "Roll")
+        : null,
       h("button", { type: "button", class: "link", onclick: () => confirmDelete(key), "aria-label": `Delete ${key.name}` }, "Delete"))));
+}
+
+// Where a leaked key of this page was found, from its key.leaked event: one request per leaked key shown
+// (rare), after the page is on screen.
+function addLeakLines(keys, rows) {
+  keys.forEach((key, i) => {
+    if (!key.leaked_at) return;
+    keyEvents(key.key_id).then((events) => {
+      const leak = leakOf(events);
+      if (leak) rows[i].querySelector(".status").append(h("br"), leakSummary(leak));
+    }).catch(() => {});  // the badge stays; the key's page says more, or why it cannot
+  });
 }
 
 export async function renderKeys(main, _params, query) {
@@ -44,6 +61,7 @@ export async function renderKeys(main, _params, query) {
     body, pager, columns: COLUMNS, what: "keys",
     fetchPage: (token) => api("GET", listPath("/keys", { limit: PAGE_SIZE, name: shownName, next_token: token })),
     rowsOf: (page) => page.keys.map(keyRow),
+    afterPage: (page, rows) => addLeakLines(page.keys, rows),
     emptyText: () => (shownName ? `No keys whose name contains “${shownName}”.` : "No keys yet."),
   });
   let pause = null;
