@@ -3,11 +3,13 @@ import { session } from "./session.js";
 import { LIST_LIMIT_MAX } from "./validation.js";
 
 // Every error answer is {"code", "message", "field"?} (and "errors" for validation); the field names the
-// input to blame ("prefix", "context.tenant", "permissions.0.resource").
+// input to blame ("prefix", "context.tenant", "permissions.0.resource"). Some codes say more (key_in_use:
+// "last_used_at", "recent_requests"): the whole answer is kept as `body`.
 export class ApiError extends Error {
   constructor(status, body) {
     super((body && body.message) || `HTTP ${status}`);
     this.status = status;
+    this.body = body || {};
     this.code = body && body.code;
     this.field = body && body.field;
     this.errors = (body && body.errors) || [];
@@ -25,10 +27,11 @@ export function envPath(suffix = "") {
   return `/projects/${session.project}/environments/${session.environment}${suffix}`;
 }
 
-export async function api(method, path, body) {
+// headers: extra request headers, such as an Idempotency-Key.
+export async function api(method, path, body, headers = {}) {
   const response = await fetch(apiBase() + path, {
     method,
-    headers: { Authorization: `Bearer ${session.key}`, "Content-Type": "application/json" },
+    headers: { ...headers, Authorization: `Bearer ${session.key}`, "Content-Type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
     cache: "no-store",
   });

@@ -1,13 +1,14 @@
-// #/keys/<key_id>: everything about one key: a Leaked notice when it leaked, its requests per hour and
-// its own audit trail. A key that answers 404 may have been revoked (deleted, or revoked because it
-// leaked): its page then shows what its audit trail says (revoked-key-view.js).
+// #/keys/<key_id>: everything about one key: a Leaked notice when it leaked, the guided rotation, its
+// requests per hour and its own audit trail. A key that answers 404 may have been revoked (deleted, or
+// revoked because it leaked): its page then shows what its audit trail says (revoked-key-view.js).
 import { api, envPath } from "./api.js";
 import { pagedAudit } from "./audit-table.js";
 import { fmt, h, keyLink } from "./dom.js";
-import { confirmDelete, openRoll } from "./key-actions.js";
-import { statusView } from "./key-status.js";
+import { confirmDelete } from "./key-actions.js";
+import { isExpired, statusView } from "./key-status.js";
 import { keyEvents, leakBadge, leakNotice, leakOf } from "./leak-info.js";
 import { renderRevokedKey } from "./revoked-key-view.js";
+import { rotationFlow } from "./rotation-flow.js";
 import { usageSection } from "./usage-chart.js";
 
 const optionalLink = (keyId) => (keyId ? keyLink(keyId) : "—");
@@ -29,17 +30,42 @@ export async function renderKeyDetail(main, [keyId]) {
     if (error.status === 404) return renderRevokedKey(main, keyId, error);
     throw error;
   }
-  const list = h("dl", { class: "details", id: "key-facts" },
-    facts(key).flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
+  const list = h("dl", { class: "details", id: "key-facts" });
+  const showFacts = (record) =>
+    list.replaceChildren(...facts(record).flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
+  showFacts(key);
+
+  // Rotate opens the runbook's steps above the facts; on a rolled key it continues at step 3.
+  const holder = h("div");
+  const rotate = h("button", { type: "button", class: "primary", "aria-controls": "rotation", onclick: openRotation });
+  const remove = h("button", { type: "button", class: "danger", onclick: () => confirmDelete(key) }, "Delete");
+  const offerRotation = (record) => {
+    rotate.textContent = record.rolled_to ? "Continue rotation" : "Rotate";
+    rotate.hidden = isExpired(record) || record.status === "revoked" || holder.childElementCount > 0;
+  };
+  function openRotation() {
+    holder.replaceChildren(rotationFlow(key, {
+      onRolled: (old) => { key = old; showFacts(old); },
+      onDeleted: () => {
+        key = { ...key, status: "revoked" };
+        remove.hidden = true;
+        showFacts(key);
+      },
+      onClose: () => offerRotation(key),
+    }));
+    offerRotation(key);
+    holder.querySelector("h2").setAttribute("tabindex", "-1");
+    holder.querySelector("h2").focus();
+  }
+  offerRotation(key);
+
   main.append(h("div", { class: "pagehead" }, h("h1", {}, key.name, key.leaked_at ? [" ", leakBadge()] : null),
-    h("div", { class: "rowactions" },
-      key.status === "active" ? h("button", { type: "button", onclick: () => openRoll(key) }, "Roll") : null,
-      h("button", { type: "button", class: "danger", onclick: () => confirmDelete(key) }, "Delete"))));
+    h("div", { class: "rowactions" }, rotate, remove)));
   if (key.leaked_at) {
     const events = await keyEvents(keyId).catch(() => null);
     main.append(leakNotice(events && leakOf(events), key.leaked_at));
   }
-  main.append(list, await usageSection(keyId));
+  main.append(holder, list, await usageSection(keyId));
   const trail = h("section", { class: "section", "aria-labelledby": "trail-title" }, h("h2", { id: "trail-title" }, "Audit trail"));
   main.append(trail);
   await pagedAudit(trail, { key_id: keyId }, "Audit trail of this key");

@@ -94,8 +94,8 @@ def test_a_person_manages_a_key_from_creation_to_deletion(stack, page, screensho
     expect(page.get_by_role("table", name="Audit trail of this key")).to_contain_text("GET /orders/1")
     screenshot("key-detail")
 
-    # Roll with no grace: a new key shown once, the old one refused at once.
-    page.get_by_role("button", name="Roll").click()
+    # Rotate, rolling with no grace: a new key shown once, the old one refused at once.
+    page.get_by_role("button", name="Rotate").click()
     page.get_by_label("Grace period for the old key").select_option("0")
     page.get_by_role("button", name="Roll key").click()
     rolled = page.get_by_role("dialog", name="Your new API key")
