@@ -14,6 +14,9 @@ from tests.e2e.dashboard_actions import create_key, open_signed_in, put_role
 
 # Half an hour off UTC: labels and tooltips must be local times, not UTC hours with the zone's name.
 KOLKATA = ZoneInfo("Asia/Kolkata")
+# The middle of the current hour, for the counters and for the browser's clock alike, so the test means the
+# same hours even when the real clock turns an hour while it runs.
+NOW = (time.time() // 3600) * 3600 + 1800
 
 
 def add_usage(key_id: str, hours_ago: int, allowed: int, refused: int = 0) -> None:
@@ -21,14 +24,14 @@ def add_usage(key_id: str, hours_ago: int, allowed: int, refused: int = 0) -> No
     from archie_keys.domain.audit import hour_of
     from archie_keys.edge.composition import get_services
 
-    hour = hour_of(time.time() - hours_ago * 3600)
+    hour = hour_of(NOW - hours_ago * 3600)
     get_services().audit_writer.add_usage({("demo", "dev", key_id, hour): {"allowed": allowed, "refused": refused}})
 
 
 def local_hour(hours_ago: int) -> str:
     """The local start and end of the UTC hour `hours_ago`, as the tooltip writes them (14:30, an en dash,
     15:30)."""
-    start = datetime.fromtimestamp((time.time() // 3600 - hours_ago) * 3600, KOLKATA)
+    start = datetime.fromtimestamp((NOW // 3600 - hours_ago) * 3600, KOLKATA)
     return f"{start:%H:%M}\u2013{start + timedelta(hours=1):%H:%M}"
 
 
@@ -40,6 +43,7 @@ def test_the_usage_chart_has_hour_labels_a_tooltip_per_bar_totals_and_a_range(st
     add_usage(key["key_id"], 3, allowed=2)
     add_usage(key["key_id"], 72, allowed=40, refused=2)  # three days ago: only in the 7-day range
     page.context.new_cdp_session(page).send("Emulation.setTimezoneOverride", {"timezoneId": "Asia/Kolkata"})
+    page.clock.set_fixed_time(NOW)
     open_signed_in(page, stack, admin, f"#/keys/{key['key_id']}")
 
     chart = page.get_by_role("img", name="Requests per hour over the last 24 hours: 8 in total")
