@@ -51,10 +51,12 @@ export async function renderKeyDetail(main, [keyId]) {
         remove.hidden = true;
         showFacts(key);
       },
-      onClose: () => offerRotation(key),
+      onClose: () => {
+        offerRotation(key);
+        if (!rotate.hidden) rotate.focus();
+      },
     }));
     offerRotation(key);
-    holder.querySelector("h2").setAttribute("tabindex", "-1");
     holder.querySelector("h2").focus();
   }
   offerRotation(key);

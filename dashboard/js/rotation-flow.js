@@ -26,9 +26,9 @@ function randomId() {
 function step(number, title) {
   const state = h("span", { class: "stepstate" });
   const body = h("div", { class: "stepbody" });
-  const item = h("li", { class: "step", "data-step": number },
-    h("h3", {}, h("span", { class: "stepnumber" }, `${number}.`), ` ${title} `, state), body);
-  return { item, body, set(value, current = false) {
+  const heading = h("h3", { tabindex: "-1" }, h("span", { class: "stepnumber" }, `${number}.`), ` ${title} `, state);
+  const item = h("li", { class: "step", "data-step": number }, heading, body);
+  return { item, body, heading, set(value, current = false) {
     item.dataset.state = value;
     state.textContent = { done: "Done", now: "Now", next: "Next", skipped: "Not needed" }[value];
     if (current) item.setAttribute("aria-current", "step");
@@ -78,6 +78,9 @@ export function rotationFlow(key, { onRolled, onDeleted, onClose }) {
       [old, successorId, deliveredTo] = [rolled.rolled_from, rolled.key_id, rolled.secret_name];
       onRolled(old);
       render();
+      // The Roll key button is gone: once the key was stored, the person goes on at the next step.
+      const shown = document.getElementById("secret-dialog");
+      shown.addEventListener("close", () => { if (!shown.open) steps[1].heading.focus(); }, { once: true });
     } catch (error) {
       if (handleAuthFailure(error)) return;
       (error.field === "secret_name" ? secretError : rollError).textContent = error.message;
@@ -203,7 +206,7 @@ export function rotationFlow(key, { onRolled, onDeleted, onClose }) {
     onClose();
   } }, "Close rotation");
   const section = h("section", { class: "rotation", id: "rotation", "aria-labelledby": "rotation-title" },
-    h("div", { class: "sectionhead" }, h("h2", { id: "rotation-title" }, `Rotate “${key.name}”`), close),
+    h("div", { class: "sectionhead" }, h("h2", { id: "rotation-title", tabindex: "-1" }, `Rotate “${key.name}”`), close),
     h("ol", { class: "steps" }, steps.map((s) => s.item)));
   render();
   return section;

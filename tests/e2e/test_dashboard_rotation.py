@@ -49,6 +49,7 @@ def test_a_key_is_rotated_step_by_step_and_the_old_one_deleted_only_once_idle(st
     shown.get_by_label("I have stored this key").check()
     shown.get_by_role("button", name="Done").click()
     expect(shown).to_be_hidden()
+    expect(flow.get_by_role("heading", name="2. Move the consumers")).to_be_focused()  # on to the next step
     new_id = re.search(r"_([A-Za-z0-9]{12})[A-Za-z0-9]{28}$", new_key).group(1)
     expect(flow.locator('[data-step="1"]')).to_contain_text(f"Successor {new_id} created")
     # The old key no longer reads active: rolled, with the end of its grace period.
@@ -92,7 +93,7 @@ def test_a_key_is_rotated_step_by_step_and_the_old_one_deleted_only_once_idle(st
     flow.get_by_role("button", name="Close rotation").click()
     expect(flow).to_have_count(0)
     page.clock.fast_forward(3 * REFRESH_MS)
-    expect(page.get_by_role("button", name="Continue rotation")).to_be_visible()
+    expect(page.get_by_role("button", name="Continue rotation")).to_be_focused()
     assert watched == []
     page.get_by_role("button", name="Continue rotation").click()
     flow.get_by_label("The old key must be idle for").select_option("300")
