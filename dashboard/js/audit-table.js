@@ -1,6 +1,6 @@
 // The audit trail as a table with Previous/Next paging; used by the audit page and by a key's page.
 import { api, envPath } from "./api.js";
-import { cell, emptyRow, fmt, h, jsonDetail, row, stackedTable } from "./dom.js";
+import { cell, emptyRow, fmt, h, jsonDetail, keyLink, row, stackedTable } from "./dom.js";
 
 const COLUMNS = ["Time", "Request or event", "Status", "Key", "Actor", "Detail", "Source IP"];
 
@@ -15,14 +15,14 @@ export function auditTable(records, label) {
     cell("Time", fmt(r.time)),
     cell("Request or event", r.kind === "event" ? r.event : `${r.method} ${r.path}`, { class: "wrap request" }),
     cell("Status", r.kind === "event" ? "—" : String(r.status)),
-    cell("Key", h("code", {}, r.key_id || "—")),
-    cell("Actor", h("code", {}, r.actor_key_id || "—")),
+    cell("Key", keyLink(r.key_id)),
+    cell("Actor", keyLink(r.actor_key_id)),
     cell("Detail", detail(r), { class: "wrap" }),
     cell("Source IP", r.source_ip || "", { class: "nowrap" })));
   return stackedTable(label, COLUMNS, h("tbody", { role: "rowgroup" }, rows.length ? rows : emptyRow(COLUMNS, "No records.")));
 }
 
-// filters: {key_id?, actor_key_id?, since?, until?}; empty values are left out of the query.
+// filters: {key_id?, actor_key_id?, since?, until?, kind?}; empty values are left out of the query.
 export async function pagedAudit(container, filters, label) {
   const holder = h("div");
   const pager = h("div", { class: "pager" });

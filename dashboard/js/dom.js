@@ -21,6 +21,41 @@ export const $ = (selector) => document.querySelector(selector);
 
 export const fmt = (iso) => (iso ? new Date(iso).toLocaleString() : "—");
 
+// A length of time in words, rounded down to its largest unit: 42 s, 5 min, 3 h, 2 days.
+export function duration(seconds) {
+  const s = Math.max(0, Math.floor(seconds));
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min`;
+  if (s < 86400) return `${Math.floor(s / 3600)} h`;
+  const days = Math.floor(s / 86400);
+  return `${days} ${days === 1 ? "day" : "days"}`;
+}
+
+// "12/03/2026, 09:41:07 (3 min ago)"; "never" for no time.
+export const fmtAgo = (iso, now = Date.now()) =>
+  (iso ? `${fmt(iso)} (${duration((now - Date.parse(iso)) / 1000)} ago)` : "never");
+
+// Key ids are public (12 letters and digits); anything else in an id's place (an actor such as "bootstrap"
+// or "github-secret-scanning") is shown as it is, not linked.
+export const isKeyId = (value) => typeof value === "string" && /^[0-9A-Za-z]{12}$/.test(value);
+
+// A key id as a link to its page (a revoked key's page still shows its audit trail).
+export const keyLink = (keyId) =>
+  (isKeyId(keyId) ? h("a", { href: `#/keys/${keyId}` }, h("code", {}, keyId)) : h("code", {}, keyId || "—"));
+
+// A link to a place outside the dashboard, only for http(s) addresses: a value from the API such as
+// "javascript:..." stays text.
+export function outsideLink(url) {
+  let parsed = null;
+  try {
+    parsed = new URL(url);
+  } catch {
+    // not an address: shown as text below
+  }
+  if (!parsed || !["http:", "https:"].includes(parsed.protocol)) return h("span", { class: "wrap" }, url || "—");
+  return h("a", { href: parsed.href, rel: "noopener noreferrer", target: "_blank", class: "wrap" }, url);
+}
+
 // Empty every error message and aria-invalid mark inside `scope` (a form, a dialog).
 export function clearErrors(scope) {
   scope.querySelectorAll(".error").forEach((el) => (el.textContent = ""));

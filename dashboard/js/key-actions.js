@@ -5,7 +5,8 @@ import { h } from "./dom.js";
 import { navigate, route } from "./router.js";
 import { showSecretOnce } from "./secret-dialog.js";
 
-const GRACE_PERIODS = [["0", "Immediately"], ["3600", "1 hour"], ["86400", "1 day"], ["604800", "7 days"]];
+// How long the old key of a roll keeps working (the API allows 0 to 7 days).
+export const GRACE_PERIODS = [["0", "Immediately"], ["3600", "1 hour"], ["86400", "1 day"], ["604800", "7 days"]];
 
 export function confirmDelete(key) {
   confirmDialog({

@@ -1,29 +1,73 @@
-// #/keys/<key_id>: everything about one key, its requests per hour and its own audit trail.
+// #/keys/<key_id>: everything about one key: a Leaked notice when it leaked, the guided rotation, its
+// requests per hour and its own audit trail. A key that answers 404 may have been revoked (deleted, or
+// revoked because it leaked): its page then shows what its audit trail says (revoked-key-view.js).
 import { api, envPath } from "./api.js";
 import { pagedAudit } from "./audit-table.js";
-import { fmt, h } from "./dom.js";
-import { confirmDelete, openRoll } from "./key-actions.js";
-import { usageChart } from "./usage-chart.js";
+import { fmt, h, keyLink } from "./dom.js";
+import { confirmDelete } from "./key-actions.js";
+import { isExpired, statusView } from "./key-status.js";
+import { keyEvents, leakBadge, leakNotice, leakOf } from "./leak-info.js";
+import { renderRevokedKey } from "./revoked-key-view.js";
+import { rotationFlow } from "./rotation-flow.js";
+import { usageSection } from "./usage-chart.js";
 
-// The other key of a rotation, as a link to its page.
-const keyLink = (keyId) => (keyId ? h("a", { href: `#/keys/${encodeURIComponent(keyId)}` }, keyId) : "—");
+const optionalLink = (keyId) => (keyId ? keyLink(keyId) : "—");
+
+function facts(key) {
+  return [["Key ID", key.key_id], ["Start", key.start + "…"], ["Roles", key.roles.join(", ")],
+    ["Context", Object.entries(key.context).map(([k, v]) => `${k}=${v}`).join(", ") || "—"],
+    ["Created", `${fmt(key.created_at)} by ${key.created_by}`], ["Last used", fmt(key.last_used_at)],
+    ["Expires", fmt(key.expires_at)], ["Status", statusView(key)],
+    ["Rolled from", optionalLink(key.rolled_from)], ["Rolled to", optionalLink(key.rolled_to)]];
+}
 
 export async function renderKeyDetail(main, [keyId]) {
   const path = `/keys/${encodeURIComponent(keyId)}`;
-  const key = await api("GET", envPath(path));
-  main.append(h("div", { class: "pagehead" }, h("h1", {}, key.name),
-    h("div", { class: "rowactions" },
-      h("button", { type: "button", onclick: () => openRoll(key) }, "Roll"),
-      h("button", { type: "button", class: "danger", onclick: () => confirmDelete(key) }, "Delete"))));
-  const facts = [["Key ID", key.key_id], ["Start", key.start + "…"], ["Roles", key.roles.join(", ")],
-    ["Context", Object.entries(key.context).map(([k, v]) => `${k}=${v}`).join(", ") || "—"],
-    ["Created", `${fmt(key.created_at)} by ${key.created_by}`], ["Last used", fmt(key.last_used_at)],
-    ["Expires", fmt(key.expires_at)], ["Status", key.status],
-    ["Rolled from", keyLink(key.rolled_from)], ["Rolled to", keyLink(key.rolled_to)]];
-  main.append(h("dl", { class: "details" }, facts.map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])));
-  const usage = await api("GET", envPath(`${path}/usage`));
-  main.append(h("section", { class: "section", "aria-labelledby": "usage-title" },
-    h("h2", { id: "usage-title" }, "Usage per hour"), h("div", { class: "chart" }, usageChart(usage.hours))));
+  let key;
+  try {
+    key = await api("GET", envPath(path));
+  } catch (error) {
+    if (error.status === 404) return renderRevokedKey(main, keyId, error);
+    throw error;
+  }
+  const list = h("dl", { class: "details", id: "key-facts" });
+  const showFacts = (record) =>
+    list.replaceChildren(...facts(record).flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]));
+  showFacts(key);
+
+  // Rotate opens the runbook's steps above the facts; on a rolled key it continues at step 3.
+  const holder = h("div");
+  const rotate = h("button", { type: "button", class: "primary", "aria-controls": "rotation", onclick: openRotation });
+  const remove = h("button", { type: "button", class: "danger", onclick: () => confirmDelete(key) }, "Delete");
+  const offerRotation = (record) => {
+    rotate.textContent = record.rolled_to ? "Continue rotation" : "Rotate";
+    rotate.hidden = isExpired(record) || record.status === "revoked" || holder.childElementCount > 0;
+  };
+  function openRotation() {
+    holder.replaceChildren(rotationFlow(key, {
+      onRolled: (old) => { key = old; showFacts(old); },
+      onDeleted: () => {
+        key = { ...key, status: "revoked" };
+        remove.hidden = true;
+        showFacts(key);
+      },
+      onClose: () => {
+        offerRotation(key);
+        if (!rotate.hidden) rotate.focus();
+      },
+    }));
+    offerRotation(key);
+    holder.querySelector("h2").focus();
+  }
+  offerRotation(key);
+
+  main.append(h("div", { class: "pagehead" }, h("h1", {}, key.name, key.leaked_at ? [" ", leakBadge()] : null),
+    h("div", { class: "rowactions" }, rotate, remove)));
+  if (key.leaked_at) {
+    const events = await keyEvents(keyId).catch(() => null);
+    main.append(leakNotice(events && leakOf(events), key.leaked_at));
+  }
+  main.append(holder, list, await usageSection(keyId));
   const trail = h("section", { class: "section", "aria-labelledby": "trail-title" }, h("h2", { id: "trail-title" }, "Audit trail"));
   main.append(trail);
   await pagedAudit(trail, { key_id: keyId }, "Audit trail of this key");

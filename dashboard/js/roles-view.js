@@ -1,9 +1,12 @@
-// #/roles: the environment's roles, what each grants and how many keys hold it; a name opens its editor.
-import { allRoles } from "./api.js";
-import { cell, emptyRow, h, row, stackedTable } from "./dom.js";
+// #/roles: the environment's roles, 25 at a time, what each grants and how many keys hold it; a name opens
+// its editor.
+import { api, listPath } from "./api.js";
+import { cell, h, row, stackedTable } from "./dom.js";
+import { pagedList } from "./paged-list.js";
 import { navigate } from "./router.js";
 
 const COLUMNS = ["Role", "Description", "Permissions", "Keys"];
+const PAGE_SIZE = 25;
 
 function summary(permissions) {
   return permissions
@@ -11,14 +14,22 @@ function summary(permissions) {
     .join("; ");
 }
 
+const roleRow = (role) => row({},
+  cell("Role", h("button", { type: "button", class: "link", onclick: () => navigate(`#/roles/${encodeURIComponent(role.name)}`) }, role.name)),
+  cell("Description", role.description, { class: "wrap" }),
+  cell("Permissions", summary(role.permissions), { class: "wrap" }),
+  cell("Keys", String(role.key_count)));
+
 export async function renderRoles(main) {
   main.append(h("div", { class: "pagehead" }, h("h1", {}, "Roles"),
     h("button", { type: "button", class: "black", onclick: () => navigate("#/new-role") }, "+ New role")));
-  const roles = await allRoles();
-  const rows = roles.map((role) => row({},
-    cell("Role", h("button", { type: "button", class: "link", onclick: () => navigate(`#/roles/${encodeURIComponent(role.name)}`) }, role.name)),
-    cell("Description", role.description, { class: "wrap" }),
-    cell("Permissions", summary(role.permissions), { class: "wrap" }),
-    cell("Keys", String(role.key_count))));
-  main.append(stackedTable("Roles", COLUMNS, h("tbody", { role: "rowgroup" }, rows.length ? rows : emptyRow(COLUMNS, "No roles yet."))));
+  const body = h("tbody", { role: "rowgroup" });
+  const pager = h("div", { class: "pager" });
+  main.append(stackedTable("Roles", COLUMNS, body), pager);
+  await pagedList({
+    body, pager, columns: COLUMNS, what: "roles",
+    fetchPage: (token) => api("GET", listPath("/roles", { limit: PAGE_SIZE, next_token: token })),
+    rowsOf: (page) => page.roles.map(roleRow),
+    emptyText: () => "No roles yet.",
+  })();
 }

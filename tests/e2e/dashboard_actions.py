@@ -4,6 +4,7 @@ API (faster than the page, and the page is not what those steps test)."""
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from playwright.sync_api import expect
@@ -53,3 +54,20 @@ def get_role(stack: Any, admin: str, name: str) -> dict:
     reply = http(stack.url(), "GET", env_path("demo", "dev", f"/roles/{name}"), admin)
     assert reply.status == 200, reply.body
     return reply.body
+
+
+def as_if_last_used(key_id: str, seconds_ago: float) -> None:
+    """Move a key's last accepted request back in time, as if its consumers had stopped `seconds_ago`. The
+    store's touch_last_used only ever moves it forward (as the audit ingest needs), so this writes the
+    attribute itself, through the test process's own access to the local stack's table."""
+    from archie_keys.aws.key_store import partition
+    from archie_keys.domain.clock import to_iso
+    from archie_keys.edge.composition import get_services
+
+    store = get_services().store
+    store.client.update_item(
+        TableName=store.table,
+        Key={"pk": {"S": partition("demo", "dev")}, "sk": {"S": f"KEY#{key_id}"}},
+        UpdateExpression="SET last_used_at = :t",
+        ExpressionAttributeValues={":t": {"S": to_iso(time.time() - seconds_ago)}},
+    )

@@ -80,7 +80,8 @@ def test_a_person_manages_a_key_from_creation_to_deletion(stack, page, screensho
     key_id = re.search(r"shop_demo_dev_([A-Za-z0-9]{12})", key).group(1)
     page.get_by_role("link", name="Audit").click()
     page.get_by_label("Key ID", exact=True).fill(key_id)
-    page.get_by_role("button", name="Search").click()
+    page.get_by_label("Include requests").check()  # the audit shows management events unless asked
+    expect(page).to_have_url(re.compile(f"key_id={key_id}&include=requests$"))
     records = page.get_by_role("table", name="Audit records")
     expect(records).to_contain_text("GET /orders/1")
     expect(records).to_contain_text("key.created")
@@ -93,8 +94,8 @@ def test_a_person_manages_a_key_from_creation_to_deletion(stack, page, screensho
     expect(page.get_by_role("table", name="Audit trail of this key")).to_contain_text("GET /orders/1")
     screenshot("key-detail")
 
-    # Roll with no grace: a new key shown once, the old one refused at once.
-    page.get_by_role("button", name="Roll").click()
+    # Rotate, rolling with no grace: a new key shown once, the old one refused at once.
+    page.get_by_role("button", name="Rotate").click()
     page.get_by_label("Grace period for the old key").select_option("0")
     page.get_by_role("button", name="Roll key").click()
     rolled = page.get_by_role("dialog", name="Your new API key")

@@ -73,7 +73,8 @@ def test_the_dashboard_works_under_a_strict_content_security_policy(stack, page)
     page.route(f"{stack.url()}/", with_csp)
     open_signed_in(page, stack, admin)
     # Every view and dialog once (every control in each with a label): the list, the create dialog with
-    # its role hints, a key's page with its chart, the audit with a folded detail opened, the role editor.
+    # its role hints, a key's page with its chart and its rotation, the audit with a folded detail opened,
+    # the role editor.
     unlabelled = []
     page.get_by_role("button", name="+ Add new API key").click()
     page.get_by_label("csp-reader").check()
@@ -81,7 +82,18 @@ def test_the_dashboard_works_under_a_strict_content_security_policy(stack, page)
     unlabelled += page.evaluate(UNLABELLED)
     page.keyboard.press("Escape")
     page.goto(f"{stack.url()}/#/keys/{key['key_id']}")
-    expect(page.get_by_role("img", name="Requests per hour over the last 24 hours: 0 in total")).to_be_visible()
+    chart = page.get_by_role("img", name="Requests per hour over the last 24 hours: 0 in total")
+    expect(chart).to_be_visible()
+    unlabelled += page.evaluate(UNLABELLED)
+    # The chart's tooltip (placed through CSSOM), and the rotation flow rolled and watching the old key.
+    chart.locator("rect.hit").last.hover()
+    expect(page.get_by_role("tooltip")).to_contain_text("0 allowed, 0 refused")
+    page.get_by_role("button", name="Rotate", exact=True).click()
+    page.get_by_role("button", name="Roll key").click()
+    shown = page.get_by_role("dialog", name="Your new API key")
+    shown.get_by_label("I have stored this key").check()
+    shown.get_by_role("button", name="Done").click()
+    expect(page.locator("#traffic-total")).to_contain_text("requests in the last 10 minutes")
     unlabelled += page.evaluate(UNLABELLED)
     page.goto(f"{stack.url()}/#/audit")
     page.get_by_role("table", name="Audit records").locator("details summary").first.click()
