@@ -92,3 +92,22 @@ def test_key_ids_sort_by_creation_time() -> None:
 def test_the_checksum_is_a_fixed_width_suffix() -> None:
     value, parts = generate_key("archie_", "demo", "dev")
     assert len(value) == len(parts.start) + SECRET_LENGTH + CHECKSUM_LENGTH
+
+
+@pytest.mark.parametrize("position", [1, 2])  # the project, the environment
+def test_a_trailing_newline_never_passes_as_a_name(position: int) -> None:
+    """Python's `$` matches before a final newline: every name pattern is anchored at the very end, so a
+    key whose project or environment ends in one is refused even with a correct checksum."""
+    from archie_keys.domain.clock import parse_client_time
+    from archie_keys.domain.keyformat import KEY_ID_RE, SLUG_RE, checksum
+
+    assert SLUG_RE.match("demo") and not SLUG_RE.match("demo\n")
+    assert KEY_ID_RE.match("Vc37AAAAAAAA") and not KEY_ID_RE.match("Vc37AAAAAAAA\n")
+    with pytest.raises(ValueError):
+        parse_client_time("2026-11-26T00:00:00Z\n")
+    value, _ = generate_key("archie_", "demo", "dev")
+    parts = value.split("_")
+    parts[position] += "\n"
+    body = "_".join(parts)[:-CHECKSUM_LENGTH]
+    with pytest.raises(MalformedKeyError):
+        parse_key(body + checksum(body))

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +22,7 @@ from archie_keys.domain.clock import now_epoch
 from archie_keys.domain.errors import ConflictError, ValidationFailedError
 from archie_keys.domain.sealing import seal, unseal
 
-_IDEMPOTENCY_KEY_RE = re.compile(limits.IDEMPOTENCY_KEY_PATTERN)
+_IDEMPOTENCY_KEY_RE = limits.whole(limits.IDEMPOTENCY_KEY_PATTERN)
 
 
 @dataclass(frozen=True)

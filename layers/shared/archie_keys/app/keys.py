@@ -12,7 +12,6 @@ cover; any other key answers 404 as if it did not exist, and creating one is pri
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +36,7 @@ from archie_keys.domain.policy import build_policy, data_paths, management_paths
 _BUDGET_ARN_PREFIX = "arn:aws:execute-api:ap-southeast-4:123456789012:abcdefghij/".ljust(
     limits.STAGE_ARN_BUDGET_LENGTH, "s"
 )
-_SECRET_NAME_RE = re.compile(limits.SECRET_NAME_PATTERN)
+_SECRET_NAME_RE = limits.whole(limits.SECRET_NAME_PATTERN)
 
 
 def no_such_key() -> NotFoundError:

@@ -3,7 +3,6 @@ only with an unfiltered grant on roles (roles have no rows a filter could select
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from archie_keys.app.commands import PageRequest, Place, PutRole
@@ -17,7 +16,7 @@ from archie_keys.domain.errors import ConflictError, NotFoundError, ValidationFa
 from archie_keys.domain.escalation import refuse_escalation, with_unknown_context
 from archie_keys.domain.identity import Identity
 
-_ROLE_NAME_RE = re.compile(limits.ROLE_NAME_PATTERN)
+_ROLE_NAME_RE = limits.whole(limits.ROLE_NAME_PATTERN)
 
 
 def check_role_name(name: str) -> None:

@@ -11,7 +11,7 @@ from archie_keys.domain.limits import TIME_MAX_YEAR, TIME_MIN_YEAR
 # A time with a date, a time of day and an explicit offset (Z or +hh:mm): nothing a reader could misread
 # as local time. Fractions of a second up to microseconds.
 _ISO_TIME = re.compile(
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})$", re.ASCII
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}:[0-9]{2})\Z", re.ASCII
 )
 
 

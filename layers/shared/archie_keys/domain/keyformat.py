@@ -18,13 +18,12 @@ Only [A-Za-z0-9_] appears, so a double-click selects the whole key.
 
 from __future__ import annotations
 
-import re
 import secrets
 import time
 import zlib
 from dataclasses import dataclass
 
-from archie_keys.domain.limits import PREFIX_MAX_LENGTH, PREFIX_PATTERN, SLUG_MAX_LENGTH, SLUG_PATTERN
+from archie_keys.domain.limits import PREFIX_MAX_LENGTH, PREFIX_PATTERN, SLUG_MAX_LENGTH, SLUG_PATTERN, whole
 
 BASE62_ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 
@@ -37,10 +36,10 @@ TAIL_LENGTH = KEY_ID_LENGTH + SECRET_LENGTH + CHECKSUM_LENGTH
 # prefix(16) + project(24) + "_" + environment(24) + "_" + tail: anything longer is refused before parsing.
 KEY_MAX_LENGTH = PREFIX_MAX_LENGTH + SLUG_MAX_LENGTH + 1 + SLUG_MAX_LENGTH + 1 + TAIL_LENGTH
 
-_PREFIX_RE = re.compile(PREFIX_PATTERN)
-SLUG_RE = re.compile(SLUG_PATTERN)
-_BASE62_RE = re.compile(r"^[0-9A-Za-z]+$")
-KEY_ID_RE = re.compile(rf"^[0-9A-Za-z]{{{KEY_ID_LENGTH}}}$")
+_PREFIX_RE = whole(PREFIX_PATTERN)
+SLUG_RE = whole(SLUG_PATTERN)
+_BASE62_RE = whole(r"^[0-9A-Za-z]+$")
+KEY_ID_RE = whole(rf"^[0-9A-Za-z]{{{KEY_ID_LENGTH}}}$")
 
 
 def _unanchored(pattern: str) -> str:

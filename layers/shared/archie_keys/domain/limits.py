@@ -6,6 +6,8 @@ in exactly one line. Each bound says which attack or AWS limit it respects.
 
 from __future__ import annotations
 
+import re
+
 # Project and environment names travel verbatim inside every key (so the authorizer can find the key's
 # partition without a lookup). Only lowercase letters and digits: no separator character, so the key can
 # be split on "_" unambiguously and stays selectable with one double-click.
@@ -107,3 +109,10 @@ USAGE_MAX_DAYS = 90
 # The authorizer's in-function caches: a flood of distinct keys evicts old entries instead of growing memory.
 POSITIVE_CACHE_MAX = 10_000
 NEGATIVE_CACHE_MAX = 10_000
+
+
+def whole(pattern: str) -> re.Pattern[str]:
+    """A pattern of this module (written for JSON Schema, where `$` is the end of the text) compiled so
+    Python matches the same: its `$` also matches before a final newline, so "demo\n" would pass as a slug.
+    The trailing `$` becomes `\\Z`."""
+    return re.compile(pattern.removesuffix("$") + r"\Z")
