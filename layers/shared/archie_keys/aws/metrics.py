@@ -24,7 +24,8 @@ ALLOWED = "Allowed"
 REFUSED = "Refused"
 UNFLUSHED_STAGES = "UnflushedStages"
 AUDIT_LAG = "AuditLag"
-METRIC_NAMES = (ALLOWED, REFUSED, UNFLUSHED_STAGES, AUDIT_LAG)
+COMPACTION_BEHIND = "AuditCompactionBehind"
+METRIC_NAMES = (ALLOWED, REFUSED, UNFLUSHED_STAGES, AUDIT_LAG, COMPACTION_BEHIND)
 # Why the authorizer refuses (KeyRefusedError reasons on its path, and "error" when it failed closed): the
 # `Reason` dimension's values, each a line of the dashboard.
 REFUSAL_REASONS = ("malformed", "wrong_environment", "not_found", "expired", "revoked", "error")
@@ -99,6 +100,10 @@ class MetricLines:
     def audit_lag(self, milliseconds: float) -> None:
         """How far behind the audit is: now minus the oldest log event of the batch just written."""
         self.put(AUDIT_LAG, round(milliseconds), unit="Milliseconds")
+
+    def compaction_behind(self, milliseconds: float) -> None:
+        """How far a key's view of the audit trails: now minus the end of the newest compacted bucket."""
+        self.put(COMPACTION_BEHIND, round(milliseconds), unit="Milliseconds")
 
 
 class DecisionMetrics:
