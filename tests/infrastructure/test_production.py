@@ -106,7 +106,7 @@ def written_attributes(request: dict[str, Any]) -> set[str]:
 def test_the_code_writes_only_the_attributes_its_iam_condition_allows() -> None:
     dynamo = RecordingDynamo()
     store = KeyStore("KeysTable", dynamo)
-    store.update_key_hash("demo", "dev", "Vc37AAAAAAAA", "old", "new", {"m": 19456, "t": 2, "p": 1})
+    store.update_key_hash("demo", "dev", "Vc37AAAAAAAA", "old", "new", {"m": 19456, "t": 2, "p": 1}, "pepper-v2")
     store.touch_last_used("demo", "dev", "Vc37AAAAAAAA", "2026-11-26T00:00:00Z")
     rehash, touch = dynamo.updates
     assert written_attributes(rehash) <= OWNED_ATTRIBUTES["AuthorizerFunctionRole"]
@@ -223,8 +223,10 @@ def test_every_stage_is_throttled_and_the_management_stage_can_have_a_rate_based
     stages = of_type(cloudformation, "AWS::ApiGateway::Stage")
     assert len(stages) == 2
     for name, stage in stages.items():
-        (setting,) = stage["Properties"]["MethodSettings"]
-        assert setting["ThrottlingBurstLimit"] > 0 and setting["ThrottlingRateLimit"] > 0, name
+        settings = stage["Properties"]["MethodSettings"]
+        assert any(s["ResourcePath"] == "/*" and s["HttpMethod"] == "*" for s in settings), name  # every route
+        for setting in settings:
+            assert setting["ThrottlingBurstLimit"] > 0 and setting["ThrottlingRateLimit"] > 0, name
     acl = cloudformation["Resources"]["ManagementApiWebAcl"]
     (rule,) = acl["Properties"]["Rules"]
     assert rule["Statement"]["RateBasedStatement"] == {
