@@ -184,7 +184,7 @@ def estimate(rps: int, cache_hit_ratio: float, facts: TemplateFacts, measured: M
     invoked = 1 - cache_hit_ratio  # authorizer invocations per request
     gb = facts.authorizer_memory_mb / 1024
     gb_second = LAMBDA_PER_GB_SECOND[facts.architecture]
-    refresh = authorizer_refreshes_per_invocation(rps, facts)
+    refresh = authorizer_refreshes_per_invocation(max(1, round(rps * invoked)), facts)
     read_round_trips = 2  # the key (GetItem) and its roles (one BatchGetItem)
     warm_ms = 1  # Lambda bills whole milliseconds; a warm decision takes ~10 us (make bench)
     refresh_ms = math.ceil(1 + read_round_trips * DYNAMODB_READ_MS)
@@ -204,7 +204,7 @@ def estimate(rps: int, cache_hit_ratio: float, facts: TemplateFacts, measured: M
         invoked * refresh * read_units * DYNAMODB_PER_READ_UNIT,
         f"{read_units:.1f} strongly consistent read units per re-read",
     )
-    instances = max(1, math.ceil(rps / REQUESTS_PER_SECOND_PER_INSTANCE))
+    instances = max(1, math.ceil(rps * invoked / REQUESTS_PER_SECOND_PER_INSTANCE))
     result.add(
         "authorizer: pepper reads",
         instances / PEPPER_MAX_AGE_SECONDS / rps * SECRETS_MANAGER_PER_CALL,
