@@ -20,6 +20,7 @@ import os
 import random
 import sys
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -163,7 +164,7 @@ def measure() -> Measured:
                 access_lines.append(message)
             original_put(group, message, timestamp_ms)
 
-        stack.logs.put = keep  # type: ignore[method-assign]
+        stack.logs.put = keep
         weights = [1 / rank for rank in range(1, KEYS + 1)]
         chooser = random.Random(7)
         for _ in range(REQUESTS):
@@ -173,7 +174,7 @@ def measure() -> Measured:
             )
             assert reply.status == 200, reply.body
         stack.settle_audit()
-        stack.logs.put = original_put  # type: ignore[method-assign]
+        stack.logs.put = original_put
 
         authorizer_bytes = authorizer_output(stack, keys[0])
         dynamodb = boto3.client("dynamodb")
@@ -223,7 +224,7 @@ def authorizer_output(stack: Any, key: str, decisions: int = 200) -> float:
     return len(written.getvalue().encode()) / decisions
 
 
-def table(rows: list[tuple[str, ...]]) -> str:
+def table(rows: Sequence[Sequence[str]]) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     return "\n".join("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in rows)
 
@@ -234,7 +235,7 @@ def main() -> int:
     facts = template_facts()
     measured = measure()
     cold, warm = estimate(REFERENCE_RPS, 0.0, facts, measured), estimate(REFERENCE_RPS, 0.9, facts, measured)
-    rows = [("component", "0% hits $/M", "90% hits $/M", "how")]
+    rows: list[tuple[str, ...]] = [("component", "0% hits $/M", "90% hits $/M", "how")]
     for a, b in zip(cold.lines, warm.lines, strict=True):
         rows.append((a.name, f"{a.usd_per_million:.4f}", f"{b.usd_per_million:.4f}", a.note))
     rows.append(("total", f"{cold.total:.4f}", f"{warm.total:.4f}", "API Gateway's own request fee excluded"))
