@@ -26,7 +26,7 @@ SAMPLE_PORT ?= 3001
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible unit infrastructure integration e2e \
-	fuzz openapi bench mutate bootstrap clean browser deploy-dashboard redrive pepper-status pepper-rotate pepper-retire
+	fuzz openapi bench cost mutate bootstrap clean browser deploy-dashboard redrive pepper-status pepper-rotate pepper-retire
 
 install: $(STAMP)
 
@@ -120,6 +120,10 @@ openapi: install
 ## Authorizer benchmark: p50/p99 in microseconds on stderr; stdout is one JSON object and nothing else.
 bench: install
 	@$(BIN)/python -m tests.bench.authorizer_bench
+
+## Cost per million authorized requests and the capacity table, from the template and the local stack's bytes.
+cost: install
+	@$(BIN)/python -m tests.bench.cost
 
 ## Mutation testing (mutmut) of the modules that decide; kill rate per module, the last line is JSON. Slow: not in `make test`.
 mutate: install

@@ -21,7 +21,7 @@ from archie_local.lambdas import FunctionRegistry
 from archie_local.logs import FunctionLogCapture, LogsEmulator
 from archie_local.provision import Provisioned, provision
 from archie_local.routing import LocalApi, build_apis
-from archie_local.scheduler import SchedulerEmulator
+from archie_local.scheduler import RecurringScheduler, SchedulerEmulator, recurring_schedules
 from archie_local.site import site_file
 from archie_local.template import REGION, FunctionSpec, load_template, resources_of_type
 
@@ -32,6 +32,12 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+# The audit's arrival buckets locally: a key's audit trails its environment's by about two buckets, which on
+# one machine need not be minutes. RecurringScheduler runs the template's schedules this often.
+LOCAL_ENVIRONMENT = {"AUDIT_ARRIVAL_BUCKET_SECONDS": "0.5", "AUDIT_SETTLE_SECONDS": "0.1"}
+RECURRING_PERIOD_SECONDS = 0.25
 
 
 class LocalStack:
@@ -97,7 +103,7 @@ class LocalStack:
         os.environ.pop("AWS_PROFILE", None)
         template = load_template()
         self.provisioned: Provisioned = provision(
-            template, self.moto_url, self.parameter_overrides, self.environment_overrides
+            template, self.moto_url, self.parameter_overrides, {**LOCAL_ENVIRONMENT, **self.environment_overrides}
         )
         os.environ.update(self.provisioned.environment)
         from archie_keys.edge import composition
@@ -126,7 +132,27 @@ class LocalStack:
         ]
         self.scheduler = SchedulerEmulator(boto3.client("scheduler"), groups, self.registry).start()
         self._started.append(self.scheduler)
+        self.recurring = RecurringScheduler(
+            recurring_schedules(self.provisioned.functions), self.registry, RECURRING_PERIOD_SECONDS
+        ).start()
+        self._started.append(self.recurring)
         return self
+
+    def settle_audit(self, timeout: float = 30) -> None:
+        """Hand every buffered log line to the ingest, then wait until the compactor has compacted the arrival
+        bucket the last of them landed in: from then on every request made so far shows in its key's audit,
+        usage and last_used_at. Bounded by `timeout` seconds."""
+        from archie_keys.aws.audit_blocks import arrival_bucket
+        from archie_keys.edge.composition import get_services
+
+        self.logs.flush()
+        services = get_services()
+        landed = arrival_bucket(time.time(), services.compactor.bucket_seconds)
+        deadline = time.monotonic() + timeout
+        while (services.audit_reader.compacted_through() or float("-inf")) < landed:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the audit was not compacted within {timeout} s")
+            time.sleep(0.05)
 
     def dead_letters(self, spec: FunctionSpec, record: dict[str, Any]) -> None:
         """An asynchronous invocation that failed every attempt goes to its function's on-failure queue (in
@@ -158,6 +184,7 @@ class LocalStack:
     def quiesce(self) -> None:
         """Stop background work (schedules, log deliveries) so that measurements see only what they measure."""
         self.scheduler.stop()
+        self.recurring.stop()
         self.logs.stop()
         logging.getLogger("archie-keys.authorizer").removeHandler(self._log_capture)
 

@@ -74,7 +74,7 @@ def test_a_person_manages_a_key_from_creation_to_deletion(stack, page, screensho
     # The key works on the sample protected API, with its filter filled from the context.
     used = http(sample, "GET", "/orders/1", key)
     assert used.status == 200 and '"t-42"' in used.body["authorizer"]["filters"]
-    stack.logs.flush()
+    stack.settle_audit()
 
     # Its request is on the audit page, filtered by key.
     key_id = re.search(r"shop_demo_dev_([A-Za-z0-9]{12})", key).group(1)

@@ -288,6 +288,7 @@ ALARMED = {
     "AuditIngestDeadLetterQueueAlarm": "ApproximateNumberOfMessagesVisible",
     "ExpiryFlushDeadLetterQueueAlarm": "ApproximateNumberOfMessagesVisible",
     "UnflushedStagesAlarm": "UnflushedStages",
+    "AuditCompactionBehindAlarm": "AuditCompactionBehind",
 }
 
 
@@ -305,7 +306,10 @@ def test_every_signal_an_operator_needs_has_an_alarm_that_notifies_the_optional_
     for name, alarm in alarms.items():
         props = alarm["Properties"]
         assert props["AlarmActions"] == props["OKActions"] == notify, name
-        assert props["TreatMissingData"] == "notBreaching", name
+        # Missing data is no news, except from the compactor, which reports on every run: silence means it
+        # stopped running, and a key's audit, usage and last_used_at with it.
+        expected = "breaching" if name == "AuditCompactionBehindAlarm" else "notBreaching"
+        assert props["TreatMissingData"] == expected, name
         assert props["AlarmDescription"], name
         for metric in alarm_metrics(alarm):
             if metric["Namespace"] == "ArchieKeys":  # our own EMF metrics: names the code writes
@@ -331,6 +335,8 @@ def test_the_dashboard_shows_decisions_by_reason_latency_cache_effectiveness_and
     assert reasons == set(metrics.REFUSAL_REASONS)
     expressions = [row[0]["expression"] for row in rows if isinstance(row[0], dict)]
     assert "1 - FILL(decisions, 0) / requests" in expressions  # cache hit ratio: 1 - invocations / requests
+    # Accepted decisions: every refusal and failure is a Lambda error (the 401 is an exception).
+    assert "FILL(invocations, 0) - FILL(errors, 0)" in expressions
     titles = " ".join(w["properties"]["title"] for w in widgets).lower()
     for topic in ("decisions", "latency", "cache effectiveness", "audit lag"):
         assert topic in titles, topic

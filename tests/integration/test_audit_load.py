@@ -11,7 +11,7 @@ from typing import Any
 
 import boto3
 
-from archie_keys.aws.audit_blocks import BLOCK_PREFIX
+from archie_keys.aws.audit_blocks import ENV_BLOCK_PREFIX, KEY_BLOCK_PREFIX
 from archie_keys.aws.audit_reader import block_records
 from archie_keys.aws.dynamo import from_item
 from archie_keys.domain.keyformat import checksum
@@ -83,7 +83,7 @@ def test_every_request_of_a_mixed_load_has_exactly_one_audit_record(stack, admin
         # Deliver what the log groups still buffer: flush() returns once every line written before it was
         # handed to the ingest handler (it waits for a delivery already under way).
         started = time.monotonic()
-        stack.logs.flush()
+        stack.settle_audit()
         print(f"requests took {started - began:.1f}s, the rest of the ingest {time.monotonic() - started:.1f}s")
         recorded = audit_requests(stack.provisioned.environment["AUDIT_TABLE"])
         mine = {request_id: recorded[request_id] for request_id in sent if request_id in recorded}
@@ -110,17 +110,29 @@ def test_every_request_of_a_mixed_load_has_exactly_one_audit_record(stack, admin
 
 
 def audit_requests(table: str) -> dict[str, dict[str, Any]]:
+    """Every request record: the single-request items and the environment blocks' records, each exactly
+    once; and every accepted one exactly once more, in its key's blocks, with the same fields."""
     client = boto3.client("dynamodb")
     found: dict[str, dict[str, Any]] = {}
+    in_key_blocks: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {"TableName": table}
     while True:
         page = client.scan(**kwargs)
         for item in page["Items"]:
-            if item["pk"]["S"].startswith("REQ#") and "status" in item:
-                found[item["pk"]["S"][4:]] = {k: next(iter(v.values())) for k, v in item.items()}
-            elif item["pk"]["S"].startswith(BLOCK_PREFIX):  # many accepted requests, stored as one item
+            pk = item["pk"]["S"]
+            if pk.startswith("REQ#") and "status" in item:
+                assert pk[4:] not in found
+                found[pk[4:]] = {k: next(iter(v.values())) for k, v in item.items()}
+            elif pk.startswith(ENV_BLOCK_PREFIX):  # many accepted requests, stored as one item
                 for record in block_records(from_item(item)):
+                    assert record["pk"][4:] not in found
                     found[record["pk"][4:]] = record
+            elif pk.startswith(KEY_BLOCK_PREFIX):
+                in_key_blocks += block_records(from_item(item))
         if "LastEvaluatedKey" not in page:
-            return found
+            break
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    accepted = {request_id: r for request_id, r in found.items() if r.get("key_id") and "reason" not in r}
+    assert sorted(r["pk"][4:] for r in in_key_blocks) == sorted(accepted)
+    assert all(r["key_id"] == accepted[r["pk"][4:]]["key_id"] for r in in_key_blocks)
+    return found

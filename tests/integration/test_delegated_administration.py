@@ -68,7 +68,7 @@ def test_the_audit_shows_a_tenant_admin_its_tenants_traffic_only(stack: Any, adm
     assert http(sample, "GET", "/orders/1", world["t1_reader"]["key"]).status == 200
     assert http(sample, "GET", "/orders/2", world["t2_reader"]["key"]).status == 200
     assert http(base, "GET", KEYS, admin).status == 200
-    stack.logs.flush()  # hand every buffered access-log line to the ingest, as the subscription would
+    stack.settle_audit()  # every buffered access-log line ingested (as the subscription would) and compacted
     records = http(base, "GET", env_path("demo", "dev", "/audit?limit=100"), t1_admin).body["records"]
     assert any(r.get("key_id") == world["t1_reader"]["key_id"] and r.get("path") == "/orders/1" for r in records)
     assert all(r.get("key_id") != world["t2_reader"]["key_id"] for r in records)

@@ -5,8 +5,11 @@ from __future__ import annotations
 import base64
 import gzip
 import json
+import threading
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import boto3
@@ -23,7 +26,7 @@ from archie_keys.edge.composition import get_services
 from archie_local.lambdas import FunctionRegistry
 from archie_local.logs import encode_subscription, render_access_log
 from archie_local.template import load_template
-from tests.support import env_path
+from tests.support import compact, env_path
 
 ACCESS_FORMAT = load_template()["Resources"]["ManagementApi"]["Properties"]["AccessLogSetting"]["Format"]
 KEY_ID = "Vc37AAAAAAAA"
@@ -77,7 +80,8 @@ def ingest(aws):
 
 
 def records(key_id: str = KEY_ID) -> list[dict[str, Any]]:
-    """The audit records of a key, as the reader finds them (newest first)."""
+    """The audit records of a key, as the reader finds them (newest first) once the compactor has run."""
+    compact()
     page, _ = get_services().audit_reader.query(
         "demo", "dev", key_id=key_id, actor_key_id=None, lower="0000", upper="9999", after=None, limit=100
     )
@@ -161,6 +165,7 @@ def test_a_refused_request_is_one_record_with_its_key_and_reason_whatever_arrive
 def test_pages_are_newest_first_and_bounded_in_time(ingest, api, admin_key) -> None:
     base = (int(time.time()) - 100) * 1000
     ingest(delivery([access_line(f"req-{i:03d}", 200, at_ms=base + i * 1000) for i in range(25)]))
+    compact()
     seen, token = [], None
     while True:
         reply = api("GET", AUDIT + f"?key_id={KEY_ID}&limit=7" + (f"&next_token={token}" if token else ""), admin_key)
@@ -203,14 +208,25 @@ def stored_items(aws) -> list[dict[str, Any]]:
     return boto3.client("dynamodb").scan(TableName=aws.environment["AUDIT_TABLE"])["Items"]
 
 
-def test_a_busy_key_costs_one_stored_item_per_window_not_one_per_request(aws, ingest, api, admin_key) -> None:
+def stored(aws, prefix: str) -> int:
+    return sum(1 for item in stored_items(aws) if item["pk"]["S"].startswith(prefix))
+
+
+def test_a_busy_key_costs_two_stored_items_per_block_of_requests_not_one_per_request(
+    aws, ingest, api, admin_key
+) -> None:
     window_start = (int(time.time()) // BLOCK_WINDOW_SECONDS - 1) * BLOCK_WINDOW_SECONDS
     ids = [f"busy-{i:04d}" for i in range(BLOCK_MAX_RECORDS + 20)]
     lines = [access_line(r, 200, at_ms=window_start * 1000 + i * 10) for i, r in enumerate(ids)]
-    before = len(stored_items(aws))
     assert ingest(delivery(lines))["records"] == len(ids)
-    # BLOCK_MAX_RECORDS to an item: two items and one usage counter for 520 requests.
-    assert len(stored_items(aws)) - before == 3
+    # BLOCK_MAX_RECORDS to an item: the environment's copy is two items, at once in its view...
+    assert stored(aws, "ENVB#") == 2 and stored(aws, "BLK#") == 0 and stored(aws, "REQ#") == 0
+    everything = api("GET", AUDIT + "?kind=request&limit=100", admin_key).body["records"]
+    assert [r["id"] for r in everything] == list(reversed(ids))[:100]
+    assert api("GET", AUDIT + f"?key_id={KEY_ID}", admin_key).body["records"] == []
+    # ...and once compacted, the key's copy is two more, with one usage counter.
+    assert compact()["key_blocks"] == 2
+    assert stored(aws, "BLK#") == 2 and stored(aws, f"USAGE#demo#dev#{KEY_ID}") == 1
     seen, token = [], None
     for _ in range(20):
         query = f"?key_id={KEY_ID}&limit=100" + (f"&next_token={token}" if token else "")
@@ -220,6 +236,8 @@ def test_a_busy_key_costs_one_stored_item_per_window_not_one_per_request(aws, in
         if token is None:
             break
     assert seen == list(reversed(ids))
+    usage = get_services().audit_reader.usage("demo", "dev", KEY_ID, window_start)
+    assert sum(h["requests"] for h in usage) == len(ids)
 
 
 def test_records_of_blocks_and_single_records_come_out_in_time_order(ingest, api, admin_key) -> None:
@@ -293,57 +311,115 @@ def test_environment_and_role_changes_are_audited(aws, api) -> None:
     assert {r["actor_key_id"] for r in trail[:3]} == {admin.split("_")[-1][:12]}
 
 
-def test_a_batch_retried_after_a_failed_write_records_every_request_once(aws, ingest, monkeypatch) -> None:
-    """Lambda retries a failed async invocation with the same batch: whichever DynamoDB write failed, the
-    retry completes the audit with no duplicate, and usage never counts a request twice."""
-    base = (int(time.time()) // BLOCK_WINDOW_SECONDS - 4) * BLOCK_WINDOW_SECONDS * 1000
+@contextmanager
+def failing_writes(monkeypatch, fail_at: int | None) -> Iterator[tuple[list[str], list[dict[str, Any]]]]:
+    """Counts the DynamoDB writes made inside the block, and fails the one numbered `fail_at` (0-based).
+    The compaction mark's writes are not counted (a run advances it once per bucket, however many buckets
+    have passed): failing one is the test below's own case."""
     original = botocore.client.BaseClient._make_api_call
     writes: list[str] = []
-    fail_at: list[int] = []
     failed: list[dict[str, Any]] = []
+    lock = threading.Lock()  # the ingest and the compactor write from several threads
 
     def failing(client: Any, operation: str, params: dict[str, Any]) -> Any:
-        if client.meta.service_model.service_name == "dynamodb" and operation in ("PutItem", "UpdateItem"):
-            writes.append(operation)
-            if fail_at and len(writes) - 1 == fail_at[0]:
-                failed.append(params)
+        if (
+            client.meta.service_model.service_name == "dynamodb"
+            and operation in ("PutItem", "UpdateItem")
+            and params.get("Key", {}).get("pk", {}).get("S") != "COMPACTION"
+        ):
+            with lock:
+                writes.append(operation)
+                fail = len(writes) - 1 == fail_at
+                if fail:
+                    failed.append(params)
+            if fail:
                 raise ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"}}, operation)
         return original(client, operation, params)
 
-    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", failing)
-    total = 0
-    for attempt in range(30):  # the first run (no fault) counts the writes a batch makes; then each fails once
+    with monkeypatch.context() as patch:
+        patch.setattr(botocore.client.BaseClient, "_make_api_call", failing)
+        yield writes, failed
+
+
+def batch_of(attempt: int, key_id: str, base: int) -> dict[str, Any]:
+    lines = [access_line(f"f{attempt}-{i}", 200, key_id, at_ms=base + i * 25_000) for i in range(6)]
+    lines.append(access_line(f"f{attempt}-refused", 401, key_id=None, at_ms=base + 1000))
+    return delivery(lines)
+
+
+def test_a_batch_retried_after_a_failed_write_records_every_request_once(aws, ingest, monkeypatch) -> None:
+    """Lambda retries a failed async invocation with the same batch: whichever DynamoDB write failed, the
+    retry completes the audit with no duplicate, in the environment's view and, compacted, in the key's."""
+    base = (int(time.time()) // BLOCK_WINDOW_SECONDS - 4) * BLOCK_WINDOW_SECONDS * 1000
+    ingest(batch_of(99, "Fa99AAAAAAAA", base))  # a warm ingest has set the compaction mark already
+    with failing_writes(monkeypatch, None) as (writes, _):
+        ingest(batch_of(0, "Fa00AAAAAAAA", base))
+    total = len(writes)
+    assert total == 4  # three environment blocks, the refused request
+    for attempt in range(1, total + 1):
         key_id = f"Fa{attempt:02d}AAAAAAAA"
-        lines = [access_line(f"f{attempt}-{i}", 200, key_id, at_ms=base + i * 25_000) for i in range(6)]
-        lines.append(access_line(f"f{attempt}-refused", 401, key_id=None, at_ms=base + 1000))
-        batch = delivery(lines)
-        writes.clear()
-        failed.clear()
-        if attempt == 0:
-            ingest(batch)
-            total = len(writes)
-            assert total >= 8  # three blocks and their counts, the refused request, last_used_at
-        else:
-            fail_at[:] = [attempt - 1]
+        with failing_writes(monkeypatch, attempt - 1) as (_, failed):
             with pytest.raises(ClientError):
-                ingest(batch)
-            fail_at.clear()
-            ingest(batch)  # Lambda's retry, with the same payload
-        assert sorted(r["id"] for r in records(key_id)) == sorted(f"f{attempt}-{i}" for i in range(6))
+                ingest(batch_of(attempt, key_id, base))
+            assert failed
+        ingest(batch_of(attempt, key_id, base))  # Lambda's retry, with the same payload
         env_records = api_records_of_env()
-        assert env_records.count(f"f{attempt}-refused") == 1 and env_records.count(f"f{attempt}-0") == 1
+        for name in [f"f{attempt}-{i}" for i in range(6)] + [f"f{attempt}-refused"]:
+            assert env_records.count(name) == 1, name
+        assert sorted(r["id"] for r in records(key_id)) == sorted(f"f{attempt}-{i}" for i in range(6))
         counted = sum(h["requests"] for h in get_services().audit_reader.usage("demo", "dev", key_id, base / 1000))
-        # Known limit: a failure between a block's write and its count loses that block's count, never its
-        # records (the retry finds the block stored and cannot tell whether it was counted).
+        assert counted == 6
+
+
+def test_a_compaction_that_fails_is_completed_by_the_next_run_and_never_counts_twice(aws, ingest, monkeypatch) -> None:
+    base = (int(time.time()) // BLOCK_WINDOW_SECONDS - 4) * BLOCK_WINDOW_SECONDS * 1000
+    compact()  # the mark, before the batches below
+    for attempt in range(30):  # bounded: the first attempt counts the writes a compaction of this batch makes
+        key_id = f"Co{attempt:02d}AAAAAAAA"
+        ingest(batch_of(attempt, key_id, base))
+        with failing_writes(monkeypatch, None if attempt == 0 else attempt - 1) as (writes, failed):
+            if attempt == 0:
+                compact()
+                total = len(writes)
+                assert total == 7  # three key blocks and their counts, last_used_at
+            else:
+                with pytest.raises(ClientError):
+                    compact()
+        compact()  # the next scheduled run
+        assert sorted(r["id"] for r in records(key_id)) == sorted(f"f{attempt}-{i}" for i in range(6))
+        counted = sum(h["requests"] for h in get_services().audit_reader.usage("demo", "dev", key_id, base / 1000))
+        # Known limit: a failure between a key block's write and its count loses that block's count, never
+        # its records (the next run finds the block stored and cannot tell whether it was counted).
         lost = 0
         if failed and failed[0].get("Key", {}).get("pk", {}).get("S", "").startswith(f"USAGE#demo#dev#{key_id}"):
             values = failed[0]["ExpressionAttributeValues"]
             lost = int(values[":allowed"]["N"]) + int(values[":refused"]["N"])
         assert counted == 6 - lost
+        assert get_services().store.get_key("demo", "dev", key_id) is None  # no stray item for an unknown key
         if attempt == total:
             break
     else:
-        pytest.fail("the batch made more writes than the test allows for")
+        pytest.fail("the compaction made more writes than the test allows for")
+
+
+def test_a_run_that_fails_to_move_its_mark_is_redone_without_a_duplicate(aws, ingest, monkeypatch) -> None:
+    base = (int(time.time()) // BLOCK_WINDOW_SECONDS - 4) * BLOCK_WINDOW_SECONDS * 1000
+    compact()
+    ingest(batch_of(0, "MarkAAAAAAAA", base))
+    original = botocore.client.BaseClient._make_api_call
+
+    def failing_mark(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if params.get("Key", {}).get("pk", {}).get("S") == "COMPACTION" and operation == "UpdateItem":
+            raise ClientError({"Error": {"Code": "InternalServerError", "Message": "injected"}}, operation)
+        return original(client, operation, params)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(botocore.client.BaseClient, "_make_api_call", failing_mark)
+        with pytest.raises(ClientError):
+            compact()
+    assert sorted(r["id"] for r in records("MarkAAAAAAAA")) == sorted(f"f0-{i}" for i in range(6))
+    usage = get_services().audit_reader.usage("demo", "dev", "MarkAAAAAAAA", base / 1000)
+    assert sum(h["requests"] for h in usage) == 6
 
 
 def api_records_of_env() -> list[str]:

@@ -14,8 +14,8 @@ def resolver(overrides: dict[str, str] | None = None) -> Resolver:
 
 
 def test_conditions_follow_the_parameters() -> None:
-    assert resolver().conditions["TracingOn"] is True
-    assert resolver({"Tracing": "Disabled"}).conditions["TracingOn"] is False
+    assert resolver().conditions["TracingOn"] is False  # off by default (make cost)
+    assert resolver({"Tracing": "Active"}).conditions["TracingOn"] is True
     assert resolver().conditions["HasAlarmTopic"] is False
     assert resolver({"AuthorizerReservedConcurrency": "-1"}).conditions["ReserveAuthorizerConcurrency"] is False
     assert resolver().conditions["ReserveAuthorizerConcurrency"] is True
@@ -24,8 +24,8 @@ def test_conditions_follow_the_parameters() -> None:
 def test_if_and_no_value_resolve_as_cloudformation_does() -> None:
     template = load_template()
     variables = template["Globals"]["Function"]["Environment"]["Variables"]
-    assert resolver({"Tracing": "Disabled"}).resolve(variables["POWERTOOLS_TRACE_DISABLED"]) == "true"
-    assert resolver().resolve(variables["POWERTOOLS_TRACE_DISABLED"]) == "false"
+    assert resolver().resolve(variables["POWERTOOLS_TRACE_DISABLED"]) == "true"
+    assert resolver({"Tracing": "Active"}).resolve(variables["POWERTOOLS_TRACE_DISABLED"]) == "false"
     props = {"Reserved": template["Resources"]["AuthorizerFunction"]["Properties"]["ReservedConcurrentExecutions"]}
     assert resolver({"AuthorizerReservedConcurrency": "-1"}).resolve(props) == {}
     assert resolver().resolve(props) == {"Reserved": "100"}

@@ -1,4 +1,4 @@
-"""Observed: the authorizer writes one EMF line per decision (allowed, or refused with its reason) without
+"""Observed: the authorizer writes one EMF line per refusal (with its reason; nothing for an accepted key) without
 Powertools Metrics on its cold path; the ingest reports how far behind the audit is; the template's alarms
 and dashboard read exactly the metrics the code writes; tracing is one decorator, off unless on Lambda."""
 
@@ -50,7 +50,7 @@ def authorizer_event(key: str) -> dict[str, Any]:
     }
 
 
-def test_every_authorizer_decision_is_one_metric_line_allowed_or_refused_by_reason(
+def test_every_refusal_is_one_metric_line_by_reason_and_an_accepted_key_writes_nothing(
     aws, admin_key, api, capsys: pytest.CaptureFixture[str]
 ) -> None:
     authorizer = FunctionRegistry(aws.functions)["AuthorizerFunction"]
@@ -64,12 +64,12 @@ def test_every_authorizer_decision_is_one_metric_line_allowed_or_refused_by_reas
             authorizer.invoke(authorizer_event(bad))
 
     lines = emf_lines(capsys.readouterr().out)
-    assert [decision(d) for d in lines] == [("Allowed", None), ("Refused", "malformed"), ("Refused", "revoked")]
+    assert [decision(d) for d in lines] == [("Refused", "malformed"), ("Refused", "revoked")]
     for document in lines:
         (declaration,) = document["_aws"]["CloudWatchMetrics"]
         assert declaration["Namespace"] == "ArchieKeys" and document["Stack"] == STACK_NAME
         assert abs(document["_aws"]["Timestamp"] / 1000 - time.time()) < 60
-    refused = lines[1]["_aws"]["CloudWatchMetrics"][0]
+    refused = lines[0]["_aws"]["CloudWatchMetrics"][0]
     assert refused["Dimensions"] == [["Stack"], ["Stack", "Reason"]]  # the total, and by reason
     assert all("key" not in json.dumps(d).lower().replace("archiekeys", "") for d in lines)  # no key, no key id
 
@@ -87,7 +87,7 @@ def test_a_failure_is_refused_with_reason_error_so_the_alarm_can_tell_it_from_a_
     with pytest.raises(Exception, match="Unauthorized"):
         authorize(authorizer_event(admin_key), Broken(), decisions)  # type: ignore[arg-type]
     authorize(authorizer_event(admin_key), get_services().verifier, decisions)
-    assert [decision(json.loads(line)) for line in lines] == [("Refused", "error"), ("Allowed", None)]
+    assert [decision(json.loads(line)) for line in lines] == [("Refused", "error")]  # the accepted one: none
     # The errors alarm reads exactly that: Lambda's errors minus refusals, plus refusals for "error".
     alarm = load_template()["Resources"]["AuthorizerErrorsAlarm"]["Properties"]
     stats = {m["Id"]: m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m}
@@ -153,7 +153,7 @@ def ingest_handler(aws):
 def test_no_metrics_when_the_namespace_is_empty() -> None:
     written: list[str] = []
     lines = metrics.MetricLines("", STACK_NAME, write=written.append)
-    metrics.DecisionMetrics(lines).allowed()
+    metrics.DecisionMetrics(lines).refused("revoked")
     lines.unflushed_stage("a/b", "p", "e")
     assert written == []
 

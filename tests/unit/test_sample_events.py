@@ -72,3 +72,14 @@ def test_the_sample_expiry_event_flushes_the_stages_serving_its_environment(aws,
     result = FunctionRegistry(aws.functions)["ExpiryFlushFunction"].invoke(event)
     assert result == {"flushed": ["mgmt/v1", "orders/dev"], "key_id": "Vc37AAAAAAAA"}
     assert flushed == [("mgmt", "v1"), ("orders", "dev")]  # demo/prod's stage is left alone
+
+
+def test_the_sample_schedule_event_runs_the_compactor(aws) -> None:
+    """The scheduled event carries nothing (the schedule's Input is empty): a run starts from its mark."""
+    event = json.loads((EVENTS / "audit_compact.json").read_text())
+    compactor = FunctionRegistry(aws.functions)["AuditCompactFunction"]
+    first = compactor.invoke(event)
+    assert first["buckets"] == 0 and first["records"] == 0  # nothing ingested yet: it only sets its mark
+    ingest = json.loads((EVENTS / "audit_ingest.json").read_text())
+    FunctionRegistry(aws.functions)["AuditIngestFunction"].invoke(ingest)
+    assert set(compactor.invoke(event)) == {"buckets", "environment_blocks", "records", "key_blocks", "behind_seconds"}

@@ -6,12 +6,13 @@ and the authorizer's "key refused" lines (which key a refused request presented,
 client may choose $context.requestId with an x-amzn-RequestId header, so that one is only kept as
 `request_id`), so the two streams and redelivered batches complete the same record and never duplicate it.
 Paths are recorded as the API's routes see them (without the stage or a custom domain's base path), beside
-the route template (`resource`). A request counts once in its key's hourly usage, when it is first
-attributed to the key; accepted requests move the key's `last_used_at` forward.
+the route template (`resource`).
 
 Requests made with an accepted key (the access log names it; no refusal line exists for them) are stored
-many to an item, in blocks per key and window (aws.audit_blocks): that is what keeps the audit of every
-request affordable. Requests without an accepted key stay one item each, merged with their refusal line.
+many to an item, in environment blocks (aws.audit_blocks): that is what keeps the audit of every request
+affordable. The compactor (app.compaction) later copies them into key blocks and counts them in their key's
+usage and `last_used_at`. Requests without an accepted key stay one item each, merged with their refusal
+line; a refused request counts once in its key's hourly usage, when it is first attributed to the key.
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from archie_keys.aws.audit_blocks import BLOCK_MAX_RECORDS, RECORD_FIELDS, window_end
+from archie_keys.aws.audit_blocks import RECORD_FIELDS, arrival_bucket, chunked, window_end
 from archie_keys.domain.audit import REFUSAL_MESSAGE, hour_of
-from archie_keys.domain.clock import from_iso, to_iso
+from archie_keys.domain.clock import to_iso
 from archie_keys.domain.keyformat import KEY_ID_RE, SLUG_RE
 
 if TYPE_CHECKING:
@@ -50,10 +51,8 @@ class IngestReport:
     control_messages: int = 0
     # (project, environment, key id, "allowed" | "refused", hour) -> requests newly attributed in this batch
     counted: Counter[tuple[str, str, str, str, str]] = field(default_factory=Counter)
-    # (project, environment, key id) -> latest time the key was accepted, in this batch
-    last_used: dict[tuple[str, str, str], float] = field(default_factory=dict)
-    # (project, environment, key id, window end) -> records of requests the key was accepted for
-    blocks: dict[tuple[str, str, str, float], list[dict[str, Any]]] = field(default_factory=dict)
+    # (project, environment, window end) -> records of requests made with an accepted key
+    blocks: dict[tuple[str, str, float], list[dict[str, Any]]] = field(default_factory=dict)
 
     def merge(self, other: IngestReport) -> None:
         self.records += other.records
@@ -61,8 +60,6 @@ class IngestReport:
         self.skipped += other.skipped
         self.control_messages += other.control_messages
         self.counted.update(other.counted)
-        for slot, epoch in other.last_used.items():
-            self.last_used[slot] = max(self.last_used.get(slot, 0.0), epoch)
         for window, records in other.blocks.items():
             self.blocks.setdefault(window, []).extend(records)
 
@@ -83,9 +80,12 @@ class AuditIngest:
         stage_environments: StageEnvironments,
         on_batch_lag: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.time,
+        arrival_bucket_seconds: float = 60.0,
     ) -> None:
         self.writer = writer
         self.keys = keys
+        self.arrival_bucket_seconds = arrival_bucket_seconds
+        self._compaction_begun = False
         # restApiId/stage -> (project, environment) for protected APIs, whose paths do not name them; read
         # only when a line needs it, at most once a batch (the registry behind it caches its own reads, and a
         # stage registered while this instance is warm is known from the next batch on).
@@ -114,8 +114,6 @@ class AuditIngest:
             report.merge(part)
         self._write_blocks(report)
         self._add_usage(report.counted)
-        for (project, environment, key_id), epoch in report.last_used.items():
-            self.keys.touch_last_used(project, environment, key_id, to_iso(epoch))
         self._report_lag(events)
         return report
 
@@ -192,13 +190,9 @@ class AuditIngest:
         if known_key is None:
             self.writer.update_request(record_id, values)
             return
+        values["key_id"] = known_key
         record = {"id": record_id, **{name: values[name] for name in RECORD_FIELDS if name in values}}
-        report.blocks.setdefault((project, environment, known_key, window_end(epoch)), []).append(record)
-        # The access log names a key only when the authorizer accepted it; unless the policy then denied the
-        # route, the request reached the API: the key is in use (whatever the backend answered).
-        if values.get("error") != "ACCESS_DENIED":
-            slot = (project, environment, known_key)
-            report.last_used[slot] = max(report.last_used.get(slot, 0.0), epoch)
+        report.blocks.setdefault((project, environment, window_end(epoch)), []).append(record)
 
     def _ingest_refusal(self, line: dict[str, Any], epoch: float, report: IngestReport) -> None:
         record_id, key_id = _present(line.get("extended_request_id")), line.get("key_id")
@@ -228,24 +222,23 @@ class AuditIngest:
             report.counted[(project, environment, key_id, "refused", hour_of(epoch))] += 1
 
     def _write_blocks(self, report: IngestReport) -> None:
-        """Store the batch's blocks, each newly stored one's requests counted in its key's usage right after
-        it (a stored block is never counted again). Records are chunked in id order, so a redelivered or
-        retried batch builds the same blocks, which their conditional Puts refuse."""
-        chunks: list[tuple[str, str, str, list[dict[str, Any]]]] = []
-        for (project, environment, key_id, _), records in report.blocks.items():
-            unique = sorted({record["id"]: record for record in records}.values(), key=lambda r: r["id"])
-            for start in range(0, len(unique), BLOCK_MAX_RECORDS):
-                chunks.append((project, environment, key_id, unique[start : start + BLOCK_MAX_RECORDS]))
+        """Store the batch's environment blocks, listed under the arrival bucket they are written in. Records
+        are chunked in id order, so a redelivered or retried batch builds the same blocks, which their
+        conditional Puts refuse (and list nowhere a second time)."""
+        chunks = [
+            (project, environment, records)
+            for (project, environment, _), window in report.blocks.items()
+            for records in chunked(window)
+        ]
+        if not chunks:
+            return
+        arrival = arrival_bucket(self._clock(), self.arrival_bucket_seconds)
+        if not self._compaction_begun:
+            self.writer.begin_compaction(arrival - self.arrival_bucket_seconds)
+            self._compaction_begun = True
 
-        def write(chunk: tuple[str, str, str, list[dict[str, Any]]]) -> None:
-            project, environment, key_id, records = chunk
-            if not self.writer.put_block(project, environment, key_id, records):
-                return
-            counted: Counter[tuple[str, str, str, str, str]] = Counter()
-            for record in records:
-                outcome = "refused" if int(record["status"]) in (401, 403) else "allowed"
-                counted[(project, environment, key_id, outcome, hour_of(from_iso(record["time"])))] += 1
-            self._add_usage(counted)
+        def write(chunk: tuple[str, str, list[dict[str, Any]]]) -> None:
+            self.writer.put_environment_block(*chunk, arrival_bucket=arrival)
 
         if len(chunks) > 1:
             with ThreadPoolExecutor(max_workers=INGEST_WORKERS, thread_name_prefix="audit") as pool:

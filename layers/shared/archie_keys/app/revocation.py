@@ -60,8 +60,14 @@ def revoke_key(
     record = live_key(services, place, key_id, scope)
     now = now_epoch()
     since = now - if_unused_for if if_unused_for is not None else None
-    if since is not None and record.get("last_used_at") and str(record["last_used_at"]) >= to_iso(since):
-        raise _in_use(services, place, record, since)
+    if since is not None:
+        # last_used_at covers what the compactor has counted; the last couple of minutes are read here.
+        latest = max(
+            str(record.get("last_used_at") or ""),
+            services.compactor.pending_use(place.project, place.environment, key_id) or "",
+        )
+        if latest and latest >= to_iso(since):
+            raise _in_use(services, place, {**record, "last_used_at": latest}, since)
     writes = [
         *services.store.key_revoke_writes(
             record,

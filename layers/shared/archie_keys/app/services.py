@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from archie_keys.domain.hashing import Argon2Parameters, KeyHasher
 
 if TYPE_CHECKING:
+    from archie_keys.app.compaction import AuditCompactor
     from archie_keys.app.verification import KeyVerifier
     from archie_keys.aws.audit_reader import AuditReader
     from archie_keys.aws.cache_flush import CacheFlusher
@@ -62,6 +63,8 @@ class Services(Protocol):
     def audit(self) -> EventRecorder: ...
     @property
     def audit_reader(self) -> AuditReader: ...
+    @property
+    def compactor(self) -> AuditCompactor: ...
     @property
     def secrets(self) -> SecretDelivery: ...
     @property

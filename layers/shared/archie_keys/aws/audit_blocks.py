@@ -1,19 +1,28 @@
-"""Audit blocks: the records of a key's accepted requests, stored many to an item.
+"""Audit blocks: the records of accepted requests, stored many to an item.
 
 A request made with an accepted key is the bulk of the audit (every such request, API Gateway cache hits
 included). One item per request costs at least one write unit for the table and one per index it is in,
-whatever its size; a block holds up to BLOCK_MAX_RECORDS of them, compressed (a record is ~80 bytes once
-zlib has seen its neighbours), so a busy key costs a fraction of a write unit per request. See
-`make cost` for the figures.
+whatever its size, and a subscription delivery holds only a second or so of one log stream; so records are
+written twice, each time many to an item (a record is ~80 bytes once zlib has seen its neighbours):
 
-    pk = BLK#<p>#<e>#<key id>#<shard>, sk = at   one block: the key's requests in one BLOCK_WINDOW_SECONDS
-                                                 window, from one subscription delivery
-    at = <window end ISO>#<block id>             every record in the block is earlier than its `at`, so
-                                                 a newest-first merge can open the block when it reaches it
-    env_bucket = <p>#<e>#<shard>                 the block shows in the by_env index with the items
+    pk = ENVB#<p>#<e>#<shard>, sk = at    an environment block: one delivery's records of one environment
+                                          and one BLOCK_WINDOW_SECONDS window, written by the ingest. The
+                                          environment's view reads these at once. `arrival` (the
+                                          ARRIVAL bucket it was written in) puts it in the KEYS_ONLY
+                                          by_arrival index, where the compactor finds it.
+    pk = BLK#<p>#<e>#<key id>#<shard>, sk = at
+                                          a key block: one key's records from every environment block of
+                                          one closed arrival bucket, written by the compactor
+                                          (app.compaction) with the key's usage and last_used_at. A key's
+                                          view reads these: it trails the environment's by about
+                                          two arrival buckets.
+    at = <window end ISO>#<block id>      every record in a block is earlier than its `at`, so a
+                                          newest-first merge can open the block when it reaches it
 
-The block id is a hash of the request ids it holds: a redelivered (or redriven) batch builds the same
-blocks, and their conditional Put fails, so nothing is stored or counted twice.
+The block id is a hash of the request ids it holds. A redelivered (or redriven) batch builds the same
+environment blocks, whose conditional Put fails: no second copy, and no second entry in by_arrival. A
+compaction retried builds the same key blocks from the same closed bucket, whose Puts fail the same way, so
+nothing is stored or counted twice.
 """
 
 from __future__ import annotations
@@ -28,10 +37,13 @@ from archie_keys.domain.clock import from_iso, to_iso
 
 BLOCK_WINDOW_SECONDS = 60
 BLOCK_MAX_RECORDS = 500
-BLOCK_PREFIX = "BLK#"
+KEY_BLOCK_PREFIX = "BLK#"
+ENV_BLOCK_PREFIX = "ENVB#"
+INDEX_BY_ARRIVAL = "by_arrival"
 # A stored record's fields, beyond its id (the extended request id) and what its block names (project,
-# environment, key id): the request's own, as the ingest reads them from the access log.
+# environment): the request's own, as the ingest reads them from the access log, and its key.
 RECORD_FIELDS = (
+    "key_id",
     "time",
     "request_id",
     "method",
@@ -48,6 +60,16 @@ RECORD_FIELDS = (
 def window_end(epoch: float) -> float:
     """The end (exclusive) of the window a moment falls in."""
     return (int(epoch) // BLOCK_WINDOW_SECONDS + 1) * BLOCK_WINDOW_SECONDS
+
+
+def arrival_bucket(epoch: float, bucket_seconds: float) -> float:
+    """The start of the arrival bucket a moment falls in (buckets are aligned to the epoch)."""
+    return (epoch // bucket_seconds) * bucket_seconds
+
+
+def arrival_value(bucket_start: float, shard: int) -> str:
+    """The by_arrival partition of a bucket's blocks in one shard."""
+    return f"{to_iso(bucket_start)}#{shard}"
 
 
 def block_id(record_ids: Iterable[str]) -> str:
@@ -68,9 +90,21 @@ def later_at(at: str, seconds: float) -> str:
         return at
 
 
+def chunked(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Records as blocks: without duplicates, in id order, at most BLOCK_MAX_RECORDS to a block, so the same
+    records always make the same blocks."""
+    unique = sorted({record["id"]: record for record in records}.values(), key=lambda record: record["id"])
+    return [unique[start : start + BLOCK_MAX_RECORDS] for start in range(0, len(unique), BLOCK_MAX_RECORDS)]
+
+
 def pack(records: list[dict[str, Any]]) -> bytes:
     """Records (each {"id", ...RECORD_FIELDS}) as one compressed JSON array."""
     return zlib.compress(json.dumps(records, separators=(",", ":"), sort_keys=True).encode(), 9)
+
+
+def block_records_of(block: dict[str, Any]) -> list[dict[str, Any]]:
+    """The records a stored block holds, as packed."""
+    return unpack(bytes(block["records"]))
 
 
 def unpack(data: bytes) -> list[dict[str, Any]]:

@@ -5,7 +5,8 @@ costs one query per stream however many records the key has, and a page whose ro
 caller reads on until it is full or the range is exhausted, so it is never empty while covered records
 remain. Streams hold items (one record each) and blocks (many: aws.audit_blocks); a block sorts by its
 window's end, after every record it holds, so the merge opens it when it reaches it and its records join
-the merge in their places.
+the merge in their places. An environment's requests come from its environment blocks, a key's from its key
+blocks (which the compactor writes, a couple of arrival buckets behind).
 """
 
 from __future__ import annotations
@@ -15,14 +16,32 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from archie_keys.aws.audit_blocks import BLOCK_PREFIX, BLOCK_WINDOW_SECONDS, later_at, unpack
-from archie_keys.aws.audit_writer import AUDIT_SHARDS, INDEX_BY_ACTOR, INDEX_BY_ENV, INDEX_BY_KEY, bucket
+from archie_keys.aws.audit_blocks import (
+    BLOCK_WINDOW_SECONDS,
+    ENV_BLOCK_PREFIX,
+    INDEX_BY_ARRIVAL,
+    KEY_BLOCK_PREFIX,
+    arrival_value,
+    block_records_of,
+    later_at,
+)
+from archie_keys.aws.audit_writer import (
+    AUDIT_SHARDS,
+    COMPACTION_PK,
+    COMPACTION_SK,
+    INDEX_BY_ACTOR,
+    INDEX_BY_ENV,
+    INDEX_BY_KEY,
+    bucket,
+)
 from archie_keys.aws.dynamo import from_item, to_item
 from archie_keys.domain.audit import hour_of
+from archie_keys.domain.clock import from_iso
+from archie_keys.domain.errors import ServiceUnavailableError
 
 # `at` values are "<ISO time>#<id>": these bound every possible one.
 AT_MIN, AT_MAX = "0000", "9999"
-# Blocks read per Query: one holds up to BLOCK_MAX_RECORDS records, so a page rarely needs a second.
+# Blocks read by a stream's first Query (later ones read more): one holds up to BLOCK_MAX_RECORDS records.
 BLOCKS_PER_QUERY = 2
 
 
@@ -32,7 +51,9 @@ class AuditReader:
         self.client = client
         self.clock = clock
 
-    def _pages(self, request: dict[str, Any]) -> Iterator[dict]:
+    def _pages(self, request: dict[str, Any], most: int | None = None) -> Iterator[dict]:
+        """Query pages. With `most`, the page size grows fourfold from the request's Limit up to `most`: a
+        block may hold one record or hundreds, so a first small page is cheap and later ones catch up."""
         while True:
             response = self.client.query(**request)
             yield from (from_item(item) for item in response.get("Items", []))
@@ -40,6 +61,8 @@ class AuditReader:
             if last is None:
                 return
             request["ExclusiveStartKey"] = last
+            if most is not None:
+                request["Limit"] = min(most, request["Limit"] * 4)
 
     def _index(self, index: str, attribute: str, value: str, lower: str, upper: str, batch: int) -> Iterator[dict]:
         return self._pages(
@@ -54,7 +77,7 @@ class AuditReader:
             }
         )
 
-    def _blocks(self, pk: str, lower: str, upper: str) -> Iterator[dict]:
+    def _blocks(self, pk: str, lower: str, upper: str, most: int) -> Iterator[dict]:
         return self._pages(
             {
                 "TableName": self.table,
@@ -62,7 +85,8 @@ class AuditReader:
                 "ExpressionAttributeValues": to_item({":pk": pk, ":lower": lower, ":upper": upper}),
                 "ScanIndexForward": False,
                 "Limit": BLOCKS_PER_QUERY,
-            }
+            },
+            most,
         )
 
     def query(
@@ -95,7 +119,7 @@ class AuditReader:
             ]
             if requests and not actor_key_id:  # blocks hold requests, which no actor makes
                 streams += [
-                    self._blocks(f"{BLOCK_PREFIX}{key_prefix}#{shard}", lower, block_upper)
+                    self._blocks(f"{KEY_BLOCK_PREFIX}{key_prefix}#{shard}", lower, block_upper, limit + 1)
                     for shard in range(AUDIT_SHARDS)
                 ]
         elif actor_key_id:
@@ -107,16 +131,14 @@ class AuditReader:
         else:
             env_prefix = bucket(project, environment)
             streams += [
-                self._index(
-                    INDEX_BY_ENV,
-                    "env_bucket",
-                    f"{env_prefix}#{shard}",
-                    lower,
-                    block_upper if requests else upper,
-                    limit + 1,
-                )
+                self._index(INDEX_BY_ENV, "env_bucket", f"{env_prefix}#{shard}", lower, upper, limit + 1)
                 for shard in range(AUDIT_SHARDS)
             ]
+            if requests:
+                streams += [
+                    self._blocks(f"{ENV_BLOCK_PREFIX}{env_prefix}#{shard}", lower, block_upper, limit + 1)
+                    for shard in range(AUDIT_SHARDS)
+                ]
         now = self.clock()
         page: list[dict[str, Any]] = []
         for item in _merged(streams, requests):
@@ -134,6 +156,44 @@ class AuditReader:
                 return page, True
             page.append(item)
         return page, False
+
+    def arrivals(self, bucket_start: float) -> list[dict[str, str]]:
+        """The keys (pk, sk) of every environment block written in one arrival bucket."""
+        found: list[dict[str, str]] = []
+        for shard in range(AUDIT_SHARDS):
+            request: dict[str, Any] = {
+                "TableName": self.table,
+                "IndexName": INDEX_BY_ARRIVAL,
+                "KeyConditionExpression": "arrival = :arrival",
+                "ExpressionAttributeValues": to_item({":arrival": arrival_value(bucket_start, shard)}),
+            }
+            found += [{"pk": item["pk"], "sk": item["sk"]} for item in self._pages(request)]
+        return found
+
+    def blocks(self, keys: list[dict[str, str]], attempts: int = 5) -> list[dict[str, Any]]:
+        """The blocks with these keys, read strongly consistent (the index that named them is not)."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), 100):
+            pending: dict[str, Any] = {
+                self.table: {"Keys": [to_item(k) for k in keys[start : start + 100]], "ConsistentRead": True}
+            }
+            for _ in range(attempts):
+                response = self.client.batch_get_item(RequestItems=pending)
+                found += [from_item(item) for item in response.get("Responses", {}).get(self.table, [])]
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+            else:
+                raise ServiceUnavailableError()
+        return found
+
+    def compacted_through(self) -> float | None:
+        """The start of the last arrival bucket compacted into key blocks, or None before the first run."""
+        response = self.client.get_item(
+            TableName=self.table, Key=to_item({"pk": COMPACTION_PK, "sk": COMPACTION_SK}), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return from_iso(from_item(item)["done_through"]) if item else None
 
     def usage(self, project: str, environment: str, key_id: str, since_epoch: float) -> list[dict[str, Any]]:
         response = self.client.query(
@@ -189,9 +249,10 @@ def block_records(block: dict[str, Any]) -> list[dict[str, Any]]:
         "kind": "request",
         "project": block["project"],
         "environment": block["environment"],
-        "key_id": block["key_id"],
         "purge_epoch": block["purge_epoch"],
     }
+    if "key_id" in block:  # a key block names its key once; an environment block's records each name theirs
+        place["key_id"] = block["key_id"]
     return [
         {
             **place,
@@ -199,7 +260,7 @@ def block_records(block: dict[str, Any]) -> list[dict[str, Any]]:
             "pk": f"REQ#{record['id']}",
             "at": f"{record['time']}#{record['id']}",
         }
-        for record in unpack(bytes(block["records"]))
+        for record in block_records_of(block)
     ]
 
 

@@ -9,13 +9,17 @@ Table layout:
                                          other, so a redelivered batch or a second stream never duplicates it
     pk = EVT#<event id>,   sk = E        a management event (key created, deleted, rolled; role changed; ...)
     pk = USAGE#<p>#<e>#<key id>, sk = <hour>   requests per key and hour
-    pk = BLK#<p>#<e>#<key id>#<shard>, sk = at   requests made with an accepted key, many to an item
-                                         (aws.audit_blocks); REQ# items hold only the requests no key
-                                         was accepted for (refused, or none presented)
+    pk = ENVB#<p>#<e>#<shard>, sk = at   requests made with an accepted key, many to an item, per
+    pk = BLK#<p>#<e>#<key id>#<shard>    environment and per key (aws.audit_blocks); REQ# items hold
+                                         only the requests no key was accepted for (refused, or none
+                                         presented)
+    pk = COMPACTION, sk = STATE          the last arrival bucket whose blocks were compacted into key blocks
 
     GSI by_key   (key_bucket   = <p>#<e>#<key id>#<shard>, at)   requests by a key, events about it
     GSI by_actor (actor_bucket = <p>#<e>#<actor key id>#<shard>, at)   events a key performed
-    GSI by_env   (env_bucket   = <p>#<e>#<shard>, at)   everything in an environment
+    GSI by_env   (env_bucket   = <p>#<e>#<shard>, at)   the items of an environment (its blocks are read
+                                                          from their own partitions)
+    GSI by_arrival (arrival = <bucket ISO>#<shard>, at)  KEYS_ONLY: environment blocks by arrival bucket
 
 `at` is "<ISO time>#<id>": unique and time-ordered. The shard (a hash of the record id, AUDIT_SHARDS of
 them) spreads one busy key over several index partitions, so it is never a hot partition; the reader
@@ -30,11 +34,20 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from archie_keys.aws.audit_blocks import BLOCK_PREFIX, block_at, block_id, pack, window_end
+from archie_keys.aws.audit_blocks import (
+    ENV_BLOCK_PREFIX,
+    KEY_BLOCK_PREFIX,
+    arrival_value,
+    block_at,
+    block_id,
+    pack,
+    window_end,
+)
 from archie_keys.aws.dynamo import Write, aws_error_code, to_item
 from archie_keys.domain.clock import from_iso, to_iso
 
 AUDIT_SHARDS = 4
+COMPACTION_PK, COMPACTION_SK = "COMPACTION", "STATE"
 INDEX_BY_KEY, INDEX_BY_ACTOR, INDEX_BY_ENV = "by_key", "by_actor", "by_env"
 
 
@@ -131,28 +144,76 @@ class AuditWriter:
             return False
         return True
 
-    def put_block(self, project: str, environment: str, key_id: str, records: list[dict[str, Any]]) -> bool:
-        """Store one block: a key's records (each {"id", "time", ...}) from one window. Returns False when the
-        block is already stored (a redelivery), so the caller counts its requests exactly once."""
-        identifier = block_id(record["id"] for record in records)
-        shard = str(shard_of(identifier))
-        end = window_end(from_iso(records[0]["time"]))
-        item = {
-            "pk": f"{BLOCK_PREFIX}{bucket(project, environment, key_id, shard)}",
-            "sk": block_at(end, identifier),
-            "at": block_at(end, identifier),
-            "kind": "block",
-            "project": project,
-            "environment": environment,
-            "key_id": key_id,
-            "env_bucket": bucket(project, environment, shard),
-            "records": pack(records),
-            "count": len(records),
-            "purge_epoch": int(end + self.retention_seconds),
-        }
+    def _put_new(self, item: dict[str, Any]) -> bool:
+        """Put an item that must not exist yet; False when it does (a redelivery, a retried compaction)."""
         try:
             self.client.put_item(
                 TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)"
+            )
+        except Exception as error:
+            if aws_error_code(error) != "ConditionalCheckFailedException":
+                raise
+            return False
+        return True
+
+    def _block(self, pk_prefix: str, parts: tuple[str, ...], records: list[dict[str, Any]]) -> dict[str, Any]:
+        identifier = block_id(record["id"] for record in records)
+        shard = shard_of(identifier)
+        end = window_end(from_iso(records[0]["time"]))
+        return {
+            "pk": f"{pk_prefix}{bucket(*parts, str(shard))}",
+            "sk": block_at(end, identifier),
+            "at": block_at(end, identifier),
+            "kind": "block",
+            "records": pack(records),
+            "count": len(records),
+            "purge_epoch": int(end + self.retention_seconds),
+            "_shard": shard,
+        }
+
+    def put_environment_block(
+        self, project: str, environment: str, records: list[dict[str, Any]], arrival_bucket: float
+    ) -> bool:
+        """Store one environment block: an environment's records (each {"id", "key_id", "time", ...}) from one
+        window of one delivery, listed under the arrival bucket it is written in. Returns False when the
+        block is already stored (a redelivery): it is then neither stored nor listed again."""
+        item = self._block(ENV_BLOCK_PREFIX, (project, environment), records)
+        item.update(
+            {
+                "project": project,
+                "environment": environment,
+                "arrival": arrival_value(arrival_bucket, item.pop("_shard")),
+            }
+        )
+        return self._put_new(item)
+
+    def put_key_block(self, project: str, environment: str, key_id: str, records: list[dict[str, Any]]) -> bool:
+        """Store one key block: a key's records from one window of one arrival bucket. Returns False when it
+        is already stored (a compaction retried), so the caller counts its requests exactly once."""
+        item = self._block(KEY_BLOCK_PREFIX, (project, environment, key_id), records)
+        item.pop("_shard")
+        item.update({"project": project, "environment": environment, "key_id": key_id})
+        return self._put_new(item)
+
+    def begin_compaction(self, before: float) -> None:
+        """Set the compaction mark to `before` unless it is set: the ingest does this before its first block,
+        so the compactor's first run starts no later than the first block ever written."""
+        self.advance_compaction(before, None)
+
+    def advance_compaction(self, done_through: float, previous: float | None) -> bool:
+        """Record that every arrival bucket up to `done_through` (its start, epoch seconds) is compacted, if no
+        other run moved the mark since `previous`. False when another run did."""
+        condition = "attribute_not_exists(pk)" if previous is None else "done_through = :previous"
+        values: dict[str, Any] = {":done": to_iso(done_through)}
+        if previous is not None:
+            values[":previous"] = to_iso(previous)
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=to_item({"pk": COMPACTION_PK, "sk": COMPACTION_SK}),
+                UpdateExpression="SET done_through = :done",
+                ConditionExpression=condition,
+                ExpressionAttributeValues=to_item(values),
             )
         except Exception as error:
             if aws_error_code(error) != "ConditionalCheckFailedException":

@@ -20,11 +20,11 @@ from typing import Any
 
 # The metric names, in one place: the template's alarms and dashboard use the same names
 # (tests/infrastructure checks that each metric they read is one of these).
-ALLOWED = "Allowed"
 REFUSED = "Refused"
 UNFLUSHED_STAGES = "UnflushedStages"
 AUDIT_LAG = "AuditLag"
-METRIC_NAMES = (ALLOWED, REFUSED, UNFLUSHED_STAGES, AUDIT_LAG)
+COMPACTION_BEHIND = "AuditCompactionBehind"
+METRIC_NAMES = (REFUSED, UNFLUSHED_STAGES, AUDIT_LAG, COMPACTION_BEHIND)
 # Why the authorizer refuses (KeyRefusedError reasons on its path, and "error" when it failed closed): the
 # `Reason` dimension's values, each a line of the dashboard.
 REFUSAL_REASONS = ("malformed", "wrong_environment", "not_found", "expired", "revoked", "error")
@@ -100,39 +100,41 @@ class MetricLines:
         """How far behind the audit is: now minus the oldest log event of the batch just written."""
         self.put(AUDIT_LAG, round(milliseconds), unit="Milliseconds")
 
+    def compaction_behind(self, milliseconds: float) -> None:
+        """How far a key's view of the audit trails: now minus the end of the newest compacted bucket."""
+        self.put(COMPACTION_BEHIND, round(milliseconds), unit="Milliseconds")
+
 
 class DecisionMetrics:
-    """The authorizer's decisions: `Allowed`, and `Refused` by `Reason` (malformed, not_found, expired,
-    revoked, wrong_environment, forbidden, error), one line per decision. Each kind of line is serialised
-    once; a decision fills in the timestamp."""
+    """The authorizer's refusals: `Refused` by `Reason` (malformed, not_found, expired, revoked,
+    wrong_environment, error), one line per refusal. Each kind of line is serialised once; a refusal fills
+    in the timestamp.
+
+    An accepted decision writes nothing: at 0% cache hits a line per request would be the authorizer's
+    largest cost after Lambda's own fee (~200 bytes of log ingestion, `make cost`), and Lambda already
+    counts what it would say. Every refusal and failure is an error to Lambda (the 401 is an exception),
+    so accepted decisions are its Invocations minus its Errors: the dashboard draws exactly that."""
 
     def __init__(self, lines: MetricLines) -> None:
         self._lines = lines
         self._templates: dict[str, tuple[str, str]] = {}
 
-    def _template(self, reason: str | None) -> tuple[str, str]:
-        kind = reason or ""
-        template = self._templates.get(kind)
+    def _template(self, reason: str) -> tuple[str, str]:
+        template = self._templates.get(reason)
         if template is None:
-            if reason is None:
-                document = self._lines.document(ALLOWED, 1)
-            else:
-                document = self._lines.document(REFUSED, 1, dimensions=("Reason",), values={"Reason": reason})
+            document = self._lines.document(REFUSED, 1, dimensions=("Reason",), values={"Reason": reason})
             document["_aws"]["Timestamp"] = 0
             text = json.dumps(document, separators=(",", ":"))
             head, _, tail = text.partition('"Timestamp":0')
             template = (head + '"Timestamp":', tail)
-            self._templates[kind] = template
+            self._templates[reason] = template
         return template
 
-    def _write(self, reason: str | None) -> None:
+    def _write(self, reason: str) -> None:
         if not self._lines.enabled:
             return
         head, tail = self._template(reason)
         self._lines.write(head + str(int(self._lines.clock() * 1000)) + tail)
-
-    def allowed(self) -> None:
-        self._write(None)
 
     def refused(self, reason: str) -> None:
         self._write(reason)

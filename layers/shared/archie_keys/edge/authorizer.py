@@ -69,7 +69,8 @@ def authorizer_response(verified: VerifiedKey, arn_prefix: str, data_api: bool) 
 
 def authorize(event: dict[str, Any], verifier: KeyVerifier, decisions: DecisionMetrics | None = None) -> dict[str, Any]:
     """Decide one REQUEST authorizer event. Raises Unauthorized for every refusal and every failure. Each
-    decision is one metric line (`decisions`): Allowed, or Refused with its reason ("error" for a failure).
+    refusal is one metric line (`decisions`): Refused with its reason ("error" for a failure); an accepted
+    decision writes nothing (Lambda's Invocations minus Errors count those).
 
     Lambda counts every refusal as a function error (the 401 is an exception), so these metrics, not
     Lambda's Errors, tell refusals from failures."""
@@ -108,8 +109,6 @@ def authorize(event: dict[str, Any], verifier: KeyVerifier, decisions: DecisionM
         if decisions is not None:
             decisions.refused("error")
         raise Unauthorized() from None
-    if decisions is not None:
-        decisions.allowed()
     return response
 
 

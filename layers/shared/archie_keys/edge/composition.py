@@ -17,6 +17,7 @@ from archie_keys.domain.hashing import KeyHasher
 from archie_keys.edge.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from archie_keys.app.compaction import AuditCompactor
     from archie_keys.app.ingest import AuditIngest
     from archie_keys.app.services import EventRecorder
     from archie_keys.aws.audit_reader import AuditReader
@@ -89,7 +90,24 @@ class AwsServices:
         from archie_keys.app.ingest import AuditIngest
 
         return AuditIngest(
-            self.audit_writer, self.store, self.flusher.stage_environments, on_batch_lag=self.metrics.audit_lag
+            self.audit_writer,
+            self.store,
+            self.flusher.stage_environments,
+            on_batch_lag=self.metrics.audit_lag,
+            arrival_bucket_seconds=self.settings.audit_arrival_bucket_seconds,
+        )
+
+    @cached_property
+    def compactor(self) -> AuditCompactor:
+        from archie_keys.app.compaction import AuditCompactor
+
+        return AuditCompactor(
+            self.audit_writer,
+            self.audit_reader,
+            self.store,
+            self.settings.audit_arrival_bucket_seconds,
+            self.settings.audit_settle_seconds,
+            on_behind=self.metrics.compaction_behind,
         )
 
     @cached_property

@@ -60,6 +60,12 @@ class Settings:
     # Tags the secrets this stack creates (archie-keys:stack), so it writes only secrets it created.
     stack_name: str = _bounded("archie-keys", min_length=1)
     audit_retention_days: int = _bounded(90, 1, 3650)
+    # Accepted requests reach a key's view through the compactor (app.compaction): the ingest lists what it
+    # writes by arrival bucket, and a bucket is compacted once its end plus the settle time is past (the
+    # settle time covers the arrival index's propagation). Shorter buckets: a key's view closer behind, and
+    # more key blocks to pay for (`make cost`).
+    audit_arrival_bucket_seconds: float = _bounded(60.0, 0.05, 600)
+    audit_settle_seconds: float = _bounded(60.0, 0, 600)
     expiry_schedule_group: str = ""
     expiry_schedule_role_arn: str = ""
     expiry_flush_function_arn: str = ""

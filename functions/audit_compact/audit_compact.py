@@ -1,0 +1,22 @@
+"""EventBridge Scheduler target, every minute: compact the closed arrival buckets of the audit into key blocks
+(app.compaction). The event is ignored: a run always goes on from the mark the last one left, so a run that
+failed or never came is made up by the next one."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+
+from archie_keys.edge.composition import get_services
+from archie_keys.edge.tracing import traced
+
+logger = Logger(service="archie-keys")
+
+
+@traced
+@logger.inject_lambda_context
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    report = get_services().compactor.run()
+    logger.info("audit compacted", extra=report.as_dict())
+    return report.as_dict()
