@@ -61,3 +61,29 @@ def test_the_layer_requirements_are_closed_under_their_runtime_dependencies() ->
 def test_the_installed_versions_are_the_pinned_ones() -> None:
     layer = pinned("layers/shared/requirements.txt")
     assert {name: metadata.version(name) for name in layer} == layer
+
+
+def test_every_package_the_layer_code_imports_is_in_the_layer() -> None:
+    """Imports anywhere in the package, those inside functions too (the Lambda runtime has only the standard
+    library and boto3 besides the layer): a lazy import of a package the layer lacks fails only on AWS."""
+    import ast
+    import sys
+
+    distributions = metadata.packages_distributions()
+    layer = pinned("layers/shared/requirements.txt")
+    missing = set()
+    for path in (REPO_ROOT / "layers/shared/archie_keys").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            else:
+                continue
+            for name in names:
+                top = name.split(".")[0]
+                if top in sys.stdlib_module_names or top == "archie_keys":
+                    continue
+                if not any(normal(d) in layer for d in distributions.get(top, [top])):
+                    missing.add(f"{top} ({path.name})")
+    assert missing == set()
