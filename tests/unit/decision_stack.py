@@ -104,8 +104,9 @@ def running_stack() -> Iterator[Stack]:
             provisioned = provision(
                 template,
                 None,
-                parameter_overrides={"AuthorizerResultTtl": "0"},
-                environment_overrides={**FAST_ENVIRONMENT, "FLUSH_TARGETS_PARAMETER": ""},
+                parameter_overrides={"AuthorizerResultTtl": "0", "Tracing": "Disabled"},
+                # No API Gateway control plane in-process: no stage to flush (as tests/conftest.py's stack).
+                environment_overrides={**FAST_ENVIRONMENT, "PROTECTED_APIS_PATH": ""},
             )
             for key, value in provisioned.environment.items():
                 patch.setenv(key, value)

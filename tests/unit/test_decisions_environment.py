@@ -22,12 +22,15 @@ METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:api1234567/v1/GET/proje
 
 
 def management_routes() -> list[tuple[str, str, str]]:
-    """(function logical id, method, path template) of every route of the management API, from the template."""
+    """(function logical id, method, path template) of every route of the management API that takes a key,
+    from the template (GitHub's secret-scanning webhook is signed by GitHub and names no environment)."""
     return sorted(
         (logical_id, event["Properties"]["Method"].upper(), event["Properties"]["Path"])
         for logical_id, resource in load_template()["Resources"].items()
         for event in resource.get("Properties", {}).get("Events", {}).values()
-        if event["Type"] == "Api" and event["Properties"]["RestApiId"] == {"Ref": "ManagementApi"}
+        if event["Type"] == "Api"
+        and event["Properties"]["RestApiId"] == {"Ref": "ManagementApi"}
+        and event["Properties"].get("Auth", {}).get("Authorizer") != "NONE"
     )
 
 

@@ -91,7 +91,7 @@ def test_a_replay_of_a_key_that_expires_later_is_the_same_key(env: Environment) 
 
 def test_misusing_an_idempotency_key_is_answered_with_what_to_do(env: Environment) -> None:
     invalid = create(env, "two words")
-    assert invalid.status == 422 and invalid.body == {
+    assert invalid.status == 422 and {k: invalid.body[k] for k in ("code", "message", "field")} == {
         "code": "validation_error",
         "message": "Idempotency-Key must be 1-128 characters of letters, digits, '_', '.', ':' or '-'",
         "field": "Idempotency-Key",

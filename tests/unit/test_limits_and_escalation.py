@@ -64,3 +64,11 @@ def test_a_caller_cannot_define_a_role_wider_than_itself(api, admin_key) -> None
         reply = api("PUT", env_path("demo", "dev", "/roles/wider"), delegate, wider)
         assert reply.status == 403 and reply.body["code"] == "privilege_escalation", (wider, reply.body)
     assert api("GET", env_path("demo", "dev", "/roles/wider"), admin_key).status == 404
+
+
+def test_every_published_pattern_is_explained_in_words() -> None:
+    """A value that does not match a pattern is answered with what the pattern means, not the regex."""
+    from archie_keys.domain import limits
+
+    patterns = {value for name, value in vars(limits).items() if name.endswith("_PATTERN")}
+    assert patterns == set(limits.PATTERN_MEANINGS)

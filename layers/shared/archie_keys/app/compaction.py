@@ -7,13 +7,10 @@ change, so a run builds from it the same key blocks every time: one per key and 
 deliveries the requests came in. That is what makes a key's audit cost one write per key and bucket instead
 of one per key and delivery (`make cost`).
 
-For each new key block the run adds the key's requests to its hourly usage, and it moves each key's
-`last_used_at` to its latest accepted request. A failed or overlapping run is harmless: key blocks already
-stored are refused by their conditional Put and not counted again, and the mark that says how far the
-compaction got only moves forward, from the value the run read.
-
-Known limit: a run that dies between a key block's Put and its usage count loses that block's count (never
-its records): the retry finds the block stored and cannot tell whether it was counted.
+Each key block is written in one transaction with the addition of its requests to the key's hourly usage,
+and the run moves each key's `last_used_at` to its latest accepted request. A failed or overlapping run is
+harmless: key blocks already stored (and counted) are refused by their conditional Put, and the mark that
+says how far the compaction got only moves forward, from the value the run read.
 """
 
 from __future__ import annotations
@@ -27,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from archie_keys.aws.audit_blocks import ENV_BLOCK_PREFIX, arrival_bucket, block_records_of, chunked, window_end
 from archie_keys.aws.audit_writer import bucket as bucket_name
-from archie_keys.domain.audit import hour_of
 from archie_keys.domain.clock import from_iso, to_iso
 from archie_keys.domain.errors import ServiceUnavailableError
 
@@ -126,13 +122,20 @@ class AuditCompactor:
             return None  # nothing was ever ingested
         current = arrival_bucket(now, self.bucket_seconds)
         if current - done > MAX_PENDING_BUCKETS * self.bucket_seconds:
-            raise ServiceUnavailableError()  # too far behind to read what is not compacted in time
+            raise ServiceUnavailableError(
+                "the audit is being compacted more than a few minutes behind, so the key's latest use cannot "
+                "be read now; retry later",
+                retry_after=int(max(60, self.bucket_seconds)),
+            )
         first = done + self.bucket_seconds
         prefix = f"{ENV_BLOCK_PREFIX}{bucket_name(project, environment)}#"
         latest: str | None = None
         bucket = first
         while bucket <= current:
-            mine = [ref for ref in self.reader.arrivals(bucket) if ref["pk"].startswith(prefix)]
+            # The index names the keys each block holds: only blocks of this key are read.
+            mine = [
+                ref for ref in self.reader.arrivals(bucket) if ref["pk"].startswith(prefix) and key_id in ref["key_ids"]
+            ]
             for block in self.reader.blocks(mine):
                 for record in block_records_of(block):
                     if record.get("key_id") == key_id and record.get("error") != "ACCESS_DENIED":
@@ -154,27 +157,31 @@ class AuditCompactor:
             for (project, environment, key_id, _), window in per_key.items()
             for records in chunked(window)
         ]
-        if len(chunks) > 1:
+        # A key's chunks one after another (each adds to the same usage counter, in a transaction that
+        # would conflict with itself), different keys side by side.
+        per_key_chunks: dict[tuple[str, str, str], list[KeyChunk]] = {}
+        for chunk in chunks:
+            per_key_chunks.setdefault((chunk.project, chunk.environment, chunk.key_id), []).append(chunk)
+        groups = list(per_key_chunks.values())
+
+        def store_all(group: list[KeyChunk]) -> int:
+            return sum(self._store(chunk) for chunk in group)
+
+        if len(groups) > 1:
             with ThreadPoolExecutor(max_workers=COMPACTION_WORKERS, thread_name_prefix="compact") as pool:
-                stored = list(pool.map(self._store, chunks))
+                stored = list(pool.map(store_all, groups))
         else:
-            stored = [self._store(chunk) for chunk in chunks]
+            stored = [store_all(group) for group in groups]
         report.key_blocks += sum(stored)
         self._touch(chunks)
 
     def _store(self, chunk: KeyChunk) -> bool:
-        """One key block, and its requests in the key's usage if this run stored it."""
-        if not self.writer.put_key_block(chunk.project, chunk.environment, chunk.key_id, chunk.records):
-            return False
-        counted: Counter[tuple[str, str]] = Counter()
-        for record in chunk.records:
-            outcome = "refused" if int(record["status"]) in (401, 403) else "allowed"
-            counted[(hour_of(from_iso(record["time"])), outcome)] += 1
-        per_hour: dict[tuple[str, str, str, str], dict[str, int]] = {}
-        for (hour, outcome), count in counted.items():
-            per_hour.setdefault((chunk.project, chunk.environment, chunk.key_id, hour), {})[outcome] = count
-        self.writer.add_usage(per_hour)
-        return True
+        """One key block with its requests counted in the key's usage (one transaction: a chunk is one window,
+        so one hour). False when an earlier run stored it (and counted it)."""
+        outcomes: Counter[str] = Counter(
+            "refused" if int(record["status"]) in (401, 403) else "allowed" for record in chunk.records
+        )
+        return self.writer.put_key_block(chunk.project, chunk.environment, chunk.key_id, chunk.records, outcomes)
 
     def _touch(self, chunks: list[KeyChunk]) -> None:
         """Move each key's last_used_at to its latest accepted request. The access log names a key only when

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from archie_keys.aws.audit_blocks import RECORD_FIELDS, arrival_bucket, chunked, window_end
+from archie_keys.domain import limits
 from archie_keys.domain.audit import REFUSAL_MESSAGE, hour_of
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.keyformat import KEY_ID_RE, SLUG_RE
@@ -173,11 +174,11 @@ class AuditIngest:
             "time": to_iso(epoch),
             "request_id": _present(line.get("request_id")),
             "method": line.get("method"),
-            "path": path,
+            "path": _bounded(path),
             "resource": resource,
             "status": status,
             "source_ip": line.get("source_ip"),
-            "user_agent": line.get("user_agent"),
+            "user_agent": _bounded(line.get("user_agent")),
             "api": f"{line.get('api_id')}/{line.get('stage')}",
             "error": None if line.get("error") in _MISSING else line.get("error"),
         }
@@ -232,12 +233,15 @@ class AuditIngest:
         ]
         if not chunks:
             return
-        arrival = arrival_bucket(self._clock(), self.arrival_bucket_seconds)
         if not self._compaction_begun:
-            self.writer.begin_compaction(arrival - self.arrival_bucket_seconds)
+            first = arrival_bucket(self._clock(), self.arrival_bucket_seconds)
+            self.writer.begin_compaction(first - self.arrival_bucket_seconds)
             self._compaction_begun = True
 
         def write(chunk: tuple[str, str, list[dict[str, Any]]]) -> None:
+            # The bucket of the moment of this write (not of the batch's start): the compactor waits for the
+            # settle time after a bucket ends, which only has to cover one write and the index catching up.
+            arrival = arrival_bucket(self._clock(), self.arrival_bucket_seconds)
             self.writer.put_environment_block(*chunk, arrival_bucket=arrival)
 
         if len(chunks) > 1:
@@ -254,6 +258,11 @@ class AuditIngest:
             outcomes[outcome] = outcomes.get(outcome, 0) + count
         if per_hour:
             self.writer.add_usage(per_hour)
+
+
+def _bounded(value: Any) -> Any:
+    """A client-controlled field as the audit keeps it: at most AUDIT_FIELD_MAX_CHARS characters."""
+    return value[: limits.AUDIT_FIELD_MAX_CHARS] if isinstance(value, str) else value
 
 
 def _present(value: Any) -> str | None:

@@ -37,6 +37,7 @@ from archie_keys.domain.clock import from_iso, to_iso
 
 BLOCK_WINDOW_SECONDS = 60
 BLOCK_MAX_RECORDS = 500
+BLOCK_MAX_BYTES = 256 * 1024
 KEY_BLOCK_PREFIX = "BLK#"
 ENV_BLOCK_PREFIX = "ENVB#"
 INDEX_BY_ARRIVAL = "by_arrival"
@@ -91,10 +92,23 @@ def later_at(at: str, seconds: float) -> str:
 
 
 def chunked(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    """Records as blocks: without duplicates, in id order, at most BLOCK_MAX_RECORDS to a block, so the same
-    records always make the same blocks."""
+    """Records as blocks: without duplicates, in id order, at most BLOCK_MAX_RECORDS and BLOCK_MAX_BYTES (of
+    JSON, before compression) to a block, so the same records always make the same blocks and no block nears
+    DynamoDB's 400 KB item limit, whatever the records hold."""
     unique = sorted({record["id"]: record for record in records}.values(), key=lambda record: record["id"])
-    return [unique[start : start + BLOCK_MAX_RECORDS] for start in range(0, len(unique), BLOCK_MAX_RECORDS)]
+    blocks: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    size = 0
+    for record in unique:
+        record_size = len(json.dumps(record, separators=(",", ":")).encode())
+        if current and (len(current) == BLOCK_MAX_RECORDS or size + record_size > BLOCK_MAX_BYTES):
+            blocks.append(current)
+            current, size = [], 0
+        current.append(record)
+        size += record_size
+    if current:
+        blocks.append(current)
+    return blocks
 
 
 def pack(records: list[dict[str, Any]]) -> bytes:

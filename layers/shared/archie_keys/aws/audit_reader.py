@@ -157,9 +157,9 @@ class AuditReader:
             page.append(item)
         return page, False
 
-    def arrivals(self, bucket_start: float) -> list[dict[str, str]]:
-        """The keys (pk, sk) of every environment block written in one arrival bucket."""
-        found: list[dict[str, str]] = []
+    def arrivals(self, bucket_start: float) -> list[dict[str, Any]]:
+        """Every environment block written in one arrival bucket: its keys (pk, sk) and the key ids it holds."""
+        found: list[dict[str, Any]] = []
         for shard in range(AUDIT_SHARDS):
             request: dict[str, Any] = {
                 "TableName": self.table,
@@ -167,17 +167,22 @@ class AuditReader:
                 "KeyConditionExpression": "arrival = :arrival",
                 "ExpressionAttributeValues": to_item({":arrival": arrival_value(bucket_start, shard)}),
             }
-            found += [{"pk": item["pk"], "sk": item["sk"]} for item in self._pages(request)]
+            found += [
+                {"pk": item["pk"], "sk": item["sk"], "key_ids": item.get("key_ids", [])}
+                for item in self._pages(request)
+            ]
         return found
 
-    def blocks(self, keys: list[dict[str, str]], attempts: int = 5) -> list[dict[str, Any]]:
-        """The blocks with these keys, read strongly consistent (the index that named them is not)."""
+    def blocks(self, refs: list[dict[str, Any]], attempts: int = 6) -> list[dict[str, Any]]:
+        """The blocks these refs name (pk, sk), read strongly consistent (the index that named them is not).
+        Keys DynamoDB leaves unprocessed are asked again with exponential backoff, a bounded number of times."""
         found: list[dict[str, Any]] = []
-        for start in range(0, len(keys), 100):
-            pending: dict[str, Any] = {
-                self.table: {"Keys": [to_item(k) for k in keys[start : start + 100]], "ConsistentRead": True}
-            }
-            for _ in range(attempts):
+        for start in range(0, len(refs), 100):
+            batch = [to_item({"pk": ref["pk"], "sk": ref["sk"]}) for ref in refs[start : start + 100]]
+            pending: dict[str, Any] = {self.table: {"Keys": batch, "ConsistentRead": True}}
+            for attempt in range(attempts):
+                if attempt:
+                    time.sleep(0.05 * 2**attempt)
                 response = self.client.batch_get_item(RequestItems=pending)
                 found += [from_item(item) for item in response.get("Responses", {}).get(self.table, [])]
                 pending = response.get("UnprocessedKeys") or {}

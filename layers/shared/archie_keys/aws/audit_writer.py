@@ -44,6 +44,7 @@ from archie_keys.aws.audit_blocks import (
     window_end,
 )
 from archie_keys.aws.dynamo import Write, aws_error_code, to_item
+from archie_keys.domain.audit import hour_of
 from archie_keys.domain.clock import from_iso, to_iso
 
 AUDIT_SHARDS = 4
@@ -175,25 +176,51 @@ class AuditWriter:
         self, project: str, environment: str, records: list[dict[str, Any]], arrival_bucket: float
     ) -> bool:
         """Store one environment block: an environment's records (each {"id", "key_id", "time", ...}) from one
-        window of one delivery, listed under the arrival bucket it is written in. Returns False when the
-        block is already stored (a redelivery): it is then neither stored nor listed again."""
+        window of one delivery, listed under the arrival bucket it is written in (with the key ids it holds,
+        so a guarded delete reads only the blocks of its key). Returns False when the block is already stored
+        (a redelivery): it is then neither stored nor listed again."""
         item = self._block(ENV_BLOCK_PREFIX, (project, environment), records)
-        item.update(
-            {
-                "project": project,
-                "environment": environment,
-                "arrival": arrival_value(arrival_bucket, item.pop("_shard")),
-            }
-        )
+        arrival = arrival_value(arrival_bucket, item.pop("_shard"))
+        keys = sorted({str(record["key_id"]) for record in records})
+        item.update({"project": project, "environment": environment, "arrival": arrival, "key_ids": set(keys)})
         return self._put_new(item)
 
-    def put_key_block(self, project: str, environment: str, key_id: str, records: list[dict[str, Any]]) -> bool:
-        """Store one key block: a key's records from one window of one arrival bucket. Returns False when it
-        is already stored (a compaction retried), so the caller counts its requests exactly once."""
+    def put_key_block(
+        self,
+        project: str,
+        environment: str,
+        key_id: str,
+        records: list[dict[str, Any]],
+        outcomes: Mapping[str, int],
+    ) -> bool:
+        """Store one key block (a key's records from one window of one arrival bucket) and add its requests to
+        the key's usage of that hour (`outcomes`: {"allowed": n, "refused": m}), in one transaction: a block
+        is stored counted, or not at all. Returns False when it is already stored (a compaction retried)."""
         item = self._block(KEY_BLOCK_PREFIX, (project, environment, key_id), records)
         item.pop("_shard")
         item.update({"project": project, "environment": environment, "key_id": key_id})
-        return self._put_new(item)
+        hour = hour_of(from_iso(records[0]["time"]))
+        try:
+            self.client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Put": {
+                            "TableName": self.table,
+                            "Item": to_item(item),
+                            "ConditionExpression": "attribute_not_exists(pk)",
+                        }
+                    },
+                    {"Update": self._usage_update(project, environment, key_id, hour, outcomes)},
+                ]
+            )
+        except Exception as error:
+            if aws_error_code(error) != "TransactionCanceledException":
+                raise
+            reasons = getattr(error, "response", {}).get("CancellationReasons", [])
+            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                return False
+            raise
+        return True
 
     def begin_compaction(self, before: float) -> None:
         """Set the compaction mark to `before` unless it is set: the ingest does this before its first block,
@@ -221,18 +248,23 @@ class AuditWriter:
             return False
         return True
 
+    def _usage_update(
+        self, project: str, environment: str, key_id: str, hour: str, outcomes: Mapping[str, int]
+    ) -> dict[str, Any]:
+        return {
+            "TableName": self.table,
+            "Key": to_item({"pk": f"USAGE#{project}#{environment}#{key_id}", "sk": hour}),
+            "UpdateExpression": "ADD allowed :allowed, refused :refused SET purge_epoch = :purge",
+            "ExpressionAttributeValues": to_item(
+                {
+                    ":allowed": outcomes.get("allowed", 0),
+                    ":refused": outcomes.get("refused", 0),
+                    ":purge": int(from_iso(hour.replace("Z", "+00:00")) + self.retention_seconds),
+                }
+            ),
+        }
+
     def add_usage(self, per_hour: Mapping[tuple[str, str, str, str], Mapping[str, int]]) -> None:
         """Add (project, environment, key id, hour) -> {"allowed": n, "refused": m} to the hourly counters."""
         for (project, environment, key_id, hour), outcomes in per_hour.items():
-            self.client.update_item(
-                TableName=self.table,
-                Key=to_item({"pk": f"USAGE#{project}#{environment}#{key_id}", "sk": hour}),
-                UpdateExpression="ADD allowed :allowed, refused :refused SET purge_epoch = :purge",
-                ExpressionAttributeValues=to_item(
-                    {
-                        ":allowed": outcomes.get("allowed", 0),
-                        ":refused": outcomes.get("refused", 0),
-                        ":purge": int(from_iso(hour.replace("Z", "+00:00")) + self.retention_seconds),
-                    }
-                ),
-            )
+            self.client.update_item(**self._usage_update(project, environment, key_id, hour, outcomes))

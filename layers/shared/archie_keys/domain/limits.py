@@ -110,6 +110,24 @@ USAGE_MAX_DAYS = 90
 POSITIVE_CACHE_MAX = 10_000
 NEGATIVE_CACHE_MAX = 10_000
 
+# Audit records keep at most this many characters of a request's client-controlled fields (path, user
+# agent): API Gateway lets a header reach ~10 KB, and a block of such records must stay far inside
+# DynamoDB's 400 KB item limit whoever sends them.
+AUDIT_FIELD_MAX_CHARS = 1024
+
+# What each pattern means, in words: the message a client gets when a value does not match it.
+PATTERN_MEANINGS = {
+    SLUG_PATTERN: f"1-{SLUG_MAX_LENGTH} lowercase letters and digits",
+    PREFIX_PATTERN: f"up to {PREFIX_MAX_LENGTH} lowercase letters, digits and '_', ending in '_'",
+    ROLE_NAME_PATTERN: "1-64 lowercase letters, digits, '_', '.' or '-', starting with a letter or digit",
+    RESOURCE_PATTERN: "'*' or 1-64 lowercase letters, digits, '_' or '-', starting with a letter or digit",
+    FILTER_FIELD_PATTERN: "1-64 letters, digits or '_', not starting with a digit",
+    CONTEXT_NAME_PATTERN: "1-64 letters, digits, '_', '.' or '-', not starting with a digit",
+    IDEMPOTENCY_KEY_PATTERN: "1-128 characters of letters, digits, '_', '.', ':' or '-'",
+    KEY_NAME_PATTERN: "text without control characters",
+    SECRET_NAME_PATTERN: f"1-{SECRET_NAME_MAX_LENGTH} characters of letters, digits and /_+=.@-",
+}
+
 
 def whole(pattern: str) -> re.Pattern[str]:
     """A pattern of this module (written for JSON Schema, where `$` is the end of the text) compiled so

@@ -128,7 +128,10 @@ def make_resolver() -> APIGatewayRestResolver:
                 422, {"code": "invalid_json", "message": "the body is not valid JSON", "field": "body"}
             )
         message = f"{field or 'request'}: {first.get('msg', 'invalid')}"
-        if first.get("type") == "missing":
+        meaning = limits.PATTERN_MEANINGS.get(str((first.get("ctx") or {}).get("pattern")))
+        if first.get("type") == "string_pattern_mismatch" and meaning:
+            message = f"{field} must be {meaning}"
+        elif first.get("type") == "missing":
             message = f"{field} is required"
         elif first.get("type") == "extra_forbidden":
             message = f"{field} is not a known field"
