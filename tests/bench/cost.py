@@ -14,6 +14,7 @@ hits, the breakdown and every input.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import os
@@ -69,7 +70,6 @@ def _value_size(value: dict[str, Any]) -> int:
 
 
 def template_facts() -> TemplateFacts:
-    from archie_keys.edge.settings import Settings
     from archie_local.template import load_template
 
     template = load_template()
@@ -85,7 +85,6 @@ def template_facts() -> TemplateFacts:
         logging_config.get("LogFormat") == "JSON" and logging_config.get("SystemLogLevel") in ("WARN", "ERROR")
     )
     audit = resources["AuditTable"]["Properties"]
-    defaults = Settings.__dataclass_fields__
     environment = globals_fn.get("Environment", {}).get("Variables", {})
     return TemplateFacts(
         authorizer_memory_mb=memory("AuthorizerFunction"),
@@ -96,9 +95,7 @@ def template_facts() -> TemplateFacts:
         authorizer_platform_lines=platform_lines,
         log_retention_days=int(parameters["LogRetentionDays"]["Default"]),
         audit_retention_days=int(parameters["AuditRetentionDays"]["Default"]),
-        arrival_bucket_seconds=float(
-            environment.get("AUDIT_ARRIVAL_BUCKET_SECONDS", defaults["audit_arrival_bucket_seconds"].default)
-        ),
+        arrival_bucket_seconds=float(parameters["AuditArrivalBucketSeconds"]["Default"]),
         authorizer_cache_ttl_seconds=float(environment["AUTHORIZER_CACHE_TTL_SECONDS"]),
         audit_indexes={
             index["IndexName"]: index["Projection"]["ProjectionType"] for index in audit["GlobalSecondaryIndexes"]
@@ -305,6 +302,13 @@ def main() -> int:
         f"Assumptions: deliveries of ~1 s from {ACCESS_LOG_STREAMS} access-log streams; see tests/bench/cost_model.py.",
         file=out,
     )
+    slower = dataclasses.replace(facts, arrival_bucket_seconds=300.0)
+    quiet = {str(rps): round(estimate(rps, 0.0, slower, measured).total, 4) for rps in CAPACITY_RPS}
+    print(
+        "With AuditArrivalBucketSeconds=300 (keys' view ~10 minutes behind): "
+        + ", ".join(f"${quiet[str(rps)]:.3f}/M at {rps:,}/s" for rps in CAPACITY_RPS),
+        file=out,
+    )
     result = {
         "usd_per_million_requests": round(cold.total, 4),
         "usd_per_million_requests_90pct_cache_hits": round(warm.total, 4),
@@ -312,6 +316,7 @@ def main() -> int:
         "breakdown": {line.name: round(line.usd_per_million, 5) for line in cold.lines},
         "breakdown_90pct_cache_hits": {line.name: round(line.usd_per_million, 5) for line in warm.lines},
         "usd_per_million_by_rate": {str(rps): round(d, 4) for rps, d in zip(CAPACITY_RPS, by_rate, strict=True)},
+        "usd_per_million_by_rate_with_300s_buckets": quiet,
         "capacity": [as_json(c) for c in capacities],
         "template": as_json(facts),
         "measured": {k: round(v, 2) for k, v in as_json(measured).items()},

@@ -15,6 +15,10 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from archie_keys.app.compaction import KEY_BLOCK_PACE_SECONDS
+from archie_keys.aws.audit_blocks import BLOCK_MAX_RECORDS
+from archie_keys.aws.audit_writer import AUDIT_SHARDS
+
 # --- List prices: us-east-1, November 2026 --------------------------------------------------------------
 PRICE_REGION = "us-east-1"
 PRICE_DATE = "2026-11"
@@ -49,6 +53,8 @@ REQUESTS_PER_SECOND_PER_INSTANCE = 100
 XRAY_RESERVOIR_PER_SECOND, XRAY_RATE = 1, 0.05
 # The pepper is re-read by each warm instance every PEPPER_MAX_AGE_SECONDS (template: 300).
 PEPPER_MAX_AGE_SECONDS = 300
+TRANSACTION_FACTOR = 2
+KEY_ID_BYTES = 12
 # Item overhead DynamoDB adds to every stored item and index entry (for storage).
 ITEM_STORAGE_OVERHEAD_BYTES = 100
 DAYS_PER_MONTH = 30.4
@@ -88,7 +94,7 @@ class Measured:
     env_block_bytes_per_record: float
     key_block_fixed_bytes: float
     key_block_bytes_per_record: float
-    arrival_entry_bytes: float  # a by_arrival (KEYS_ONLY) index entry
+    arrival_entry_bytes: float  # a by_arrival index entry without its key ids
     usage_item_bytes: float
     key_item_bytes: float  # the key record the compactor's last_used_at update rewrites
     role_item_bytes: float  # one role, read with the key on a refresh
@@ -134,7 +140,7 @@ def write_units(size_bytes: float) -> int:
 def expected_block_units(mean_records: float, fixed: float, per_record: float) -> float:
     """Expected write units of one key's block in a bucket, given it has at least one record: blocks of more
     than 500 records are split, each block rounded up to whole kilobytes."""
-    blocks = max(1, math.ceil(mean_records / 500))
+    blocks = max(1, math.ceil(mean_records / BLOCK_MAX_RECORDS))
     return blocks * write_units(fixed + per_record * mean_records / blocks)
 
 
@@ -143,7 +149,13 @@ def audit_writes_per_request(rps: float, facts: TemplateFacts, measured: Measure
     shares = zipf_shares()
     per_delivery = max(1.0, rps / ACCESS_LOG_STREAMS)
     env_block = write_units(measured.env_block_fixed_bytes + measured.env_block_bytes_per_record * per_delivery)
-    arrival_entry = write_units(measured.arrival_entry_bytes) if "by_arrival" in facts.audit_indexes else 0
+    # The arrival index entry: the block's keys and the key ids it holds (12 bytes each, in a string set).
+    distinct_in_delivery = expected_distinct(per_delivery, shares)
+    arrival_entry = (
+        write_units(measured.arrival_entry_bytes + KEY_ID_BYTES * distinct_in_delivery)
+        if "by_arrival" in facts.audit_indexes
+        else 0
+    )
     per_bucket = rps * facts.arrival_bucket_seconds
     key_blocks = usage = touches = 0.0
     for share in shares:
@@ -151,10 +163,14 @@ def audit_writes_per_request(rps: float, facts: TemplateFacts, measured: Measure
         present = 1 - math.exp(-lam)
         if present <= 0:
             continue
-        key_blocks += present * expected_block_units(
-            lam / present, measured.key_block_fixed_bytes, measured.key_block_bytes_per_record
+        # A key block and its usage counter are written in one transaction: DynamoDB charges two write units
+        # per kilobyte of each item of a transaction.
+        key_blocks += (
+            present
+            * TRANSACTION_FACTOR
+            * expected_block_units(lam / present, measured.key_block_fixed_bytes, measured.key_block_bytes_per_record)
         )
-        usage += present * write_units(measured.usage_item_bytes)
+        usage += present * TRANSACTION_FACTOR * write_units(measured.usage_item_bytes)
         touches += present * write_units(measured.key_item_bytes)
     return {
         "environment blocks": env_block / per_delivery,
@@ -235,7 +251,7 @@ def estimate(rps: int, cache_hit_ratio: float, facts: TemplateFacts, measured: M
         traced = min(1.0, XRAY_RESERVOIR_PER_SECOND / rps + XRAY_RATE)
         result.add("X-Ray traces", traced * XRAY_PER_TRACE, f"{traced:.1%} of requests sampled")
     per_delivery = max(1.0, rps / ACCESS_LOG_STREAMS)
-    ingest_ms = math.ceil(20 + DYNAMODB_WRITE_MS * math.ceil(per_delivery / 500))
+    ingest_ms = math.ceil(20 + DYNAMODB_WRITE_MS * math.ceil(per_delivery / BLOCK_MAX_RECORDS))
     result.add(
         "ingest: Lambda",
         (LAMBDA_PER_REQUEST + facts.ingest_memory_mb / 1024 * ingest_ms / 1000 * gb_second) / per_delivery,
@@ -288,10 +304,16 @@ def capacity(rps: int, facts: TemplateFacts, measured: Measured) -> Capacity:
     writes = audit_writes_per_request(rps, facts, measured)
     per_delivery = max(1.0, rps / ACCESS_LOG_STREAMS)
     hottest_share = zipf_shares()[0]
-    # The hottest key's blocks of one bucket are written within a compaction run (~2 s), over 4 shards.
-    hottest_key_bytes = rps * facts.arrival_bucket_seconds * hottest_share * measured.key_block_bytes_per_record
-    env_per_partition = writes["environment blocks"] * rps / 4  # one environment, its blocks over 4 shards
-    hottest_write = max(env_per_partition, hottest_key_bytes / 1024 / 4 / 2.0)
+    # The hottest key's blocks of one bucket: the compactor writes them one per KEY_BLOCK_PACE_SECONDS, each
+    # to one of AUDIT_SHARDS partitions, in a transaction (two write units per kilobyte).
+    hottest_records = rps * facts.arrival_bucket_seconds * hottest_share
+    hottest_blocks = max(1, math.ceil(hottest_records / BLOCK_MAX_RECORDS))
+    block_units = TRANSACTION_FACTOR * write_units(
+        measured.key_block_fixed_bytes + measured.key_block_bytes_per_record * hottest_records / hottest_blocks
+    )
+    key_per_partition = block_units / KEY_BLOCK_PACE_SECONDS / AUDIT_SHARDS if hottest_blocks > 1 else block_units
+    env_per_partition = writes["environment blocks"] * rps / AUDIT_SHARDS  # one environment's blocks, sharded
+    hottest_write = max(env_per_partition, key_per_partition)
     ingest_per_second = rps / per_delivery
     return Capacity(
         rps=rps,
