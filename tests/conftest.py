@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import FAST_ENVIRONMENT, Reply, decode, encode_body, request_headers
+from tests.support import IN_PROCESS_ENVIRONMENT, Reply, decode, encode_body, request_headers
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
             load_template(),
             None,
             parameter_overrides={"AuthorizerResultTtl": "0", "Tracing": "Disabled"},
-            environment_overrides={**FAST_ENVIRONMENT, "PROTECTED_APIS_PATH": ""},
+            environment_overrides={**IN_PROCESS_ENVIRONMENT, "PROTECTED_APIS_PATH": ""},
         )
         for key, value in provisioned.environment.items():
             monkeypatch.setenv(key, value)

@@ -36,7 +36,7 @@ def free_port() -> int:
 
 # The audit's arrival buckets locally: a key's audit trails its environment's by about two buckets, which on
 # one machine need not be minutes. RecurringScheduler runs the template's schedules this often.
-LOCAL_ENVIRONMENT = {"AUDIT_ARRIVAL_BUCKET_SECONDS": "0.5", "AUDIT_SETTLE_SECONDS": "0.1"}
+LOCAL_ENVIRONMENT = {"AUDIT_ARRIVAL_BUCKET_SECONDS": "1", "AUDIT_SETTLE_SECONDS": "0.2"}
 RECURRING_PERIOD_SECONDS = 0.25
 
 
@@ -138,7 +138,7 @@ class LocalStack:
         self._started.append(self.recurring)
         return self
 
-    def settle_audit(self, timeout: float = 30) -> None:
+    def settle_audit(self, timeout: float = 120) -> None:
         """Hand every buffered log line to the ingest, then wait until the compactor has compacted the arrival
         bucket the last of them landed in: from then on every request made so far shows in its key's audit,
         usage and last_used_at. Bounded by `timeout` seconds."""

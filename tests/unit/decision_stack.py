@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.support import FAST_ENVIRONMENT, env_path
+from tests.support import IN_PROCESS_ENVIRONMENT, env_path
 
 _places = itertools.count(1)
 
@@ -106,7 +106,7 @@ def running_stack() -> Iterator[Stack]:
                 None,
                 parameter_overrides={"AuthorizerResultTtl": "0", "Tracing": "Disabled"},
                 # No API Gateway control plane in-process: no stage to flush (as tests/conftest.py's stack).
-                environment_overrides={**FAST_ENVIRONMENT, "PROTECTED_APIS_PATH": ""},
+                environment_overrides={**IN_PROCESS_ENVIRONMENT, "PROTECTED_APIS_PATH": ""},
             )
             for key, value in provisioned.environment.items():
                 patch.setenv(key, value)

@@ -22,7 +22,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import InProcessApi
-from tests.support import FAST_ENVIRONMENT, env_path
+from tests.support import IN_PROCESS_ENVIRONMENT, env_path
 
 KEYS = env_path("demo", "dev", "/keys")
 SECRET = "archie/keys/demo/dev/billing"
@@ -132,7 +132,7 @@ def fresh_stack(fail_at: int | None) -> Iterator[Stack]:
             None,
             parameter_overrides={"AuthorizerResultTtl": "0"},
             environment_overrides={
-                **FAST_ENVIRONMENT,
+                **IN_PROCESS_ENVIRONMENT,
                 "AUTHORIZER_CACHE_TTL_SECONDS": "0",
                 "PROTECTED_APIS_PATH": "",
                 "FLUSH_TARGETS": "mgmt/v1,orders/dev/demo/dev",
