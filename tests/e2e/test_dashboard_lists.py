@@ -82,7 +82,7 @@ def test_the_audit_shows_management_events_unless_requests_are_asked_for(stack, 
     expect(records).not_to_contain_text("GET /projects/")
     screenshot("audit-events")
 
-    stack.logs.flush()  # the page's own requests (whoami, this listing) into the audit now
+    stack.settle_audit()  # the page's own requests (whoami, this listing) into the audit now
     page.get_by_label("Include requests").check()
     expect(page).to_have_url(re.compile(r"#/audit\?include=requests$"))
     expect(records).to_contain_text("GET /projects/demo/environments/dev/whoami")

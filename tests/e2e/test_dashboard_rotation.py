@@ -30,7 +30,7 @@ def test_a_key_is_rotated_step_by_step_and_the_old_one_deleted_only_once_idle(st
     old = create_key(stack, admin, "billing consumer", ["rotation-reader"])
     for _ in range(3):
         assert http(sample, "GET", "/orders/1", old["key"]).status == 200
-    stack.logs.flush()  # into the audit now, rather than within the next 0.3 s
+    stack.settle_audit()  # into the audit, and the key's view of it, now
     page.clock.install()
     open_signed_in(page, stack, admin, f"#/keys/{old['key_id']}")
 
@@ -71,7 +71,7 @@ def test_a_key_is_rotated_step_by_step_and_the_old_one_deleted_only_once_idle(st
 
     # A forgotten consumer still calls with the old key: the next refresh (the page's timer) shows it.
     assert http(sample, "GET", "/orders/1", old["key"]).status == 200
-    stack.logs.flush()
+    stack.settle_audit()
     page.clock.fast_forward(REFRESH_MS)
     expect(traffic).to_contain_text("4 requests in the last 10 minutes")
     expect(delete).to_be_disabled()
@@ -111,7 +111,7 @@ def test_a_key_is_rotated_step_by_step_and_the_old_one_deleted_only_once_idle(st
     screenshot("rotation-key-in-use")
 
     # The consumers really stopped ten minutes ago: the guarded delete goes through.
-    stack.logs.flush()
+    stack.settle_audit()
     as_if_last_used(old["key_id"], 600)
     delete.click()
     expect(flow.locator("#delete-old-done")).to_contain_text("Deleted: the old key is refused from now on")
