@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import IN_PROCESS_ENVIRONMENT, Reply, decode, encode_body, request_headers
+from tests.support import IN_PROCESS_ENVIRONMENT, Reply, decode, encode_body, request_headers, serialize_aws_calls
 
 
 @pytest.fixture
@@ -26,6 +26,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    serialize_aws_calls(monkeypatch)
     with mock_aws():
         # No API Gateway control plane in-process, so no gateway result cache either (ReauthorizeEvery 0):
         # flushing that cache on revocation is covered by the integration tier against the local stack.

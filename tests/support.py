@@ -116,3 +116,22 @@ def compact(timeout: float = 10) -> dict[str, Any]:
         if (services.audit_reader.compacted_through() or 0) >= landed:
             return totals
     raise TimeoutError("the compactor did not catch up")
+
+
+def serialize_aws_calls(patch: Any) -> None:
+    """One AWS call at a time through moto's in-process backend, as DynamoDB isolates each request (and as
+    the local stack's moto server does, archie_local.moto_process): moto's backend is not thread-safe (a
+    transaction deep-copies a table another thread is writing), and the ingest and the compactor call from
+    several threads. `patch`: a pytest MonkeyPatch."""
+    import threading
+
+    import botocore.client
+
+    lock = threading.RLock()
+    original = botocore.client.BaseClient._make_api_call
+
+    def serialized(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        with lock:
+            return original(client, operation, params)
+
+    patch.setattr(botocore.client.BaseClient, "_make_api_call", serialized)

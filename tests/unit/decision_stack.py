@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.support import IN_PROCESS_ENVIRONMENT, env_path
+from tests.support import IN_PROCESS_ENVIRONMENT, env_path, serialize_aws_calls
 
 _places = itertools.count(1)
 
@@ -99,6 +99,7 @@ def running_stack() -> Iterator[Stack]:
         patch.setenv("AWS_DEFAULT_REGION", REGION)
         patch.setenv("AWS_ACCESS_KEY_ID", "testing")
         patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+        serialize_aws_calls(patch)
         with mock_aws():
             template = load_template()
             provisioned = provision(
