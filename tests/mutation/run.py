@@ -61,6 +61,7 @@ TESTS = (
     "tests/unit/test_decisions_idempotency.py",
     "tests/unit/test_decisions_revocation.py",
     "tests/unit/test_decisions_environment.py",
+    "tests/unit/test_decisions_rotation.py",
     "tests/unit/test_keyformat.py",
     "tests/unit/test_hashing.py",
     "tests/unit/test_permissions.py",

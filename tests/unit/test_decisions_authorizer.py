@@ -182,3 +182,37 @@ def test_a_failure_while_deciding_denies_and_is_logged_as_an_error(env, lines, m
             "extended_request_id": "ext-1=",
         }
     ]
+
+
+def test_each_refusal_is_counted_once_by_its_reason_and_an_accepted_key_not_at_all(env, capsys, monkeypatch) -> None:
+    """The operations dashboard draws refusals by reason from these lines (and allowed decisions from Lambda's
+    own counts), so each refusal must name why, and a failure must read "error", never a key problem."""
+    wrong = env.admin[:-28] + "S" * 22
+    wrong += checksum(wrong)
+    bearer = {"Authorization": f"Bearer {env.admin}"}
+    capsys.readouterr()
+    assert authorize(env, {}) is None
+    assert authorize(env, {"Authorization": "Bearer garbage"}) is None
+    assert authorize(env, {"Authorization": f"Bearer {wrong}"}) is None
+    assert authorize(env, bearer, f"{SAMPLE}/GET/orders", project=env.project) is None
+    assert authorize(env, bearer, f"{SAMPLE}/GET/orders", project="other", environment=env.environment) is None
+    assert authorize(env, bearer) is not None
+
+    from archie_keys.edge import composition
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("DynamoDB is down")
+
+    composition.reset()  # a new instance, which must read the key
+    monkeypatch.setattr(composition.get_services().store.client, "get_item", broken)
+    assert authorize(env, bearer) is None
+
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
+    assert [(line["Refused"], line["Reason"]) for line in lines] == [
+        (1, "malformed"),
+        (1, "malformed"),
+        (1, "not_found"),
+        (1, "wrong_environment"),
+        (1, "wrong_environment"),
+        (1, "error"),
+    ]

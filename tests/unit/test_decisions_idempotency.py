@@ -116,6 +116,18 @@ def test_misusing_an_idempotency_key_is_answered_with_what_to_do(env: Environmen
     }
 
 
+@pytest.mark.parametrize("header", ["", "two words", "x" * 129, "ci/1", "clé"])
+def test_the_use_case_refuses_a_malformed_idempotency_key_whichever_edge_calls_it(header: str) -> None:
+    """The API's header model refuses these first (the test above); the use case holds the same rule itself,
+    so an edge that forgets it (a CLI, another handler) cannot store or replay under such a key."""
+    from archie_keys.domain.errors import ValidationFailedError
+
+    with pytest.raises(ValidationFailedError) as refused:
+        idempotent.IdempotentRequest({"operation": "create"}, header, BODY)
+    assert (refused.value.code, refused.value.field) == ("validation_error", "Idempotency-Key")
+    assert refused.value.message == "Idempotency-Key must be 1-128 characters of letters, digits, '_', '.', ':' or '-'"
+
+
 def test_a_replay_at_the_instant_its_key_expires_is_refused_as_the_authorizer_refuses_the_key(
     env: Environment, monkeypatch
 ) -> None:

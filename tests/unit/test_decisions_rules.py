@@ -222,6 +222,10 @@ def test_require_refuses_with_a_message_that_says_why() -> None:
         "this key's grant of write on roles is filtered, and roles has no rows a filter can select: "
         "it needs an unfiltered grant"
     )
+    on_roles_itself = identity({"resource": "roles", "actions": ["write"], "filters": {"tenant": "t1"}})
+    with pytest.raises(ForbiddenError) as refused_too:
+        on_roles_itself.require("demo", "dev", "roles", "write")
+    assert (refused_too.value.code, refused_too.value.message) == (refused.value.code, refused.value.message)
     reader = identity({"resource": "keys", "actions": ["read"]})
     with pytest.raises(ForbiddenError) as lacking:
         reader.require("demo", "dev", "keys", "delete")

@@ -151,6 +151,47 @@ def test_a_key_is_accepted_until_the_instant_it_expires_cold_or_warm(env: Enviro
     assert reason(verifier(clock).verify, created["key"]) == "expired"
 
 
+@pytest.mark.parametrize("negative_ttl", [NEGATIVE_TTL, 0.5], ids=["default", "sub-second"])
+def test_a_flood_of_an_unknown_key_costs_one_read_per_negative_ttl(env: Environment, negative_ttl: float) -> None:
+    services, clock = get_services(), Clock()
+    unknown = env.admin[:-40] + "0" * 12 + env.admin[-28:-6]
+    unknown += checksum(unknown)
+    instance = KeyVerifier(services.store, services.hasher, VerifierConfig(TTL, negative_ttl, PROOF_TTL), clock)
+    with counted_reads() as reads:
+        assert reason(instance.verify, unknown) == "not_found"
+    assert reads == ["get_item"]
+    with counted_reads() as reads:
+        for _ in range(3):
+            assert reason(instance.verify, unknown) == "not_found"
+        clock.now += negative_ttl - 0.01
+        assert reason(instance.verify, unknown) == "not_found"
+    assert reads == []
+    clock.now += 0.01
+    with counted_reads() as reads:
+        assert reason(instance.verify, unknown) == "not_found"
+    assert reads == ["get_item"]
+
+
+def test_a_cold_decision_reads_the_key_once_and_its_roles_once(env: Environment) -> None:
+    env.role("reader", {"resource": "orders", "actions": ["read"]})
+    env.role("auditor", {"resource": "audit", "actions": ["read"]})
+    created = env.key("reader", "auditor")
+    with counted_reads() as reads:
+        verified = verifier(Clock()).verify(created["key"])
+    assert sorted(reads) == ["batch_get_item", "get_item"]
+    assert verified.identity.grants.allows("orders", "read") and verified.identity.grants.allows("audit", "read")
+
+
+def test_a_role_edited_to_need_context_the_key_lacks_drops_that_permission_only(env: Environment) -> None:
+    env.role("reader", {"resource": "orders", "actions": ["read"]})
+    env.role("auditor", {"resource": "audit", "actions": ["read"]})
+    created = env.key("reader", "auditor")
+    env.role("reader", {"resource": "orders", "actions": ["read"], "filters": {"tenant": {"from_context": "tenant"}}})
+    identity = verifier(Clock()).verify(created["key"]).identity
+    assert not identity.grants.allows("orders", "read")
+    assert identity.grants.allows("audit", "read")
+
+
 def test_a_cold_verify_with_current_parameters_leaves_the_stored_hash_alone(env: Environment) -> None:
     before = env.record(key_id_of(env.admin))["hash"]
     verifier(Clock()).verify(env.admin)

@@ -45,8 +45,16 @@ def test_any_valid_prefix_round_trips_even_with_underscores(prefix: str) -> None
 
 @pytest.mark.parametrize("prefix", ["", "archie", "Archie_", "x" * 16 + "_", "arch-ie_", "a b_"])
 def test_invalid_prefixes_are_refused(prefix: str) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^invalid prefix\Z"):
         generate_key(prefix, "demo", "dev")
+
+
+@pytest.mark.parametrize(
+    ("project", "environment"), [("", "dev"), ("demo", "Dev"), ("de_mo", "dev"), ("demo\n", "dev")]
+)
+def test_a_key_is_never_generated_for_a_project_or_environment_it_could_not_name(project, environment) -> None:
+    with pytest.raises(ValueError, match=r"^invalid project or environment\Z"):
+        generate_key("archie_", project, environment)
 
 
 def test_every_single_character_typo_is_caught_by_the_checksum() -> None:

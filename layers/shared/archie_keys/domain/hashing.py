@@ -38,12 +38,14 @@ class Argon2Parameters:
 
 
 class KeyHasher:
-    def __init__(self, pepper: bytes, parameters: Argon2Parameters, version: str = "") -> None:
+    def __init__(self, pepper: bytes, parameters: Argon2Parameters, version: str) -> None:
         if len(pepper) < 32:
             # A short pepper would make the HMAC layer decorative.
             raise ValueError("the pepper must be at least 32 bytes")
         self._pepper = pepper
         self.parameters = parameters
+        # The pepper's version id (Secrets Manager), recorded with every hash this hasher makes: without it a
+        # hash could not be checked once the pepper is rotated, so there is no default.
         self.version = version
         self._argon2 = PasswordHasher(
             time_cost=parameters.time_cost,

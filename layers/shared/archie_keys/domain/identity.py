@@ -72,10 +72,9 @@ class Identity:
             if self.grants.allows(resource, action):
                 raise ForbiddenError(
                     f"this key's grant of {action} on {resource} is filtered, and {resource} has no rows a "
-                    "filter can select: it needs an unfiltered grant",
-                    code="forbidden",
+                    "filter can select: it needs an unfiltered grant"
                 )
-            raise ForbiddenError(f"this key lacks {action} on {resource}", code="forbidden")
+            raise ForbiddenError(f"this key lacks {action} on {resource}")
         return RowScope(tuple(alternatives))
 
     def describe(self) -> dict[str, Any]:
