@@ -12,6 +12,7 @@ from archie_keys.domain.keyformat import (
     CHECKSUM_LENGTH,
     SECRET_LENGTH,
     MalformedKeyError,
+    encode_base62,
     generate_key,
     new_key_id,
     parse_key,
@@ -55,6 +56,14 @@ def test_invalid_prefixes_are_refused(prefix: str) -> None:
 def test_a_key_is_never_generated_for_a_project_or_environment_it_could_not_name(project, environment) -> None:
     with pytest.raises(ValueError, match=r"^invalid project or environment\Z"):
         generate_key("archie_", project, environment)
+
+
+def test_base62_says_which_number_it_cannot_encode() -> None:
+    assert encode_base62(0, 3) == "000" and encode_base62(62**3 - 1, 3) == "zzz"
+    with pytest.raises(ValueError, match=r"^238328 does not fit in 3 base62 characters\Z"):
+        encode_base62(62**3, 3)
+    with pytest.raises(ValueError, match=r"^base62 encodes non-negative integers\Z"):
+        encode_base62(-1, 3)
 
 
 def test_every_single_character_typo_is_caught_by_the_checksum() -> None:

@@ -77,9 +77,9 @@ class ParsedKey:
 def encode_base62(number: int, width: int) -> str:
     if number < 0:
         raise ValueError("base62 encodes non-negative integers")
-    chars = []
-    while number:
-        number, remainder = divmod(number, 62)
+    chars, rest = [], number
+    while rest:
+        rest, remainder = divmod(rest, 62)
         chars.append(BASE62_ALPHABET[remainder])
     encoded = "".join(reversed(chars)).rjust(width, "0")
     if len(encoded) > width:
