@@ -10,37 +10,13 @@ from typing import Any
 
 import pytest
 
-from tests.support import IN_PROCESS_ENVIRONMENT, Reply, decode, encode_body, request_headers, serialize_aws_calls
+from tests.support import Reply, decode, encode_body, provisioned_in_process, request_headers
 
 
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    from moto import mock_aws
-
-    from archie_keys.edge import composition
-    from archie_local.provision import provision
-    from archie_local.template import REGION, load_template
-
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_API_GATEWAY", "AWS_PROFILE"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
-    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
-    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-    serialize_aws_calls(monkeypatch)
-    with mock_aws():
-        # No API Gateway control plane in-process, so no gateway result cache either (ReauthorizeEvery 0):
-        # flushing that cache on revocation is covered by the integration tier against the local stack.
-        provisioned = provision(
-            load_template(),
-            None,
-            parameter_overrides={"AuthorizerResultTtl": "0", "Tracing": "Disabled"},
-            environment_overrides={**IN_PROCESS_ENVIRONMENT, "PROTECTED_APIS_PATH": ""},
-        )
-        for key, value in provisioned.environment.items():
-            monkeypatch.setenv(key, value)
-        composition.reset()
+    with provisioned_in_process(monkeypatch) as provisioned:
         yield provisioned
-        composition.reset()
 
 
 class InProcessApi:

@@ -6,6 +6,8 @@ import json
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -135,3 +137,36 @@ def serialize_aws_calls(patch: Any) -> None:
             return original(client, operation, params)
 
     patch.setattr(botocore.client.BaseClient, "_make_api_call", serialized)
+
+
+@contextmanager
+def provisioned_in_process(patch: Any) -> Iterator[Any]:
+    """The template's resources in moto's in-process mock, this process configured as a function of the
+    stack (its environment variables, a fresh composition root), and undone after. `patch`: a pytest
+    MonkeyPatch. No API Gateway control plane in-process, so no gateway result cache either (ReauthorizeEvery
+    0) and no stage to flush: flushing on revocation is covered by the integration tier against the local
+    stack."""
+    from moto import mock_aws
+
+    from archie_keys.edge import composition
+    from archie_local.provision import provision
+    from archie_local.template import REGION, load_template
+
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_API_GATEWAY", "AWS_PROFILE"):
+        patch.delenv(name, raising=False)
+    patch.setenv("AWS_DEFAULT_REGION", REGION)
+    patch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    serialize_aws_calls(patch)
+    with mock_aws():
+        provisioned = provision(
+            load_template(),
+            None,
+            parameter_overrides={"AuthorizerResultTtl": "0", "Tracing": "Disabled"},
+            environment_overrides={**IN_PROCESS_ENVIRONMENT, "PROTECTED_APIS_PATH": ""},
+        )
+        for key, value in provisioned.environment.items():
+            patch.setenv(key, value)
+        composition.reset()
+        yield provisioned
+        composition.reset()

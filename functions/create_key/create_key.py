@@ -49,20 +49,13 @@ def create(
 ) -> Response[Any]:
     services, caller = get_services(), caller_from(app)
     command = body.to_command(place(project, environment))
-    if idempotency_key is None:
-        response = new_key_response(create_key(services, caller, command))
-    else:
+    request = None
+    if idempotency_key is not None:
         scope = {"project": project, "environment": environment, "caller": caller.key_id, "operation": "create"}
         request = idempotent.IdempotentRequest(scope, idempotency_key, body.model_dump(mode="json"))
-        ticket = idempotent.begin(services, request)
-        if isinstance(ticket, dict):
-            response = ticket  # the stored response of the same earlier request
-        else:
-            try:
-                response = new_key_response(create_key(services, caller, command, ticket))
-            except Exception:
-                idempotent.release(services, ticket)
-                raise
+    response = idempotent.once(
+        services, request, lambda ticket: new_key_response(create_key(services, caller, command, ticket))
+    )
     location = f"/projects/{project}/environments/{environment}/keys/{response['key_id']}"
     # no-store: the only copy of the key value must not linger in a proxy or browser cache.
     return json_response(201, response, {"Location": location, "Cache-Control": "no-store"})

@@ -53,24 +53,19 @@ def roll(
 ) -> Response[Any]:
     services, caller = get_services(), caller_from(app)
     command = body.to_command(place(project, environment), key_id)
-    ticket = None
+    request = None
     if idempotency_key is not None:
         scope = {"project": project, "environment": environment, "caller": caller.key_id, "operation": f"roll:{key_id}"}
-        begun = idempotent.begin(
-            services, idempotent.IdempotentRequest(scope, idempotency_key, body.model_dump(mode="json"))
-        )
-        if isinstance(begun, dict):
-            return json_response(201, begun, {"Cache-Control": "no-store"})
-        ticket = begun
-    try:
+        request = idempotent.IdempotentRequest(scope, idempotency_key, body.model_dump(mode="json"))
+
+    def roll_once(ticket: idempotent.Ticket | None) -> dict[str, Any]:
         successor, old, flush = roll_key(services, caller, command, ticket)
-    except Exception:
-        idempotent.release(services, ticket)
-        raise
-    response = {**new_key_response(successor), "rolled_from": key_view(old)}
-    if flush is not None and flush.unflushed:
-        response["unflushed_stages"] = list(flush.unflushed)
-    return json_response(201, response, {"Cache-Control": "no-store"})
+        answer = {**new_key_response(successor), "rolled_from": key_view(old)}
+        if flush is not None and flush.unflushed:
+            answer["unflushed_stages"] = list(flush.unflushed)  # the roll holds; these stages may serve it late
+        return answer
+
+    return json_response(201, idempotent.once(services, request, roll_once), {"Cache-Control": "no-store"})
 
 
 @logger.inject_lambda_context

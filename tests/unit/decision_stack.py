@@ -4,7 +4,7 @@ environment of its own.
 The decision tests run under mutation testing too (make mutate), where each mutant reruns the tests that
 reach it: provisioning the template once per module instead of once per test keeps that affordable. Every
 test gets a project and environment nobody else uses and a fresh process state (`composition.reset()`, as a
-cold start has), so tests stay independent.
+cold start has), so tests stay independent. The fixtures (`stack`, `env`) are in tests/unit/conftest.py.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.support import IN_PROCESS_ENVIRONMENT, env_path, serialize_aws_calls
+from tests.support import env_path, provisioned_in_process
 
 _places = itertools.count(1)
 
@@ -83,38 +83,15 @@ class Environment:
 @contextmanager
 def running_stack() -> Iterator[Stack]:
     """What tests/conftest.py's `aws` and `apis` fixtures build, once."""
-    from moto import mock_aws
-
-    from archie_keys.edge import composition
     from archie_local.gateway import Gateway
     from archie_local.lambdas import FunctionRegistry
-    from archie_local.provision import provision
     from archie_local.routing import build_apis
-    from archie_local.template import REGION, load_template
+    from archie_local.template import load_template
     from tests.conftest import InProcessApi
 
-    with pytest.MonkeyPatch.context() as patch:
-        for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_API_GATEWAY", "AWS_PROFILE"):
-            patch.delenv(name, raising=False)
-        patch.setenv("AWS_DEFAULT_REGION", REGION)
-        patch.setenv("AWS_ACCESS_KEY_ID", "testing")
-        patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        serialize_aws_calls(patch)
-        with mock_aws():
-            template = load_template()
-            provisioned = provision(
-                template,
-                None,
-                parameter_overrides={"AuthorizerResultTtl": "0", "Tracing": "Disabled"},
-                # No API Gateway control plane in-process: no stage to flush (as tests/conftest.py's stack).
-                environment_overrides={**IN_PROCESS_ENVIRONMENT, "PROTECTED_APIS_PATH": ""},
-            )
-            for key, value in provisioned.environment.items():
-                patch.setenv(key, value)
-            composition.reset()
-            built = build_apis(template, provisioned.resolver, FunctionRegistry(provisioned.functions))
-            yield Stack(provisioned, {name: InProcessApi(Gateway(api)) for name, api in built.items()})
-            composition.reset()
+    with pytest.MonkeyPatch.context() as patch, provisioned_in_process(patch) as provisioned:
+        built = build_apis(load_template(), provisioned.resolver, FunctionRegistry(provisioned.functions))
+        yield Stack(provisioned, {name: InProcessApi(Gateway(api)) for name, api in built.items()})
 
 
 def new_environment(stack: Stack) -> Environment:

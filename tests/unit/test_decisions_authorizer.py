@@ -13,21 +13,10 @@ import pytest
 
 from archie_keys.domain.keyformat import checksum
 from archie_local.gateway import policy_allows
-from tests.unit.decision_stack import Environment, Stack, new_environment, running_stack
+from tests.unit.decision_stack import Environment
 
 MANAGEMENT = "arn:aws:execute-api:us-east-1:123456789012:mgmt000001/v1"
 SAMPLE = "arn:aws:execute-api:us-east-1:123456789012:orders0001/dev"
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    with running_stack() as running:
-        yield running
-
-
-@pytest.fixture
-def env(stack: Stack) -> Environment:
-    return new_environment(stack)
 
 
 def event(headers: Any, method_arn: str, stage_variables: dict[str, str] | None = None) -> dict[str, Any]:

@@ -8,14 +8,11 @@ from __future__ import annotations
 import copy
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from archie_local.template import load_template
-from tests.unit.decision_stack import Stack, new_environment, running_stack
+from tests.unit.decision_stack import new_environment
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:api1234567/v1/GET/projects/demo/environments/dev/keys"
@@ -62,12 +59,6 @@ def valid_body(method: str, template: str, acme_key: str) -> Any:
     if template.endswith("/verify"):
         return {"key": acme_key}
     return None
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    with running_stack() as running:
-        yield running
 
 
 def test_a_demo_dev_key_is_refused_on_acme_prod_routes_even_when_the_handler_is_invoked_directly(stack) -> None:

@@ -4,30 +4,22 @@ while the key it created is still active, and never a response for another body.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
 from archie_keys.app import idempotent
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.models import CreateKeyBody
-from tests.unit.decision_stack import Environment, Stack, new_environment, running_stack
+from tests.unit.decision_stack import Environment, new_environment
 
 READER = {"resource": "orders", "actions": ["read"]}
 BODY = {"name": "deploy-bot", "roles": ["reader"]}
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    with running_stack() as running:
-        yield running
-
-
 @pytest.fixture
-def env(stack: Stack) -> Environment:
-    created = new_environment(stack)
-    created.role("reader", READER)
-    return created
+def env(env: Environment) -> Environment:
+    env.role("reader", READER)
+    return env
 
 
 def create(env: Environment, header: str, body: dict | None = None, key: str | None = None):

@@ -4,25 +4,12 @@ of a decision it had cached. Every other revocation test warms the cache first."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from archie_keys.edge import composition
-from tests.unit.decision_stack import Environment, Stack, new_environment, running_stack
+from tests.unit.decision_stack import Environment
 
 READER = ({"resource": "orders", "actions": ["read"]}, {"resource": "keys", "actions": ["read"]})
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    with running_stack() as running:
-        yield running
-
-
-@pytest.fixture
-def env(stack: Stack) -> Environment:
-    return new_environment(stack)
 
 
 def fresh_authorizer_instance() -> None:

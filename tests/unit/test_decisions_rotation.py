@@ -8,7 +8,6 @@ are the decisions themselves, on the shared stack mutation testing reruns (tests
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import boto3
 import pytest
@@ -19,22 +18,15 @@ from archie_keys.domain.hashing import KeyHasher
 from archie_keys.edge import composition
 from archie_keys.edge.composition import get_services
 from archie_tools.pepper import PepperAdmin
-from tests.unit.decision_stack import Environment, Stack, new_environment, running_stack
+from tests.unit.decision_stack import Environment
 
 READER = {"resource": "orders", "actions": ["read"]}
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    with running_stack() as running:
-        yield running
-
-
 @pytest.fixture
-def env(stack: Stack) -> Environment:
-    created = new_environment(stack)
-    created.role("reader", READER)
-    return created
+def env(env: Environment) -> Environment:
+    env.role("reader", READER)
+    return env
 
 
 def rotate() -> str:

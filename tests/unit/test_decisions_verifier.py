@@ -16,20 +16,9 @@ from archie_keys.app.verification import KeyVerifier, VerifierConfig
 from archie_keys.domain.errors import KeyRefusedError
 from archie_keys.domain.keyformat import checksum
 from archie_keys.edge.composition import get_services
-from tests.unit.decision_stack import Environment, Stack, new_environment, running_stack
+from tests.unit.decision_stack import Environment
 
 TTL, NEGATIVE_TTL, PROOF_TTL = 1.0, 5.0, 300.0
-
-
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    with running_stack() as running:
-        yield running
-
-
-@pytest.fixture
-def env(stack: Stack) -> Environment:
-    return new_environment(stack)
 
 
 class Clock:

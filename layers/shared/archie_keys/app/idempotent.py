@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,6 +77,25 @@ def begin(services: Services, request: IdempotentRequest) -> Ticket | dict[str, 
     if isinstance(found, Claim):
         return Ticket(request, found)
     return _replay(services, request, found)
+
+
+def once(
+    services: Services, request: IdempotentRequest | None, change: Callable[[Ticket | None], dict[str, Any]]
+) -> dict[str, Any]:
+    """The answer of `change`, run at most once per request: without an Idempotency-Key it simply runs; with
+    one, an earlier identical request's stored answer is returned instead (see `begin`), and a change that
+    fails gives up its claim so the client's retry runs it again. `change` stores its answer with the
+    ticket's completion write, in its own transaction."""
+    if request is None:
+        return change(None)
+    ticket = begin(services, request)
+    if isinstance(ticket, dict):
+        return ticket
+    try:
+        return change(ticket)
+    except Exception:
+        release(services, ticket)
+        raise
 
 
 def _replay(services: Services, request: IdempotentRequest, found: Existing) -> dict[str, Any]:

@@ -335,30 +335,25 @@ class KeyStore:
 
     def key_mark_write(self, record: dict[str, Any], values: dict[str, Any]) -> Write:
         """Record facts about a key that change nothing it may do (a leak report on a key kept live)."""
-        names = {f"#k{i}": name for i, name in enumerate(values)}
-        update = {
-            "TableName": self.table,
-            "Key": self._key(record["project"], record["environment"], f"KEY#{record['key_id']}"),
-            "UpdateExpression": "SET " + ", ".join(f"#k{i} = :v{i}" for i in range(len(values))),
-            "ConditionExpression": "attribute_exists(pk)",
-            "ExpressionAttributeNames": names,
-            "ExpressionAttributeValues": to_item({f":v{i}": value for i, value in enumerate(values.values())}),
-        }
-        return Write({"Update": update}, "key")
+        return self._key_set_write(record, values, "attribute_exists(pk)", "key")
 
     def key_roll_write(self, record: dict[str, Any], values: dict[str, Any]) -> Write:
         """Mark a live, not yet rolled key as rolled (label `rolled_key` when it was revoked or rolled meanwhile)."""
-        names = {f"#k{i}": name for i, name in enumerate(values)}
+        condition = "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rolled_to)"
+        return self._key_set_write(record, values, condition, "rolled_key")
+
+    def _key_set_write(self, record: dict[str, Any], values: dict[str, Any], condition: str, label: str) -> Write:
+        """SET `values` on a key's item under `condition` (attribute names go through placeholders: a value's
+        name may be a DynamoDB reserved word)."""
         update = {
             "TableName": self.table,
             "Key": self._key(record["project"], record["environment"], f"KEY#{record['key_id']}"),
             "UpdateExpression": "SET " + ", ".join(f"#k{i} = :v{i}" for i in range(len(values))),
-            "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(revoked_at) "
-            "AND attribute_not_exists(rolled_to)",
-            "ExpressionAttributeNames": names,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": {f"#k{i}": name for i, name in enumerate(values)},
             "ExpressionAttributeValues": to_item({f":v{i}": value for i, value in enumerate(values.values())}),
         }
-        return Write({"Update": update}, "rolled_key")
+        return Write({"Update": update}, label)
 
     def update_key_hash(
         self,
