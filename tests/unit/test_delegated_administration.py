@@ -113,6 +113,47 @@ def test_creating_a_key_outside_its_own_rows_is_escalation(api, tenants, table_i
     assert created.status == 201
 
 
+def test_a_tenant_admin_cannot_take_over_another_tenants_delivered_secret(api, tenants) -> None:
+    """Both tenants live in demo/dev, so the secret's name is inside the prefix for either; what decides is
+    whose key the secret was made for."""
+    import boto3
+
+    secret = "archie/keys/demo/dev/t2-billing"
+    t2 = api(
+        "POST",
+        KEYS,
+        tenants["admin"],
+        {"name": "t2 billing", "roles": ["reader"], "context": {"tenant": "t2"}, "secret_name": secret},
+    )
+    assert t2.status == 201
+    secrets = boto3.client("secretsmanager")
+    t1_body = {"name": "mine now", "roles": ["reader"], "context": {"tenant": "t1"}, "secret_name": secret}
+    taken = api("POST", KEYS, tenants["t1_admin"], t1_body)
+    assert taken.status == 403 and taken.body["code"] == "secret_not_owned" and taken.body["field"] == "secret_name"
+    t1_key = tenants["t1_keys"][0]["key_id"]
+    rolled = api("POST", f"{KEYS}/{t1_key}/roll", tenants["t1_admin"], {"grace_seconds": 60, "secret_name": secret})
+    assert rolled.status == 403 and rolled.body["code"] == "secret_not_owned"
+    assert (
+        secrets.get_secret_value(SecretId=secret, VersionStage="AWSCURRENT")["SecretString"] == t2.body["key"]
+    )  # t2's consumers unmoved
+    assert api("GET", f"{KEYS}/{t1_key}", tenants["t1_admin"]).body.get("rolled_to") is None  # nothing half done
+
+    # Its own tenant's secret stays its to rotate.
+    own = api("POST", KEYS, tenants["t1_admin"], {**t1_body, "secret_name": "archie/keys/demo/dev/t1-billing"})
+    assert own.status == 201
+    again = api(
+        "POST",
+        f"{KEYS}/{own.body['key_id']}/roll",
+        tenants["t1_admin"],
+        {"grace_seconds": 60, "secret_name": "archie/keys/demo/dev/t1-billing"},
+    )
+    assert again.status == 201
+    assert (
+        secrets.get_secret_value(SecretId="archie/keys/demo/dev/t1-billing", VersionStage="AWSCURRENT")["SecretString"]
+        == again.body["key"]
+    )
+
+
 def test_filtered_grants_grant_nothing_on_roles_environments_and_verify(api, tenants) -> None:
     t1_admin = tenants["t1_admin"]
     rewrite = {"permissions": [{"resource": "*", "actions": ["read"]}]}

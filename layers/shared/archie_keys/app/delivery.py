@@ -8,15 +8,36 @@ from archie_keys.app.changes import Change, after_commit
 from archie_keys.app.commands import CreateKey
 from archie_keys.app.services import Services
 from archie_keys.aws.secrets import PreparedSecret
+from archie_keys.domain.errors import ForbiddenError
+from archie_keys.domain.identity import RowScope
 
 
 def prepare_delivery(
-    services: Services, change: Change, command: CreateKey, value: str, key_id: str
+    services: Services, change: Change, command: CreateKey, value: str, key_id: str, scope: RowScope
 ) -> PreparedSecret | None:
+    """Prepare the delivery of a new key's value. A secret that already exists is written only when the key it
+    was created for is one the caller's `keys` write covers: a tenant administrator cannot take over another
+    tenant's secret (and with it that tenant's traffic) in the same environment."""
     if command.secret_name is None:
         return None
     place = command.place
-    prepared = services.secrets.prepare(command.secret_name, value, place.project, place.environment, key_id)
+
+    def check_owner(owner_key_id: str) -> None:
+        if scope.every_row:
+            return
+        owner = services.store.get_key(place.project, place.environment, owner_key_id) if owner_key_id else None
+        # A secret whose first key is gone (purged 30 days after revocation) has no known owner: only an
+        # unfiltered grant may write to it then.
+        if owner is None or not scope.covers(owner.get("context", {})):
+            raise ForbiddenError(
+                "this secret holds keys this key may not manage; choose another secret_name",
+                field="secret_name",
+                code="secret_not_owned",
+            )
+
+    prepared = services.secrets.prepare(
+        command.secret_name, value, place.project, place.environment, key_id, check_owner
+    )
     change.undo_with(lambda: services.secrets.undo(prepared), f"secret {prepared.name}")
     return prepared
 

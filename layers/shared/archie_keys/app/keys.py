@@ -182,7 +182,7 @@ def create_key(services: Services, caller: Identity, command: CreateKey, ticket:
             place.project, place.environment, key_id, expires_epoch
         ):
             change.undo_with(lambda: services.schedules.delete(place.project, place.environment, key_id), "schedule")
-        prepared = prepare_delivery(services, change, command, value, key_id)
+        prepared = prepare_delivery(services, change, command, value, key_id, scope)
         details = {"name": command.name, "roles": list(command.roles)}
         if prepared is not None:
             details["secret_name"] = prepared.name

@@ -82,7 +82,7 @@ def roll_key(
                 change.undo_with(
                     lambda: schedules.restore(place.project, place.environment, key_id, previous), "schedule"
                 )
-        prepared = prepare_delivery(services, change, create, value, successor_id)
+        prepared = prepare_delivery(services, change, create, value, successor_id, scope)
         created = {"name": old["name"], "roles": list(old["roles"]), "rolled_from": key_id}
         if prepared is not None:
             created["secret_name"] = prepared.name

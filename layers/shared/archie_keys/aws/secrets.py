@@ -14,6 +14,7 @@ it was created for), and the functions' IAM policy allows writes only to secrets
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -42,9 +43,10 @@ class SecretDelivery:
         self.client = client
         self.stack = stack
 
-    def _owned_current(self, name: str, project: str, environment: str) -> bool:
+    def _owned_current(self, name: str, project: str, environment: str, check_owner: Callable[[str], None]) -> bool:
         """Whether the secret exists (False: it does not). Raises 403 when it exists but is not this stack's
-        secret for this project and environment."""
+        secret for this project and environment; `check_owner` is given the id of the key it was created for
+        (and raises when the caller may not write to that key's secret)."""
         try:
             description = self.client.describe_secret(SecretId=name)
         except Exception as error:
@@ -62,10 +64,13 @@ class SecretDelivery:
             raise ForbiddenError(
                 "this secret belongs to another project or environment", field="secret_name", code="secret_not_owned"
             )
+        check_owner(tags.get(TAG_KEY_ID, ""))
         return True
 
-    def prepare(self, name: str, value: str, project: str, environment: str, key_id: str) -> PreparedSecret:
-        exists = self._owned_current(name, project, environment)
+    def prepare(
+        self, name: str, value: str, project: str, environment: str, key_id: str, check_owner: Callable[[str], None]
+    ) -> PreparedSecret:
+        exists = self._owned_current(name, project, environment, check_owner)
         if not exists:
             tags = {TAG_STACK: self.stack, TAG_PROJECT: project, TAG_ENVIRONMENT: environment, TAG_KEY_ID: key_id}
             self.client.create_secret(
