@@ -245,6 +245,37 @@ def test_each_documented_code_is_answered_with_its_status(api, admin_key, viewer
         assert "bug" not in reply.body["message"]  # nothing of the failure reaches the client
 
 
+@pytest.mark.parametrize("failure", ["read timeout", "connection closed"])
+def test_a_dependency_that_times_out_is_503_on_reads_and_on_changes(
+    api, admin_key, viewer, monkeypatch, failure
+) -> None:
+    """botocore's timeouts carry `response=None`: answered 503 like any outage, never a crash (API Gateway's
+    502), and a change that timed out leaves nothing behind."""
+    import botocore.client
+    from botocore.exceptions import ConnectionClosedError, ReadTimeoutError
+
+    url = "https://dynamodb.us-east-1.amazonaws.com"
+    error = ReadTimeoutError(endpoint_url=url) if failure == "read timeout" else ConnectionClosedError(endpoint_url=url)
+    original = botocore.client.BaseClient._make_api_call
+    before = api("GET", KEYS, admin_key).body["keys"]
+    for failing, method, path, body in (
+        ("Query", "GET", KEYS, None),
+        ("TransactWriteItems", "POST", KEYS, {"name": "x", "roles": ["viewer"]}),
+    ):
+
+        def timing_out(client: Any, operation: str, params: dict[str, Any], failing: str = failing) -> Any:
+            if operation == failing:
+                raise error
+            return original(client, operation, params)
+
+        monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", timing_out)
+        reply = api(method, path, admin_key, body)
+        monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", original)
+        assert (reply.status, reply.body["code"]) == (503, "service_unavailable"), (failing, reply.body)
+        assert int(reply.headers["Retry-After"]) > 0
+    assert api("GET", KEYS, admin_key).body["keys"] == before
+
+
 def test_wrong_environment_is_answered_when_a_function_is_reached_without_the_gateways_policy(aws, admin_key) -> None:
     # Through the API, another environment's routes answer `forbidden` (the policy allows only the key's own);
     # a function invoked directly (a misconfigured route) still refuses, with this code.

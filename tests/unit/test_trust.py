@@ -80,6 +80,28 @@ def test_a_secret_this_stack_did_not_create_for_this_environment_is_never_writte
     assert current_secret(name) == "hunter2" and table_items("KEYS_TABLE") == before
 
 
+def test_a_secret_created_by_someone_else_in_the_meantime_is_a_409_that_changes_nothing(
+    api, admin_key, viewer_role, table_items, monkeypatch
+) -> None:
+    """Between looking and creating, a concurrent request (or a deletion still in its recovery window) holds the
+    name: the client is told to retry, and no key is left behind."""
+    from archie_keys.aws.secrets import SecretDelivery
+
+    name = "archie/keys/demo/dev/racing"
+    looked = SecretDelivery._owned_current
+
+    def someone_creates_it_meanwhile(self: SecretDelivery, *args: Any) -> bool:
+        exists = looked(self, *args)
+        boto3.client("secretsmanager").create_secret(Name=name, SecretString="theirs")
+        return exists
+
+    monkeypatch.setattr(SecretDelivery, "_owned_current", someone_creates_it_meanwhile)
+    before = table_items("KEYS_TABLE")
+    reply = api("POST", KEYS, admin_key, {"name": "x", "roles": ["viewer"], "secret_name": name})
+    assert (reply.status, reply.body["code"], reply.body["field"]) == (409, "conflict", "secret_name"), reply.body
+    assert current_secret(name) == "theirs" and table_items("KEYS_TABLE") == before
+
+
 # --- Audit records are keyed by API Gateway's own unique id ----------------------------------------------------
 
 

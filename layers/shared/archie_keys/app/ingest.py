@@ -34,7 +34,6 @@ from archie_keys.domain.keyformat import KEY_ID_RE, SLUG_RE
 
 if TYPE_CHECKING:
     from archie_keys.aws.audit_writer import AuditWriter
-    from archie_keys.aws.key_store import KeyStore
 
 logger = logging.getLogger("archie_keys.ingest")
 
@@ -77,14 +76,12 @@ class AuditIngest:
     def __init__(
         self,
         writer: AuditWriter,
-        keys: KeyStore,
         stage_environments: StageEnvironments,
         on_batch_lag: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.time,
         arrival_bucket_seconds: float = 60.0,
     ) -> None:
         self.writer = writer
-        self.keys = keys
         self.arrival_bucket_seconds = arrival_bucket_seconds
         self._compaction_begun = False
         # restApiId/stage -> (project, environment) for protected APIs, whose paths do not name them; read

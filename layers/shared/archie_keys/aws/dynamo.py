@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
-import json
+import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from archie_keys.domain.errors import ConflictError, ServiceUnavailableError, ValidationFailedError
+from archie_keys.domain.errors import ConflictError, ServiceUnavailableError
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -49,30 +47,11 @@ def from_item(item: dict[str, Any]) -> dict[str, Any]:
     return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
 
 
-def encode_token(last_key: dict[str, Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(from_item(last_key)).encode()).decode().rstrip("=")
-
-
-def decode_token(token: str, pk: str) -> dict[str, Any]:
-    """A next_token must come from a listing of this same partition; anything else is a client error."""
-    try:
-        padded = token + "=" * (-len(token) % 4)
-        decoded = json.loads(base64.urlsafe_b64decode(padded.encode()))
-        if not isinstance(decoded, dict) or decoded.get("pk") != pk or not isinstance(decoded.get("sk"), str):
-            raise ValueError
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise ValidationFailedError("next_token is not a token this listing gave", field="next_token") from None
-    return to_item({"pk": decoded["pk"], "sk": decoded["sk"]})
-
-
-@dataclass(frozen=True)
-class Page:
-    items: list[dict[str, Any]]
-    next_token: str | None
-
-
-def aws_error_code(error: Exception) -> str:
-    return str(getattr(error, "response", {}).get("Error", {}).get("Code", ""))
+def aws_error_code(error: BaseException) -> str:
+    """The AWS error code of a ClientError; "" for anything else (a timeout or a dropped connection carries
+    no response at all, and this is called while handling exactly those)."""
+    response = getattr(error, "response", None)
+    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 @dataclass(frozen=True)
@@ -106,11 +85,16 @@ class Transactions:
     def commit(self, writes: list[Write | None]) -> None:
         chosen = [write for write in writes if write is not None]
         try:
-            self.client.transact_write_items(TransactItems=[write.item for write in chosen])
+            # The token makes a retry of this same call idempotent: when botocore resends a transaction whose
+            # answer was lost (a read timeout after DynamoDB committed it), DynamoDB answers the retry as the
+            # commit it was, instead of refusing it on conditions the first attempt already made false.
+            self.client.transact_write_items(
+                TransactItems=[write.item for write in chosen], ClientRequestToken=str(uuid.uuid4())
+            )
         except Exception as error:
             if aws_error_code(error) != "TransactionCanceledException":
                 raise
-            reasons = getattr(error, "response", {}).get("CancellationReasons", [])
+            reasons = getattr(error, "response", {}).get("CancellationReasons") or []
             failed = [chosen[i].label for i, r in enumerate(reasons) if r.get("Code") == "ConditionalCheckFailed"]
             if failed:
                 raise TransactionRefused(failed) from None

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archie_keys.aws.dynamo import aws_error_code
-from archie_keys.domain.errors import ForbiddenError
+from archie_keys.domain.errors import ConflictError, ForbiddenError
 
 PENDING = "ARCHIE_PENDING"
 CURRENT = "AWSCURRENT"
@@ -73,11 +73,21 @@ class SecretDelivery:
         exists = self._owned_current(name, project, environment, check_owner)
         if not exists:
             tags = {TAG_STACK: self.stack, TAG_PROJECT: project, TAG_ENVIRONMENT: environment, TAG_KEY_ID: key_id}
-            self.client.create_secret(
-                Name=name,
-                Description=f"API key delivered by archie-keys ({project}/{environment})",
-                Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
-            )
+            try:
+                self.client.create_secret(
+                    Name=name,
+                    Description=f"API key delivered by archie-keys ({project}/{environment})",
+                    Tags=[{"Key": k, "Value": v} for k, v in tags.items()],
+                )
+            except Exception as error:
+                # Created by a concurrent request since we looked, or deleted and still in its recovery window.
+                if aws_error_code(error) != "ResourceExistsException":
+                    raise
+                raise ConflictError(
+                    "a secret of this name was created or deleted meanwhile; retry, or choose another secret_name",
+                    field="secret_name",
+                    code="conflict",
+                ) from None
         try:
             version = self.client.put_secret_value(SecretId=name, SecretString=value, VersionStages=[PENDING])
         except Exception:

@@ -91,7 +91,6 @@ class AwsServices:
 
         return AuditIngest(
             self.audit_writer,
-            self.store,
             self.flusher.stage_environments,
             on_batch_lag=self.metrics.audit_lag,
             arrival_bucket_seconds=self.settings.audit_arrival_bucket_seconds,
