@@ -19,7 +19,18 @@ KEYS_TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Delete
 OWNED_ATTRIBUTES = {
     "AuthorizerFunctionRole": {"pk", "sk", "hash", "hash_params", "pepper_version"},
     "VerifyFunctionRole": {"pk", "sk", "hash", "hash_params", "pepper_version"},
-    "AuditIngestFunctionRole": {"pk", "sk", "last_used_at"},
+    "AuditCompactFunctionRole": {"pk", "sk", "last_used_at"},
+}
+# The functions of the management API's changes, which write keys, roles and environments whole (each change
+# a transaction with its audit event). Any other function that writes to the keys table must be listed in
+# OWNED_ATTRIBUTES: a new writer cannot slip in unconditioned.
+MANAGEMENT_WRITERS = {
+    "CreateKeyFunctionRole",
+    "DeleteKeyFunctionRole",
+    "RollKeyFunctionRole",
+    "RolesFunctionRole",
+    "EnvironmentsFunctionRole",
+    "SecretScanningFunctionRole",
 }
 
 
@@ -46,7 +57,8 @@ def names_keys_table(resource: Any) -> bool:
 
 def problems(statements: list[tuple[str, dict[str, Any]]]) -> list[str]:
     """What least privilege forbids: a wildcard action, `Resource: "*"` without a Sid saying why, and a write
-    to the keys table from the authorizer, verify or the ingest that is not limited to the attributes it owns."""
+    to the keys table from the authorizer, verify or the compactor that is not limited to the attributes it owns,
+    and a write to it from any function that is neither one of those nor a management change."""
     found = []
     for role, statement in statements:
         actions = as_list(statement.get("Action", []))
@@ -55,6 +67,12 @@ def problems(statements: list[tuple[str, dict[str, Any]]]) -> list[str]:
         if "*" in as_list(statement.get("Resource")) and not statement.get("Sid"):
             found.append(f"{role}: Resource '*' without a Sid giving the reason")
         writes = KEYS_TABLE_WRITES & set(actions)
+        if (
+            writes
+            and names_keys_table(statement.get("Resource"))
+            and role not in OWNED_ATTRIBUTES.keys() | MANAGEMENT_WRITERS
+        ):
+            found.append(f"{role}: writes {sorted(writes)} to the keys table but owns no attributes there")
         if role in OWNED_ATTRIBUTES and writes and names_keys_table(statement.get("Resource")):
             condition = statement.get("Condition", {})
             allowed = condition.get("ForAllValues:StringEquals", {}).get("dynamodb:Attributes")
@@ -74,6 +92,8 @@ def test_no_wildcard_action_no_unexplained_star_resource_no_unconditioned_keys_t
 def test_the_least_privilege_check_catches_what_it_is_for() -> None:
     keys = {"Fn::GetAtt": ["KeysTable", "Arn"]}
     assert len(problems([("AnyRole", {"Action": "dynamodb:*", "Resource": keys})])) == 1
+    assert len(problems([("AuditIngestFunctionRole", {"Action": "dynamodb:UpdateItem", "Resource": keys})])) == 1
+    assert problems([("CreateKeyFunctionRole", {"Action": "dynamodb:PutItem", "Resource": keys})]) == []
     assert len(problems([("AnyRole", {"Action": "logs:PutLogEvents", "Resource": "*"})])) == 1
     assert (
         problems([("AnyRole", {"Sid": "XRayHasNoResources", "Action": "xray:PutTraceSegments", "Resource": "*"})]) == []
@@ -110,7 +130,7 @@ def test_the_code_writes_only_the_attributes_its_iam_condition_allows() -> None:
     store.touch_last_used("demo", "dev", "Vc37AAAAAAAA", "2026-11-26T00:00:00Z")
     rehash, touch = dynamo.updates
     assert written_attributes(rehash) <= OWNED_ATTRIBUTES["AuthorizerFunctionRole"]
-    assert written_attributes(touch) <= OWNED_ATTRIBUTES["AuditIngestFunctionRole"]
+    assert written_attributes(touch) <= OWNED_ATTRIBUTES["AuditCompactFunctionRole"]
     assert "ReturnValues" not in rehash and "ReturnValues" not in touch
 
 

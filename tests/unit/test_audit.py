@@ -371,6 +371,43 @@ def test_a_batch_retried_after_a_failed_write_records_every_request_once(aws, in
         assert counted == 6
 
 
+def refusals_of(key_id: str, count: int) -> dict[str, Any]:
+    lines = [
+        json.dumps(
+            {
+                "message": "key refused",
+                "request_id": f"{key_id}-{i}",
+                "extended_request_id": f"{key_id}-{i}",
+                "reason": "revoked",
+                "key_id": key_id,
+                "project": "demo",
+                "environment": "dev",
+            }
+        )
+        for i in range(count)
+    ]
+    return delivery(lines, "/aws/lambda/authorizer")
+
+
+def test_a_refusal_batch_retried_after_a_failed_write_counts_each_refusal_once(aws, ingest, monkeypatch) -> None:
+    """A refused request is attributed to its key and counted in its usage together: a retry after any
+    failed write neither loses a count (the record already attributed) nor adds one twice."""
+    with failing_writes(monkeypatch, None) as (writes, _):
+        ingest(refusals_of("Rf00AAAAAAAA", 2))
+    assert writes == ["TransactWriteItems", "TransactWriteItems"]
+    for attempt in range(1, len(writes) + 1):
+        key_id = f"Rf{attempt:02d}AAAAAAAA"
+        with failing_writes(monkeypatch, attempt - 1) as (_, failed):
+            with pytest.raises(ClientError):
+                ingest(refusals_of(key_id, 2))
+            assert failed
+        ingest(refusals_of(key_id, 2))  # Lambda's retry
+        ingest(refusals_of(key_id, 2))  # and a redrive of the same batch later
+        usage = get_services().audit_reader.usage("demo", "dev", key_id, time.time() - 3600)
+        assert sum(h["refused"] for h in usage) == 2, (attempt, usage)
+        assert sorted(r["id"] for r in records(key_id)) == [f"{key_id}-0", f"{key_id}-1"]
+
+
 def test_a_compaction_that_fails_is_completed_by_the_next_run_and_counts_each_request_once(
     aws, ingest, monkeypatch
 ) -> None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -49,8 +48,6 @@ class IngestReport:
     refusals: int = 0
     skipped: int = 0
     control_messages: int = 0
-    # (project, environment, key id, "allowed" | "refused", hour) -> requests newly attributed in this batch
-    counted: Counter[tuple[str, str, str, str, str]] = field(default_factory=Counter)
     # (project, environment, window end) -> records of requests made with an accepted key
     blocks: dict[tuple[str, str, float], list[dict[str, Any]]] = field(default_factory=dict)
 
@@ -59,7 +56,6 @@ class IngestReport:
         self.refusals += other.refusals
         self.skipped += other.skipped
         self.control_messages += other.control_messages
-        self.counted.update(other.counted)
         for window, records in other.blocks.items():
             self.blocks.setdefault(window, []).extend(records)
 
@@ -111,7 +107,6 @@ class AuditIngest:
         for part in parts:
             report.merge(part)
         self._write_blocks(report)
-        self._add_usage(report.counted)
         self._report_lag(events)
         return report
 
@@ -216,8 +211,9 @@ class AuditIngest:
             },
         )
         report.refusals += 1
-        if self.writer.write_attributed(record_id, values, project, environment, key_id):
-            report.counted[(project, environment, key_id, "refused", hour_of(epoch))] += 1
+        # Attributed and counted in the key's usage in one transaction: a retried or redriven batch finds the
+        # record attributed and counts nothing twice, and a failure never leaves it attributed but uncounted.
+        self.writer.write_attributed(record_id, values, project, environment, key_id, hour_of(epoch))
 
     def _write_blocks(self, report: IngestReport) -> None:
         """Store the batch's environment blocks, listed under the arrival bucket they are written in. Records
@@ -247,14 +243,6 @@ class AuditIngest:
         else:
             for chunk in chunks:
                 write(chunk)
-
-    def _add_usage(self, counted: Counter[tuple[str, str, str, str, str]]) -> None:
-        per_hour: dict[tuple[str, str, str, str], dict[str, int]] = {}
-        for (project, environment, key_id, outcome, hour), count in counted.items():
-            outcomes = per_hour.setdefault((project, environment, key_id, hour), {})
-            outcomes[outcome] = outcomes.get(outcome, 0) + count
-        if per_hour:
-            self.writer.add_usage(per_hour)
 
 
 def _bounded(value: Any) -> Any:

@@ -43,7 +43,7 @@ from archie_keys.aws.audit_blocks import (
     pack,
     window_end,
 )
-from archie_keys.aws.dynamo import Write, aws_error_code, to_item
+from archie_keys.aws.dynamo import TransactionRefused, Transactions, Write, aws_error_code, to_item
 from archie_keys.domain.audit import hour_of
 from archie_keys.domain.clock import from_iso, to_iso
 
@@ -64,6 +64,7 @@ class AuditWriter:
     def __init__(self, table: str, client: Any, retention_days: int) -> None:
         self.table = table
         self.client = client
+        self.transactions = Transactions(client)
         self.retention_seconds = retention_days * 86400
 
     def event_write(
@@ -115,32 +116,42 @@ class AuditWriter:
             "purge_epoch": int(epoch + self.retention_seconds),
         }
 
-    def update_request(self, record_id: str, values: Mapping[str, Any], condition: str | None = None) -> None:
-        names = {f"#a{i}": name for i, name in enumerate(values)}
-        request: dict[str, Any] = {
+    def update_request(self, record_id: str, values: Mapping[str, Any]) -> None:
+        self.client.update_item(**self._request_update(record_id, values))
+
+    def _request_update(
+        self, record_id: str, values: Mapping[str, Any], condition: str | None = None
+    ) -> dict[str, Any]:
+        update: dict[str, Any] = {
             "TableName": self.table,
             "Key": to_item({"pk": f"REQ#{record_id}", "sk": "R"}),
             "UpdateExpression": "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(values))),
-            "ExpressionAttributeNames": names,
+            "ExpressionAttributeNames": {f"#a{i}": name for i, name in enumerate(values)},
             "ExpressionAttributeValues": to_item({f":a{i}": v for i, v in enumerate(values.values())}),
         }
         if condition:
-            request["ConditionExpression"] = condition
-        self.client.update_item(**request)
+            update["ConditionExpression"] = condition
+        return update
 
     def write_attributed(
-        self, record_id: str, values: Mapping[str, Any], project: str, environment: str, key_id: str
+        self, record_id: str, values: Mapping[str, Any], project: str, environment: str, key_id: str, hour: str
     ) -> bool:
-        """Write the record's fields and give it its key, once. Returns True when this write attributed it
-        (so the caller counts the request in the key's usage exactly once). One conditional write, a second
-        plain one only if already attributed (a redelivery, or the other stream came first)."""
+        """Write a refused request's fields, give it its key and count it in that key's usage of `hour`, once:
+        attribution and count are one transaction. A record already attributed (a redelivery, a retried
+        batch, or the other stream came first) only gets its fields; returns whether this write counted it."""
         shard = str(shard_of(record_id))
         attributed = {**values, "key_id": key_id, "key_bucket": bucket(project, environment, key_id, shard)}
         try:
-            self.update_request(record_id, attributed, condition="attribute_not_exists(key_id)")
-        except Exception as error:
-            if aws_error_code(error) != "ConditionalCheckFailedException":
-                raise
+            self.transactions.commit(
+                [
+                    Write(
+                        {"Update": self._request_update(record_id, attributed, "attribute_not_exists(key_id)")},
+                        "record",
+                    ),
+                    Write({"Update": self._usage_update(project, environment, key_id, hour, {"refused": 1})}, "usage"),
+                ]
+            )
+        except TransactionRefused:
             self.update_request(record_id, values)
             return False
         return True
@@ -200,26 +211,16 @@ class AuditWriter:
         item.pop("_shard")
         item.update({"project": project, "environment": environment, "key_id": key_id})
         hour = hour_of(from_iso(records[0]["time"]))
+        block = {"TableName": self.table, "Item": to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}
         try:
-            self.client.transact_write_items(
-                TransactItems=[
-                    {
-                        "Put": {
-                            "TableName": self.table,
-                            "Item": to_item(item),
-                            "ConditionExpression": "attribute_not_exists(pk)",
-                        }
-                    },
-                    {"Update": self._usage_update(project, environment, key_id, hour, outcomes)},
+            self.transactions.commit(
+                [
+                    Write({"Put": block}, "block"),
+                    Write({"Update": self._usage_update(project, environment, key_id, hour, outcomes)}, "usage"),
                 ]
             )
-        except Exception as error:
-            if aws_error_code(error) != "TransactionCanceledException":
-                raise
-            reasons = getattr(error, "response", {}).get("CancellationReasons", [])
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                return False
-            raise
+        except TransactionRefused:
+            return False
         return True
 
     def begin_compaction(self, before: float) -> None:
