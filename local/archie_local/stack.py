@@ -63,7 +63,11 @@ class LocalStack:
         self._saved_environ: dict[str, str] | None = None
 
     def __enter__(self) -> LocalStack:
-        return self.start()
+        try:
+            return self.start()
+        except BaseException:
+            self.stop()  # what started before the failure (moto's process, servers, the environment) is undone
+            raise
 
     def __exit__(self, *exc: object) -> None:
         self.stop()

@@ -3,7 +3,8 @@
 Starts the local stack on free loopback ports, bootstraps demo/dev's admin key, and runs Schemathesis with
 the phases examples, coverage, fuzzing and stateful and the checks not_a_server_error,
 status_code_conformance, content_type_conformance and response_schema_conformance, bounded in examples per
-operation (FUZZ_EXAMPLES, default 12) and in time (the test tier's timeout). The project and environment in
+operation (FUZZ_EXAMPLES, default 12) and in time (FUZZ_BUDGET_SECONDS, default 600: a stalled run is stopped
+and fails). The project and environment in
 paths are its key's own, so requests reach the functions (another environment is refused by API Gateway's
 policy before anything runs). Exit code: Schemathesis's (0: it found nothing).
 
@@ -22,6 +23,8 @@ from pathlib import Path
 
 CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"
 PHASES = "examples,coverage,fuzzing,stateful"
+# A whole run takes about 30 s here; the budget only stops one that stalls, so `make test` always ends.
+BUDGET_SECONDS = int(os.environ.get("FUZZ_BUDGET_SECONDS", "600"))
 
 
 ALL = ["read", "write", "update", "delete"]
@@ -106,7 +109,11 @@ def main() -> int:
             "--report-dir",
             str(Path(__file__).resolve().parents[1] / "artifacts" / "schemathesis"),
         ]
-        return subprocess.run(command, check=False).returncode
+        try:
+            return subprocess.run(command, check=False, timeout=BUDGET_SECONDS).returncode
+        except subprocess.TimeoutExpired:
+            print(f"schemathesis did not finish within {BUDGET_SECONDS} s: stopped", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":

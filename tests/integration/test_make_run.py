@@ -23,6 +23,7 @@ def test_run_prints_one_admin_key_line_serves_the_api_and_stops_on_ctrl_c(tmp_pa
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
+        start_new_session=True,  # its own process group: the fallback below stops moto's process with it
     )
     lines: queue.Queue[tuple[str, str]] = queue.Queue()
 
@@ -73,7 +74,7 @@ def test_run_prints_one_admin_key_line_serves_the_api_and_stops_on_ctrl_c(tmp_pa
             process.wait(timeout=20)
         finally:
             if process.poll() is None:
-                process.kill()
+                os.killpg(process.pid, signal.SIGKILL)
     for reader in readers:
         reader.join(5)
     while not lines.empty():

@@ -66,6 +66,46 @@ def test_a_use_that_lands_after_the_check_still_stops_the_revocation(api, admin_
     assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 200
 
 
+@pytest.fixture
+def minute_buckets(aws, monkeypatch) -> None:
+    """The deployed arrival bucket (60 s) instead of the unit tier's 0.2 s, so "not yet compacted" lasts
+    for the whole test however slow the machine."""
+    from archie_keys.edge import composition
+
+    monkeypatch.setenv("AUDIT_ARRIVAL_BUCKET_SECONDS", "60")
+    composition.reset()
+
+
+def ingest_use(aws: Any, key_id: str) -> None:
+    """An accepted request of the key, delivered to the audit ingest as API Gateway's access log would."""
+    from archie_local.lambdas import FunctionRegistry
+    from tests.unit.test_audit import access_line, delivery
+
+    FunctionRegistry(aws.functions)["AuditIngestFunction"].invoke(delivery([access_line("use-1", 200, key_id)]))
+
+
+def test_a_use_not_yet_compacted_still_stops_the_revocation(aws, api, admin_key, key, minute_buckets) -> None:
+    ingest_use(aws, key["key_id"])
+    assert "last_used_at" not in get_services().store.get_key("demo", "dev", key["key_id"])  # not compacted
+    reply = api("DELETE", f"{KEYS}/{key['key_id']}?if_unused_for=3600", admin_key)
+    assert reply.status == 409 and reply.body["code"] == "key_in_use", reply.body
+    assert reply.body["last_used_at"]
+    # Another key's traffic in the same blocks is not this key's use.
+    other = api("POST", KEYS, admin_key, {"name": "other", "roles": ["viewer"]}).body
+    assert api("DELETE", f"{KEYS}/{other['key_id']}?if_unused_for=3600", admin_key).status == 204
+
+
+def test_a_guarded_delete_is_503_while_the_compactor_is_far_behind(aws, api, admin_key, key, minute_buckets) -> None:
+    ingest_use(aws, "Vc37AAAAAAAA")  # some traffic, so the compaction mark exists
+    writer, reader = get_services().audit_writer, get_services().audit_reader
+    assert writer.advance_compaction(time.time() - 3600, reader.compacted_through())  # an hour behind
+    reply = api("DELETE", f"{KEYS}/{key['key_id']}?if_unused_for=3600", admin_key)
+    assert reply.status == 503 and reply.body["code"] == "service_unavailable"
+    assert int(reply.headers["Retry-After"]) >= 60
+    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 200  # nothing revoked
+    assert api("DELETE", f"{KEYS}/{key['key_id']}", admin_key).status == 204  # an unguarded delete needs no audit
+
+
 @pytest.mark.parametrize("value", ["0", "-5", "abc", "1.5", "99999999"])
 def test_the_window_is_whole_positive_seconds(api, admin_key, key, value) -> None:
     reply = api("DELETE", f"{KEYS}/{key['key_id']}?if_unused_for={value}", admin_key)
