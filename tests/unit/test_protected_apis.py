@@ -163,3 +163,29 @@ def test_a_registration_is_exactly_the_four_fields_with_valid_values(value: str)
 def test_a_registration_for_every_environment_uses_stars() -> None:
     target = parse_registration('{"rest_api_id": "a1", "stage": "v1", "project": "*", "environment": "*"}')
     assert target.serves("acme", "prod") and target.serves("demo", "dev")
+
+
+def test_a_change_whose_flush_missed_a_stage_says_which_and_still_holds(api, admin_key, monkeypatch) -> None:
+    """What a flush that failed after its retries leaves (the flusher's own tests above show how it fails): the
+    revocation, roll or role edit is committed, and the answer names the stages that may serve it late."""
+    from archie_keys.aws.cache_flush import CacheFlusher, FlushReport
+    from tests.support import env_path
+
+    missed = FlushReport(flushed=("mgmt/v1",), unflushed=("b1lling9xz/prod",))
+    monkeypatch.setattr(CacheFlusher, "revoke_everywhere", lambda self, project, environment: missed)
+    keys, role = env_path("demo", "dev", "/keys"), env_path("demo", "dev", "/roles/viewer")
+    assert api("PUT", role, admin_key, {"permissions": [{"resource": "keys", "actions": ["read"]}]}).status == 201
+
+    edited = api("PUT", role, admin_key, {"permissions": [{"resource": "audit", "actions": ["read"]}]})
+    assert edited.status == 200 and edited.body["unflushed_stages"] == ["b1lling9xz/prod"]
+    assert api("GET", role, admin_key).body["permissions"][0]["resource"] == "audit"
+
+    key = api("POST", keys, admin_key, {"name": "k", "roles": ["viewer"]}).body
+    rolled = api("POST", f"{keys}/{key['key_id']}/roll", admin_key, {"grace_seconds": 0})
+    assert rolled.status == 201 and rolled.body["unflushed_stages"] == ["b1lling9xz/prod"]
+    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 401  # the roll holds
+
+    deleted = api("DELETE", f"{keys}/{rolled.body['key_id']}", admin_key)
+    assert deleted.status == 202 and deleted.body["unflushed_stages"] == ["b1lling9xz/prod"]
+    assert deleted.body["key_id"] == rolled.body["key_id"] and deleted.body["revoked_at"]
+    assert api("GET", env_path("demo", "dev", "/whoami"), rolled.body["key"]).status == 401  # revoked all the same

@@ -126,3 +126,31 @@ def test_the_old_keys_expiry_after_the_grace_is_scheduled_to_flush_the_gateway_c
     schedule = scheduler.get_schedule(Name=f"demo-dev-{old['key_id']}", GroupName=group)
     assert schedule["Target"]["Arn"] == aws.environment["EXPIRY_FLUSH_FUNCTION_ARN"]
     assert schedule["ActionAfterCompletion"] == "DELETE"
+
+
+def iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def test_the_successor_of_an_expiring_key_gets_the_same_lifetime_from_now(api, admin_key) -> None:
+    """A key made an hour ago to live three hours has two left; its successor gets three, not two (nor none),
+    unless the roll says otherwise."""
+    from archie_keys.aws.dynamo import to_item
+    from archie_keys.domain.clock import from_iso
+    from archie_keys.edge.composition import get_services
+
+    now = time.time()
+    old = setup_key(api, admin_key, expires_at=iso(now + 2 * 3600))
+    boto3.client("dynamodb").update_item(
+        TableName=get_services().settings.keys_table,
+        Key=to_item({"pk": "PROJECT#demo#ENV#dev", "sk": f"KEY#{old['key_id']}"}),
+        UpdateExpression="SET created_at = :made",
+        ExpressionAttributeValues=to_item({":made": iso(now - 3600)}),
+    )
+    rolled = api("POST", f"{KEYS}/{old['key_id']}/roll", admin_key, {"grace_seconds": 60})
+    assert rolled.status == 201, rolled.body
+    assert abs(from_iso(rolled.body["record"]["expires_at"]) - (now + 3 * 3600)) < 120
+
+    chosen = iso(now + 86400)
+    again = api("POST", f"{KEYS}/{rolled.body['key_id']}/roll", admin_key, {"grace_seconds": 60, "expires_at": chosen})
+    assert again.status == 201 and from_iso(again.body["record"]["expires_at"]) == from_iso(chosen)
