@@ -131,6 +131,7 @@ mutate: install
 
 ## First admin key of another environment on the running local stack (`make run`; or AWS: add STACK=<name>).
 bootstrap: install
+	@test -n "$(PROJECT)" -a -n "$(ENVIRONMENT)" || { echo "usage: make bootstrap PROJECT=<project> ENVIRONMENT=<environment> [STACK=<name>]" >&2; exit 2; }
 	@$(BIN)/python -m archie_keys bootstrap --project $(PROJECT) --environment $(ENVIRONMENT) $(if $(STACK),--stack-name $(STACK),--local)
 
 ## Pepper rotation on a deployed stack (see the README's runbook): make pepper-status STACK=name
