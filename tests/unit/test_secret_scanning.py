@@ -154,3 +154,42 @@ def test_alerts_are_bounded(api, github) -> None:
     assert send(api, github, too_many).status == 422
     assert send(api, github, b"[]").status == 422
     assert send(api, github, b"{not json").status == 422
+
+
+def test_keys_revoked_before_a_later_token_failed_are_flushed_now_and_again_on_redelivery(
+    api, admin_key, github, key, monkeypatch
+) -> None:
+    from archie_keys.aws.cache_flush import CacheFlusher, FlushReport
+    from archie_keys.aws.key_store import KeyStore
+
+    flushed: list[tuple[str, str]] = []
+
+    def record_flush(self: CacheFlusher, project: str, environment: str) -> FlushReport:
+        flushed.append((project, environment))
+        return FlushReport()
+
+    monkeypatch.setattr(CacheFlusher, "revoke_everywhere", record_flush)
+    second = api("POST", KEYS, admin_key, {"name": "leaky too", "roles": ["viewer"]}).body
+    read = KeyStore.get_key
+
+    def second_read_fails(store: KeyStore, project: str, environment: str, key_id: str, **kwargs: Any) -> Any:
+        if key_id == second["key_id"]:
+            from botocore.exceptions import EndpointConnectionError
+
+            raise EndpointConnectionError(endpoint_url="https://dynamodb.us-east-1.amazonaws.com")
+        return read(store, project, environment, key_id, **kwargs)
+
+    body = alert(key["key"], second["key"])
+    with monkeypatch.context() as failing:
+        failing.setattr(KeyStore, "get_key", second_read_fails)
+        assert send(api, github, body).status == 503  # GitHub redelivers the alert
+
+    def revoked(key_id: str) -> bool:
+        return bool(composition.get_services().store.get_key("demo", "dev", key_id).get("revoked_at"))
+
+    assert revoked(key["key_id"]) and not revoked(second["key_id"])
+    assert flushed == [("demo", "dev")]  # the first key's revocation reached every cache at once
+    redelivered = send(api, github, body)
+    assert [answer["label"] for answer in redelivered.body] == ["true_positive", "true_positive"]
+    assert revoked(second["key_id"])
+    assert flushed == [("demo", "dev"), ("demo", "dev")]

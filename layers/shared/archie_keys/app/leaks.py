@@ -84,16 +84,22 @@ def report_leaks(services: Services, leaks: list[LeakedToken]) -> list[dict[str,
     """One label per reported token, in order; every live leaked key revoked (or reported) and audited, then
     each environment that lost a key flushed at every layer once."""
     answers, to_flush = [], set()
-    for leak in leaks:
-        record, live = _issued(services, leak.token)
-        label = FALSE_POSITIVE
-        if record is not None:
-            label = TRUE_POSITIVE
-            _, revoked = _react(services, record, live, leak)
-            if revoked:
-                to_flush.add((record["project"], record["environment"]))
-        token_hash = hashlib.sha256(leak.token.encode("utf-8")).hexdigest()
-        answers.append({"token_hash": token_hash, "token_type": leak.type, "label": label})
-    for project, environment in sorted(to_flush):
-        services.flusher.revoke_everywhere(project, environment)
+    try:
+        for leak in leaks:
+            record, live = _issued(services, leak.token)
+            label = FALSE_POSITIVE
+            if record is not None:
+                label = TRUE_POSITIVE
+                _, revoked = _react(services, record, live, leak)
+                # A key this scanner revoked before (an alert GitHub redelivers after a failure that came
+                # between that revocation and its flush) is flushed again: flushing twice costs nothing.
+                if revoked or (not live and record.get("revoked_by") == SCANNER_ACTOR):
+                    to_flush.add((record["project"], record["environment"]))
+            token_hash = hashlib.sha256(leak.token.encode("utf-8")).hexdigest()
+            answers.append({"token_hash": token_hash, "token_type": leak.type, "label": label})
+    finally:
+        # Even when a later token fails (GitHub then redelivers the alert): the keys revoked so far stop
+        # being served from every cache now, not when the redelivery comes.
+        for project, environment in sorted(to_flush):
+            services.flusher.revoke_everywhere(project, environment)
     return answers
