@@ -83,6 +83,24 @@ def test_a_key_from_before_a_rotation_verifies_and_moves_to_the_current_pepper_o
     assert a_fresh_verifier(CurrentPepperOnly()).verify(created["key"]).identity.key_id == created["key_id"]
 
 
+def test_after_the_rehash_a_warm_instance_refreshes_without_another_argon2_run(env: Environment, monkeypatch) -> None:
+    """After a rotation every key's first use is cold and rehashes it; the instance remembers the new hash, so
+    its next refresh is a read, not another argon2 verify (which would double the cost of every key's first
+    minutes after a rotation)."""
+    created = env.key("reader")
+    rotate()
+    now = [time.time()]
+    services = get_services()
+    warm = KeyVerifier(services.store, services.hasher_provider, VerifierConfig(1.0, 5.0, 300.0), lambda: now[0])
+    warm.verify(created["key"])  # cold: verifies under the previous pepper and rehashes
+    runs: list[str] = []
+    verify_mac = KeyHasher.verify_mac
+    monkeypatch.setattr(KeyHasher, "verify_mac", lambda self, *a: runs.append("argon2") or verify_mac(self, *a))
+    now[0] += 1.0  # past the decision's TTL: the record is read again
+    assert warm.verify(created["key"]).identity.key_id == created["key_id"]
+    assert runs == []
+
+
 def test_a_create_replayed_after_a_rotation_hands_back_the_key_it_created(env: Environment) -> None:
     body = {"name": "deploy-bot", "roles": ["reader"]}
     first = env.call("POST", "/keys", body=body, headers={"Idempotency-Key": "before-rotation"})

@@ -55,7 +55,8 @@ def delivered(services: Services, prepared: PreparedSecret | None) -> dict[str, 
 
 
 def delivery_preview(prepared: PreparedSecret | None) -> dict[str, str] | None:
-    """What a replay of an idempotent create says of the delivery (the secret is promoted right after)."""
+    """What the stored answer of an idempotent create says of the delivery, written before the promotion
+    (a replay promotes again and reports the real stage: app.idempotent)."""
     if prepared is None:
         return None
     return {"secret_name": prepared.name, "secret_version_id": prepared.version_id, "secret_stage": "AWSCURRENT"}

@@ -15,9 +15,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from archie_keys.app.delivery import delivered
 from archie_keys.app.services import Services
 from archie_keys.aws.dynamo import Write
 from archie_keys.aws.idempotency import COMPLETED, Claim, Existing
+from archie_keys.aws.secrets import PreparedSecret
 from archie_keys.domain import limits
 from archie_keys.domain.clock import now_epoch
 from archie_keys.domain.errors import ConflictError, ValidationFailedError
@@ -123,6 +125,11 @@ def _replay(services: Services, request: IdempotentRequest, found: Existing) -> 
     response = dict(found.response)
     # Sealed under the pepper version of its day: still readable after a rotation.
     response["key"] = unseal(services.hasher_for(found.pepper_version).derive(request.bound), response["key"])
+    if response.get("secret_version_id"):
+        # The stored answer was written before its delivery was promoted: promote again (idempotent; it
+        # finishes a promotion that failed) and say where the value really is.
+        prepared = PreparedSecret(response["secret_name"], response["secret_version_id"], created=False)
+        response.update(delivered(services, prepared) or {})
     return response
 
 

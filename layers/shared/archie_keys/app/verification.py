@@ -149,19 +149,23 @@ class KeyVerifier:
         expires_epoch = record.get("expires_epoch")
         if is_expired(expires_epoch, now):
             self._refuse(parsed, seen, "expired", now)
-        if hasher.needs_rehash(record["hash"]) or recorded != hasher.version:
-            # Outdated argon2 parameters or pepper version: rehash with today's, now that the secret is known.
-            self._store.update_key_hash(
+        stored_hash = record["hash"]
+        if hasher.needs_rehash(stored_hash) or recorded != hasher.version:
+            # Outdated argon2 parameters or pepper version: rehash with today's, now that the secret is known,
+            # and remember the new hash (the next refresh reads it and must not take it for a replaced key).
+            rehashed = hasher.hash_mac(mac)
+            if self._store.update_key_hash(
                 parsed.project,
                 parsed.environment,
                 parsed.key_id,
-                record["hash"],
-                hasher.hash_mac(mac),
+                stored_hash,
+                rehashed,
                 hasher.parameters.as_record(),
                 hasher.version,
-            )
+            ):
+                stored_hash = rehashed
         verified = self._build(parsed, record, roles_future.result())
-        self._remember(parsed, record["hash"], seen, verified, now, proof_until=now + self._config.proof_ttl_seconds)
+        self._remember(parsed, stored_hash, seen, verified, now, proof_until=now + self._config.proof_ttl_seconds)
         return verified
 
     def _refresh(

@@ -364,9 +364,9 @@ class KeyStore:
         new_hash: str,
         params: dict[str, int],
         pepper_version: str,
-    ) -> None:
-        """Replace a hash made with outdated argon2 parameters or an older pepper version; a lost race is
-        harmless and ignored."""
+    ) -> bool:
+        """Replace a hash made with outdated argon2 parameters or an older pepper version. False when the
+        stored hash was no longer `old_hash` (a lost race: harmless, another instance rehashed it)."""
         try:
             self.client.update_item(
                 TableName=self.table,
@@ -381,6 +381,8 @@ class KeyStore:
         except Exception as error:
             if aws_error_code(error) != "ConditionalCheckFailedException":
                 raise
+            return False
+        return True
 
     def touch_last_used(self, project: str, environment: str, key_id: str, last_used_at: str) -> None:
         """Record a key's latest accepted request; an older time never overwrites a newer one, and a key
