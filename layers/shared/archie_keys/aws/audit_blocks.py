@@ -8,8 +8,8 @@ written twice, each time many to an item (a record is ~80 bytes once zlib has se
     pk = ENVB#<p>#<e>#<shard>, sk = at    an environment block: one delivery's records of one environment
                                           and one BLOCK_WINDOW_SECONDS window, written by the ingest. The
                                           environment's view reads these at once. `arrival` (the
-                                          ARRIVAL bucket it was written in) puts it in the KEYS_ONLY
-                                          by_arrival index, where the compactor finds it.
+                                          ARRIVAL bucket it was written in) puts it in the by_arrival
+                                          index (projecting its key_ids), where the compactor finds it.
     pk = BLK#<p>#<e>#<key id>#<shard>, sk = at
                                           a key block: one key's records from every environment block of
                                           one closed arrival bucket, written by the compactor

@@ -19,7 +19,7 @@ Table layout:
     GSI by_actor (actor_bucket = <p>#<e>#<actor key id>#<shard>, at)   events a key performed
     GSI by_env   (env_bucket   = <p>#<e>#<shard>, at)   the items of an environment (its blocks are read
                                                           from their own partitions)
-    GSI by_arrival (arrival = <bucket ISO>#<shard>, at)  KEYS_ONLY: environment blocks by arrival bucket
+    GSI by_arrival (arrival = <bucket ISO>#<shard>, at)  INCLUDE key_ids: environment blocks by arrival bucket
 
 `at` is "<ISO time>#<id>": unique and time-ordered. The shard (a hash of the record id, AUDIT_SHARDS of
 them) spreads one busy key over several index partitions, so it is never a hot partition; the reader
