@@ -172,13 +172,20 @@ def test_a_change_whose_flush_missed_a_stage_says_which_and_still_holds(api, adm
     from tests.support import env_path
 
     missed = FlushReport(flushed=("mgmt/v1",), unflushed=("b1lling9xz/prod",))
-    monkeypatch.setattr(CacheFlusher, "revoke_everywhere", lambda self, project, environment: missed)
+    flushes: list[str] = []
+    monkeypatch.setattr(
+        CacheFlusher, "revoke_everywhere", lambda self, project, environment: flushes.append(project) or missed
+    )
     keys, role = env_path("demo", "dev", "/keys"), env_path("demo", "dev", "/roles/viewer")
     assert api("PUT", role, admin_key, {"permissions": [{"resource": "keys", "actions": ["read"]}]}).status == 201
 
     edited = api("PUT", role, admin_key, {"permissions": [{"resource": "audit", "actions": ["read"]}]})
     assert edited.status == 200 and edited.body["unflushed_stages"] == ["b1lling9xz/prod"]
     assert api("GET", role, admin_key).body["permissions"][0]["resource"] == "audit"
+    assert flushes == ["demo"]
+    reworded = {"description": "reads the audit", "permissions": [{"resource": "audit", "actions": ["read"]}]}
+    described = api("PUT", role, admin_key, reworded)  # no key may do anything else: nothing to flush
+    assert described.status == 200 and "unflushed_stages" not in described.body and flushes == ["demo"]
 
     key = api("POST", keys, admin_key, {"name": "k", "roles": ["viewer"]}).body
     rolled = api("POST", f"{keys}/{key['key_id']}/roll", admin_key, {"grace_seconds": 0})

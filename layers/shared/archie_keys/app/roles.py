@@ -31,8 +31,9 @@ def _no_such_role(name: str) -> NotFoundError:
 
 
 def put_role(services: Services, caller: Identity, command: PutRole) -> tuple[dict[str, Any], bool, FlushReport | None]:
-    """Create or replace a role, with its audit event in the same transaction. Replacing one flushes the
-    authorizer caches (keys holding it may have lost permissions). Returns (role, created, flush report)."""
+    """Create or replace a role, with its audit event in the same transaction. Changing an existing role's
+    permissions flushes the authorizer caches (keys holding it may have lost some). Returns (role, created,
+    flush report)."""
     place = command.place
     check_role_name(command.name)
     caller.require(place.project, place.environment, "roles", "write")
@@ -69,7 +70,10 @@ def put_role(services: Services, caller: Identity, command: PutRole) -> tuple[di
         "created_at": previous["created_at"] if previous else now,
         "key_count": previous["key_count"] if previous else 0,
     }
-    flush = None if previous is None else services.flusher.revoke_everywhere(place.project, place.environment)
+    # Keys holding a replaced role may have lost permissions that caches still grant; a new role, or an edit
+    # of its description only, changes nothing any key may do (the flush costs a second and every stage).
+    changed = previous is not None and previous["permissions"] != permissions
+    flush = services.flusher.revoke_everywhere(place.project, place.environment) if changed else None
     return role, previous is None, flush
 
 
