@@ -74,6 +74,27 @@ def test_pages_are_never_empty_while_covered_keys_remain(api, tenants, admin_key
     assert pages == len(seen) == 3  # the tenant admin itself and the two t1 keys
 
 
+def test_a_listing_that_stops_reading_early_says_where_to_go_on(api, tenants, admin_key, monkeypatch) -> None:
+    """Past its read budget (MAX_QUERY_ROUND_TRIPS reads) over a partition of other tenants' keys, a page may
+    come back short or empty, but always with a next_token while covered keys remain: never a dead end."""
+    from archie_keys.aws import key_store
+
+    for i in range(6):
+        api("POST", KEYS, admin_key, {"name": f"noise {i}", "roles": ["reader"], "context": {"tenant": "t2"}})
+    monkeypatch.setattr(key_store, "MAX_QUERY_ROUND_TRIPS", 1)
+    monkeypatch.setattr(key_store, "FILTERED_READ_BATCH", 2)
+    seen, token = [], None
+    for _ in range(50):  # bounded: 13 keys, at least one read each
+        reply = api("GET", KEYS + "?limit=2" + (f"&next_token={token}" if token else ""), tenants["t1_admin"])
+        assert reply.status == 200, reply.body
+        seen += [k["key_id"] for k in reply.body["keys"]]
+        token = reply.body["next_token"]
+        if token is None:
+            break
+    expected = {key_id_of(tenants["t1_admin"])} | {k["key_id"] for k in tenants["t1_keys"]}
+    assert sorted(seen) == sorted(expected)
+
+
 @pytest.mark.parametrize("target", ["t2", "admin"])
 def test_keys_outside_the_tenant_answer_404_as_if_they_did_not_exist(api, tenants, target) -> None:
     key_id = tenants["t2_keys"][0]["key_id"] if target == "t2" else key_id_of(tenants["admin"])

@@ -230,8 +230,7 @@ def list_keys(
     tokens, where = services.paging_tokens(), partition(place.project, place.environment)
     bound = {"rows": list(scope.alternatives), "name": page.name_contains}
     after = tokens.read(page.next_token, "keys", where, bound) if page.next_token else None
-    items, more = services.store.list_keys(
+    items, resume = services.store.list_keys(
         place.project, place.environment, page.limit, after, scope.alternatives, page.name_contains
     )
-    next_token = tokens.issue("keys", where, bound, f"KEY#{items[-1]['key_id']}") if more and items else None
-    return items, next_token
+    return items, tokens.issue("keys", where, bound, resume) if resume is not None else None

@@ -94,9 +94,8 @@ def list_roles(
     services.store.require_environment(place.project, place.environment)
     tokens, where = services.paging_tokens(), partition(place.project, place.environment)
     after = tokens.read(page.next_token, "roles", where, {}) if page.next_token else None
-    roles, more = services.store.list_roles(place.project, place.environment, page.limit, after)
-    next_token = tokens.issue("roles", where, {}, f"ROLE#{roles[-1]['name']}") if more and roles else None
-    return roles, next_token
+    roles, resume = services.store.list_roles(place.project, place.environment, page.limit, after)
+    return roles, tokens.issue("roles", where, {}, resume) if resume is not None else None
 
 
 def _in_use(name: str, count: int) -> ConflictError:

@@ -83,10 +83,12 @@ class KeyStore:
         newest_first: bool,
         filter_expression: tuple[str, dict[str, str], dict[str, Any]] | None = None,
         read_batch: int = 0,
-    ) -> tuple[list[dict[str, Any]], bool]:
-        """Up to `limit` items of one sk prefix after the sort key `after`, and whether more remain. A filter is
-        applied in the query, and the query is repeated until the page is full or the partition is read, so a
-        page is never empty while matching items remain."""
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """Up to `limit` items of one sk prefix after the sort key `after`, and the sort key to go on after
+        (None: nothing more). A filter is applied in the query, and the query is repeated until the page is
+        full or the partition is read, so a page is never empty while matching items remain, except after
+        MAX_QUERY_ROUND_TRIPS reads of a very sparse filter: then the page may be short, even empty, and the
+        sort key says where the next page goes on (never a dead end while matching items remain)."""
         values: dict[str, Any] = {":pk": partition(project, environment), ":prefix": sk_prefix}
         request: dict[str, Any] = {
             "TableName": self.table,
@@ -109,11 +111,14 @@ class KeyStore:
             response = self.client.query(**request)
             found.extend(from_item(item) for item in response.get("Items", []))
             last = response.get("LastEvaluatedKey")
-            if len(found) > limit or last is None:
-                return found[:limit], len(found) > limit
+            if len(found) > limit:
+                return found[:limit], str(found[limit - 1]["sk"])
+            if last is None:
+                return found, None
             request["ExclusiveStartKey"] = last
-        # A very sparse filter over a very large partition: answer what was found, and more may remain.
-        return found[:limit], True
+        # A very sparse filter over a very large partition: answer what was found, and go on from where the
+        # reading stopped.
+        return found, str(from_item(last)["sk"])
 
     # --- environments ----------------------------------------------------------------------------------
 
@@ -213,9 +218,10 @@ class KeyStore:
 
     def list_roles(
         self, project: str, environment: str, limit: int, after: str | None
-    ) -> tuple[list[dict[str, Any]], bool]:
-        items, more = self._page(project, environment, "ROLE#", limit, after, newest_first=False)
-        return [decode_role(item) for item in items], more
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """A page of roles, and the sort key the next page goes on after (None: the last page)."""
+        items, resume = self._page(project, environment, "ROLE#", limit, after, newest_first=False)
+        return [decode_role(item) for item in items], resume
 
     # --- keys ------------------------------------------------------------------------------------------
 
@@ -278,9 +284,10 @@ class KeyStore:
         after: str | None,
         alternatives: Sequence[dict[str, Any]],
         name_contains: str | None = None,
-    ) -> tuple[list[dict[str, Any]], bool]:
+    ) -> tuple[list[dict[str, Any]], str | None]:
         """Live keys, newest first, whose context matches one of the row-filter alternatives ([{}]: all) and,
-        with `name_contains`, whose name contains it (ignoring case)."""
+        with `name_contains`, whose name contains it (ignoring case); and the sort key the next page goes on
+        after (None: the last page)."""
         live = "attribute_not_exists(revoked_at)"
         names: dict[str, str] = {}
         values: dict[str, Any] = {}
@@ -292,7 +299,7 @@ class KeyStore:
             return self._page(project, environment, "KEY#", limit, after, True, (live, names, values), batch)
         rows = row_filter_expression(alternatives)
         if rows is None:
-            return [], False
+            return [], None
         expression = (f"{live} AND {rows[0]}", {**names, **rows[1]}, {**values, **rows[2]})
         return self._page(project, environment, "KEY#", limit, after, True, expression, FILTERED_READ_BATCH)
 
