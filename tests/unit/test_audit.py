@@ -472,8 +472,23 @@ def test_huge_client_fields_cannot_make_a_block_too_big_to_store(aws, ingest, ap
     assert sum(h["requests"] for h in usage) == 600
 
 
-def api_records_of_env() -> list[str]:
+def api_records_of_env(project: str = "demo", environment: str = "dev") -> list[str]:
     page, _ = get_services().audit_reader.query(
-        "demo", "dev", key_id=None, actor_key_id=None, lower="0000", upper="9999", after=None, limit=500
+        project, environment, key_id=None, actor_key_id=None, lower="0000", upper="9999", after=None, limit=500
     )
     return [audit_view(item)["id"] for item in page]
+
+
+def test_an_anonymous_request_to_a_protected_api_is_audited_where_its_stage_serves(aws) -> None:
+    """A protected API's stage serves one environment (its registration); a path naming another one, sent
+    without a key, must not put records into that other environment's audit."""
+    from archie_keys.app.ingest import AuditIngest
+
+    ingest = AuditIngest(get_services().audit_writer, lambda: {"abc/v1": ("demo", "dev")})
+    forged = access_line("anon-1", 401, key_id=None, path="/v1/projects/acme/environments/prod/keys")
+    management = json.loads(access_line("anon-2", 401, key_id=None, path="/v1/projects/acme/environments/prod/keys"))
+    management["api_id"] = "mgmt"  # the management API: not a registered protected stage
+    events = [{"id": "1", "timestamp": int(time.time() * 1000), "message": m} for m in (forged, json.dumps(management))]
+    assert ingest.ingest("DATA_MESSAGE", events).records == 2
+    assert api_records_of_env("demo", "dev") == ["anon-1"]
+    assert api_records_of_env("acme", "prod") == ["anon-2"]

@@ -133,9 +133,17 @@ class AuditIngest:
         return report
 
     def _environment_of(self, line: dict[str, Any], path: str) -> tuple[str, str] | None:
+        """Whose audit a request belongs to: its key's environment (from the authorizer); else the one its
+        stage is registered for (a protected API, whatever path a client sent it); else, on the management
+        API, the one its path names."""
         project, environment = line.get("project"), line.get("environment")
         if project not in _MISSING and environment not in _MISSING:
             return str(project), str(environment)
+        if self._stage_environments is None:
+            self._stage_environments = self._stage_environments_source()
+        registered = self._stage_environments.get(f"{line.get('api_id')}/{line.get('stage')}")
+        if registered is not None:
+            return registered
         parts = path.split("/")
         if (
             len(parts) >= 5
@@ -145,9 +153,7 @@ class AuditIngest:
             and SLUG_RE.match(parts[4])
         ):
             return parts[2], parts[4]
-        if self._stage_environments is None:
-            self._stage_environments = self._stage_environments_source()
-        return self._stage_environments.get(f"{line.get('api_id')}/{line.get('stage')}")
+        return None
 
     def _ingest_access(self, line: dict[str, Any], report: IngestReport) -> None:
         record_id = _present(line.get("extended_request_id"))
