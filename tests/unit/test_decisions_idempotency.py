@@ -161,3 +161,48 @@ def test_a_request_that_gave_up_its_claim_lets_the_retry_create_the_key(env: Env
     idempotent.release(get_services(), held)
     idempotent.release(get_services(), None)  # nothing claimed, nothing to give up
     assert create(env, "ci-7").status == 201
+
+
+def test_a_change_that_failed_gives_up_its_claim_so_the_retry_runs_it(env: Environment, monkeypatch) -> None:
+    from archie_keys.domain.errors import ServiceUnavailableError
+
+    transactions = get_services().transactions
+    commit = transactions.commit
+
+    def unavailable_once(writes: list) -> None:
+        monkeypatch.setattr(transactions, "commit", commit)
+        raise ServiceUnavailableError()
+
+    monkeypatch.setattr(transactions, "commit", unavailable_once)
+    failed = create(env, "ci-8")
+    assert failed.status == 503
+    retried = create(env, "ci-8")  # not 409 idempotency_in_progress: the failed request let go of its claim
+    assert retried.status == 201 and create(env, "ci-8").body == retried.body
+
+
+def test_a_replay_says_where_the_value_really_is_and_finishes_a_failed_promotion(env: Environment, monkeypatch) -> None:
+    """The stored answer is written before the secret's promotion; if that promotion failed, the first answer
+    said ARCHIE_PENDING, and a replay must not claim AWSCURRENT unless it is so."""
+    import boto3
+
+    from archie_keys.app import changes
+    from archie_keys.aws.secrets import SecretDelivery
+
+    name = f"archie/keys/{env.project}/{env.environment}/replayed"
+    body = {**BODY, "secret_name": name}
+    monkeypatch.setattr(changes, "AFTER_COMMIT_BACKOFF_SECONDS", (0, 0))
+    promote = SecretDelivery.promote
+
+    def unavailable(self: SecretDelivery, prepared: object) -> None:
+        raise RuntimeError("Secrets Manager is down")
+
+    monkeypatch.setattr(SecretDelivery, "promote", unavailable)
+    first = create(env, "ci-9", body)
+    assert first.status == 201 and first.body["secret_stage"] == "ARCHIE_PENDING"
+    assert create(env, "ci-9", body).body["secret_stage"] == "ARCHIE_PENDING"
+    monkeypatch.setattr(SecretDelivery, "promote", promote)
+    replay = create(env, "ci-9", body)
+    assert replay.status == 201 and replay.body["secret_stage"] == "AWSCURRENT"
+    assert (replay.body["secret_name"], replay.body["secret_version_id"]) == (name, first.body["secret_version_id"])
+    current = boto3.client("secretsmanager").get_secret_value(SecretId=name, VersionStage="AWSCURRENT")
+    assert replay.body["key"] == first.body["key"] == current["SecretString"]

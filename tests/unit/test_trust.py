@@ -252,29 +252,3 @@ def test_another_environments_routes_are_forbidden_declared_or_not(api, admin_ke
     for environment in ("prod", "nowhere"):  # declared, and not: the same answer reveals nothing
         reply = api("GET", env_path("demo", environment, "/keys"), admin_key)
         assert reply.status == 403 and reply.body["code"] == "forbidden"
-
-
-def test_a_replay_says_where_the_value_really_is_and_finishes_a_failed_promotion(
-    api, admin_key, viewer_role, monkeypatch
-) -> None:
-    """The stored answer is written before the secret's promotion; if that promotion failed, the first answer
-    said ARCHIE_PENDING, and a replay must not claim AWSCURRENT unless it is so."""
-    from archie_keys.app import changes
-    from archie_keys.aws.secrets import SecretDelivery
-
-    name = "archie/keys/demo/dev/replayed"
-    body, headers = {"name": "ci", "roles": ["viewer"], "secret_name": name}, {"Idempotency-Key": "ci-promote"}
-    monkeypatch.setattr(changes, "AFTER_COMMIT_BACKOFF_SECONDS", (0, 0))
-    promote = SecretDelivery.promote
-
-    def unavailable(self: SecretDelivery, prepared: Any) -> None:
-        raise RuntimeError("Secrets Manager is down")
-
-    monkeypatch.setattr(SecretDelivery, "promote", unavailable)
-    first = api("POST", KEYS, admin_key, body, headers=headers)
-    assert first.status == 201 and first.body["secret_stage"] == "ARCHIE_PENDING"
-    assert api("POST", KEYS, admin_key, body, headers=headers).body["secret_stage"] == "ARCHIE_PENDING"
-    monkeypatch.setattr(SecretDelivery, "promote", promote)
-    replay = api("POST", KEYS, admin_key, body, headers=headers)
-    assert replay.status == 201 and replay.body["secret_stage"] == "AWSCURRENT"
-    assert replay.body["key"] == first.body["key"] and current_secret(name) == first.body["key"]
