@@ -15,6 +15,7 @@ from archie_keys.domain.keyformat import (
     checksum,
     encode_base62,
     generate_key,
+    keys_in,
     new_key_id,
     parse_key,
 )
@@ -127,3 +128,14 @@ def test_a_checksum_off_by_one_character_is_refused() -> None:
             parse_key(off_by_one)
     with pytest.raises(MalformedKeyError):
         parse_key(value[:-6] + checksum(value[:-7]))  # the checksum of a shorter body
+
+
+def test_the_keys_in_a_text_are_cut_out_whole_wherever_they_sit() -> None:
+    # The one rule the scanner and GitHub's leak alerts share: text glued before or after a key, in any
+    # script, does not hide it, and what comes back is the key itself (what the alert path verifies).
+    value, parts = generate_key("my_org_", "billing", "prod")
+    text = f"old_{value}X — ключ={value}_old"
+    second = text.index(value, len(value))
+    assert list(keys_in(text)) == [(4, value, parts), (second, value, parts)]
+    assert list(keys_in(value)) == [(0, value, parts)]
+    assert list(keys_in(f"old_{value[:-1]}")) == []

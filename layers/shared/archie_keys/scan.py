@@ -1,7 +1,8 @@
 """`python -m archie_keys scan PATH...`: find Archie keys in your own files before they leave the machine.
 
-A candidate is any text of a key's shape (`keyformat.KEY_PATTERN`); it is reported only when `parse_key`
-accepts it, checksum included, so a look-alike (`archie_YOUR_API_KEY`, a placeholder, a key with a typo, a
+A candidate is any text of a key's shape (`keyformat.KEY_PATTERN`), from every position it may start; it is
+reported only when `parse_key` accepts it, checksum included (`keyformat.keys_in`, the rule GitHub's secret
+scanning alerts are matched by too), so a look-alike (`archie_YOUR_API_KEY`, a placeholder, a key with a typo, a
 key cut short) is never reported, and a random string of the right shape passes 1 time in 2**32. Each key
 prints one line, `path:line: <start>`, where start (prefix, project, environment, key_id) is the public part
 of the key: no character of its secret or checksum is ever printed. Exit status: 1 when a key was found, 0
@@ -17,7 +18,6 @@ Binary files (a NUL byte in the first 8 KiB, git's own test) are skipped, and so
 from __future__ import annotations
 
 import os
-import re
 import shutil
 import stat
 import subprocess
@@ -25,16 +25,7 @@ import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from archie_keys.domain.keyformat import KEY_PATTERN, TAIL_LENGTH, MalformedKeyError, parse_key
-
-# Every position where a key's shape starts, overlapping ones included: the lookahead matches the empty
-# string, so finditer tries every start in turn, and the checksum picks the true one. In `x_archie_demo_...`
-# the shape also starts at `x_archie_` and `_archie_` (a prefix may contain "_"); only `archie_...` checksums.
-# The lookahead is the scanner's own (Python); the published KEY_PATTERN has none (RE2 refuses it).
-_CANDIDATE_RE = re.compile(f"(?=({KEY_PATTERN}))")
-# What every key holds: "_" and the 40 base62 characters after it. A line without it is skipped before the
-# lookahead above tries each of its positions (4 MiB of snake_case: 2 s without it, 0.05 s with it).
-_TAIL_RE = re.compile(f"_[0-9A-Za-z]{{{TAIL_LENGTH}}}")
+from archie_keys.domain.keyformat import keys_in
 
 # Keys live in sources and configuration. A file above this (a bundle, a dump, a vendored lock file) is
 # skipped and named on stderr, so a hook never spends seconds on it unseen.
@@ -58,24 +49,11 @@ class Finding:
 
 
 def find_keys(text: str) -> Iterator[tuple[int, int, str]]:
-    """(line, column, start) of every key in text, both 1-based, in order.
-
-    A key glued to the identifier before it (`token=Xarchie_...`, `x_archie_...`) is found at its own first
-    character. Characters glued after it do not hide it either: the 40 base62 characters after the
-    environment carry a valid checksum, so the text holds a working key however it continues (`<key>X`,
-    `<key>_old`), and anyone reading it can cut it out as easily as we do.
-    """
+    """(line, column, start) of every key in text, both 1-based, in order: `keyformat.keys_in` on each line
+    (a key holds no newline), the rule GitHub's secret scanning alerts are matched by too."""
     for number, line in enumerate(text.split("\n"), start=1):
-        if not _TAIL_RE.search(line):
-            continue
-        for match in _CANDIDATE_RE.finditer(line):
-            # Candidates sharing an end differ only in where the prefix starts, and the checksum covers the
-            # prefix: the true start passes, another passes 1 time in 2**32.
-            try:
-                parsed = parse_key(match.group(1))
-            except MalformedKeyError:
-                continue
-            yield number, match.start(1) + 1, parsed.start
+        for offset, _, parsed in keys_in(line):
+            yield number, offset + 1, parsed.start
 
 
 def _git_listing(directory: str) -> list[str] | None:
