@@ -42,9 +42,9 @@ class GitHub:
         return {"Github-Public-Key-Identifier": identifier or self.identifier, "Github-Public-Key-Signature": signature}
 
 
-def alert(*tokens: str) -> bytes:
+def alert(*tokens: str, url: str = URL) -> bytes:
     return json.dumps(
-        [{"token": t, "type": "archie_api_key", "url": URL, "source": "content"} for t in tokens]
+        [{"token": t, "type": "archie_api_key", "url": url, "source": "content"} for t in tokens]
     ).encode()
 
 
@@ -71,6 +71,10 @@ def events(api: Any, admin_key: str, key_id: str) -> list[dict[str, Any]]:
     return [r for r in records if r["kind"] == "event"]
 
 
+def leaked_events(api: Any, admin_key: str, key_id: str) -> list[dict[str, Any]]:
+    return [e for e in events(api, admin_key, key_id) if e["event"] == "key.leaked"]
+
+
 def test_a_signed_alert_revokes_a_live_key_everywhere_and_records_where_it_leaked(api, admin_key, github, key) -> None:
     body = alert(key["key"])
     reply = send(api, github, body)
@@ -88,10 +92,10 @@ def test_a_signed_alert_revokes_a_live_key_everywhere_and_records_where_it_leake
     leaked = events(api, admin_key, key["key_id"])[0]
     assert leaked["event"] == "key.leaked" and leaked["actor_key_id"] == "github-secret-scanning"
     assert leaked["details"] == {"url": URL, "source": "content", "type": "archie_api_key", "action": "revoke"}
-    # Reported again (GitHub retries): still a true positive, recorded, nothing more to revoke.
+    # Reported again (GitHub retries): still a true positive, nothing more to revoke and nothing more to record.
     again = send(api, github, body)
     assert again.body[0]["label"] == "true_positive"
-    assert events(api, admin_key, key["key_id"])[0]["details"]["action"] == "already_inactive"
+    assert [e["details"]["action"] for e in leaked_events(api, admin_key, key["key_id"])] == ["revoke"]
 
 
 def test_an_environment_that_only_reports_keeps_the_key_and_marks_it(api, admin_key, github, key) -> None:
@@ -193,3 +197,42 @@ def test_keys_revoked_before_a_later_token_failed_are_flushed_now_and_again_on_r
     assert [answer["label"] for answer in redelivered.body] == ["true_positive", "true_positive"]
     assert revoked(second["key_id"])
     assert flushed == [("demo", "dev"), ("demo", "dev")]
+
+
+# --- one key.leaked event per key and alert ---------------------------------------------------------------------
+
+
+def test_a_replayed_alert_records_its_leak_once(api, admin_key, github, key) -> None:
+    body = alert(key["key"])
+    for _ in range(3):
+        assert send(api, github, body).body[0]["label"] == "true_positive"
+    assert [e["details"]["action"] for e in leaked_events(api, admin_key, key["key_id"])] == ["revoke"]
+
+
+def test_a_replayed_alert_for_a_key_its_environment_keeps_records_its_leak_once(api, admin_key, github, key) -> None:
+    api("PUT", env_path("demo", "dev"), admin_key, {"on_leak": "report"})
+    body = alert(key["key"])
+    for _ in range(3):
+        assert send(api, github, body).body[0]["label"] == "true_positive"
+    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 200
+    assert [e["details"]["action"] for e in leaked_events(api, admin_key, key["key_id"])] == ["report"]
+
+
+def test_a_replayed_alert_for_a_key_already_revoked_records_its_leak_once(api, admin_key, github, key) -> None:
+    assert api("DELETE", f"{KEYS}/{key['key_id']}", admin_key).status == 204
+    body = alert(key["key"], key["key"])  # the same key twice in one place: one leak
+    for _ in range(3):
+        assert [a["label"] for a in send(api, github, body).body] == ["true_positive", "true_positive"]
+    assert [e["details"]["action"] for e in leaked_events(api, admin_key, key["key_id"])] == ["already_inactive"]
+
+
+def test_a_leak_found_in_another_place_is_recorded_again(api, admin_key, github, key) -> None:
+    elsewhere = "https://github.com/someone/fork/blob/def456/config.py#L7"
+    send(api, github, alert(key["key"]))
+    send(api, github, alert(key["key"], url=elsewhere))
+    send(api, github, alert(key["key"], url=elsewhere))
+    leaked = leaked_events(api, admin_key, key["key_id"])
+    assert sorted((e["details"]["url"], e["details"]["action"]) for e in leaked) == [
+        (URL, "revoke"),
+        (elsewhere, "already_inactive"),
+    ]

@@ -2,8 +2,9 @@
 service issued (its checksum valid, its record found, its secret matching: a public key id glued to a random
 secret is a false positive, so nobody can get a key revoked by publishing a look-alike) is revoked at once,
 with the same every-layer guarantee as DELETE, unless its environment chose to be told only (`on_leak:
-"report"`). Either way a `key.leaked` event with where it leaked lands in the key's audit trail and the key
-records `leaked_at`. The answer says no more than GitHub's partner format asks: a label per token.
+"report"`). Either way a `key.leaked` event with where it leaked lands in the key's audit trail, once per
+key and place however often the alert is delivered, and the key records `leaked_at`. The answer says no more
+than GitHub's partner format asks: a label per token.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 from archie_keys.app.changes import after_commit
 from archie_keys.app.revocation import forget_idempotent_response
 from archie_keys.app.services import Services
+from archie_keys.aws.audit_writer import EVENT_RECORDED
 from archie_keys.aws.dynamo import TransactionRefused, Write
 from archie_keys.domain import limits
 from archie_keys.domain.clock import now_epoch, to_iso
@@ -35,10 +37,10 @@ class LeakedToken:
     source: str
 
 
-def _issued(services: Services, token: str) -> tuple[dict[str, Any] | None, bool]:
-    """(record, live) when `token` is a key this service issued, else (None, False)."""
+def _issued(services: Services, value: str) -> tuple[dict[str, Any] | None, bool]:
+    """(record, live) when `value` is a key this service issued, else (None, False)."""
     try:
-        verified = services.verifier.verify(token)
+        verified = services.verifier.verify(value)
         live = True
         project, environment, key_id = (
             verified.identity.project,
@@ -48,36 +50,52 @@ def _issued(services: Services, token: str) -> tuple[dict[str, Any] | None, bool
     except KeyRefusedError as refusal:
         if refusal.reason not in ("revoked", "expired"):
             return None, False  # malformed, or no such key with this secret and prefix
-        parsed = parse_key(token)  # revoked and expired are said only after the secret matched
+        parsed = parse_key(value)  # revoked and expired are said only after the secret matched
         project, environment, key_id, live = parsed.project, parsed.environment, parsed.key_id, False
     return services.store.get_key(project, environment, key_id), live
 
 
-def _react(services: Services, record: dict[str, Any], live: bool, leak: LeakedToken) -> tuple[str, bool]:
-    """Record the leak (and revoke a live key unless its environment only reports). Returns (action, revoked)."""
+def _event(services: Services, record: dict[str, Any], leak: LeakedToken, action: str) -> Write | None:
+    """The leak's `key.leaked` event, written once per key and place (url, source): a redelivered alert, or
+    one replayed by whoever saw it (GitHub's signature carries no time), refuses its transaction instead of
+    adding another event, and another match of the same key in the same place is the same leak."""
+    details = {"url": leak.url, "source": leak.source, "type": leak.type, "action": action}
+    project, environment, key_id = record["project"], record["environment"], record["key_id"]
+    once_for = (key_id, leak.url, leak.source)
+    return services.audit.event_write("key.leaked", project, environment, SCANNER_ACTOR, key_id, details, once_for)
+
+
+def _react(services: Services, record: dict[str, Any], live: bool, leak: LeakedToken) -> bool:
+    """Record the leak (and revoke a live key unless its environment only reports), unless this leak is
+    recorded already. Returns whether this call revoked the key."""
     project, environment, key_id = record["project"], record["environment"], record["key_id"]
     declaration = services.store.get_environment(project, environment) or {}
     now = now_epoch()
     marks = {"leaked_at": to_iso(now), "leaked_url": leak.url}
     action = "already_inactive" if not live else REPORT if declaration.get("on_leak") == REPORT else REVOKE
-    details = {"url": leak.url, "source": leak.source, "type": leak.type, "action": action}
-    event = services.audit.event_write("key.leaked", project, environment, SCANNER_ACTOR, key_id, details)
-    writes: list[Write | None] = [event]
+    writes: list[Write | None] = []
     if action == REVOKE:
         purge = int(now + limits.REVOKED_RETENTION_SECONDS)
-        writes[:0] = services.store.key_revoke_writes(record, to_iso(now), SCANNER_ACTOR, purge, also_set=marks)
+        writes = services.store.key_revoke_writes(record, to_iso(now), SCANNER_ACTOR, purge, also_set=marks)
     elif action == REPORT:
-        writes.insert(0, services.store.key_mark_write(record, marks))
+        writes = [services.store.key_mark_write(record, marks)]
     try:
-        services.transactions.commit(writes)
-    except TransactionRefused:
+        services.transactions.commit([*writes, _event(services, record, leak, action)])
+    except TransactionRefused as refused:
+        if EVENT_RECORDED in refused.labels:
+            return False  # this leak was handled when the alert first came: nothing more to do or record
         # Revoked between the read and the write (by someone, or an earlier token of this same alert).
-        services.transactions.commit([event])
-        return "already_inactive", False
+        try:
+            services.transactions.commit([_event(services, record, leak, "already_inactive")])
+        except TransactionRefused as again:
+            if EVENT_RECORDED not in again.labels:
+                raise
+            # Recorded meanwhile by a concurrent delivery of this alert.
+        return False
     if action == REVOKE:
         forget_idempotent_response(services, record)
         after_commit(lambda: services.schedules.delete(project, environment, key_id), "delete schedule")
-    return action, action == REVOKE
+    return action == REVOKE
 
 
 def report_leaks(services: Services, leaks: list[LeakedToken]) -> list[dict[str, str]]:
@@ -90,7 +108,7 @@ def report_leaks(services: Services, leaks: list[LeakedToken]) -> list[dict[str,
             label = FALSE_POSITIVE
             if record is not None:
                 label = TRUE_POSITIVE
-                _, revoked = _react(services, record, live, leak)
+                revoked = _react(services, record, live, leak)
                 # A key this scanner revoked before (an alert GitHub redelivers after a failure that came
                 # between that revocation and its flush) is flushed again: flushing twice costs nothing.
                 if revoked or (not live and record.get("revoked_by") == SCANNER_ACTOR):

@@ -49,6 +49,7 @@ class EventRecorder(Protocol):
         actor_key_id: str,
         key_id: str | None = None,
         details: dict[str, Any] | None = None,
+        once_for: tuple[str, ...] | None = None,
     ) -> Write | None: ...
 
 
@@ -146,5 +147,6 @@ class NoAudit:
         actor_key_id: str,
         key_id: str | None = None,
         details: dict[str, Any] | None = None,
+        once_for: tuple[str, ...] | None = None,
     ) -> Write | None:
         return None

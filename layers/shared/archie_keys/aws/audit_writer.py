@@ -29,6 +29,7 @@ them) spreads one busy key over several index partitions, so it is never a hot p
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 import uuid
 from collections.abc import Mapping
@@ -48,6 +49,8 @@ from archie_keys.domain.audit import hour_of
 from archie_keys.domain.clock import from_iso, to_iso
 
 AUDIT_SHARDS = 4
+# The label of a refused event written `once_for` something: that event is already recorded.
+EVENT_RECORDED = "audit_event_recorded"
 COMPACTION_PK, COMPACTION_SK = "COMPACTION", "STATE"
 INDEX_BY_KEY, INDEX_BY_ACTOR, INDEX_BY_ENV = "by_key", "by_actor", "by_env"
 
@@ -75,10 +78,20 @@ class AuditWriter:
         actor_key_id: str,
         key_id: str | None = None,
         details: dict[str, Any] | None = None,
+        once_for: tuple[str, ...] | None = None,
     ) -> Write:
         """A management event, attributed to the key that performed it (and, if about a key, to that key), as
-        one item of the transaction that makes the change it describes."""
-        event_id = uuid.uuid4().hex
+        one item of the transaction that makes the change it describes.
+
+        With `once_for` the event is recorded once: its id is derived from the event, its place and those
+        values (for a leak: the key and where it leaked), and the write holds only if no event has that id,
+        so a redelivered or replayed message cannot record it again. The transaction is then refused with
+        the label EVENT_RECORDED, in the same commit as the change, with no read first."""
+        if once_for is None:
+            event_id = uuid.uuid4().hex
+        else:
+            identity = json.dumps([event, project, environment, *once_for])
+            event_id = hashlib.sha256(identity.encode("utf-8")).hexdigest()[:32]
         now = time.time()
         shard = str(shard_of(event_id))
         item: dict[str, Any] = {
@@ -99,7 +112,11 @@ class AuditWriter:
         if key_id:
             item["key_id"] = key_id
             item["key_bucket"] = bucket(project, environment, key_id, shard)
-        return Write({"Put": {"TableName": self.table, "Item": to_item(item)}}, "audit_event")
+        put: dict[str, Any] = {"TableName": self.table, "Item": to_item(item)}
+        if once_for is None:
+            return Write({"Put": put}, "audit_event")
+        put["ConditionExpression"] = "attribute_not_exists(pk)"
+        return Write({"Put": put}, EVENT_RECORDED)
 
     # --- request records (written by the ingest) -----------------------------------------------------------
 
