@@ -1,6 +1,6 @@
 """POST /secret-scanning/github: GitHub's secret scanning partner alerts, authenticated by GitHub's signature
-(no API key). Each reported token gets a label; a live key this service issued is revoked at every layer (or
-only reported, per its environment's `on_leak`) and the leak lands in its audit trail."""
+(no API key). Each reported token gets a label; each live key this service issued that a token holds is revoked
+at every layer (or only reported, per its environment's `on_leak`) and the leak lands in its audit trail once."""
 
 from __future__ import annotations
 
@@ -27,9 +27,10 @@ app = make_resolver()
     summary="Receive a GitHub secret scanning alert",
     description="GitHub's partner format: a JSON array of `{token, type, url, source}`, signed with one of "
     "GitHub's published keys (`Github-Public-Key-Identifier`, `Github-Public-Key-Signature`: base64 ECDSA "
-    "P-256/SHA-256 over the raw body). Answers one `{token_hash, token_type, label}` per token; a token that is "
-    "a live key this service issued is revoked (or reported, per its environment's `on_leak`). Needs no API "
-    f"key; at most {limits.LEAK_TOKENS_MAX} tokens per alert.",
+    "P-256/SHA-256 over the raw body). Answers one `{token_hash, token_type, label}` per token; each key a token "
+    "holds (found as `python -m archie_keys scan` finds keys, text glued to it included) that is a live key this "
+    "service issued is revoked (or reported, per its environment's `on_leak`), and its leak recorded once however "
+    f"often the alert comes. Needs no API key; at most {limits.LEAK_TOKENS_MAX} tokens per alert.",
     operation_id="githubSecretScanning",
     tags=["secret scanning"],
     security=[],

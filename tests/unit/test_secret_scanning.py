@@ -7,14 +7,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import secrets
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from archie_keys.domain.keyformat import checksum
+from archie_keys.app.leaks import LeakedToken, report_leaks
+from archie_keys.app.verification import KeyVerifier
+from archie_keys.domain import limits
+from archie_keys.domain.keyformat import checksum, parse_key
 from archie_keys.edge import composition
+from archie_keys.scan import find_keys
 from tests.support import env_path
 
 KEYS = env_path("demo", "dev", "/keys")
@@ -73,6 +79,26 @@ def events(api: Any, admin_key: str, key_id: str) -> list[dict[str, Any]]:
 
 def leaked_events(api: Any, admin_key: str, key_id: str) -> list[dict[str, Any]]:
     return [e for e in events(api, admin_key, key_id) if e["event"] == "key.leaked"]
+
+
+def crafted_look_alike(prefix: str = "archie_") -> str:
+    """The shape of a demo/dev key with a made-up tail and a correct checksum, as anyone can compute one."""
+    body = f"{prefix}demo_dev_" + "".join(secrets.choice("0123456789ABCDEFabcdef") for _ in range(34))
+    return body + checksum(body)
+
+
+@pytest.fixture
+def verifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every candidate the alert path checks against the key table (each one costs an argon2 verify)."""
+    checked: list[str] = []
+    verify = KeyVerifier.verify
+
+    def counted(self: KeyVerifier, presented: str, **kwargs: Any) -> Any:
+        checked.append(presented)
+        return verify(self, presented, **kwargs)
+
+    monkeypatch.setattr(KeyVerifier, "verify", counted)
+    return checked
 
 
 def test_a_signed_alert_revokes_a_live_key_everywhere_and_records_where_it_leaked(api, admin_key, github, key) -> None:
@@ -199,6 +225,82 @@ def test_keys_revoked_before_a_later_token_failed_are_flushed_now_and_again_on_r
     assert flushed == [("demo", "dev"), ("demo", "dev")]
 
 
+# --- a key glued to other text: the alert path finds keys exactly as the scanner does -------------------------
+
+GLUED = {
+    "a word before it": "old_{key}",
+    "an identifier before it": "x_{key}",
+    "an underscore before it": "_{key}",
+    "a digit before it": "9{key}",
+    "a letter after it": "{key}X",
+    "a suffix after it": "{key}_old",
+    "text that is not ASCII around it": "ключ={key}…",
+}
+
+
+@pytest.mark.parametrize("shape", GLUED.values(), ids=GLUED.keys())
+def test_a_key_glued_to_other_text_is_revoked_as_the_scanner_finds_it(api, admin_key, github, key, shape) -> None:
+    # Given a match that holds a live key with text glued to it, which the scanner reports
+    token = shape.format(key=key["key"])
+    assert [start for _, _, start in find_keys(token)] == [parse_key(key["key"]).start]
+
+    # When GitHub reports that match in a signed alert
+    reply = send(api, github, alert(token))
+
+    # Then it is a true positive, the key is revoked, and its trail says so once
+    assert reply.body == [
+        {
+            "token_hash": hashlib.sha256(token.encode()).hexdigest(),
+            "token_type": "archie_api_key",
+            "label": "true_positive",
+        }
+    ]
+    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 401
+    assert [e["details"]["action"] for e in leaked_events(api, admin_key, key["key_id"])] == ["revoke"]
+
+
+def test_every_key_one_match_holds_is_revoked(api, admin_key, github, key) -> None:
+    second = api("POST", KEYS, admin_key, {"name": "leaky too", "roles": ["viewer"]}).body
+    token = f"old_{key['key']}{second['key']}X"
+    assert send(api, github, alert(token)).body[0]["label"] == "true_positive"
+    for leaked in (key, second):
+        assert api("GET", env_path("demo", "dev", "/whoami"), leaked["key"]).status == 401
+        assert len(leaked_events(api, admin_key, leaked["key_id"])) == 1
+
+
+def test_look_alikes_glued_to_text_are_false_positives_and_revoke_nothing(api, admin_key, github, key) -> None:
+    body = key["key"][: -6 - 22] + "Z" * 22  # the real key's public id with another secret, checksum fixed
+    forged = body + checksum(body)
+    tokens = [f"old_{forged}", f"{forged}X", f"x_{crafted_look_alike()}_old", f"ключ={key['key'][:-1]}"]
+    reply = send(api, github, alert(*tokens))
+    assert [answer["label"] for answer in reply.body] == ["false_positive"] * len(tokens)
+    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 200
+    assert leaked_events(api, admin_key, key["key_id"]) == []
+
+
+def test_a_token_packed_with_look_alikes_costs_a_bounded_number_of_verifications(
+    api, admin_key, github, key, verifications
+) -> None:
+    # A signed alert may still carry anything GitHub matched: here a token as long as an alert's token may be,
+    # a live key followed by shapes whose checksums hold (anyone can compute one).
+    packed = key["key"]
+    while len(packed) + 60 < limits.LEAK_TOKEN_MAX_LENGTH:
+        packed += crafted_look_alike()
+    assert len(list(find_keys(packed))) > limits.LEAK_KEYS_PER_TOKEN_MAX
+    assert send(api, github, alert(packed)).body[0]["label"] == "true_positive"
+    # Each key found costs an argon2 verify: the search stops after the bound.
+    assert len(verifications) == limits.LEAK_KEYS_PER_TOKEN_MAX
+    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 401
+
+
+def test_a_token_longer_than_any_match_is_not_searched(api, admin_key, key, verifications) -> None:
+    # The edge refuses such an alert (422); the use case does not rely on it: a megabyte of keys is not ours.
+    huge = (key["key"] + "_") * (1024 * 1024 // len(key["key"]))
+    [answer] = report_leaks(composition.get_services(), [LeakedToken(huge, "archie_api_key", URL, "content")])
+    assert answer["label"] == "false_positive" and verifications == []
+    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 200
+
+
 # --- one key.leaked event per key and alert ---------------------------------------------------------------------
 
 
@@ -220,7 +322,7 @@ def test_a_replayed_alert_for_a_key_its_environment_keeps_records_its_leak_once(
 
 def test_a_replayed_alert_for_a_key_already_revoked_records_its_leak_once(api, admin_key, github, key) -> None:
     assert api("DELETE", f"{KEYS}/{key['key_id']}", admin_key).status == 204
-    body = alert(key["key"], key["key"])  # the same key twice in one place: one leak
+    body = alert(key["key"], f"old_{key['key']}")  # the same key twice in one place: one leak
     for _ in range(3):
         assert [a["label"] for a in send(api, github, body).body] == ["true_positive", "true_positive"]
     assert [e["details"]["action"] for e in leaked_events(api, admin_key, key["key_id"])] == ["already_inactive"]
@@ -236,3 +338,11 @@ def test_a_leak_found_in_another_place_is_recorded_again(api, admin_key, github,
         (URL, "revoke"),
         (elsewhere, "already_inactive"),
     ]
+
+
+def test_the_readme_states_the_bounds_of_an_alert() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    section = readme[readme.index("## Leaked keys revoke themselves") :]
+    section = " ".join(section[: section.index("\n## ", 1)].split())
+    assert f"at most {limits.LEAK_TOKENS_MAX} tokens of at most {limits.LEAK_TOKEN_MAX_LENGTH} characters" in section
+    assert f"up to {limits.LEAK_KEYS_PER_TOKEN_MAX} (" in section

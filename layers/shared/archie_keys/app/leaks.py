@@ -1,16 +1,19 @@
-"""Use case: GitHub's secret scanning reports tokens it found in public code; a token that is a key this
-service issued (its checksum valid, its record found, its secret matching: a public key id glued to a random
-secret is a false positive, so nobody can get a key revoked by publishing a look-alike) is revoked at once,
-with the same every-layer guarantee as DELETE, unless its environment chose to be told only (`on_leak:
-"report"`). Either way a `key.leaked` event with where it leaked lands in the key's audit trail, once per
-key and place however often the alert is delivered, and the key records `leaked_at`. The answer says no more
-than GitHub's partner format asks: a label per token.
+"""Use case: GitHub's secret scanning reports matches it found in public code. Each match is searched for
+keys exactly as `python -m archie_keys scan` searches a line (`keyformat.keys_in`: every start, the checksum
+picks the true one), so a key with text glued to it (`old_<key>`, `<key>X`) is found; each key found that
+this service issued (its record found, its secret matching: a public key id glued to a random secret is a
+false positive, so nobody can get a key revoked by publishing a look-alike) is revoked at once, with the same
+every-layer guarantee as DELETE, unless its environment chose to be told only (`on_leak: "report"`). Either
+way a `key.leaked` event with where it leaked lands in the key's audit trail, once per key and place however
+often the alert is delivered, and the key records `leaked_at`. The answer says no more than GitHub's partner
+format asks: a label per token.
 """
 
 from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 
 from archie_keys.app.changes import after_commit
@@ -22,7 +25,7 @@ from archie_keys.domain import limits
 from archie_keys.domain.clock import now_epoch, to_iso
 from archie_keys.domain.errors import KeyRefusedError
 from archie_keys.domain.identity import SCANNER_ACTOR
-from archie_keys.domain.keyformat import parse_key
+from archie_keys.domain.keyformat import keys_in, parse_key
 
 TRUE_POSITIVE, FALSE_POSITIVE = "true_positive", "false_positive"
 # Environment setting (its declaration's `on_leak`): what a reported leak of a live key does.
@@ -37,6 +40,15 @@ class LeakedToken:
     source: str
 
 
+def _keys_reported(token: str) -> list[str]:
+    """The keys a reported match holds, found as the scanner finds them, at most LEAK_KEYS_PER_TOKEN_MAX
+    (each costs an argon2 verify). A token longer than any match is not searched: the edge refuses it, and
+    the work here must not depend on that."""
+    if len(token) > limits.LEAK_TOKEN_MAX_LENGTH:
+        return []
+    return [value for _, value, _ in islice(keys_in(token), limits.LEAK_KEYS_PER_TOKEN_MAX)]
+
+
 def _issued(services: Services, value: str) -> tuple[dict[str, Any] | None, bool]:
     """(record, live) when `value` is a key this service issued, else (None, False)."""
     try:
@@ -49,7 +61,7 @@ def _issued(services: Services, value: str) -> tuple[dict[str, Any] | None, bool
         )
     except KeyRefusedError as refusal:
         if refusal.reason not in ("revoked", "expired"):
-            return None, False  # malformed, or no such key with this secret and prefix
+            return None, False  # no such key with this secret and prefix
         parsed = parse_key(value)  # revoked and expired are said only after the secret matched
         project, environment, key_id, live = parsed.project, parsed.environment, parsed.key_id, False
     return services.store.get_key(project, environment, key_id), live
@@ -99,14 +111,17 @@ def _react(services: Services, record: dict[str, Any], live: bool, leak: LeakedT
 
 
 def report_leaks(services: Services, leaks: list[LeakedToken]) -> list[dict[str, str]]:
-    """One label per reported token, in order; every live leaked key revoked (or reported) and audited, then
-    each environment that lost a key flushed at every layer once."""
+    """One label per reported token, in order: true_positive when it holds a key this service issued. Every
+    live leaked key is revoked (or reported) and audited, then each environment that lost a key is flushed at
+    every layer once."""
     answers, to_flush = [], set()
     try:
         for leak in leaks:
-            record, live = _issued(services, leak.token)
             label = FALSE_POSITIVE
-            if record is not None:
+            for value in _keys_reported(leak.token):
+                record, live = _issued(services, value)
+                if record is None:
+                    continue
                 label = TRUE_POSITIVE
                 revoked = _react(services, record, live, leak)
                 # A key this scanner revoked before (an alert GitHub redelivers after a failure that came
