@@ -1,4 +1,4 @@
-// Signing in and out. whoami tells the key's project, environment and name; a 401 anywhere signs out.
+// Signing in and out. whoami tells the key's project, environment and name; a refused key anywhere signs out.
 import { api, ApiError, envPath } from "./api.js";
 import { $ } from "./dom.js";
 import { route } from "./router.js";
@@ -35,12 +35,31 @@ function showApp() {
   route();
 }
 
-// A 401 means the key was revoked, expired or rolled away under us: back to the sign-in form.
-export function handleAuthFailure(error) {
-  if (error instanceof ApiError && error.status === 401) {
-    signOut();
-    showSignIn("Your key is no longer valid. Sign in again.");
+function keyNoLongerValid() {
+  signOut();
+  showSignIn("Your key is no longer valid. Sign in again.");
+}
+
+// Whether the signed-in key is still accepted: every valid key may call whoami.
+async function stillAccepted() {
+  try {
+    await api("GET", envPath("/whoami"));
     return true;
+  } catch (error) {
+    return !(error instanceof ApiError && (error.status === 401 || error.status === 403));
+  }
+}
+
+// The key was revoked, expired or rolled away under us: back to the sign-in form. The gateway refuses such a
+// key with 403 (its cached Deny), as it refuses a route the key's roles do not grant: whoami tells which.
+export function handleAuthFailure(error) {
+  if (!(error instanceof ApiError)) return false;
+  if (error.status === 401) {
+    keyNoLongerValid();
+    return true;
+  }
+  if (error.status === 403) {
+    stillAccepted().then((accepted) => accepted || keyNoLongerValid());
   }
   return false;
 }
@@ -56,7 +75,8 @@ export async function startSignIn() {
       showApp();
     } catch (error) {
       session.key = null;
-      $("#signin-error").textContent = error.status === 401 ? "That key was not accepted." : error.message;
+      const refused = error.status === 401 || error.status === 403;
+      $("#signin-error").textContent = refused ? "That key was not accepted." : error.message;
     }
   });
   $("#signout").addEventListener("click", signOut);

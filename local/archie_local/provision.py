@@ -25,6 +25,11 @@ from archie_local.template import (
     resources_of_type,
 )
 
+# Variables some functions set apart from the Globals that tune, not configure (AWS clients' timeouts and
+# retries for a 300 s background function): the local stack, one process for every function, runs with the
+# Globals' value.
+PER_FUNCTION_TUNING = frozenset({"AWS_CLIENT_PROFILE"})
+
 
 def local_api_id(logical_id: str) -> str:
     return logical_id.lower()[:10]
@@ -144,8 +149,12 @@ def provision(
         resolver.refs[name] = props["Name"]
 
     environment: dict[str, str] = {}
+    defaults = resolver.resolve(template.get("Globals", {}).get("Function", {}).get("Environment", {}))
     for spec in specs.values():
         for key, value in resolver.resolve(spec.environment).items():
+            if key in PER_FUNCTION_TUNING:
+                environment[key] = defaults.get("Variables", {}).get(key, value)
+                continue
             if key in environment and environment[key] != value:
                 raise ValueError(f"functions disagree on {key}; the local stack shares one process environment")
             environment[key] = value

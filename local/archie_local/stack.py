@@ -85,6 +85,7 @@ class LocalStack:
         # compete with the gateway and the handlers for this process's GIL.
         moto = MotoServer(self.moto_port).start()
         self._started.append(moto)
+        self.moto = moto  # tests take "AWS" away by stopping it
         self.moto_url = moto.url
 
         # The control plane is up before anything can call it.

@@ -104,7 +104,7 @@ def test_a_person_manages_a_key_from_creation_to_deletion(stack, page, screensho
     # Not copied: closing asks the person to confirm the key is stored (it cannot be shown again).
     rolled.get_by_label("I have stored this key").check()
     rolled.get_by_role("button", name="Done").click()
-    assert http(sample, "GET", "/orders/1", key).status == 401
+    assert http(sample, "GET", "/orders/1", key).status == 403
     assert http(sample, "GET", "/orders/1", new_key).status == 200
 
     # Delete the successor, with a confirmation.
@@ -115,7 +115,7 @@ def test_a_person_manages_a_key_from_creation_to_deletion(stack, page, screensho
     expect(confirm).to_be_visible()
     confirm.get_by_role("button", name="Delete key").click()
     expect(page.locator(f'tr[data-key-id="{new_id}"]')).to_have_count(0)
-    assert http(sample, "GET", "/orders/1", new_key).status == 401
+    assert http(sample, "GET", "/orders/1", new_key).status == 403
 
 
 def test_roles_are_edited_in_a_permission_grid(stack, page, screenshot) -> None:

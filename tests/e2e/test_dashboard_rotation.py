@@ -117,7 +117,7 @@ def test_a_key_is_rotated_step_by_step_and_the_old_one_deleted_only_once_idle(st
     expect(flow.locator("#delete-old-done")).to_contain_text("Deleted: the old key is refused from now on")
     expect(flow.locator('[data-step="4"]')).to_contain_text("Done")
     expect(page.locator("#key-facts")).to_contain_text("revoked")
-    assert http(sample, "GET", "/orders/1", old["key"]).status == 401
+    assert http(sample, "GET", "/orders/1", old["key"]).status == 403
     assert http(sample, "GET", "/orders/1", new_key).status == 200
     screenshot("rotation-done")
 

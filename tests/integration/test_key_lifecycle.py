@@ -27,9 +27,10 @@ def test_a_pipeline_creates_a_key_uses_it_lists_it_and_it_is_refused_right_after
     assert key_id in [k["key_id"] for k in http(base, "GET", KEYS, admin).body["keys"]]
 
     assert http(base, "DELETE", f"{KEYS}/{key_id}", admin).status == 204
-    # The very next request is refused at every layer, although the gateway cached an Allow for 300 s.
-    assert http(sample, "GET", "/orders/7", key).status == 401
-    assert http(base, "GET", KEYS, key).status == 401
+    # The very next request is refused at every layer (403: the authorizer's Deny, naming the key for the
+    # audit), although the gateway cached an Allow for 300 s.
+    assert http(sample, "GET", "/orders/7", key).status == 403
+    assert http(base, "GET", KEYS, key).status == 403
 
 
 def test_concurrent_retries_of_one_create_make_exactly_one_key_and_no_5xx(stack, admin) -> None:
@@ -89,8 +90,8 @@ def test_an_expired_key_is_refused_on_the_next_request_although_the_gateway_cach
         assert time.monotonic() < deadline, "the expiry schedule never fired"
         time.sleep(0.1)
     assert time.time() >= expires
-    assert http(sample, "GET", "/orders", key).status == 401
-    assert http(base, "GET", KEYS, key).status == 401
+    assert http(sample, "GET", "/orders", key).status == 403
+    assert http(base, "GET", KEYS, key).status == 403
     assert http(base, "GET", f"{KEYS}/{key_id}", admin).body["status"] == "expired"
 
 

@@ -1,4 +1,5 @@
-"""The authorizer: 401 for every kind of bad key, a policy from the key alone, caching, and failing closed."""
+"""The authorizer: 401 for what is not a key, a cached Deny naming a refused key, a policy from the key alone,
+caching, and 503 (never 401, never an Allow) when it cannot decide."""
 
 from __future__ import annotations
 
@@ -37,10 +38,30 @@ def authorize(aws: Any):
 
 
 def refused(authorize, event: dict) -> bool:
+    """401: the handler raised exactly API Gateway's "Unauthorized"."""
     try:
         authorize(event)
-    except Exception as error:  # the handler must raise exactly API Gateway's "Unauthorized"
+    except Exception as error:
         assert str(error) == "Unauthorized"
+        return True
+    return False
+
+
+def denied(authorize, event: dict) -> dict[str, str]:
+    """403: the handler answered an explicit Deny of the whole stage; returns its context (the access log's)."""
+    answer = authorize(event)
+    statements = answer["policyDocument"]["Statement"]
+    assert [statement["Effect"] for statement in statements] == ["Deny"], answer
+    assert not policy_allows(answer["policyDocument"], event["methodArn"])
+    return answer["context"]
+
+
+def undecided(authorize, event: dict) -> bool:
+    """503: the handler raised something other than "Unauthorized" (API Gateway's AUTHORIZER_FAILURE)."""
+    try:
+        authorize(event)
+    except Exception as error:
+        assert str(error) != "Unauthorized"
         return True
     return False
 
@@ -64,51 +85,71 @@ def test_a_valid_key_gets_a_policy_and_context_built_from_the_key(authorize, adm
     )
 
 
-def test_every_kind_of_bad_key_is_unauthorized(authorize, admin_key) -> None:
-    body = admin_key[:-6]
-    wrong_secret_body = body[:-22] + ("A" * 22)
-    cases = [
-        None,
-        "",
-        "garbage",
-        admin_key[:-1] + ("a" if admin_key[-1] != "a" else "b"),  # bad checksum
-        wrong_secret_body + checksum(wrong_secret_body),  # right id, wrong secret
-        "archie_demo_dev_" + "0" * 12 + "B" * 22 + checksum("archie_demo_dev_" + "0" * 12 + "B" * 22),  # unknown
-    ]
+def test_what_is_not_a_key_is_unauthorized(authorize, admin_key) -> None:
+    cases = [None, "", "garbage", admin_key[:-1] + ("a" if admin_key[-1] != "a" else "b")]  # last: bad checksum
     for key in cases:
         assert refused(authorize, request_event(key)), key
     assert refused(authorize, {"type": "REQUEST", "methodArn": METHOD_ARN, "headers": {"Authorization": admin_key}})
 
 
+def test_a_checksum_valid_key_that_is_not_issued_is_denied_naming_only_the_claimed_id(authorize, admin_key) -> None:
+    body = admin_key[:-6]
+    wrong_secret = body[:-22] + ("A" * 22)
+    unknown = "archie_demo_dev_" + "0" * 12 + "B" * 22
+    for key in (wrong_secret + checksum(wrong_secret), unknown + checksum(unknown)):
+        context = denied(authorize, request_event(key))
+        # Nothing proves who holds that id: it is claimed, never attributed (no key_id, no place of its own).
+        assert context == {"refusal": "not_found", "claimed_key_id": key.split("_")[-1][:12]}
+
+
+def test_a_revoked_key_is_denied_with_its_id_and_reason_so_every_cached_refusal_is_attributed(
+    authorize, admin_key
+) -> None:
+    key_id = admin_key.split("_")[-1][:12]
+    revoke_directly(key_id)
+    get_services().verifier.clear()
+    context = denied(authorize, request_event(admin_key))
+    assert context == {"refusal": "revoked", "key_id": key_id, "project": "demo", "environment": "dev"}
+
+
 def test_a_key_is_refused_on_another_environments_stage_before_any_read(authorize, admin_key, monkeypatch) -> None:
     reads: list[str] = []
-    store = get_services().store
+    store = get_services().verifier.store
     for operation in ("get_item", "batch_get_item", "query"):
         original = getattr(store.client, operation)
         monkeypatch.setattr(
             store.client, operation, lambda *a, _op=operation, _orig=original, **k: reads.append(_op) or _orig(*a, **k)
         )
-    assert refused(authorize, request_event(admin_key, stage_variables={"project": "demo", "environment": "prod"}))
-    assert refused(authorize, request_event(admin_key, stage_variables={"project": "demo"}))
+    context = denied(authorize, request_event(admin_key, stage_variables={"project": "demo", "environment": "prod"}))
+    # The place in the Deny is the stage's (its own variables), never the one the token names.
+    claimed = admin_key.split("_")[-1][:12]
+    assert context == {
+        "refusal": "wrong_environment",
+        "claimed_key_id": claimed,
+        "project": "demo",
+        "environment": "prod",
+    }
+    # A stage with one of the two variables is the operator's mistake: 503, not the key's fault.
+    assert undecided(authorize, request_event(admin_key, stage_variables={"project": "demo"}))
     assert reads == []
     # The same key on its own environment's stage is read (and accepted): the spy does see reads.
     assert authorize(request_event(admin_key, stage_variables={"project": "demo", "environment": "dev"}))
     assert reads
 
 
-def test_a_dynamodb_failure_denies_and_never_allows(aws, authorize, admin_key) -> None:
+def test_a_dynamodb_failure_is_undecided_never_unauthorized_nor_allowed(aws, authorize, admin_key) -> None:
     boto3.client("dynamodb").delete_table(TableName=aws.environment["KEYS_TABLE"])
-    assert refused(authorize, request_event(admin_key))
+    assert undecided(authorize, request_event(admin_key))
 
 
-def test_an_unreadable_pepper_denies(aws, authorize, admin_key) -> None:
+def test_an_unreadable_pepper_is_undecided(aws, authorize, admin_key) -> None:
     boto3.client("secretsmanager").delete_secret(
         SecretId=aws.environment["PEPPER_SECRET_ID"], ForceDeleteWithoutRecovery=True
     )
     from archie_keys.edge import composition
 
     composition.reset()
-    assert refused(authorize, request_event(admin_key))
+    assert undecided(authorize, request_event(admin_key))
 
 
 def verifier_config() -> VerifierConfig:

@@ -1,6 +1,7 @@
 """The authorizer function as API Gateway calls it: which header carries a key, which stage may use it, the
-policy each API and stage gets (never another's, even from the same warm instance), and the refusal line the
-audit reads, which names the key but never its secret."""
+policy each API and stage gets (never another's, even from the same warm instance), the Deny a refused key
+gets (its context is what the audit reads: the key's id and the reason, never its secret), and the 503 of a
+decision it could not make."""
 
 from __future__ import annotations
 
@@ -29,12 +30,22 @@ def event(headers: Any, method_arn: str, stage_variables: dict[str, str] | None 
     }
 
 
+UNDECIDED = "undecided"  # the authorizer raised something other than "Unauthorized": API Gateway's 503
+
+
 def authorize(env: Environment, headers: Any, method_arn: str = f"{MANAGEMENT}/GET/x", **stage: str) -> Any:
+    """The answer (an Allow or a Deny), None for 401, or UNDECIDED."""
     try:
         return env.stack.functions["AuthorizerFunction"].invoke(event(headers, method_arn, stage or None))
     except Exception as error:
-        assert str(error) == "Unauthorized"
-        return None
+        return None if str(error) == "Unauthorized" else UNDECIDED
+
+
+def refusal(answer: Any) -> dict[str, str]:
+    """The context of an explicit Deny of the whole stage (a refused key), asserting that it is one."""
+    assert isinstance(answer, dict), answer
+    assert [statement["Effect"] for statement in answer["policyDocument"]["Statement"]] == ["Deny"]
+    return dict(answer["context"])
 
 
 @pytest.mark.parametrize(
@@ -72,11 +83,17 @@ def test_anything_but_a_bearer_key_is_unauthorized(env: Environment, headers) ->
 
 def test_a_stage_names_both_project_and_environment_or_it_serves_no_key(env: Environment) -> None:
     headers = {"Authorization": f"Bearer {env.admin}"}
-    assert authorize(env, headers, f"{SAMPLE}/GET/orders", project=env.project) is None
-    assert authorize(env, headers, f"{SAMPLE}/GET/orders", environment=env.environment) is None
-    assert authorize(env, headers, f"{SAMPLE}/GET/orders", project=env.project, environment="other") is None
-    assert authorize(env, headers, f"{SAMPLE}/GET/orders", project="other", environment=env.environment) is None
-    assert authorize(env, headers, "not-an-arn") is None
+    key_id = env.admin.split("_")[-1][:12]
+    # One variable only: the stage is misconfigured, which is no key's fault (503, and the error alarm).
+    assert authorize(env, headers, f"{SAMPLE}/GET/orders", project=env.project) == UNDECIDED
+    assert authorize(env, headers, f"{SAMPLE}/GET/orders", environment=env.environment) == UNDECIDED
+    assert authorize(env, headers, "not-an-arn") == UNDECIDED
+    for stage in (
+        {"project": env.project, "environment": "other"},
+        {"project": "other", "environment": env.environment},
+    ):
+        answer = authorize(env, headers, f"{SAMPLE}/GET/orders", **stage)
+        assert refusal(answer) == {"refusal": "wrong_environment", "claimed_key_id": key_id, **stage}
     assert authorize(env, headers, f"{SAMPLE}/GET/orders", project=env.project, environment=env.environment)
 
 
@@ -108,7 +125,7 @@ def test_each_api_and_stage_gets_its_own_policy_from_the_same_warm_instance(env:
 
 
 class Lines(logging.Handler):
-    """The authorizer's log records, as the audit's subscription filter reads them ("key refused" lines)."""
+    """The authorizer's log records."""
 
     def __init__(self) -> None:
         super().__init__()
@@ -117,10 +134,12 @@ class Lines(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         self.records.append(record)
 
-    def refusals(self) -> list[dict[str, Any]]:
-        fields = ("reason", "key_id", "project", "environment", "request_id", "extended_request_id")
+    def undecided(self) -> list[dict[str, Any]]:
+        fields = ("key_id", "project", "environment", "extended_request_id")
         return [
-            {name: getattr(r, name, None) for name in fields} for r in self.records if r.getMessage() == "key refused"
+            {name: getattr(r, name, None) for name in fields}
+            for r in self.records
+            if r.getMessage() == "key not decided"
         ]
 
 
@@ -134,40 +153,39 @@ def lines() -> Iterator[Lines]:
     logging.getLogger(logger.name).removeHandler(handler)
 
 
-def test_a_refused_key_is_logged_with_its_id_and_reason_for_the_audit_and_never_its_secret(env, lines) -> None:
+def test_a_refused_key_is_denied_naming_its_id_and_reason_for_the_audit_and_never_its_secret(env, lines) -> None:
+    key_id = env.admin.split("_")[-1][:12]
     wrong = env.admin[:-28] + "S" * 22
     wrong += checksum(wrong)
-    assert authorize(env, {"Authorization": f"Bearer {wrong}"}) is None
-    assert (
-        authorize(env, {"Authorization": f"Bearer {env.admin}"}, f"{SAMPLE}/GET/o", project="x", environment="y")
-        is None
-    )
+    answers = [
+        authorize(env, {"Authorization": f"Bearer {wrong}"}),
+        authorize(env, {"Authorization": f"Bearer {env.admin}"}, f"{SAMPLE}/GET/o", project="x", environment="y"),
+    ]
+    assert [refusal(answer) for answer in answers] == [
+        {"refusal": "not_found", "claimed_key_id": key_id},
+        {"refusal": "wrong_environment", "claimed_key_id": key_id, "project": "x", "environment": "y"},
+    ]
     assert authorize(env, {"Authorization": "Bearer garbage"}) is None
     assert authorize(env, {}) is None
-    refusals = lines.refusals()
-    place = {"key_id": env.admin.split("_")[-1][:12], "project": env.project, "environment": env.environment}
-    expected = [{"reason": "not_found", **place}, {"reason": "wrong_environment", **place}]
-    ids = {"request_id": "req-1", "extended_request_id": "ext-1="}
-    assert refusals == [{**line, **ids} for line in expected]
-    logged = " ".join(record.getMessage() + json.dumps(record.__dict__, default=str) for record in lines.records)
-    assert "S" * 22 not in logged and env.admin[-28:-6] not in logged
+    # The access log carries refusals: the authorizer writes no line for them (a flood costs no log bytes).
+    assert lines.records == []
+    answered = json.dumps(answers)
+    assert "S" * 22 not in answered and env.admin[-28:-6] not in answered
 
 
-def test_a_failure_while_deciding_denies_and_is_logged_as_an_error(env, lines, monkeypatch) -> None:
+def test_a_failure_while_deciding_is_a_503_and_is_logged_as_an_error(env, lines, monkeypatch) -> None:
     from archie_keys.edge.composition import get_services
 
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("DynamoDB is down")
 
-    monkeypatch.setattr(get_services().store.client, "get_item", broken)
-    assert authorize(env, {"Authorization": f"Bearer {env.admin}"}) is None
-    assert lines.refusals() == [
+    monkeypatch.setattr(get_services().verifier.store.client, "get_item", broken)
+    assert authorize(env, {"Authorization": f"Bearer {env.admin}"}) == UNDECIDED
+    assert lines.undecided() == [
         {
-            "reason": "error",
             "key_id": env.admin.split("_")[-1][:12],
             "project": env.project,
             "environment": env.environment,
-            "request_id": "req-1",
             "extended_request_id": "ext-1=",
         }
     ]
@@ -182,10 +200,10 @@ def test_each_refusal_is_counted_once_by_its_reason_and_an_accepted_key_not_at_a
     capsys.readouterr()
     assert authorize(env, {}) is None
     assert authorize(env, {"Authorization": "Bearer garbage"}) is None
-    assert authorize(env, {"Authorization": f"Bearer {wrong}"}) is None
-    assert authorize(env, bearer, f"{SAMPLE}/GET/orders", project=env.project) is None
-    assert authorize(env, bearer, f"{SAMPLE}/GET/orders", project="other", environment=env.environment) is None
-    assert authorize(env, bearer) is not None
+    refusal(authorize(env, {"Authorization": f"Bearer {wrong}"}))
+    assert authorize(env, bearer, f"{SAMPLE}/GET/orders", project=env.project) == UNDECIDED
+    refusal(authorize(env, bearer, f"{SAMPLE}/GET/orders", project="other", environment=env.environment))
+    assert "Allow" in json.dumps(authorize(env, bearer))
 
     from archie_keys.edge import composition
 
@@ -193,15 +211,15 @@ def test_each_refusal_is_counted_once_by_its_reason_and_an_accepted_key_not_at_a
         raise RuntimeError("DynamoDB is down")
 
     composition.reset()  # a new instance, which must read the key
-    monkeypatch.setattr(composition.get_services().store.client, "get_item", broken)
-    assert authorize(env, bearer) is None
+    monkeypatch.setattr(composition.get_services().verifier.store.client, "get_item", broken)
+    assert authorize(env, bearer) == UNDECIDED
 
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]
     assert [(line["Refused"], line["Reason"]) for line in lines] == [
         (1, "malformed"),
         (1, "malformed"),
         (1, "not_found"),
-        (1, "wrong_environment"),
+        (1, "error"),
         (1, "wrong_environment"),
         (1, "error"),
     ]

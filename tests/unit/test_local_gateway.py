@@ -89,15 +89,21 @@ def test_an_unknown_route_gets_api_gateways_exact_body(served: Served) -> None:
     assert (reply.status, reply.body) == (403, b'{"message":"Missing Authentication Token"}')
 
 
-def test_an_authorizer_that_fails_is_a_500_with_a_null_message(served: Served, admin_key: str) -> None:
+def test_an_authorizer_that_fails_is_the_templates_503_with_retry_after(served: Served, admin_key: str) -> None:
+    working = served.authorizer.inner
+
     class Failing:
         def invoke(self, event: dict[str, Any]) -> Any:
             raise RuntimeError("the authorizer crashed")
 
+    served.api.authorizer.ttl_seconds = 300  # with API Gateway's result cache on
     served.authorizer.inner = Failing()
     reply = served.call("GET", WHOAMI, admin_key)
-    assert (reply.status, reply.body) == (500, {"message": None})
+    assert (reply.status, reply.body["code"], reply.headers["Retry-After"]) == (503, "service_unavailable", "2")
     assert served.log[-1]["error"] == "AUTHORIZER_FAILURE"
+    # A failure is never cached: once the authorizer answers again, so does the gateway.
+    served.authorizer.inner = working
+    assert served.call("GET", WHOAMI, admin_key).status == 200
 
 
 # --- request ids ------------------------------------------------------------------------------------------

@@ -190,9 +190,9 @@ def test_a_change_whose_flush_missed_a_stage_says_which_and_still_holds(api, adm
     key = api("POST", keys, admin_key, {"name": "k", "roles": ["viewer"]}).body
     rolled = api("POST", f"{keys}/{key['key_id']}/roll", admin_key, {"grace_seconds": 0})
     assert rolled.status == 201 and rolled.body["unflushed_stages"] == ["b1lling9xz/prod"]
-    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 401  # the roll holds
+    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 403  # the roll holds
 
     deleted = api("DELETE", f"{keys}/{rolled.body['key_id']}", admin_key)
     assert deleted.status == 202 and deleted.body["unflushed_stages"] == ["b1lling9xz/prod"]
     assert deleted.body["key_id"] == rolled.body["key_id"] and deleted.body["revoked_at"]
-    assert api("GET", env_path("demo", "dev", "/whoami"), rolled.body["key"]).status == 401  # revoked all the same
+    assert api("GET", env_path("demo", "dev", "/whoami"), rolled.body["key"]).status == 403  # revoked all the same

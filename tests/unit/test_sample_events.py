@@ -56,7 +56,8 @@ def test_the_sample_authorizer_event_is_refused(aws) -> None:
 def test_the_sample_subscription_event_is_ingested(aws) -> None:
     event = json.loads((EVENTS / "audit_ingest.json").read_text())
     result = FunctionRegistry(aws.functions)["AuditIngestFunction"].invoke(event)
-    assert result == {"records": 2, "refusals": 0, "skipped": 0, "control_messages": 0}
+    # an accepted request, one its key's roles did not allow, and one of a revoked key (the authorizer's Deny)
+    assert result == {"records": 3, "refusals": 1, "skipped": 0, "control_messages": 0}
 
 
 def test_the_sample_expiry_event_flushes_the_stages_serving_its_environment(aws, monkeypatch) -> None:

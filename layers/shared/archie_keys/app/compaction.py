@@ -1,6 +1,7 @@
 """Use case: copy the environment blocks of each closed arrival bucket into key blocks, and count them.
 
-The ingest writes each delivery's accepted requests as environment blocks, listed by the arrival bucket
+The ingest writes each delivery's requests as environment blocks; those holding requests attributed to a key
+(accepted, or refused after the key's secret was proven) are listed by the arrival bucket
 (AUDIT_ARRIVAL_BUCKET_SECONDS) they were written in. Once a bucket is closed (its end plus
 AUDIT_SETTLE_SECONDS, which covers the index's propagation, is past), the set of blocks in it can no longer
 change, so a run builds from it the same key blocks every time: one per key and window, whatever number of
@@ -150,6 +151,9 @@ class AuditCompactor:
         per_key: dict[tuple[str, str, str, float], list[dict[str, Any]]] = {}
         for block in blocks:
             for record in block_records_of(block):
+                if not record.get("key_id"):
+                    continue  # a request attributed to no key (keyless, or a key id only claimed) stays in its
+                    # environment's view alone
                 report.records += 1
                 slot = (block["project"], block["environment"], record["key_id"], window_end(from_iso(record["time"])))
                 per_key.setdefault(slot, []).append({k: v for k, v in record.items() if k != "key_id"})
@@ -187,7 +191,8 @@ class AuditCompactor:
         """One key block with its requests counted in the key's usage (one transaction: a chunk is one window,
         so one hour). False when an earlier run stored it (and counted it)."""
         outcomes: Counter[str] = Counter(
-            "refused" if int(record["status"]) in (401, 403) else "allowed" for record in chunk.records
+            "refused" if record.get("reason") or int(record["status"]) in (401, 403) else "allowed"
+            for record in chunk.records
         )
         return self.writer.put_key_block(chunk.project, chunk.environment, chunk.key_id, chunk.records, outcomes)
 

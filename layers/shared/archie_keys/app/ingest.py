@@ -1,18 +1,22 @@
-"""Use case: turn CloudWatch Logs subscription deliveries into audit records.
+"""Use case: turn CloudWatch Logs subscription deliveries of API Gateway's access logs into audit records.
 
-Two streams feed it: API Gateway's access log (one JSON line per request, every stage, cache hits included)
-and the authorizer's "key refused" lines (which key a refused request presented, and why). Each line becomes
-(part of) one record per request, keyed by API Gateway's extended request id (which no client can set: a
-client may choose $context.requestId with an x-amzn-RequestId header, so that one is only kept as
-`request_id`), so the two streams and redelivered batches complete the same record and never duplicate it.
-Paths are recorded as the API's routes see them (without the stage or a custom domain's base path), beside
-the route template (`resource`).
+One JSON line per request, every stage, cache hits included: accepted, refused and keyless requests alike.
+The authorizer's answer reaches the line through `$context.authorizer.*`: an accepted key's id, or a refused
+key's id and reason (its Deny is cached like an Allow, so a refusal served from API Gateway's cache is
+recorded just as fully). Each record is keyed by API Gateway's extended request id (which no client can set:
+a client may choose $context.requestId with an x-amzn-RequestId header, so that one is only kept as
+`request_id`), so a redelivered batch never duplicates a record. Paths are recorded as the API's routes see
+them (without the stage or a custom domain's base path), beside the route template (`resource`).
 
-Requests made with an accepted key (the access log names it; no refusal line exists for them) are stored
-many to an item, in environment blocks (aws.audit_blocks): that is what keeps the audit of every request
-affordable. The compactor (app.compaction) later copies them into key blocks and counts them in their key's
-usage and `last_used_at`. Requests without an accepted key stay one item each, merged with their refusal
-line; a refused request counts once in its key's hourly usage, when it is first attributed to the key.
+Where a request is recorded is the place it was sent to: the environment its stage is registered for (a
+protected API), or the one its path names (the management API), never one a token names. A key id is
+attributed to a record (`key_id`: the key's own audit and usage count it) only when the authorizer proved
+the key's secret and the key belongs to that place; any other id the token carried is kept as
+`claimed_key_id`, so nobody can file requests under another environment or pad a chosen key's trail.
+
+Records are stored many to an item, in environment blocks (aws.audit_blocks): that is what keeps the audit
+of every request affordable, refused ones included. The compactor (app.compaction) later copies the
+attributed records into key blocks and counts them in their key's usage and `last_used_at`.
 """
 
 from __future__ import annotations
@@ -25,9 +29,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from archie_keys.aws.audit_blocks import RECORD_FIELDS, arrival_bucket, chunked, window_end
+from archie_keys.aws.audit_blocks import arrival_bucket, chunked, window_end
 from archie_keys.domain import limits
-from archie_keys.domain.audit import REFUSAL_MESSAGE, hour_of
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.keyformat import KEY_ID_RE, SLUG_RE
 
@@ -45,10 +48,11 @@ StageEnvironments = Callable[[], Mapping[str, tuple[str, str]]]
 @dataclass
 class IngestReport:
     records: int = 0
+    # records of requests whose key the authorizer refused (a reason in the line)
     refusals: int = 0
     skipped: int = 0
     control_messages: int = 0
-    # (project, environment, window end) -> records of requests made with an accepted key
+    # (project, environment, window end) -> records of the requests sent to that environment in that window
     blocks: dict[tuple[str, str, float], list[dict[str, Any]]] = field(default_factory=dict)
 
     def merge(self, other: IngestReport) -> None:
@@ -119,26 +123,19 @@ class AuditIngest:
         report = IngestReport()
         try:
             line = json.loads(log_event["message"])
-            if not isinstance(line, dict):
-                raise ValueError("not an object")
-            if line.get("message") == REFUSAL_MESSAGE:
-                self._ingest_refusal(line, int(log_event.get("timestamp", time.time() * 1000)) / 1000, report)
-            elif "request_id" in line and "status" in line:
-                self._ingest_access(line, report)
-            else:
-                raise ValueError("neither an access record nor a refusal")
+            if not isinstance(line, dict) or "request_id" not in line or "status" not in line:
+                raise ValueError("not an access record")
+            self._ingest_access(line, report)
         except (ValueError, KeyError, TypeError) as error:
             report.skipped += 1
             logger.warning("skipped an audit line: %s", error)
         return report
 
     def _environment_of(self, line: dict[str, Any], path: str) -> tuple[str, str] | None:
-        """Whose audit a request belongs to: its key's environment (from the authorizer); else the one its
-        stage is registered for (a protected API, whatever path a client sent it); else, on the management
-        API, the one its path names."""
-        project, environment = line.get("project"), line.get("environment")
-        if project not in _MISSING and environment not in _MISSING:
-            return str(project), str(environment)
+        """Where a request was sent: the environment its stage is registered for (a protected API, whatever
+        path a client sent it), else, on the management API, the one its path names, else the place the
+        authorizer's context names, which is never one a client chose: the stage variables of a protected
+        stage (a stage not registered yet), or a key whose secret it proved. Never a token's claim."""
         if self._stage_environments is None:
             self._stage_environments = self._stage_environments_source()
         registered = self._stage_environments.get(f"{line.get('api_id')}/{line.get('stage')}")
@@ -153,6 +150,9 @@ class AuditIngest:
             and SLUG_RE.match(parts[4])
         ):
             return parts[2], parts[4]
+        project, environment = _present(line.get("project")), _present(line.get("environment"))
+        if project is not None and environment is not None and SLUG_RE.match(project) and SLUG_RE.match(environment):
+            return project, environment
         return None
 
     def _ingest_access(self, line: dict[str, Any], report: IngestReport) -> None:
@@ -166,60 +166,26 @@ class AuditIngest:
         place = self._environment_of(line, path)
         if place is None:
             raise ValueError("no project and environment for this request")
-        project, environment = place
-        values: dict[str, Any] = {
-            "kind": "request",
+        record: dict[str, Any] = {
+            "id": record_id,
             "time": to_iso(epoch),
             "request_id": _present(line.get("request_id")),
             "method": line.get("method"),
             "path": _bounded(path),
             "resource": resource,
             "status": status,
-            "source_ip": line.get("source_ip"),
-            "user_agent": _bounded(line.get("user_agent")),
+            "source_ip": _present(line.get("source_ip")),
+            "user_agent": _bounded(_present(line.get("user_agent"))),
             "api": f"{line.get('api_id')}/{line.get('stage')}",
-            "error": None if line.get("error") in _MISSING else line.get("error"),
+            "error": _present(line.get("error")),
+            **attribution(line, place),
         }
-        values = self.writer.request_values(
-            record_id, project, environment, {k: v for k, v in values.items() if v is not None}
-        )
-        key_id = line.get("key_id")
-        known_key = str(key_id) if key_id not in _MISSING and KEY_ID_RE.match(str(key_id)) else None
         report.records += 1
-        if known_key is None:
-            self.writer.update_request(record_id, values)
-            return
-        values["key_id"] = known_key
-        record = {"id": record_id, **{name: values[name] for name in RECORD_FIELDS if name in values}}
-        report.blocks.setdefault((project, environment, window_end(epoch)), []).append(record)
-
-    def _ingest_refusal(self, line: dict[str, Any], epoch: float, report: IngestReport) -> None:
-        record_id, key_id = _present(line.get("extended_request_id")), line.get("key_id")
-        project, environment = line.get("project"), line.get("environment")
-        if record_id is None:
-            raise ValueError("a refusal without an extended request id")
-        if not (
-            key_id and KEY_ID_RE.match(str(key_id)) and SLUG_RE.match(str(project)) and SLUG_RE.match(str(environment))
-        ):
-            raise ValueError("a refusal without a key id, project and environment")
-        project, environment, key_id = str(project), str(environment), str(key_id)
-        # A whole record (time, index bucket, retention), so it shows and expires even if its access-log line
-        # never arrives; the access line, when it comes, completes it with the request's own fields.
-        values = self.writer.request_values(
-            record_id,
-            project,
-            environment,
-            {
-                "kind": "request",
-                "time": to_iso(epoch),
-                "reason": str(line.get("reason", "unknown")),
-                **({"request_id": str(line["request_id"])} if _present(line.get("request_id")) else {}),
-            },
+        report.refusals += "reason" in record
+        project, environment = place
+        report.blocks.setdefault((project, environment, window_end(epoch)), []).append(
+            {k: v for k, v in record.items() if v is not None}
         )
-        report.refusals += 1
-        # Attributed and counted in the key's usage in one transaction: a retried or redriven batch finds the
-        # record attributed and counts nothing twice, and a failure never leaves it attributed but uncounted.
-        self.writer.write_attributed(record_id, values, project, environment, key_id, hour_of(epoch))
 
     def _write_blocks(self, report: IngestReport) -> None:
         """Store the batch's environment blocks, listed under the arrival bucket they are written in. Records
@@ -249,6 +215,30 @@ class AuditIngest:
         else:
             for chunk in chunks:
                 write(chunk)
+
+
+def attribution(line: Mapping[str, Any], place: tuple[str, str]) -> dict[str, str]:
+    """The key fields of a request record sent to `place`: `key_id` when the authorizer proved the key and it
+    is that place's own; else the id the token only claimed; and the authorizer's refusal reason, if any.
+    A key accepted (or proven and refused) elsewhere than where the request went is a wrong environment."""
+    fields: dict[str, str] = {}
+    key_id, claimed = _key_id(line.get("key_id")), _key_id(line.get("claimed_key_id"))
+    reason = _present(line.get("refusal"))
+    if key_id is not None:
+        if (_present(line.get("project")), _present(line.get("environment"))) == place:
+            fields["key_id"] = key_id
+        else:
+            claimed, reason = key_id, "wrong_environment"
+    if claimed is not None:
+        fields["claimed_key_id"] = claimed
+    if reason is not None:
+        fields["reason"] = _bounded(reason)
+    return fields
+
+
+def _key_id(value: Any) -> str | None:
+    present = _present(value)
+    return present if present is not None and KEY_ID_RE.match(present) else None
 
 
 def _bounded(value: Any) -> Any:

@@ -6,6 +6,7 @@ function pays only for the clients it touches); tests build theirs the same way 
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -86,11 +87,21 @@ class Services(Protocol):
 PepperSource = Callable[[str | None], tuple[bytes, str]]
 
 
+# When a re-read of the pepper fails, the last good one keeps serving for at most this long (an outage of
+# Secrets Manager must not stop every warm authorizer at once), re-tried every STALE_RETRY_SECONDS meanwhile;
+# past it, the instance cannot decide (503) rather than trust a pepper a rotation may have replaced long ago.
+PEPPER_STALE_MAX_SECONDS = 3600.0
+PEPPER_STALE_RETRY_SECONDS = 10.0
+
+logger = logging.getLogger("archie_keys.pepper")
+
+
 class HasherProvider:
     """Hashers for the pepper's versions. The current one is re-read every `refresh_seconds` (so a rotation
     is picked up without a redeploy) and between reads returned without asking the source at all: the warm
     authorizer path calls this on every request. Older versions, needed only to verify keys hashed before a
-    rotation, are read once each (a version never changes)."""
+    rotation, are read once each (a version never changes). A failed re-read keeps the last good pepper
+    (bounded by PEPPER_STALE_MAX_SECONDS, logged, and reported to `on_stale` for the alarm)."""
 
     def __init__(
         self,
@@ -98,14 +109,17 @@ class HasherProvider:
         parameters: Argon2Parameters,
         refresh_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        on_stale: Callable[[float], None] | None = None,
     ) -> None:
         self._fetch_pepper = fetch_pepper
         self._parameters = parameters
         self._refresh_seconds = refresh_seconds
         self._clock = clock
+        self._on_stale = on_stale
         self._lock = threading.Lock()
         self._hasher: KeyHasher | None = None
         self._fresh_until = 0.0
+        self._read_at = 0.0
         self._versions: dict[str, KeyHasher] = {}
 
     def __call__(self) -> KeyHasher:
@@ -113,8 +127,19 @@ class HasherProvider:
         hasher = self._hasher
         if hasher is not None and now < self._fresh_until:
             return hasher
-        pepper, version = self._fetch_pepper(None)
+        try:
+            pepper, version = self._fetch_pepper(None)
+        except Exception:
+            if hasher is None or now - self._read_at > PEPPER_STALE_MAX_SECONDS:
+                raise
+            logger.warning("the pepper could not be re-read; the last good one keeps serving", exc_info=True)
+            if self._on_stale is not None:
+                self._on_stale(now - self._read_at)
+            with self._lock:
+                self._fresh_until = now + PEPPER_STALE_RETRY_SECONDS
+            return hasher
         with self._lock:
+            self._read_at = now
             if self._hasher is None or not self._hasher.has_pepper(pepper) or self._hasher.version != version:
                 self._hasher = self._versions.get(version) or KeyHasher(pepper, self._parameters, version)
                 self._versions[version] = self._hasher

@@ -88,6 +88,11 @@ class KeyVerifier:
         self._lock = threading.Lock()
         self._pool: Any = None
 
+    @property
+    def store(self) -> KeyStore:
+        """Where this verifier reads keys (its own client: the decision path's timeouts)."""
+        return self._store
+
     def verify(self, presented: str, *, project: str | None = None, environment: str | None = None) -> VerifiedKey:
         try:
             parsed = parse_key(presented)

@@ -49,6 +49,7 @@ REQUEST_RECORD_FIELDS = (
     "source_ip",
     "user_agent",
     "key_id",
+    "claimed_key_id",
     "reason",
     "error",
     "api",

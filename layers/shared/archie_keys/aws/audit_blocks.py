@@ -1,15 +1,17 @@
-"""Audit blocks: the records of accepted requests, stored many to an item.
+"""Audit blocks: the records of requests, stored many to an item.
 
-A request made with an accepted key is the bulk of the audit (every such request, API Gateway cache hits
-included). One item per request costs at least one write unit for the table and one per index it is in,
-whatever its size, and a subscription delivery holds only a second or so of one log stream; so records are
-written twice, each time many to an item (a record is ~80 bytes once zlib has seen its neighbours):
+Every request is audited (API Gateway cache hits included, refused ones and floods of forged keys too). One
+item per request costs at least one write unit for the table and one per index it is in, whatever its size,
+and a subscription delivery holds only a second or so of one log stream; so records are written many to an
+item, once per environment and, for those attributed to a key, once more per key (a record is ~80 bytes
+once zlib has seen its neighbours):
 
     pk = ENVB#<p>#<e>#<shard>, sk = at    an environment block: one delivery's records of one environment
                                           and one BLOCK_WINDOW_SECONDS window, written by the ingest. The
                                           environment's view reads these at once. `arrival` (the
-                                          ARRIVAL bucket it was written in) puts it in the by_arrival
-                                          index (projecting its key_ids), where the compactor finds it.
+                                          ARRIVAL bucket it was written in; only on a block holding
+                                          records attributed to keys) puts it in the by_arrival index
+                                          (projecting its key_ids), where the compactor finds it.
     pk = BLK#<p>#<e>#<key id>#<shard>, sk = at
                                           a key block: one key's records from every environment block of
                                           one closed arrival bucket, written by the compactor
@@ -42,9 +44,12 @@ KEY_BLOCK_PREFIX = "BLK#"
 ENV_BLOCK_PREFIX = "ENVB#"
 INDEX_BY_ARRIVAL = "by_arrival"
 # A stored record's fields, beyond its id (the extended request id) and what its block names (project,
-# environment): the request's own, as the ingest reads them from the access log, and its key.
+# environment): the request's own, as the ingest reads them from the access log, and its key: `key_id` when
+# attributed (app.ingest), else the id a token only claimed, and the authorizer's refusal reason if any.
 RECORD_FIELDS = (
     "key_id",
+    "claimed_key_id",
+    "reason",
     "time",
     "request_id",
     "method",

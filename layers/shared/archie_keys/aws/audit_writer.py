@@ -2,17 +2,12 @@
 
 Table layout:
 
-    pk = REQ#<extended request id>, sk = R   a request, keyed by API Gateway's $context.extendedRequestId
-                                         (which no client can set; $context.requestId can be chosen by the
-                                         client with x-amzn-RequestId, so it is only kept as `request_id`);
-                                         written by whichever log line arrives first, completed by the
-                                         other, so a redelivered batch or a second stream never duplicates it
+    pk = REQ#<extended request id>, sk = R   a request stored alone: written by earlier versions (each
+                                         refused or keyless request), still read until their TTL purges them
     pk = EVT#<event id>,   sk = E        a management event (key created, deleted, rolled; role changed; ...)
     pk = USAGE#<p>#<e>#<key id>, sk = <hour>   requests per key and hour
-    pk = ENVB#<p>#<e>#<shard>, sk = at   requests made with an accepted key, many to an item, per
-    pk = BLK#<p>#<e>#<key id>#<shard>    environment and per key (aws.audit_blocks); REQ# items hold
-                                         only the requests no key was accepted for (refused, or none
-                                         presented)
+    pk = ENVB#<p>#<e>#<shard>, sk = at   every request, many to an item, per environment and (those
+    pk = BLK#<p>#<e>#<key id>#<shard>    attributed to a key) per key: aws.audit_blocks
     pk = COMPACTION, sk = STATE          the last arrival bucket whose blocks were compacted into key blocks
 
     GSI by_key   (key_bucket   = <p>#<e>#<key id>#<shard>, at)   requests by a key, events about it
@@ -118,61 +113,6 @@ class AuditWriter:
         put["ConditionExpression"] = "attribute_not_exists(pk)"
         return Write({"Put": put}, EVENT_RECORDED)
 
-    # --- request records (written by the ingest) -----------------------------------------------------------
-
-    def request_values(self, record_id: str, project: str, environment: str, values: dict[str, Any]) -> dict[str, Any]:
-        """A request record's stored attributes: its fields plus the environment index bucket and TTL, so a
-        record shows in queries and expires whichever log line wrote it first."""
-        epoch = from_iso(values["time"])
-        return {
-            **values,
-            "project": project,
-            "environment": environment,
-            "at": f"{values['time']}#{record_id}",
-            "env_bucket": bucket(project, environment, str(shard_of(record_id))),
-            "purge_epoch": int(epoch + self.retention_seconds),
-        }
-
-    def update_request(self, record_id: str, values: Mapping[str, Any]) -> None:
-        self.client.update_item(**self._request_update(record_id, values))
-
-    def _request_update(
-        self, record_id: str, values: Mapping[str, Any], condition: str | None = None
-    ) -> dict[str, Any]:
-        update: dict[str, Any] = {
-            "TableName": self.table,
-            "Key": to_item({"pk": f"REQ#{record_id}", "sk": "R"}),
-            "UpdateExpression": "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(values))),
-            "ExpressionAttributeNames": {f"#a{i}": name for i, name in enumerate(values)},
-            "ExpressionAttributeValues": to_item({f":a{i}": v for i, v in enumerate(values.values())}),
-        }
-        if condition:
-            update["ConditionExpression"] = condition
-        return update
-
-    def write_attributed(
-        self, record_id: str, values: Mapping[str, Any], project: str, environment: str, key_id: str, hour: str
-    ) -> bool:
-        """Write a refused request's fields, give it its key and count it in that key's usage of `hour`, once:
-        attribution and count are one transaction. A record already attributed (a redelivery, a retried
-        batch, or the other stream came first) only gets its fields; returns whether this write counted it."""
-        shard = str(shard_of(record_id))
-        attributed = {**values, "key_id": key_id, "key_bucket": bucket(project, environment, key_id, shard)}
-        try:
-            self.transactions.commit(
-                [
-                    Write(
-                        {"Update": self._request_update(record_id, attributed, "attribute_not_exists(key_id)")},
-                        "record",
-                    ),
-                    Write({"Update": self._usage_update(project, environment, key_id, hour, {"refused": 1})}, "usage"),
-                ]
-            )
-        except TransactionRefused:
-            self.update_request(record_id, values)
-            return False
-        return True
-
     def _put_new(self, item: dict[str, Any]) -> bool:
         """Put an item that must not exist yet; False when it does (a redelivery, a retried compaction)."""
         try:
@@ -203,14 +143,18 @@ class AuditWriter:
     def put_environment_block(
         self, project: str, environment: str, records: list[dict[str, Any]], arrival_bucket: float
     ) -> bool:
-        """Store one environment block: an environment's records (each {"id", "key_id", "time", ...}) from one
-        window of one delivery, listed under the arrival bucket it is written in (with the key ids it holds,
-        so a guarded delete reads only the blocks of its key). Returns False when the block is already stored
-        (a redelivery): it is then neither stored nor listed again."""
+        """Store one environment block: an environment's records (each {"id", "time", ...}, `key_id` on those
+        attributed to a key) from one window of one delivery. A block holding attributed records is listed
+        under the arrival bucket it is written in, with their key ids (the compactor finds it there, and a
+        guarded delete reads only the blocks of its key); one without (refused or keyless requests only) is
+        not listed, which saves the index write. Returns False when the block is already stored (a
+        redelivery): it is then neither stored nor listed again."""
         item = self._block(ENV_BLOCK_PREFIX, (project, environment), records)
-        arrival = arrival_value(arrival_bucket, item.pop("_shard"))
-        keys = sorted({str(record["key_id"]) for record in records})
-        item.update({"project": project, "environment": environment, "arrival": arrival, "key_ids": set(keys)})
+        shard = item.pop("_shard")
+        item.update({"project": project, "environment": environment})
+        keys = {str(record["key_id"]) for record in records if record.get("key_id")}
+        if keys:
+            item.update({"arrival": arrival_value(arrival_bucket, shard), "key_ids": keys})
         return self._put_new(item)
 
     def put_key_block(

@@ -24,10 +24,20 @@ REFUSED = "Refused"
 UNFLUSHED_STAGES = "UnflushedStages"
 AUDIT_LAG = "AuditLag"
 COMPACTION_BEHIND = "AuditCompactionBehind"
-METRIC_NAMES = (REFUSED, UNFLUSHED_STAGES, AUDIT_LAG, COMPACTION_BEHIND)
+PEPPER_STALE = "PepperStale"
+METRIC_NAMES = (REFUSED, UNFLUSHED_STAGES, AUDIT_LAG, COMPACTION_BEHIND, PEPPER_STALE)
 # Why the authorizer refuses (KeyRefusedError reasons on its path, and "error" when it failed closed): the
 # `Reason` dimension's values, each a line of the dashboard.
-REFUSAL_REASONS = ("malformed", "wrong_environment", "not_found", "expired", "revoked", "error")
+REFUSAL_REASONS = (
+    "malformed",
+    "wrong_environment",
+    "not_found",
+    "expired",
+    "revoked",
+    "disabled",
+    "source_ip_not_allowed",
+    "error",
+)
 
 
 def write_stdout(line: str) -> None:
@@ -100,6 +110,10 @@ class MetricLines:
         """How far behind the audit is: now minus the oldest log event of the batch just written."""
         self.put(AUDIT_LAG, round(milliseconds), unit="Milliseconds")
 
+    def pepper_stale(self, seconds: float) -> None:
+        """The pepper could not be re-read: the last good one keeps serving, this many seconds after it was."""
+        self.put(PEPPER_STALE, round(seconds), unit="Seconds")
+
     def compaction_behind(self, milliseconds: float) -> None:
         """How far a key's view of the audit trails: now minus the end of the newest compacted bucket."""
         self.put(COMPACTION_BEHIND, round(milliseconds), unit="Milliseconds")
@@ -112,8 +126,8 @@ class DecisionMetrics:
 
     An accepted decision writes nothing: at 0% cache hits a line per request would be the authorizer's
     largest cost after Lambda's own fee (~200 bytes of log ingestion, `make cost`), and Lambda already
-    counts what it would say. Every refusal and failure is an error to Lambda (the 401 is an exception),
-    so accepted decisions are its Invocations minus its Errors: the dashboard draws exactly that."""
+    counts what it would say: every decision is an invocation and every refusal (401, Deny) or failure
+    (503) a line here, so accepted decisions are its Invocations minus the sum of Refused."""
 
     def __init__(self, lines: MetricLines) -> None:
         self._lines = lines

@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-# The message of the authorizer's structured log line for a refused key (request id, key id, reason; never the
-# key). A subscription filter on the authorizer's log group selects exactly these lines.
-REFUSAL_MESSAGE = "key refused"
+# The message of the authorizer's structured log line when it could not decide (a dependency failed): the
+# caller got 503, and operators find the cause here. Refusals need no line: the authorizer's Deny carries the
+# key id and reason into API Gateway's access log (see PROVEN_REFUSALS).
+UNDECIDED_MESSAGE = "key not decided"
+
+# Refusals given after the presented secret was proven to be the key's: the request is the key's own traffic
+# (a forgotten consumer of a revoked key), so the audit attributes it to the key and counts it in its usage.
+# Every other refusal (not_found, wrong_environment, malformed) proves nothing about who holds the key id
+# the token names: anyone can put any key id in a checksum-valid token, so such a request is recorded in
+# the environment it was sent to with the id only as `claimed_key_id`, and never counted for that key.
+PROVEN_REFUSALS = frozenset({"revoked", "expired", "disabled", "source_ip_not_allowed"})
 
 
 def hour_of(epoch: float) -> str:

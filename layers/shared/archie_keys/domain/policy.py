@@ -64,14 +64,19 @@ def data_paths(grants: Grants) -> list[tuple[str, str]]:
     return sorted(routes)
 
 
+def deny_policy(arn_prefix: str) -> dict[str, Any]:
+    """An explicit Deny of every route of the API stage `arn_prefix`."""
+    return {
+        "Version": "2012-10-17",
+        "Statement": [{"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": f"{arn_prefix}/*"}],
+    }
+
+
 def build_policy(arn_prefix: str, routes: Iterable[tuple[str, str]]) -> dict[str, Any]:
     """An IAM policy allowing exactly `routes` on the API stage `arn_prefix` (arn:...:apiId/stage)."""
     resources = [f"{arn_prefix}/{method}{path}" for method, path in routes]
     if not resources:
-        return {
-            "Version": "2012-10-17",
-            "Statement": [{"Action": "execute-api:Invoke", "Effect": "Deny", "Resource": f"{arn_prefix}/*"}],
-        }
+        return deny_policy(arn_prefix)
     return {
         "Version": "2012-10-17",
         "Statement": [{"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": resources}],

@@ -1,4 +1,13 @@
-"""The API Gateway REQUEST authorizer: presented key -> IAM policy + context, or 401. Fails closed.
+"""The API Gateway REQUEST authorizer: presented key -> IAM policy + context. Fails closed, in three ways:
+
+* no key, or not a key at all (wrong shape, bad checksum): raise "Unauthorized", API Gateway's 401;
+* a key refused for a reason (revoked, expired, unknown, another environment's, ...): an explicit Deny whose
+  context names the key and the reason. API Gateway answers 403 and caches the Deny like an Allow, so every
+  later request with the same header is refused from its cache and still reaches the access log with the
+  key id and the reason (an uncached-looking 401 would reach the audit without either);
+* no decision possible (DynamoDB or Secrets Manager failing, a bug): raise anything but "Unauthorized".
+  API Gateway answers AUTHORIZER_FAILURE, which the template maps to 503 with Retry-After, and caches
+  nothing, so the client retries instead of concluding that its key is bad.
 
 Two kinds of API use it:
 * the management API (no stage variables): the policy covers the key's own /projects/{p}/environments/{e}
@@ -16,24 +25,32 @@ from typing import Any
 
 from archie_keys.app.verification import KeyVerifier, VerifiedKey
 from archie_keys.aws.metrics import DecisionMetrics
-from archie_keys.domain.audit import REFUSAL_MESSAGE
+from archie_keys.domain.audit import PROVEN_REFUSALS, UNDECIDED_MESSAGE
 from archie_keys.domain.errors import KeyRefusedError
 from archie_keys.domain.keyformat import MalformedKeyError, parse_key
-from archie_keys.domain.policy import build_policy, data_paths, management_paths, stage_arn_prefix
+from archie_keys.domain.policy import build_policy, data_paths, deny_policy, management_paths, stage_arn_prefix
 from archie_keys.edge.log_lines import json_logger
 
 # The logger of the authorizer's log lines (the local stack ships this one to the authorizer's log group).
 AUTHORIZER_LOGGER = "archie-keys.authorizer"
-# Structured JSON: the audit pipeline reads the "key refused" lines (request id, key id, reason) from this
-# function's log group to attribute refused requests, which API Gateway's access log cannot do.
+# Structured JSON, one line per decision that could not be made (never per refusal: the access log has those).
 logger = json_logger(AUTHORIZER_LOGGER)
 
 UNAUTHORIZED = "Unauthorized"  # the exact message API Gateway turns into a 401
+# Any other message is an authorizer failure to API Gateway (never cached, 503 by the template's responses).
+UNDECIDED = "the key could not be checked now"
 
 
 class Unauthorized(Exception):
     def __init__(self) -> None:
         super().__init__(UNAUTHORIZED)
+
+
+class Undecided(Exception):
+    """The authorizer could not decide: a dependency failed, or something unexpected happened."""
+
+    def __init__(self) -> None:
+        super().__init__(UNDECIDED)
 
 
 def bearer_token(headers: dict[str, str] | None) -> str | None:
@@ -67,49 +84,60 @@ def authorizer_response(verified: VerifiedKey, arn_prefix: str, data_api: bool) 
     return response
 
 
-def authorize(event: dict[str, Any], verifier: KeyVerifier, decisions: DecisionMetrics | None = None) -> dict[str, Any]:
-    """Decide one REQUEST authorizer event. Raises Unauthorized for every refusal and every failure. Each
-    refusal is one metric line (`decisions`): Refused with its reason ("error" for a failure); an accepted
-    decision writes nothing (Lambda's Invocations minus Errors count those).
+def refusal_response(token: str, reason: str, arn_prefix: str, stage_place: tuple[str, str] | None) -> dict[str, Any]:
+    """The explicit Deny of a refused key, for every route of the stage. Its context is what the access log
+    records: the reason, and the key id, attributed (`key_id`, with the key's own project and environment)
+    only when the secret was proven, else only claimed (`claimed_key_id`, with the place of the protected
+    stage it was sent to, from the stage's own variables; none on the management API, whose path says it)."""
+    parsed = parse_key(token)  # a refusal with a reason is given only to a token that parses
+    context: dict[str, str] = {"refusal": reason}
+    if reason in PROVEN_REFUSALS:
+        # On a protected stage the key's place is the stage's: another environment's key never gets this far.
+        context.update(key_id=parsed.key_id, project=parsed.project, environment=parsed.environment)
+        principal = parsed.key_id
+    else:
+        context["claimed_key_id"] = parsed.key_id
+        if stage_place is not None:
+            context.update(project=stage_place[0], environment=stage_place[1])
+        principal = "refused"
+    return {"principalId": principal, "policyDocument": deny_policy(arn_prefix), "context": context}
 
-    Lambda counts every refusal as a function error (the 401 is an exception), so these metrics, not
-    Lambda's Errors, tell refusals from failures."""
-    request_context = event.get("requestContext") or {}
-    # The audit keys its records on the extended request id (no client can set it; a client can choose the
-    # request id with an x-amzn-RequestId header), so a refusal is merged into the right record.
-    ids = {
-        "request_id": request_context.get("requestId"),
-        "extended_request_id": request_context.get("extendedRequestId"),
-    }
+
+def authorize(event: dict[str, Any], verifier: KeyVerifier, decisions: DecisionMetrics | None = None) -> dict[str, Any]:
+    """Decide one REQUEST authorizer event: an Allow, a Deny (a refused key), or raise (module docstring).
+    Each refusal is one metric line (`decisions`): Refused with its reason ("error" when undecided); an
+    accepted decision writes nothing (Lambda's Invocations minus Errors count those)."""
     token = bearer_token(event.get("headers"))
     stage_variables = event.get("stageVariables") or {}
     project, environment = stage_variables.get("project"), stage_variables.get("environment")
     data_api = bool(project or environment)
     try:
+        arn_prefix = stage_arn_prefix(str(event.get("methodArn", "")))
         if token is None:
             raise KeyRefusedError("malformed")
         if data_api and not (project and environment):
-            # A stage with only one of the two variables is misconfigured: never guess.
-            raise KeyRefusedError("wrong_environment")
-        arn_prefix = stage_arn_prefix(str(event.get("methodArn", "")))
+            # A stage with only one of the two variables is misconfigured: never guess, and never blame the
+            # key (the operator's mistake answers 503 and raises the authorizer's error alarm).
+            raise ValueError("a protected stage must set both the project and environment stage variables")
         verified = verifier.verify(token, project=project, environment=environment)
-        response = authorizer_response(verified, arn_prefix, data_api)
+        return authorizer_response(verified, arn_prefix, data_api)
     except KeyRefusedError as refusal:
-        place = _key_place(token)
-        # Only a key with an id is worth a line (the audit attributes the refusal to it); a flood of
-        # malformed strings costs no logging, and API Gateway's access log records those requests anyway.
-        if place:
-            logger.info(REFUSAL_MESSAGE, extra={**ids, "reason": refusal.reason, **place})
         if decisions is not None:
             decisions.refused(refusal.reason)
-        raise Unauthorized() from None
+        if refusal.reason == "malformed" or token is None:
+            raise Unauthorized() from None
+        stage_place = (str(project), str(environment)) if data_api else None
+        return refusal_response(token, refusal.reason, arn_prefix, stage_place)
     except Exception:
-        # DynamoDB down, secret unreadable, a bug: deny. Never allow, never leak the key.
-        logger.exception(REFUSAL_MESSAGE, extra={**ids, "reason": "error", **_key_place(token)})
+        # DynamoDB down, secret unreadable, a bug: no decision, so no access, and no cached answer either.
+        request_context = event.get("requestContext") or {}
+        logger.exception(
+            UNDECIDED_MESSAGE,
+            extra={"extended_request_id": request_context.get("extendedRequestId"), **_key_place(token)},
+        )
         if decisions is not None:
             decisions.refused("error")
-        raise Unauthorized() from None
-    return response
+        raise Undecided() from None
 
 
 def _key_place(token: str | None) -> dict[str, str]:

@@ -31,18 +31,17 @@ if TYPE_CHECKING:
     from archie_keys.domain.paging import PagingTokens
 
 
-def _client(service: str) -> Any:
-    import boto3  # imported on first use: a function that never reaches AWS never pays for it
-
-    return boto3.client(service)
-
-
 class AwsServices:
     """`app.services.Services` on AWS (or moto): every attribute is built on first access."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._lock = threading.Lock()
+
+    def _client(self, service: str) -> Any:
+        from archie_keys.aws.clients import new_client
+
+        return new_client(service, self.settings.aws_client_profile)
 
     @cached_property
     def config(self) -> AppConfig:
@@ -53,7 +52,7 @@ class AwsServices:
 
     @cached_property
     def dynamodb(self) -> Any:
-        return _client("dynamodb")
+        return self._client("dynamodb")
 
     @cached_property
     def store(self) -> KeyStore:
@@ -119,7 +118,7 @@ class AwsServices:
     def protected_apis(self) -> ProtectedApiRegistry:
         from archie_keys.aws.cache_flush import ProtectedApiRegistry
 
-        return ProtectedApiRegistry(_client("ssm"), self.settings.protected_apis_path)
+        return ProtectedApiRegistry(self._client("ssm"), self.settings.protected_apis_path)
 
     def flush_targets(self) -> tuple[FlushTarget, ...]:
         """FLUSH_TARGETS when set (local runs, tests), else the registry of protected APIs (as deployed:
@@ -145,7 +144,7 @@ class AwsServices:
         from archie_keys.aws.cache_flush import CacheFlusher
 
         return CacheFlusher(
-            _client("apigateway"),
+            self._client("apigateway"),
             self.flush_targets,
             self.settings.authorizer_cache_ttl_seconds,
             on_unflushed=self.metrics.unflushed_stage,
@@ -161,7 +160,7 @@ class AwsServices:
             self.settings.expiry_flush_function_arn,
             self.settings.expiry_dead_letter_queue_arn,
         )
-        return ExpirySchedules(_client("scheduler"), target)
+        return ExpirySchedules(self._client("scheduler"), target)
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:
@@ -171,7 +170,15 @@ class AwsServices:
 
     @cached_property
     def secretsmanager(self) -> Any:
-        return _client("secretsmanager")
+        return self._client("secretsmanager")
+
+    @cached_property
+    def decision_clients(self) -> tuple[Any, Any]:
+        """DynamoDB and Secrets Manager clients for deciding on a key (the authorizer, /verify, leak reports):
+        every protected API waits on them, so they give up within about two seconds, whatever process."""
+        from archie_keys.aws.clients import new_client
+
+        return new_client("dynamodb", "decision"), new_client("secretsmanager", "decision")
 
     def secret_scanning_public_keys(self) -> dict[str, str]:
         """GitHub's secret scanning keys: from SECRET_SCANNING_PUBLIC_KEYS, or the SSM parameter (cached 5 min)."""
@@ -189,13 +196,18 @@ class AwsServices:
         HasherProvider caches what it reads (the current version for PEPPER_MAX_AGE_SECONDS)."""
         request = {"SecretId": self.settings.pepper_secret_id}
         request.update({"VersionId": version} if version else {"VersionStage": "AWSCURRENT"})
-        secret = self.secretsmanager.get_secret_value(**request)
+        secret = self.decision_clients[1].get_secret_value(**request)
         value = secret.get("SecretBinary") or str(secret["SecretString"]).encode("utf-8")
         return value, str(secret["VersionId"])
 
     @cached_property
     def hasher_provider(self) -> HasherProvider:
-        return HasherProvider(self.fetch_pepper, self.settings.argon2, self.settings.pepper_max_age_seconds)
+        return HasherProvider(
+            self.fetch_pepper,
+            self.settings.argon2,
+            self.settings.pepper_max_age_seconds,
+            on_stale=self.metrics.pepper_stale,
+        )
 
     def hasher(self) -> KeyHasher:
         return self.hasher_provider()
@@ -217,7 +229,9 @@ class AwsServices:
             negative_cache_ttl_seconds=self.settings.authorizer_negative_cache_ttl_seconds,
             proof_ttl_seconds=self.settings.authorizer_proof_ttl_seconds,
         )
-        return KeyVerifier(self.store, self.hasher_provider, config)
+        from archie_keys.aws.key_store import KeyStore
+
+        return KeyVerifier(KeyStore(self.settings.keys_table, self.decision_clients[0]), self.hasher_provider, config)
 
 
 _services: AwsServices | None = None

@@ -143,8 +143,21 @@ class RequestRecord(Answer):
     status: int | None = None
     source_ip: str | None = None
     user_agent: str | None = None
-    key_id: KeyId | None = None
-    reason: str | None = None
+    key_id: KeyId | None = Field(
+        default=None,
+        description="the key the request was made with, when the authorizer proved its secret and the key belongs "
+        "to this environment: the request is in that key's audit and usage",
+    )
+    claimed_key_id: KeyId | None = Field(
+        default=None,
+        description="a key id the presented token named without proving it (an unknown key or wrong secret, or a "
+        "key of another environment): recorded here, counted for no key",
+    )
+    reason: str | None = Field(
+        default=None,
+        description="why the authorizer refused the key: not_found, revoked, expired, disabled, wrong_environment, "
+        "source_ip_not_allowed",
+    )
     error: str | None = None
     api: str | None = None
 

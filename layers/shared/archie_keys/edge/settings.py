@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import Any
 
 from archie_keys.aws.cache_flush import FlushTarget, parse_flush_targets
+from archie_keys.aws.clients import PROFILES
 from archie_keys.domain.hashing import Argon2Parameters
 
 
@@ -73,6 +74,8 @@ class Settings:
     expiry_dead_letter_queue_arn: str = ""
     # CloudWatch namespace of the EMF metrics (the template's alarms and dashboard read it); empty: none.
     metrics_namespace: str = "ArchieKeys"
+    # Timeouts and retry budget of every AWS client of this process (aws.clients.PROFILES).
+    aws_client_profile: str = "request"
 
     @property
     def argon2(self) -> Argon2Parameters:
@@ -109,6 +112,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         if min_length and len(str(value)) < min_length:
             problems.append(f"{spec.name.upper()} must have at least {min_length} characters")
         values[spec.name] = value
+    if values.get("aws_client_profile", "request") not in PROFILES:
+        problems.append(f"AWS_CLIENT_PROFILE must be one of {', '.join(PROFILES)}")
     if problems:
         raise ConfigurationError("invalid configuration: " + "; ".join(problems))
     return Settings(**values)

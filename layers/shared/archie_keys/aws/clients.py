@@ -1,0 +1,45 @@
+"""boto3 clients with timeouts and retry budgets that fit the function calling them.
+
+botocore's defaults (legacy retries, 60 s connect and read timeouts) fit none of our functions: a DynamoDB
+or Secrets Manager call that hangs would hold the authorizer far past its 10 s timeout, so API Gateway
+would answer 500 instead of the 503 a client can retry, and a management function would outlive its own
+timeout and answer 502. Each process uses one profile (AWS_CLIENT_PROFILE, set per function in the
+template); its worst case (attempts x (connect + read)) stays inside the function's timeout.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# name -> (connect timeout s, read timeout s, total attempts)
+PROFILES: dict[str, tuple[float, float, int]] = {
+    # The authorizer: every protected API waits on it. A key lookup takes milliseconds; after two tries of a
+    # second each it answers 503 (API Gateway's AUTHORIZER_FAILURE) instead of holding every request.
+    "decision": (1.0, 1.0, 2),
+    # Management functions (10-15 s timeouts): a change is one transaction and a few reads.
+    "request": (1.0, 3.0, 2),
+    # The audit ingest, the compactor, expiry flushes, the canary (30-300 s): batches may be large and a
+    # retry is cheaper than a redelivery, so they wait longer and try more often, with adaptive backoff.
+    "background": (2.0, 10.0, 4),
+}
+
+
+def client_config(profile: str) -> Any:
+    """The botocore Config of a profile; ValueError for a profile that does not exist (checked at start)."""
+    from botocore.config import Config  # imported with boto3, on first use
+
+    if profile not in PROFILES:
+        raise ValueError(f"AWS_CLIENT_PROFILE must be one of {', '.join(PROFILES)}, not {profile!r}")
+    connect, read, attempts = PROFILES[profile]
+    return Config(
+        connect_timeout=connect,
+        read_timeout=read,
+        retries={"mode": "adaptive" if profile == "background" else "standard", "total_max_attempts": attempts},
+        tcp_keepalive=True,
+    )
+
+
+def new_client(service: str, profile: str) -> Any:
+    import boto3  # imported on first use: a function that never reaches AWS never pays for it
+
+    return boto3.client(service, config=client_config(profile))
