@@ -358,3 +358,27 @@ def test_the_stack_serves_both_forms_and_the_dashboard_at_both(stack: Any, admin
     sample = stack.url("SampleApi", with_stage=True)
     assert sample.endswith(f"/{stack.apis['SampleApi'].stage}")
     assert http(sample, "GET", "/orders/42").status == 401  # reached the route: the authorizer wants a key
+
+
+# --- 5. the authorizer's identity source ------------------------------------------------------------------
+
+
+def test_two_authorization_headers_are_refused_and_the_garbage_alone_is_not_let_in(
+    admin: str, access_log: tuple[str, list[dict[str, Any]]]
+) -> None:
+    # Given a request with two Authorization headers, the first garbage and the second a real key, on the wire
+    root, lines = access_log
+    connection = RawConnection(int(root.rsplit(":", 1)[1]))
+    garbage, real = "Authorization: Bearer garbage\r\n", f"Authorization: Bearer {admin}\r\n"
+    try:
+        connection.send(f"GET {WHOAMI} HTTP/1.1\r\nHost: 127.0.0.1\r\n{garbage}{real}\r\n".encode())
+        # Then it is a 401, logged as API Gateway's UNAUTHORIZED
+        assert connection.response().status == 401
+        assert (lines[-1]["status"], lines[-1]["error"]) == ("401", "UNAUTHORIZED")
+        # And no answer was cached under the garbage: alone, it is refused too
+        connection.send(f"GET {WHOAMI} HTTP/1.1\r\nHost: 127.0.0.1\r\n{garbage}\r\n".encode())
+        assert connection.response().status == 401
+        connection.send(f"GET {WHOAMI} HTTP/1.1\r\nHost: 127.0.0.1\r\n{real}\r\n".encode())
+        assert connection.response().status == 200
+    finally:
+        connection.close()

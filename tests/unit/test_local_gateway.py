@@ -100,6 +100,37 @@ def test_an_authorizer_that_fails_is_a_500_with_a_null_message(served: Served, a
     assert served.log[-1]["error"] == "AUTHORIZER_FAILURE"
 
 
+# --- the authorizer's identity source -------------------------------------------------------------------
+
+
+def send(served: Served, *authorizations: tuple[str, str]) -> Any:
+    """GET /whoami with exactly these (name, value) Authorization headers, duplicates kept."""
+    from archie_local.http_server import HttpRequest
+
+    return served.call.gateway.handle(HttpRequest("GET", WHOAMI, {}, list(authorizations), b"", "127.0.0.1"))
+
+
+@pytest.mark.parametrize("second_name", ["Authorization", "authorization"], ids=["same-case", "other-case"])
+def test_two_authorization_headers_are_refused_and_cache_nothing(
+    served: Served, admin_key: str, second_name: str
+) -> None:
+    garbage, real = ("Authorization", "Bearer garbage"), (second_name, f"Bearer {admin_key}")
+    keyless = send(served)
+    # Given a request with two Authorization headers, the first garbage and the second a real key
+    for headers in ((garbage, real), (real, garbage)):
+        # Then it gets the UNAUTHORIZED gateway response a keyless request gets, without asking the
+        # authorizer, and is recorded like any 401
+        reply = send(served, *headers)
+        assert (reply.status, reply.body) == (401, keyless.body)
+        assert served.authorizer.events == []
+        assert (served.log[-1]["status"], served.log[-1]["error"]) == ("401", "UNAUTHORIZED")
+    # And the garbage alone is not served an answer cached for the real key
+    assert send(served, garbage).status == 401
+    assert len(served.authorizer.events) == 1
+    # While the real key alone still works
+    assert send(served, real).status == 200
+
+
 # --- request ids ------------------------------------------------------------------------------------------
 
 
