@@ -382,3 +382,65 @@ def test_two_authorization_headers_are_refused_and_the_garbage_alone_is_not_let_
         assert connection.response().status == 200
     finally:
         connection.close()
+
+
+# --- 6. the static site -----------------------------------------------------------------------------------
+
+# What any answer carries besides the site's security headers: framing, caching, the gateway's ids.
+NOT_SECURITY_HEADERS = {
+    "content-type",
+    "content-length",
+    "cache-control",
+    "location",
+    "date",
+    "server",
+    "connection",
+    "x-amzn-requestid",
+    "x-amz-apigw-id",
+}
+
+
+def test_the_static_site_sends_exactly_the_headers_cloudfront_adds_on_aws(stack: Any, port: int) -> None:
+    # Given the response headers policy of the template's CloudFront distribution, as CloudFront renders it
+    from archie_local.template import load_template
+
+    policy = load_template()["Resources"]["DashboardResponseHeadersPolicy"]["Properties"]
+    settings = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    hsts = settings["StrictTransportSecurity"]
+    assert hsts["IncludeSubdomains"] is True and "Preload" not in hsts  # what the rendering below assumes
+    expected = {
+        "content-security-policy": stack.provisioned.resolver.resolve(
+            settings["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+        ),
+        "strict-transport-security": f"max-age={hsts['AccessControlMaxAgeSec']}; includeSubDomains",
+        "x-content-type-options": "nosniff",
+        "x-frame-options": settings["FrameOptions"]["FrameOption"],
+        "referrer-policy": settings["ReferrerPolicy"]["ReferrerPolicy"],
+    }
+    # A setting added to the template must be added here (and to archie_local.site) too
+    assert set(settings) == {
+        "ContentSecurityPolicy",
+        "StrictTransportSecurity",
+        "ContentTypeOptions",
+        "FrameOptions",
+        "ReferrerPolicy",
+    }
+    assert set(policy["ResponseHeadersPolicyConfig"]) == {"Name", "Comment", "SecurityHeadersConfig"}
+    connection = RawConnection(port)
+    try:
+        # When the dashboard, the OpenAPI document and Swagger UI are fetched
+        for path, status in (
+            ("/", 200),
+            ("/openapi.json", 200),
+            ("/docs", 302),
+            ("/docs/", 200),
+            ("/docs/init.js", 200),
+        ):
+            connection.send(request("GET", path))
+            answered = connection.response()
+            # Then each answer carries exactly those headers, and nothing else but framing and ids
+            assert answered.status == status, path
+            security = {k: v for k, v in answered.headers.items() if k not in NOT_SECURITY_HEADERS}
+            assert security == expected, path
+    finally:
+        connection.close()

@@ -289,3 +289,56 @@ def test_the_dashboard_is_served_at_the_root_and_under_the_stage(served: Served,
     for path in ("/", f"/{served.api.stage}/"):
         reply = served.call("GET", path)
         assert (reply.status, reply.body) == (200, "<html>dashboard</html>"), path
+
+
+def policy_template(config: dict[str, Any]) -> dict[str, Any]:
+    """A template whose dashboard distribution has a response headers policy of this config."""
+    behavior = {"ResponseHeadersPolicyId": {"Ref": "Policy"}}
+    return {
+        "Resources": {
+            "DashboardDistribution": {"Properties": {"DistributionConfig": {"DefaultCacheBehavior": behavior}}},
+            "Policy": {"Properties": {"ResponseHeadersPolicyConfig": {"Name": "p", **config}}},
+        }
+    }
+
+
+def test_the_site_sends_every_cloudfront_header_setting_as_cloudfront_renders_it() -> None:
+    from archie_local.site import security_headers
+    from archie_local.template import Resolver
+
+    config = {
+        "SecurityHeadersConfig": {
+            "ContentSecurityPolicy": {
+                "Override": True,
+                "ContentSecurityPolicy": {"Fn::Sub": "connect-src ${AWS::Region}"},
+            },
+            "StrictTransportSecurity": {"Override": True, "AccessControlMaxAgeSec": 600, "Preload": True},
+            "ContentTypeOptions": {"Override": False},
+            "FrameOptions": {"Override": True, "FrameOption": "SAMEORIGIN"},
+            "ReferrerPolicy": {"Override": True, "ReferrerPolicy": "same-origin"},
+            "XSSProtection": {"Override": True, "Protection": True, "ModeBlock": True},
+        },
+        "CustomHeadersConfig": {"Items": [{"Header": "Permissions-Policy", "Value": "camera=()", "Override": True}]},
+    }
+    assert security_headers(policy_template(config), Resolver({})) == {
+        "Content-Security-Policy": f"connect-src {REGION}",
+        "Strict-Transport-Security": "max-age=600; preload",
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "SAMEORIGIN",
+        "Referrer-Policy": "same-origin",
+        "X-XSS-Protection": "1; mode=block",
+        "Permissions-Policy": "camera=()",
+    }
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"RemoveHeadersConfig": {"Items": [{"Header": "Server"}]}}, {"SecurityHeadersConfig": {"Nonsense": {}}}],
+    ids=["a-policy-setting", "a-security-header"],
+)
+def test_a_header_setting_the_local_site_cannot_send_fails_loudly(config: dict[str, Any]) -> None:
+    from archie_local.site import security_headers
+    from archie_local.template import Resolver
+
+    with pytest.raises(ValueError, match="does not send"):
+        security_headers(policy_template(config), Resolver({}))
