@@ -10,6 +10,9 @@ import { handleAuthFailure } from "./signin-view.js";
 const ACTIONS = ["read", "write", "update", "delete"];
 const capitalized = (word) => word[0].toUpperCase() + word.slice(1);
 const keysText = (count) => `${count} ${count === 1 ? "key" : "keys"}`;
+// key_count is null for a key that may not read every key (it would count other tenants' keys).
+const heldBy = (count) => count == null ? "How many keys hold it is shown only to a key that may read every key"
+  : count ? `Held by ${keysText(count)}` : "Held by no key";
 
 let permissionCounter = 0;
 
@@ -88,7 +91,7 @@ function editRole(main, role) {
   permissionCounter = 0;
   const isNew = !role;
   main.append(h("div", { class: "pagehead" }, h("h1", {}, isNew ? "New role" : `Role ${role.name}`),
-    isNew ? "" : h("p", { class: "hint" }, role.key_count ? `Held by ${keysText(role.key_count)}` : "Held by no key")));
+    isNew ? "" : h("p", { class: "hint" }, heldBy(role.key_count))));
   const error = h("p", { class: "error", role: "alert", id: "role-error" });
   const nameInput = isNew ? h("input", { id: "role-name", spellcheck: "false" }) : null;
   const description = h("input", { id: "role-description", value: role ? role.description : "" });
@@ -123,13 +126,15 @@ function editRole(main, role) {
     grid.querySelectorAll(".perm-error").forEach((el) => (el.textContent = ""));
     const name = isNew ? nameInput.value.trim() : role.name;
     const permissions = readPermissions(grid);
-    // Keys holding the role gain whatever the edit adds the moment it is saved: say so, and how many.
-    const added = role && role.key_count > 0 ? widenings(role.permissions, permissions) : [];
+    // Keys holding the role gain whatever the edit adds the moment it is saved: say so, and how many (an
+    // unknown count may be any number: ask all the same).
+    const counted = role && role.key_count != null;
+    const added = role && (!counted || role.key_count > 0) ? widenings(role.permissions, permissions) : [];
     if (!added.length) return save(name, permissions);
     confirmDialog({
       title: `Widen role “${name}”?`,
-      text: `${keysText(role.key_count)} hold this role and will be allowed, as soon as you save: ${added.join("; ")}.`,
-      action: `Save and widen ${keysText(role.key_count)}`,
+      text: `${counted ? keysText(role.key_count) : "Any keys that"} hold this role and will be allowed, as soon as you save: ${added.join("; ")}.`,
+      action: counted ? `Save and widen ${keysText(role.key_count)}` : "Save and widen",
       onConfirm: () => { save(name, permissions); },
     });
   });

@@ -1,5 +1,5 @@
-// #/roles: the environment's roles, 25 at a time, what each grants and how many keys hold it; a name opens
-// its editor.
+// #/roles: the environment's roles, 25 at a time, what each grants and how many keys hold it (when the
+// signed-in key may see that); a name opens its editor.
 import { api, listPath } from "./api.js";
 import { cell, h, row, stackedTable } from "./dom.js";
 import { pagedList } from "./paged-list.js";
@@ -14,11 +14,16 @@ function summary(permissions) {
     .join("; ");
 }
 
+// key_count is null for a key that may not read every key (it would count other tenants' keys).
+const keysCell = (count) => count == null
+  ? cell("Keys", "—", { title: "Shown only to a key that may read every key" })
+  : cell("Keys", String(count));
+
 const roleRow = (role) => row({},
   cell("Role", h("button", { type: "button", class: "link", onclick: () => navigate(`#/roles/${encodeURIComponent(role.name)}`) }, role.name)),
   cell("Description", role.description, { class: "wrap" }),
   cell("Permissions", summary(role.permissions), { class: "wrap" }),
-  cell("Keys", String(role.key_count)));
+  keysCell(role.key_count));
 
 export async function renderRoles(main) {
   main.append(h("div", { class: "pagehead" }, h("h1", {}, "Roles"),

@@ -30,7 +30,8 @@ BASE = "/projects/<project>/environments/<environment>/roles"
 @app.get(
     BASE,
     summary="List roles",
-    description="The roles of the environment, by name, with how many keys hold each.",
+    description="The roles of the environment, by name, with how many keys hold each (`key_count`, null "
+    "unless the caller may read every key).",
     operation_id="listRoles",
     tags=["roles"],
     security=SECURITY,

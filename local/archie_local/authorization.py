@@ -1,7 +1,8 @@
 """The REQUEST authorizer step of the local API Gateway, as API Gateway runs it: missing identity sources
-answer 401 without calling the authorizer; its answer is cached for ReauthorizeEvery seconds keyed on the
-identity-source values; an "Unauthorized" error is 401 (cached too); any other failure is 500; the returned
-policy is evaluated against the method ARN (explicit Deny wins, no matching Allow is 403)."""
+answer 401 without calling the authorizer, and so does a header source sent more than once; its answer is
+cached for ReauthorizeEvery seconds keyed on the identity-source values; an "Unauthorized" error is 401
+(cached too); any other failure is 500; the returned policy is evaluated against the method ARN (explicit
+Deny wins, no matching Allow is 403)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import re
 import time
 from typing import Any
 
-from archie_local.events import Call, method_arn, request_context, request_fields
+from archie_local.events import Call, authorizer_event, method_arn
 from archie_local.http_server import HttpResponse
 from archie_local.routing import LocalApi, Route
 
@@ -44,10 +45,17 @@ def policy_allows(policy: dict[str, Any], method_arn: str) -> bool:
 
 
 def _identity(api: LocalApi, call: Call) -> tuple[str, ...] | None:
-    """The identity-source values (the cache key), or None when one is missing."""
+    """The identity-source values (the cache key), or None when one is missing or a header is sent twice.
+
+    Two Authorization headers are refused rather than resolved: the cache key would take one of them and the
+    authorizer's event another, so an Allow for a real key would be cached under the other value, garbage
+    included, and served to whoever sends that value alone."""
     config = api.authorizer
     assert config is not None
-    sources = [call.request.header(header) for header in config.header_sources]
+    sources: list[str | None] = []
+    for header in config.header_sources:
+        sent = call.request.header_values(header)
+        sources.append(sent[0] if len(sent) == 1 else None)
     sources += [api.variables.get(variable) for variable in config.stage_variable_sources]
     values: list[str] = []
     for value in sources:
@@ -78,14 +86,8 @@ def authorize(
     if cached is not None and cached[0] > now:
         outcome = cached[1]
     else:
-        event = {
-            "type": "REQUEST",
-            "methodArn": arn,
-            **request_fields(api, call, route, path_params),
-            "requestContext": request_context(api, call, route),
-        }
         try:
-            outcome = config.function.invoke(event)
+            outcome = config.function.invoke(authorizer_event(api, call, route, path_params))
         except Exception as error:  # noqa: BLE001 - an authorizer failure is API Gateway's 500 or 401
             if str(error) != "Unauthorized":
                 logger.error("authorizer failed: %s", type(error).__name__)

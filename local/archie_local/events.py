@@ -105,6 +105,16 @@ def request_fields(api: LocalApi, call: Call, route: Route, path_params: dict[st
     }
 
 
+def authorizer_event(api: LocalApi, call: Call, route: Route, path_params: dict[str, str]) -> dict[str, Any]:
+    """The REQUEST authorizer's event for a call."""
+    return {
+        "type": "REQUEST",
+        "methodArn": method_arn(api, call),
+        **request_fields(api, call, route, path_params),
+        "requestContext": request_context(api, call, route),
+    }
+
+
 def request_context(api: LocalApi, call: Call, route: Route) -> dict[str, Any]:
     return {
         "accountId": ACCOUNT_ID,

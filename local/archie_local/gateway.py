@@ -122,15 +122,17 @@ class Gateway:
 
     def _static(self, call: Call) -> HttpResponse | None:
         """The static site (dashboard, OpenAPI document, Swagger UI: archie_local.site), served by the local
-        stack beside the management API (at the root, and under the stage like any path)."""
+        stack beside the management API (at the root, and under the stage like any path), with the headers
+        CloudFront adds to it on AWS."""
         site = self.api.static_site
         if site is None or call.request.method not in ("GET", "HEAD"):
             return None
+        headers = {"Cache-Control": "no-cache", **self.api.static_headers}
         if call.path == "/docs":
             # Swagger UI's page loads its files by relative paths: serve it from the folder's address.
-            return HttpResponse(302, {"Location": "docs/", "Cache-Control": "no-cache"}, b"")
+            return HttpResponse(302, {"Location": "docs/", **headers}, b"")
         candidate = site(call.path)
         if candidate is None or not candidate.is_file():
             return None
         content_type = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
-        return HttpResponse(200, {"Content-Type": content_type, "Cache-Control": "no-cache"}, candidate.read_bytes())
+        return HttpResponse(200, {"Content-Type": content_type, **headers}, candidate.read_bytes())

@@ -55,6 +55,10 @@ class HttpRequest:
                 return value
         return None
 
+    def header_values(self, name: str) -> list[str]:
+        """Every value sent under `name`, in any case, in the order sent."""
+        return [value for key, value in self.headers if key.lower() == name.lower()]
+
 
 @dataclass
 class HttpResponse:

@@ -59,6 +59,8 @@ class LocalApi:
     access_log_group: str | None = None
     # URL path -> file of the static site served beside this API (archie_local.site), if any.
     static_site: Callable[[str], Path | None] | None = None
+    # The headers every answer of the static site carries (archie_local.site.security_headers).
+    static_headers: dict[str, str] = field(default_factory=dict)
     _cache: dict[tuple[str, ...], tuple[float, Any]] = field(default_factory=dict)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
 

@@ -7,14 +7,18 @@ deployer (tools/archie_tools/deploy_dashboard.py uploads the same files to the s
     /openapi.json       docs/openapi.json, generated from the code (`make openapi`)
     /docs/              docs/swagger/ (the page and its init script)
     /docs/vendor/       Swagger UI's own files, from the pinned flask-swagger-ui package (never a CDN)
+
+Every answer of the site carries the headers CloudFront adds on AWS (`security_headers`: the template's
+response headers policy of the distribution), so the local site runs under the same CSP as the deployed one.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from archie_local.template import REPO_ROOT
+from archie_local.template import REPO_ROOT, Resolver
 
 DASHBOARD = REPO_ROOT / "dashboard"
 OPENAPI_DOCUMENT = REPO_ROOT / "docs" / "openapi.json"
@@ -45,3 +49,56 @@ def site_file(path: str) -> Path | None:
     if relative in ("", "docs/"):
         relative += "index.html"
     return site_files().get(relative)
+
+
+# The distribution whose response headers policy the site's answers carry.
+DISTRIBUTION = "DashboardDistribution"
+
+
+def security_headers(template: dict[str, Any], resolver: Resolver) -> dict[str, str]:
+    """The headers CloudFront adds to every answer of the site: the distribution's ResponseHeadersPolicy, each
+    setting rendered as CloudFront renders it. The local files carry none of these headers, so Override
+    changes nothing here. A setting not rendered here fails loudly: the local site never silently drops a
+    header the deployed one sends.
+
+    Strict-Transport-Security is sent as it is: a browser ignores it on plain HTTP (RFC 6797 section 8.1), so
+    it is inert on 127.0.0.1, and the local answers stay exactly the deployed ones."""
+    behavior = template["Resources"][DISTRIBUTION]["Properties"]["DistributionConfig"]["DefaultCacheBehavior"]
+    reference = behavior.get("ResponseHeadersPolicyId")
+    if reference is None:
+        return {}
+    policy = template["Resources"][reference["Ref"]]["Properties"]["ResponseHeadersPolicyConfig"]
+    config = dict(resolver.resolve({k: v for k, v in policy.items() if k not in ("Name", "Comment")}))
+    headers = _security_settings(config.pop("SecurityHeadersConfig", {}))
+    for item in config.pop("CustomHeadersConfig", {}).get("Items", []):
+        headers[item["Header"]] = item["Value"]
+    if config:
+        raise ValueError(f"{reference['Ref']}: settings the local site does not send: {sorted(config)}")
+    return headers
+
+
+def _security_settings(config: dict[str, Any]) -> dict[str, str]:
+    """CloudFront's SecurityHeadersConfig as headers (resolved values: booleans are "true" / "false")."""
+    config = dict(config)
+    headers: dict[str, str] = {}
+    if (csp := config.pop("ContentSecurityPolicy", None)) is not None:
+        headers["Content-Security-Policy"] = csp["ContentSecurityPolicy"]
+    if (hsts := config.pop("StrictTransportSecurity", None)) is not None:
+        value = f"max-age={hsts['AccessControlMaxAgeSec']}"
+        value += "; includeSubDomains" if hsts.get("IncludeSubdomains") == "true" else ""
+        value += "; preload" if hsts.get("Preload") == "true" else ""
+        headers["Strict-Transport-Security"] = value
+    if config.pop("ContentTypeOptions", None) is not None:
+        headers["X-Content-Type-Options"] = "nosniff"
+    if (frame := config.pop("FrameOptions", None)) is not None:
+        headers["X-Frame-Options"] = frame["FrameOption"]
+    if (referrer := config.pop("ReferrerPolicy", None)) is not None:
+        headers["Referrer-Policy"] = referrer["ReferrerPolicy"]
+    if (xss := config.pop("XSSProtection", None)) is not None:
+        value = "1" if xss["Protection"] == "true" else "0"
+        value += "; mode=block" if xss.get("ModeBlock") == "true" else ""
+        value += f"; report={xss['ReportUri']}" if xss.get("ReportUri") else ""
+        headers["X-XSS-Protection"] = value
+    if config:
+        raise ValueError(f"SecurityHeadersConfig settings the local site does not send: {sorted(config)}")
+    return headers

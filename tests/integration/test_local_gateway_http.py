@@ -358,3 +358,89 @@ def test_the_stack_serves_both_forms_and_the_dashboard_at_both(stack: Any, admin
     sample = stack.url("SampleApi", with_stage=True)
     assert sample.endswith(f"/{stack.apis['SampleApi'].stage}")
     assert http(sample, "GET", "/orders/42").status == 401  # reached the route: the authorizer wants a key
+
+
+# --- 5. the authorizer's identity source ------------------------------------------------------------------
+
+
+def test_two_authorization_headers_are_refused_and_the_garbage_alone_is_not_let_in(
+    admin: str, access_log: tuple[str, list[dict[str, Any]]]
+) -> None:
+    # Given a request with two Authorization headers, the first garbage and the second a real key, on the wire
+    root, lines = access_log
+    connection = RawConnection(int(root.rsplit(":", 1)[1]))
+    garbage, real = "Authorization: Bearer garbage\r\n", f"Authorization: Bearer {admin}\r\n"
+    try:
+        connection.send(f"GET {WHOAMI} HTTP/1.1\r\nHost: 127.0.0.1\r\n{garbage}{real}\r\n".encode())
+        # Then it is a 401, logged as API Gateway's UNAUTHORIZED
+        assert connection.response().status == 401
+        assert (lines[-1]["status"], lines[-1]["error"]) == ("401", "UNAUTHORIZED")
+        # And no answer was cached under the garbage: alone, it is refused too
+        connection.send(f"GET {WHOAMI} HTTP/1.1\r\nHost: 127.0.0.1\r\n{garbage}\r\n".encode())
+        assert connection.response().status == 401
+        connection.send(f"GET {WHOAMI} HTTP/1.1\r\nHost: 127.0.0.1\r\n{real}\r\n".encode())
+        assert connection.response().status == 200
+    finally:
+        connection.close()
+
+
+# --- 6. the static site -----------------------------------------------------------------------------------
+
+# What any answer carries besides the site's security headers: framing, caching, the gateway's ids.
+NOT_SECURITY_HEADERS = {
+    "content-type",
+    "content-length",
+    "cache-control",
+    "location",
+    "date",
+    "server",
+    "connection",
+    "x-amzn-requestid",
+    "x-amz-apigw-id",
+}
+
+
+def test_the_static_site_sends_exactly_the_headers_cloudfront_adds_on_aws(stack: Any, port: int) -> None:
+    # Given the response headers policy of the template's CloudFront distribution, as CloudFront renders it
+    from archie_local.template import load_template
+
+    policy = load_template()["Resources"]["DashboardResponseHeadersPolicy"]["Properties"]
+    settings = policy["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]
+    hsts = settings["StrictTransportSecurity"]
+    assert hsts["IncludeSubdomains"] is True and "Preload" not in hsts  # what the rendering below assumes
+    expected = {
+        "content-security-policy": stack.provisioned.resolver.resolve(
+            settings["ContentSecurityPolicy"]["ContentSecurityPolicy"]
+        ),
+        "strict-transport-security": f"max-age={hsts['AccessControlMaxAgeSec']}; includeSubDomains",
+        "x-content-type-options": "nosniff",
+        "x-frame-options": settings["FrameOptions"]["FrameOption"],
+        "referrer-policy": settings["ReferrerPolicy"]["ReferrerPolicy"],
+    }
+    # A setting added to the template must be added here (and to archie_local.site) too
+    assert set(settings) == {
+        "ContentSecurityPolicy",
+        "StrictTransportSecurity",
+        "ContentTypeOptions",
+        "FrameOptions",
+        "ReferrerPolicy",
+    }
+    assert set(policy["ResponseHeadersPolicyConfig"]) == {"Name", "Comment", "SecurityHeadersConfig"}
+    connection = RawConnection(port)
+    try:
+        # When the dashboard, the OpenAPI document and Swagger UI are fetched
+        for path, status in (
+            ("/", 200),
+            ("/openapi.json", 200),
+            ("/docs", 302),
+            ("/docs/", 200),
+            ("/docs/init.js", 200),
+        ):
+            connection.send(request("GET", path))
+            answered = connection.response()
+            # Then each answer carries exactly those headers, and nothing else but framing and ids
+            assert answered.status == status, path
+            security = {k: v for k, v in answered.headers.items() if k not in NOT_SECURITY_HEADERS}
+            assert security == expected, path
+    finally:
+        connection.close()

@@ -112,6 +112,44 @@ def test_a_revoked_key_is_denied_with_its_id_and_reason_so_every_cached_refusal_
     assert context == {"refusal": "revoked", "key_id": key_id, "project": "demo", "environment": "dev"}
 
 
+def gateway_event(aws: Any, headers: list[tuple[str, str]]) -> dict[str, Any]:
+    """The REQUEST event the local API Gateway builds for GET /whoami sent with these headers, duplicates
+    kept: like API Gateway's, its `headers` holds one value per spelling and `multiValueHeaders` all of them."""
+    from archie_local.events import Call, authorizer_event
+    from archie_local.http_server import HttpRequest
+    from archie_local.routing import build_apis
+    from archie_local.template import load_template
+
+    api = build_apis(load_template(), aws.resolver, FunctionRegistry(aws.functions))["ManagementApi"]
+    call = Call.of(api, HttpRequest("GET", env_path("demo", "dev", "/whoami"), {}, headers, b"", "127.0.0.1"))
+    route, params = next(
+        (r, m.groupdict()) for r in api.routes if r.method == "GET" and (m := r.pattern.match(call.path))
+    )
+    return authorizer_event(api, call, route, params)
+
+
+@pytest.mark.parametrize(
+    "names",
+    [("Authorization", "Authorization"), ("authorization", "Authorization"), ("Authorization", "AUTHORIZATION")],
+    ids=["same-spelling", "garbage-spelled-first", "key-spelled-first"],
+)
+def test_a_request_with_two_authorization_headers_is_refused_whichever_holds_the_key(
+    aws, authorize, admin_key, names
+) -> None:
+    # Whatever API Gateway caches such a request under, the authorizer's answer must not be an Allow.
+    for garbage_first in (True, False):
+        sent = ["Bearer garbage", f"Bearer {admin_key}"][:: 1 if garbage_first else -1]
+        assert refused(authorize, gateway_event(aws, list(zip(names, sent, strict=True)))), (names, sent)
+    # The same builder's event for one header is accepted: the refusal is the duplicate's.
+    assert authorize(gateway_event(aws, [("Authorization", f"Bearer {admin_key}")]))["principalId"]
+
+
+def test_headers_that_disagree_with_multi_value_headers_are_refused(authorize, admin_key) -> None:
+    event = request_event(admin_key)
+    event["multiValueHeaders"] = {"Authorization": ["Bearer garbage"]}
+    assert refused(authorize, event)
+
+
 def test_a_key_is_refused_on_another_environments_stage_before_any_read(authorize, admin_key, monkeypatch) -> None:
     reads: list[str] = []
     store = get_services().verifier.store

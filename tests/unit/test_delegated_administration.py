@@ -5,6 +5,7 @@ for another tenant."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -205,3 +206,52 @@ def test_the_audit_shows_a_tenant_admin_only_its_tenants_records(api, tenants) -
     # The bootstrap admin still sees everything.
     everything = api("GET", AUDIT + "?limit=100", tenants["admin"]).body["records"]
     assert any(r.get("key_id") == other for r in everything)
+
+
+ROLES = env_path("demo", "dev", "/roles")
+
+
+def test_a_tenant_admin_sees_the_roles_but_not_how_many_keys_of_every_tenant_hold_them(api, tenants) -> None:
+    # Given `reader`, held by two keys of t1 and three of t2: its count would tell t1 about t2's keys
+    t1_admin = tenants["t1_admin"]
+    listed = api("GET", ROLES, t1_admin)
+    assert listed.status == 200
+    # Then a caller whose keys read is filtered gets every role with a null count
+    assert {r["name"]: r["key_count"] for r in listed.body["roles"]} == {
+        "admin": None,
+        "reader": None,
+        "tenant-admin": None,
+    }
+    one = api("GET", f"{ROLES}/reader", t1_admin)
+    assert one.status == 200 and one.body["key_count"] is None
+    # While a caller that may read every key sees the counts
+    assert api("GET", f"{ROLES}/reader", tenants["admin"]).body["key_count"] == 5
+    assert {r["name"]: r["key_count"] for r in api("GET", ROLES, tenants["admin"]).body["roles"]}["reader"] == 5
+
+
+def test_a_role_keeper_with_a_filtered_keys_read_learns_no_count_from_editing_or_deleting(api, tenants) -> None:
+    # Given a key that may edit and delete roles, but reads only its own tenant's keys
+    admin = tenants["admin"]
+    keeper_role = {
+        "permissions": [
+            {"resource": "roles", "actions": ["read", "write", "delete"]},
+            {"resource": "keys", "actions": ["read"], "filters": {"tenant": {"from_context": "tenant"}}},
+        ]
+    }
+    # A role it may define (its own grant covers it), held by three keys of t2
+    viewer_role = {"permissions": [{"resource": "keys", "actions": ["read"], "filters": {"tenant": "t1"}}]}
+    assert api("PUT", f"{ROLES}/role-keeper", admin, keeper_role).status == 201
+    assert api("PUT", f"{ROLES}/tenant-viewer", admin, viewer_role).status == 201
+    keeper = api("POST", KEYS, admin, {"name": "keeper", "roles": ["role-keeper"], "context": {"tenant": "t1"}})
+    for _ in range(3):
+        created = api("POST", KEYS, admin, {"name": "v", "roles": ["tenant-viewer"], "context": {"tenant": "t2"}})
+        assert created.status == 201
+    # When it replaces a role held by other tenants' keys, and tries to delete it
+    replaced = api("PUT", f"{ROLES}/tenant-viewer", keeper.body["key"], {**viewer_role, "description": "edited"})
+    refused = api("DELETE", f"{ROLES}/tenant-viewer", keeper.body["key"])
+    # Then neither answer says how many keys hold it
+    assert replaced.status == 200 and replaced.body["key_count"] is None
+    assert refused.status == 409 and refused.body["code"] == "role_in_use"
+    assert not re.search(r"\d", refused.body["message"]), refused.body["message"]
+    # While the admin's refusal says how many
+    assert "3 key(s)" in api("DELETE", f"{ROLES}/tenant-viewer", admin).body["message"]

@@ -106,6 +106,37 @@ def test_an_authorizer_that_fails_is_the_templates_503_with_retry_after(served: 
     assert served.call("GET", WHOAMI, admin_key).status == 200
 
 
+# --- the authorizer's identity source -------------------------------------------------------------------
+
+
+def send(served: Served, *authorizations: tuple[str, str]) -> Any:
+    """GET /whoami with exactly these (name, value) Authorization headers, duplicates kept."""
+    from archie_local.http_server import HttpRequest
+
+    return served.call.gateway.handle(HttpRequest("GET", WHOAMI, {}, list(authorizations), b"", "127.0.0.1"))
+
+
+@pytest.mark.parametrize("second_name", ["Authorization", "authorization"], ids=["same-case", "other-case"])
+def test_two_authorization_headers_are_refused_and_cache_nothing(
+    served: Served, admin_key: str, second_name: str
+) -> None:
+    garbage, real = ("Authorization", "Bearer garbage"), (second_name, f"Bearer {admin_key}")
+    keyless = send(served)
+    # Given a request with two Authorization headers, the first garbage and the second a real key
+    for headers in ((garbage, real), (real, garbage)):
+        # Then it gets the UNAUTHORIZED gateway response a keyless request gets, without asking the
+        # authorizer, and is recorded like any 401
+        reply = send(served, *headers)
+        assert (reply.status, reply.body) == (401, keyless.body)
+        assert served.authorizer.events == []
+        assert (served.log[-1]["status"], served.log[-1]["error"]) == ("401", "UNAUTHORIZED")
+    # And the garbage alone is not served an answer cached for the real key
+    assert send(served, garbage).status == 401
+    assert len(served.authorizer.events) == 1
+    # While the real key alone still works
+    assert send(served, real).status == 200
+
+
 # --- request ids ------------------------------------------------------------------------------------------
 
 
@@ -264,3 +295,56 @@ def test_the_dashboard_is_served_at_the_root_and_under_the_stage(served: Served,
     for path in ("/", f"/{served.api.stage}/"):
         reply = served.call("GET", path)
         assert (reply.status, reply.body) == (200, "<html>dashboard</html>"), path
+
+
+def policy_template(config: dict[str, Any]) -> dict[str, Any]:
+    """A template whose dashboard distribution has a response headers policy of this config."""
+    behavior = {"ResponseHeadersPolicyId": {"Ref": "Policy"}}
+    return {
+        "Resources": {
+            "DashboardDistribution": {"Properties": {"DistributionConfig": {"DefaultCacheBehavior": behavior}}},
+            "Policy": {"Properties": {"ResponseHeadersPolicyConfig": {"Name": "p", **config}}},
+        }
+    }
+
+
+def test_the_site_sends_every_cloudfront_header_setting_as_cloudfront_renders_it() -> None:
+    from archie_local.site import security_headers
+    from archie_local.template import Resolver
+
+    config = {
+        "SecurityHeadersConfig": {
+            "ContentSecurityPolicy": {
+                "Override": True,
+                "ContentSecurityPolicy": {"Fn::Sub": "connect-src ${AWS::Region}"},
+            },
+            "StrictTransportSecurity": {"Override": True, "AccessControlMaxAgeSec": 600, "Preload": True},
+            "ContentTypeOptions": {"Override": False},
+            "FrameOptions": {"Override": True, "FrameOption": "SAMEORIGIN"},
+            "ReferrerPolicy": {"Override": True, "ReferrerPolicy": "same-origin"},
+            "XSSProtection": {"Override": True, "Protection": True, "ModeBlock": True},
+        },
+        "CustomHeadersConfig": {"Items": [{"Header": "Permissions-Policy", "Value": "camera=()", "Override": True}]},
+    }
+    assert security_headers(policy_template(config), Resolver({})) == {
+        "Content-Security-Policy": f"connect-src {REGION}",
+        "Strict-Transport-Security": "max-age=600; preload",
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "SAMEORIGIN",
+        "Referrer-Policy": "same-origin",
+        "X-XSS-Protection": "1; mode=block",
+        "Permissions-Policy": "camera=()",
+    }
+
+
+@pytest.mark.parametrize(
+    "config",
+    [{"RemoveHeadersConfig": {"Items": [{"Header": "Server"}]}}, {"SecurityHeadersConfig": {"Nonsense": {}}}],
+    ids=["a-policy-setting", "a-security-header"],
+)
+def test_a_header_setting_the_local_site_cannot_send_fails_loudly(config: dict[str, Any]) -> None:
+    from archie_local.site import security_headers
+    from archie_local.template import Resolver
+
+    with pytest.raises(ValueError, match="does not send"):
+        security_headers(policy_template(config), Resolver({}))

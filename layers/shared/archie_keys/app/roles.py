@@ -1,5 +1,6 @@
 """Use cases: define, read, list and delete roles. A caller may only define what it could do itself, and
-only with an unfiltered grant on roles (roles have no rows a filter could select)."""
+only with an unfiltered grant on roles (roles have no rows a filter could select). How many keys hold a
+role is shown only to a caller that may read every key."""
 
 from __future__ import annotations
 
@@ -28,6 +29,17 @@ def check_role_name(name: str) -> None:
 
 def _no_such_role(name: str) -> NotFoundError:
     return NotFoundError(f"role {name} does not exist", field="role")
+
+
+def _sees_key_counts(caller: Identity) -> bool:
+    """A role's key_count counts the keys of every tenant: shown only to a caller that may read every key. To
+    a tenant administrator (an unfiltered `roles` read, a filtered `keys` read) it would tell when other
+    tenants create and delete keys."""
+    return caller.covers_every_row("keys", "read")
+
+
+def _as_seen_by(caller: Identity, role: dict[str, Any]) -> dict[str, Any]:
+    return role if _sees_key_counts(caller) else {**role, "key_count": None}
 
 
 def put_role(services: Services, caller: Identity, command: PutRole) -> tuple[dict[str, Any], bool, FlushReport | None]:
@@ -64,12 +76,15 @@ def put_role(services: Services, caller: Identity, command: PutRole) -> tuple[di
         services.transactions.commit(writes)
     except TransactionRefused:
         raise ConflictError(f"role {command.name} changed while this request ran; retry", code="conflict") from None
-    role = {
-        "name": command.name,
-        **values,
-        "created_at": previous["created_at"] if previous else now,
-        "key_count": previous["key_count"] if previous else 0,
-    }
+    role = _as_seen_by(
+        caller,
+        {
+            "name": command.name,
+            **values,
+            "created_at": previous["created_at"] if previous else now,
+            "key_count": previous["key_count"] if previous else 0,
+        },
+    )
     # Keys holding a replaced role may have lost permissions that caches still grant; a new role, or an edit
     # of its description only, changes nothing any key may do (the flush costs a second and every stage).
     changed = previous is not None and previous["permissions"] != permissions
@@ -84,7 +99,7 @@ def get_role(services: Services, caller: Identity, place: Place, name: str) -> d
     role = services.store.get_role(place.project, place.environment, name)
     if role is None:
         raise _no_such_role(name)
-    return role
+    return _as_seen_by(caller, role)
 
 
 def list_roles(
@@ -95,12 +110,14 @@ def list_roles(
     tokens, where = services.paging_tokens(), partition(place.project, place.environment)
     after = tokens.read(page.next_token, "roles", where, {}) if page.next_token else None
     roles, resume = services.store.list_roles(place.project, place.environment, page.limit, after)
-    return roles, tokens.issue("roles", where, {}, resume) if resume is not None else None
+    next_token = tokens.issue("roles", where, {}, resume) if resume is not None else None
+    return [_as_seen_by(caller, role) for role in roles], next_token
 
 
-def _in_use(name: str, count: int) -> ConflictError:
+def _in_use(caller: Identity, name: str, count: int) -> ConflictError:
+    held_by = f"{count} key(s)" if _sees_key_counts(caller) else "keys"
     return ConflictError(
-        f"role {name} is held by {count} key(s); delete those keys first (rolling a key keeps its roles)",
+        f"role {name} is held by {held_by}; delete those keys first (rolling a key keeps its roles)",
         field="role",
         code="role_in_use",
     )
@@ -114,7 +131,7 @@ def delete_role(services: Services, caller: Identity, place: Place, name: str) -
     if role is None:
         raise _no_such_role(name)
     if role["key_count"] > 0:
-        raise _in_use(name, role["key_count"])
+        raise _in_use(caller, name, role["key_count"])
     writes = [
         services.store.role_delete_write(place.project, place.environment, name),
         services.audit.event_write(
@@ -125,5 +142,5 @@ def delete_role(services: Services, caller: Identity, place: Place, name: str) -
         services.transactions.commit(writes)
     except TransactionRefused:
         now = services.store.get_role(place.project, place.environment, name)  # a key or a delete came in between
-        raise (_no_such_role(name) if now is None else _in_use(name, now["key_count"])) from None
-    return role
+        raise (_no_such_role(name) if now is None else _in_use(caller, name, now["key_count"])) from None
+    return _as_seen_by(caller, role)

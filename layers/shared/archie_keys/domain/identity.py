@@ -77,6 +77,10 @@ class Identity:
             raise ForbiddenError(f"this key lacks {action} on {resource}")
         return RowScope(tuple(alternatives))
 
+    def covers_every_row(self, resource: str, action: str) -> bool:
+        """Whether this key may do `action` on every row of a management resource: an unfiltered grant."""
+        return management_alternatives(self.grants, resource, action) == [{}]
+
     def describe(self) -> dict[str, Any]:
         """The resolved identity as /whoami and /verify show it (never the key or its hash)."""
         return {

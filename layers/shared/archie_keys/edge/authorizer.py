@@ -53,15 +53,30 @@ class Undecided(Exception):
         super().__init__(UNDECIDED)
 
 
-def bearer_token(headers: dict[str, str] | None) -> str | None:
-    if not headers:
+def _authorization_values(headers: Any) -> list[Any]:
+    if not isinstance(headers, dict):
+        return []
+    return [value for name, value in headers.items() if isinstance(name, str) and name.lower() == "authorization"]
+
+
+def bearer_token(headers: Any, multi_value_headers: Any = None) -> str | None:
+    """The key of the request's one `Authorization: Bearer <key>` header, else None (refused as malformed).
+
+    A request with two Authorization headers is refused whatever API Gateway makes of them: its result cache
+    is keyed on one value while `headers` keeps another (the last of one spelling; a second spelling is a
+    second name), so an Allow for the real key could be cached under the other value and served to whoever
+    sends that alone. `multiValueHeaders` holds every value sent; it must agree with `headers`."""
+    single = _authorization_values(headers)
+    multiple = [
+        value
+        for listed in _authorization_values(multi_value_headers)
+        for value in (listed if isinstance(listed, list) else [None])
+    ]
+    if len(single) != 1 or multiple not in ([], single) or not isinstance(single[0], str):
         return None
-    for name, value in headers.items():
-        if name.lower() == "authorization" and isinstance(value, str):
-            scheme, _, token = value.strip().partition(" ")
-            if scheme.lower() == "bearer" and token.strip():
-                return token.strip()
-            return None
+    scheme, _, token = single[0].strip().partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
     return None
 
 
@@ -107,7 +122,7 @@ def authorize(event: dict[str, Any], verifier: KeyVerifier, decisions: DecisionM
     """Decide one REQUEST authorizer event: an Allow, a Deny (a refused key), or raise (module docstring).
     Each refusal is one metric line (`decisions`): Refused with its reason ("error" when undecided); an
     accepted decision writes nothing (Lambda's Invocations minus Errors count those)."""
-    token = bearer_token(event.get("headers"))
+    token = bearer_token(event.get("headers"), event.get("multiValueHeaders"))
     stage_variables = event.get("stageVariables") or {}
     project, environment = stage_variables.get("project"), stage_variables.get("environment")
     data_api = bool(project or environment)

@@ -111,7 +111,10 @@ class Role(Answer):
     permissions: list[Permission]
     created_at: Time
     updated_at: Time
-    key_count: int = Field(description="how many keys hold the role")
+    key_count: int | None = Field(
+        description="how many keys hold the role, in every tenant; null unless the caller's `keys` read grant "
+        "is unfiltered (a count of every tenant's keys would tell a tenant administrator about the others)"
+    )
     unflushed_stages: list[str] | None = None
 
 
