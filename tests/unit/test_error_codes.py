@@ -142,7 +142,7 @@ def in_progress(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: p
     body = {"name": "ci", "roles": ["viewer"]}
     scope = {"project": "demo", "environment": "dev", "caller": admin_key.split("_")[-1][:12], "operation": "create"}
     idempotent.begin(
-        get_services(), idempotent.IdempotentRequest(scope, "k-1", CreateKeyBody(**body).model_dump(mode="json"))
+        get_services(), idempotent.IdempotentRequest(scope, "k-1", CreateKeyBody(**body).fingerprinted())
     )
     return api("POST", KEYS, admin_key, body, headers={"Idempotency-Key": "k-1"})
 
