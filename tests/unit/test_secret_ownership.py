@@ -264,3 +264,25 @@ def test_a_promotion_cut_between_tag_and_value_leaves_the_secret_claimed_by_its_
     finished = api("POST", KEYS, admin_key, service, headers={"Idempotency-Key": "svc-1"})
     assert finished.status == 201 and finished.body["secret_stage"] == "AWSCURRENT"
     assert secret_now() == (cut.body["key"], cut.body["key_id"])
+
+
+def test_a_secret_delivered_before_holder_records_is_known_by_its_tag(api, admin_key, tenant_admin) -> None:
+    """Secrets delivered by an earlier version have no holder record: their tag says whose they are, the first
+    delivery since records it, and a replay of their creation promotes nothing."""
+    from archie_keys.aws.dynamo import to_item
+
+    def forget_the_record() -> None:
+        key = to_item({"pk": "PROJECT#demo#ENV#dev", "sk": f"SECRET#{SECRET}"})
+        boto3.client("dynamodb").delete_item(TableName=os.environ["KEYS_TABLE"], Key=key)
+
+    service = {"name": "payments service", "roles": ["service"], "secret_name": SECRET}
+    old = api("POST", KEYS, admin_key, service, headers={"Idempotency-Key": "old-1"}).body
+    forget_the_record()
+    squat = api("POST", KEYS, tenant_admin, {**service, "roles": ["reader"], "context": {"tenant": "t1"}})
+    assert (squat.status, squat.body["code"]) == (403, "secret_not_owned")
+    refused = api("POST", KEYS, admin_key, {**service, "name": "new"})
+    assert (refused.status, refused.body["code"], refused.body["key_id"]) == (409, "secret_in_use", old["key_id"])
+    replayed = api("POST", KEYS, admin_key, service, headers={"Idempotency-Key": "old-1"})
+    assert replayed.status == 201 and replayed.body["secret_stage"] == "AWSCURRENT"
+    taken = api("POST", KEYS, admin_key, {**service, "name": "new", "replace_secret": True})
+    assert taken.status == 201 and secret_now() == (taken.body["key"], taken.body["key_id"])
