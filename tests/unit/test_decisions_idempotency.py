@@ -206,3 +206,19 @@ def test_a_replay_says_where_the_value_really_is_and_finishes_a_failed_promotion
     assert (replay.body["secret_name"], replay.body["secret_version_id"]) == (name, first.body["secret_version_id"])
     current = boto3.client("secretsmanager").get_secret_value(SecretId=name, VersionStage="AWSCURRENT")
     assert replay.body["key"] == first.body["key"] == current["SecretString"]
+
+
+def test_a_replay_never_takes_a_secret_back_from_the_key_that_replaced_it(env: Environment) -> None:
+    import boto3
+
+    name = f"archie/keys/{env.project}/{env.environment}/taken-over"
+    body = {**BODY, "secret_name": name}
+    first = create(env, "ci-10", body)
+    assert first.status == 201 and first.body["secret_stage"] == "AWSCURRENT"
+    replacing = env.call("POST", "/keys", body={**body, "name": "successor-bot", "replace_secret": True})
+    assert replacing.status == 201, replacing.body
+    replay = create(env, "ci-10", body)
+    assert replay.status == 201 and replay.body["key"] == first.body["key"]
+    assert replay.body["secret_stage"] == "REPLACED"
+    current = boto3.client("secretsmanager").get_secret_value(SecretId=name, VersionStage="AWSCURRENT")
+    assert current["SecretString"] == replacing.body["key"]
