@@ -26,7 +26,7 @@ SAMPLE_PORT ?= 3001
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible unit infrastructure integration e2e \
-	fuzz openapi bench cost mutate bootstrap clean browser deploy-dashboard redrive pepper-status pepper-rotate pepper-retire
+	fuzz openapi bench cost mutate bootstrap secret clean browser deploy-dashboard redrive pepper-status pepper-rotate pepper-retire
 
 install: $(STAMP)
 
@@ -133,6 +133,11 @@ mutate: install
 bootstrap: install
 	@test -n "$(PROJECT)" -a -n "$(ENVIRONMENT)" || { echo "usage: make bootstrap PROJECT=<project> ENVIRONMENT=<environment> [STACK=<name>]" >&2; exit 2; }
 	@$(BIN)/python -m archie_keys bootstrap --project $(PROJECT) --environment $(ENVIRONMENT) $(if $(STACK),--stack-name $(STACK),--local)
+
+## What a consumer of a delivered secret reads now, from the running local stack: make secret NAME=archie/keys/demo/dev/billing
+secret: install
+	@test -n "$(NAME)" || { echo "usage: make secret NAME=<secret name>" >&2; exit 2; }
+	@$(BIN)/python -m archie_local secret '$(NAME)'
 
 ## Pepper rotation on a deployed stack (see the README's runbook): make pepper-status STACK=name
 pepper-status pepper-rotate pepper-retire: install

@@ -1,10 +1,12 @@
 // The "Create API Key" dialog: name, prefix, roles (with what each needs), context, expiry and an optional
-// Secrets Manager secret. The new key is then shown once.
+// Secrets Manager secret (one holding another live key is replaced only when confirmed). The new key is then
+// shown once.
 import { allRoles, api, envPath } from "./api.js";
 import { $, clearErrors, h } from "./dom.js";
 import { contextNamesRead } from "./permissions.js";
 import { route } from "./router.js";
 import { showSecretOnce } from "./secret-dialog.js";
+import { secretInUse } from "./secret-in-use.js";
 import { session } from "./session.js";
 import { handleAuthFailure } from "./signin-view.js";
 import {
@@ -143,6 +145,13 @@ function readForm() {
   return { body, problems };
 }
 
+async function create(body) {
+  const created = await api("POST", envPath("/keys"), body);
+  $("#create-dialog").close();
+  showSecretOnce(created.key, created.secret_name);
+  if ((location.hash || "#/keys").startsWith("#/keys")) route();
+}
+
 async function submitCreate(event) {
   event.preventDefault();
   clearErrors($("#create-form"));
@@ -153,12 +162,15 @@ async function submitCreate(event) {
   const submit = $("#create-submit");
   submit.disabled = true;
   try {
-    const created = await api("POST", envPath("/keys"), body);
-    $("#create-dialog").close();
-    showSecretOnce(created.key, created.secret_name);
-    if ((location.hash || "#/keys").startsWith("#/keys")) route();
+    await create(body);
   } catch (error) {
     if (handleAuthFailure(error)) return;
+    if (error.code === "secret_in_use") {
+      $("#error-secret_name").replaceChildren(...secretInUse(error, body.secret_name,
+        () => create({ ...body, replace_secret: true })));
+      $("#create-secret").setAttribute("aria-invalid", "true");
+      return;
+    }
     // A validation error may name several fields: each gets its first message, next to it.
     const shown = new Set();
     for (const { field, message } of [{ field: error.field, message: error.message }, ...error.errors]) {

@@ -8,6 +8,7 @@ import { GRACE_PERIODS } from "./key-actions.js";
 import { isExpired } from "./key-status.js";
 import { watchTraffic } from "./live-traffic.js";
 import { showSecretOnce } from "./secret-dialog.js";
+import { secretInUse } from "./secret-in-use.js";
 import { session } from "./session.js";
 import { handleAuthFailure } from "./signin-view.js";
 import { checkSecretName, secretNameRoot } from "./validation.js";
@@ -69,24 +70,33 @@ export function rotationFlow(key, { onRolled, onDeleted, onClose }) {
     if (secretError.textContent) return secret.setAttribute("aria-invalid", "true");
     secret.removeAttribute("aria-invalid");
     const body = { grace_seconds: Number(grace.value), ...(secretName ? { secret_name: secretName } : {}) };
-    if (JSON.stringify(body) !== lastBody) [idempotencyKey, lastBody] = [`rotate-${key.key_id}-${randomId()}`, JSON.stringify(body)];
     rollButton.disabled = true;
     try {
-      const rolled = await api("POST", envPath(`/keys/${encodeURIComponent(key.key_id)}/roll`), body,
-        { "Idempotency-Key": idempotencyKey });
-      showSecretOnce(rolled.key, rolled.secret_name);
-      [old, successorId, deliveredTo] = [rolled.rolled_from, rolled.key_id, rolled.secret_name];
-      onRolled(old);
-      render();
-      // The Roll key button is gone: once the key was stored, the person goes on at the next step.
-      const shown = document.getElementById("secret-dialog");
-      shown.addEventListener("close", () => { if (!shown.open) steps[1].heading.focus(); }, { once: true });
+      await send(body);
     } catch (error) {
       if (handleAuthFailure(error)) return;
+      if (error.code === "secret_in_use") {
+        secretError.replaceChildren(...secretInUse(error, secretName, () => send({ ...body, replace_secret: true })));
+        secret.setAttribute("aria-invalid", "true");
+        return;
+      }
       (error.field === "secret_name" ? secretError : rollError).textContent = error.message;
     } finally {
       rollButton.disabled = false;
     }
+  }
+
+  async function send(body) {
+    if (JSON.stringify(body) !== lastBody) [idempotencyKey, lastBody] = [`rotate-${key.key_id}-${randomId()}`, JSON.stringify(body)];
+    const rolled = await api("POST", envPath(`/keys/${encodeURIComponent(key.key_id)}/roll`), body,
+      { "Idempotency-Key": idempotencyKey });
+    showSecretOnce(rolled.key, rolled.secret_name);
+    [old, successorId, deliveredTo] = [rolled.rolled_from, rolled.key_id, rolled.secret_name];
+    onRolled(old);
+    render();
+    // The Roll key button is gone: once the key was stored, the person goes on at the next step.
+    const shown = document.getElementById("secret-dialog");
+    shown.addEventListener("close", () => { if (!shown.open) steps[1].heading.focus(); }, { once: true });
   }
 
   // ---- step 3: the idle window and the live traffic; step 4: the guarded delete ----

@@ -32,7 +32,8 @@ app = make_resolver()
     "/projects/<project>/environments/<environment>/keys",
     summary="Create a key",
     description="Creates a key with the given roles and context; its value is in this answer only. With "
-    "`secret_name` the value is also written to that Secrets Manager secret. With an `Idempotency-Key`, a "
+    "`secret_name` the value is also written to that Secrets Manager secret (409 `secret_in_use` when it holds "
+    "another live key's value, unless `replace_secret`). With an `Idempotency-Key`, a "
     "retry with the same body returns the same answer (key included) and creates nothing.",
     operation_id="createKey",
     tags=["keys"],
@@ -52,7 +53,7 @@ def create(
     request = None
     if idempotency_key is not None:
         scope = {"project": project, "environment": environment, "caller": caller.key_id, "operation": "create"}
-        request = idempotent.IdempotentRequest(scope, idempotency_key, body.model_dump(mode="json"))
+        request = idempotent.IdempotentRequest(scope, idempotency_key, body.fingerprinted())
     response = idempotent.once(
         services, request, lambda ticket: new_key_response(create_key(services, caller, command, ticket))
     )

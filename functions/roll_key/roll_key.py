@@ -36,7 +36,8 @@ app = make_resolver()
     summary="Roll (rotate) a key",
     description="Creates a successor with the same name, prefix, roles and context (its value in this answer "
     "only) and makes the old key expire after `grace_seconds`. An expiring key's successor keeps its lifetime "
-    "unless `expires_at` is given. With `secret_name` the successor is written to that secret.",
+    "unless `expires_at` is given. With `secret_name` the successor is written to that secret (the old key's "
+    "own secret, or another key's with `replace_secret`).",
     operation_id="rollKey",
     tags=["keys"],
     security=SECURITY,
@@ -56,7 +57,7 @@ def roll(
     request = None
     if idempotency_key is not None:
         scope = {"project": project, "environment": environment, "caller": caller.key_id, "operation": f"roll:{key_id}"}
-        request = idempotent.IdempotentRequest(scope, idempotency_key, body.model_dump(mode="json"))
+        request = idempotent.IdempotentRequest(scope, idempotency_key, body.fingerprinted())
 
     def roll_once(ticket: idempotent.Ticket | None) -> dict[str, Any]:
         successor, old, flush = roll_key(services, caller, command, ticket)

@@ -1,7 +1,10 @@
 """`python -m archie_local run`: start the local stack in the foreground (what `make run` does).
 
 stdout carries exactly one line, `admin key: <key>`, so scripts can read it; everything else goes to stderr.
-Ctrl-C stops everything it started."""
+Ctrl-C stops everything it started.
+
+`python -m archie_local secret NAME` (`make secret NAME=...`): a delivered secret's value, as a consumer reads
+it, from the running stack (see archie_local.secret_reader)."""
 
 from __future__ import annotations
 
@@ -17,7 +20,8 @@ from pathlib import Path
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m archie_local")
-    parser.add_argument("command", choices=["run"])
+    parser.add_argument("command", choices=["run", "secret"])
+    parser.add_argument("name", nargs="?", help="secret: the name of a delivered secret")
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument("--sample-port", type=int, default=int(os.environ.get("SAMPLE_PORT", "3001")))
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "0")))
@@ -26,9 +30,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--state-file",
         default=".local-stack.json",
-        help="where to write the stack's connection while it runs (`make bootstrap` reads it)",
+        help="where to write the stack's connection while it runs (`make bootstrap` and `make secret` read it)",
     )
     args = parser.parse_args(argv)
+    if args.command == "secret":
+        if not args.name:
+            parser.error("secret needs the secret's name")
+        from archie_local.secret_reader import read_secret
+
+        return read_secret(args.name, args.state_file)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
     # Handlers log to stdout as on Lambda; here stdout belongs to the one `admin key:` line, so everything

@@ -195,3 +195,46 @@ def test_roles_on_later_pages_of_the_list_are_offered_too(stack, page) -> None:
     dialog = open_create_dialog(page)
     expect(dialog.get_by_label("first-page")).to_be_visible()
     expect(dialog.get_by_label("second-page")).to_be_visible()
+
+
+def test_a_secret_holding_another_live_key_is_replaced_only_after_a_confirmation(stack, page, screenshot) -> None:
+    import boto3
+
+    admin = stack.bootstrap("demo", "dev")
+    put_role(stack, admin, "secret-reader", [{"resource": "orders", "actions": ["read"]}])
+    secret = "archie/keys/demo/dev/shared-by-dialog"
+    body = {"name": "first holder", "roles": ["secret-reader"], "secret_name": secret}
+    first = http(stack.url(), "POST", env_path("demo", "dev", "/keys"), admin, body).body
+
+    def current() -> str:
+        client = boto3.client("secretsmanager")
+        return str(client.get_secret_value(SecretId=secret, VersionStage="AWSCURRENT")["SecretString"])
+
+    open_signed_in(page, stack, admin)
+    dialog = open_create_dialog(page)
+    dialog.get_by_label("Key Name").fill("second holder")
+    dialog.get_by_label("secret-reader").check()
+    dialog.get_by_label("Secret name").fill(secret)
+    dialog.get_by_role("button", name="Create").click()
+    # The 409 secret_in_use says which key the secret holds, next to the field, and writes nothing.
+    error = dialog.locator("#error-secret_name")
+    expect(error).to_contain_text(f"holds key {first['key_id']}, which still works")
+    expect(dialog.get_by_label("Secret name")).to_have_attribute("aria-invalid", "true")
+    screenshot("create-dialog-secret-in-use")
+    offer = error.get_by_role("button", name="Replace it with the new key")
+    offer.click()
+    confirm = page.get_by_role("dialog", name="Replace the key in this secret?")
+    expect(confirm).to_contain_text(f"Key {first['key_id']} keeps working")
+    confirm.get_by_role("button", name="Cancel").click()
+    expect(confirm).to_be_hidden()
+    assert current() == first["key"]
+
+    # Confirmed: the create is sent again with replace_secret, and the new key is the secret's.
+    offer.click()
+    confirm.get_by_role("button", name="Replace", exact=True).click()
+    shown = page.get_by_role("dialog", name="Your new API key")
+    expect(shown).to_contain_text(f"Also stored in the Secrets Manager secret {secret}")
+    assert current() == shown.get_by_label("New API key").input_value()
+    shown.get_by_role("button", name="Copy").click()
+    shown.get_by_role("button", name="Done").click()
+    expect(dialog).to_be_hidden()

@@ -97,7 +97,7 @@ def test_misusing_an_idempotency_key_is_answered_with_what_to_do(env: Environmen
     }
     admin_id = env.admin.split("_")[-1][:12]
     scope = {"project": env.project, "environment": env.environment, "caller": admin_id, "operation": "create"}
-    as_the_handler_binds_it = CreateKeyBody(**BODY).model_dump(mode="json")
+    as_the_handler_binds_it = CreateKeyBody(**BODY).fingerprinted()
     held = idempotent.begin(get_services(), idempotent.IdempotentRequest(scope, "ci-5", as_the_handler_binds_it))
     assert isinstance(held, idempotent.Ticket)
     in_progress = create(env, "ci-5")
@@ -155,7 +155,7 @@ def test_two_sealed_responses_in_the_table_reveal_nothing_about_their_keys_toget
 def test_a_request_that_gave_up_its_claim_lets_the_retry_create_the_key(env: Environment) -> None:
     admin_id = env.admin.split("_")[-1][:12]
     scope = {"project": env.project, "environment": env.environment, "caller": admin_id, "operation": "create"}
-    body = CreateKeyBody(**BODY).model_dump(mode="json")
+    body = CreateKeyBody(**BODY).fingerprinted()
     held = idempotent.begin(get_services(), idempotent.IdempotentRequest(scope, "ci-7", body))
     assert isinstance(held, idempotent.Ticket)
     idempotent.release(get_services(), held)
@@ -193,7 +193,7 @@ def test_a_replay_says_where_the_value_really_is_and_finishes_a_failed_promotion
     monkeypatch.setattr(changes, "AFTER_COMMIT_BACKOFF_SECONDS", (0, 0))
     promote = SecretDelivery.promote
 
-    def unavailable(self: SecretDelivery, prepared: object) -> None:
+    def unavailable(self: SecretDelivery, *args: object) -> None:
         raise RuntimeError("Secrets Manager is down")
 
     monkeypatch.setattr(SecretDelivery, "promote", unavailable)
@@ -206,3 +206,19 @@ def test_a_replay_says_where_the_value_really_is_and_finishes_a_failed_promotion
     assert (replay.body["secret_name"], replay.body["secret_version_id"]) == (name, first.body["secret_version_id"])
     current = boto3.client("secretsmanager").get_secret_value(SecretId=name, VersionStage="AWSCURRENT")
     assert replay.body["key"] == first.body["key"] == current["SecretString"]
+
+
+def test_a_replay_never_takes_a_secret_back_from_the_key_that_replaced_it(env: Environment) -> None:
+    import boto3
+
+    name = f"archie/keys/{env.project}/{env.environment}/taken-over"
+    body = {**BODY, "secret_name": name}
+    first = create(env, "ci-10", body)
+    assert first.status == 201 and first.body["secret_stage"] == "AWSCURRENT"
+    replacing = env.call("POST", "/keys", body={**body, "name": "successor-bot", "replace_secret": True})
+    assert replacing.status == 201, replacing.body
+    replay = create(env, "ci-10", body)
+    assert replay.status == 201 and replay.body["key"] == first.body["key"]
+    assert replay.body["secret_stage"] == "REPLACED"
+    current = boto3.client("secretsmanager").get_secret_value(SecretId=name, VersionStage="AWSCURRENT")
+    assert current["SecretString"] == replacing.body["key"]

@@ -141,9 +141,7 @@ def in_progress(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: p
 
     body = {"name": "ci", "roles": ["viewer"]}
     scope = {"project": "demo", "environment": "dev", "caller": admin_key.split("_")[-1][:12], "operation": "create"}
-    idempotent.begin(
-        get_services(), idempotent.IdempotentRequest(scope, "k-1", CreateKeyBody(**body).model_dump(mode="json"))
-    )
+    idempotent.begin(get_services(), idempotent.IdempotentRequest(scope, "k-1", CreateKeyBody(**body).fingerprinted()))
     return api("POST", KEYS, admin_key, body, headers={"Idempotency-Key": "k-1"})
 
 
@@ -176,6 +174,12 @@ def not_owned(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pyt
     )
 
 
+def secret_in_use(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    body = {"name": "x", "roles": ["viewer"], "secret_name": "archie/keys/demo/dev/shared"}
+    api("POST", KEYS, admin_key, body)
+    return api("POST", KEYS, admin_key, body)
+
+
 def too_large(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
     wide = {
         "permissions": [
@@ -200,6 +204,7 @@ CASES: dict[str, Case] = {
         {"permissions": [{"resource": "*", "actions": ["read"]}]},
     ),
     "secret_not_owned": not_owned,
+    "secret_in_use": secret_in_use,
     "not_found": lambda api, admin, viewer, mp: api("GET", f"{KEYS}/AAAAAAAAAAAA", admin),
     "role_in_use": lambda api, admin, viewer, mp: api("DELETE", env_path("demo", "dev", "/roles/viewer"), admin),
     "idempotency_in_progress": in_progress,

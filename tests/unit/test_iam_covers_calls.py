@@ -141,7 +141,10 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(aws, api, apis,
     for query in ("", f"?key_id={key_id}", "?kind=event", f"?actor_key_id={admin_key.split('_')[-1][:12]}"):
         assert api("GET", env_path("demo", "dev", f"/audit{query}"), admin_key).status == 200
     assert api("GET", f"{keys}/{key_id}/usage", admin_key).status == 200
-    rolled = api("POST", f"{keys}/{key_id}/roll", admin_key, {"grace_seconds": 60}).body
+    # Into the key's own secret: its key-id tag moves to the successor.
+    rolled = api(
+        "POST", f"{keys}/{key_id}/roll", admin_key, {"grace_seconds": 60, "secret_name": body["secret_name"]}
+    ).body
     assert api("DELETE", f"{keys}/{rolled['key_id']}?if_unused_for=60", admin_key).status in (200, 202, 204)
     assert api("DELETE", f"{keys}/{key_id}", admin_key).status in (200, 202, 204)
     functions["ExpiryFlushFunction"].invoke({"project": "demo", "environment": "dev", "key_id": key_id})

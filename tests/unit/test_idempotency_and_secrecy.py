@@ -52,7 +52,7 @@ def test_a_duplicate_while_the_first_is_still_in_flight_gets_409_then_the_same_k
     admin_id = admin_key.split("_")[-1][:12]
     # The first request has claimed the Idempotency-Key and is still creating the key...
     scope = {"project": "demo", "environment": "dev", "caller": admin_id, "operation": "create"}
-    request = idempotent.IdempotentRequest(scope, "ci-7", CreateKeyBody(**body).model_dump(mode="json"))
+    request = idempotent.IdempotentRequest(scope, "ci-7", CreateKeyBody(**body).fingerprinted())
     first = idempotent.begin(get_services(), request)
     assert isinstance(first, idempotent.Ticket)
     # ...so a retry arriving meanwhile is told to come back, and creates nothing.

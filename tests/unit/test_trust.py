@@ -88,14 +88,14 @@ def test_a_secret_created_by_someone_else_in_the_meantime_is_a_409_that_changes_
     from archie_keys.aws.secrets import SecretDelivery
 
     name = "archie/keys/demo/dev/racing"
-    looked = SecretDelivery._owned_current
+    looked = SecretDelivery.owned_holder
 
-    def someone_creates_it_meanwhile(self: SecretDelivery, *args: Any) -> bool:
-        exists = looked(self, *args)
+    def someone_creates_it_meanwhile(self: SecretDelivery, *args: Any) -> str | None:
+        holder = looked(self, *args)
         boto3.client("secretsmanager").create_secret(Name=name, SecretString="theirs")
-        return exists
+        return holder
 
-    monkeypatch.setattr(SecretDelivery, "_owned_current", someone_creates_it_meanwhile)
+    monkeypatch.setattr(SecretDelivery, "owned_holder", someone_creates_it_meanwhile)
     before = table_items("KEYS_TABLE")
     reply = api("POST", KEYS, admin_key, {"name": "x", "roles": ["viewer"], "secret_name": name})
     assert (reply.status, reply.body["code"], reply.body["field"]) == (409, "conflict", "secret_name"), reply.body

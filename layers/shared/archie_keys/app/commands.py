@@ -25,6 +25,8 @@ class CreateKey:
     context: Mapping[str, str] = field(default_factory=dict)
     expires_at: datetime | None = None
     secret_name: str | None = None
+    # Deliver even when secret_name holds another live key's value (that key stays valid, outside the secret).
+    replace_secret: bool = False
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,7 @@ class RollKey:
     grace_seconds: int
     secret_name: str | None = None
     expires_at: datetime | None = None
+    replace_secret: bool = False
 
 
 @dataclass(frozen=True)

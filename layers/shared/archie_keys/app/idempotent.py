@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from archie_keys.app.commands import Place
 from archie_keys.app.delivery import delivered
 from archie_keys.app.services import Services
 from archie_keys.aws.dynamo import Write
@@ -127,9 +128,13 @@ def _replay(services: Services, request: IdempotentRequest, found: Existing) -> 
     response["key"] = unseal(services.hasher_for(found.pepper_version).derive(request.bound), response["key"])
     if response.get("secret_version_id"):
         # The stored answer was written before its delivery was promoted: promote again (idempotent; it
-        # finishes a promotion that failed) and say where the value really is.
-        prepared = PreparedSecret(response["secret_name"], response["secret_version_id"], created=False)
-        response.update(delivered(services, prepared) or {})
+        # finishes a promotion that failed, and gives the secret to whichever key holds it now, never back to
+        # this one once another replaced it) and say where the value really is.
+        prepared = PreparedSecret(
+            response["secret_name"], response["secret_version_id"], created=False, key_id=response["key_id"]
+        )
+        place = Place(request.scope["project"], request.scope["environment"])
+        response.update(delivered(services, place, prepared) or {})
     return response
 
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from archie_keys.app.changes import Change
 from archie_keys.app.commands import CreateKey, PageRequest, Place
-from archie_keys.app.delivery import delivered, delivery_preview, prepare_delivery
+from archie_keys.app.delivery import delivered, delivery_preview, plan_delivery, prepare_delivery, secret_taken
 from archie_keys.app.idempotent import Ticket
 from archie_keys.app.services import Services
 from archie_keys.app.views import NewKey, new_key_response
@@ -164,8 +164,8 @@ def new_key(
 
 
 def create_key(services: Services, caller: Identity, command: CreateKey, ticket: Ticket | None = None) -> NewKey:
-    """With command.secret_name the value is also written to that Secrets Manager secret (its name is checked
-    before anything is written)."""
+    """With command.secret_name the value is also written to that Secrets Manager secret (its name, and that
+    the caller may write into it, are checked before anything is written)."""
     place = command.place
     scope = caller.require(place.project, place.environment, "keys", "write")
     if command.secret_name is not None:
@@ -177,24 +177,27 @@ def create_key(services: Services, caller: Identity, command: CreateKey, ticket:
     extra = {"idempotency_id": ticket.request.record_id} if ticket else {}
     value, record = new_key(services, caller, command, expires_epoch, now, **extra)
     key_id = record["key_id"]
+    plan = plan_delivery(services, command, scope)
     with Change() as change:
         if expires_epoch is not None and services.schedules.put(
             place.project, place.environment, key_id, expires_epoch
         ):
             change.undo_with(lambda: services.schedules.delete(place.project, place.environment, key_id), "schedule")
-        prepared = prepare_delivery(services, change, command, value, key_id, scope)
+        delivery = prepare_delivery(services, change, plan, place, value, key_id, caller.key_id)
         details = {"name": command.name, "roles": list(command.roles)}
-        if prepared is not None:
-            details["secret_name"] = prepared.name
+        if delivery is not None:
+            details["secret_name"] = delivery.prepared.name
         writes = [
             *services.store.key_create_writes(record),
             services.audit.event_write("key.created", place.project, place.environment, caller.key_id, key_id, details),
+            *(delivery.writes if delivery is not None else []),
         ]
-        pending = NewKey(value, record, delivery_preview(prepared))
+        pending = NewKey(value, record, delivery_preview(delivery))
         if ticket is not None:
             writes.append(ticket.completion(services, new_key_response(pending)))
-        commit_change(services, writes, {"environment": undeclared(place), "key": key_id_taken()})
-    return NewKey(value, record, delivered(services, prepared))
+        labels = {"environment": undeclared(place), "key": key_id_taken(), "secret_holder": secret_taken()}
+        commit_change(services, writes, labels)
+    return NewKey(value, record, delivered(services, place, delivery.prepared if delivery is not None else None))
 
 
 def undeclared(place: Place) -> NotFoundError:  # an environment not declared (or removed) at commit time

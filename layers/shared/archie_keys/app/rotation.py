@@ -10,7 +10,7 @@ from typing import Any
 
 from archie_keys.app.changes import Change
 from archie_keys.app.commands import CreateKey, RollKey
-from archie_keys.app.delivery import delivered, delivery_preview, prepare_delivery
+from archie_keys.app.delivery import delivered, delivery_preview, plan_delivery, prepare_delivery, secret_taken
 from archie_keys.app.idempotent import Ticket
 from archie_keys.app.keys import (
     check_expiry,
@@ -59,7 +59,14 @@ def roll_key(
         check_secret_name(services.config.secret_name_prefix, place, command.secret_name)
     successor_expiry = _successor_expiry(old, command, now, services.config.key_min_lifetime_seconds)
     create = CreateKey(
-        place, old["name"], old["roles"], old["prefix"], old.get("context", {}), None, command.secret_name
+        place,
+        old["name"],
+        old["roles"],
+        old["prefix"],
+        old.get("context", {}),
+        None,
+        command.secret_name,
+        command.replace_secret,
     )
     extra: dict[str, Any] = {"rolled_from": key_id}
     if ticket is not None:
@@ -70,6 +77,8 @@ def roll_key(
     grace_end = now + command.grace_seconds
     new_old_expiry = grace_end if old_expiry is None else min(float(old_expiry), grace_end)
     rolled = {"expires_epoch": new_old_expiry, "expires_at": to_iso(new_old_expiry), "rolled_to": successor_id}
+    # The successor may take the old key's own secret; another live key's needs replace_secret.
+    plan = plan_delivery(services, create, scope, own_key_id=key_id)
     schedules = services.schedules
     with Change() as change:
         if successor_expiry is not None and schedules.put(
@@ -82,10 +91,10 @@ def roll_key(
                 change.undo_with(
                     lambda: schedules.restore(place.project, place.environment, key_id, previous), "schedule"
                 )
-        prepared = prepare_delivery(services, change, create, value, successor_id, scope)
+        delivery = prepare_delivery(services, change, plan, place, value, successor_id, caller.key_id)
         created = {"name": old["name"], "roles": list(old["roles"]), "rolled_from": key_id}
-        if prepared is not None:
-            created["secret_name"] = prepared.name
+        if delivery is not None:
+            created["secret_name"] = delivery.prepared.name
         audit = services.audit
         writes = [
             *services.store.key_create_writes(record),
@@ -99,19 +108,25 @@ def roll_key(
                 key_id,
                 {"rolled_to": successor_id, "grace_seconds": command.grace_seconds, "expires_at": rolled["expires_at"]},
             ),
+            *(delivery.writes if delivery is not None else []),
         ]
         if ticket is not None:
             preview = {
-                **new_key_response(NewKey(value, record, delivery_preview(prepared))),
+                **new_key_response(NewKey(value, record, delivery_preview(delivery))),
                 "rolled_from": key_view({**old, **rolled}),
             }
             writes.append(ticket.completion(services, preview))
         changed = ConflictError(
             "this key was rolled or revoked while it was being rolled; read it again", code="conflict"
         )
-        commit_change(
-            services, writes, {"environment": undeclared(place), "key": key_id_taken(), "rolled_key": changed}
-        )
+        labels = {
+            "environment": undeclared(place),
+            "key": key_id_taken(),
+            "rolled_key": changed,
+            "secret_holder": secret_taken(),
+        }
+        commit_change(services, writes, labels)
     forget_idempotent_response(services, old)
     flush = services.flusher.revoke_everywhere(place.project, place.environment) if command.grace_seconds == 0 else None
-    return NewKey(value, record, delivered(services, prepared)), {**old, **rolled}, flush
+    successor = NewKey(value, record, delivered(services, place, delivery.prepared if delivery else None))
+    return successor, {**old, **rolled}, flush

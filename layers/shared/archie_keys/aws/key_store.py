@@ -4,6 +4,8 @@
     sk = ENV                 the environment's declaration
          ROLE#<name>         a role, with key_count (how many keys reference it)
          KEY#<key_id>        a key; key ids sort by creation time, so a reverse Query lists newest first
+         SECRET#<name>       a delivered secret: the key whose value it holds (`key_id`) and that value's
+                             version (`version_id`)
 
 Everything a request touches lives in its own partition: GetItem, BatchGetItem and Query only, never Scan.
 Changes are not written here: each method named `*_writes`/`*_write` builds the transaction items of one
@@ -406,6 +408,28 @@ class KeyStore:
         except Exception as error:
             if aws_error_code(error) != "ConditionalCheckFailedException":
                 raise
+
+    # --- delivered secrets -----------------------------------------------------------------------------
+
+    def get_secret_holder(self, project: str, environment: str, name: str) -> dict[str, Any] | None:
+        return self.get(project, environment, f"SECRET#{name}")
+
+    def secret_holder_write(
+        self, project: str, environment: str, name: str, holder: dict[str, Any], previous: str | None
+    ) -> Write:
+        """Record that a secret now holds `holder` ({key_id, version_id, updated_at}), if its record still
+        names `previous` (None: there is no record): two changes that read the same holder cannot both take
+        the secret (label `secret_holder`)."""
+        put: dict[str, Any] = {
+            "TableName": self.table,
+            "Item": to_item({"pk": partition(project, environment), "sk": f"SECRET#{name}", "kind": "secret"} | holder),
+        }
+        if previous is None:
+            put["ConditionExpression"] = "attribute_not_exists(pk)"
+        else:
+            put["ConditionExpression"] = "key_id = :previous"
+            put["ExpressionAttributeValues"] = to_item({":previous": previous})
+        return Write({"Put": put}, "secret_holder")
 
 
 def decode_role(item: dict[str, Any]) -> dict[str, Any]:

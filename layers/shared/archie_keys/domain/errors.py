@@ -72,6 +72,25 @@ class KeyInUseError(ArchieError):
         return {**super().to_body(), "last_used_at": self.last_used_at, "recent_requests": self.recent_requests}
 
 
+class SecretInUseError(ArchieError):
+    """A key would be delivered into a secret that holds another live key's value: it names that key (one
+    the caller's grant covers, or this is never reached), so the caller can decide to replace it."""
+
+    status = 409
+    code = "secret_in_use"
+
+    def __init__(self, holder_key_id: str) -> None:
+        super().__init__(
+            f"this secret holds the value of key {holder_key_id}, which is still live; choose another secret_name, "
+            'or send "replace_secret": true to deliver this key instead (that key stays valid, outside the secret)',
+            field="secret_name",
+        )
+        self.key_id = holder_key_id
+
+    def to_body(self) -> dict[str, object]:
+        return {**super().to_body(), "key_id": self.key_id}
+
+
 class ServiceUnavailableError(ArchieError):
     """A dependency (DynamoDB, Secrets Manager, Scheduler, API Gateway) failed; nothing was changed, or the
     change completed. The client may retry after `retry_after` seconds."""

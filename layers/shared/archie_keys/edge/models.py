@@ -125,7 +125,26 @@ class RoleBody(StrictModel):
         return PutRole(place, name, self.description, [p.model_dump(mode="json") for p in self.permissions])
 
 
-class CreateKeyBody(StrictModel):
+ReplaceSecret = Annotated[
+    StrictBool,
+    Field(
+        description="with `secret_name`: deliver even when that secret holds another live key's value (else 409 "
+        "`secret_in_use`); that key stays valid but leaves the secret"
+    ),
+]
+
+
+class IdempotentBody(StrictModel):
+    def fingerprinted(self) -> dict[str, Any]:
+        """The body an Idempotency-Key is bound to. `replace_secret: false` is the same request as no
+        `replace_secret` at all (and a request stored before the field existed still replays)."""
+        body = self.model_dump(mode="json")
+        if not body.get("replace_secret"):
+            body.pop("replace_secret", None)
+        return body
+
+
+class CreateKeyBody(IdempotentBody):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{"name": "billing ci", "roles": ["reader"], "context": {"tenant": "t-17"}}]},
@@ -137,6 +156,7 @@ class CreateKeyBody(StrictModel):
     context: dict[ContextName, ContextValue] = Field(default_factory=dict, max_length=limits.CONTEXT_MAX_PAIRS)
     expires_at: ClientTime | None = None
     secret_name: str | None = Field(default=None, min_length=1, max_length=limits.SECRET_NAME_MAX_LENGTH)
+    replace_secret: ReplaceSecret = False
 
     @field_validator("roles")
     @classmethod
@@ -154,16 +174,18 @@ class CreateKeyBody(StrictModel):
             context=dict(self.context),
             expires_at=self.expires_at,
             secret_name=self.secret_name,
+            replace_secret=self.replace_secret,
         )
 
 
-class RollKeyBody(StrictModel):
+class RollKeyBody(IdempotentBody):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"grace_seconds": 3600}]})
 
     grace_seconds: StrictInt = Field(ge=0, le=limits.GRACE_SECONDS_MAX)
     secret_name: str | None = Field(default=None, min_length=1, max_length=limits.SECRET_NAME_MAX_LENGTH)
     # The successor's expiry; by default it keeps the old key's lifetime (expires_at - created_at) from now.
     expires_at: ClientTime | None = None
+    replace_secret: ReplaceSecret = False
 
     def to_command(self, place: Place, key_id: str) -> RollKey:
         return RollKey(
@@ -172,6 +194,7 @@ class RollKeyBody(StrictModel):
             grace_seconds=self.grace_seconds,
             secret_name=self.secret_name,
             expires_at=self.expires_at,
+            replace_secret=self.replace_secret,
         )
 
 

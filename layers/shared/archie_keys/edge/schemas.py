@@ -37,6 +37,7 @@ class Error(Answer):
     recent_requests: int | None = Field(
         default=None, description="with key_in_use: accepted requests counted in the hours of the window"
     )
+    key_id: str | None = Field(default=None, description="with secret_in_use: the key whose value the secret holds")
 
 
 class Key(Answer):
@@ -60,10 +61,17 @@ class Key(Answer):
     )
 
 
+SecretStage = Literal["AWSCURRENT", "ARCHIE_PENDING", "REPLACED"]
+SECRET_STAGE = (
+    "`AWSCURRENT`: consumers read this value; `ARCHIE_PENDING`: in the secret, not yet current (a replay with "
+    "the same Idempotency-Key finishes it); `REPLACED`: the secret was given to another key since"
+)
+
+
 class Delivery(Answer):
     secret_name: str
     secret_version_id: str
-    secret_stage: Literal["AWSCURRENT", "ARCHIE_PENDING"]
+    secret_stage: SecretStage = Field(description=SECRET_STAGE)
 
 
 class NewKey(Answer):
@@ -74,7 +82,7 @@ class NewKey(Answer):
     record: Key
     secret_name: str | None = None
     secret_version_id: str | None = None
-    secret_stage: Literal["AWSCURRENT", "ARCHIE_PENDING"] | None = None
+    secret_stage: SecretStage | None = Field(default=None, description=SECRET_STAGE)
 
 
 class RolledKey(NewKey):
