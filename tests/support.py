@@ -38,6 +38,53 @@ class Reply:
         return self.body
 
 
+# A key tag secret for tests that generate keys without a stack (domain.keyformat.generate_key).
+TAG_KEY = b"tag-key-of-the-tests-0123456789ab"
+
+
+def write_legacy_key(project: str, environment: str, roles: tuple[str, ...] = ("admin",)) -> str:
+    """A key of the first format (no tag), written as the version before tags wrote it: its value."""
+    from archie_keys.domain.keyformat import SECRET_LENGTH, checksum, new_key_id
+    from archie_keys.edge.composition import get_services
+
+    services = get_services()
+    key_id = new_key_id()
+    body = f"archie_{project}_{environment}_{key_id}" + "L" * SECRET_LENGTH
+    hasher = services.hasher()
+    record = {
+        "key_id": key_id,
+        "name": "legacy",
+        "name_folded": "legacy",
+        "prefix": "archie_",
+        "start": body[:-SECRET_LENGTH],
+        "project": project,
+        "environment": environment,
+        "roles": list(roles),
+        "context": {},
+        "created_at": "2026-01-01T00:00:00Z",
+        "created_by": "bootstrap",
+        "hash": hasher.hash_secret("L" * SECRET_LENGTH),
+        "hash_params": hasher.parameters.as_record(),
+        "pepper_version": hasher.version,
+    }
+    services.transactions.commit(services.store.key_create_writes(record))
+    return body + checksum(body)
+
+
+def with_tagged_secret(key: str, random_part: str, tag_key: bytes | None = None) -> str:
+    """`key` (a real one: its prefix, place and id) with another secret that still carries a valid tag, as
+    only someone holding the stack's tag keys could make: the look-alike that still costs a read and an
+    argon2 verify. `random_part`: 16 base62 characters. Default tag key: the running stack's current one."""
+    from archie_keys.domain.keyformat import RANDOM_LENGTH, checksum, key_tag
+    from archie_keys.edge.composition import get_services
+
+    assert len(random_part) == RANDOM_LENGTH
+    start = key[:-28]
+    tagging = tag_key if tag_key is not None else get_services().key_tags().current
+    body = start + random_part + key_tag(tagging, start + random_part)
+    return body + checksum(body)
+
+
 def decode(raw: bytes) -> Any:
     if not raw:
         return None

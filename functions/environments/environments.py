@@ -22,7 +22,8 @@ app = make_resolver()
     "/projects/<project>/environments/<environment>",
     summary="Declare the environment",
     description="Idempotent: 201 when it is declared now, 200 when it already was (nothing changes then, unless "
-    "the body sets another `on_leak`).",
+    "the body sets another `on_leak` or `legacy_keys`; refusing legacy keys while one is active is 409 "
+    "`legacy_keys_active`).",
     operation_id="declareEnvironment",
     tags=["environments"],
     security=SECURITY,
@@ -32,7 +33,10 @@ def put_environment(
     project: ProjectPath, environment: EnvironmentPath, body: Annotated[EnvironmentBody | None, Body()] = None
 ) -> Response[Any]:
     on_leak = body.on_leak if body is not None else None
-    record, created = declare_environment(get_services(), caller_from(app), place(project, environment), on_leak)
+    legacy_keys = body.legacy_keys if body is not None else None
+    record, created = declare_environment(
+        get_services(), caller_from(app), place(project, environment), on_leak, legacy_keys
+    )
     return json_response(201 if created else 200, record)
 
 

@@ -7,6 +7,7 @@ created here with its own API call, reading its properties from template.yaml.
 
 from __future__ import annotations
 
+import json
 import secrets
 import string
 from dataclasses import dataclass
@@ -47,11 +48,18 @@ class Provisioned:
 
 
 def _generated_secret(spec: dict[str, Any]) -> str:
+    """GenerateSecretString as Secrets Manager does it: a random string, or, with SecretStringTemplate and
+    GenerateStringKey, the template's JSON with that key set to the random string."""
     length = int(spec.get("PasswordLength", 32))
     alphabet = string.ascii_letters + string.digits
     if not spec.get("ExcludePunctuation"):
         alphabet += "!#$%&()*+,-.:;<=>?@[]^_{|}~"
-    return "".join(secrets.choice(alphabet) for _ in range(length))
+    generated = "".join(secrets.choice(alphabet) for _ in range(length))
+    if "SecretStringTemplate" in spec:
+        document = json.loads(spec["SecretStringTemplate"])
+        document[spec["GenerateStringKey"]] = generated
+        return json.dumps(document)
+    return generated
 
 
 def register_names(template: dict[str, Any], resolver: Resolver) -> None:

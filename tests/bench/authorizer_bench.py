@@ -1,9 +1,12 @@
 """`make bench`: the authorizer handler in-process against the local stack's moto server.
 
 Prints p50/p99 (microseconds) for a valid key with a cold in-function cache, the same key warm, a key with
-a bad checksum, and a warm key holding 10 roles x 20 permissions; beside them the raw cost of one argon2
-verify with the deployed parameters, one HMAC-SHA256 and one DynamoDB GetItem on the same backend. The last
-line is one JSON object. Numbers are from one run on one machine: compare within a run, not across runs.
+a bad checksum, a forged key (checksum-valid, never issued: refused by its tag) and a warm key holding 10
+roles x 20 permissions; the AWS calls malformed and forged keys cost (0), the time a known key id with a
+wrong secret takes beyond an unknown one (existence_gap_us_p50), what a look-alike with a valid tag costs
+(verify_*); beside them the raw cost of one argon2 verify with the deployed parameters, one HMAC-SHA256 and
+one DynamoDB GetItem on the same backend. The last line is one JSON object. Numbers are from one run on one
+machine: compare within a run, not across runs.
 """
 
 from __future__ import annotations
@@ -81,6 +84,20 @@ def refuse_quietly(candidate: str) -> None:
         get_services().verifier.verify(candidate)
     except KeyRefusedError as refusal:
         assert refusal.reason == "not_found"
+
+
+def forged_event(real: str, key_id: str | None = None) -> dict[str, Any]:
+    """A checksum-valid key in the same place as `real`, with a random secret (and a random id unless given)."""
+    from archie_keys.domain.keyformat import SECRET_LENGTH, checksum, new_key_id
+
+    place = "_".join(real.split("_")[:-1]) + "_"
+    body = place + (key_id or new_key_id()) + secrets.token_hex(SECRET_LENGTH)[:SECRET_LENGTH]
+    return event(body + checksum(body))
+
+
+def deny(authorizer: Any, request: dict[str, Any]) -> None:
+    answer = authorizer.invoke(request)
+    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny", answer
 
 
 def event(key: str) -> dict[str, Any]:
@@ -166,7 +183,7 @@ def main() -> int:
     import boto3
     from argon2 import PasswordHasher, Type
 
-    from archie_keys.domain.keyformat import checksum
+    from archie_keys.domain.keyformat import checksum, key_tag
     from archie_keys.edge.composition import get_services, get_settings
     from archie_local.stack import LocalStack
 
@@ -224,10 +241,33 @@ def main() -> int:
             results["malformed_p50_us"], results["malformed_p99_us"] = measure(refused, 3000)
         results["malformed_aws_calls"] = counter.calls
 
-        # /verify and the authorizer refuse an unknown key and a wrong secret with the same work.
-        body = admin[:-6]
-        wrong = body[:-22] + "Z" * 22
-        unknown = body[: -(22 + 12)] + "0" * 12 + body[-22:]
+        # Forged keys: checksum-valid (anyone can compute one), never issued. A fresh one per request, so no
+        # cache of any layer helps: each is refused by its tag alone. Interleaved with malformed ones, so the
+        # machine's drift affects both sides of their ratio alike.
+        forgeries = [forged_event(admin) for _ in range(3000)]
+        forged_runs, malformed_runs = [], []
+        with AwsCallCounter() as counter:
+            for forgery in forgeries:
+                forged_runs.append(timed(functools.partial(deny, authorizer, forgery)))
+                malformed_runs.append(timed(refused))
+        results["forged_aws_calls"] = counter.calls
+        results["forged_p50_us"], results["forged_p99_us"] = percentiles(forged_runs)
+        results["forged_over_malformed"] = round(results["forged_p50_us"] / percentiles(malformed_runs)[0], 2)
+        # What timing tells of a key id: a known id with a wrong secret against an unknown id, each fresh.
+        known_id = admin.split("_")[-1][:12]
+        known, unknown = [], []
+        for _ in range(2000):
+            known.append(timed(lambda: deny(authorizer, forged_event(admin, known_id))))
+            unknown.append(timed(lambda: deny(authorizer, forged_event(admin))))
+        results["existence_gap_us_p50"] = round(percentiles(known)[0] - percentiles(unknown)[0], 1)
+
+        # What a look-alike with a valid tag still costs (only the holder of the tag keys can make one, or a
+        # key purged after its retention): an unknown id and a known id with a wrong secret, with no cache.
+        tag_key = get_services().key_tags().current
+        start = admin[:-28]
+        wrong = start + "Z" * 16 + key_tag(tag_key, start + "Z" * 16)
+        other = start[:-12] + "0" * 12
+        unknown = other + "Z" * 16 + key_tag(tag_key, other + "Z" * 16)
         for name, candidate in (
             ("verify_wrong_secret", wrong + checksum(wrong)),
             ("verify_unknown", unknown + checksum(unknown)),
@@ -257,6 +297,7 @@ def main() -> int:
         "warm",
         "warm_10x20",
         "malformed",
+        "forged",
         "verify_unknown",
         "verify_wrong_secret",
         "hmac",
@@ -270,7 +311,9 @@ def main() -> int:
     print(
         f"targets: warm <= 20 x hmac ({results['warm_over_hmac']}x; 10x20: {results['warm_10x20_over_hmac']}x), "
         f"cold <= 1.3 x (argon2 + GetItem) ({results['cold_over_argon2_plus_getitem']}x), "
-        f"malformed AWS calls = 0 ({results['malformed_aws_calls']}); "
+        f"malformed AWS calls = 0 ({results['malformed_aws_calls']}), forged AWS calls = 0 "
+        f"({results['forged_aws_calls']}), forged <= 1.5 x malformed ({results['forged_over_malformed']}x), "
+        f"existence gap {results['existence_gap_us_p50']} us; "
         f"authorizer cold-start imports {results['authorizer_import_ms']} ms <= 1.2 x bare boto3 "
         f"{results['boto3_import_ms']} ms ({results['authorizer_over_boto3_import']}x)",
         file=sys.stderr,

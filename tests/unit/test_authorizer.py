@@ -16,7 +16,7 @@ from archie_keys.domain.keyformat import checksum
 from archie_keys.edge.composition import get_services, get_settings
 from archie_local.gateway import policy_allows
 from archie_local.lambdas import FunctionRegistry
-from tests.support import env_path
+from tests.support import env_path, with_tagged_secret
 
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:api1234567/v1/GET/projects/demo/environments/dev/keys"
 
@@ -216,7 +216,9 @@ class Clock:
 
 def test_a_warm_decision_is_reused_until_its_ttl_then_revocation_shows(aws, admin_key) -> None:
     clock = Clock()
-    verifier = KeyVerifier(get_services().store, get_services().hasher_provider, verifier_config(), clock)
+    verifier = KeyVerifier(
+        get_services().store, get_services().hasher_provider, verifier_config(), clock, tag_keys=get_services().key_tags
+    )
     first = verifier.verify(admin_key)
     # Revoke the key behind the verifier's back: within the TTL the cached decision stands...
     revoke_directly(first.identity.key_id)
@@ -236,7 +238,7 @@ def test_a_malformed_key_costs_no_aws_call(aws) -> None:
         def for_version(self, version: str | None) -> Any:
             raise AssertionError("a pepper version was fetched for a malformed key")
 
-    verifier = KeyVerifier(get_services().store, NoPepperPlease(), verifier_config())
+    verifier = KeyVerifier(get_services().store, NoPepperPlease(), verifier_config(), tag_keys=get_services().key_tags)
     for key in ("garbage", "archie_demo_dev_" + "x" * 40):
         with pytest.raises(KeyRefusedError) as refusal:
             verifier.verify(key)
@@ -262,7 +264,9 @@ def test_an_expired_key_is_refused_even_from_a_warm_cache(aws, api, admin_key) -
         },
     )
     assert created.status == 201, created.body
-    verifier = KeyVerifier(get_services().store, get_services().hasher_provider, verifier_config(), clock)
+    verifier = KeyVerifier(
+        get_services().store, get_services().hasher_provider, verifier_config(), clock, tag_keys=get_services().key_tags
+    )
     verifier.verify(created.body["key"])
     clock.now += 121
     with pytest.raises(KeyRefusedError) as refusal:
@@ -282,12 +286,31 @@ def test_a_hash_with_outdated_parameters_is_upgraded_on_use(aws, admin_key, monk
     assert after["hash"] != before and "m=512" in after["hash"] and after["hash_params"]["m"] == 512
 
 
+def test_a_forged_key_is_refused_without_any_read_even_with_the_table_gone(aws, admin_key) -> None:
+    """Anyone can compute a checksum, nobody else a tag: a key this service did not issue costs one HMAC."""
+    clock = Clock()
+    verifier = KeyVerifier(
+        get_services().store, get_services().hasher_provider, verifier_config(), clock, tag_keys=get_services().key_tags
+    )
+    verifier.verify(admin_key)  # warm: the environment's state is known (it refuses untagged keys)
+    body = admin_key[:-6]
+    forged = body[:-22] + "Q" * 22
+    forged += checksum(forged)
+    boto3.client("dynamodb").delete_table(TableName=aws.environment["KEYS_TABLE"])
+    for _ in range(3):
+        with pytest.raises(KeyRefusedError) as refusal:
+            verifier.verify(forged)
+        assert refusal.value.reason == "not_found"
+        clock.now += get_settings().authorizer_negative_cache_ttl_seconds + 0.01
+
+
 def test_a_refused_key_is_remembered_so_a_flood_of_it_costs_no_reads(aws, admin_key) -> None:
     clock = Clock()
-    verifier = KeyVerifier(get_services().store, get_services().hasher_provider, verifier_config(), clock)
-    body = admin_key[:-6]
-    wrong = body[:-22] + "Q" * 22
-    wrong += checksum(wrong)
+    verifier = KeyVerifier(
+        get_services().store, get_services().hasher_provider, verifier_config(), clock, tag_keys=get_services().key_tags
+    )
+    # A wrong secret with a valid tag (only the tag keys' holder can make one): it is read and verified once.
+    wrong = with_tagged_secret(admin_key, "Q" * 16)
     with pytest.raises(KeyRefusedError):
         verifier.verify(wrong)
     # With the table gone, any read would fail the check; the remembered refusal answers instead.

@@ -19,6 +19,7 @@ from archie_keys.domain.keyformat import (
     new_key_id,
     parse_key,
 )
+from tests.support import TAG_KEY
 
 
 def readme_checksum(body: str) -> str:
@@ -45,7 +46,7 @@ VALID_TAIL = "0NxQ3aB7kR2c" + "8hTq1ZpLmW4vYs9dFgH2jK"  # key_id (12) + secret (
 
 def test_a_scanner_can_validate_a_key_from_the_readme_alone() -> None:
     # Enough keys that some checksums are short numbers and need the zero padding.
-    values = [generate_key("archie_", "demo", "dev")[0] for _ in range(300)]
+    values = [generate_key("archie_", "demo", "dev", TAG_KEY)[0] for _ in range(300)]
     assert all(value[-6:] == readme_checksum(value[:-6]) for value in values)
     assert any(value[-6] == "0" for value in values)
 
@@ -71,7 +72,7 @@ def test_a_key_id_encodes_its_creation_time_in_milliseconds() -> None:
 
 
 def test_a_given_key_id_is_used_as_is() -> None:
-    value, parts = generate_key("archie_", "demo", "dev", key_id="Vc37AAAAAAAA")
+    value, parts = generate_key("archie_", "demo", "dev", TAG_KEY, key_id="Vc37AAAAAAAA")
     assert parts.key_id == "Vc37AAAAAAAA" and value.startswith("archie_demo_dev_Vc37AAAAAAAA")
     assert len(parts.secret) == 22 and all(c in BASE62_ALPHABET for c in parts.secret)
 
@@ -81,11 +82,11 @@ def test_a_given_key_id_is_used_as_is() -> None:
 )
 def test_a_key_is_never_generated_for_a_project_or_environment_that_could_not_be_parsed(project, environment) -> None:
     with pytest.raises(ValueError):
-        generate_key("archie_", project, environment)
+        generate_key("archie_", project, environment, TAG_KEY)
 
 
 def test_the_longest_possible_key_round_trips_and_one_character_more_is_refused() -> None:
-    value, parts = generate_key("p" * 15 + "_", "a" * 24, "b" * 24)
+    value, parts = generate_key("p" * 15 + "_", "a" * 24, "b" * 24, TAG_KEY)
     assert len(value) == KEY_MAX_LENGTH
     assert parse_key(value) == parts
     with pytest.raises(MalformedKeyError):
@@ -133,7 +134,7 @@ def test_a_checksum_off_by_one_character_is_refused() -> None:
 def test_the_keys_in_a_text_are_cut_out_whole_wherever_they_sit() -> None:
     # The one rule the scanner and GitHub's leak alerts share: text glued before or after a key, in any
     # script, does not hide it, and what comes back is the key itself (what the alert path verifies).
-    value, parts = generate_key("my_org_", "billing", "prod")
+    value, parts = generate_key("my_org_", "billing", "prod", TAG_KEY)
     text = f"old_{value}X — ключ={value}_old"
     second = text.index(value, len(value))
     assert list(keys_in(text)) == [(4, value, parts), (second, value, parts)]

@@ -30,9 +30,9 @@ def test_a_revoked_key_presented_to_a_fresh_authorizer_is_refused(env: Environme
     assert env.call("DELETE", f"/keys/{created['key_id']}").status == 204
 
     fresh_authorizer_instance()
-    assert sample("GET", "/orders/1", key).status == 401
+    assert sample("GET", "/orders/1", key).status == 403
     fresh_authorizer_instance()
-    assert env.call("GET", "/keys", key).status == 401
+    assert env.call("GET", "/keys", key).status == 403
 
 
 def test_verify_says_revoked_for_a_revoked_key_it_never_saw(env: Environment) -> None:

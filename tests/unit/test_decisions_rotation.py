@@ -56,7 +56,7 @@ class CurrentPepperOnly:
 def a_fresh_verifier(hashers: HasherSource | None = None) -> KeyVerifier:
     services = get_services()
     source = hashers if hashers is not None else services.hasher_provider
-    return KeyVerifier(services.store, source, VerifierConfig(1.0, 5.0, 300.0), time.time)
+    return KeyVerifier(services.store, source, VerifierConfig(1.0, 5.0, 300.0), time.time, tag_keys=services.key_tags)
 
 
 def secret_of(key: str) -> str:
@@ -91,7 +91,13 @@ def test_after_the_rehash_a_warm_instance_refreshes_without_another_argon2_run(e
     rotate()
     now = [time.time()]
     services = get_services()
-    warm = KeyVerifier(services.store, services.hasher_provider, VerifierConfig(1.0, 5.0, 300.0), lambda: now[0])
+    warm = KeyVerifier(
+        services.store,
+        services.hasher_provider,
+        VerifierConfig(1.0, 5.0, 300.0),
+        lambda: now[0],
+        tag_keys=services.key_tags,
+    )
     warm.verify(created["key"])  # cold: verifies under the previous pepper and rehashes
     runs: list[str] = []
     verify_mac = KeyHasher.verify_mac

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import env_path
+from tests.support import env_path, write_legacy_key
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = env_path("demo", "dev", "/keys")
@@ -193,6 +193,12 @@ def too_large(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pyt
     return api("POST", KEYS, admin_key, {"name": "wide", "roles": [f"wide{r}" for r in range(10)]})
 
 
+def legacy_keys_active(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    assert api("PUT", env_path("demo", "dev"), admin_key, {"legacy_keys": "accept"}).status == 200
+    write_legacy_key("demo", "dev", ("viewer",))
+    return api("PUT", env_path("demo", "dev"), admin_key, {"legacy_keys": "refuse"})
+
+
 Case = Callable[[Any, str, dict[str, Any], pytest.MonkeyPatch], Any]
 CASES: dict[str, Case] = {
     "unauthorized": lambda api, admin, viewer, mp: api("GET", KEYS, "archie_demo_dev_" + "A" * 40),
@@ -205,6 +211,7 @@ CASES: dict[str, Case] = {
     ),
     "secret_not_owned": not_owned,
     "secret_in_use": secret_in_use,
+    "legacy_keys_active": legacy_keys_active,
     "not_found": lambda api, admin, viewer, mp: api("GET", f"{KEYS}/AAAAAAAAAAAA", admin),
     "role_in_use": lambda api, admin, viewer, mp: api("DELETE", env_path("demo", "dev", "/roles/viewer"), admin),
     "idempotency_in_progress": in_progress,

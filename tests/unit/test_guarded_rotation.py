@@ -42,7 +42,7 @@ def test_a_key_used_within_the_window_is_not_revoked(api, admin_key, key) -> Non
 def test_an_idle_key_is_revoked(api, admin_key, key) -> None:
     used(key["key_id"], 7200)
     assert api("DELETE", f"{KEYS}/{key['key_id']}?if_unused_for=3600", admin_key).status == 204
-    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 401
+    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 403
 
 
 def test_a_key_never_used_is_idle(api, admin_key, key) -> None:

@@ -17,10 +17,11 @@ from archie_keys.domain.keyformat import (
     new_key_id,
     parse_key,
 )
+from tests.support import TAG_KEY
 
 
 def test_a_generated_key_parses_back_to_its_parts() -> None:
-    value, parts = generate_key("archie_", "demo", "dev")
+    value, parts = generate_key("archie_", "demo", "dev", TAG_KEY)
     assert value.startswith("archie_demo_dev_")
     assert parse_key(value) == parts
     assert parts.start == value[: len(parts.start)] and parts.secret not in parts.start
@@ -28,26 +29,26 @@ def test_a_generated_key_parses_back_to_its_parts() -> None:
 
 def test_keys_use_only_characters_a_double_click_selects() -> None:
     for _ in range(50):
-        value, _ = generate_key("acme_ci_", "proj1", "prod")
+        value, _ = generate_key("acme_ci_", "proj1", "prod", TAG_KEY)
         assert re.fullmatch(r"[A-Za-z0-9_]+", value)
 
 
 def test_the_secret_carries_at_least_128_bits_of_randomness() -> None:
     assert len(BASE62_ALPHABET) ** SECRET_LENGTH >= 2**128
-    secrets_seen = {generate_key("archie_", "demo", "dev")[1].secret for _ in range(200)}
+    secrets_seen = {generate_key("archie_", "demo", "dev", TAG_KEY)[1].secret for _ in range(200)}
     assert len(secrets_seen) == 200
 
 
 @pytest.mark.parametrize("prefix", ["a_", "archie_", "my_org_keys_", "x" * 15 + "_", "_"])
 def test_any_valid_prefix_round_trips_even_with_underscores(prefix: str) -> None:
-    value, parts = generate_key(prefix, "p1", "e1")
+    value, parts = generate_key(prefix, "p1", "e1", TAG_KEY)
     assert parse_key(value).prefix == prefix == parts.prefix
 
 
 @pytest.mark.parametrize("prefix", ["", "archie", "Archie_", "x" * 16 + "_", "arch-ie_", "a b_"])
 def test_invalid_prefixes_are_refused(prefix: str) -> None:
     with pytest.raises(ValueError, match=r"^invalid prefix\Z"):
-        generate_key(prefix, "demo", "dev")
+        generate_key(prefix, "demo", "dev", TAG_KEY)
 
 
 @pytest.mark.parametrize(
@@ -55,7 +56,7 @@ def test_invalid_prefixes_are_refused(prefix: str) -> None:
 )
 def test_a_key_is_never_generated_for_a_project_or_environment_it_could_not_name(project, environment) -> None:
     with pytest.raises(ValueError, match=r"^invalid project or environment\Z"):
-        generate_key("archie_", project, environment)
+        generate_key("archie_", project, environment, TAG_KEY)
 
 
 def test_base62_says_which_number_it_cannot_encode() -> None:
@@ -67,7 +68,7 @@ def test_base62_says_which_number_it_cannot_encode() -> None:
 
 
 def test_every_single_character_typo_is_caught_by_the_checksum() -> None:
-    value, _ = generate_key("archie_", "demo", "dev")
+    value, _ = generate_key("archie_", "demo", "dev", TAG_KEY)
     for position in range(len(value)):
         for replacement in "aZ09_":
             if value[position] == replacement:
@@ -107,7 +108,7 @@ def test_key_ids_sort_by_creation_time() -> None:
 
 
 def test_the_checksum_is_a_fixed_width_suffix() -> None:
-    value, parts = generate_key("archie_", "demo", "dev")
+    value, parts = generate_key("archie_", "demo", "dev", TAG_KEY)
     assert len(value) == len(parts.start) + SECRET_LENGTH + CHECKSUM_LENGTH
 
 
@@ -122,7 +123,7 @@ def test_a_trailing_newline_never_passes_as_a_name(position: int) -> None:
     assert KEY_ID_RE.match("Vc37AAAAAAAA") and not KEY_ID_RE.match("Vc37AAAAAAAA\n")
     with pytest.raises(ValueError):
         parse_client_time("2026-11-26T00:00:00Z\n")
-    value, _ = generate_key("archie_", "demo", "dev")
+    value, _ = generate_key("archie_", "demo", "dev", TAG_KEY)
     parts = value.split("_")
     parts[position] += "\n"
     body = "_".join(parts)[:-CHECKSUM_LENGTH]

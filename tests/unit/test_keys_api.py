@@ -51,7 +51,7 @@ def test_a_created_key_is_shown_once_listed_read_used_and_refused_after_delete(a
     assert got.status == 200 and got.body["name"] == "reporting" and "key" not in got.body
 
     assert api("DELETE", f"{KEYS}/{key_id}", admin_key).status == 204
-    assert api("GET", KEYS, value).status == 401
+    assert api("GET", KEYS, value).status == 403
     assert api("GET", f"{KEYS}/{key_id}", admin_key).status == 404
     assert api("DELETE", f"{KEYS}/{key_id}", admin_key).status == 404
 

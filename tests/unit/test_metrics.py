@@ -59,9 +59,9 @@ def test_every_refusal_is_one_metric_line_by_reason_and_an_accepted_key_writes_n
     capsys.readouterr()
 
     authorizer.invoke(authorizer_event(admin_key))
-    for bad in ("archie_not_a_key", revoked["key"]):
-        with pytest.raises(Exception, match="Unauthorized"):
-            authorizer.invoke(authorizer_event(bad))
+    with pytest.raises(Exception, match="Unauthorized"):
+        authorizer.invoke(authorizer_event("archie_not_a_key"))
+    assert authorizer.invoke(authorizer_event(revoked["key"]))["policyDocument"]["Statement"][0]["Effect"] == "Deny"
 
     lines = emf_lines(capsys.readouterr().out)
     assert [decision(d) for d in lines] == [("Refused", "malformed"), ("Refused", "revoked")]
@@ -84,15 +84,17 @@ def test_a_failure_is_refused_with_reason_error_so_the_alarm_can_tell_it_from_a_
 
     lines: list[str] = []
     decisions = metrics.DecisionMetrics(metrics.MetricLines("ArchieKeys", STACK_NAME, write=lines.append))
-    with pytest.raises(Exception, match="Unauthorized"):
+    with pytest.raises(Exception) as failed:
         authorize(authorizer_event(admin_key), Broken(), decisions)  # type: ignore[arg-type]
+    assert str(failed.value) != "Unauthorized"  # API Gateway's AUTHORIZER_FAILURE: 503, never a 401
     authorize(authorizer_event(admin_key), get_services().verifier, decisions)
     assert [decision(json.loads(line)) for line in lines] == [("Refused", "error")]  # the accepted one: none
-    # The errors alarm reads exactly that: Lambda's errors minus refusals, plus refusals for "error".
+    # The errors alarm reads Lambda's errors (every raise: a malformed key's 401 and every failure) minus the
+    # malformed keys, so a flood of garbage never pages and a failure always does.
     alarm = load_template()["Resources"]["AuthorizerErrorsAlarm"]["Properties"]
     stats = {m["Id"]: m["MetricStat"]["Metric"] for m in alarm["Metrics"] if "MetricStat" in m}
-    assert stats["refused"]["MetricName"] == stats["failed"]["MetricName"] == metrics.REFUSED
-    assert {"Name": "Reason", "Value": "error"} in stats["failed"]["Dimensions"]
+    assert stats["refused"]["MetricName"] == metrics.REFUSED
+    assert {"Name": "Reason", "Value": "malformed"} in stats["refused"]["Dimensions"]
     assert stats["errors"]["Namespace"] == "AWS/Lambda" and stats["errors"]["MetricName"] == "Errors"
 
 

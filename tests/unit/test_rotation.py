@@ -62,7 +62,7 @@ def test_roll_creates_a_linked_successor_and_expires_the_old_key_after_the_grace
 def test_a_roll_without_grace_refuses_the_old_key_at_once(api, admin_key) -> None:
     old = setup_key(api, admin_key)
     new = api("POST", f"{KEYS}/{old['key_id']}/roll", admin_key, {"grace_seconds": 0}).body
-    assert api("GET", KEYS, old["key"]).status == 401
+    assert api("GET", KEYS, old["key"]).status == 403
     assert api("GET", KEYS, new["key"]).status == 200
 
 

@@ -24,12 +24,13 @@ import yaml
 from archie_keys import cli
 from archie_keys.domain.keyformat import BASE62_ALPHABET, CHECKSUM_LENGTH, KEY_PATTERN, checksum, generate_key
 from archie_keys.scan import MAX_FILE_BYTES, find_keys, main, scan_file
+from tests.support import TAG_KEY
 
 ROOT = Path(__file__).resolve().parents[2]
 
 # Several prefixes (the shortest, the longest, with "_" inside), projects and environments (up to 24 chars).
 REAL_KEYS = [
-    generate_key(prefix, project, environment)
+    generate_key(prefix, project, environment, TAG_KEY)
     for prefix, project, environment in [
         ("archie_", "demo", "dev"),
         ("_", "x1", "y2"),
@@ -439,7 +440,7 @@ def test_the_gitleaks_rule_finds_every_real_key_and_drops_placeholders() -> None
             assert _gitleaks_secrets(rule, line) == [value[-40:]], line
         assert value[-40:].startswith(parts.key_id)
     # Random tails clear the entropy floor with a wide margin (the lowest of 100,000 was above 4.1).
-    assert min(_shannon_entropy(generate_key("archie_", "demo", "dev")[0][-40:]) for _ in range(2000)) > 3.9
+    assert min(_shannon_entropy(generate_key("archie_", "demo", "dev", TAG_KEY)[0][-40:]) for _ in range(2000)) > 3.9
     assert _gitleaks_secrets(rule, LOOK_ALIKES["a placeholder"]) == []
     assert _gitleaks_secrets(rule, LOOK_ALIKES["a placeholder of the right shape"]) == []
     assert _gitleaks_secrets(rule, LOOK_ALIKES["a real key missing its last character"]) == []

@@ -113,7 +113,7 @@ def test_a_signed_alert_revokes_a_live_key_everywhere_and_records_where_it_leake
         }
     ]
     assert key["key"] not in json.dumps(reply.body)
-    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 401
+    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 403
     assert api("GET", f"{KEYS}/{key['key_id']}", admin_key).status == 404
     leaked = events(api, admin_key, key["key_id"])[0]
     assert leaked["event"] == "key.leaked" and leaked["actor_key_id"] == "github-secret-scanning"
@@ -255,7 +255,7 @@ def test_a_key_glued_to_other_text_is_revoked_as_the_scanner_finds_it(api, admin
             "label": "true_positive",
         }
     ]
-    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 401
+    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 403
     assert [e["details"]["action"] for e in leaked_events(api, admin_key, key["key_id"])] == ["revoke"]
 
 
@@ -264,7 +264,7 @@ def test_every_key_one_match_holds_is_revoked(api, admin_key, github, key) -> No
     token = f"old_{key['key']}{second['key']}X"
     assert send(api, github, alert(token)).body[0]["label"] == "true_positive"
     for leaked in (key, second):
-        assert api("GET", env_path("demo", "dev", "/whoami"), leaked["key"]).status == 401
+        assert api("GET", env_path("demo", "dev", "/whoami"), leaked["key"]).status == 403
         assert len(leaked_events(api, admin_key, leaked["key_id"])) == 1
 
 
@@ -290,7 +290,7 @@ def test_a_token_packed_with_look_alikes_costs_a_bounded_number_of_verifications
     assert send(api, github, alert(packed)).body[0]["label"] == "true_positive"
     # Each key found costs an argon2 verify: the search stops after the bound.
     assert len(verifications) == limits.LEAK_KEYS_PER_TOKEN_MAX
-    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 401
+    assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 403
 
 
 def test_a_token_longer_than_any_match_is_not_searched(api, admin_key, key, verifications) -> None:

@@ -7,7 +7,7 @@ import pytest
 from archie_keys.aws.cache_flush import FlushTarget
 from archie_keys.edge.settings import ConfigurationError, load_settings
 
-BASE = {"KEYS_TABLE": "keys", "IDEMPOTENCY_TABLE": "idem", "PEPPER_SECRET_ID": "pepper"}
+BASE = {"KEYS_TABLE": "keys", "IDEMPOTENCY_TABLE": "idem", "PEPPER_SECRET_ID": "pepper", "KEY_TAG_SECRET_ID": "tags"}
 
 
 def test_defaults_are_the_deployed_ones() -> None:

@@ -21,6 +21,7 @@ def _from_stack(stack_name: str) -> None:
     os.environ.setdefault("KEYS_TABLE", values["KeysTableName"])
     os.environ.setdefault("IDEMPOTENCY_TABLE", values["IdempotencyTableName"])
     os.environ.setdefault("PEPPER_SECRET_ID", values["PepperSecretArn"])
+    os.environ.setdefault("KEY_TAG_SECRET_ID", values["KeyTagSecretArn"])
     os.environ.setdefault("PROTECTED_APIS_PATH", values.get("ProtectedApisPath", ""))
     os.environ.setdefault("AUDIT_TABLE", values.get("AuditTableName", ""))
 

@@ -10,7 +10,8 @@ from archie_keys.app.services import Services
 from archie_keys.app.views import environment_view
 from archie_keys.aws.dynamo import TransactionRefused
 from archie_keys.domain.clock import now_epoch, to_iso
-from archie_keys.domain.errors import ValidationFailedError
+from archie_keys.domain.environment_state import LEGACY_KEYS_ACCEPT, LEGACY_KEYS_REFUSE
+from archie_keys.domain.errors import ConflictError, ValidationFailedError
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.keyformat import SLUG_RE
 
@@ -23,12 +24,18 @@ def check_slug(value: str, field: str) -> None:
 
 
 def declare_environment(
-    services: Services, caller: Identity, place: Place, on_leak: str | None = None
+    services: Services,
+    caller: Identity,
+    place: Place,
+    on_leak: str | None = None,
+    legacy_keys: str | None = None,
 ) -> tuple[dict[str, Any], bool]:
     """Declare an environment, with its audit event in the same transaction. Declaring it again changes
     nothing and records nothing, unless it sets another `on_leak` (what a reported leak of a live key does:
-    "revoke", the default, or "report"), which is recorded as `environment.updated`. Returns (environment,
-    created)."""
+    "revoke", the default, or "report") or `legacy_keys` (whether keys of the first, untagged format are
+    still checked: a new environment has none and refuses them, so forged keys cost nothing; one declared
+    before tags accepts them until told otherwise), recorded as `environment.updated`. Refusing legacy keys
+    while one is still active answers 409 `legacy_keys_active`. Returns (environment, created)."""
     check_slug(place.project, "project")
     check_slug(place.environment, "environment")
     caller.require(place.project, place.environment, "environments", "write")
@@ -38,6 +45,7 @@ def declare_environment(
         "created_at": to_iso(now_epoch()),
         "created_by": caller.key_id,
         "on_leak": on_leak or "revoke",
+        "legacy_keys": legacy_keys or LEGACY_KEYS_REFUSE,
     }
     writes = [
         services.store.environment_write(record),
@@ -47,15 +55,37 @@ def declare_environment(
         services.transactions.commit(writes)
     except TransactionRefused:
         existing = services.store.require_environment(place.project, place.environment)
-        if on_leak is None or existing.get("on_leak", "revoke") == on_leak:
-            return environment_view(existing), False
-        changed = services.store.environment_update_write(existing, {"on_leak": on_leak})
-        event = services.audit.event_write(
-            "environment.updated", place.project, place.environment, caller.key_id, None, {"on_leak": on_leak}
-        )
-        services.transactions.commit([changed, event])
-        return environment_view({**existing, "on_leak": on_leak}), False
+        return _change_settings(services, caller, place, existing, on_leak=on_leak, legacy_keys=legacy_keys), False
     return environment_view(record), True
+
+
+def _change_settings(
+    services: Services, caller: Identity, place: Place, existing: dict[str, Any], **wanted: str | None
+) -> dict[str, Any]:
+    now = {"on_leak": existing.get("on_leak", "revoke"), "legacy_keys": legacy_state(existing)}
+    changes = {name: value for name, value in wanted.items() if value is not None and value != now[name]}
+    if not changes:
+        return environment_view(existing)
+    if changes.get("legacy_keys") == LEGACY_KEYS_REFUSE:
+        active = services.store.count_active_legacy_keys(place.project, place.environment, now_epoch())
+        if active:
+            raise ConflictError(
+                f"{active} active key(s) of the first format (issued before key tags) would stop working; roll "
+                "or revoke them first (GET .../keys lists them with key_format 1)",
+                field="legacy_keys",
+                code="legacy_keys_active",
+            )
+    changed = services.store.environment_update_write(existing, changes)
+    event = services.audit.event_write(
+        "environment.updated", place.project, place.environment, caller.key_id, None, changes
+    )
+    services.transactions.commit([changed, event])
+    return environment_view({**existing, **changes})
+
+
+def legacy_state(record: dict[str, Any]) -> str:
+    """An environment declared before key tags has no setting: it accepts the keys it has."""
+    return str(record.get("legacy_keys", LEGACY_KEYS_ACCEPT))
 
 
 def get_environment(services: Services, caller: Identity, place: Place) -> dict[str, Any]:

@@ -139,7 +139,7 @@ def new_key(
         Identity("x" * 12, place.project, place.environment, command.name, tuple(roles), context, grants)
     )
     hasher = services.hasher()
-    value, parsed = generate_key(command.prefix, place.project, place.environment)
+    value, parsed = generate_key(command.prefix, place.project, place.environment, services.key_tags().current)
     record: dict[str, Any] = {
         "key_id": parsed.key_id,
         "name": command.name,
@@ -158,6 +158,8 @@ def new_key(
         "hash": hasher.hash_secret(parsed.secret),
         "hash_params": hasher.parameters.as_record(),
         "pepper_version": hasher.version or None,
+        # Tagged (domain.keyformat): the keys an environment must still check the old way have none.
+        "key_format": 2,
         **extra,
     }
     return value, {k: v for k, v in record.items() if v is not None}

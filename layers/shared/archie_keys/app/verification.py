@@ -3,12 +3,18 @@
 Order of checks, cheapest first, so that what can be refused without I/O is:
  1. shape and CRC32 checksum (no I/O at all: a random string never costs a Secrets Manager or DynamoDB call);
  2. the environment the key names against the one being served (still no I/O);
- 3. HMAC of the secret with the pepper (cached pepper), then the in-process caches;
- 4. GetItem of the key, argon2id verify, BatchGetItem of its roles.
+ 3. the key's tag (one keyed hash under the cached tag keys): a key this service did not issue fails it and is
+    refused here, unless its environment still accepts keys of the first, untagged format (its cached
+    state says so), which are checked the old way;
+ 4. HMAC of the secret with the pepper (cached pepper), then the in-process caches;
+ 5. GetItem of the key, argon2id verify, BatchGetItem of its roles;
+ 6. the environment's mass revocations under way (its cached state, re-read every cache TTL).
 
 Refusals carry a reason (malformed, not_found, expired, revoked, wrong_environment) that only /verify shows.
-An unknown key and a wrong secret both cost one GetItem and one argon2 verify and both read `not_found`,
-so neither timing nor answer tells an attacker which keys exist.
+A forged key and a known key id with a wrong secret both fail the tag the same way and read `not_found`, so
+neither timing nor answer tells an attacker which keys exist. In an environment accepting untagged keys, an
+unknown key and a wrong secret both cost one GetItem and one argon2 verify; a wrong secret then costs the
+roles read besides (README: what the timing says).
 """
 
 from __future__ import annotations
@@ -20,11 +26,13 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from archie_keys.app.environment_states import EnvironmentStates
+from archie_keys.domain.environment_state import EnvironmentState
 from archie_keys.domain.errors import KeyRefusedError
 from archie_keys.domain.grants import resolve_grants
 from archie_keys.domain.hashing import KeyHasher
 from archie_keys.domain.identity import Identity
-from archie_keys.domain.keyformat import MalformedKeyError, ParsedKey, parse_key
+from archie_keys.domain.keyformat import MalformedKeyError, ParsedKey, has_valid_tag, parse_key
 from archie_keys.domain.limits import NEGATIVE_CACHE_MAX, POSITIVE_CACHE_MAX
 
 
@@ -36,7 +44,13 @@ class HasherSource(Protocol):
 
 
 if TYPE_CHECKING:
+    from archie_keys.app.key_tags import TagKeys
     from archie_keys.aws.key_store import KeyStore
+
+# How old an environment's cached state may be when it only decides whether an untagged key is worth a
+# database read: whether the environment accepts the first format changes rarely (an operator's PUT), and
+# a flood of forged keys then costs no read at all. Its mass revocations are re-read every cache TTL.
+LEGACY_DECISION_MAX_AGE_SECONDS = 300.0
 
 
 @dataclass(frozen=True)
@@ -78,13 +92,17 @@ class KeyVerifier:
         hasher_provider: HasherSource,
         config: VerifierConfig,
         clock: Callable[[], float] = time.time,
+        *,
+        tag_keys: Callable[[], TagKeys],
     ) -> None:
         self._store = store
         self._hasher_provider = hasher_provider
         self._config = config
         self._clock = clock
+        self._tag_keys = tag_keys
         self._positive: dict[tuple[str, str, str], _Entry] = {}
         self._negative: dict[tuple[str, str, str, bytes], tuple[str, float]] = {}
+        self._environments = EnvironmentStates(store)
         self._lock = threading.Lock()
         self._pool: Any = None
 
@@ -101,29 +119,49 @@ class KeyVerifier:
         if (project is not None and parsed.project != project) or (
             environment is not None and parsed.environment != environment
         ):
-            raise KeyRefusedError("wrong_environment")
+            raise KeyRefusedError("wrong_environment", parsed)
+        now = self._clock()
+        if not has_valid_tag(presented, self._tag_keys().every):
+            # Not a key this service tagged: a forged one, or one of the first format (issued before tags),
+            # which only an environment still accepting them checks the old way.
+            state = self._environment(parsed.project, parsed.environment, now, LEGACY_DECISION_MAX_AGE_SECONDS)
+            if state is None or not state.legacy_keys_accepted:
+                raise KeyRefusedError("not_found", parsed)
 
         hasher = self._hasher_provider()
         mac = hasher.mac(parsed.secret)
         # What the caches compare: the secret's HMAC and the prefix as presented (the prefix is part of the
         # key: the same secret under another prefix is another, unknown key).
         seen = mac + b"|" + parsed.prefix.encode("ascii")
-        now = self._clock()
         ident = (parsed.project, parsed.environment, parsed.key_id)
 
         refused = self._negative.get((*ident, seen))
         if refused is not None and now < refused[1]:
-            raise KeyRefusedError(refused[0])
+            raise KeyRefusedError(refused[0], parsed)
 
         entry = self._positive.get(ident)
         if entry is not None and hmac.compare_digest(entry.mac, seen):
             if is_expired(entry.verified.expires_epoch, now):
                 self._forget(ident)
-                raise KeyRefusedError("expired")
-            if now < entry.fresh_until:
-                return entry.verified
-            return self._refresh(parsed, entry, hasher, mac, seen, now)
-        return self._verify_cold(parsed, hasher, mac, seen, now)
+                raise KeyRefusedError("expired", parsed)
+            verified = (
+                entry.verified if now < entry.fresh_until else self._refresh(parsed, entry, hasher, mac, seen, now)
+            )
+        else:
+            verified = self._verify_cold(parsed, hasher, mac, seen, now)
+        return self._not_mass_revoked(parsed, seen, verified, now)
+
+    def _not_mass_revoked(self, parsed: ParsedKey, seen: bytes, verified: VerifiedKey, now: float) -> VerifiedKey:
+        """The key unless a mass revocation under way covers it (its environment's state, at most one cache
+        TTL old: the revocation's flush waits that long before it answers)."""
+        state = self._environment(parsed.project, parsed.environment, now, self._config.cache_ttl_seconds)
+        if state is None or state.revoking_rule(parsed.key_id, verified.identity.context) is not None:
+            self._forget((parsed.project, parsed.environment, parsed.key_id))
+            self._refuse(parsed, seen, "revoked", now)
+        return verified
+
+    def _environment(self, project: str, environment: str, now: float, max_age: float) -> EnvironmentState | None:
+        return self._environments.read(project, environment, now, max_age)
 
     # --- slow paths --------------------------------------------------------------------------------------
 
@@ -238,7 +276,7 @@ class KeyVerifier:
                 if len(self._negative) >= NEGATIVE_CACHE_MAX:
                     self._negative.pop(next(iter(self._negative)))
                 self._negative[(parsed.project, parsed.environment, parsed.key_id, mac)] = (reason, now + ttl)
-        raise KeyRefusedError(reason)
+        raise KeyRefusedError(reason, parsed)
 
     def _forget(self, ident: tuple[str, str, str]) -> None:
         with self._lock:
@@ -258,3 +296,4 @@ class KeyVerifier:
         with self._lock:
             self._positive.clear()
             self._negative.clear()
+        self._environments.clear()

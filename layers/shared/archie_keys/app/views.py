@@ -61,6 +61,7 @@ def key_view(record: dict[str, Any], now: float | None = None) -> dict[str, Any]
     """The API's view of a stored key: never the hash."""
     current = now_epoch() if now is None else now
     view = {name: record.get(name) for name in KEY_FIELDS}
+    view["key_format"] = int(record.get("key_format", 1))  # 1: issued before key tags
     expires = record.get("expires_epoch")
     if expires is not None and current >= float(expires):
         view["status"] = "expired"
@@ -88,7 +89,12 @@ def role_view(role: dict[str, Any]) -> dict[str, Any]:
 
 
 def environment_view(record: dict[str, Any]) -> dict[str, Any]:
-    return {**{name: record.get(name) for name in ENVIRONMENT_FIELDS}, "on_leak": record.get("on_leak", "revoke")}
+    return {
+        **{name: record.get(name) for name in ENVIRONMENT_FIELDS},
+        "on_leak": record.get("on_leak", "revoke"),
+        # Declared before key tags: it accepts the keys of the first format it holds.
+        "legacy_keys": record.get("legacy_keys", "accept"),
+    }
 
 
 def audit_view(item: dict[str, Any]) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Data access for environments, roles and keys: one DynamoDB table, partitioned by project and environment.
 
     pk = PROJECT#<project>#ENV#<environment>
-    sk = ENV                 the environment's declaration
+    sk = ENV                 the environment's declaration (`legacy_keys`: accept | refuse keys of format 1)
+         ENV#REVOCATION#<id> a mass revocation under way, read with the declaration by the authorizer
          ROLE#<name>         a role, with key_count (how many keys reference it)
          KEY#<key_id>        a key; key ids sort by creation time, so a reverse Query lists newest first
          SECRET#<name>       a delivered secret: the key whose value it holds (`key_id`) and that value's
@@ -22,7 +23,17 @@ from collections.abc import Sequence
 from typing import Any
 
 from archie_keys.aws.dynamo import Write, aws_error_code, from_item, to_item
+from archie_keys.domain.environment_state import (
+    LEGACY_KEYS_ACCEPT,
+    LEGACY_KEYS_REFUSE,
+    EnvironmentState,
+    RevocationRule,
+)
 from archie_keys.domain.errors import NotFoundError, ServiceUnavailableError
+
+# A mass revocation under way is an item of its environment's partition read with the declaration:
+# ENV#REVOCATION#<revocation id> (app.mass_revocation writes it; the authorizer honours it while running).
+REVOCATION_SK_PREFIX = "ENV#REVOCATION#"
 
 # Keys read per Query when a row filter applies: DynamoDB filters after reading, so a sparse filter reads
 # this many keys per round trip instead of `limit + 1`.
@@ -145,6 +156,49 @@ class KeyStore:
 
     def get_environment(self, project: str, environment: str) -> dict[str, Any] | None:
         return self.get(project, environment, "ENV")
+
+    def count_active_legacy_keys(self, project: str, environment: str, now: float) -> int:
+        """How many keys of the first format (untagged: no `key_format`) are neither revoked nor expired.
+        Reads the whole partition's keys (a setting changed rarely, by an operator); past MAX_QUERY_ROUND_TRIPS
+        pages it answers 503 rather than guess."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND begins_with(sk, :key)",
+            "FilterExpression": "attribute_not_exists(key_format) AND attribute_not_exists(revoked_at) "
+            "AND (attribute_not_exists(expires_epoch) OR expires_epoch > :now)",
+            "ExpressionAttributeValues": to_item({":pk": partition(project, environment), ":key": "KEY#", ":now": now}),
+            "Select": "COUNT",
+        }
+        count = 0
+        for _ in range(MAX_QUERY_ROUND_TRIPS):
+            response = self.client.query(**request)
+            count += int(response.get("Count", 0))
+            if "LastEvaluatedKey" not in response:
+                return count
+            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        raise ServiceUnavailableError("too many keys to count now; retry shortly")
+
+    def environment_state(self, project: str, environment: str) -> EnvironmentState | None:
+        """What the authorizer needs of an environment, in one strongly consistent Query of its `ENV` items:
+        the declaration and the mass revocations under way (`ENV#REVOCATION#<id>`, status running). None when
+        the environment is not declared."""
+        response = self.client.query(
+            TableName=self.table,
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :env)",
+            ExpressionAttributeValues=to_item({":pk": partition(project, environment), ":env": "ENV"}),
+            ConsistentRead=True,
+        )
+        items = [from_item(item) for item in response.get("Items", [])]
+        declaration = next((item for item in items if item["sk"] == "ENV"), None)
+        if declaration is None:
+            return None
+        rules = tuple(
+            RevocationRule(str(item["revocation_id"]), dict(item.get("match") or {}), int(item["before_ms"]))
+            for item in items
+            if str(item["sk"]).startswith(REVOCATION_SK_PREFIX) and item.get("status") == "running"
+        )
+        accepted = declaration.get("legacy_keys", LEGACY_KEYS_ACCEPT) != LEGACY_KEYS_REFUSE
+        return EnvironmentState(legacy_keys_accepted=accepted, rules=rules)
 
     def require_environment(self, project: str, environment: str) -> dict[str, Any]:
         record = self.get_environment(project, environment)

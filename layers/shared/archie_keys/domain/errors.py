@@ -109,6 +109,9 @@ class KeyRefusedError(Exception):
     """A presented key is not acceptable. `reason` is one of the verify codes (malformed, not_found, expired,
     revoked, wrong_environment, forbidden); callers outside verify must not reveal it to the client."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, key: object | None = None) -> None:
         super().__init__(reason)
         self.reason = reason
+        # The presented key's parsed parts (domain.keyformat.ParsedKey, never its value), when it parsed: the
+        # authorizer names its id in the Deny without parsing it again.
+        self.key = key

@@ -114,6 +114,10 @@ USAGE_MAX_DAYS = 90
 # The authorizer's in-function caches: a flood of distinct keys evicts old entries instead of growing memory.
 POSITIVE_CACHE_MAX = 10_000
 NEGATIVE_CACHE_MAX = 10_000
+# Environments whose state (legacy keys accepted, mass revocations) a warm authorizer remembers. A forged key
+# naming an environment not among them costs one Query: on a protected stage only its own environment passes
+# step 2, so only the management API can be made to read more of them.
+ENVIRONMENT_CACHE_MAX = 1_000
 
 # Audit records keep at most this many characters of a request's client-controlled fields (path, user
 # agent): API Gateway lets a header reach ~10 KB, and a block of such records must stay far inside

@@ -27,7 +27,7 @@ from archie_keys.app.verification import KeyVerifier, VerifiedKey
 from archie_keys.aws.metrics import DecisionMetrics
 from archie_keys.domain.audit import PROVEN_REFUSALS, UNDECIDED_MESSAGE
 from archie_keys.domain.errors import KeyRefusedError
-from archie_keys.domain.keyformat import MalformedKeyError, parse_key
+from archie_keys.domain.keyformat import MalformedKeyError, ParsedKey, parse_key
 from archie_keys.domain.policy import build_policy, data_paths, deny_policy, management_paths, stage_arn_prefix
 from archie_keys.edge.log_lines import json_logger
 
@@ -99,12 +99,21 @@ def authorizer_response(verified: VerifiedKey, arn_prefix: str, data_api: bool) 
     return response
 
 
-def refusal_response(token: str, reason: str, arn_prefix: str, stage_place: tuple[str, str] | None) -> dict[str, Any]:
+# arn prefix -> its Deny policy: a flood of refusals builds it once per stage (bounded: a stage set per API).
+_DENIALS: dict[str, dict[str, Any]] = {}
+_DENIALS_MAX = 100
+
+
+def refusal_response(
+    token: str, refusal: KeyRefusedError, arn_prefix: str, stage_place: tuple[str, str] | None
+) -> dict[str, Any]:
     """The explicit Deny of a refused key, for every route of the stage. Its context is what the access log
     records: the reason, and the key id, attributed (`key_id`, with the key's own project and environment)
     only when the secret was proven, else only claimed (`claimed_key_id`, with the place of the protected
     stage it was sent to, from the stage's own variables; none on the management API, whose path says it)."""
-    parsed = parse_key(token)  # a refusal with a reason is given only to a token that parses
+    # A refusal with a reason is given only to a token that parses (the verifier hands its parts over).
+    parsed = refusal.key if isinstance(refusal.key, ParsedKey) else parse_key(token)
+    reason = refusal.reason
     context: dict[str, str] = {"refusal": reason}
     if reason in PROVEN_REFUSALS:
         # On a protected stage the key's place is the stage's: another environment's key never gets this far.
@@ -115,7 +124,12 @@ def refusal_response(token: str, reason: str, arn_prefix: str, stage_place: tupl
         if stage_place is not None:
             context.update(project=stage_place[0], environment=stage_place[1])
         principal = "refused"
-    return {"principalId": principal, "policyDocument": deny_policy(arn_prefix), "context": context}
+    policy = _DENIALS.get(arn_prefix)
+    if policy is None:
+        policy = deny_policy(arn_prefix)
+        if len(_DENIALS) < _DENIALS_MAX:
+            _DENIALS[arn_prefix] = policy
+    return {"principalId": principal, "policyDocument": policy, "context": context}
 
 
 def authorize(event: dict[str, Any], verifier: KeyVerifier, decisions: DecisionMetrics | None = None) -> dict[str, Any]:
@@ -142,7 +156,7 @@ def authorize(event: dict[str, Any], verifier: KeyVerifier, decisions: DecisionM
         if refusal.reason == "malformed" or token is None:
             raise Unauthorized() from None
         stage_place = (str(project), str(environment)) if data_api else None
-        return refusal_response(token, refusal.reason, arn_prefix, stage_place)
+        return refusal_response(token, refusal, arn_prefix, stage_place)
     except Exception:
         # DynamoDB down, secret unreadable, a bug: no decision, so no access, and no cached answer either.
         request_context = event.get("requestContext") or {}

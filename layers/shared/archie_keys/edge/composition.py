@@ -19,6 +19,7 @@ from archie_keys.edge.settings import Settings, load_settings
 if TYPE_CHECKING:
     from archie_keys.app.compaction import AuditCompactor
     from archie_keys.app.ingest import AuditIngest
+    from archie_keys.app.key_tags import TagKeyProvider, TagKeys
     from archie_keys.app.services import EventRecorder
     from archie_keys.aws.audit_reader import AuditReader
     from archie_keys.aws.cache_flush import CacheFlusher, FlushTarget, ProtectedApiRegistry
@@ -212,6 +213,22 @@ class AwsServices:
     def hasher(self) -> KeyHasher:
         return self.hasher_provider()
 
+    def fetch_tag_keys(self) -> str:
+        """The key tag secret's JSON (app.key_tags), read with the decision path's client."""
+        secret = self.decision_clients[1].get_secret_value(SecretId=self.settings.key_tag_secret_id)
+        return str(secret["SecretString"])
+
+    @cached_property
+    def tag_key_provider(self) -> TagKeyProvider:
+        from archie_keys.app.key_tags import TagKeyProvider
+
+        return TagKeyProvider(
+            self.fetch_tag_keys, self.settings.pepper_max_age_seconds, on_stale=self.metrics.pepper_stale
+        )
+
+    def key_tags(self) -> TagKeys:
+        return self.tag_key_provider()
+
     def hasher_for(self, pepper_version: str | None) -> KeyHasher:
         return self.hasher_provider.for_version(pepper_version)
 
@@ -231,7 +248,8 @@ class AwsServices:
         )
         from archie_keys.aws.key_store import KeyStore
 
-        return KeyVerifier(KeyStore(self.settings.keys_table, self.decision_clients[0]), self.hasher_provider, config)
+        store = KeyStore(self.settings.keys_table, self.decision_clients[0])
+        return KeyVerifier(store, self.hasher_provider, config, tag_keys=self.key_tags)
 
 
 _services: AwsServices | None = None

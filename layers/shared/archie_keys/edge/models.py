@@ -87,6 +87,12 @@ class EnvironmentBody(StrictModel):
         default=None,
         description="a live key reported leaked by GitHub's secret scanning: revoke it (default), or report only",
     )
+    legacy_keys: Literal["accept", "refuse"] | None = Field(
+        default=None,
+        description="whether keys of the first format (issued before key tags) are still checked: an environment "
+        "declared since refuses them, so a forged key is refused without a database read; one declared before "
+        "accepts them until set to refuse (409 legacy_keys_active while one is active)",
+    )
 
 
 class LeakedTokenModel(BaseModel):

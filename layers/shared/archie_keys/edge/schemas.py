@@ -56,6 +56,10 @@ class Key(Answer):
     rolled_from: KeyId | None
     rolled_to: KeyId | None
     leaked_at: Time | None = Field(description="when GitHub's secret scanning reported it leaked, if it did")
+    key_format: Literal[1, 2] = Field(
+        description="2: tagged, so a forged look-alike is refused for free; 1: issued before key tags (an "
+        "environment refusing `legacy_keys` no longer accepts it: roll it)"
+    )
     status: Literal["active", "rolled", "expired"] = Field(
         description="`rolled`: a successor exists; it is accepted until `expires_at` (the grace period)"
     )
@@ -138,6 +142,9 @@ class Environment(Answer):
     created_by: str
     on_leak: Literal["revoke", "report"] = Field(
         description="what a leak reported by GitHub's secret scanning does to a live key of this environment"
+    )
+    legacy_keys: Literal["accept", "refuse"] = Field(
+        description="whether keys of the first format (issued before key tags) are still checked here"
     )
 
 

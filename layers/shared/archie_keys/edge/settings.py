@@ -36,6 +36,8 @@ class Settings:
     keys_table: str = _bounded(min_length=3)
     idempotency_table: str = _bounded(min_length=3)
     pepper_secret_id: str = _bounded(min_length=1)
+    # The keys of every key's tag (app.key_tags): needed to issue keys and to refuse forged ones for free.
+    key_tag_secret_id: str = _bounded(min_length=1)
     audit_table: str = ""
     pepper_max_age_seconds: int = _bounded(300, 0, 3600)
     argon2_memory_kib: int = _bounded(19456, 8)
