@@ -46,6 +46,9 @@ def delivered(services: Services, prepared: PreparedSecret | None) -> dict[str, 
     if prepared is None:
         return None
     promoted = after_commit(lambda: services.secrets.promote(prepared), f"promote secret {prepared.name}")
+    if not promoted:
+        # Consumers still read the previous value (a replay of an idempotent create promotes it again).
+        services.secrets.unpromoted(prepared)
     return {
         "secret_name": prepared.name,
         "secret_version_id": prepared.version_id,

@@ -39,9 +39,15 @@ class PreparedSecret:
 
 
 class SecretDelivery:
-    def __init__(self, client: Any, stack: str) -> None:
+    def __init__(self, client: Any, stack: str, on_unpromoted: Callable[[str], None] | None = None) -> None:
         self.client = client
         self.stack = stack
+        self._on_unpromoted = on_unpromoted
+
+    def unpromoted(self, prepared: PreparedSecret) -> None:
+        """Report a prepared version whose promotion failed for good (SecretsNeverPromotedAlarm)."""
+        if self._on_unpromoted is not None:
+            self._on_unpromoted(prepared.name)
 
     def _owned_current(self, name: str, project: str, environment: str, check_owner: Callable[[str], None]) -> bool:
         """Whether the secret exists (False: it does not). Raises 403 when it exists but is not this stack's
