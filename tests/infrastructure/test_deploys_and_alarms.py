@@ -36,8 +36,8 @@ NEW_SIGNALS = {
     "AuditIngestEventAgeAlarm": ["AsyncEventAge"],
     "AuditSubscriptionDeliveryAlarm": ["DeliveryErrors", "DeliveryThrottling"],
     "AuditSilenceAlarm": ["IncomingLogEvents", "Count"],
-    "ManagementApi429Alarm": ["TooManyRequests"],
-    "AuthorizerForbiddenSpikeAlarm": ["Forbidden", "Count"],
+    "ManagementApi429Alarm": ["ManagementApiTooManyRequests"],
+    "AuthorizerForbiddenSpikeAlarm": ["ManagementApiForbidden", "SampleApiForbidden", "Count"],
     "SecretsNeverPromotedAlarm": ["SecretsUnpromoted"],
     "CanaryAlarm": ["CanaryProbe"],
 }
@@ -161,29 +161,76 @@ def render_access_line(status: int) -> str:
 
 def test_the_access_log_metric_filters_count_exactly_the_status_they_name(cloudformation) -> None:
     filters = of_type(cloudformation, "AWS::Logs::MetricFilter")
+    statuses = (200, 201, 401, 403, 404, 429, 500, 503)
     counted: dict[str, set[int]] = {}
-    for name, metric_filter in filters.items():
+    for metric_filter in filters.values():
         props = metric_filter["Properties"]
         (transform_,) = props["MetricTransformations"]
-        assert transform_["Dimensions"] == [{"Key": "ApiId", "Value": "$.api_id"}], name  # one metric per API
-        statuses = {
-            s
-            for s in (200, 201, 401, 403, 404, 429, 500, 503)
-            if matches(props["FilterPattern"], render_access_line(s))
-        }
-        counted.setdefault(transform_["MetricName"], set()).update(statuses)
-    assert counted == {"Forbidden": {403}, "TooManyRequests": {429}}
-    assert json.loads(render_access_line(403))["api_id"] == "a1b2c3d4e5"
-    # What the alarms read is what the filters write.
+        found = {s for s in statuses if matches(props["FilterPattern"], render_access_line(s))}
+        counted.setdefault(transform_["MetricName"], set()).update(found)
+    assert counted == {
+        "ManagementApiForbidden": {403},
+        "SampleApiForbidden": {403},
+        "ManagementApiTooManyRequests": {429},
+    }
+    # What the alarms read is what the filters write, in this stack's own namespace (no other stack's counts).
     produced = {
-        (t["MetricNamespace"], t["MetricName"])
+        (json.dumps(t["MetricNamespace"]), t["MetricName"])
         for f in filters.values()
         for t in f["Properties"]["MetricTransformations"]
     }
-    for alarm in of_type(cloudformation, "AWS::CloudWatch::Alarm").values():
-        for metric in alarm_metrics(alarm):
-            if metric["Namespace"] == "ArchieKeys/AccessLogs":
-                assert (metric["Namespace"], metric["MetricName"]) in produced
+    assert {namespace for namespace, _ in produced} == {json.dumps({"Fn::Sub": "ArchieKeys/${AWS::StackName}"})}
+    read = {
+        (json.dumps(metric["Namespace"]), metric["MetricName"])
+        for alarm in of_type(cloudformation, "AWS::CloudWatch::Alarm").values()
+        for metric in alarm_metrics(alarm)
+        if "ArchieKeys/" in json.dumps(metric["Namespace"])
+    }
+    assert read == produced
+
+
+def dependencies(resource: dict[str, Any], names: set[str]) -> set[str]:
+    """The resources one resource refers to (Ref, GetAtt, Sub, DependsOn), anywhere in it, its UpdatePolicy too."""
+    found: set[str] = set(as_list(resource.get("DependsOn", [])))
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                if key == "Ref" and isinstance(value, str):
+                    found.add(value.split(".")[0])
+                elif key == "Fn::GetAtt":
+                    found.add(value[0] if isinstance(value, list) else str(value).split(".")[0])
+                elif key == "Fn::Sub":
+                    text = value if isinstance(value, str) else value[0]
+                    found.update(name.split(".")[0] for name in re.findall(r"\$\{([^}!]+)\}", text))
+                    walk(value if isinstance(value, str) else value[1])
+                else:
+                    walk(value)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk({key: value for key, value in resource.items() if key != "Type"})
+    return (found & names) - {None}
+
+
+def test_the_translated_template_has_no_circular_dependency(cloudformation) -> None:
+    """cfn-lint does not follow an alias's UpdatePolicy: an alarm that rolls the authorizer back and names an
+    API that calls the authorizer's alias would make a cycle CloudFormation refuses at deploy time."""
+    resources = cloudformation["Resources"]
+    graph = {name: dependencies(resource, set(resources)) - {name} for name, resource in resources.items()}
+    done: set[str] = set()
+
+    def visit(name: str, trail: list[str]) -> None:
+        assert name not in trail, " -> ".join([*trail, name])
+        if name in done:
+            return
+        for needed in sorted(graph[name]):
+            visit(needed, [*trail, name])
+        done.add(name)
+
+    for name in sorted(graph):
+        visit(name, [])
 
 
 def test_the_delivery_and_silence_alarms_watch_every_log_group_the_ingest_reads(cloudformation) -> None:

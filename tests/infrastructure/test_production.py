@@ -331,7 +331,9 @@ def alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
     props = alarm["Properties"]
     if "Metrics" in props:
         return [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
-    return [{"Namespace": props["Namespace"], "MetricName": props["MetricName"], "Dimensions": props["Dimensions"]}]
+    return [
+        {"Namespace": props["Namespace"], "MetricName": props["MetricName"], "Dimensions": props.get("Dimensions", [])}
+    ]
 
 
 def test_every_signal_an_operator_needs_has_an_alarm_that_notifies_the_required_topic(cloudformation) -> None:
