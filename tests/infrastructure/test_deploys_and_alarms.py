@@ -122,6 +122,8 @@ def test_every_alarm_links_a_runbook_that_exists(cloudformation) -> None:
     assert missing == {}
     default = load_template()["Parameters"]["RunbookBaseUrl"]["Default"]
     assert default.endswith("/docs/runbooks") and default.startswith("https://")
+    index = (RUNBOOKS / "README.md").read_text()  # the on-call's list: every alarm, why it fires when it does
+    assert [name for name in alarms if f"`{name}`" not in index] == []
 
 
 def test_the_runbook_check_catches_a_missing_link_or_page() -> None:
