@@ -26,7 +26,8 @@ SAMPLE_PORT ?= 3001
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible unit infrastructure integration e2e \
-	fuzz openapi bench cost mutate bootstrap secret clean browser deploy-dashboard redrive pepper-status pepper-rotate pepper-retire
+	fuzz openapi bench cost mutate bootstrap secret clean browser deploy-dashboard redrive pepper-status pepper-rotate pepper-retire \
+	replay-revocations
 
 install: $(STAMP)
 
@@ -151,6 +152,14 @@ deploy-dashboard: install
 ## (add ARGS=--dry-run to see what is there and why, changing nothing).
 redrive: install
 	$(BIN)/python -m archie_tools.redrive --stack-name $(STACK) --queue $(QUEUE) $(ARGS)
+
+## After restoring the keys table from point-in-time recovery (docs/runbooks/restore-keys-table.md): revoke
+## again every key revoked since SINCE, from the audit. On the running local stack, or AWS with STACK=<name>;
+## DRY_RUN=1 prints what it would do; ACTOR=<who> names the operator in the audit. Safe to run twice.
+replay-revocations: install
+	@test -n "$(SINCE)" || { echo "usage: make replay-revocations SINCE=<ISO time> [STACK=<name>] [DRY_RUN=1] [ACTOR=<who>]" >&2; exit 2; }
+	@$(BIN)/python -m archie_tools.replay_revocations --since "$(SINCE)" $(if $(STACK),--stack-name $(STACK),--local) \
+	  $(if $(DRY_RUN),--dry-run) $(if $(ACTOR),--actor "$(ACTOR)")
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache tests/artifacts build/mutate

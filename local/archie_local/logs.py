@@ -68,7 +68,7 @@ class LogsEmulator:
         self._registry = registry
         self._interval = interval
         self.subscriptions: dict[str, list[Subscription]] = {}
-        for name, spec in resources_of_type(template, "AWS::Logs::SubscriptionFilter").items():
+        for name, spec in resources_of_type(template, "AWS::Logs::SubscriptionFilter", resolver).items():
             props = resolver.resolve(spec["Properties"])
             self.subscriptions.setdefault(props["LogGroupName"], []).append(
                 Subscription(name, props.get("FilterPattern", ""), props["DestinationArn"])

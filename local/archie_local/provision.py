@@ -17,6 +17,7 @@ import boto3
 
 from archie_local.template import (
     ACCOUNT_ID,
+    LOCAL_PARAMETERS,
     REGION,
     FunctionSpec,
     Resolver,
@@ -63,17 +64,20 @@ def _generated_secret(spec: dict[str, Any]) -> str:
 
 
 def register_names(template: dict[str, Any], resolver: Resolver) -> None:
-    """Names that need no provisioning: functions, their roles, APIs, IAM roles, layers."""
-    for name in resources_of_type(template, "AWS::Serverless::Function"):
+    """Names that need no provisioning: functions (with their aliases: one function serves them all
+    locally), their roles, APIs, IAM roles, layers."""
+    for name in resources_of_type(template, "AWS::Serverless::Function", resolver):
         resolver.refs[name] = name
+        resolver.refs[f"{name}.Alias"] = function_arn(name)
         resolver.attributes[(name, "Arn")] = function_arn(name)
+        resolver.attributes[(name, "Alias")] = function_arn(name)
         resolver.refs[f"{name}Role"] = f"{name}Role"
-    for name in resources_of_type(template, "AWS::Serverless::Api"):
+    for name in resources_of_type(template, "AWS::Serverless::Api", resolver):
         resolver.refs[name] = local_api_id(name)
-    for name in resources_of_type(template, "AWS::IAM::Role"):
+    for name in resources_of_type(template, "AWS::IAM::Role", resolver):
         resolver.refs[name] = name
         resolver.attributes[(name, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
-    for name in resources_of_type(template, "AWS::Serverless::LayerVersion"):
+    for name in resources_of_type(template, "AWS::Serverless::LayerVersion", resolver):
         resolver.refs[name] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:{name}:1"
 
 
@@ -83,25 +87,27 @@ def provision(
     parameter_overrides: dict[str, str] | None = None,
     environment_overrides: dict[str, str] | None = None,
 ) -> Provisioned:
-    """endpoint_url None: whatever boto3 is patched to (moto's mock_aws in unit tests)."""
+    """endpoint_url None: whatever boto3 is patched to (moto's mock_aws in unit tests). The parameters are the
+    template's defaults, then LOCAL_PARAMETERS, then `parameter_overrides`; only the resources the resulting
+    conditions create are provisioned."""
     session = boto3.session.Session(region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local")
 
     def client(service: str) -> Any:
         return session.client(service, endpoint_url=endpoint_url)
 
-    resolver = Resolver(parameter_defaults(template, parameter_overrides))
+    resolver = Resolver(parameter_defaults(template, {**LOCAL_PARAMETERS, **(parameter_overrides or {})}))
     evaluate_conditions(template, resolver)
     register_names(template, resolver)
 
     sqs = client("sqs")
-    for name in resources_of_type(template, "AWS::SQS::Queue"):
+    for name in resources_of_type(template, "AWS::SQS::Queue", resolver):
         url = sqs.create_queue(QueueName=name)["QueueUrl"]
         resolver.refs[name] = url
         resolver.attributes[(name, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
         resolver.attributes[(name, "QueueName")] = name
 
     dynamodb = client("dynamodb")
-    for name, spec in resources_of_type(template, "AWS::DynamoDB::Table").items():
+    for name, spec in resources_of_type(template, "AWS::DynamoDB::Table", resolver).items():
         props = resolver.resolve(spec["Properties"])
         request: dict[str, Any] = {
             "TableName": name,
@@ -122,7 +128,7 @@ def provision(
         resolver.attributes[(name, "Arn")] = description["TableArn"]
 
     secretsmanager = client("secretsmanager")
-    for name, spec in resources_of_type(template, "AWS::SecretsManager::Secret").items():
+    for name, spec in resources_of_type(template, "AWS::SecretsManager::Secret", resolver).items():
         props = spec["Properties"]
         value = (
             _generated_secret(props["GenerateSecretString"])
@@ -133,8 +139,8 @@ def provision(
         resolver.refs[name] = arn
 
     logs = client("logs")
-    specs = functions(template)
-    for name, spec in resources_of_type(template, "AWS::Logs::LogGroup").items():
+    specs = functions(template, resolver)
+    for name, spec in resources_of_type(template, "AWS::Logs::LogGroup", resolver).items():
         props = resolver.resolve(spec["Properties"])
         group = props.get("LogGroupName", f"/local/{name}")
         logs.create_log_group(logGroupName=group)
@@ -144,14 +150,14 @@ def provision(
         resolver.attributes[(name, "Arn")] = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{group}"
 
     scheduler = client("scheduler")
-    for name, spec in resources_of_type(template, "AWS::Scheduler::ScheduleGroup").items():
+    for name, spec in resources_of_type(template, "AWS::Scheduler::ScheduleGroup", resolver).items():
         group = resolver.resolve(spec["Properties"])["Name"]
         scheduler.create_schedule_group(Name=group)
         resolver.refs[name] = group
 
     # The protected API registry (one JSON parameter per stage) like any other parameter.
     ssm = client("ssm")
-    for name, spec in resources_of_type(template, "AWS::SSM::Parameter").items():
+    for name, spec in resources_of_type(template, "AWS::SSM::Parameter", resolver).items():
         props = resolver.resolve(spec["Properties"])
         ssm.put_parameter(Name=props["Name"], Value=props["Value"], Type=props.get("Type", "String"))
         resolver.refs[name] = props["Name"]

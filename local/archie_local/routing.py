@@ -102,15 +102,18 @@ def _strip_quotes(value: str) -> str:
 
 
 def _function_of(value: Any) -> str:
-    """The logical id behind FunctionArn: !GetAtt X.Arn."""
+    """The logical id behind FunctionArn: !GetAtt X.Arn, or !Ref X.Alias (SAM's AutoPublishAlias: locally the
+    function itself serves its alias, as there is one version of the code)."""
     if isinstance(value, dict) and "Fn::GetAtt" in value:
         return str(value["Fn::GetAtt"][0])
+    if isinstance(value, dict) and str(value.get("Ref", "")).endswith(".Alias"):
+        return str(value["Ref"]).removesuffix(".Alias")
     raise ValueError(f"unsupported authorizer FunctionArn {value!r}")
 
 
 def build_apis(template: dict[str, Any], resolver: Resolver, registry: FunctionRegistry) -> dict[str, LocalApi]:
     apis: dict[str, LocalApi] = {}
-    for name, spec in resources_of_type(template, "AWS::Serverless::Api").items():
+    for name, spec in resources_of_type(template, "AWS::Serverless::Api", resolver).items():
         props = spec["Properties"]
         auth = props.get("Auth", {})
         authorizer = None
@@ -158,7 +161,7 @@ def build_apis(template: dict[str, Any], resolver: Resolver, registry: FunctionR
             access_log_format=access_log,
             access_log_group=access_log_group,
         )
-    for fn_name, spec in resources_of_type(template, "AWS::Serverless::Function").items():
+    for fn_name, spec in resources_of_type(template, "AWS::Serverless::Function", resolver).items():
         for event in spec["Properties"].get("Events", {}).values():
             if event["Type"] != "Api":
                 continue

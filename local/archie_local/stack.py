@@ -134,7 +134,8 @@ class LocalStack:
             self._started.append(service)
 
         groups = [
-            self.provisioned.resolver.ref(n) for n in resources_of_type(template, "AWS::Scheduler::ScheduleGroup")
+            self.provisioned.resolver.ref(n)
+            for n in resources_of_type(template, "AWS::Scheduler::ScheduleGroup", self.provisioned.resolver)
         ]
         self.scheduler = SchedulerEmulator(boto3.client("scheduler"), groups, self.registry).start()
         self._started.append(self.scheduler)

@@ -21,6 +21,12 @@ REGION = "us-east-1"
 ACCOUNT_ID = "123456789012"
 STACK_NAME = "archie-local"
 
+# Parameters the local stack (make run, every test tier) sets against the template's defaults, said here once:
+# it serves the sample protected API (off by default on AWS: production needs no demo API), and it does not
+# run the synthetic canary (the local scheduler runs every recurring schedule every 0.25 s, and the canary
+# probes a deployed API Gateway). Resources whose Condition is then false are not provisioned or served.
+LOCAL_PARAMETERS = {"DeploySampleApi": "true", "DeployCanary": "false"}
+
 
 class _CfnLoader(yaml.SafeLoader):
     pass
@@ -121,6 +127,10 @@ class Resolver:
             return str(value).lower() if isinstance(value, bool) else str(value)
         return value
 
+    def active(self, spec: dict[str, Any]) -> bool:
+        """Whether CloudFormation creates this resource: it has no Condition, or its Condition holds."""
+        return "Condition" not in spec or self.condition(str(spec["Condition"]))
+
     def condition(self, name: str) -> bool:
         if name not in self.conditions:
             raise KeyError(f"template names condition {name}, which it does not define")
@@ -168,8 +178,15 @@ def parameter_defaults(template: dict[str, Any], overrides: dict[str, str] | Non
     return values
 
 
-def resources_of_type(template: dict[str, Any], resource_type: str) -> dict[str, dict[str, Any]]:
-    return {name: spec for name, spec in template["Resources"].items() if spec["Type"] == resource_type}
+def resources_of_type(
+    template: dict[str, Any], resource_type: str, resolver: Resolver | None = None
+) -> dict[str, dict[str, Any]]:
+    """The template's resources of one type; with a resolver, only those its conditions create."""
+    return {
+        name: spec
+        for name, spec in template["Resources"].items()
+        if spec["Type"] == resource_type and (resolver is None or resolver.active(spec))
+    }
 
 
 @dataclass(frozen=True)
@@ -186,11 +203,12 @@ class FunctionSpec:
     on_failure: Any = None
 
 
-def functions(template: dict[str, Any]) -> dict[str, FunctionSpec]:
+def functions(template: dict[str, Any], resolver: Resolver | None = None) -> dict[str, FunctionSpec]:
+    """Every function of the template; with a resolver, only those its conditions create."""
     globals_fn = template.get("Globals", {}).get("Function", {})
     global_env = globals_fn.get("Environment", {}).get("Variables", {})
     specs = {}
-    for name, spec in resources_of_type(template, "AWS::Serverless::Function").items():
+    for name, spec in resources_of_type(template, "AWS::Serverless::Function", resolver).items():
         props = spec["Properties"]
         specs[name] = FunctionSpec(
             logical_id=name,

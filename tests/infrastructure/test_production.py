@@ -9,8 +9,9 @@ from typing import Any
 
 import pytest
 
+from archie_keys.app.canary import CANARY_PLACE
 from archie_keys.aws import metrics
-from archie_keys.aws.key_store import KeyStore
+from archie_keys.aws.key_store import KeyStore, partition
 from archie_local.template import load_template
 from tests.infrastructure.test_template import of_type
 
@@ -32,6 +33,9 @@ MANAGEMENT_WRITERS = {
     "EnvironmentsFunctionRole",
     "SecretScanningFunctionRole",
 }
+# Functions that write keys, roles and environments whole, but in one partition of their own only
+# (dynamodb:LeadingKeys): the synthetic canary, in canary/probe.
+PARTITION_WRITERS = {"CanaryFunctionRole": partition(CANARY_PLACE.project, CANARY_PLACE.environment)}
 
 
 def as_list(value: Any) -> list[Any]:
@@ -70,9 +74,13 @@ def problems(statements: list[tuple[str, dict[str, Any]]]) -> list[str]:
         if (
             writes
             and names_keys_table(statement.get("Resource"))
-            and role not in OWNED_ATTRIBUTES.keys() | MANAGEMENT_WRITERS
+            and role not in OWNED_ATTRIBUTES.keys() | MANAGEMENT_WRITERS | PARTITION_WRITERS.keys()
         ):
             found.append(f"{role}: writes {sorted(writes)} to the keys table but owns no attributes there")
+        if role in PARTITION_WRITERS and names_keys_table(statement.get("Resource")):
+            leading = statement.get("Condition", {}).get("ForAllValues:StringEquals", {}).get("dynamodb:LeadingKeys")
+            if as_list(leading) != [PARTITION_WRITERS[role]]:
+                found.append(f"{role}: reaches the keys table beyond its own partition")
         if role in OWNED_ATTRIBUTES and writes and names_keys_table(statement.get("Resource")):
             condition = statement.get("Condition", {})
             allowed = condition.get("ForAllValues:StringEquals", {}).get("dynamodb:Attributes")
@@ -94,6 +102,9 @@ def test_the_least_privilege_check_catches_what_it_is_for() -> None:
     assert len(problems([("AnyRole", {"Action": "dynamodb:*", "Resource": keys})])) == 1
     assert len(problems([("AuditIngestFunctionRole", {"Action": "dynamodb:UpdateItem", "Resource": keys})])) == 1
     assert problems([("CreateKeyFunctionRole", {"Action": "dynamodb:PutItem", "Resource": keys})]) == []
+    assert len(problems([("CanaryFunctionRole", {"Action": "dynamodb:PutItem", "Resource": keys})])) == 1
+    own = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["PROJECT#canary#ENV#probe"]}}
+    assert problems([("CanaryFunctionRole", {"Action": "dynamodb:PutItem", "Resource": keys, "Condition": own})]) == []
     assert len(problems([("AnyRole", {"Action": "logs:PutLogEvents", "Resource": "*"})])) == 1
     assert (
         problems([("AnyRole", {"Sid": "XRayHasNoResources", "Action": "xray:PutTraceSegments", "Resource": "*"})]) == []
@@ -149,7 +160,8 @@ def test_cloudwatch_logs_may_invoke_the_ingest_only_for_its_three_log_groups(clo
         group = subscription["Properties"]["LogGroupName"]["Ref"]
         assert json.dumps({"Fn::GetAtt": [group, "Arn"]}) in sources, name
         assert resources[subscription["DependsOn"]]["Properties"]["SourceArn"] == {"Fn::GetAtt": [group, "Arn"]}
-    assert len(permissions) == len(of_type(cloudformation, "AWS::Logs::SubscriptionFilter")) == 3
+    # The two APIs' access logs; the authorizer's own log is not ingested (its Deny carries refusals).
+    assert len(permissions) == len(of_type(cloudformation, "AWS::Logs::SubscriptionFilter")) == 2
 
 
 def test_flushing_is_allowed_on_authorizer_caches_only_and_the_registry_is_read_by_path(cloudformation) -> None:
@@ -173,24 +185,28 @@ def test_flushing_is_allowed_on_authorizer_caches_only_and_the_registry_is_read_
     assert "flush-targets" not in json.dumps(cloudformation)
 
 
-def test_only_the_functions_that_hash_keys_may_read_the_pepper(cloudformation) -> None:
+@pytest.mark.parametrize("secret", ["PepperSecret", "KeyTagSecret"])
+def test_only_the_functions_that_hash_or_tag_keys_may_read_the_pepper_or_the_tag_keys(cloudformation, secret) -> None:
     resources = cloudformation["Resources"]
     readers = {
         role
         for role, statement in identity_statements(cloudformation)
         if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
-        and as_list(statement["Resource"]) == [{"Ref": "PepperSecret"}]
+        and {"Ref": secret} in as_list(statement["Resource"])
     }
-    policy = resources["PepperSecretPolicy"]["Properties"]
+    policy = resources[f"{secret}Policy"]["Properties"]
     (deny,) = policy["ResourcePolicy"]["Statement"]
     assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "secretsmanager:GetSecretValue")
     allowed = deny["Condition"]["StringNotEquals"]["aws:PrincipalArn"]["Fn::Split"][1]["Fn::Join"][1]
     allowed_roles = {item["Fn::GetAtt"][0] for item in allowed if "Fn::GetAtt" in item}
+    # A role that exists only under a condition is named only then (else "", which matches no principal).
+    allowed_roles |= {item["Fn::If"][1]["Fn::GetAtt"][0] for item in allowed if "Fn::If" in item}
+    assert all(item["Fn::If"][2] == "" for item in allowed if "Fn::If" in item)
     assert allowed_roles == readers and len(readers) >= 2
     assert {"Fn::Join": [",", {"Ref": "PepperReaderArns"}]} in allowed  # operators, e.g. for bootstrap
-    assert policy["BlockPublicPolicy"] is True and policy["SecretId"] == {"Ref": "PepperSecret"}
-    secret = resources["PepperSecret"]
-    assert secret["DeletionPolicy"] == secret["UpdateReplacePolicy"] == "Retain"
+    assert policy["BlockPublicPolicy"] is True and policy["SecretId"] == {"Ref": secret}
+    stored = resources[secret]
+    assert stored["DeletionPolicy"] == stored["UpdateReplacePolicy"] == "Retain"
 
 
 def test_delivered_secrets_are_written_only_under_the_prefix_and_only_if_this_stack_created_them(
@@ -236,7 +252,8 @@ def test_the_api_gateway_account_setting_is_optional_retained_and_the_apis_wait_
     assert ready["Fn::If"][:2] == ["SetApiGatewayAccount", {"Ref": "ApiGatewayAccount"}]
     for stage in of_type(cloudformation, "AWS::ApiGateway::RestApi"):
         assert "ApiGatewayAccountReady" in as_list(resources[stage].get("DependsOn", [])), stage
-    assert load_template()["Parameters"]["ManageApiGatewayAccount"]["Default"] == "true"
+    # Off by default: the setting is one per account and region, shared by every stack there (README).
+    assert load_template()["Parameters"]["ManageApiGatewayAccount"]["Default"] == "false"
 
 
 def test_every_stage_is_throttled_and_the_management_stage_can_have_a_rate_based_waf_rule(cloudformation) -> None:
@@ -316,19 +333,20 @@ def alarm_metrics(alarm: dict[str, Any]) -> list[dict[str, Any]]:
     props = alarm["Properties"]
     if "Metrics" in props:
         return [m["MetricStat"]["Metric"] for m in props["Metrics"] if "MetricStat" in m]
-    return [{"Namespace": props["Namespace"], "MetricName": props["MetricName"], "Dimensions": props["Dimensions"]}]
+    return [
+        {"Namespace": props["Namespace"], "MetricName": props["MetricName"], "Dimensions": props.get("Dimensions", [])}
+    ]
 
 
-def test_every_signal_an_operator_needs_has_an_alarm_that_notifies_the_optional_topic(cloudformation) -> None:
+def test_every_signal_an_operator_needs_has_an_alarm_that_notifies_the_required_topic(cloudformation) -> None:
     alarms = of_type(cloudformation, "AWS::CloudWatch::Alarm")
     assert set(ALARMED) <= set(alarms)
-    notify = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
     for name, alarm in alarms.items():
         props = alarm["Properties"]
-        assert props["AlarmActions"] == props["OKActions"] == notify, name
-        # Missing data is no news, except from the compactor, which reports on every run: silence means it
-        # stopped running, and a key's audit, usage and last_used_at with it.
-        expected = "breaching" if name == "AuditCompactionBehindAlarm" else "notBreaching"
+        assert props["AlarmActions"] == props["OKActions"] == [{"Ref": "AlarmTopicArn"}], name
+        # Missing data is no news, except from what reports on every run (the compactor, the canary): silence
+        # means it stopped running.
+        expected = "breaching" if name in ("AuditCompactionBehindAlarm", "CanaryAlarm") else "notBreaching"
         assert props["TreatMissingData"] == expected, name
         assert props["AlarmDescription"], name
         for metric in alarm_metrics(alarm):
@@ -338,7 +356,8 @@ def test_every_signal_an_operator_needs_has_an_alarm_that_notifies_the_optional_
     for name, signal in ALARMED.items():
         text = json.dumps(alarms[name]["Properties"])
         assert signal in text, name
-    assert load_template()["Parameters"]["AlarmTopicArn"]["Default"] == ""
+    # Required: a stack cannot be deployed with alarms that notify nobody.
+    assert "Default" not in load_template()["Parameters"]["AlarmTopicArn"]
 
 
 def dashboard_body(cloudformation: dict[str, Any]) -> dict[str, Any]:
@@ -355,8 +374,8 @@ def test_the_dashboard_shows_decisions_by_reason_latency_cache_effectiveness_and
     assert reasons == set(metrics.REFUSAL_REASONS)
     expressions = [row[0]["expression"] for row in rows if isinstance(row[0], dict)]
     assert "1 - FILL(decisions, 0) / requests" in expressions  # cache hit ratio: 1 - invocations / requests
-    # Accepted decisions: every refusal and failure is a Lambda error (the 401 is an exception).
-    assert "FILL(invocations, 0) - FILL(errors, 0)" in expressions
+    # Accepted decisions: every decision is an invocation, and every refusal or failure one Refused line.
+    assert "FILL(invocations, 0) - FILL(refused, 0)" in expressions
     titles = " ".join(w["properties"]["title"] for w in widgets).lower()
     for topic in ("decisions", "latency", "cache effectiveness", "audit lag"):
         assert topic in titles, topic
@@ -376,6 +395,10 @@ def test_the_asynchronous_functions_send_what_fails_to_their_dead_letter_queues(
     queues = {}
     for config in configs.values():
         props = config["Properties"]
+        if props["FunctionName"] == {"Ref": "CanaryFunction"}:
+            # A failed probe is a finding, reported by its metric: never retried, nothing to redrive.
+            assert props["MaximumRetryAttempts"] == 0 and not props.get("DestinationConfig")
+            continue
         assert props["MaximumRetryAttempts"] == 2
         queues[props["FunctionName"]["Ref"]] = props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]
     assert queues == {

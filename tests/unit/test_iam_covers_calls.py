@@ -5,8 +5,13 @@ AWS (as `GET /audit` would have, when the request blocks moved to the base table
 its real paths in-process; every boto3 call is recorded with the function that made it, and checked against
 that function's statements: its own `Policies` and the stack's `AWS::IAM::Policy` resources attached to its
 role. DynamoDB calls are checked action and resource (table or index ARN; each item of a batch or a
-transaction by the action it stands for); other services by action. Conditions are checked elsewhere
+transaction by the action it stands for) and, where a statement names the partitions it may reach
+(dynamodb:LeadingKeys), partition; other services by action. Other conditions are checked elsewhere
 (tests/infrastructure/test_production.py).
+
+Every write path runs, each with values that change what is stored: a write that changes nothing (declaring
+an environment again with the same settings) never reaches the call that changes it, and would hide a
+missing action until the first real change on AWS answered 500.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from archie_local.lambdas import FunctionRegistry, LocalFunction
 from archie_local.template import load_template
 from tests.support import compact, env_path
 from tests.unit.test_audit import access_line, delivery
+from tests.unit.test_secret_scanning import GitHub, alert
 
 CURRENT = contextvars.ContextVar[str | None]("function", default=None)
 TRANSACT_ACTIONS = {
@@ -37,6 +43,12 @@ TRANSACT_ACTIONS = {
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
+
+
+def leading_keys(statement: dict[str, Any]) -> list[str] | None:
+    """The partitions a statement is limited to (dynamodb:LeadingKeys), or None when it is not."""
+    condition = statement.get("Condition", {}).get("ForAllValues:StringEquals", {})
+    return as_list(condition["dynamodb:LeadingKeys"]) if "dynamodb:LeadingKeys" in condition else None
 
 
 def statements_by_function(resolver: Any) -> dict[str, list[dict[str, Any]]]:
@@ -57,6 +69,7 @@ def statements_by_function(resolver: Any) -> dict[str, list[dict[str, Any]]]:
             {
                 "actions": as_list(s["Action"]),
                 "resources": [str(resolver.resolve(r)) for r in as_list(s["Resource"])],
+                "leading_keys": leading_keys(s),
             }
             for s in statements
             if s.get("Effect") == "Allow"
@@ -65,30 +78,45 @@ def statements_by_function(resolver: Any) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def needed(service: str, operation: str, params: dict[str, Any], table_arn: dict[str, str]) -> list[tuple[str, str]]:
-    """(action, resource) pairs a call needs; resource "*" where only the action is checked."""
+def partition_of(body: dict[str, Any]) -> str | None:
+    """The partition key value an item operation reaches (its Key or Item); None for a query."""
+    item = body.get("Key") or body.get("Item") or {}
+    value = item.get("pk", {}).get("S")
+    return str(value) if value is not None else None
+
+
+def needed(
+    service: str, operation: str, params: dict[str, Any], table_arn: dict[str, str]
+) -> list[tuple[str, str, str | None]]:
+    """(action, resource, partition) a call needs; resource "*" where only the action is checked, partition
+    None where it is not known (a query, another service)."""
     if service != "dynamodb":
-        return [(f"{service}:{operation}", "*")]
+        return [(f"{service}:{operation}", "*", None)]
     if operation == "BatchGetItem":
-        return [("dynamodb:BatchGetItem", table_arn[table]) for table in params["RequestItems"]]
+        return [
+            ("dynamodb:BatchGetItem", table_arn[table], partition_of({"Key": key}))
+            for table, request in params["RequestItems"].items()
+            for key in request["Keys"]
+        ]
     if operation == "BatchWriteItem":
-        return [("dynamodb:BatchWriteItem", table_arn[table]) for table in params["RequestItems"]]
+        return [("dynamodb:BatchWriteItem", table_arn[table], None) for table in params["RequestItems"]]
     if operation == "TransactWriteItems":
         return [
-            (f"dynamodb:{TRANSACT_ACTIONS[kind]}", table_arn[body["TableName"]])
+            (f"dynamodb:{TRANSACT_ACTIONS[kind]}", table_arn[body["TableName"]], partition_of(body))
             for item in params["TransactItems"]
             for kind, body in item.items()
         ]
     arn = table_arn[params["TableName"]]
     if params.get("IndexName"):
         arn = f"{arn}/index/{params['IndexName']}"
-    return [(f"dynamodb:{operation}", arn)]
+    return [(f"dynamodb:{operation}", arn, partition_of(params))]
 
 
-def allowed(statements: list[dict[str, Any]], action: str, resource: str) -> bool:
+def allowed(statements: list[dict[str, Any]], action: str, resource: str, partition: str | None = None) -> bool:
     return any(
         any(fnmatch.fnmatchcase(action, pattern) for pattern in statement["actions"])
         and (resource == "*" or any(fnmatch.fnmatchcase(resource, r) for r in statement["resources"]))
+        and (statement.get("leading_keys") is None or partition in statement["leading_keys"])
         for statement in statements
     )
 
@@ -117,16 +145,31 @@ def recorded(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[s
     yield calls
 
 
-def test_every_call_each_function_makes_is_allowed_by_its_policy(aws, api, apis, admin_key, recorded) -> None:
+def test_every_call_each_function_makes_is_allowed_by_its_policy(
+    aws, api, apis, admin_key, recorded, monkeypatch
+) -> None:
+    from archie_keys.app.canary import probe
+    from archie_keys.edge import composition
+
     functions = FunctionRegistry(aws.functions)
     keys = env_path("demo", "dev", "/keys")
+    roles = env_path("demo", "dev", "/roles")
     role = {"permissions": [{"resource": "orders", "actions": ["read"]}]}
-    assert api("PUT", env_path("demo", "dev", "/roles/reader"), admin_key, role).status in (200, 201)
-    assert api("GET", env_path("demo", "dev", "/roles"), admin_key).status == 200
+    assert api("PUT", f"{roles}/reader", admin_key, role).status == 201
+    wider = {"permissions": [{"resource": "orders", "actions": ["read", "write"]}]}
+    assert api("PUT", f"{roles}/reader", admin_key, wider).status == 200  # replaced: a change, flushed
+    assert api("PUT", f"{roles}/spare", admin_key, role).status == 201
+    assert api("DELETE", f"{roles}/spare", admin_key).status in (200, 204)
+    assert api("GET", roles, admin_key).status == 200
     later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 7200))
     body = {"name": "ci", "roles": ["reader"], "expires_at": later, "secret_name": "archie/keys/demo/dev/ci"}
     created = api("POST", keys, admin_key, body, headers={"Idempotency-Key": "iam-1"}).body
     key_id = created["key_id"]
+    # A second key delivered into the same secret (replacing the first's value there, as the body says): a new
+    # version of an existing secret, not a new secret, and its key-id tag moved.
+    again = {**body, "name": "ci 2", "replace_secret": True}
+    assert api("POST", keys, admin_key, again, headers={"Idempotency-Key": "iam-2"}).status == 201
+    assert api("POST", keys, admin_key, body, headers={"Idempotency-Key": "iam-1"}).status == 201  # replayed
     assert api("GET", keys, admin_key).status == 200
     assert api("GET", f"{keys}/{key_id}", admin_key).status == 200
     assert api("POST", env_path("demo", "dev", "/verify"), admin_key, {"key": created["key"]}).status == 200
@@ -142,14 +185,35 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(aws, api, apis,
         assert api("GET", env_path("demo", "dev", f"/audit{query}"), admin_key).status == 200
     assert api("GET", f"{keys}/{key_id}/usage", admin_key).status == 200
     # Into the key's own secret: its key-id tag moves to the successor.
-    rolled = api(
-        "POST", f"{keys}/{key_id}/roll", admin_key, {"grace_seconds": 60, "secret_name": body["secret_name"]}
-    ).body
+    roll = {"grace_seconds": 60, "secret_name": body["secret_name"]}
+    rolled = api("POST", f"{keys}/{key_id}/roll", admin_key, roll, headers={"Idempotency-Key": "iam-3"}).body
     assert api("DELETE", f"{keys}/{rolled['key_id']}?if_unused_for=60", admin_key).status in (200, 202, 204)
     assert api("DELETE", f"{keys}/{key_id}", admin_key).status in (200, 202, 204)
     functions["ExpiryFlushFunction"].invoke({"project": "demo", "environment": "dev", "key_id": key_id})
-    assert api("PUT", env_path("demo", "dev", ""), admin_key, {"on_leak": "revoke"}).status in (200, 201)
+    # Each declaration changes on_leak (the default is "revoke"): the update path runs, twice.
+    assert api("PUT", env_path("demo", "dev", ""), admin_key, {"on_leak": "report"}).body["on_leak"] == "report"
     assert api("GET", env_path("demo", "dev", ""), admin_key).status == 200
+    # A leak reported while the environment only reports marks the key; then, revoking again, revokes one.
+    github = GitHub()
+    monkeypatch.setenv("SECRET_SCANNING_PUBLIC_KEYS", json.dumps({github.identifier: github.pem()}))
+    composition.reset()
+    marked = api("POST", keys, admin_key, {"name": "marked", "roles": ["reader"]}).body["key"]
+    revoked = api("POST", keys, admin_key, {"name": "revoked", "roles": ["reader"]}).body["key"]
+    for token in (marked, "revoke", revoked):
+        if token == "revoke":
+            on_leak = api("PUT", env_path("demo", "dev", ""), admin_key, {"on_leak": "revoke"})
+            assert on_leak.body["on_leak"] == "revoke"
+            continue
+        leak = alert(token)
+        reply = api("POST", "/secret-scanning/github", None, raw_body=leak, headers=github.headers(leak))
+        assert reply.body[0]["label"] == "true_positive"
+    # The synthetic canary, in its own environment, through the management API.
+    token = CURRENT.set("CanaryFunction")
+    try:
+        result = probe(composition.get_services(), lambda path, key: api("GET", path, key).status, lambda _: None)
+    finally:
+        CURRENT.reset(token)
+    assert result.passed, result
 
     table_arn = {
         name: aws.resolver.attributes[(name, "Arn")] for name in ("KeysTable", "AuditTable", "IdempotencyTable")
@@ -157,9 +221,35 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(aws, api, apis,
     statements = statements_by_function(aws.resolver)
     denied = set()
     for function, service, operation, params in recorded:
-        for action, resource in needed(service, operation, params, table_arn):
-            if not allowed(statements.get(function, []), action, resource):
-                denied.add((function, action, resource))
+        for action, resource, partition in needed(service, operation, params, table_arn):
+            if not allowed(statements.get(function, []), action, resource, partition):
+                denied.add((function, action, resource, partition))
     exercised = {function for function, *_ in recorded}
-    assert {"AuthorizerFunction", "AuditFunction", "DeleteKeyFunction", "AuditCompactFunction"} <= exercised
+    assert {
+        "AuthorizerFunction",
+        "AuditFunction",
+        "DeleteKeyFunction",
+        "AuditCompactFunction",
+        "EnvironmentsFunction",
+        "RolesFunction",
+        "CreateKeyFunction",
+        "RollKeyFunction",
+        "SecretScanningFunction",
+        "CanaryFunction",
+    } <= exercised
+    environment_updates = [
+        item["Update"]
+        for function, _, operation, params in recorded
+        if function == "EnvironmentsFunction" and operation == "TransactWriteItems"
+        for item in params["TransactItems"]
+        if "Update" in item
+    ]
+    assert len(environment_updates) == 2  # on_leak changed, twice: the path that writes a declared environment
     assert denied == set(), json.dumps(sorted(denied), indent=1)
+
+
+def test_the_partition_check_catches_a_call_outside_the_partition_a_statement_allows() -> None:
+    own = [{"actions": ["dynamodb:PutItem"], "resources": ["arn:keys"], "leading_keys": ["PROJECT#canary#ENV#probe"]}]
+    assert allowed(own, "dynamodb:PutItem", "arn:keys", "PROJECT#canary#ENV#probe")
+    assert not allowed(own, "dynamodb:PutItem", "arn:keys", "PROJECT#demo#ENV#dev")
+    assert not allowed(own, "dynamodb:PutItem", "arn:keys", None)  # a query it cannot place: refused

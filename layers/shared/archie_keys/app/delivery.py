@@ -147,7 +147,11 @@ def delivered(services: Services, place: Place, prepared: PreparedSecret | None)
             stages.append(CURRENT if holder == prepared.key_id else REPLACED)
 
     # Not promoted: the value is in the secret, but not yet its AWSCURRENT version; a replay finishes it.
-    stage = stages[-1] if after_commit(promote, f"promote secret {prepared.name}") else PENDING
+    promoted = after_commit(promote, f"promote secret {prepared.name}")
+    if not promoted:
+        # Consumers still read the previous value: counted for the "secrets never promoted" alarm.
+        services.secrets.unpromoted(prepared)
+    stage = stages[-1] if promoted else PENDING
     return {"secret_name": prepared.name, "secret_version_id": prepared.version_id, "secret_stage": stage}
 
 

@@ -25,7 +25,17 @@ UNFLUSHED_STAGES = "UnflushedStages"
 AUDIT_LAG = "AuditLag"
 COMPACTION_BEHIND = "AuditCompactionBehind"
 PEPPER_STALE = "PepperStale"
-METRIC_NAMES = (REFUSED, UNFLUSHED_STAGES, AUDIT_LAG, COMPACTION_BEHIND, PEPPER_STALE)
+SECRETS_UNPROMOTED = "SecretsUnpromoted"
+CANARY_PROBE = "CanaryProbe"
+METRIC_NAMES = (
+    REFUSED,
+    UNFLUSHED_STAGES,
+    AUDIT_LAG,
+    COMPACTION_BEHIND,
+    PEPPER_STALE,
+    SECRETS_UNPROMOTED,
+    CANARY_PROBE,
+)
 # Why the authorizer refuses (KeyRefusedError reasons on its path, and "error" when it failed closed): the
 # `Reason` dimension's values, each a line of the dashboard.
 REFUSAL_REASONS = (
@@ -117,6 +127,14 @@ class MetricLines:
     def compaction_behind(self, milliseconds: float) -> None:
         """How far a key's view of the audit trails: now minus the end of the newest compacted bucket."""
         self.put(COMPACTION_BEHIND, round(milliseconds), unit="Milliseconds")
+
+    def secret_unpromoted(self, secret_name: str) -> None:
+        """A delivered secret whose new version never became AWSCURRENT (its promotion failed after the commit)."""
+        self.put(SECRETS_UNPROMOTED, 1, values={"secret_name": secret_name})
+
+    def canary_probe(self, passed: bool, step: str, seconds: float) -> None:
+        """One synthetic canary run: 1 when the whole path worked, else 0 with the step that failed."""
+        self.put(CANARY_PROBE, 1 if passed else 0, values={"step": step, "seconds": round(seconds, 3)})
 
 
 class DecisionMetrics:

@@ -16,6 +16,7 @@ Which key a secret belongs to, and who may write to it, is decided in app.delive
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -41,9 +42,15 @@ class PreparedSecret:
 
 
 class SecretDelivery:
-    def __init__(self, client: Any, stack: str) -> None:
+    def __init__(self, client: Any, stack: str, on_unpromoted: Callable[[str], None] | None = None) -> None:
         self.client = client
         self.stack = stack
+        self._on_unpromoted = on_unpromoted
+
+    def unpromoted(self, prepared: PreparedSecret) -> None:
+        """Report a prepared version whose promotion failed for good (SecretsNeverPromotedAlarm)."""
+        if self._on_unpromoted is not None:
+            self._on_unpromoted(prepared.name)
 
     def owned_holder(self, name: str, project: str, environment: str) -> str | None:
         """The key id the secret's `archie-keys:key-id` tag names ("" when none), or None when no secret has

@@ -113,7 +113,9 @@ class AwsServices:
     def secrets(self) -> SecretDelivery:
         from archie_keys.aws.secrets import SecretDelivery
 
-        return SecretDelivery(self.secretsmanager, self.settings.stack_name)
+        return SecretDelivery(
+            self.secretsmanager, self.settings.stack_name, on_unpromoted=self.metrics.secret_unpromoted
+        )
 
     @cached_property
     def protected_apis(self) -> ProtectedApiRegistry:
