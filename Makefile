@@ -26,7 +26,7 @@ SAMPLE_PORT ?= 3001
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 # make load: seconds of load, target requests per second, keys issued, the plan's seed, client threads.
 DURATION ?= 30
-RATE ?= 20
+RATE ?= 10
 KEYS ?= 100
 SEED ?= 1
 THREADS ?= 16
@@ -132,7 +132,7 @@ cost: install
 	@$(BIN)/python -m tests.bench.cost
 
 ## The local sample API under load through the local gateway (README: "Under load"); stdout is one JSON line.
-## make load DURATION=30 RATE=20 KEYS=100 SEED=1 THREADS=16. Exits 1 when a request was lost or wrongly answered.
+## make load DURATION=30 RATE=10 KEYS=100 SEED=1 THREADS=16. Exits 1 when a request was lost or wrongly answered.
 load: install
 	@$(BIN)/python -m archie_tools.load --duration $(DURATION) --rate $(RATE) --keys $(KEYS) --seed $(SEED) \
 	  --threads $(THREADS)

@@ -20,8 +20,8 @@ GRANTED, UNGRANTED = "GET", "DELETE"
 @dataclass(frozen=True)
 class Settings:
     duration: float = 30.0
-    rate: float = 100.0
-    keys: int = 200
+    rate: float = 10.0
+    keys: int = 100
     seed: int = 1
     threads: int = 16
     zipf_exponent: float = 1.0  # as `make cost` assumes: popularity 1/rank
