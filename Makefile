@@ -24,10 +24,16 @@ BUILD_DIR := .aws-sam/build
 PORT ?= 3000
 SAMPLE_PORT ?= 3001
 PYTEST := $(BIN)/pytest -p no:cacheprovider
+# make load: seconds of load, target requests per second, keys issued, the plan's seed, client threads.
+DURATION ?= 30
+RATE ?= 10
+KEYS ?= 100
+SEED ?= 1
+THREADS ?= 16
 
 .PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible unit infrastructure integration e2e \
-	fuzz openapi bench cost mutate bootstrap secret clean browser deploy-dashboard redrive pepper-status pepper-rotate pepper-retire \
-	replay-revocations
+	fuzz openapi bench cost load load-smoke mutate bootstrap secret clean browser deploy-dashboard redrive pepper-status \
+	pepper-rotate pepper-retire replay-revocations
 
 install: $(STAMP)
 
@@ -45,7 +51,7 @@ run: install
 
 ## Every tier: lint, types, template checks (cfn-lint, checkov), unit, infrastructure (SAM translation and the
 ## built layer), integration, browser end-to-end, fuzzing.
-test: install lint typecheck cfn-lint checkov unit infrastructure integration e2e fuzz
+test: install lint typecheck cfn-lint checkov unit infrastructure integration load-smoke e2e fuzz
 
 lint: install
 	$(BIN)/ruff check .
@@ -125,6 +131,17 @@ bench: install
 ## Cost per million authorized requests and the capacity table, from the template and the local stack's bytes.
 cost: install
 	@$(BIN)/python -m tests.bench.cost
+
+## The local sample API under load through the local gateway (README: "Under load"); stdout is one JSON line.
+## make load DURATION=30 RATE=10 KEYS=100 SEED=1 THREADS=16. Exits 1 when a request was lost or wrongly answered.
+load: install
+	@$(BIN)/python -m archie_tools.load --duration $(DURATION) --rate $(RATE) --keys $(KEYS) --seed $(SEED) \
+	  --threads $(THREADS)
+
+## make load in short (part of make test, about 20 s): fails when a request has no audit record, two, or an
+## answer its key's state does not call for.
+load-smoke: install
+	@$(BIN)/python -m archie_tools.load --duration 6 --rate 20 --keys 20 --seed 1 --deadline 120
 
 ## Mutation testing (mutmut) of the modules that decide; kill rate per module, the last line is JSON. Slow: not in `make test`.
 mutate: install

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import logging
 import mimetypes
+import time
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
@@ -27,6 +28,7 @@ from urllib.parse import unquote
 from archie_local.authorization import authorize, policy_allows
 from archie_local.events import Call, request_context, request_fields
 from archie_local.http_server import HttpRequest, HttpResponse
+from archie_local.lambdas import Occupancy
 from archie_local.logs import render_access_log
 from archie_local.routing import API_METHODS, LocalApi, Route
 
@@ -50,8 +52,17 @@ class Gateway:
     def __init__(self, api: LocalApi, access_log: AccessLogSink | None = None) -> None:
         self.api = api
         self.access_log = access_log
+        # Seconds from a request's arrival to its answer, authorizer and integration included (make load).
+        self.occupancy = Occupancy()
 
     def handle(self, request: HttpRequest) -> HttpResponse:
+        began = time.perf_counter()
+        try:
+            return self._serve(request)
+        finally:
+            self.occupancy.add(time.perf_counter() - began)
+
+    def _serve(self, request: HttpRequest) -> HttpResponse:
         call = Call.of(self.api, request)
         # API Gateway's $context variables for this request, rendered through the template's access-log format.
         record = call.access_log_variables(self.api)

@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
@@ -36,6 +36,14 @@ DeadLetters = Callable[[FunctionSpec, dict[str, Any]], None]
 logger = logging.getLogger("archie_local.lambdas")
 
 ASYNC_ATTEMPTS = 3  # Lambda's default: the first attempt and two retries (MaximumRetryAttempts: 2)
+
+_running = threading.local()
+
+
+def running_function() -> str | None:
+    """The logical id of the function this thread is running now, if any: in-process, every function's AWS
+    calls come from the same botocore, and `make load` tells them apart by this."""
+    return getattr(_running, "function", None)
 
 
 def invocation_record(function_arn: str, event: Any, error: BaseException, attempts: int) -> dict[str, Any]:
@@ -53,6 +61,27 @@ def invocation_record(function_arn: str, event: Any, error: BaseException, attem
         "responseContext": {"statusCode": 200, "executedVersion": "$LATEST", "functionError": "Unhandled"},
         "responsePayload": {"errorMessage": str(error), "errorType": type(error).__name__, "stackTrace": []},
     }
+
+
+@dataclass
+class Occupancy:
+    """How busy something of the local stack has been: calls, seconds spent serving them and seconds callers
+    queued for it. `make load` reads these to say which component limited a run (archie_tools.load)."""
+
+    calls: int = 0
+    busy_seconds: float = 0.0
+    waited_seconds: float = 0.0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, busy: float, waited: float = 0.0) -> None:
+        with self._lock:
+            self.calls += 1
+            self.busy_seconds += busy
+            self.waited_seconds += waited
+
+    def snapshot(self) -> tuple[int, float, float]:
+        with self._lock:
+            return self.calls, self.busy_seconds, self.waited_seconds
 
 
 @dataclass
@@ -95,6 +124,7 @@ class LocalFunction:
         self._handler: Handler | None = None
         self._lock = threading.Lock()
         self._dead_letters = dead_letters
+        self.occupancy = Occupancy()
 
     def invoke_async(self, event: dict[str, Any]) -> bool:
         """Run an asynchronous invocation; False when every attempt failed (the record then went to the
@@ -112,18 +142,28 @@ class LocalFunction:
         return False
 
     def invoke(self, event: dict[str, Any]) -> Any:
+        asked = time.perf_counter()
         with self._lock:
-            if self._handler is None:
-                self._handler = load_handler(self.spec)
-            context = LocalContext(
-                function_name=self.spec.logical_id,
-                memory_limit_in_mb=self.spec.memory_mb,
-                timeout_s=self.spec.timeout_s,
-                invoked_function_arn=self.arn,
-                aws_request_id=str(uuid.uuid4()),
-                log_group_name=f"/aws/lambda/{self.spec.logical_id}",
-            )
-            return self._handler(event, context)
+            began = time.perf_counter()
+            outer, _running.function = running_function(), self.spec.logical_id
+            try:
+                return self._invoke(event)
+            finally:
+                _running.function = outer
+                self.occupancy.add(time.perf_counter() - began, began - asked)
+
+    def _invoke(self, event: dict[str, Any]) -> Any:
+        if self._handler is None:
+            self._handler = load_handler(self.spec)
+        context = LocalContext(
+            function_name=self.spec.logical_id,
+            memory_limit_in_mb=self.spec.memory_mb,
+            timeout_s=self.spec.timeout_s,
+            invoked_function_arn=self.arn,
+            aws_request_id=str(uuid.uuid4()),
+            log_group_name=f"/aws/lambda/{self.spec.logical_id}",
+        )
+        return self._handler(event, context)
 
 
 class FunctionRegistry:

@@ -59,6 +59,7 @@ class LocalStack:
         self.parameter_overrides = {"Tracing": "Disabled", **(parameter_overrides or {})}
         self.apis: dict[str, LocalApi] = {}
         self.services: dict[str, HttpService] = {}
+        self.gateways: dict[str, Gateway] = {}
         self._started: list[Any] = []
         self._saved_environ: dict[str, str] | None = None
 
@@ -129,7 +130,8 @@ class LocalStack:
         self.apis["ManagementApi"].static_site = site_file
         self.apis["ManagementApi"].static_headers = security_headers(template, self.provisioned.resolver)
         for name, api in self.apis.items():
-            service = HttpService(Gateway(api, self.access_log_sink()).handle, self.ports.get(name, 0)).start()
+            self.gateways[name] = Gateway(api, self.access_log_sink())
+            service = HttpService(self.gateways[name].handle, self.ports.get(name, 0)).start()
             self.services[name] = service
             self._started.append(service)
 
@@ -225,6 +227,11 @@ class MotoServer:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def pid(self) -> int | None:
+        """The server's process id while it runs (make load measures its CPU time)."""
+        return self._process.pid if self._process is not None else None
 
     def start(self, timeout: float = 30) -> MotoServer:
         self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
