@@ -16,6 +16,7 @@ from archie_tools.load.keys import forged_keys, malformed_keys
 from archie_tools.load.measure import limited_by
 from archie_tools.load.plan import FORGED, GRANTED, ISSUED, MALFORMED, UNGRANTED, Plan, Request, Settings, build_plan
 from archie_tools.load.verdict import RevocationOutcome, judge
+from tests.support import TAG_KEY
 
 SETTINGS = Settings(duration=30, rate=100, keys=200, seed=7)
 
@@ -69,7 +70,7 @@ def test_revoked_keys_are_revoked_mid_run_and_presented_again_afterwards() -> No
 
 
 def test_forged_keys_are_well_formed_keys_of_the_place_that_were_never_issued() -> None:
-    issued = [generate_key("archie_", "demo", "dev") for _ in range(5)]
+    issued = [generate_key("archie_", "demo", "dev", TAG_KEY) for _ in range(5)]
     issued_ids = {parsed.key_id for _, parsed in issued}
     forged = forged_keys(20, "archie_", "demo", "dev", issued_ids)
     assert len(set(forged)) == 20
@@ -79,7 +80,7 @@ def test_forged_keys_are_well_formed_keys_of_the_place_that_were_never_issued() 
 
 
 def test_malformed_keys_never_parse_as_keys() -> None:
-    issued = [generate_key("archie_", "demo", "dev")[0] for _ in range(4)]
+    issued = [generate_key("archie_", "demo", "dev", TAG_KEY)[0] for _ in range(4)]
     for value in malformed_keys(12, issued):
         with pytest.raises(MalformedKeyError):
             parse_key(value)
