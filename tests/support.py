@@ -196,6 +196,7 @@ def provisioned_in_process(patch: Any) -> Iterator[Any]:
     from moto import mock_aws
 
     from archie_keys.edge import composition
+    from archie_local.moto_transactions import install as install_transactions
     from archie_local.provision import provision
     from archie_local.template import REGION, load_template
 
@@ -205,6 +206,7 @@ def provisioned_in_process(patch: Any) -> Iterator[Any]:
     patch.setenv("AWS_ACCESS_KEY_ID", "testing")
     patch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     serialize_aws_calls(patch)
+    install_transactions()  # as the local stack's moto server does
     with mock_aws():
         provisioned = provision(
             load_template(),
