@@ -157,9 +157,10 @@ class AuditReader:
             page.append(item)
         return page, False
 
-    def arrivals(self, bucket_start: float) -> list[dict[str, Any]]:
-        """Every environment block written in one arrival bucket: its keys (pk, sk) and the key ids it holds."""
-        found: list[dict[str, Any]] = []
+    def arrivals(self, bucket_start: float, page_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every environment block written in one arrival bucket: its keys (pk, sk) and the key ids it holds,
+        read a page at a time (`page_size` entries), shard after shard, each in its `at` order: always the same
+        order for a closed bucket, which the compactor's chunks depend on."""
         for shard in range(AUDIT_SHARDS):
             request: dict[str, Any] = {
                 "TableName": self.table,
@@ -167,11 +168,10 @@ class AuditReader:
                 "KeyConditionExpression": "arrival = :arrival",
                 "ExpressionAttributeValues": to_item({":arrival": arrival_value(bucket_start, shard)}),
             }
-            found += [
-                {"pk": item["pk"], "sk": item["sk"], "key_ids": item.get("key_ids", [])}
-                for item in self._pages(request)
-            ]
-        return found
+            if page_size is not None:
+                request["Limit"] = page_size
+            for item in self._pages(request):
+                yield {"pk": item["pk"], "sk": item["sk"], "key_ids": item.get("key_ids", [])}
 
     def blocks(self, refs: list[dict[str, Any]], attempts: int = 6) -> list[dict[str, Any]]:
         """The blocks these refs name (pk, sk), read strongly consistent (the index that named them is not).

@@ -24,8 +24,9 @@ REFUSED = "Refused"
 UNFLUSHED_STAGES = "UnflushedStages"
 AUDIT_LAG = "AuditLag"
 COMPACTION_BEHIND = "AuditCompactionBehind"
+BUCKETS_SKIPPED = "AuditBucketsSkipped"
 PEPPER_STALE = "PepperStale"
-METRIC_NAMES = (REFUSED, UNFLUSHED_STAGES, AUDIT_LAG, COMPACTION_BEHIND, PEPPER_STALE)
+METRIC_NAMES = (REFUSED, UNFLUSHED_STAGES, AUDIT_LAG, COMPACTION_BEHIND, BUCKETS_SKIPPED, PEPPER_STALE)
 # Why the authorizer refuses (KeyRefusedError reasons on its path, and "error" when it failed closed): the
 # `Reason` dimension's values, each a line of the dashboard.
 REFUSAL_REASONS = (
@@ -117,6 +118,10 @@ class MetricLines:
     def compaction_behind(self, milliseconds: float) -> None:
         """How far a key's view of the audit trails: now minus the end of the newest compacted bucket."""
         self.put(COMPACTION_BEHIND, round(milliseconds), unit="Milliseconds")
+
+    def bucket_skipped(self, bucket: str, error: str) -> None:
+        """An arrival bucket the compactor gave up on after its retries (listed for `make audit-skipped`)."""
+        self.put(BUCKETS_SKIPPED, 1, values={"bucket": bucket, "error": error})
 
 
 class DecisionMetrics:
