@@ -26,7 +26,7 @@ SAMPLE_PORT ?= 3001
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 
 .PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible unit infrastructure integration e2e \
-	fuzz openapi bench cost mutate bootstrap secret clean browser deploy-dashboard redrive pepper-status pepper-rotate pepper-retire
+	fuzz openapi bench cost mutate bootstrap secret clean browser deploy-dashboard redrive audit-skipped pepper-status pepper-rotate pepper-retire
 
 install: $(STAMP)
 
@@ -151,6 +151,11 @@ deploy-dashboard: install
 ## (add ARGS=--dry-run to see what is there and why, changing nothing).
 redrive: install
 	$(BIN)/python -m archie_tools.redrive --stack-name $(STACK) --queue $(QUEUE) $(ARGS)
+
+## The audit buckets the compactor skipped after their retries (AuditBucketsSkipped): make audit-skipped STACK=name
+## (add ARGS=--retry, once the cause is fixed, to compact them again).
+audit-skipped: install
+	$(BIN)/python -m archie_tools.audit_skipped --stack-name $(STACK) $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache tests/artifacts build/mutate

@@ -4,6 +4,7 @@ is the compactor's own high-water mark and its concurrency, never a timing."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import Counter
@@ -56,7 +57,9 @@ def compactor(through: float, limits: CompactionLimits = SMALL, **options: Any) 
     )
 
 
-def write_bucket(bucket: float, per_key: dict[str, int], tag: str, block_records: int = 20) -> None:
+def write_bucket(
+    bucket: float, per_key: dict[str, int], tag: str, block_records: int = 20, keyless: bool = True
+) -> None:
     """Environment blocks of `block_records` each, as deliveries would bring them, listed under `bucket`:
     per_key[key] requests of each key (a third of them refused), and a keyless one per block."""
     records = [
@@ -77,7 +80,8 @@ def write_bucket(bucket: float, per_key: dict[str, int], tag: str, block_records
     writer = get_services().audit_writer
     for start in range(0, len(records), block_records):
         chunk = records[start : start + block_records]
-        chunk.append({"id": f"{tag}-anon-{start}", "time": chunk[0]["time"], "status": 401, "api": "abc/v1"})
+        if keyless:
+            chunk.append({"id": f"{tag}-anon-{start}", "time": chunk[0]["time"], "status": 401, "api": "abc/v1"})
         assert writer.put_environment_block("demo", "dev", sorted(chunk, key=lambda r: r["id"]), bucket)
 
 
@@ -312,3 +316,26 @@ def test_an_aws_outage_is_retried_longer_than_a_bucket_of_its_own_errors(aws, mo
     monkeypatch.setattr(reader, "blocks", original)
     report = compactor(bucket).run()
     assert report.skipped == 0 and report.records == 12 and usage(HOT) == expected_usage(12)
+
+
+def test_a_hot_keys_blocks_go_to_its_partitions_in_turn_not_one_partition_after_another(aws, monkeypatch) -> None:
+    """Environment blocks of one key's records only make key blocks with their ids, hence their shards: read
+    shard after shard, every block of a stretch would go to one partition, which then paces them all."""
+    bucket = first_bucket()
+    begin(bucket)
+    write_bucket(bucket, {HOT: 400}, "turn", block_records=10, keyless=False)  # each one key block, same id
+    writer = get_services().audit_writer
+    partitions: list[str] = []
+    original = writer.put_key_block
+
+    def noted(*args: Any, pace: Any = None, **kwargs: Any) -> bool:
+        def seen(partition: str, units: int) -> None:
+            partitions.append(partition)
+
+        return original(*args, pace=seen, **kwargs)
+
+    monkeypatch.setattr(writer, "put_key_block", noted)
+    limits = CompactionLimits(block_max_records=10, workers=1, max_in_flight=1)
+    assert compactor(bucket, limits).run().key_blocks == 40
+    changes = sum(1 for before, after in itertools.pairwise(partitions) if before != after)
+    assert len(set(partitions)) == 4 and changes >= 20  # shard after shard would change partition 3 times

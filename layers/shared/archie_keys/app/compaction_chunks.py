@@ -22,6 +22,7 @@ from typing import Any
 from archie_keys.aws.audit_blocks import (
     BLOCK_MAX_BYTES,
     BLOCK_MAX_RECORDS,
+    BLOCK_WINDOW_SECONDS,
     PackedBlock,
     block_id,
     compress,
@@ -33,6 +34,7 @@ from archie_keys.domain.clock import from_iso
 
 # Records held in open slots before the fullest are cut early: a few tens of MB of decoded records.
 MAX_OPEN_RECORDS = 50_000
+WINDOW_CACHE = 1_000
 
 Slot = tuple[str, str, str, float]  # project, environment, key id, window end
 
@@ -80,6 +82,7 @@ class KeyChunker:
     # (project, environment, key id) -> the time of its latest accepted request (ISO: sorts as time)
     latest: dict[tuple[str, str, str], str] = field(default_factory=dict)
     _slots: dict[Slot, _Open] = field(default_factory=dict)
+    _windows: dict[str, float] = field(default_factory=dict)
 
     def add(self, project: str, environment: str, records: list[dict[str, Any]]) -> list[KeyChunk]:
         """One environment block's records (in their stored order); returns the chunks they completed."""
@@ -88,7 +91,7 @@ class KeyChunker:
             key_id = record.pop("key_id", None)
             if not key_id:
                 continue  # a request attributed to no key (keyless, or an id only claimed): its environment's
-            slot = (project, environment, key_id, window_end(from_iso(record["time"])))
+            slot = (project, environment, key_id, self._window_of(record["time"]))
             held = self._slots.get(slot)
             if held is None:
                 held = self._slots[slot] = _Open()
@@ -112,6 +115,17 @@ class KeyChunker:
             if self.open_records > self.max_open_records:
                 done += self._relieve()
         return done
+
+    def _window_of(self, moment: str) -> float:
+        """The end of the window a record's time falls in; parsed once per minute of times (to_iso's format,
+        and windows of whole minutes), at most WINDOW_CACHE minutes remembered."""
+        minute = moment[:16]
+        end = self._windows.get(minute)
+        if end is None:
+            end = window_end(from_iso(moment))
+            if BLOCK_WINDOW_SECONDS == 60 and len(self._windows) < WINDOW_CACHE:
+                self._windows[minute] = end
+        return end
 
     def finish(self) -> list[KeyChunk]:
         """Every slot still open, in slot order: the bucket has ended."""

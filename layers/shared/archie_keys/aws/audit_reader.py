@@ -159,19 +159,24 @@ class AuditReader:
 
     def arrivals(self, bucket_start: float, page_size: int | None = None) -> Iterator[dict[str, Any]]:
         """Every environment block written in one arrival bucket: its keys (pk, sk) and the key ids it holds,
-        read a page at a time (`page_size` entries), shard after shard, each in its `at` order: always the same
-        order for a closed bucket, which the compactor's chunks depend on."""
-        for shard in range(AUDIT_SHARDS):
+        each shard read a page (`page_size` entries) at a time, the shards merged in `at` order. The order is
+        always the same for a closed bucket (the compactor's chunks depend on it), and it is not shard after
+        shard: a key block made of one environment block's records has that block's id, hence its shard, so
+        reading the shards one after another would send a hot key's blocks to one partition at a time."""
+
+        def shard(number: int) -> Iterator[dict[str, Any]]:
             request: dict[str, Any] = {
                 "TableName": self.table,
                 "IndexName": INDEX_BY_ARRIVAL,
                 "KeyConditionExpression": "arrival = :arrival",
-                "ExpressionAttributeValues": to_item({":arrival": arrival_value(bucket_start, shard)}),
+                "ExpressionAttributeValues": to_item({":arrival": arrival_value(bucket_start, number)}),
             }
             if page_size is not None:
                 request["Limit"] = page_size
             for item in self._pages(request):
-                yield {"pk": item["pk"], "sk": item["sk"], "key_ids": item.get("key_ids", [])}
+                yield {"pk": item["pk"], "sk": item["sk"], "at": item["at"], "key_ids": item.get("key_ids", [])}
+
+        return heapq.merge(*(shard(n) for n in range(AUDIT_SHARDS)), key=lambda ref: (ref["at"], ref["pk"]))
 
     def blocks(self, refs: list[dict[str, Any]], attempts: int = 6) -> list[dict[str, Any]]:
         """The blocks these refs name (pk, sk), read strongly consistent (the index that named them is not).
