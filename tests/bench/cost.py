@@ -293,7 +293,7 @@ def main() -> int:
             "AuditTable hottest partition",
             f"{top.audit_hottest_partition_write_units} WCU/s",
             "1,000 WCU/s per partition",
-            "raise AUDIT_SHARDS (blocks of one key or environment spread over more partitions)",
+            "the compactor's own pace for a hot key's blocks (800 WCU/s a partition); raise AUDIT_SHARDS to spread wider",
         ),
         (
             "one key's audit (compactor)",

@@ -309,6 +309,7 @@ ALARMED = {
     "ExpiryFlushDeadLetterQueueAlarm": "ApproximateNumberOfMessagesVisible",
     "UnflushedStagesAlarm": "UnflushedStages",
     "AuditCompactionBehindAlarm": "AuditCompactionBehind",
+    "AuditBucketsSkippedAlarm": "AuditBucketsSkipped",
 }
 
 

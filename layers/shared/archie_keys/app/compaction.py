@@ -64,8 +64,8 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("archie_keys.compaction")
 
-# Buckets one run compacts at most; a run also starts a bucket only with START_MARGIN_SECONDS of its time
-# left (a bucket of 600,000 requests takes about half a minute, `make bench`), and gives a bucket up with
+# Buckets one run compacts at most; a run also starts another bucket only with START_MARGIN_SECONDS of its
+# time left (a bucket of 600,000 requests takes about 20 s, `make bench`), and gives a bucket up with
 # ABORT_MARGIN_SECONDS left, so its failure is counted before Lambda ends the run. The next run (a minute
 # later) goes on from where this one stopped.
 MAX_BUCKETS_PER_RUN = 30
@@ -167,8 +167,8 @@ class AuditCompactor:
             return report
         through, bucket = state.done_through, state.done_through + self.bucket_seconds
         while bucket <= newest and report.buckets < MAX_BUCKETS_PER_RUN:
-            if time_left is not None and time_left() < START_MARGIN_SECONDS:
-                break
+            if report.buckets and time_left is not None and time_left() < START_MARGIN_SECONDS:
+                break  # the first bucket is always tried: a shorter timeout must not stop the audit
             try:
                 self.compact_bucket(bucket, report, time_left)
             except Exception as error:  # every failure of a bucket counts toward skipping it, whatever it is
