@@ -339,3 +339,24 @@ def test_a_hot_keys_blocks_go_to_its_partitions_in_turn_not_one_partition_after_
     assert compactor(bucket, limits).run().key_blocks == 40
     changes = sum(1 for before, after in itertools.pairwise(partitions) if before != after)
     assert len(set(partitions)) == 4 and changes >= 20  # shard after shard would change partition 3 times
+
+
+def test_ninety_days_of_a_busy_keys_usage_are_answered_whole(aws) -> None:
+    """Each hourly counter names the buckets it counted (60 of them for a key busy all hour): 90 days of such
+    counters pass the 1 MB one Query page reads, and the newest hours must not be the ones left out."""
+    now = time.time()
+    table, client = get_services().audit_writer.table, boto3.client("dynamodb")
+    hours = [time.strftime("%Y-%m-%dT%H:00Z", time.gmtime(now - h * 3600)) for h in range(90 * 24 - 1)]
+    for hour in hours:
+        client.put_item(
+            TableName=table,
+            Item={
+                "pk": {"S": f"USAGE#demo#dev#{HOT}"},
+                "sk": {"S": hour},
+                "allowed": {"N": "7"},
+                "refused": {"N": "1"},
+                "counted": {"NS": [str(1_796_000_000_000 + i * 60_000) for i in range(60)]},
+            },
+        )
+    answered = get_services().audit_reader.usage("demo", "dev", HOT, now - 90 * 86400)
+    assert [h["hour"] for h in answered] == sorted(hours) and sum(h["requests"] for h in answered) == 8 * len(hours)
