@@ -23,8 +23,8 @@ once zlib has seen its neighbours):
 
 The block id is a hash of the request ids it holds. A redelivered (or redriven) batch builds the same
 environment blocks, whose conditional Put fails: no second copy, and no second entry in by_arrival. A
-compaction retried builds the same key blocks from the same closed bucket, whose Puts fail the same way, so
-nothing is stored or counted twice.
+compaction retried builds the same key blocks from the same closed bucket, whose Puts fail the same way, and
+adds the bucket to each key's usage once (app.compaction says why), so nothing is stored or counted twice.
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ from archie_keys.domain.clock import from_iso, to_iso
 BLOCK_WINDOW_SECONDS = 60
 BLOCK_MAX_RECORDS = 500
 BLOCK_MAX_BYTES = 256 * 1024
-# A key block's attributes besides its records (keys, names, count, TTL), for its write units.
+# A block's attributes besides its records (keys, names, count, TTL), for its write units.
 BLOCK_ITEM_OVERHEAD_BYTES = 300
 KEY_BLOCK_PREFIX = "BLK#"
 ENV_BLOCK_PREFIX = "ENVB#"
@@ -139,7 +139,8 @@ def pack(records: list[dict[str, Any]]) -> bytes:
 
 @dataclass(frozen=True)
 class PackedBlock:
-    """A key block's records, already packed: the compactor builds its chunks as text (app.compaction_chunks)."""
+    """A block's records, packed, with what names and places it (the compactor packs its chunks on its writer
+    threads, app.compaction_chunks)."""
 
     identifier: str  # block_id of the records' ids
     end: float  # the end of the window every record falls in
