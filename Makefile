@@ -32,8 +32,8 @@ SEED ?= 1
 THREADS ?= 16
 
 .PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible unit infrastructure integration e2e \
-	fuzz openapi bench cost load load-smoke mutate bootstrap secret clean browser deploy-dashboard redrive pepper-status \
-	pepper-rotate pepper-retire replay-revocations
+	fuzz openapi bench cost load load-smoke mutate bootstrap secret clean browser deploy-dashboard redrive audit-skipped \
+	pepper-status pepper-rotate pepper-retire replay-revocations
 
 install: $(STAMP)
 
@@ -177,6 +177,11 @@ replay-revocations: install
 	@test -n "$(SINCE)" || { echo "usage: make replay-revocations SINCE=<ISO time> [STACK=<name>] [DRY_RUN=1] [ACTOR=<who>]" >&2; exit 2; }
 	@$(BIN)/python -m archie_tools.replay_revocations --since "$(SINCE)" $(if $(STACK),--stack-name $(STACK),--local) \
 	  $(if $(DRY_RUN),--dry-run) $(if $(ACTOR),--actor "$(ACTOR)")
+
+## The audit buckets the compactor skipped after their retries (AuditBucketsSkipped): make audit-skipped STACK=name
+## (add ARGS=--retry, once the cause is fixed, to compact them again).
+audit-skipped: install
+	$(BIN)/python -m archie_tools.audit_skipped --stack-name $(STACK) $(ARGS)
 
 clean:
 	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache tests/artifacts build/mutate

@@ -1,4 +1,5 @@
-"""`make bench`: the authorizer handler in-process against the local stack's moto server.
+"""`make bench`: the authorizer handler in-process against the local stack's moto server, then the audit
+compactor over one hot key's bucket (tests/bench/compaction_bench.py).
 
 Prints p50/p99 (microseconds) for a valid key with a cold in-function cache, the same key warm, a key with
 a bad checksum, a forged key (checksum-valid, never issued: refused by its tag) and a warm key holding 10
@@ -282,6 +283,9 @@ def main() -> int:
         )
 
     results["authorizer_import_ms"], results["boto3_import_ms"] = import_ms()
+    from tests.bench.compaction_bench import measure as measure_compaction
+
+    compaction = measure_compaction()  # its own moto server, after the authorizer's stack has stopped
     results["authorizer_over_boto3_import"] = round(results["authorizer_import_ms"] / results["boto3_import_ms"], 2)
     results = {k: (round(v, 1) if isinstance(v, float) else v) for k, v in results.items()}
     results["argon2_parameters"] = (
@@ -318,6 +322,14 @@ def main() -> int:
         f"{results['boto3_import_ms']} ms ({results['authorizer_over_boto3_import']}x)",
         file=sys.stderr,
     )
+    print(
+        f"compaction: one key's {compaction['compaction_records']} records in one bucket, "
+        f"{compaction['compaction_records_per_s']}/s end to end >= 20,000 "
+        f"({compaction['compaction_cpu_records_per_s']}/s of the compactor's own CPU; moto busy "
+        f"{compaction['compaction_moto_busy']:.0%}), peak RSS {compaction['compaction_peak_rss_mb']} MB <= 512",
+        file=sys.stderr,
+    )
+    results.update(compaction)
     print(json.dumps(results), file=result_out)
     return 0
 

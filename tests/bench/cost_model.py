@@ -15,7 +15,7 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from archie_keys.app.compaction import KEY_BLOCK_PACE_SECONDS
+from archie_keys.app.compaction_writes import PARTITION_WRITE_UNITS_PER_SECOND
 from archie_keys.aws.audit_blocks import BLOCK_MAX_RECORDS
 from archie_keys.aws.audit_writer import AUDIT_SHARDS
 
@@ -53,7 +53,10 @@ REQUESTS_PER_SECOND_PER_INSTANCE = 100
 XRAY_RESERVOIR_PER_SECOND, XRAY_RATE = 1, 0.05
 # The pepper is re-read by each warm instance every PEPPER_MAX_AGE_SECONDS (template: 300).
 PEPPER_MAX_AGE_SECONDS = 300
-TRANSACTION_FACTOR = 2
+# A usage counter names the arrival buckets it counted (`counted`: epoch milliseconds, 13 digits, 8 bytes
+# each as DynamoDB sizes numbers); an UpdateItem is billed on the larger of the item before and after.
+COUNTED_NAME_BYTES = len("counted")
+COUNTED_ENTRY_BYTES = 8
 KEY_ID_BYTES = 12
 # Item overhead DynamoDB adds to every stored item and index entry (for storage).
 ITEM_STORAGE_OVERHEAD_BYTES = 100
@@ -157,20 +160,22 @@ def audit_writes_per_request(rps: float, facts: TemplateFacts, measured: Measure
         else 0
     )
     per_bucket = rps * facts.arrival_bucket_seconds
+    # A usage counter at its largest: every bucket of the hour named in it.
+    usage_units = write_units(
+        measured.usage_item_bytes + COUNTED_NAME_BYTES + COUNTED_ENTRY_BYTES * 3600 / facts.arrival_bucket_seconds
+    )
     key_blocks = usage = touches = 0.0
-    for share in shares:
+    for share in zipf_shares():
         lam = per_bucket * share
         present = 1 - math.exp(-lam)
         if present <= 0:
             continue
-        # A key block and its usage counter are written in one transaction: DynamoDB charges two write units
-        # per kilobyte of each item of a transaction.
-        key_blocks += (
-            present
-            * TRANSACTION_FACTOR
-            * expected_block_units(lam / present, measured.key_block_fixed_bytes, measured.key_block_bytes_per_record)
+        # A key block is a plain conditional Put; the key's requests of the bucket are added to its usage in
+        # one UpdateItem (per hour: one, but for a bucket that straddles an hour), and its last_used_at moved.
+        key_blocks += present * expected_block_units(
+            lam / present, measured.key_block_fixed_bytes, measured.key_block_bytes_per_record
         )
-        usage += present * TRANSACTION_FACTOR * write_units(measured.usage_item_bytes)
+        usage += present * usage_units
         touches += present * write_units(measured.key_item_bytes)
     return {
         "environment blocks": env_block / per_delivery,
@@ -293,6 +298,8 @@ class Capacity:
     ingest_concurrency: float
     audit_lag_environment_seconds: float
     audit_lag_key_seconds: float
+    # Requests a second of one key whose blocks the compactor keeps up with (its partitions' budget)
+    one_key_max_requests_per_second: float
     limits: dict[str, str]
 
 
@@ -304,14 +311,15 @@ def capacity(rps: int, facts: TemplateFacts, measured: Measured) -> Capacity:
     writes = audit_writes_per_request(rps, facts, measured)
     per_delivery = max(1.0, rps / ACCESS_LOG_STREAMS)
     hottest_share = zipf_shares()[0]
-    # The hottest key's blocks of one bucket: the compactor writes them one per KEY_BLOCK_PACE_SECONDS, each
-    # to one of AUDIT_SHARDS partitions, in a transaction (two write units per kilobyte).
+    # The hottest key's blocks of one bucket: the compactor writes them side by side, spread over AUDIT_SHARDS
+    # partitions, each paced at PARTITION_WRITE_UNITS_PER_SECOND; they go out in a burst, so a partition
+    # takes them at that rate, or all of them within a second when they are fewer.
     hottest_records = rps * facts.arrival_bucket_seconds * hottest_share
     hottest_blocks = max(1, math.ceil(hottest_records / BLOCK_MAX_RECORDS))
-    block_units = TRANSACTION_FACTOR * write_units(
+    block_units = write_units(
         measured.key_block_fixed_bytes + measured.key_block_bytes_per_record * hottest_records / hottest_blocks
     )
-    key_per_partition = block_units / KEY_BLOCK_PACE_SECONDS / AUDIT_SHARDS if hottest_blocks > 1 else block_units
+    key_per_partition = min(PARTITION_WRITE_UNITS_PER_SECOND, block_units * math.ceil(hottest_blocks / AUDIT_SHARDS))
     env_per_partition = writes["environment blocks"] * rps / AUDIT_SHARDS  # one environment's blocks, sharded
     hottest_write = max(env_per_partition, key_per_partition)
     ingest_per_second = rps / per_delivery
@@ -326,6 +334,13 @@ def capacity(rps: int, facts: TemplateFacts, measured: Measured) -> Capacity:
         ingest_concurrency=round(ingest_per_second * (20 + DYNAMODB_WRITE_MS) / 1000, 2),
         audit_lag_environment_seconds=2.0,
         audit_lag_key_seconds=round(2 * facts.arrival_bucket_seconds + 60, 0),
+        one_key_max_requests_per_second=round(
+            AUDIT_SHARDS
+            * PARTITION_WRITE_UNITS_PER_SECOND
+            / write_units(measured.key_block_fixed_bytes + measured.key_block_bytes_per_record * BLOCK_MAX_RECORDS)
+            * BLOCK_MAX_RECORDS,
+            -2,
+        ),
         limits={
             "authorizer_concurrency": f"reserved {facts.reserved_authorizer_concurrency} (account default 1,000)",
             "partition": "1,000 WCU / 3,000 RCU per partition",

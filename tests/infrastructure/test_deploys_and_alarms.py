@@ -30,6 +30,7 @@ ONE_IS_ENOUGH = {
     "ExpiryFlushDroppedEventsAlarm",
     "UnflushedStagesAlarm",
     "SecretsNeverPromotedAlarm",
+    "AuditBucketsSkippedAlarm",
 }
 # The signals issue 18 names, each with the alarm that watches it.
 NEW_SIGNALS = {

@@ -326,6 +326,7 @@ ALARMED = {
     "ExpiryFlushDeadLetterQueueAlarm": "ApproximateNumberOfMessagesVisible",
     "UnflushedStagesAlarm": "UnflushedStages",
     "AuditCompactionBehindAlarm": "AuditCompactionBehind",
+    "AuditBucketsSkippedAlarm": "AuditBucketsSkipped",
 }
 
 

@@ -22,6 +22,7 @@ from archie_keys.app.views import audit_view
 from archie_keys.aws.audit_blocks import BLOCK_MAX_RECORDS, BLOCK_WINDOW_SECONDS
 from archie_keys.aws.audit_reader import BLOCKS_PER_QUERY
 from archie_keys.aws.audit_writer import AUDIT_SHARDS
+from archie_keys.domain.audit import hour_of
 from archie_keys.edge.composition import get_services
 from archie_local.lambdas import FunctionRegistry
 from archie_local.logs import encode_subscription, render_access_log
@@ -377,7 +378,8 @@ def test_a_compaction_that_fails_is_completed_by_the_next_run_and_counts_each_re
             if attempt == 0:
                 compact()
                 total = len(writes)
-                assert total == 4  # three key blocks, each with its count in one transaction; last_used_at
+                hours = {hour_of(base / 1000 + i * 25) for i in range(6)}
+                assert total == 3 + len(hours) + 1  # three key blocks; the bucket's count per hour; last_used_at
             else:
                 with pytest.raises(ClientError):
                     compact()

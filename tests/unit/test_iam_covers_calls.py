@@ -181,6 +181,7 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(
     compact_as_scheduled = functions["AuditCompactFunction"]
     compact()  # the mark and the closed bucket, then the scheduled run below reads and writes as on AWS
     compact_as_scheduled.invoke({})
+    compact_as_scheduled.invoke({"retry_skipped": True})  # an operator's retry (make audit-skipped)
     for query in ("", f"?key_id={key_id}", "?kind=event", f"?actor_key_id={admin_key.split('_')[-1][:12]}"):
         assert api("GET", env_path("demo", "dev", f"/audit{query}"), admin_key).status == 200
     assert api("GET", f"{keys}/{key_id}/usage", admin_key).status == 200

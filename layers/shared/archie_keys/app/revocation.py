@@ -64,7 +64,7 @@ def revoke_key(
         # last_used_at covers what the compactor has counted; the last couple of minutes are read here.
         latest = max(
             str(record.get("last_used_at") or ""),
-            services.compactor.pending_use(place.project, place.environment, key_id) or "",
+            services.compactor.pending_use(place.project, place.environment, key_id, since) or "",
         )
         if latest and latest >= to_iso(since):
             raise _in_use(services, place, {**record, "last_used_at": latest}, since)

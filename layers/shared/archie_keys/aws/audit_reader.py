@@ -157,21 +157,26 @@ class AuditReader:
             page.append(item)
         return page, False
 
-    def arrivals(self, bucket_start: float) -> list[dict[str, Any]]:
-        """Every environment block written in one arrival bucket: its keys (pk, sk) and the key ids it holds."""
-        found: list[dict[str, Any]] = []
-        for shard in range(AUDIT_SHARDS):
+    def arrivals(self, bucket_start: float, page_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every environment block written in one arrival bucket: its keys (pk, sk) and the key ids it holds,
+        each shard read a page (`page_size` entries) at a time, the shards merged in `at` order. The order is
+        always the same for a closed bucket (the compactor's chunks depend on it), and it is not shard after
+        shard: a key block made of one environment block's records has that block's id, hence its shard, so
+        reading the shards one after another would send a hot key's blocks to one partition at a time."""
+
+        def shard(number: int) -> Iterator[dict[str, Any]]:
             request: dict[str, Any] = {
                 "TableName": self.table,
                 "IndexName": INDEX_BY_ARRIVAL,
                 "KeyConditionExpression": "arrival = :arrival",
-                "ExpressionAttributeValues": to_item({":arrival": arrival_value(bucket_start, shard)}),
+                "ExpressionAttributeValues": to_item({":arrival": arrival_value(bucket_start, number)}),
             }
-            found += [
-                {"pk": item["pk"], "sk": item["sk"], "key_ids": item.get("key_ids", [])}
-                for item in self._pages(request)
-            ]
-        return found
+            if page_size is not None:
+                request["Limit"] = page_size
+            for item in self._pages(request):
+                yield {"pk": item["pk"], "sk": item["sk"], "at": item["at"], "key_ids": item.get("key_ids", [])}
+
+        return heapq.merge(*(shard(n) for n in range(AUDIT_SHARDS)), key=lambda ref: (ref["at"], ref["pk"]))
 
     def blocks(self, refs: list[dict[str, Any]], attempts: int = 6) -> list[dict[str, Any]]:
         """The blocks these refs name (pk, sk), read strongly consistent (the index that named them is not).
@@ -201,13 +206,17 @@ class AuditReader:
         return from_iso(from_item(item)["done_through"]) if item else None
 
     def usage(self, project: str, environment: str, key_id: str, since_epoch: float) -> list[dict[str, Any]]:
-        response = self.client.query(
-            TableName=self.table,
-            KeyConditionExpression="pk = :pk AND sk >= :since",
-            ExpressionAttributeValues=to_item(
+        """A key's hourly counters since a moment, every page of them: a counter names the arrival buckets it
+        counted (aws.audit_writer.add_bucket_usage), so 90 days of them pass the 1 MB a Query page reads."""
+        request: dict[str, Any] = {
+            "TableName": self.table,
+            "KeyConditionExpression": "pk = :pk AND sk >= :since",
+            "ProjectionExpression": "sk, #allowed, #refused",
+            "ExpressionAttributeNames": {"#allowed": "allowed", "#refused": "refused"},
+            "ExpressionAttributeValues": to_item(
                 {":pk": f"USAGE#{project}#{environment}#{key_id}", ":since": hour_of(since_epoch)}
             ),
-        )
+        }
         return [
             {
                 "hour": i["sk"],
@@ -215,7 +224,7 @@ class AuditReader:
                 "refused": int(i.get("refused", 0)),
                 "requests": int(i.get("allowed", 0)) + int(i.get("refused", 0)),
             }
-            for i in (from_item(item) for item in response.get("Items", []))
+            for i in self._pages(request)
         ]
 
 

@@ -5,10 +5,11 @@ Table layout:
     pk = REQ#<extended request id>, sk = R   a request stored alone: written by earlier versions (each
                                          refused or keyless request), still read until their TTL purges them
     pk = EVT#<event id>,   sk = E        a management event (key created, deleted, rolled; role changed; ...)
-    pk = USAGE#<p>#<e>#<key id>, sk = <hour>   requests per key and hour
+    pk = USAGE#<p>#<e>#<key id>, sk = <hour>   requests per key and hour (and the arrival buckets counted)
     pk = ENVB#<p>#<e>#<shard>, sk = at   every request, many to an item, per environment and (those
     pk = BLK#<p>#<e>#<key id>#<shard>    attributed to a key) per key: aws.audit_blocks
     pk = COMPACTION, sk = STATE          the last arrival bucket whose blocks were compacted into key blocks
+    pk = COMPACTION, sk = SKIPPED#<bucket>   a bucket the compactor gave up on (aws.compaction_ledger)
 
     GSI by_key   (key_bucket   = <p>#<e>#<key id>#<shard>, at)   requests by a key, events about it
     GSI by_actor (actor_bucket = <p>#<e>#<actor key id>#<shard>, at)   events a key performed
@@ -27,20 +28,20 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from archie_keys.aws.audit_blocks import (
     ENV_BLOCK_PREFIX,
     KEY_BLOCK_PREFIX,
+    PackedBlock,
     arrival_value,
     block_at,
     block_id,
     pack,
     window_end,
 )
-from archie_keys.aws.dynamo import TransactionRefused, Transactions, Write, aws_error_code, to_item
-from archie_keys.domain.audit import hour_of
+from archie_keys.aws.dynamo import Transactions, Write, aws_error_code, to_item
 from archie_keys.domain.clock import from_iso, to_iso
 
 AUDIT_SHARDS = 4
@@ -125,18 +126,16 @@ class AuditWriter:
             return False
         return True
 
-    def _block(self, pk_prefix: str, parts: tuple[str, ...], records: list[dict[str, Any]]) -> dict[str, Any]:
-        identifier = block_id(record["id"] for record in records)
-        shard = shard_of(identifier)
-        end = window_end(from_iso(records[0]["time"]))
+    def _block(self, pk_prefix: str, parts: tuple[str, ...], block: PackedBlock) -> dict[str, Any]:
+        shard = shard_of(block.identifier)
         return {
             "pk": f"{pk_prefix}{bucket(*parts, str(shard))}",
-            "sk": block_at(end, identifier),
-            "at": block_at(end, identifier),
+            "sk": block_at(block.end, block.identifier),
+            "at": block_at(block.end, block.identifier),
             "kind": "block",
-            "records": pack(records),
-            "count": len(records),
-            "purge_epoch": int(end + self.retention_seconds),
+            "records": block.data,
+            "count": block.count,
+            "purge_epoch": int(block.end + self.retention_seconds),
             "_shard": shard,
         }
 
@@ -149,7 +148,13 @@ class AuditWriter:
         guarded delete reads only the blocks of its key); one without (refused or keyless requests only) is
         not listed, which saves the index write. Returns False when the block is already stored (a
         redelivery): it is then neither stored nor listed again."""
-        item = self._block(ENV_BLOCK_PREFIX, (project, environment), records)
+        packed = PackedBlock(
+            block_id(record["id"] for record in records),
+            window_end(from_iso(records[0]["time"])),
+            len(records),
+            pack(records),
+        )
+        item = self._block(ENV_BLOCK_PREFIX, (project, environment), packed)
         shard = item.pop("_shard")
         item.update({"project": project, "environment": environment})
         keys = {str(record["key_id"]) for record in records if record.get("key_id")}
@@ -162,25 +167,39 @@ class AuditWriter:
         project: str,
         environment: str,
         key_id: str,
-        records: list[dict[str, Any]],
-        outcomes: Mapping[str, int],
+        block: PackedBlock,
+        pace: Callable[[str, int], None] | None = None,
     ) -> bool:
-        """Store one key block (a key's records from one window of one arrival bucket) and add its requests to
-        the key's usage of that hour (`outcomes`: {"allowed": n, "refused": m}), in one transaction: a block
-        is stored counted, or not at all. Returns False when it is already stored (a compaction retried)."""
-        item = self._block(KEY_BLOCK_PREFIX, (project, environment, key_id), records)
+        """Store one key block (a key's records from one window of one arrival bucket), unless it is stored:
+        False when it is (a compaction retried, or overlapping). `pace(partition, write units)` is called
+        before the write, so a caller can keep each partition within its budget. Its requests are counted
+        apart, once per bucket (add_bucket_usage): a block is a plain Put, so a key's blocks go out side by
+        side without conflicting on a shared counter."""
+        item = self._block(KEY_BLOCK_PREFIX, (project, environment, key_id), block)
         item.pop("_shard")
         item.update({"project": project, "environment": environment, "key_id": key_id})
-        hour = hour_of(from_iso(records[0]["time"]))
-        block = {"TableName": self.table, "Item": to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}
+        if pace is not None:
+            pace(item["pk"], block.write_units)
+        return self._put_new(item)
+
+    def add_bucket_usage(
+        self, project: str, environment: str, key_id: str, hour: str, outcomes: Mapping[str, int], arrival: float
+    ) -> bool:
+        """Add one arrival bucket's requests of a key in one hour (`outcomes`: {"allowed": n, "refused": m}) to
+        that hour's usage, unless this bucket was added already: the counter keeps the buckets it counted
+        (`counted`: their starts in epoch milliseconds, as the index names them; about 3600 /
+        AUDIT_ARRIVAL_BUCKET_SECONDS of them at most, ~8 bytes each) and the addition is conditional on this
+        one not being among them. False when it was (a compaction retried, or overlapping)."""
+        counted = round(from_iso(to_iso(arrival)) * 1000)  # the bucket as arrival_value names it, whatever run
+        update = self._usage_update(project, environment, key_id, hour, outcomes)
+        update["UpdateExpression"] = update["UpdateExpression"].replace("ADD ", "ADD counted :bucket, ", 1)
+        update["ConditionExpression"] = "attribute_not_exists(counted) OR NOT contains(counted, :arrival)"
+        update["ExpressionAttributeValues"].update(to_item({":bucket": {counted}, ":arrival": counted}))
         try:
-            self.transactions.commit(
-                [
-                    Write({"Put": block}, "block"),
-                    Write({"Update": self._usage_update(project, environment, key_id, hour, outcomes)}, "usage"),
-                ]
-            )
-        except TransactionRefused:
+            self.client.update_item(**update)
+        except Exception as error:
+            if aws_error_code(error) != "ConditionalCheckFailedException":
+                raise
             return False
         return True
 
@@ -200,7 +219,8 @@ class AuditWriter:
             self.client.update_item(
                 TableName=self.table,
                 Key=to_item({"pk": COMPACTION_PK, "sk": COMPACTION_SK}),
-                UpdateExpression="SET done_through = :done",
+                # A bucket that failed (app.compaction) is behind the mark now: its failures are forgotten.
+                UpdateExpression="SET done_through = :done REMOVE failing_bucket, failures, unavailable, last_error",
                 ConditionExpression=condition,
                 ExpressionAttributeValues=to_item(values),
             )

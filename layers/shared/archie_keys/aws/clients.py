@@ -36,6 +36,8 @@ def client_config(profile: str) -> Any:
         read_timeout=read,
         retries={"mode": "adaptive" if profile == "background" else "standard", "total_max_attempts": attempts},
         tcp_keepalive=True,
+        # The compactor writes a hot key's blocks on 16 threads (app.compaction_writes), reading on another.
+        max_pool_connections=32 if profile == "background" else 10,
     )
 
 
@@ -43,3 +45,37 @@ def new_client(service: str, profile: str) -> Any:
     import boto3  # imported on first use: a function that never reaches AWS never pays for it
 
     return boto3.client(service, config=client_config(profile))
+
+
+# AWS error codes that mean "the service could not do it now", not "the request was wrong".
+_UNAVAILABLE_CODES = {
+    "ThrottlingException",
+    "Throttling",
+    "ProvisionedThroughputExceededException",
+    "RequestLimitExceeded",
+    "TooManyRequestsException",
+    "LimitExceededException",
+    "InternalServerError",
+    "InternalFailure",
+    "InternalServiceError",
+    "InternalServiceErrorException",
+    "ServiceUnavailable",
+    "ServiceUnavailableException",
+    "TransactionInProgressException",
+}
+
+
+def is_dependency_failure(error: BaseException) -> bool:
+    """A failure of AWS, not of this code or of the request: throttled, unavailable, unreachable, timed out."""
+    from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+
+    from archie_keys.aws.dynamo import aws_error_code
+
+    if isinstance(error, ParamValidationError):
+        return False  # our own malformed call: a bug, not an outage
+    if isinstance(error, BotoCoreError):
+        return True  # connection refused or reset, timeouts, unreadable responses
+    if isinstance(error, ClientError):
+        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        return status >= 500 or aws_error_code(error) in _UNAVAILABLE_CODES
+    return False

@@ -24,6 +24,7 @@ REFUSED = "Refused"
 UNFLUSHED_STAGES = "UnflushedStages"
 AUDIT_LAG = "AuditLag"
 COMPACTION_BEHIND = "AuditCompactionBehind"
+BUCKETS_SKIPPED = "AuditBucketsSkipped"
 PEPPER_STALE = "PepperStale"
 SECRETS_UNPROMOTED = "SecretsUnpromoted"
 CANARY_PROBE = "CanaryProbe"
@@ -32,6 +33,7 @@ METRIC_NAMES = (
     UNFLUSHED_STAGES,
     AUDIT_LAG,
     COMPACTION_BEHIND,
+    BUCKETS_SKIPPED,
     PEPPER_STALE,
     SECRETS_UNPROMOTED,
     CANARY_PROBE,
@@ -135,6 +137,10 @@ class MetricLines:
     def canary_probe(self, passed: bool, step: str, seconds: float) -> None:
         """One synthetic canary run: 1 when the whole path worked, else 0 with the step that failed."""
         self.put(CANARY_PROBE, 1 if passed else 0, values={"step": step, "seconds": round(seconds, 3)})
+
+    def bucket_skipped(self, bucket: str, error: str) -> None:
+        """An arrival bucket the compactor gave up on after its retries (listed for `make audit-skipped`)."""
+        self.put(BUCKETS_SKIPPED, 1, values={"bucket": bucket, "error": error})
 
 
 class DecisionMetrics:

@@ -99,14 +99,19 @@ class AwsServices:
     @cached_property
     def compactor(self) -> AuditCompactor:
         from archie_keys.app.compaction import AuditCompactor
+        from archie_keys.aws.clients import is_dependency_failure
+        from archie_keys.aws.compaction_ledger import CompactionLedger
 
         return AuditCompactor(
             self.audit_writer,
             self.audit_reader,
             self.store,
+            CompactionLedger(self.settings.audit_table, self.dynamodb),
             self.settings.audit_arrival_bucket_seconds,
             self.settings.audit_settle_seconds,
             on_behind=self.metrics.compaction_behind,
+            on_skipped=self.metrics.bucket_skipped,
+            is_unavailable=is_dependency_failure,
         )
 
     @cached_property

@@ -22,6 +22,7 @@ from aws_lambda_powertools.event_handler import APIGatewayRestResolver, CORSConf
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
 
 from archie_keys.app.commands import PageRequest, Place
+from archie_keys.aws.clients import is_dependency_failure
 from archie_keys.aws.dynamo import aws_error_code
 from archie_keys.domain import limits
 from archie_keys.domain.errors import (
@@ -44,23 +45,6 @@ CORS = CORSConfig(
     max_age=600,
 )
 
-# AWS error codes that mean "the service could not do it now", not "the request was wrong".
-_UNAVAILABLE_CODES = {
-    "ThrottlingException",
-    "Throttling",
-    "ProvisionedThroughputExceededException",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-    "LimitExceededException",
-    "InternalServerError",
-    "InternalFailure",
-    "InternalServiceError",
-    "InternalServiceErrorException",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-    "TransactionInProgressException",
-}
-
 
 def json_response(status: int, body: Any, headers: dict[str, str] | None = None) -> Response[Any]:
     if body is None:
@@ -78,20 +62,6 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 def error_response(error: ArchieError) -> Response[Any]:
     headers = {"Retry-After": str(error.retry_after)} if isinstance(error, ServiceUnavailableError) else {}
     return json_response(error.status, error.to_body(), headers)
-
-
-def is_dependency_failure(error: BaseException) -> bool:
-    """A failure of AWS, not of this code or of the request: throttled, unavailable, unreachable, timed out."""
-    from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
-
-    if isinstance(error, ParamValidationError):
-        return False  # our own malformed call: a bug, not an outage
-    if isinstance(error, BotoCoreError):
-        return True  # connection refused or reset, timeouts, unreadable responses
-    if isinstance(error, ClientError):
-        status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-        return status >= 500 or aws_error_code(error) in _UNAVAILABLE_CODES
-    return False
 
 
 def _field_of(location: tuple[Any, ...]) -> str:
