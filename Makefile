@@ -32,8 +32,8 @@ SEED ?= 1
 THREADS ?= 16
 
 .PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible unit infrastructure integration e2e \
-	fuzz openapi bench cost load load-smoke mutate bootstrap secret clean browser deploy-dashboard redrive audit-skipped \
-	pepper-status pepper-rotate pepper-retire replay-revocations
+	fuzz openapi docs bench cost load load-smoke mutate bootstrap secret clean browser deploy-dashboard redrive \
+	audit-skipped pepper-status pepper-rotate pepper-retire replay-revocations
 
 install: $(STAMP)
 
@@ -49,9 +49,9 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt constraints.txt py
 run: install
 	@PORT=$(PORT) SAMPLE_PORT=$(SAMPLE_PORT) $(BIN)/python -m archie_local run
 
-## Every tier: lint, types, template checks (cfn-lint, checkov), unit, infrastructure (SAM translation and the
-## built layer), integration, browser end-to-end, fuzzing.
-test: install lint typecheck cfn-lint checkov unit infrastructure integration load-smoke e2e fuzz
+## Every tier: lint, types, template checks (cfn-lint, checkov), the documentation site, unit, infrastructure
+## (SAM translation and the built layer), integration, a short load run, browser end-to-end, fuzzing.
+test: install lint typecheck cfn-lint checkov docs unit infrastructure integration load-smoke e2e fuzz
 
 lint: install
 	$(BIN)/ruff check .
@@ -124,6 +124,11 @@ fuzz: install
 openapi: install
 	$(BIN)/python -m archie_tools.openapi
 
+## The documentation site (mkdocs.yml: docs/ with the Material theme) into site/, which is never committed.
+## Strict: a broken link or anchor, or a page left out of the nav, fails the build. It fetches nothing.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
+
 ## Authorizer benchmark: p50/p99 in microseconds on stderr; stdout is one JSON object and nothing else.
 bench: install
 	@$(BIN)/python -m tests.bench.authorizer_bench
@@ -157,7 +162,7 @@ secret: install
 	@test -n "$(NAME)" || { echo "usage: make secret NAME=<secret name>" >&2; exit 2; }
 	@$(BIN)/python -m archie_local secret '$(NAME)'
 
-## Pepper rotation on a deployed stack (see the README's runbook): make pepper-status STACK=name
+## Pepper rotation on a deployed stack (docs/operations.md): make pepper-status STACK=name
 pepper-status pepper-rotate pepper-retire: install
 	$(BIN)/python -m archie_tools.pepper $(subst pepper-,,$@) $(if $(STACK),--stack-name $(STACK))
 
@@ -184,4 +189,4 @@ audit-skipped: install
 	$(BIN)/python -m archie_tools.audit_skipped --stack-name $(STACK) $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache tests/artifacts build/mutate
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache tests/artifacts build/mutate site

@@ -314,9 +314,10 @@ def test_the_canary_probes_every_five_minutes_can_be_switched_off_and_pages_when
     }
 
 
-def test_the_readme_tells_teams_to_import_the_alias_the_stack_exports() -> None:
-    readme = (REPO_ROOT / "README.md").read_text()
-    section = readme.split("### Putting the authorizer in front of your own API", 1)[1].split("\n## ", 1)[0]
+@pytest.mark.parametrize("page", ["README.md", "docs/authorizer.md"])
+def test_the_documentation_tells_teams_to_import_the_alias_the_stack_exports(page: str) -> None:
+    text = (REPO_ROOT / page).read_text()
+    section = text.split("## Protecting your own API", 1)[1].split("\n## ", 1)[0]
     imported = set(re.findall(r"!ImportValue archie-keys-(\w+)", section))
     export = load_template()["Outputs"]["AuthorizerAliasArn"]["Export"]["Name"]["Fn::Sub"]
     assert imported == {export.removeprefix("${AWS::StackName}-")} == {"AuthorizerAliasArn"}

@@ -252,7 +252,7 @@ def test_the_api_gateway_account_setting_is_optional_retained_and_the_apis_wait_
     assert ready["Fn::If"][:2] == ["SetApiGatewayAccount", {"Ref": "ApiGatewayAccount"}]
     for stage in of_type(cloudformation, "AWS::ApiGateway::RestApi"):
         assert "ApiGatewayAccountReady" in as_list(resources[stage].get("DependsOn", [])), stage
-    # Off by default: the setting is one per account and region, shared by every stack there (README).
+    # Off by default: the setting is one per account and region, shared by every stack there (docs/operations.md).
     assert load_template()["Parameters"]["ManageApiGatewayAccount"]["Default"] == "false"
 
 

@@ -1,6 +1,6 @@
 """The published contract on the running stack: /openapi.json and Swagger UI need no key and come from this
 repository (nothing from a CDN), and a client generated from the committed document by a maintained
-generator (openapi-python-client) drives the API as the README's CI example does."""
+generator (openapi-python-client) drives the API as the API guide's typed client (docs/api.md) does."""
 
 from __future__ import annotations
 

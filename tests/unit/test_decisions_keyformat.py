@@ -1,5 +1,5 @@
 """The key format decides what is refused before any I/O: what a scanner, a user with a typo and an attacker
-crafting strings each see. Everything here follows the README's description of the format alone."""
+crafting strings each see. Everything here follows docs/key-format.md's description of the format alone."""
 
 from __future__ import annotations
 
@@ -22,8 +22,8 @@ from archie_keys.domain.keyformat import (
 from tests.support import TAG_KEY
 
 
-def readme_checksum(body: str) -> str:
-    """CRC32 of everything before the checksum, in base62, zero-padded to 6 characters (README, Key format)."""
+def documented_checksum(body: str) -> str:
+    """CRC32 of everything before the checksum, in base62, zero-padded to 6 characters (docs/key-format.md)."""
     number, digits = zlib.crc32(body.encode()), ""
     while number:
         number, digit = divmod(number, 62)
@@ -31,31 +31,31 @@ def readme_checksum(body: str) -> str:
     return digits.rjust(6, "0")
 
 
-def readme_decode(digits: str) -> int:
+def documented_decode(digits: str) -> int:
     return sum(BASE62_ALPHABET.index(c) * 62**i for i, c in enumerate(reversed(digits)))
 
 
 def crafted(prefix: str, project: str, environment: str, tail_without_checksum: str) -> str:
-    """A string with a correct checksum, as anyone who read the README can compute one."""
+    """A string with a correct checksum, as anyone who read docs/key-format.md can compute one."""
     body = f"{prefix}{project}_{environment}_{tail_without_checksum}"
-    return body + readme_checksum(body)
+    return body + documented_checksum(body)
 
 
 VALID_TAIL = "0NxQ3aB7kR2c" + "8hTq1ZpLmW4vYs9dFgH2jK"  # key_id (12) + secret (22)
 
 
-def test_a_scanner_can_validate_a_key_from_the_readme_alone() -> None:
+def test_a_scanner_can_validate_a_key_from_the_documentation_alone() -> None:
     # Enough keys that some checksums are short numbers and need the zero padding.
     values = [generate_key("archie_", "demo", "dev", TAG_KEY)[0] for _ in range(300)]
-    assert all(value[-6:] == readme_checksum(value[:-6]) for value in values)
+    assert all(value[-6:] == documented_checksum(value[:-6]) for value in values)
     assert any(value[-6] == "0" for value in values)
 
 
-def test_base62_is_the_readmes_alphabet_with_fixed_width() -> None:
+def test_base62_is_the_documented_alphabet_with_fixed_width() -> None:
     assert encode_base62(0, 7) == "0000000"
     assert encode_base62(61, 1) == "z" and encode_base62(62, 2) == "10" and encode_base62(62, 3) == "010"
     assert encode_base62(62**6 - 1, 6) == "zzzzzz"
-    assert readme_decode(encode_base62(2**32 - 1, 6)) == 2**32 - 1
+    assert documented_decode(encode_base62(2**32 - 1, 6)) == 2**32 - 1
     with pytest.raises(ValueError):
         encode_base62(62**6, 6)
     with pytest.raises(ValueError):
@@ -66,7 +66,7 @@ def test_a_key_id_encodes_its_creation_time_in_milliseconds() -> None:
     before = int(time.time() * 1000)
     key_id = new_key_id()
     after = int(time.time() * 1000)
-    assert before <= readme_decode(key_id[:7]) <= after
+    assert before <= documented_decode(key_id[:7]) <= after
     assert new_key_id(1_700_000_000_000)[:7] == encode_base62(1_700_000_000_000, 7)
     assert all(c in BASE62_ALPHABET for c in new_key_id())
 
@@ -93,7 +93,7 @@ def test_the_longest_possible_key_round_trips_and_one_character_more_is_refused(
         parse_key(crafted("p" * 16 + "_", "a" * 24, "b" * 24, VALID_TAIL))
 
 
-def test_every_part_comes_back_from_the_place_the_readme_says() -> None:
+def test_every_part_comes_back_from_the_place_the_documentation_says() -> None:
     value = crafted("my_org_", "proj1", "prod", VALID_TAIL)
     parts = parse_key(value)
     assert (parts.prefix, parts.project, parts.environment) == ("my_org_", "proj1", "prod")

@@ -1,4 +1,4 @@
-"""Every error code the API can answer is in the README's table, every code in the table can be answered, and
+"""Every error code the API can answer is in the API guide's table (docs/api.md), every code in the table can be answered, and
 each one is shown here with the request that gets it."""
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ BASE_CLASS_DEFAULT = {"bad_request"}
 
 
 def documented() -> dict[str, int]:
-    readme = (ROOT / "README.md").read_text()
-    table = readme[readme.index("### Errors") :]
+    guide = (ROOT / "docs" / "api.md").read_text()
+    table = guide[guide.index("## Errors") :]
     table = table[: table.index("\n\n", table.index("| status"))]
     codes: dict[str, int] = {}
     for status, cell in re.findall(r"^\| (\d{3}) \| (.+) \|$", table, re.MULTILINE):
@@ -43,7 +43,7 @@ def in_the_code() -> set[str]:
     return found - VERIFY_ANSWER_CODES - BASE_CLASS_DEFAULT
 
 
-def test_the_readme_lists_exactly_the_codes_the_code_can_answer() -> None:
+def test_the_api_guide_lists_exactly_the_codes_the_code_can_answer() -> None:
     assert set(documented()) == in_the_code()
 
 

@@ -1,5 +1,5 @@
 """One contract: the OpenAPI document is what the resolvers declare, and the template's routes, the policy's
-route table, the document and the README's route table all list the same routes; real answers match the
+route table, the document and the API guide's route table (docs/api.md) all list the same routes; real answers match the
 document's schemas."""
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ def test_the_committed_document_is_what_the_code_declares() -> None:
     assert DOCUMENT.read_text() == render(generate()), "run `make openapi` and commit docs/openapi.json"
 
 
-def test_the_template_the_policy_the_document_and_the_readme_list_the_same_routes() -> None:
+def test_the_template_the_policy_the_document_and_the_api_guide_list_the_same_routes() -> None:
     template = {
         (event["Properties"]["Method"].upper(), suffix(event["Properties"]["Path"]))
         for resource in load_template()["Resources"].values()
@@ -50,8 +50,8 @@ def test_the_template_the_policy_the_document_and_the_readme_list_the_same_route
         | set(ALWAYS_ALLOWED_ROUTES)
         | set(PUBLIC_ROUTES)
     )
-    readme = ROOT.joinpath("README.md").read_text()
-    table = readme[readme.index("## The API (the public contract)") : readme.index("Permissions on the management")]
+    guide = ROOT.joinpath("docs", "api.md").read_text()
+    table = guide[guide.index("## Routes") : guide.index("Permissions on the management")]
     listed = set()
     for cell in re.findall(r"^\| ([^|]*`[A-Z]+ ?[^|]*) \|", table, re.MULTILINE):
         for method, path in re.findall(r"`([A-Z]+) ?([^`?]*)", cell):

@@ -39,7 +39,7 @@ class Clock:
 
 
 def register(name: str, rest_api_id: str, stage: str, project: str, environment: str) -> None:
-    """What a team runs (README): one put-parameter."""
+    """What a team runs (docs/authorizer.md, "Registering your stage"): one put-parameter."""
     value = {"rest_api_id": rest_api_id, "stage": stage, "project": project, "environment": environment}
     boto3.client("ssm").put_parameter(Name=f"{PATH}/{name}", Value=json.dumps(value), Type="String")
 

@@ -1,8 +1,8 @@
 """The key scanner (`python -m archie_keys scan`): it finds every real key wherever it sits, never a
 look-alike, prints nothing of a secret, walks a tree as git sees it, and needs nothing but the files.
 
-The same corpus of real keys and look-alikes checks the scanner, the published regex and the README's
-gitleaks rule, so the three cannot drift apart."""
+The same corpus of real keys and look-alikes checks the scanner, the published regex and the gitleaks rule
+of docs/key-format.md, so the three cannot drift apart."""
 
 from __future__ import annotations
 
@@ -343,16 +343,16 @@ def test_the_pre_commit_hook_entry_scans_the_files_it_is_given(tmp_path: Path) -
 
 # --- the published regex and the gitleaks rule -------------------------------------------------------------
 
-README = (ROOT / "README.md").read_text()
+KEY_FORMAT_PAGE = (ROOT / "docs" / "key-format.md").read_text()
 
 
 def _section(heading: str) -> list[str]:
-    """The README's lines under heading, up to the next heading of its level or above (a `#` line inside a
+    """The key format page's lines under heading, up to the next heading of its level or above (a `#` line inside a
     fenced block is code, not a heading)."""
     level = heading.index(" ")
     lines: list[str] = []
     inside = fenced = False
-    for line in README.splitlines():
+    for line in KEY_FORMAT_PAGE.splitlines():
         if line.startswith("```"):
             fenced = not fenced
         elif not fenced and re.match(r"#+ ", line):
@@ -363,7 +363,7 @@ def _section(heading: str) -> list[str]:
                 continue
         if inside:
             lines.append(line)
-    assert inside, f"README has no {heading!r}"
+    assert inside, f"docs/key-format.md has no {heading!r}"
     return lines
 
 
@@ -402,15 +402,15 @@ def _gitleaks_secrets(rule: dict, text: str) -> list[str]:
     return [secret for secret in found if _shannon_entropy(secret) > rule.get("entropy", 0)]
 
 
-def test_the_readme_publishes_the_scanners_regex() -> None:
+def test_the_key_format_page_publishes_the_scanners_regex() -> None:
     assert KEY_PATTERN == "[a-z0-9_]{0,15}_[a-z0-9]{1,24}_[a-z0-9]{1,24}_[0-9A-Za-z]{40}"
     assert _fenced(_section("### The regex for Archie keys"), "") == [f"{KEY_PATTERN}\n"]
     for value, _ in REAL_KEYS:
         assert re.fullmatch(KEY_PATTERN, value)
 
 
-def test_the_readme_describes_the_checksum_parse_key_computes() -> None:
-    # What another implementation (GitHub's, a partner's) would write from the README's words alone.
+def test_the_key_format_page_describes_the_checksum_parse_key_computes() -> None:
+    # What another implementation (GitHub's, a partner's) would write from the page's words alone.
     def base62(number: int) -> str:
         digits = ""
         while number:
@@ -448,7 +448,7 @@ def test_the_gitleaks_rule_finds_every_real_key_and_drops_placeholders() -> None
     assert len(_gitleaks_secrets(rule, LOOK_ALIKES["the right shape, 40 made-up characters"])) == 1
 
 
-def test_the_readme_pre_commit_example_uses_the_declared_hook() -> None:
+def test_the_key_format_page_pre_commit_example_uses_the_declared_hook() -> None:
     (config,) = _fenced(_section("### As a pre-commit hook"), "yaml")
     (repo,) = yaml.safe_load(config)["repos"]
     assert {hook["id"] for hook in repo["hooks"]} <= {hook["id"] for hook in _hooks()}

@@ -340,9 +340,9 @@ def test_a_leak_found_in_another_place_is_recorded_again(api, admin_key, github,
     ]
 
 
-def test_the_readme_states_the_bounds_of_an_alert() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
-    section = readme[readme.index("## Leaked keys revoke themselves") :]
-    section = " ".join(section[: section.index("\n## ", 1)].split())
+def test_the_key_format_page_states_the_bounds_of_an_alert() -> None:
+    page = (Path(__file__).resolve().parents[2] / "docs" / "key-format.md").read_text()
+    section = page[page.index("## Leaked keys revoke themselves") :]
+    section = " ".join(section.split("\n## ", 1)[0].split())  # up to the next section, or the end
     assert f"at most {limits.LEAK_TOKENS_MAX} tokens of at most {limits.LEAK_TOKEN_MAX_LENGTH} characters" in section
     assert f"up to {limits.LEAK_KEYS_PER_TOKEN_MAX} (" in section

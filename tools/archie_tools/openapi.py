@@ -20,7 +20,7 @@ API_VERSION = "1.0.0"
 DESCRIPTION = (
     "API keys scoped to a project and an environment. Every route takes `Authorization: Bearer <key>`; "
     "a key manages only its own project and environment. Errors are JSON `{code, message, field?, errors?}` "
-    "(see the README's error table). The key value is shown once, when it is created or rolled."
+    "(see the error table of the API guide, docs/api.md). The key value is shown once, when it is created or rolled."
 )
 TAGS = [
     {"name": "keys", "description": "create, list, read, roll and revoke keys; their usage"},

@@ -10,8 +10,8 @@ Every stored hash records the pepper version (the secret's VersionId) it was mad
     retire   drops the KEEP- label of every old version no key needs any more (Secrets Manager then deprecates
              it); a version some key still needs is kept, and named
 
-Against the local stack, set AWS_ENDPOINT_URL to its moto server and KEYS_TABLE / PEPPER_SECRET_ID (see the
-README's runbook) instead of --stack-name.
+Against the local stack, set AWS_ENDPOINT_URL to its moto server and KEYS_TABLE / PEPPER_SECRET_ID instead of
+--stack-name (docs/operations.md: Rotating the pepper).
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 * `bootstrap --project P --environment E [--stack-name S]`: against AWS, --stack-name reads the table and
   secret names from the stack's outputs (credentials from the usual AWS chain). Against the local stack,
-  point AWS_ENDPOINT_URL at its moto server (see README).
+  point AWS_ENDPOINT_URL at its moto server (or run `make bootstrap`: docs/operations.md).
 * `scan PATH...`: report the Archie keys in files (see archie_keys.scan). It needs no AWS and imports
   nothing of the service, so it runs anywhere the package is installed, as a pre-commit hook too."""
 

@@ -14,7 +14,7 @@ Refusals carry a reason (malformed, not_found, expired, revoked, wrong_environme
 A forged key and a known key id with a wrong secret both fail the tag the same way and read `not_found`, so
 neither timing nor answer tells an attacker which keys exist. In an environment accepting untagged keys, an
 unknown key and a wrong secret both cost one GetItem and one argon2 verify; a wrong secret then costs the
-roles read besides (README: what the timing says).
+roles read besides (docs/key-format.md: keys issued before tags).
 """
 
 from __future__ import annotations

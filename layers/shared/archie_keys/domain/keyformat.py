@@ -60,7 +60,7 @@ def _unanchored(pattern: str) -> str:
 
 # The shape of a key, unanchored, for finding keys in text: prefix, project "_" environment "_", and the 40
 # base62 characters of key_id, secret and checksum. Built from the limits, so it changes when they do. It is
-# published (README, gitleaks rule, GitHub secret scanning), so it uses only syntax Go's RE2 accepts: no
+# published (docs/key-format.md, gitleaks rule, GitHub secret scanning), so it uses only syntax Go's RE2 accepts: no
 # lookaround, no backreferences. It is anchored on the structure, not on "archie_", since the prefix is
 # chosen per key. A shape is not a key: only parse_key's checksum says that a match is one, and where it
 # starts (a prefix may contain "_", so a match can begin inside the identifier glued before a key).

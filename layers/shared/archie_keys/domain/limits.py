@@ -1,7 +1,11 @@
-"""Every bound the service enforces, in one place.
+"""The bounds the service enforces on what clients send.
 
-Validation (pydantic models), the key format and the README all read these constants, so a limit changes
-in exactly one line. Each bound says which attack or AWS limit it respects.
+Validation (the pydantic models in edge/models.py, the route parameters in edge/openapi.py) and the key format
+read these constants, the dashboard's checks are held to them (tests/unit/test_dashboard_rules.py), and
+docs/api.md lists them. A few bounds are still literals
+where they are used (edge/openapi.py: the page size's pattern, if_unused_for, time parameters, the key id;
+edge/models.py and edge/openapi.py: a permission's actions, the fields and headers of GitHub's alerts);
+docs/api.md ("Bounds") names them. Each bound says which attack or AWS limit it respects.
 """
 
 from __future__ import annotations

@@ -88,7 +88,7 @@ _ERRORS = {
     "the secret scanning route no valid GitHub signature",
     403: "the key may not do this here: `forbidden`, `privilege_escalation`, `secret_not_owned`",
     404: "`not_found`: no such environment, key or role (the same answer whether it exists elsewhere or not)",
-    409: "the change conflicts with the stored state (see the README's error table)",
+    409: "the change conflicts with the stored state (see the error table of the API guide, docs/api.md)",
     413: "`payload_too_large`: the body is over 64 KiB",
     422: "the request is invalid: `validation_error` (with `errors`), `invalid_json`, or a named rule",
     500: "`internal_error`: a bug on our side (never caused by what a client sends)",

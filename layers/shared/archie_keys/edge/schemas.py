@@ -29,7 +29,7 @@ class ErrorDetail(Answer):
 class Error(Answer):
     """Every error: a machine `code`, a human `message`, and the `field` to blame when there is one."""
 
-    code: str = Field(description="see the README's error table")
+    code: str = Field(description="see the error table of the API guide (docs/api.md)")
     message: str
     field: str | None = None
     errors: list[ErrorDetail] | None = Field(default=None, description="every problem, with validation_error")
