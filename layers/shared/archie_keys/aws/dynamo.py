@@ -9,7 +9,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-from archie_keys.domain.errors import ConflictError, ServiceUnavailableError
+from archie_keys.domain.errors import ConditionFailed, ConflictError, ServiceUnavailableError
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -63,12 +63,8 @@ class Write:
     label: str
 
 
-class TransactionRefused(Exception):
-    """A transaction was cancelled because these conditions (by label) did not hold; nothing was written."""
-
-    def __init__(self, labels: list[str]) -> None:
-        super().__init__(", ".join(labels))
-        self.labels = labels
+# A transaction cancelled because these conditions (by label) did not hold; nothing was written.
+TransactionRefused = ConditionFailed
 
 
 # Cancellation reasons that mean DynamoDB could not take the write now (retry later), not a refused condition.

@@ -105,6 +105,15 @@ class ServiceUnavailableError(ArchieError):
         self.retry_after = retry_after
 
 
+class ConditionFailed(Exception):
+    """A write (or a transaction of writes) whose conditions did not hold: nothing was written. `labels` name
+    what each failed condition protects (the store that built the write chose them)."""
+
+    def __init__(self, labels: list[str]) -> None:
+        super().__init__(", ".join(labels))
+        self.labels = labels
+
+
 class KeyRefusedError(Exception):
     """A presented key is not acceptable. `reason` is one of the verify codes (malformed, not_found, expired,
     revoked, wrong_environment, forbidden); callers outside verify must not reveal it to the client."""
