@@ -284,5 +284,8 @@ def _changed(item: Item, changes: Changes) -> Item:
     for name in changes.remove:
         item.pop(name, None)
     for name, amount in changes.add.items():
-        item[name] = item.get(name, 0) + amount
+        if isinstance(amount, (set, frozenset)):
+            item[name] = sorted(set(item.get(name, [])) | set(amount))  # sets come back as sorted lists
+        else:
+            item[name] = item.get(name, 0) + amount
     return item

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from archie_keys.domain.errors import ConditionFailed, ConflictError, ServiceUnavailableError
+
+if TYPE_CHECKING:
+    from archie_keys.aws import items
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -78,8 +82,15 @@ class Transactions:
     def __init__(self, client: Any) -> None:
         self.client = client
 
-    def commit(self, writes: list[Write | None]) -> None:
-        chosen = [write for write in writes if write is not None]
+    def commit(self, writes: Sequence[Write | items.Write | None]) -> None:
+        """Writes built as TransactItems entries (Write) or as aws.items values (translated here), all or none."""
+        from archie_keys.aws.dynamo_items import write_request
+
+        chosen = [
+            write if isinstance(write, Write) else Write(dict([write_request(write)]), write.label)
+            for write in writes
+            if write is not None
+        ]
         try:
             # The token makes a retry of this same call idempotent: when botocore resends a transaction whose
             # answer was lost (a read timeout after DynamoDB committed it), DynamoDB answers the retry as the

@@ -16,6 +16,7 @@ bool, list, dict) and sets of strings. Items come back as the stores wrote them,
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -157,12 +158,12 @@ def any_of(*parts: Condition) -> Condition:
 
 @dataclass(frozen=True)
 class Changes:
-    """An update of one item: attributes set (None is left out, never stored), removed, and numbers added to
-    (a missing one counts from 0)."""
+    """An update of one item: attributes set (None is left out, never stored), removed, and added to: a number
+    to a number (a missing one counts from 0), or a set's members to a set (a missing one starts empty)."""
 
     set: Mapping[str, Any] = field(default_factory=dict)
     remove: tuple[str, ...] = ()
-    add: Mapping[str, int | float] = field(default_factory=dict)
+    add: Mapping[str, int | float | AbstractSet[Any]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
