@@ -56,7 +56,7 @@ def lines_table(lines: list[Line], unit: str, total_note: str) -> str:
     return table(rows)
 
 
-def dollars(usd: float) -> str:
+def usd_text(usd: float) -> str:
     return f"${usd:.2f}" if usd >= 0.01 else f"${usd:.1e}"
 
 
@@ -169,7 +169,7 @@ def main() -> int:
     say(lines_table(refused.lines, "$/M", "API Gateway's fee: none (it does not bill refused requests)"))
     say("\nFixed costs a month, whatever the traffic (the template's default parameters):\n")
     say(lines_table(fixed, "$/month", f"${fixed_total * 12:,.0f} a year"))
-    say("\nPer key and month: " + "; ".join(f"{line.name} {dollars(line.usd)} ({line.note})" for line in per_key))
+    say("\nPer key and month: " + "; ".join(f"{line.name} {usd_text(line.usd)} ({line.note})" for line in per_key))
     capacities = [capacity(rps, facts, measured) for rps in CAPACITY_RPS]
     by_rate = {}
     for rps in CAPACITY_RPS:
@@ -207,7 +207,7 @@ def main() -> int:
         "reference_requests_per_second": REFERENCE_RPS,
         "fixed_usd_per_month": round(fixed_total, 2),
         "fixed_breakdown": {line.name: round(line.usd, 4) for line in fixed},
-        "per_key_usd_per_month": {line.name: round(line.usd, 5) for line in per_key},
+        "per_key_usd_per_month": {line.name: float(f"{line.usd:.3g}") for line in per_key},
         "breakdown": {line.name: round(line.usd, 5) for line in cold.lines},
         "breakdown_90pct_cache_hits": {line.name: round(line.usd, 5) for line in warm.lines},
         "refused_breakdown": {line.name: round(line.usd, 5) for line in refused.lines},
