@@ -139,6 +139,7 @@ def main() -> int:
     measured = measure()
     cold, warm = estimate(REFERENCE_RPS, 0.0, facts, measured), estimate(REFERENCE_RPS, 0.9, facts, measured)
     refused = estimate_refused(REFERENCE_RPS, facts, measured)
+    legacy = estimate_refused(REFERENCE_RPS, facts, measured, legacy_keys_accepted=True)
     fixed, per_key = monthly_fixed(facts, stack, measured), per_key_monthly(facts, measured)
     fixed_total = sum(line.usd for line in fixed)
 
@@ -167,6 +168,10 @@ def main() -> int:
         f"{REVOKED_KEYS} keys); API Gateway bills none of them:\n"
     )
     say(lines_table(refused.lines, "$/M", "API Gateway's fee: none (it does not bill refused requests)"))
+    say(
+        "In an environment still accepting keys of the first, untagged format (legacy_keys: accept), a forged key "
+        f"is a GetItem and an argon2 verify: ${legacy.total:.4f} per million refused requests."
+    )
     say("\nFixed costs a month, whatever the traffic (the template's default parameters):\n")
     say(lines_table(fixed, "$/month", f"${fixed_total * 12:,.0f} a year"))
     say("\nPer key and month: " + "; ".join(f"{line.name} {usd_text(line.usd)} ({line.note})" for line in per_key))
@@ -203,6 +208,7 @@ def main() -> int:
         "usd_per_million_requests_with_api_gateway": round(cold.total + FIRST_TIER, 4),
         "api_gateway_usd_per_million": FIRST_TIER,
         "refused_usd_per_million": round(refused.total, 4),
+        "refused_usd_per_million_legacy_keys_accepted": round(legacy.total, 4),
         "refused_mix": REFUSED_MIX,
         "reference_requests_per_second": REFERENCE_RPS,
         "fixed_usd_per_month": round(fixed_total, 2),

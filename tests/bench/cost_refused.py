@@ -65,8 +65,15 @@ def revoked_invocations(rps: float, facts: TemplateFacts, mix: dict[str, float] 
 
 
 def estimate_refused(
-    rps: float, facts: TemplateFacts, measured: Measured, mix: dict[str, float] = REFUSED_MIX
+    rps: float,
+    facts: TemplateFacts,
+    measured: Measured,
+    mix: dict[str, float] = REFUSED_MIX,
+    legacy_keys_accepted: bool = False,
 ) -> Estimate:
+    """`legacy_keys_accepted`: the environment still accepts keys of the first, untagged format (declared
+    before tags; new environments refuse them), so a forged key is checked the old way: a GetItem and an
+    argon2 verify, as an unknown key was."""
     result = Estimate(rps)
     gb_second = LAMBDA_PER_GB_SECOND[facts.architecture] * facts.authorizer_memory_mb / 1024
     revoked_called = revoked_invocations(rps, facts, mix)
@@ -77,11 +84,14 @@ def estimate_refused(
         f"{called:.1%} of refused requests reach it (forged and malformed; revoked once per key per "
         f"{facts.authorizer_result_ttl_seconds:g} s; keyless never)",
     )
-    billed_ms = sum(mix[kind] for kind in CALLED) * WARM_MS + revoked_called * cold_ms()
+    forged_ms = cold_ms() if legacy_keys_accepted else WARM_MS
+    billed_ms = mix["forged"] * forged_ms + mix["malformed"] * WARM_MS + revoked_called * cold_ms()
     result.add(
         "authorizer: Lambda duration",
         billed_ms / 1000 * gb_second,
-        f"{WARM_MS} ms for a forged or malformed key (no AWS call), {cold_ms()} ms for a revoked one (argon2)",
+        f"{forged_ms} ms for a forged key"
+        + (" (GetItem and argon2: legacy keys accepted)" if legacy_keys_accepted else " (no AWS call)")
+        + f", {WARM_MS} ms for a malformed one, {cold_ms()} ms for a revoked one (argon2)",
     )
     # A revoked key is read like a cold one; a forged key's environment state (whether it still accepts
     # untagged keys) once per warm instance every LEGACY_DECISION_MAX_AGE_SECONDS.
@@ -91,6 +101,8 @@ def estimate_refused(
         if forged_rate
         else 0.0
     )
+    if legacy_keys_accepted:
+        state_reads += mix["forged"]  # its GetItem (no record: no roles read)
     result.add(
         "authorizer: KeysTable reads",
         (revoked_called * key_read_units(measured) + state_reads) * DYNAMODB_PER_READ_UNIT,
