@@ -1,12 +1,19 @@
-"""The cost model behind `make cost`: list prices, stated assumptions and the arithmetic, with no I/O.
+"""The cost model behind `make cost`: list prices, stated assumptions and the types the arithmetic shares, with
+no I/O.
 
-Inputs come from two places: the template (memory, architecture, tracing, log format, indexes and their
-projections, retention) and what the local stack measurably writes (the bytes of an access-log line, of a
-record in a block, of each item the audit and the authorizer touch). tests/bench/cost.py gathers both.
+Inputs come from two places: the template (memory, architecture, tracing, log formats, indexes and their
+projections, retention, point-in-time recovery, alarms, metrics, schedules, secrets: tests/bench/cost_template.py)
+and what the local stack measurably writes (the bytes of an access-log line, of a record in a block, of what
+each function logs per invocation, of each item the audit and the authorizer touch, the AWS calls of a canary
+run: tests/bench/cost_measure.py). The arithmetic: cost_accepted.py (a million authorized requests),
+cost_refused.py (a million refused ones), cost_fixed.py (what a stack costs a month whatever its traffic, and
+per key), cost_capacity.py (how far each resource stretches).
 
-Prices are AWS's public list prices for us-east-1 (N. Virginia) as published in November 2026 (DynamoDB
-on-demand at the rates of its November 2024 reduction). API Gateway's own request fee is excluded, as the
-issue asks: it is the same whatever this service does.
+Prices are AWS's public list prices for us-east-1 (N. Virginia), named below with the month this list was
+dated; no free tier is applied. Room for what comes: a per-key feature (issue 21: limits, webhooks) adds its
+price here and a line to cost_fixed.per_key_monthly or to the per-request estimates; a second region (issue
+22) multiplies the keys table's writes by its replicas at DYNAMODB_PER_REPLICATED_WRITE_UNIT, and the fixed
+costs by region where they are per region (alarms, dashboard, secrets' replicas, the canary, the compactor).
 """
 
 from __future__ import annotations
@@ -15,22 +22,32 @@ import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from archie_keys.app.compaction_writes import PARTITION_WRITE_UNITS_PER_SECOND
-from archie_keys.aws.audit_blocks import BLOCK_MAX_RECORDS
-from archie_keys.aws.audit_writer import AUDIT_SHARDS
-
-# --- List prices: us-east-1, November 2026 --------------------------------------------------------------
+# --- List prices: us-east-1, dated December 2026 ----------------------------------------------------------
 PRICE_REGION = "us-east-1"
-PRICE_DATE = "2026-11"
+PRICE_DATE = "2026-12"
 LAMBDA_PER_REQUEST = 0.20 / 1e6
 LAMBDA_PER_GB_SECOND = {"arm64": 0.0000133334, "x86_64": 0.0000166667}
-DYNAMODB_PER_WRITE_UNIT = 0.625 / 1e6  # on-demand write request unit (1 KB)
+DYNAMODB_PER_WRITE_UNIT = 0.625 / 1e6  # on-demand write request unit (1 KB); the November 2024 rates
 DYNAMODB_PER_READ_UNIT = 0.125 / 1e6  # on-demand read request unit (4 KB strongly consistent, 8 KB eventually)
+DYNAMODB_PER_REPLICATED_WRITE_UNIT = 0.625 / 1e6  # a global table's write, per replica region (issue 22)
 DYNAMODB_PER_GB_MONTH = 0.25  # standard table class storage
-LOGS_PER_GB_INGESTED = 0.50  # CloudWatch Logs standard class ingestion
+DYNAMODB_PITR_PER_GB_MONTH = 0.20  # continuous backups (point-in-time recovery), on the table's size
+LOGS_PER_GB_INGESTED = 0.50  # CloudWatch Logs standard class ingestion (the first tier of Lambda's logs too)
 LOGS_PER_GB_MONTH_STORED = 0.03  # archived (compressed) storage
 XRAY_PER_TRACE = 5.00 / 1e6  # traces recorded
 SECRETS_MANAGER_PER_CALL = 0.05 / 10_000
+SECRETS_MANAGER_PER_SECRET_MONTH = 0.40
+CLOUDWATCH_ALARM_METRIC_MONTH = 0.10  # standard resolution; an alarm on metric math pays for each metric it reads
+CLOUDWATCH_HIGH_RES_ALARM_METRIC_MONTH = 0.30  # an alarm whose period is under 60 s
+CLOUDWATCH_METRIC_MONTH = 0.30  # a custom metric (namespace, name, dimensions), the first 10,000; billed by the hour
+CLOUDWATCH_DASHBOARD_MONTH = 3.00  # beyond the account's 3 free dashboards (which this model does not assume)
+SCHEDULER_PER_INVOCATION = 1.00 / 1e6  # EventBridge Scheduler, beyond its 14 million free invocations a month
+WAF_PER_WEB_ACL_MONTH, WAF_PER_RULE_MONTH, WAF_PER_REQUEST = 5.00, 1.00, 0.60 / 1e6
+# API Gateway REST APIs, per million requests, by the account's requests in the region that month (tiers
+# cumulative: the first 333 million at $3.50, the next 667 million at $2.80, ...). API Gateway does not bill a
+# request its authorizer refuses (401 or 403): AWS's answers on re:Post, and its former pricing FAQ.
+API_GATEWAY_REST_TIERS = ((333e6, 3.50), (667e6, 2.80), (19e9, 2.38), (math.inf, 1.51))
+API_GATEWAY_BILLS_REFUSED = False
 
 # --- Assumptions (what the local stack cannot show), each stated in `make cost`'s output ----------------
 # CloudWatch Logs counts 26 bytes of overhead per log event against ingestion.
@@ -46,13 +63,16 @@ ACCESS_LOG_STREAMS = 10
 # Latencies on AWS, for billed durations: DynamoDB read and write round trips from Lambda.
 DYNAMODB_READ_MS = 5.0
 DYNAMODB_WRITE_MS = 8.0
+# One argon2id verify (m=19456 KiB, t=2) on a 1024 MB arm64 Lambda (~0.6 vCPU): `make bench` measures
+# 18.7 ms on a whole core.
+ARGON2_VERIFY_MS = 30.0
 # Warm authorizer instances: API Gateway's invocations spread over about one instance per this many
 # requests per second (each decision takes ~10 microseconds of CPU, `make bench`; the rest is Lambda's).
 REQUESTS_PER_SECOND_PER_INSTANCE = 100
+# Environments a warm authorizer instance serves (each re-reads its state once per cache TTL).
+ENVIRONMENTS_PER_INSTANCE = 1
 # X-Ray's default sampling rule when tracing is on: the first request each second, then 5%.
 XRAY_RESERVOIR_PER_SECOND, XRAY_RATE = 1, 0.05
-# The pepper is re-read by each warm instance every PEPPER_MAX_AGE_SECONDS (template: 300).
-PEPPER_MAX_AGE_SECONDS = 300
 # A usage counter names the arrival buckets it counted (`counted`: epoch milliseconds, 13 digits, 8 bytes
 # each as DynamoDB sizes numbers); an UpdateItem is billed on the larger of the item before and after.
 COUNTED_NAME_BYTES = len("counted")
@@ -61,17 +81,35 @@ KEY_ID_BYTES = 12
 # Item overhead DynamoDB adds to every stored item and index entry (for storage).
 ITEM_STORAGE_OVERHEAD_BYTES = 100
 DAYS_PER_MONTH = 30.4
+# The compactor's run: what an idle run takes (the mark, the index queries), plus its time per record
+# (`make bench`: at least 20,000 records a second).
+COMPACTOR_IDLE_RUN_SECONDS = 0.2
+COMPACTOR_SECONDS_PER_RECORD = 1 / 20_000
+# A canary run on AWS: a cold start most runs (five minutes apart), argon2 for its key, two HTTPS calls
+# through API Gateway, and a revocation that waits one authorizer cache TTL before it answers.
+CANARY_RUN_SECONDS = 3.0
+# The keys table's size for its storage and point-in-time recovery: keys kept (active, and revoked or expired
+# ones until their purge) with their roles and environments.
+KEYS_TABLE_ITEMS = 100_000
+
+# Refused traffic: a mix for `refused_usd_per_million` (shares of refused requests). Forged keys (well formed,
+# each value new: a flood), keys revoked or expired still presented by stale clients (REVOKED_KEYS of them,
+# answered from API Gateway's cached Deny after the first), and malformed values (garbage, each new) or no
+# Authorization header at all (API Gateway answers 401 without calling the authorizer).
+REFUSED_MIX = {"forged": 0.5, "revoked": 0.3, "malformed": 0.1, "keyless": 0.1}
+REVOKED_KEYS = 20
 
 # The workload the headline is computed for, and the capacity table's rows.
 REFERENCE_RPS = 1_000
-CAPACITY_RPS = (100, 1_000, 10_000)
+CAPACITY_RPS = (10, 100, 1_000, 10_000)
 ACTIVE_KEYS = 1_000
 ZIPF_EXPONENT = 1.0  # key popularity: the k-th most used key gets a share proportional to 1 / k
+SECONDS_PER_MONTH = DAYS_PER_MONTH * 86_400
 
 
 @dataclass(frozen=True)
 class TemplateFacts:
-    """What the template says that costs money."""
+    """What the template says that costs money per request."""
 
     authorizer_memory_mb: int
     ingest_memory_mb: int
@@ -79,19 +117,25 @@ class TemplateFacts:
     architecture: str
     tracing_default_on: bool
     authorizer_platform_lines: bool  # Lambda's START/END/REPORT lines reach the log group
+    ingest_platform_lines: bool
     log_retention_days: int
     audit_retention_days: int
     arrival_bucket_seconds: float
     authorizer_cache_ttl_seconds: float
+    authorizer_result_ttl_seconds: float  # API Gateway's cache of an answer (ReauthorizeEvery)
+    pepper_max_age_seconds: float
+    authorizer_secrets: int  # secrets the authorizer reads (and re-reads every pepper_max_age_seconds)
     audit_indexes: dict[str, str]  # index name -> projection type
+    audit_pitr: bool
+    keys_pitr: bool
     reserved_authorizer_concurrency: int
 
 
 @dataclass(frozen=True)
 class Measured:
-    """Bytes the local stack wrote, per unit."""
+    """Bytes the local stack wrote, per unit, and the calls it made."""
 
-    access_log_line_bytes: float  # one request's access-log line
+    access_log_line_bytes: float  # one accepted request's access-log line
     authorizer_stdout_bytes_per_allowed: float  # what the authorizer writes per accepted decision
     env_block_fixed_bytes: float  # an environment block's size beyond its records
     env_block_bytes_per_record: float
@@ -102,24 +146,47 @@ class Measured:
     key_item_bytes: float  # the key record the compactor's last_used_at update rewrites
     role_item_bytes: float  # one role, read with the key on a refresh
     roles_per_key: float
+    environment_state_read_units: float  # the authorizer's Query of an environment's ENV items
+    # Refused requests, by kind (REFUSED_MIX): their access-log lines, what the authorizer writes when it is
+    # called for one (its Refused metric line), the line Lambda's runtime writes when it raises (a 401), and
+    # the environment blocks holding a mix of them.
+    refused_access_log_line_bytes: dict[str, float]
+    refusal_metric_line_bytes: dict[str, float]
+    runtime_error_line_bytes: float
+    refused_env_block_fixed_bytes: float
+    refused_env_block_bytes_per_record: float
+    # What the ingest and the compactor write to their log groups per invocation (JSON lines and metric lines,
+    # without Lambda's platform lines), and how many lines that is.
+    ingest_stdout_bytes: float
+    ingest_stdout_lines: float
+    compactor_stdout_bytes: float
+    compactor_stdout_lines: float
+    compactor_idle_read_units: float
+    compactor_idle_write_units: float
+    # One canary run's own calls and lines (cost_measure.CallMeter prices DynamoDB calls by their items).
+    canary_read_units: float
+    canary_write_units: float
+    canary_api_requests: float
+    canary_stdout_bytes: float
+    canary_stdout_lines: float
+    canary_calls: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
 class Line:
     name: str
-    usd_per_million: float
+    usd: float  # per million requests, or per month
     note: str
 
 
 @dataclass
 class Estimate:
-    rps: int
-    cache_hit_ratio: float
+    rps: float
     lines: list[Line] = field(default_factory=list)
 
     @property
     def total(self) -> float:
-        return sum(line.usd_per_million for line in self.lines)
+        return sum(line.usd for line in self.lines)
 
     def add(self, name: str, usd_per_request: float, note: str) -> None:
         self.lines.append(Line(name, usd_per_request * 1e6, note))
@@ -140,214 +207,39 @@ def write_units(size_bytes: float) -> int:
     return max(1, math.ceil(size_bytes / 1024))
 
 
-def expected_block_units(mean_records: float, fixed: float, per_record: float) -> float:
-    """Expected write units of one key's block in a bucket, given it has at least one record: blocks of more
-    than 500 records are split, each block rounded up to whole kilobytes."""
-    blocks = max(1, math.ceil(mean_records / BLOCK_MAX_RECORDS))
-    return blocks * write_units(fixed + per_record * mean_records / blocks)
+def instances(rate: float) -> int:
+    """Warm authorizer instances serving `rate` invocations a second."""
+    return max(1, math.ceil(rate / REQUESTS_PER_SECOND_PER_INSTANCE))
 
 
-def audit_writes_per_request(rps: float, facts: TemplateFacts, measured: Measured) -> dict[str, float]:
-    """Write units per request of the audit of accepted requests, by item kind, at `rps`."""
-    shares = zipf_shares()
-    per_delivery = max(1.0, rps / ACCESS_LOG_STREAMS)
-    env_block = write_units(measured.env_block_fixed_bytes + measured.env_block_bytes_per_record * per_delivery)
-    # The arrival index entry: the block's keys and the key ids it holds (12 bytes each, in a string set).
-    distinct_in_delivery = expected_distinct(per_delivery, shares)
-    arrival_entry = (
-        write_units(measured.arrival_entry_bytes + KEY_ID_BYTES * distinct_in_delivery)
-        if "by_arrival" in facts.audit_indexes
-        else 0
-    )
-    per_bucket = rps * facts.arrival_bucket_seconds
-    # A usage counter at its largest: every bucket of the hour named in it.
-    usage_units = write_units(
-        measured.usage_item_bytes + COUNTED_NAME_BYTES + COUNTED_ENTRY_BYTES * 3600 / facts.arrival_bucket_seconds
-    )
-    key_blocks = usage = touches = 0.0
-    for share in zipf_shares():
-        lam = per_bucket * share
-        present = 1 - math.exp(-lam)
-        if present <= 0:
-            continue
-        # A key block is a plain conditional Put; the key's requests of the bucket are added to its usage in
-        # one UpdateItem (per hour: one, but for a bucket that straddles an hour), and its last_used_at moved.
-        key_blocks += present * expected_block_units(
-            lam / present, measured.key_block_fixed_bytes, measured.key_block_bytes_per_record
-        )
-        usage += present * usage_units
-        touches += present * write_units(measured.key_item_bytes)
-    return {
-        "environment blocks": env_block / per_delivery,
-        "by_arrival index entries": arrival_entry / per_delivery,
-        "key blocks": key_blocks / per_bucket,
-        "usage counters": usage / per_bucket,
-        "last_used_at updates": touches / per_bucket,
-        "compaction marks": 1 / per_bucket,
-    }
+def per_delivery(rps: float) -> float:
+    """Access-log lines in one subscription delivery (at least one)."""
+    return max(1.0, rps / ACCESS_LOG_STREAMS)
 
 
-def authorizer_refreshes_per_invocation(rps: float, facts: TemplateFacts) -> float:
-    """Share of authorizer invocations that re-read the key (its in-function decision older than the TTL):
-    each warm instance re-reads each key it sees at most once per TTL."""
-    instances = max(1, math.ceil(rps / REQUESTS_PER_SECOND_PER_INSTANCE))
-    per_instance_window = rps / instances * facts.authorizer_cache_ttl_seconds
-    refreshes_per_second = (
-        instances
-        * expected_distinct(per_instance_window, zipf_shares())
-        / max(facts.authorizer_cache_ttl_seconds, 1e-9)
-    )
-    return min(1.0, refreshes_per_second / rps)
+def log_ingestion(stdout_bytes: float, lines: float, platform_lines: bool) -> float:
+    """Bytes CloudWatch Logs bills for an invocation that wrote `lines` lines of `stdout_bytes`."""
+    return stdout_bytes + lines * LOG_EVENT_OVERHEAD_BYTES + (PLATFORM_LINES_BYTES if platform_lines else 0)
 
 
-def estimate(rps: int, cache_hit_ratio: float, facts: TemplateFacts, measured: Measured) -> Estimate:
-    result = Estimate(rps, cache_hit_ratio)
-    invoked = 1 - cache_hit_ratio  # authorizer invocations per request
-    gb = facts.authorizer_memory_mb / 1024
-    gb_second = LAMBDA_PER_GB_SECOND[facts.architecture]
-    refresh = authorizer_refreshes_per_invocation(max(1, round(rps * invoked)), facts)
-    read_round_trips = 2  # the key (GetItem) and its roles (one BatchGetItem)
-    warm_ms = 1  # Lambda bills whole milliseconds; a warm decision takes ~10 us (make bench)
-    refresh_ms = math.ceil(1 + read_round_trips * DYNAMODB_READ_MS)
-    billed_ms = (1 - refresh) * warm_ms + refresh * refresh_ms
-    result.add("authorizer: Lambda requests", invoked * LAMBDA_PER_REQUEST, "one invocation per uncached request")
-    result.add(
-        "authorizer: Lambda duration",
-        invoked * gb * billed_ms / 1000 * gb_second,
-        f"{facts.authorizer_memory_mb} MB {facts.architecture}, {billed_ms:.2f} ms billed on average "
-        f"({refresh:.0%} re-read the key)",
-    )
-    read_units = math.ceil(measured.key_item_bytes / 4096) + measured.roles_per_key * math.ceil(
-        measured.role_item_bytes / 4096
-    )
-    result.add(
-        "authorizer: KeysTable reads",
-        invoked * refresh * read_units * DYNAMODB_PER_READ_UNIT,
-        f"{read_units:.1f} strongly consistent read units per re-read",
-    )
-    instances = max(1, math.ceil(rps * invoked / REQUESTS_PER_SECOND_PER_INSTANCE))
-    result.add(
-        "authorizer: pepper reads",
-        instances / PEPPER_MAX_AGE_SECONDS / rps * SECRETS_MANAGER_PER_CALL,
-        f"each of ~{instances} warm instances every {PEPPER_MAX_AGE_SECONDS} s",
-    )
-    authorizer_log = measured.authorizer_stdout_bytes_per_allowed
-    if measured.authorizer_stdout_bytes_per_allowed:
-        authorizer_log += LOG_EVENT_OVERHEAD_BYTES
-    if facts.authorizer_platform_lines:
-        authorizer_log += PLATFORM_LINES_BYTES
-    result.add(
-        "authorizer: log ingestion",
-        invoked * authorizer_log / 1e9 * LOGS_PER_GB_INGESTED,
-        f"{authorizer_log:.0f} bytes per accepted decision"
-        + (" (START/END/REPORT included)" if facts.authorizer_platform_lines else " (no platform lines)"),
-    )
-    access = measured.access_log_line_bytes + LOG_EVENT_OVERHEAD_BYTES
-    result.add(
-        "access log: ingestion", access / 1e9 * LOGS_PER_GB_INGESTED, f"{access:.0f} bytes per request, every request"
-    )
-    stored_months = facts.log_retention_days / DAYS_PER_MONTH
-    result.add(
-        "access log: storage",
-        (access + invoked * authorizer_log) * LOGS_COMPRESSION / 1e9 * LOGS_PER_GB_MONTH_STORED * stored_months,
-        f"{facts.log_retention_days} days, compressed",
-    )
-    if facts.tracing_default_on:
-        traced = min(1.0, XRAY_RESERVOIR_PER_SECOND / rps + XRAY_RATE)
-        result.add("X-Ray traces", traced * XRAY_PER_TRACE, f"{traced:.1%} of requests sampled")
-    per_delivery = max(1.0, rps / ACCESS_LOG_STREAMS)
-    ingest_ms = math.ceil(20 + DYNAMODB_WRITE_MS * math.ceil(per_delivery / BLOCK_MAX_RECORDS))
-    result.add(
-        "ingest: Lambda",
-        (LAMBDA_PER_REQUEST + facts.ingest_memory_mb / 1024 * ingest_ms / 1000 * gb_second) / per_delivery,
-        f"one invocation per delivery of ~{per_delivery:.0f} lines, ~{ingest_ms} ms",
-    )
-    writes = audit_writes_per_request(rps, facts, measured)
-    for name, units in writes.items():
-        result.add(f"audit: {name}", units * DYNAMODB_PER_WRITE_UNIT, f"{units:.3f} write units per request")
-    per_bucket = rps * facts.arrival_bucket_seconds
-    env_read_units = (measured.env_block_bytes_per_record * per_bucket + measured.env_block_fixed_bytes) / 4096
-    result.add(
-        "compactor: reads and Lambda",
-        (env_read_units * DYNAMODB_PER_READ_UNIT + facts.compactor_memory_mb / 1024 * 2.0 * gb_second) / per_bucket,
-        "environment blocks read once, strongly consistent; ~2 s a run",
-    )
-    months = facts.audit_retention_days / DAYS_PER_MONTH
-    stored = (
-        measured.env_block_bytes_per_record
-        + measured.key_block_bytes_per_record
-        + (ITEM_STORAGE_OVERHEAD_BYTES * 2 + measured.arrival_entry_bytes) / per_delivery
-    )
-    result.add(
-        "audit: storage",
-        stored / 1e9 * DYNAMODB_PER_GB_MONTH * months,
-        f"{stored:.0f} bytes per request for {facts.audit_retention_days} days",
-    )
-    return result
-
-
-@dataclass
-class Capacity:
-    rps: int
-    authorizer_concurrency: float
-    keys_table_read_units_per_second: float
-    keys_hottest_partition_read_units: float
-    audit_write_units_per_second: float
-    audit_hottest_partition_write_units: float
-    ingest_invocations_per_second: float
-    ingest_concurrency: float
-    audit_lag_environment_seconds: float
-    audit_lag_key_seconds: float
-    # Requests a second of one key whose blocks the compactor keeps up with (its partitions' budget)
-    one_key_max_requests_per_second: float
-    limits: dict[str, str]
-
-
-def capacity(rps: int, facts: TemplateFacts, measured: Measured) -> Capacity:
-    refresh = authorizer_refreshes_per_invocation(rps, facts)
-    mean_ms = (1 - refresh) * 1 + refresh * (1 + 2 * DYNAMODB_READ_MS)
-    read_units = math.ceil(measured.key_item_bytes / 4096) + measured.roles_per_key
-    instances = max(1, math.ceil(rps / REQUESTS_PER_SECOND_PER_INSTANCE))
-    writes = audit_writes_per_request(rps, facts, measured)
-    per_delivery = max(1.0, rps / ACCESS_LOG_STREAMS)
-    hottest_share = zipf_shares()[0]
-    # The hottest key's blocks of one bucket: the compactor writes them side by side, spread over AUDIT_SHARDS
-    # partitions, each paced at PARTITION_WRITE_UNITS_PER_SECOND; they go out in a burst, so a partition
-    # takes them at that rate, or all of them within a second when they are fewer.
-    hottest_records = rps * facts.arrival_bucket_seconds * hottest_share
-    hottest_blocks = max(1, math.ceil(hottest_records / BLOCK_MAX_RECORDS))
-    block_units = write_units(
-        measured.key_block_fixed_bytes + measured.key_block_bytes_per_record * hottest_records / hottest_blocks
-    )
-    key_per_partition = min(PARTITION_WRITE_UNITS_PER_SECOND, block_units * math.ceil(hottest_blocks / AUDIT_SHARDS))
-    env_per_partition = writes["environment blocks"] * rps / AUDIT_SHARDS  # one environment's blocks, sharded
-    hottest_write = max(env_per_partition, key_per_partition)
-    ingest_per_second = rps / per_delivery
-    return Capacity(
-        rps=rps,
-        authorizer_concurrency=round(rps * mean_ms / 1000, 2),
-        keys_table_read_units_per_second=round(rps * refresh * read_units, 1),
-        keys_hottest_partition_read_units=round(instances / facts.authorizer_cache_ttl_seconds * read_units, 1),
-        audit_write_units_per_second=round(rps * sum(writes.values()), 1),
-        audit_hottest_partition_write_units=round(hottest_write, 1),
-        ingest_invocations_per_second=round(ingest_per_second, 1),
-        ingest_concurrency=round(ingest_per_second * (20 + DYNAMODB_WRITE_MS) / 1000, 2),
-        audit_lag_environment_seconds=2.0,
-        audit_lag_key_seconds=round(2 * facts.arrival_bucket_seconds + 60, 0),
-        one_key_max_requests_per_second=round(
-            AUDIT_SHARDS
-            * PARTITION_WRITE_UNITS_PER_SECOND
-            / write_units(measured.key_block_fixed_bytes + measured.key_block_bytes_per_record * BLOCK_MAX_RECORDS)
-            * BLOCK_MAX_RECORDS,
-            -2,
-        ),
-        limits={
-            "authorizer_concurrency": f"reserved {facts.reserved_authorizer_concurrency} (account default 1,000)",
-            "partition": "1,000 WCU / 3,000 RCU per partition",
-            "subscription": "2 subscription filters per log group; the ingest's concurrency is the account's",
-        },
-    )
+def api_gateway_usd_per_million(monthly_requests: float) -> float:
+    """API Gateway's REST fee per million requests for an account and region serving `monthly_requests` a
+    month, across the tiers (the first tier below 333 million)."""
+    left, cost = monthly_requests, 0.0
+    for size, price in API_GATEWAY_REST_TIERS:
+        taken = min(left, size)
+        cost += taken / 1e6 * price
+        left -= taken
+        if left <= 0:
+            break
+    return cost / (monthly_requests / 1e6) if monthly_requests else API_GATEWAY_REST_TIERS[0][1]
 
 
 def as_json(value: Any) -> Any:
     return asdict(value) if hasattr(value, "__dataclass_fields__") else value
+
+
+def rounded(value: Any, digits: int = 2) -> Any:
+    if isinstance(value, dict):
+        return {k: rounded(v, digits) for k, v in value.items()}
+    return round(value, digits) if isinstance(value, float) else value
