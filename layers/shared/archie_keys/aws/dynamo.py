@@ -1,61 +1,20 @@
-"""DynamoDB plumbing shared by the adapters: JSON <-> DynamoDB types, paging tokens, AWS error codes."""
+"""DynamoDB transactions as the adapters build them (TransactItems entries with labels); the types and error
+codes they share are in aws.dynamo_types (re-exported here)."""
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
-
+from archie_keys.aws.dynamo_types import aws_error_code, from_item, to_item
 from archie_keys.domain.errors import ConditionFailed, ConflictError, ServiceUnavailableError
+
+__all__ = ["TransactionRefused", "Transactions", "Write", "aws_error_code", "from_item", "to_item"]
 
 if TYPE_CHECKING:
     from archie_keys.aws import items
-
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
-
-
-def _plain(value: Any) -> Any:
-    """Decimal -> int, sets -> sorted lists: DynamoDB's types back to JSON's."""
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    if isinstance(value, set):
-        return sorted(_plain(v) for v in value)
-    if isinstance(value, Decimal):
-        return int(value) if value == int(value) else float(value)
-    return value
-
-
-def _dynamo(value: Any) -> Any:
-    """JSON's types to DynamoDB's: floats become Decimals (boto3 refuses floats to avoid silent rounding)."""
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {k: _dynamo(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_dynamo(v) for v in value]
-    return value
-
-
-def to_item(values: dict[str, Any]) -> dict[str, Any]:
-    return {k: _serializer.serialize(_dynamo(v)) for k, v in values.items() if v is not None}
-
-
-def from_item(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: _plain(_deserializer.deserialize(v)) for k, v in item.items()}
-
-
-def aws_error_code(error: BaseException) -> str:
-    """The AWS error code of a ClientError; "" for anything else (a timeout or a dropped connection carries
-    no response at all, and this is called while handling exactly those)."""
-    response = getattr(error, "response", None)
-    return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
 
 
 @dataclass(frozen=True)

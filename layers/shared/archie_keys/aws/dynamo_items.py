@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from archie_keys.aws.dynamo import aws_error_code, from_item, to_item
+from archie_keys.aws.dynamo_types import aws_error_code, from_item, to_item
 from archie_keys.aws.items import (
     Absent,
     All,
