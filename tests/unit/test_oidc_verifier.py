@@ -12,10 +12,11 @@ from typing import Any
 import pytest
 
 from archie_keys.app.issuer_keys import IssuerKeys
-from archie_keys.app.oidc_verifier import OidcVerifier, VerifierConfig
+from archie_keys.app.oidc_verifier import OidcVerifier, VerifierConfig, trusted_token
 from archie_keys.aws.oidc_discovery import OidcDiscovery
 from archie_keys.domain import oidc_errors
 from archie_keys.domain.limits import OIDC_TOKEN_MAX_LENGTH
+from archie_keys.domain.trust import TrustPolicy, parse_trust_policy
 from archie_local.oidc_issuer import LocalOidcIssuer
 from tests.fakes.oidc import FakeClock, InProcessInternet, b64url, compact
 
@@ -261,3 +262,47 @@ def test_locally_the_development_issuer_on_127_0_0_1_is_trusted(internet, clock)
 
     assert verifier.verify(local.mint("demo-ada", "archie-dashboard"), local.url, {"archie-dashboard"})
 
+
+# Matching a verified token with an environment's trust policies (app.oidc_verifier.trusted_token) ----------
+
+
+def github_policy(name: str, subject: str, roles: list[str], audience: str = AUDIENCE) -> TrustPolicy:
+    body = {"issuer": ISSUER, "audience": audience, "subject": subject, "roles": roles}
+    return parse_trust_policy(name, body)
+
+
+def test_a_trusted_token_gets_the_most_specific_matching_policy(issuer, verifier) -> None:
+    policies = [
+        github_policy("repo", "repo:acme/billing:**", ["reader"]),
+        github_policy("main", GITHUB_SUB, ["deployer"]),
+        github_policy("docs", "repo:acme/docs:**", ["writer"]),
+    ]
+
+    trusted = trusted_token(verifier, policies, issuer.mint(GITHUB_SUB, AUDIENCE))
+
+    assert (trusted.policy.name, [p.name for p in trusted.policies]) == ("main", ["main", "repo"])
+    assert trusted.token.subject == GITHUB_SUB
+
+
+def test_a_token_for_another_policys_audience_is_matched_by_that_policy_only(issuer, verifier) -> None:
+    policies = [github_policy("ci", GITHUB_SUB, ["deployer"]), github_policy("aws", GITHUB_SUB, ["x"], "sts")]
+
+    trusted = trusted_token(verifier, policies, issuer.mint(GITHUB_SUB, "sts"))
+
+    assert [p.name for p in trusted.policies] == ["aws"]
+
+
+def test_a_valid_token_no_policy_matches_is_refused(issuer, verifier) -> None:
+    policies = [github_policy("docs", "repo:acme/docs:**", ["writer"])]
+
+    with pytest.raises(oidc_errors.UntrustedTokenError) as caught:
+        trusted_token(verifier, policies, issuer.mint(GITHUB_SUB, AUDIENCE))
+    assert caught.value.to_body()["message"] == "the token was refused"
+
+
+def test_a_token_of_an_issuer_no_policy_names_is_refused_without_a_fetch(internet, clock, verifier) -> None:
+    stranger = internet.serve(LocalOidcIssuer("https://stranger.example", clock=clock))
+
+    with pytest.raises(oidc_errors.UntrustedTokenError):
+        trusted_token(verifier, [github_policy("ci", GITHUB_SUB, ["deployer"])], stranger.mint(GITHUB_SUB, AUDIENCE))
+    assert internet.fetched == []

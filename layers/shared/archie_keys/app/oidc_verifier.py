@@ -1,4 +1,5 @@
-"""Verifying an OIDC token (a pipeline's, or a person's) against one trusted issuer.
+"""Verifying an OIDC token (a pipeline's, or a person's) against one trusted issuer, and matching it with an
+environment's trust policies.
 
 Order, cheapest first, so what can be refused without a fetch is:
  1. the issuer we were told to trust is an acceptable URL (https; http://127.0.0.1 only locally);
@@ -13,7 +14,7 @@ for all. An issuer that cannot be read is IssuerUnavailableError (503).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,8 +22,9 @@ from archie_keys.app.issuer_keys import IssuerKeys
 from archie_keys.domain.clock import now_epoch
 from archie_keys.domain.limits import OIDC_CLOCK_SKEW_SECONDS, OIDC_TOKEN_MAX_LIFETIME_SECONDS
 from archie_keys.domain.oidc_claims import ClaimRules, check_claims, issuer_url_problem
-from archie_keys.domain.oidc_errors import TokenRefusedError, WrongIssuerError
+from archie_keys.domain.oidc_errors import TokenRefusedError, UntrustedTokenError, WrongIssuerError
 from archie_keys.domain.oidc_tokens import read_token, verify_signature
+from archie_keys.domain.trust import TrustPolicy, matching_policies
 
 
 @dataclass(frozen=True)
@@ -79,3 +81,29 @@ class OidcVerifier:
         check_claims(unverified.claims, rules)
         return VerifiedToken(issuer, str(unverified.claims["sub"]), unverified.claims, unverified.kid, unverified.alg)
 
+
+@dataclass(frozen=True)
+class TrustedToken:
+    """A verified token and the policies it matches, the chosen one first."""
+
+    token: VerifiedToken
+    policies: tuple[TrustPolicy, ...]
+
+    @property
+    def policy(self) -> TrustPolicy:
+        return self.policies[0]
+
+
+def trusted_token(verifier: OidcVerifier, policies: Iterable[TrustPolicy], token: object) -> TrustedToken:
+    """`token` verified against the issuer and audiences of the environment's `policies`, and matched with
+    them. A token whose claimed issuer no policy names is refused before any fetch (UntrustedTokenError);
+    one that verifies but matches no policy, too."""
+    claimed = read_token(token).claims.get("iss")
+    candidates = [policy for policy in policies if policy.issuer == claimed]
+    if not candidates:
+        raise UntrustedTokenError("no trust policy of this environment names the token's issuer")
+    verified = verifier.verify(token, candidates[0].issuer, {policy.audience for policy in candidates})
+    matched = matching_policies(candidates, verified.claims)
+    if not matched:
+        raise UntrustedTokenError(f"no trust policy matches sub {verified.subject[:128]!r}")
+    return TrustedToken(verified, tuple(matched))
