@@ -23,6 +23,7 @@ CHECKOV := $(TOOLS)/checkov/bin/checkov
 BUILD_DIR := .aws-sam/build
 PORT ?= 3000
 SAMPLE_PORT ?= 3001
+OIDC_PORT ?= 3002
 PYTEST := $(BIN)/pytest -p no:cacheprovider
 # make load: seconds of load, target requests per second, keys issued, the plan's seed, client threads.
 DURATION ?= 30
@@ -33,7 +34,7 @@ THREADS ?= 16
 
 .PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible unit infrastructure integration e2e \
 	fuzz openapi docs bench cost load load-smoke mutate bootstrap secret clean browser deploy-dashboard redrive \
-	audit-skipped pepper-status pepper-rotate pepper-retire replay-revocations
+	audit-skipped pepper-status pepper-rotate pepper-retire replay-revocations oidc-issuer oidc-token
 
 install: $(STAMP)
 
@@ -156,6 +157,16 @@ mutate: install
 bootstrap: install
 	@test -n "$(PROJECT)" -a -n "$(ENVIRONMENT)" || { echo "usage: make bootstrap PROJECT=<project> ENVIRONMENT=<environment> [STACK=<name>]" >&2; exit 2; }
 	@$(BIN)/python -m archie_keys bootstrap --project $(PROJECT) --environment $(ENVIRONMENT) $(if $(STACK),--stack-name $(STACK),--local)
+
+## The development OIDC issuer alone, in the foreground (docs/federation.md); its address is the one stdout line.
+oidc-issuer: install
+	@$(BIN)/python -m archie_local oidc-issuer --port $(OIDC_PORT)
+
+## A token minted by the running development issuer, alone on stdout:
+## make oidc-token SUB=repo:acme/billing:ref:refs/heads/main AUD=archie-keys [CLAIMS='{"repository": "acme/billing"}']
+oidc-token: install
+	@test -n "$$SUB" -a -n "$$AUD" || { echo "usage: make oidc-token SUB=<subject> AUD=<audience> [CLAIMS=<json object>]" >&2; exit 2; }
+	@$(BIN)/python -m archie_local oidc-token --sub "$$SUB" --aud "$$AUD" $${CLAIMS:+--claims "$$CLAIMS"}
 
 ## What a consumer of a delivered secret reads now, from the running local stack: make secret NAME=archie/keys/demo/dev/billing
 secret: install

@@ -4,7 +4,10 @@ stdout carries exactly one line, `admin key: <key>`, so scripts can read it; eve
 Ctrl-C stops everything it started.
 
 `python -m archie_local secret NAME` (`make secret NAME=...`): a delivered secret's value, as a consumer reads
-it, from the running stack (see archie_local.secret_reader)."""
+it, from the running stack (see archie_local.secret_reader).
+
+`python -m archie_local oidc-issuer` and `oidc-token` (`make oidc-issuer`, `make oidc-token`): the development
+OIDC issuer, and a token from it (see archie_local.oidc_cli)."""
 
 from __future__ import annotations
 
@@ -19,6 +22,11 @@ from pathlib import Path
 
 
 def main(argv: list[str] | None = None) -> int:
+    arguments = sys.argv[1:] if argv is None else argv
+    if arguments[:1] in (["oidc-issuer"], ["oidc-token"]):
+        from archie_local.oidc_cli import main as oidc_main
+
+        return oidc_main(arguments)
     parser = argparse.ArgumentParser(prog="python -m archie_local")
     parser.add_argument("command", choices=["run", "secret"])
     parser.add_argument("name", nargs="?", help="secret: the name of a delivered secret")

@@ -128,6 +128,63 @@ ENVIRONMENT_CACHE_MAX = 1_000
 # DynamoDB's 400 KB item limit whoever sends them.
 AUDIT_FIELD_MAX_CHARS = 1024
 
+# --- OIDC federation (issue 23): the bounds on tokens, issuers and trust policies ----------------------
+# A token is read only when it is at most this long: GitHub's and GitLab's are about 1-2 KB, a Cognito ID
+# token with many groups a few KB. Checked before any parsing, so a megabyte of base64 is refused unread.
+OIDC_TOKEN_MAX_LENGTH = 16 * 1024
+# exp, nbf and iat are compared with this much tolerance for clocks that disagree (ours, the issuer's).
+OIDC_CLOCK_SKEW_SECONDS = 60
+# A token whose exp lies further than this after its iat is refused: a token minted to live for a year is a
+# long-lived secret under another name, and the replay memory (exp + skew) stays bounded. Cognito's longest
+# ID token lives one day; GitHub's and GitLab's live minutes.
+OIDC_TOKEN_MAX_LIFETIME_SECONDS = 24 * 3600
+# sub and jti are the identities the audit and the replay memory keep; kid selects a key. Longer ones are
+# not any issuer's we know, and would only inflate what we store.
+OIDC_SUBJECT_MAX_LENGTH = 1024
+OIDC_JTI_MAX_LENGTH = 256
+OIDC_KID_MAX_LENGTH = 256
+OIDC_AUDIENCES_MAX = 16
+# Issuer URLs (a policy's `issuer`, a discovery document's `jwks_uri`).
+OIDC_ISSUER_MAX_LENGTH = 512
+# What one fetch of a discovery document or a JWKS may return, and how long it may take: an issuer that
+# answers slowly or with megabytes must not hold a function for its whole timeout nor fill its memory.
+OIDC_DOCUMENT_MAX_BYTES = 64 * 1024
+OIDC_FETCH_TIMEOUT_SECONDS = 3.0
+# Keys read from one JWKS; the rest are ignored (issuers publish two or three: the current and the next).
+JWKS_MAX_KEYS = 32
+# The smallest RSA key accepted: NIST's floor since 2013; GitHub, GitLab and Cognito use 2048 or more.
+RSA_MIN_BITS = 2048
+# An issuer's keys are re-read at most this often while all is well (key rotation reaches us within it)...
+JWKS_CACHE_TTL_SECONDS = 600
+# ...and on a token signed by an unknown kid at most once in this interval per issuer: a flood of tokens
+# with invented kids costs at most one fetch per issuer per interval, not one per token.
+JWKS_REFETCH_MIN_INTERVAL_SECONDS = 30
+# After a failed fetch, no new attempt for this long (the caller gets 503 with Retry-After), and keys
+# fetched less than JWKS_STALE_MAX_SECONDS ago keep serving meanwhile: an issuer's outage of a few minutes
+# does not stop every pipeline, and a key the issuer withdrew is not trusted for more than an hour.
+JWKS_FAILURE_BACKOFF_SECONDS = 10
+JWKS_STALE_MAX_SECONDS = 3600
+# Issuers whose keys a warm function remembers (they come from trust policies, so few).
+JWKS_ISSUERS_CACHED_MAX = 64
+
+# Trust policies: which tokens of which issuer become which roles in one environment.
+TRUST_POLICY_NAME_PATTERN = ROLE_NAME_PATTERN
+TRUST_POLICIES_PER_ENVIRONMENT_MAX = 50
+TRUST_AUDIENCE_MAX_LENGTH = 256
+# Subject and claim patterns: `*` matches within one segment (between `/` and `:`), `**` across them
+# (domain/trust_patterns.py). A few wildcards cover every real subject; the bound keeps matching cheap.
+TRUST_PATTERN_MAX_LENGTH = 256
+TRUST_PATTERN_MAX_WILDCARDS = 8
+TRUST_CLAIM_CONDITIONS_MAX = 16
+TRUST_CLAIM_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_:.-]{0,63}$"
+# Keys made by an exchange live at most this long: 15 minutes unless the policy says otherwise, never more
+# than 12 hours (a deploy that needs longer is a job for a key created by a person).
+TRUST_TTL_DEFAULT_SECONDS = 15 * 60
+TRUST_TTL_MIN_SECONDS = 60
+TRUST_TTL_MAX_SECONDS = 12 * 3600
+# The details of a workload kept in the audit (repository, workflow, ref, run id): each value at most this.
+OIDC_ACTOR_DETAIL_MAX_CHARS = 256
+
 # What each pattern means, in words: the message a client gets when a value does not match it.
 PATTERN_MEANINGS = {
     SLUG_PATTERN: f"1-{SLUG_MAX_LENGTH} lowercase letters and digits",
@@ -139,6 +196,7 @@ PATTERN_MEANINGS = {
     IDEMPOTENCY_KEY_PATTERN: "1-128 characters of letters, digits, '_', '.', ':' or '-'",
     KEY_NAME_PATTERN: "text without control characters",
     SECRET_NAME_PATTERN: f"1-{SECRET_NAME_MAX_LENGTH} characters of letters, digits and /_+=.@-",
+    TRUST_CLAIM_NAME_PATTERN: "1-64 letters, digits, '_', ':', '.' or '-', not starting with a digit",
 }
 
 

@@ -1,0 +1,113 @@
+"""The internet as the OIDC verifier sees it, in memory: an HttpGetter (aws.oidc_discovery) that answers from
+in-process issuers (archie_local.oidc_issuer.LocalOidcIssuer, called without sockets) by address, records
+every fetch, and can be taken down. A settable clock beside it, for the cache's timings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from archie_keys.aws.oidc_discovery import FetchError
+from archie_local.http_server import HttpRequest
+
+
+@dataclass
+class FakeClock:
+    now: float = 1_800_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class InProcessInternet:
+    issuers: dict[str, Any] = field(default_factory=dict)  # base URL -> anything with dispatch(HttpRequest)
+    fetched: list[str] = field(default_factory=list)
+    down: bool = False
+
+    def serve(self, issuer: Any) -> Any:
+        self.issuers[issuer.url] = issuer
+        return issuer
+
+    def __call__(self, url: str, *, max_bytes: int, timeout: float) -> bytes:
+        self.fetched.append(url)
+        if self.down:
+            raise FetchError("connection refused")
+        for base, issuer in self.issuers.items():
+            if url.startswith(base + "/"):
+                path = url[len(base) :]
+                response = issuer.dispatch(HttpRequest("GET", path, {}, [], b"", "127.0.0.1"))
+                if response.status != 200:
+                    raise FetchError(f"HTTP {response.status}")
+                if len(response.body) > max_bytes:
+                    raise FetchError(f"more than {max_bytes} bytes")
+                return bytes(response.body)
+        raise FetchError("no such host")
+
+    def jwks_fetches(self) -> int:
+        return sum(1 for url in self.fetched if not url.endswith("/.well-known/openid-configuration"))
+
+
+def b64url(data: bytes) -> str:
+    import base64
+
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def compact(header: dict[str, Any] | str, payload: dict[str, Any] | str, signature: bytes = b"") -> str:
+    """A hand-made compact JWS (for tokens no honest library would sign: alg none, duplicated members...).
+    A str header or payload is used verbatim as the JSON text."""
+    import json
+
+    def part(value: dict[str, Any] | str) -> str:
+        return b64url((value if isinstance(value, str) else json.dumps(value)).encode())
+
+    return f"{part(header)}.{part(payload)}.{b64url(signature)}"
+
+
+# What the issuers send: the claims of a GitHub Actions token, a GitLab CI id_token and a Cognito ID token
+# (their documented shapes, with our example names).
+GITHUB = "https://token.actions.githubusercontent.com"
+GITLAB = "https://gitlab.com"
+COGNITO = "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbCdEf123"
+
+GITHUB_MAIN = {
+    "iss": GITHUB,
+    "aud": "archie-keys",
+    "sub": "repo:acme/billing:ref:refs/heads/main",
+    "repository": "acme/billing",
+    "repository_owner": "acme",
+    "repository_id": "123456",
+    "ref": "refs/heads/main",
+    "ref_type": "branch",
+    "workflow": "deploy",
+    "job_workflow_ref": "acme/billing/.github/workflows/deploy.yml@refs/heads/main",
+    "run_id": "9876543210",
+    "run_attempt": "1",
+    "environment": "production",
+    "event_name": "push",
+}
+GITLAB_MAIN = {
+    "iss": GITLAB,
+    "aud": "archie-keys",
+    "sub": "project_path:acme/platform/billing:ref_type:branch:ref:main",
+    "project_path": "acme/platform/billing",
+    "namespace_path": "acme/platform",
+    "project_id": "4242",
+    "ref": "main",
+    "ref_type": "branch",
+    "ref_protected": "true",
+    "pipeline_id": "777",
+    "job_id": "778",
+}
+ADA = {
+    "iss": COGNITO,
+    "aud": "dashboard-client",
+    "sub": "3f1c2b9e-1111-2222-3333-444455556666",
+    "email": "ada@acme.example",
+    "email_verified": True,
+    "cognito:groups": ["developers", "platform-admins"],
+}
