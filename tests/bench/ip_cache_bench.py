@@ -89,11 +89,12 @@ def main() -> int:
     per_ms = LAMBDA_PER_GB_SECOND[facts.architecture] * gigabytes / 1000
     warm = LAMBDA_PER_REQUEST + per_ms  # a decision from the instance's own cache: one billed millisecond
     reread = warm + 2 * DYNAMODB_PER_READ_UNIT + per_ms * DYNAMODB_READ_MS
-    rows = []
+    rows: list[dict[str, object]] = []
     for population in POPULATIONS:
         requests, per_key = replay(population, per_address=False)
         _, per_pair = replay(population, per_address=True)
         extra_per_million = (per_pair - per_key) / requests * 1e6
+        extra_usd = [round(extra_per_million * warm, 4), round(extra_per_million * reread, 4)]
         rows.append(
             {
                 "population": population.name,
@@ -102,16 +103,12 @@ def main() -> int:
                 "hit_rate_per_key": round(1 - per_key / requests, 5),
                 "hit_rate_per_key_and_address": round(1 - per_pair / requests, 5),
                 "extra_invocations_per_million_requests": round(extra_per_million),
-                "extra_usd_per_million_requests": [
-                    round(extra_per_million * warm, 4),
-                    round(extra_per_million * reread, 4),
-                ],
+                "extra_usd_per_million_requests": extra_usd,
             }
         )
         print(
-            f"{population.name:60s} hits {rows[-1]['hit_rate_per_key']:.4%} -> "
-            f"{rows[-1]['hit_rate_per_key_and_address']:.4%}  +${rows[-1]['extra_usd_per_million_requests'][0]:.4f}"
-            f"..{rows[-1]['extra_usd_per_million_requests'][1]:.4f} per million requests",
+            f"{population.name:60s} hits {1 - per_key / requests:.4%} -> {1 - per_pair / requests:.4%}  "
+            f"+${extra_usd[0]:.4f}..{extra_usd[1]:.4f} per million requests",
             file=sys.stderr,
         )
     summary = {

@@ -100,10 +100,10 @@ def fake_api(
         re.compile("^/orders$"),
         EchoBackend(),
         (1, 0),
-        api_key_required=api_key_required,  # type: ignore[arg-type]
+        api_key_required=api_key_required,
     )
     config = AuthorizerConfig(
-        function=authorizer,  # type: ignore[arg-type]
+        function=authorizer,
         header_sources=["Authorization"],
         stage_variable_sources=[],
         ttl_seconds=ttl_seconds,
