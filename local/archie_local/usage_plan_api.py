@@ -66,7 +66,7 @@ def routes(plans: UsagePlans, clock: Callable[[], float]) -> list[Route]:
     def list_keys(request: HttpRequest, body: dict[str, Any]) -> tuple[int, Any]:
         name = (request.query.get("name") or [None])[0]
         values = (request.query.get("includeValues") or ["false"])[0] == "true"
-        chosen = [k for k in plans.keys.values() if name is None or k.name.startswith(name)]
+        chosen = [k for k in plans.all_keys() if name is None or k.name.startswith(name)]
         return 200, {"item": [_key_shape(k, values) for k in chosen]}
 
     def get_key(request: HttpRequest, body: dict[str, Any], key_id: str) -> tuple[int, Any]:
@@ -84,7 +84,7 @@ def routes(plans: UsagePlans, clock: Callable[[], float]) -> list[Route]:
 
     def list_plans(request: HttpRequest, body: dict[str, Any]) -> tuple[int, Any]:
         key_id = (request.query.get("keyId") or [None])[0]
-        chosen = [p for p in plans.plans.values() if key_id is None or key_id in p.keys]
+        chosen = [p for p in plans.all_plans() if key_id is None or key_id in p.keys]
         return 200, {"item": [_plan_shape(p) for p in chosen]}
 
     def get_plan(request: HttpRequest, body: dict[str, Any], plan_id: str) -> tuple[int, Any]:
@@ -101,7 +101,7 @@ def routes(plans: UsagePlans, clock: Callable[[], float]) -> list[Route]:
         return 201, _plan_key_shape(plans.add_key(plan_id, str(body.get("keyId", ""))))
 
     def list_plan_keys(request: HttpRequest, body: dict[str, Any], plan_id: str) -> tuple[int, Any]:
-        members = [plans.keys[k] for k in sorted(plans.plan(plan_id).keys) if k in plans.keys]
+        members = [k for k in plans.all_keys() if k.id in plans.plan(plan_id).keys]
         return 200, {"item": [_plan_key_shape(k) for k in members]}
 
     def remove_plan_key(request: HttpRequest, body: dict[str, Any], plan_id: str, key_id: str) -> tuple[int, Any]:

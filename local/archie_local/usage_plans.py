@@ -95,6 +95,14 @@ class UsagePlans:
 
     # --- the control plane ---------------------------------------------------------------------------------
 
+    def all_keys(self) -> list[ApiKey]:
+        with self._lock:
+            return list(self.keys.values())
+
+    def all_plans(self) -> list[UsagePlan]:
+        with self._lock:
+            return list(self.plans.values())
+
     def create_api_key(self, name: str, value: str | None, enabled: bool, now: float) -> ApiKey:
         value = value if value is not None else "".join(secrets.choice(_ALPHANUMERIC) for _ in range(40))
         if not 20 <= len(value) <= 128 or not value.isascii() or not value.isalnum():

@@ -192,3 +192,17 @@ def test_an_api_key_is_in_at_most_one_plan_per_stage() -> None:
     with pytest.raises(ControlPlaneError) as conflict:
         plans.add_key(second.id, key.id)
     assert conflict.value.kind == "ConflictException"
+
+
+@pytest.mark.parametrize("period", ["day", "week", "month"])
+@pytest.mark.parametrize(
+    "moment", ["2026-11-26T12:00:00", "2026-11-30T00:00:00", "2026-12-31T23:59:59", "2028-02-29T08:00:00"]
+)
+def test_the_emulators_quota_periods_are_the_ones_the_usage_read_reports(period: str, moment: str) -> None:
+    from archie_keys.domain.rate_limits import period_bounds
+    from archie_local.usage_plans import period_start
+
+    now = datetime.fromisoformat(moment).replace(tzinfo=UTC).timestamp()
+    start, end = period_bounds(period, now)
+    assert period_start(period.upper(), now).timestamp() == start
+    assert period_start(period.upper(), end).timestamp() == end  # the next period starts where resets_at says

@@ -122,3 +122,26 @@ def test_the_local_control_plane_answers_errors_as_api_gateway_does(stack: Stack
 
 def _key_id(stack: Stack, chain: str) -> str:
     return next(k["id"] for k in stack.client.get_api_keys()["items"] if k["name"] == f"{NAMESPACE}/{chain}")
+
+
+def test_a_registered_stage_is_added_to_a_plan_and_its_limits_can_be_replaced(stack: Stack) -> None:
+    plan_id = stack.engine.plan_id(parse_limits({"rate_per_second": 1}))
+    stack.engine.attach("chain1", parse_limits({"rate_per_second": 1}))
+    assert stack.statuses("limited", 2) == [200, 429]
+    stack.client.update_usage_plan(
+        usagePlanId=plan_id, patchOperations=[{"op": "replace", "path": "/throttle/burstLimit", "value": "3"}]
+    )
+    stack.clock.now += 10
+    assert stack.statuses("limited", 4) == [200, 200, 200, 429]
+    with pytest.raises(ClientError) as unknown:
+        stack.client.update_usage_plan(
+            usagePlanId=plan_id, patchOperations=[{"op": "add", "path": "/apiStages", "value": "nope:prod"}]
+        )
+    assert unknown.value.response["Error"]["Code"] == "NotFoundException"
+    assert stack.api.usage_plans is not None
+    stack.api.usage_plans.known_stages.add(("otherapi99", "prod"))
+    stack.client.update_usage_plan(
+        usagePlanId=plan_id, patchOperations=[{"op": "add", "path": "/apiStages", "value": "otherapi99:prod"}]
+    )
+    stages = stack.client.get_usage_plan(usagePlanId=plan_id)["apiStages"]
+    assert {(s["apiId"], s["stage"]) for s in stages} == {(API_ID, STAGE), ("otherapi99", "prod")}
