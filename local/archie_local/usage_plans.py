@@ -153,6 +153,8 @@ class UsagePlans:
             key = self.keys.get(key_id)
             if key is None:
                 raise ControlPlaneError(404, "NotFoundException", "Invalid API Key identifier specified")
+            if key_id in plan.keys:
+                raise ControlPlaneError(409, "ConflictException", "Usage Plan Key already exists")
             for other in self.plans.values():
                 if other is not plan and key_id in other.keys and other.stages & plan.stages:
                     raise ControlPlaneError(

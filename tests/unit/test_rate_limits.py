@@ -56,6 +56,20 @@ def test_a_quota_alone_is_a_limit() -> None:
     assert parsed is not None and parsed.to_dict() == {"quota": {"limit": 5, "period": "day"}}
 
 
+def test_limits_read_back_from_dynamodb_numbers_answer_as_json() -> None:
+    import json
+    from decimal import Decimal
+
+    stored = {"rate_per_second": Decimal(2), "burst": Decimal(4), "quota": {"limit": Decimal(10), "period": "day"}}
+    read = limits_of(stored)
+    assert read == Limits(2, 4, Quota(10, "day")) and read is not None
+    assert json.loads(json.dumps(read.to_dict())) == {
+        "rate_per_second": 2,
+        "burst": 4,
+        "quota": {"limit": 10, "period": "day"},
+    }
+
+
 def test_null_means_no_limits() -> None:
     assert parse_limits(None) is None
     assert limits_of(None) is None and limits_of({}) is None

@@ -106,10 +106,11 @@ def limits_of(stored: Mapping[str, Any] | None) -> Limits | None:
     """The limits a key record holds (written by `Limits.to_dict`), trusted as written."""
     if not stored:
         return None
-    quota = stored.get("quota")
+    quota, rate, burst = stored.get("quota"), stored.get("rate_per_second"), stored.get("burst")
+    # Numbers come back from DynamoDB as Decimal: held as int, so equal limits compare (and name plans) equal.
     return Limits(
-        rate_per_second=stored.get("rate_per_second"),
-        burst=stored.get("burst"),
+        rate_per_second=None if rate is None else int(rate),
+        burst=None if burst is None else int(burst),
         quota=Quota(int(quota["limit"]), str(quota["period"])) if quota else None,
     )
 
