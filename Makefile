@@ -33,8 +33,8 @@ SEED ?= 1
 THREADS ?= 16
 
 .PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible unit infrastructure integration e2e \
-	fuzz openapi docs bench cost load load-smoke mutate bootstrap secret clean browser deploy-dashboard redrive \
-	audit-skipped pepper-status pepper-rotate pepper-retire replay-revocations oidc-issuer oidc-token
+	fuzz openapi docs bench bench-ip-cache cost load load-smoke mutate bootstrap secret clean browser deploy-dashboard \
+	redrive audit-skipped pepper-status pepper-rotate pepper-retire replay-revocations oidc-issuer oidc-token
 
 install: $(STAMP)
 
@@ -133,6 +133,11 @@ docs: install
 ## Authorizer benchmark: p50/p99 in microseconds on stderr; stdout is one JSON object and nothing else.
 bench: install
 	@$(BIN)/python -m tests.bench.authorizer_bench
+
+## What keying the authorizer cache on the source address costs in cache hits, for five client populations
+## (docs/limits.md); stdout is one JSON line, a table on stderr. About a minute.
+bench-ip-cache: install
+	@$(BIN)/python -m tests.bench.ip_cache_bench
 
 ## Cost per million authorized requests and the capacity table, from the template and the local stack's bytes.
 cost: install

@@ -1,14 +1,15 @@
 """The REQUEST authorizer step of the local API Gateway, as API Gateway runs it: missing identity sources
 answer 401 without calling the authorizer, and so does a header source sent more than once; its answer is
-cached for ReauthorizeEvery seconds keyed on the identity-source values; an "Unauthorized" error is 401
-(cached too); any other failure is 500; the returned policy is evaluated against the method ARN (explicit
-Deny wins, no matching Allow is 403)."""
+cached for ReauthorizeEvery seconds keyed on the identity-source values (headers, stage variables and $context
+variables such as identity.sourceIp); an "Unauthorized" error is 401 (cached too); any other failure is 500;
+the returned policy is evaluated against the method ARN (explicit Deny wins, no matching Allow is 403). The
+answer's usageIdentifierKey is cached with it, and handed to the usage plans by the gateway."""
 
 from __future__ import annotations
 
 import logging
 import re
-import time
+from dataclasses import dataclass
 from typing import Any
 
 from archie_local.events import Call, authorizer_event, method_arn
@@ -57,12 +58,28 @@ def _identity(api: LocalApi, call: Call) -> tuple[str, ...] | None:
         sent = call.request.header_values(header)
         sources.append(sent[0] if len(sent) == 1 else None)
     sources += [api.variables.get(variable) for variable in config.stage_variable_sources]
+    sources += [_context_value(call, name) for name in config.context_sources]
     values: list[str] = []
     for value in sources:
         if not value:
             return None
         values.append(value)
     return tuple(values)
+
+
+def _context_value(call: Call, name: str) -> str | None:
+    """A $context variable among the identity sources (routing admits only these)."""
+    if name == "identity.sourceIp":
+        return call.request.source_ip
+    return call.request.header("User-Agent")  # identity.userAgent
+
+
+@dataclass(frozen=True)
+class Authorized:
+    """What the authorizer let through: the context the backend gets, and the usageIdentifierKey it returned."""
+
+    context: dict[str, Any]
+    usage_identifier: str | None
 
 
 def _unauthorized(api: LocalApi, record: dict[str, Any]) -> HttpResponse:
@@ -72,15 +89,15 @@ def _unauthorized(api: LocalApi, record: dict[str, Any]) -> HttpResponse:
 
 def authorize(
     api: LocalApi, call: Call, route: Route, path_params: dict[str, str], record: dict[str, Any]
-) -> HttpResponse | dict[str, Any]:
-    """The gateway response refusing the call, or the authorizer context the backend gets."""
+) -> HttpResponse | Authorized:
+    """The gateway response refusing the call, or what the authorizer let through."""
     config = api.authorizer
     assert config is not None
     cache_key = _identity(api, call)
     if cache_key is None:
         return _unauthorized(api, record)
     arn = method_arn(api, call)
-    now = time.monotonic()
+    now = api.clock()
     with api._cache_lock:
         cached = api._cache.get(cache_key)
     if cached is not None and cached[0] > now:
@@ -106,4 +123,7 @@ def authorize(
         return api.gateway_response(
             "ACCESS_DENIED", 403, "User is not authorized to access this resource with an explicit deny"
         )
-    return {**context, "principalId": outcome.get("principalId")}
+    identifier = outcome.get("usageIdentifierKey")
+    return Authorized(
+        {**context, "principalId": outcome.get("principalId")}, identifier if isinstance(identifier, str) else None
+    )

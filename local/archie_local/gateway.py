@@ -8,6 +8,8 @@ What it does as API Gateway does:
 * a body over 10 MB is REQUEST_TOO_LARGE (413), before routing;
 * CORS preflight (OPTIONS) answered without the authorizer when the API configures Cors;
 * the REQUEST authorizer (`authorization`), whose context reaches the backend in requestContext.authorizer;
+* usage plans on methods that require an API key (`usage_plans`): INVALID_API_KEY (403), QUOTA_EXCEEDED and
+  THROTTLED (429), each key against its own plan's limits;
 * request ids: `requestId` (the client's x-amzn-RequestId when a UUID) and `extendedRequestId` (its own),
   in both events' requestContext and on every response as x-amzn-RequestId and x-amz-apigw-id;
 * a JSON access-log record per request, in the template's AccessLogSetting format, to a sink.
@@ -25,12 +27,20 @@ from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote
 
-from archie_local.authorization import authorize, policy_allows
+from archie_local.authorization import Authorized, authorize, policy_allows
 from archie_local.events import Call, request_context, request_fields
 from archie_local.http_server import HttpRequest, HttpResponse
 from archie_local.lambdas import Occupancy
 from archie_local.logs import render_access_log
 from archie_local.routing import API_METHODS, LocalApi, Route
+from archie_local.usage_plans import ADMITTED
+
+# API Gateway's own answers when a usage plan refuses a request (its default gateway responses).
+_USAGE_REFUSALS = {
+    "INVALID_API_KEY": (403, "Forbidden"),
+    "THROTTLED": (429, "Too Many Requests"),
+    "QUOTA_EXCEEDED": (429, "Limit Exceeded"),
+}
 
 __all__ = ["AccessLogSink", "Gateway", "policy_allows"]
 
@@ -93,12 +103,17 @@ class Gateway:
             return self.api.gateway_response("MISSING_AUTHENTICATION_TOKEN", 403, "Missing Authentication Token")
         route, path_params = matched
         record["resourcePath"] = route.resource
-        authorizer_context: dict[str, Any] | None = None
+        authorized: Authorized | None = None
         if self.api.authorizer is not None and route.authorized:
             outcome = authorize(self.api, call, route, path_params, record)
             if isinstance(outcome, HttpResponse):
                 return outcome
-            authorizer_context = outcome
+            authorized = outcome
+        if route.api_key_required:
+            refused = self._usage_plan(call, authorized, record)
+            if refused is not None:
+                return refused
+        authorizer_context = authorized.context if authorized is not None else None
         event = {
             **request_fields(self.api, call, route, path_params),
             "requestContext": {**request_context(self.api, call, route), "authorizer": authorizer_context},
@@ -106,6 +121,25 @@ class Gateway:
             "isBase64Encoded": False,
         }
         return self._integrate(route, event, request.method, record)
+
+    def _usage_plan(self, call: Call, authorized: Authorized | None, record: dict[str, Any]) -> HttpResponse | None:
+        """API Gateway's usage-plan step for a method that requires an API key: None lets the request through."""
+        if self.api.api_key_source == "AUTHORIZER":
+            value = authorized.usage_identifier if authorized is not None else None
+        else:
+            sent = call.request.header_values("x-api-key")
+            value = sent[0] if len(sent) == 1 else None
+        plans = self.api.usage_plans
+        verdict = (
+            "INVALID_API_KEY"
+            if plans is None
+            else plans.admit(self.api.api_id, self.api.stage, value, self.api.clock())
+        )
+        if verdict == ADMITTED:
+            return None
+        record["error.responseType"] = verdict
+        status, message = _USAGE_REFUSALS[verdict]
+        return self.api.gateway_response(verdict, status, message)
 
     def _integrate(self, route: Route, event: dict[str, Any], method: str, record: dict[str, Any]) -> HttpResponse:
         try:

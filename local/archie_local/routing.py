@@ -1,11 +1,13 @@
 """The template's REST APIs as the local API Gateway sees them: routes (from the functions' Api Events), the
-REQUEST authorizer's configuration, gateway responses, CORS and the access-log setting, per API."""
+REQUEST authorizer's configuration, gateway responses, CORS, the access-log setting, and the API-key settings
+that put a method under the usage plans (`usage_plans`), per API."""
 
 from __future__ import annotations
 
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +16,10 @@ from typing import Any
 from archie_local.http_server import HttpResponse
 from archie_local.lambdas import FunctionRegistry, LocalFunction
 from archie_local.template import Resolver, resources_of_type
+from archie_local.usage_plans import UsagePlans, from_template
+
+# The $context variables a REQUEST authorizer may take as identity sources here (SAM's Identity.Context).
+CONTEXT_SOURCES = frozenset({"identity.sourceIp", "identity.userAgent"})
 
 # The methods API Gateway knows: a route's ANY means these, and nothing else reaches an integration.
 API_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
@@ -28,6 +34,8 @@ class Route:
     specificity: tuple[int, int]
     # False for an event with `Auth: {Authorizer: NONE}`: the API's default authorizer does not run.
     authorized: bool = True
+    # The method requires an API key (the event's Auth.ApiKeyRequired, else the API's): usage plans apply.
+    api_key_required: bool = False
 
 
 @dataclass
@@ -36,6 +44,8 @@ class AuthorizerConfig:
     header_sources: list[str]
     stage_variable_sources: list[str]
     ttl_seconds: int
+    # $context variables among the identity sources (SAM's Identity.Context), e.g. identity.sourceIp.
+    context_sources: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -61,6 +71,12 @@ class LocalApi:
     static_site: Callable[[str], Path | None] | None = None
     # The headers every answer of the static site carries (archie_local.site.security_headers).
     static_headers: dict[str, str] = field(default_factory=dict)
+    # Where the key of a method that requires one comes from: HEADER (x-api-key) or AUTHORIZER (the
+    # authorizer's usageIdentifierKey); the API keys and usage plans it is checked against, shared by every API.
+    api_key_source: str = "HEADER"
+    usage_plans: UsagePlans | None = None
+    # The time the authorizer cache and the usage plans see (epoch seconds): a test moves it instead of sleeping.
+    clock: Callable[[], float] = time.time
     _cache: dict[tuple[str, ...], tuple[float, Any]] = field(default_factory=dict)
     _cache_lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -113,6 +129,7 @@ def _function_of(value: Any) -> str:
 
 def build_apis(template: dict[str, Any], resolver: Resolver, registry: FunctionRegistry) -> dict[str, LocalApi]:
     apis: dict[str, LocalApi] = {}
+    keys_required: dict[str, bool] = {}  # the API's Auth.ApiKeyRequired: each method's default
     for name, spec in resources_of_type(template, "AWS::Serverless::Api", resolver).items():
         props = spec["Properties"]
         auth = props.get("Auth", {})
@@ -121,11 +138,19 @@ def build_apis(template: dict[str, Any], resolver: Resolver, registry: FunctionR
         if default:
             config = auth["Authorizers"][default]
             identity = config.get("Identity", {})
+            unknown = set(identity.get("Context", [])) - CONTEXT_SOURCES
+            if unknown:
+                raise ValueError(f"{name}: identity sources {sorted(unknown)} are not emulated locally")
             authorizer = AuthorizerConfig(
                 function=registry[_function_of(config["FunctionArn"])],
                 header_sources=list(identity.get("Headers", [])),
                 stage_variable_sources=list(identity.get("StageVariables", [])),
                 ttl_seconds=int(resolver.resolve(identity.get("ReauthorizeEvery", 300))),
+                context_sources=list(identity.get("Context", [])),
+            )
+        if auth.get("UsagePlan", {}).get("CreateUsagePlan", "NONE") != "NONE":
+            raise ValueError(
+                f"{name}: SAM's Auth.UsagePlan is not emulated locally; declare AWS::ApiGateway::UsagePlan"
             )
         responses = {}
         for kind, response in props.get("GatewayResponses", {}).items():
@@ -160,7 +185,9 @@ def build_apis(template: dict[str, Any], resolver: Resolver, registry: FunctionR
             cors=cors,
             access_log_format=access_log,
             access_log_group=access_log_group,
+            api_key_source=str(resolver.resolve(props.get("ApiKeySourceType", "HEADER"))),
         )
+        keys_required[name] = auth.get("ApiKeyRequired") is True
     for fn_name, spec in resources_of_type(template, "AWS::Serverless::Function", resolver).items():
         for event in spec["Properties"].get("Events", {}).values():
             if event["Type"] != "Api":
@@ -168,7 +195,8 @@ def build_apis(template: dict[str, Any], resolver: Resolver, registry: FunctionR
             event_props = event["Properties"]
             api_name = event_props["RestApiId"]["Ref"]
             pattern, specificity = _compile(event_props["Path"])
-            authorized = event_props.get("Auth", {}).get("Authorizer") != "NONE"
+            event_auth = event_props.get("Auth", {})
+            authorized = event_auth.get("Authorizer") != "NONE"
             apis[api_name].routes.append(
                 Route(
                     event_props["Method"].upper(),
@@ -177,8 +205,11 @@ def build_apis(template: dict[str, Any], resolver: Resolver, registry: FunctionR
                     registry[fn_name],
                     specificity,
                     authorized,
+                    api_key_required=event_auth.get("ApiKeyRequired", keys_required[api_name]) is True,
                 )
             )
+    usage_plans = from_template(template, resolver, {name: (api.api_id, api.stage) for name, api in apis.items()})
     for api in apis.values():
         api.routes.sort(key=lambda r: r.specificity, reverse=True)
+        api.usage_plans = usage_plans
     return apis

@@ -185,6 +185,49 @@ TRUST_TTL_MAX_SECONDS = 12 * 3600
 # The details of a workload kept in the audit (repository, workflow, ref, run id): each value at most this.
 OIDC_ACTOR_DETAIL_MAX_CHARS = 256
 
+# --- Per-key limits and key events (issue 21: docs/limits.md) ---------------------------------------------
+
+# A key's network allow-list is matched on every decision the authorizer makes for it: a short list keeps that
+# a handful of comparisons, and 16 ranges cover a company's offices, NAT gateways and CI runners.
+ALLOWED_CIDRS_MAX = 16
+# The longest CIDR text: an IPv6 address written with an embedded IPv4 tail (45 characters) and "/128".
+CIDR_MAX_LENGTH = 49
+# A source address as API Gateway reports it is never longer than an IPv6 address in its longest form.
+SOURCE_IP_MAX_LENGTH = 45
+
+# Rate limits become API Gateway usage plans (docs/limits.md): a key's steady rate and burst cannot usefully
+# exceed the account's own throttle per region (10,000 requests/s, a bucket of 5,000), and a quota is a usage
+# plan's int32 Limit, held well inside it.
+RATE_PER_SECOND_MAX = 10_000
+BURST_MAX = 5_000
+QUOTA_LIMIT_MAX = 1_000_000_000
+QUOTA_PERIODS = ("day", "week", "month")
+
+# Webhooks. A URL is fetched by the delivery function: a bound keeps a hostile one from being megabytes, and
+# 2,048 characters is what browsers and proxies reliably carry.
+WEBHOOK_URL_MAX_LENGTH = 2048
+# A webhook is named like a role (it is a path segment too).
+WEBHOOK_NAME_PATTERN = ROLE_NAME_PATTERN
+# Each webhook is a fan-out target of every matching event: a bound keeps one event's deliveries few.
+WEBHOOKS_PER_ENVIRONMENT_MAX = 10
+# Standard Webhooks: a signing secret is random, at least 24 bytes; we issue 32 and accept up to 64.
+WEBHOOK_SECRET_BYTES = 32
+WEBHOOK_SECRET_MIN_BYTES = 24
+WEBHOOK_SECRET_MAX_BYTES = 64
+# A receiver refuses a delivery signed further than this from its own clock (the specification's 5 minutes):
+# a captured delivery cannot be replayed later, and a retry is signed afresh with the time of its attempt.
+WEBHOOK_TOLERANCE_SECONDS = 5 * 60
+# The specification recommends a receiver be given 15 to 30 s; the delivery function's timeout is above it.
+WEBHOOK_TIMEOUT_SECONDS = 15
+# What a delivery record keeps of a receiver's answer (the dashboard shows it): enough to read an error.
+WEBHOOK_RESPONSE_KEPT_BYTES = 1024
+# Delays before each retry: the specification's example schedule, each step capped at 12 hours (SQS's longest
+# visibility timeout, the engine on AWS). Nine attempts over about 41.6 hours, past the 24 hours the issue asks.
+WEBHOOK_RETRY_DELAYS_SECONDS = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 12 * 3600, 12 * 3600)
+# Each delay is spread by up to this fraction either way, so receivers recovering from an outage are not met
+# by every queued delivery in the same second.
+WEBHOOK_RETRY_JITTER = 0.1
+
 # What each pattern means, in words: the message a client gets when a value does not match it.
 PATTERN_MEANINGS = {
     SLUG_PATTERN: f"1-{SLUG_MAX_LENGTH} lowercase letters and digits",
