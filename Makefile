@@ -130,7 +130,7 @@ openapi: install
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir site
 
-## Authorizer benchmark: p50/p99 in microseconds on stderr; stdout is one JSON object and nothing else.
+## Authorizer benchmark and expiry's lateness at the local gateway: p50/p99 on stderr; stdout is one JSON object and nothing else.
 bench: install
 	@$(BIN)/python -m tests.bench.authorizer_bench
 

@@ -19,10 +19,16 @@ FAST_ENVIRONMENT = {
     "AUTHORIZER_CACHE_TTL_SECONDS": "0.2",
     "AUTHORIZER_NEGATIVE_CACHE_TTL_SECONDS": "0.2",
     "POWERTOOLS_TRACE_DISABLED": "true",
+    # API Gateway's control plane takes ~10 flushes a second per account, so the deployed stack flushes a stage
+    # at most once a second (aws.flush_coordination); here nothing limits them, and a change need not wait.
+    "FLUSH_INTERVAL_SECONDS": "0.05",
 }
 # In-process tests compact the audit themselves (compact(), below): short arrival buckets, so it waits little.
 # The local stack's own (archie_local.stack.LOCAL_ENVIRONMENT) are longer: its compactor keeps up with a load.
 IN_PROCESS_ENVIRONMENT = {**FAST_ENVIRONMENT, "AUDIT_ARRIVAL_BUCKET_SECONDS": "0.2", "AUDIT_SETTLE_SECONDS": "0.05"}
+# ... and in-process tests write keys at once, so a mass revocation's last pass need not wait for creations that
+# could take a minute (limits.REVOCATION_SETTLE_SECONDS); the test of a key committed late waits for it.
+IN_PROCESS_ENVIRONMENT["REVOCATION_SETTLE_SECONDS"] = "0.3"
 
 ALL_ACTIONS = ["read", "write", "update", "delete"]
 
@@ -186,13 +192,50 @@ def serialize_aws_calls(patch: Any) -> None:
     patch.setattr(botocore.client.BaseClient, "_make_api_call", serialized)
 
 
+_in_process_functions: list[Any] = []
+
+
+def in_process_functions() -> Any:
+    """The FunctionRegistry that serves Lambda's Invoke in this process (see serve_lambda_in_process)."""
+    return _in_process_functions[-1]
+
+
+def serve_lambda_in_process(patch: Any, registry: Any) -> None:
+    """Lambda's Invoke answered in-process by the template's own functions, as the local stack's control plane
+    answers it (archie_local.control_plane): InvocationType Event runs on a thread of its own (with Lambda's
+    retries), RequestResponse at once. moto's Lambda would need Docker. `patch`: a pytest MonkeyPatch."""
+    import io
+
+    import botocore.client
+    from botocore.exceptions import ClientError
+    from botocore.response import StreamingBody
+
+    original = botocore.client.BaseClient._make_api_call
+
+    def call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if client.meta.service_model.service_name != "lambda" or operation != "Invoke":
+            return original(client, operation, params)
+        function = registry.find(str(params["FunctionName"]))
+        if function is None:
+            error = {"Error": {"Code": "ResourceNotFoundException", "Message": "Function not found"}}
+            raise ClientError(error, operation)
+        event = json.loads(params.get("Payload") or b"{}")
+        if params.get("InvocationType") == "Event":
+            registry.start_async(function, event)
+            return {"StatusCode": 202}
+        raw = json.dumps(function.invoke(event)).encode()
+        return {"StatusCode": 200, "Payload": StreamingBody(io.BytesIO(raw), len(raw))}
+
+    patch.setattr(botocore.client.BaseClient, "_make_api_call", call)
+
+
 @contextmanager
 def provisioned_in_process(patch: Any) -> Iterator[Any]:
     """The template's resources in moto's in-process mock, this process configured as a function of the
     stack (its environment variables, a fresh composition root), and undone after. `patch`: a pytest
     MonkeyPatch. No API Gateway control plane in-process, so no gateway result cache either (ReauthorizeEvery
     0) and no stage to flush: flushing on revocation is covered by the integration tier against the local
-    stack."""
+    stack. Lambda's Invoke runs the template's functions in-process (serve_lambda_in_process)."""
     from moto import mock_aws
 
     from archie_keys.edge import composition
@@ -200,7 +243,7 @@ def provisioned_in_process(patch: Any) -> Iterator[Any]:
     from archie_local.provision import provision
     from archie_local.template import REGION, load_template
 
-    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_API_GATEWAY", "AWS_PROFILE"):
+    for name in ("AWS_ENDPOINT_URL", "AWS_ENDPOINT_URL_API_GATEWAY", "AWS_ENDPOINT_URL_LAMBDA", "AWS_PROFILE"):
         patch.delenv(name, raising=False)
     patch.setenv("AWS_DEFAULT_REGION", REGION)
     patch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -216,6 +259,16 @@ def provisioned_in_process(patch: Any) -> Iterator[Any]:
         )
         for key, value in provisioned.environment.items():
             patch.setenv(key, value)
+        from archie_local.lambdas import FunctionRegistry
+
+        functions = FunctionRegistry(provisioned.functions)
+        serve_lambda_in_process(patch, functions)
+        _in_process_functions.append(functions)
         composition.reset()
-        yield provisioned
-        composition.reset()
+        try:
+            yield provisioned
+        finally:
+            # What a test started in the background (a revocation's worker) ends before its AWS goes away.
+            functions.wait_idle(60)
+            _in_process_functions.remove(functions)
+            composition.reset()

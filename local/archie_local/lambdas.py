@@ -5,13 +5,14 @@ loaded from its file under a unique module name, so functions never collide and 
 The shared package is imported exactly as on Lambda: `archie_keys`, installed (like the layer) into the
 environment.
 
-One lock per function: a Lambda execution environment handles one event at a time, and handlers keep
-per-invocation state on module-level objects (Powertools resolvers), so concurrent requests to the same
-function are served one after another, as a single warm instance would.
-
-Asynchronous invocations (log subscriptions, schedules) are run as Lambda runs them: an event that fails is
-tried again (twice, here at once rather than after one and two minutes), then its invocation record goes to
-the function's on-failure destination, as Lambda writes it.
+One lock per instance: a Lambda execution environment handles one event at a time, and handlers keep
+per-invocation state on module-level objects (Powertools resolvers). Requests through a gateway are served by
+one instance, one after another, as a single warm instance would. Asynchronous invocations (log
+subscriptions, schedules, Lambda's Invoke with InvocationType Event: `FunctionRegistry.start_async`) run as
+Lambda runs them: each on an instance of its own when the others are busy (an expiry flush waiting for its
+second must not hold up the next one), and an event that fails is tried again (twice, here at once rather
+than after one and two minutes), then its invocation record goes to the function's on-failure destination,
+as Lambda writes it.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ DeadLetters = Callable[[FunctionSpec, dict[str, Any]], None]
 logger = logging.getLogger("archie_local.lambdas")
 
 ASYNC_ATTEMPTS = 3  # Lambda's default: the first attempt and two retries (MaximumRetryAttempts: 2)
+# Instances of one function at once (Lambda scales further; one machine need not).
+MAX_INSTANCES = 16
 
 _running = threading.local()
 
@@ -117,12 +120,20 @@ def load_handler(spec: FunctionSpec) -> Handler:
     return handler
 
 
+class _Instance:
+    """One execution environment: its own copy of the handler's module, one event at a time."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.handler: Handler | None = None
+
+
 class LocalFunction:
     def __init__(self, spec: FunctionSpec, dead_letters: DeadLetters | None = None) -> None:
         self.spec = spec
         self.arn = function_arn(spec.logical_id)
-        self._handler: Handler | None = None
-        self._lock = threading.Lock()
+        self._instances = [_Instance()]
+        self._pool_lock = threading.Lock()
         self._dead_letters = dead_letters
         self.occupancy = Occupancy()
 
@@ -131,7 +142,7 @@ class LocalFunction:
         on-failure destination, if the function has one and the stack sends them)."""
         for attempt in range(1, ASYNC_ATTEMPTS + 1):
             try:
-                self.invoke(event)
+                self.invoke(event, concurrently=True)
                 return True
             except Exception as error:
                 logger.warning("%s failed (attempt %d of %d)", self.spec.logical_id, attempt, ASYNC_ATTEMPTS)
@@ -141,35 +152,84 @@ class LocalFunction:
                         self._dead_letters(self.spec, invocation_record(self.arn, event, error, attempt))
         return False
 
-    def invoke(self, event: dict[str, Any]) -> Any:
-        asked = time.perf_counter()
-        with self._lock:
-            began = time.perf_counter()
-            outer, _running.function = running_function(), self.spec.logical_id
-            try:
-                return self._invoke(event)
-            finally:
-                _running.function = outer
-                self.occupancy.add(time.perf_counter() - began, began - asked)
+    def _instance(self, concurrently: bool) -> _Instance:
+        """An instance, its lock held: the first one, or (concurrently) any idle one, a new one when every
+        instance is busy (up to MAX_INSTANCES; then the first, waited for)."""
+        if concurrently:
+            with self._pool_lock:
+                for instance in self._instances:
+                    if instance.lock.acquire(blocking=False):
+                        return instance
+                if len(self._instances) < MAX_INSTANCES:
+                    instance = _Instance()
+                    instance.lock.acquire()
+                    self._instances.append(instance)
+                    return instance
+        instance = self._instances[0]
+        instance.lock.acquire()
+        return instance
 
-    def _invoke(self, event: dict[str, Any]) -> Any:
-        if self._handler is None:
-            self._handler = load_handler(self.spec)
-        context = LocalContext(
-            function_name=self.spec.logical_id,
-            memory_limit_in_mb=self.spec.memory_mb,
-            timeout_s=self.spec.timeout_s,
-            invoked_function_arn=self.arn,
-            aws_request_id=str(uuid.uuid4()),
-            log_group_name=f"/aws/lambda/{self.spec.logical_id}",
-        )
-        return self._handler(event, context)
+    def invoke(self, event: dict[str, Any], *, concurrently: bool = False) -> Any:
+        asked = time.perf_counter()
+        instance = self._instance(concurrently)
+        began = time.perf_counter()
+        outer, _running.function = running_function(), self.spec.logical_id
+        try:
+            if instance.handler is None:
+                instance.handler = load_handler(self.spec)
+            context = LocalContext(
+                function_name=self.spec.logical_id,
+                memory_limit_in_mb=self.spec.memory_mb,
+                timeout_s=self.spec.timeout_s,
+                invoked_function_arn=self.arn,
+                aws_request_id=str(uuid.uuid4()),
+                log_group_name=f"/aws/lambda/{self.spec.logical_id}",
+            )
+            return instance.handler(event, context)
+        finally:
+            _running.function = outer
+            instance.lock.release()
+            self.occupancy.add(time.perf_counter() - began, began - asked)
 
 
 class FunctionRegistry:
     def __init__(self, specs: dict[str, FunctionSpec], dead_letters: DeadLetters | None = None) -> None:
         self.by_id = {name: LocalFunction(spec, dead_letters) for name, spec in specs.items()}
         self.by_arn = {fn.arn: fn for fn in self.by_id.values()}
+        self._background: list[threading.Thread] = []
+        self._background_lock = threading.Lock()
 
     def __getitem__(self, logical_id: str) -> LocalFunction:
         return self.by_id[logical_id]
+
+    def find(self, name: str) -> LocalFunction | None:
+        """A function by what Lambda's Invoke accepts: its name, its ARN, or its ARN with a qualifier."""
+        if name in self.by_id:
+            return self.by_id[name]
+        arn = name if name.count(":") <= 6 else name.rsplit(":", 1)[0]
+        return self.by_arn.get(arn)
+
+    def start_async(self, function: LocalFunction, event: dict[str, Any]) -> threading.Thread:
+        """Lambda's asynchronous invocation: accepted at once, run on a thread of its own (with retries and
+        the dead-letter destination, as invoke_async does)."""
+        thread = threading.Thread(
+            target=function.invoke_async, args=(event,), name=f"async-{function.spec.logical_id}", daemon=True
+        )
+        with self._background_lock:
+            self._background = [t for t in self._background if t.is_alive()]
+            self._background.append(thread)
+        thread.start()
+        return thread
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait (bounded) until every asynchronous invocation started so far, and those they started, ended."""
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._background_lock:
+                running = [t for t in self._background if t.is_alive()]
+            if not running:
+                return True
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return False
+            running[0].join(min(remaining, 0.5))

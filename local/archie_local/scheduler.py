@@ -1,6 +1,7 @@
 """EventBridge Scheduler's one-time schedules, emulated: moto stores the schedules the service creates; this
-thread fires each `at(...)` schedule when it is due by invoking its target function in-process with its
-Input, then deletes it (ActionAfterCompletion=DELETE)."""
+thread fires each `at(...)` schedule when it is due by invoking its target function asynchronously, in-process,
+with its Input, then deletes it (ActionAfterCompletion=DELETE). It fires at the second given, where AWS fires
+within the minute (app.expiry plans for that)."""
 
 from __future__ import annotations
 
@@ -59,12 +60,13 @@ class SchedulerEmulator:
                 if due is None or due > current:
                     continue
                 target = schedule["Target"]
-                function = self._registry.by_arn.get(target["Arn"])
+                function = self._registry.find(target["Arn"])
                 if function is not None:
                     # Scheduler invokes Lambda asynchronously: a failing flush is the function's to retry and
-                    # then send to its dead-letter queue; the schedule itself has done its work.
+                    # then send to its dead-letter queue; the schedule itself has done its work (and the next
+                    # schedule is not held up by a function that waits for its moment).
                     payload = json.loads(target.get("Input") or "{}")
-                    function.invoke_async(payload)
+                    self._registry.start_async(function, payload)
                     self.fired.append(payload)
                     fired += 1
                 self._client.delete_schedule(Name=summary["Name"], GroupName=group)

@@ -1,5 +1,5 @@
 """The whole service on one machine: moto server + provisioned resources + local API Gateways + emulated
-Scheduler, with the real handlers invoked in-process. No AWS account, no Docker."""
+Scheduler and Lambda Invoke, with the real handlers invoked in-process. No AWS account, no Docker."""
 
 from __future__ import annotations
 
@@ -102,6 +102,7 @@ class LocalStack:
                 "AWS_SECRET_ACCESS_KEY": "local",
                 "AWS_ENDPOINT_URL": self.moto_url,
                 "AWS_ENDPOINT_URL_API_GATEWAY": self.control_url,
+                "AWS_ENDPOINT_URL_LAMBDA": self.control_url,
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_NAMESPACE": "archie-keys-local",
             }
@@ -185,6 +186,7 @@ class LocalStack:
             **self.provisioned.environment,
             "AWS_ENDPOINT_URL": self.moto_url,
             "AWS_ENDPOINT_URL_API_GATEWAY": self.control_url,
+            "AWS_ENDPOINT_URL_LAMBDA": self.control_url,
             "AWS_DEFAULT_REGION": REGION,
             "AWS_ACCESS_KEY_ID": "local",
             "AWS_SECRET_ACCESS_KEY": "local",
@@ -265,6 +267,6 @@ class MotoServer:
 
 def control_plane_lazy(stack: LocalStack) -> Any:
     def dispatch(request: Any) -> Any:
-        return control_plane(stack.apis)(request)
+        return control_plane(stack.apis, stack.registry)(request)
 
     return dispatch

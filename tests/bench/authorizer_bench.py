@@ -4,7 +4,8 @@ compactor over one hot key's bucket (tests/bench/compaction_bench.py).
 Prints p50/p99 (microseconds) for a valid key with a cold in-function cache, the same key warm, a key with
 a bad checksum, a forged key (checksum-valid, never issued: refused by its tag) and a warm key holding 10
 roles x 20 permissions; the AWS calls malformed and forged keys cost (0), the time a known key id with a
-wrong secret takes beyond an unknown one (existence_gap_us_p50), what a look-alike with a valid tag costs
+wrong secret takes beyond an unknown one (existence_gap_us_p50), how long after expires_at the gateway still
+answers 200 (expiry_late_ms_p99, tests.bench.expiry_bench), what a look-alike with a valid tag costs
 (verify_*); beside them the raw cost of one argon2 verify with the deployed parameters, one HMAC-SHA256 and
 one DynamoDB GetItem on the same backend. The last line is one JSON object. Numbers are from one run on one
 machine: compare within a run, not across runs.
@@ -187,9 +188,12 @@ def main() -> int:
     from archie_keys.domain.keyformat import checksum, key_tag
     from archie_keys.edge.composition import get_services, get_settings
     from archie_local.stack import LocalStack
+    from tests.bench import expiry_bench
 
-    with LocalStack(port=0, sample_port=0) as stack:  # deployed argon2 parameters (19456 KiB, t=2, p=1)
+    # Deployed argon2 parameters (19456 KiB, t=2, p=1); keys may expire a second after they are made.
+    with LocalStack(port=0, sample_port=0, environment_overrides={"KEY_MIN_LIFETIME_SECONDS": "1"}) as stack:
         admin = stack.bootstrap("demo", "dev")
+        expiry = expiry_bench.measure(stack, admin)  # with the whole stack running, as expiries happen
         wide = wide_key(stack, admin)
         stack.quiesce()  # background threads (schedules, log delivery) would compete for the GIL
         authorizer = stack.registry["AuthorizerFunction"]
@@ -282,6 +286,7 @@ def main() -> int:
             lambda: hmac.new(pepper, secret, hashlib.sha256).digest(), 20000
         )
 
+    results.update(expiry)
     results["authorizer_import_ms"], results["boto3_import_ms"] = import_ms()
     from tests.bench.compaction_bench import measure as measure_compaction
 
@@ -317,7 +322,8 @@ def main() -> int:
         f"cold <= 1.3 x (argon2 + GetItem) ({results['cold_over_argon2_plus_getitem']}x), "
         f"malformed AWS calls = 0 ({results['malformed_aws_calls']}), forged AWS calls = 0 "
         f"({results['forged_aws_calls']}), forged <= 1.5 x malformed ({results['forged_over_malformed']}x), "
-        f"existence gap {results['existence_gap_us_p50']} us; "
+        f"existence gap {results['existence_gap_us_p50']} us; expiry late p99 {results['expiry_late_ms_p99']} ms "
+        f"over {results['expiry_keys']} keys; "
         f"authorizer cold-start imports {results['authorizer_import_ms']} ms <= 1.2 x bare boto3 "
         f"{results['boto3_import_ms']} ms ({results['authorizer_over_boto3_import']}x)",
         file=sys.stderr,

@@ -284,7 +284,7 @@ def test_the_sample_api_is_a_switch_off_by_default_and_everything_it_brings_foll
 def test_every_recurring_schedule_has_a_name_unique_to_its_stack(cloudformation) -> None:
     schedules = of_type(cloudformation, "AWS::Scheduler::Schedule")
     names = [s["Properties"]["Name"]["Fn::Sub"] for s in schedules.values()]
-    assert len(schedules) == 2 and len(set(names)) == len(names)
+    assert len(schedules) == 3 and len(set(names)) == len(names)
     assert all(name.startswith("${AWS::StackName}-") for name in names)
 
 

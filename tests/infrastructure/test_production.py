@@ -32,6 +32,10 @@ MANAGEMENT_WRITERS = {
     "RolesFunctionRole",
     "EnvironmentsFunctionRole",
     "SecretScanningFunctionRole",
+    "RevokeKeysFunctionRole",
+    # A mass revocation's keys, in batches: each a transaction with their events, their roles' counts and its
+    # progress (app.revocation_worker).
+    "RevocationWorkerFunctionRole",
 }
 # Functions that write keys, roles and environments whole, but in one partition of their own only
 # (dynamodb:LeadingKeys): the synthetic canary, in canary/probe.
@@ -174,7 +178,14 @@ def test_flushing_is_allowed_on_authorizer_caches_only_and_the_registry_is_read_
             "Resource": {
                 "Fn::Sub": "arn:${AWS::Partition}:apigateway:${AWS::Region}::/restapis/*/stages/*/cache/authorizers"
             },
-        }
+        },
+        # ... coalesced through one item per stage of the coordination table, and nothing else there.
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:UpdateItem", "dynamodb:GetItem"],
+            "Resource": {"Fn::GetAtt": ["CoordinationTable", "Arn"]},
+            "Condition": {"ForAllValues:StringLike": {"dynamodb:LeadingKeys": ["FLUSH#*"]}},
+        },
     ]
     (read,) = resources["ReadProtectedApisPolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert read["Action"] == "ssm:GetParametersByPath"
@@ -399,6 +410,11 @@ def test_the_asynchronous_functions_send_what_fails_to_their_dead_letter_queues(
         if props["FunctionName"] == {"Ref": "CanaryFunction"}:
             # A failed probe is a finding, reported by its metric: never retried, nothing to redrive.
             assert props["MaximumRetryAttempts"] == 0 and not props.get("DestinationConfig")
+            continue
+        if props["FunctionName"] == {"Ref": "RevocationWorkerFunction"}:
+            # Retried, then resumed by its sweep (the revocation's registry entry stays until it ends): its
+            # events hold nothing a redrive would add.
+            assert props["MaximumRetryAttempts"] == 2 and not props.get("DestinationConfig")
             continue
         assert props["MaximumRetryAttempts"] == 2
         queues[props["FunctionName"]["Ref"]] = props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0]

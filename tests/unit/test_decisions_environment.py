@@ -58,6 +58,8 @@ def valid_body(method: str, template: str, acme_key: str) -> Any:
         return {"permissions": [{"resource": "*", "actions": ["read"]}]}
     if template.endswith("/verify"):
         return {"key": acme_key}
+    if template.endswith("/keys/revocations"):
+        return {"context": {}, "reason": "every key of another environment"}
     return None
 
 
@@ -69,7 +71,13 @@ def test_a_demo_dev_key_is_refused_on_acme_prod_routes_even_when_the_handler_is_
     )
     demo_context = {**answer["context"], "principalId": answer["principalId"]}
     acme_key_id = acme.admin.split("_")[-1][:12]
-    values = {"project": acme.project, "environment": acme.environment, "key_id": acme_key_id, "role": "admin"}
+    values = {
+        "project": acme.project,
+        "environment": acme.environment,
+        "key_id": acme_key_id,
+        "role": "admin",
+        "revocation_id": acme_key_id,
+    }
     acme_before = acme.call("GET", "/keys").body
 
     routes = management_routes()

@@ -199,6 +199,18 @@ def legacy_keys_active(api: Any, admin_key: str, viewer: dict[str, Any], monkeyp
     return api("PUT", env_path("demo", "dev"), admin_key, {"legacy_keys": "refuse"})
 
 
+def too_many_revocations(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    from archie_keys.domain import limits
+    from archie_keys.edge import composition
+
+    monkeypatch.setattr(limits, "REVOCATIONS_RUNNING_MAX", 1)  # 20 in life: one is enough to fill it here
+    monkeypatch.setenv("REVOCATION_WORKER_FUNCTION", "")  # so the first stays under way
+    composition.reset()
+    revocations = env_path("demo", "dev", "/keys/revocations")
+    assert api("POST", revocations, admin_key, {"context": {"tenant": "a"}, "reason": "x"}).status == 202
+    return api("POST", revocations, admin_key, {"context": {"tenant": "b"}, "reason": "x"})
+
+
 Case = Callable[[Any, str, dict[str, Any], pytest.MonkeyPatch], Any]
 CASES: dict[str, Case] = {
     "unauthorized": lambda api, admin, viewer, mp: api("GET", KEYS, "archie_demo_dev_" + "A" * 40),
@@ -223,6 +235,7 @@ CASES: dict[str, Case] = {
     "key_not_active": not_active,
     "key_in_use": key_in_use,
     "conflict": stale_role_edit,
+    "too_many_revocations": too_many_revocations,
     "payload_too_large": lambda api, admin, viewer, mp: api("POST", KEYS, admin, raw_body=b"{" + b" " * 70_000 + b"}"),
     "validation_error": lambda api, admin, viewer, mp: api("POST", KEYS, admin, {"name": ""}),
     "invalid_json": lambda api, admin, viewer, mp: api("POST", KEYS, admin, raw_body=b'{"name": '),

@@ -19,20 +19,28 @@ from __future__ import annotations
 import contextvars
 import fnmatch
 import json
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import botocore.client
 import pytest
 
+from archie_keys.aws.dynamo import to_item
 from archie_local.lambdas import FunctionRegistry, LocalFunction
 from archie_local.template import load_template
-from tests.support import compact, env_path
+from tests.support import compact, env_path, in_process_functions
 from tests.unit.test_audit import access_line, delivery
 from tests.unit.test_secret_scanning import GitHub, alert
 
 CURRENT = contextvars.ContextVar[str | None]("function", default=None)
+# API calls whose IAM action has another name.
+IAM_ACTION = {
+    "lambda:Invoke": "lambda:InvokeFunction",
+    "apigateway:FlushStageAuthorizersCache": "apigateway:DELETE",  # API Gateway's actions are HTTP methods
+}
 TRANSACT_ACTIONS = {
     "Put": "PutItem",
     "Update": "UpdateItem",
@@ -46,9 +54,14 @@ def as_list(value: Any) -> list[Any]:
 
 
 def leading_keys(statement: dict[str, Any]) -> list[str] | None:
-    """The partitions a statement is limited to (dynamodb:LeadingKeys), or None when it is not."""
-    condition = statement.get("Condition", {}).get("ForAllValues:StringEquals", {})
-    return as_list(condition["dynamodb:LeadingKeys"]) if "dynamodb:LeadingKeys" in condition else None
+    """The partitions a statement is limited to (dynamodb:LeadingKeys, exact or with IAM's wildcards), or None
+    when it is not."""
+    conditions = statement.get("Condition", {})
+    for operator in ("ForAllValues:StringEquals", "ForAllValues:StringLike"):
+        condition = conditions.get(operator, {})
+        if "dynamodb:LeadingKeys" in condition:
+            return as_list(condition["dynamodb:LeadingKeys"])
+    return None
 
 
 def statements_by_function(resolver: Any) -> dict[str, list[dict[str, Any]]]:
@@ -79,9 +92,12 @@ def statements_by_function(resolver: Any) -> dict[str, list[dict[str, Any]]]:
 
 
 def partition_of(body: dict[str, Any]) -> str | None:
-    """The partition key value an item operation reaches (its Key or Item); None for a query."""
+    """The partition key value an item operation reaches (its Key or Item), or a query reads (`pk = :x`)."""
     item = body.get("Key") or body.get("Item") or {}
     value = item.get("pk", {}).get("S")
+    bound = re.search(r"\bpk = (:\w+)", body.get("KeyConditionExpression", ""))
+    if value is None and bound is not None:
+        value = body.get("ExpressionAttributeValues", {}).get(bound.group(1), {}).get("S")
     return str(value) if value is not None else None
 
 
@@ -91,7 +107,7 @@ def needed(
     """(action, resource, partition) a call needs; resource "*" where only the action is checked, partition
     None where it is not known (a query, another service)."""
     if service != "dynamodb":
-        return [(f"{service}:{operation}", "*", None)]
+        return [(IAM_ACTION.get(f"{service}:{operation}", f"{service}:{operation}"), "*", None)]
     if operation == "BatchGetItem":
         return [
             ("dynamodb:BatchGetItem", table_arn[table], partition_of({"Key": key}))
@@ -116,13 +132,24 @@ def allowed(statements: list[dict[str, Any]], action: str, resource: str, partit
     return any(
         any(fnmatch.fnmatchcase(action, pattern) for pattern in statement["actions"])
         and (resource == "*" or any(fnmatch.fnmatchcase(resource, r) for r in statement["resources"]))
-        and (statement.get("leading_keys") is None or partition in statement["leading_keys"])
+        and (
+            statement.get("leading_keys") is None
+            or (partition is not None and any(fnmatch.fnmatchcase(partition, k) for k in statement["leading_keys"]))
+        )
         for statement in statements
     )
 
 
 @pytest.fixture
 def recorded(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str, str, dict[str, Any]]]]:
+    from archie_keys.edge import composition
+
+    # Stages to flush (each change's flushes coalesced through the coordination table), keys that may expire
+    # within seconds (their flush invoked directly), revocations resumed after a second of silence.
+    monkeypatch.setenv("FLUSH_TARGETS", "mgmt/v1,orders/dev/demo/dev")
+    monkeypatch.setenv("KEY_MIN_LIFETIME_SECONDS", "1")
+    monkeypatch.setenv("REVOCATION_STALE_SECONDS", "1")
+    composition.reset()
     calls: list[tuple[str, str, str, dict[str, Any]]] = []
     original_call = botocore.client.BaseClient._make_api_call
     original_invoke = LocalFunction.invoke
@@ -131,12 +158,14 @@ def recorded(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[s
         function = CURRENT.get()
         if function is not None:
             calls.append((function, client.meta.service_model.signing_name, operation, params))
+        if operation == "FlushStageAuthorizersCache":
+            return {}  # moto has no API Gateway control plane: the call is what is checked
         return original_call(client, operation, params)
 
-    def invoke(self: LocalFunction, event: dict[str, Any]) -> Any:
+    def invoke(self: LocalFunction, event: dict[str, Any], **how: Any) -> Any:
         token = CURRENT.set(self.spec.logical_id)
         try:
-            return original_invoke(self, event)
+            return original_invoke(self, event, **how)
         finally:
             CURRENT.reset(token)
 
@@ -208,6 +237,30 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(
         leak = alert(token)
         reply = api("POST", "/secret-scanning/github", None, raw_body=leak, headers=github.headers(leak))
         assert reply.body[0]["label"] == "true_positive"
+    # A key expiring in seconds: too soon for a schedule, its flush is invoked at once and waits for it.
+    soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3))
+    assert api("POST", keys, admin_key, {"name": "brief", "roles": ["reader"], "expires_at": soon}).status == 201
+    # A mass revocation: the rule, the count, its progress; the worker marks the keys in the background.
+    api("POST", keys, admin_key, {"name": "t-17", "roles": ["reader"], "context": {"tenant": "t-17"}})
+    started = api("POST", f"{keys}/revocations", admin_key, {"context": {"tenant": "t-17"}, "reason": "iam"})
+    assert started.status == 202 and started.body["matched"] == 1, started.body
+    assert api("GET", f"{keys}/revocations/{started.body['revocation_id']}", admin_key).status == 200
+    # The sweep resumes a revocation whose worker fell silent (here one the table no longer has).
+    boto3.client("dynamodb").put_item(
+        TableName=aws.environment["COORDINATION_TABLE"],
+        Item=to_item(
+            {
+                "pk": "REVOCATIONS",
+                "sk": "demo#dev#Vc37AAAAAAAA",
+                "project": "demo",
+                "environment": "dev",
+                "revocation_id": "Vc37AAAAAAAA",
+                "heartbeat_ms": 0,
+            }
+        ),
+    )
+    assert functions["RevocationWorkerFunction"].invoke({"sweep": True}) == {"resumed": 1}
+    assert in_process_functions().wait_idle(60)
     # The synthetic canary, in its own environment, through the management API.
     token = CURRENT.set("CanaryFunction")
     try:
@@ -217,7 +270,8 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(
     assert result.passed, result
 
     table_arn = {
-        name: aws.resolver.attributes[(name, "Arn")] for name in ("KeysTable", "AuditTable", "IdempotencyTable")
+        name: aws.resolver.attributes[(name, "Arn")]
+        for name in ("KeysTable", "AuditTable", "IdempotencyTable", "CoordinationTable")
     }
     statements = statements_by_function(aws.resolver)
     denied = set()
@@ -237,6 +291,9 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(
         "RollKeyFunction",
         "SecretScanningFunction",
         "CanaryFunction",
+        "RevokeKeysFunction",
+        "RevocationWorkerFunction",
+        "ExpiryFlushFunction",
     } <= exercised
     environment_updates = [
         item["Update"]

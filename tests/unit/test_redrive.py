@@ -77,7 +77,7 @@ def test_an_expiry_scheduler_could_not_deliver_is_redriven_as_the_schedules_inpu
     # Scheduler's dead-letter event is the target's input itself (its error is in message attributes).
     url = queue_url(aws, "ExpiryFlushDeadLetterQueue")
     sqs = boto3.client("sqs")
-    event = {"project": "demo", "environment": "dev", "key_id": "Vc37AAAAAAAA"}
+    event = {"project": "demo", "environment": "dev", "expires_epoch": 1700000000}  # a schedule's Input
     sqs.send_message(
         QueueUrl=url,
         MessageBody=json.dumps(event),
@@ -148,7 +148,8 @@ def test_expiry_schedules_retry_for_an_hour_then_go_to_the_expiry_dead_letter_qu
     assert reply.status == 201, reply.body
 
     group = aws.environment["EXPIRY_SCHEDULE_GROUP"]
-    target = boto3.client("scheduler").get_schedule(Name=f"demo-dev-{reply.body['key_id']}", GroupName=group)["Target"]
+    (schedule,) = boto3.client("scheduler").list_schedules(GroupName=group)["Schedules"]
+    target = boto3.client("scheduler").get_schedule(Name=schedule["Name"], GroupName=group)["Target"]
 
     queue_arn = aws.resolver.get_att("ExpiryFlushDeadLetterQueue", "Arn")
     assert target["DeadLetterConfig"] == {"Arn": queue_arn}
@@ -174,9 +175,9 @@ def test_locally_an_async_event_that_fails_every_attempt_lands_in_the_dead_lette
     flush = registry["ExpiryFlushFunction"]
     original = flush.invoke
 
-    def counted(event: dict[str, Any]) -> Any:
+    def counted(event: dict[str, Any], **how: Any) -> Any:
         attempts.append(event)
-        return original(event)
+        return original(event, **how)
 
     flush.invoke = counted  # type: ignore[method-assign]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import calendar
+import json
 import time
 
 import boto3
@@ -117,15 +119,22 @@ def test_secret_delivery_outside_the_configured_prefix_is_refused_and_creates_no
 
 
 def test_the_old_keys_expiry_after_the_grace_is_scheduled_to_flush_the_gateway_caches(aws, api, admin_key) -> None:
+    from archie_keys.aws.schedules import SCHEDULER_PRECISION_SECONDS, schedule_name
+    from archie_keys.domain.clock import from_iso
+
     old = setup_key(api, admin_key)
-    api("POST", f"{KEYS}/{old['key_id']}/roll", admin_key, {"grace_seconds": 600})
+    rolled = api("POST", f"{KEYS}/{old['key_id']}/roll", admin_key, {"grace_seconds": 600})
+    second = int(from_iso(rolled.body["rolled_from"]["expires_at"]))
     scheduler = boto3.client("scheduler")
     group = aws.environment["EXPIRY_SCHEDULE_GROUP"]
-    names = [s["Name"] for s in scheduler.list_schedules(GroupName=group)["Schedules"]]
-    assert f"demo-dev-{old['key_id']}" in names
-    schedule = scheduler.get_schedule(Name=f"demo-dev-{old['key_id']}", GroupName=group)
+    # One schedule for the environment's second of expiry, firing early enough that Scheduler's minute of
+    # precision still ends before it: the flush function then waits for the very second.
+    schedule = scheduler.get_schedule(Name=schedule_name("demo", "dev", second), GroupName=group)
     assert schedule["Target"]["Arn"] == aws.environment["EXPIRY_FLUSH_FUNCTION_ARN"]
+    assert json.loads(schedule["Target"]["Input"]) == {"project": "demo", "environment": "dev", "expires_epoch": second}
     assert schedule["ActionAfterCompletion"] == "DELETE"
+    fires = calendar.timegm(time.strptime(schedule["ScheduleExpression"], "at(%Y-%m-%dT%H:%M:%S)"))
+    assert fires % 60 == 0 and fires + SCHEDULER_PRECISION_SECONDS < second
 
 
 def iso(epoch: float) -> str:

@@ -27,6 +27,7 @@ EXPECTED = {
     "key_usage": ("KeyUsageFunction", 404),
     "audit": ("AuditFunction", 200),
     "secret_scanning": ("SecretScanningFunction", 401),  # GitHub's signature, but of a key not configured
+    "revoke_keys": ("RevokeKeysFunction", 202),  # tenant t-17 has no keys: none matched
 }
 
 
@@ -72,8 +73,16 @@ def test_the_sample_expiry_event_flushes_the_stages_serving_its_environment(aws,
     )
     event = json.loads((EVENTS / "expiry_flush.json").read_text())
     result = FunctionRegistry(aws.functions)["ExpiryFlushFunction"].invoke(event)
-    assert result == {"flushed": ["mgmt/v1", "orders/dev"], "key_id": "Vc37AAAAAAAA"}
-    assert flushed == [("mgmt", "v1"), ("orders", "dev")]  # demo/prod's stage is left alone
+    assert result == {"flushed": ["mgmt/v1", "orders/dev"], "expires_epoch": 1700000000}
+    assert set(flushed) == {("mgmt", "v1"), ("orders", "dev")}  # demo/prod's stage is left alone
+    # A schedule made per key before schedules were per second still flushes, at once.
+    legacy = {"project": "demo", "environment": "dev", "key_id": "Vc37AAAAAAAA"}
+    assert FunctionRegistry(aws.functions)["ExpiryFlushFunction"].invoke(legacy)["key_id"] == "Vc37AAAAAAAA"
+
+
+def test_the_sample_sweep_event_resumes_nothing_when_no_revocation_is_under_way(aws) -> None:
+    event = json.loads((EVENTS / "revocation_worker.json").read_text())
+    assert FunctionRegistry(aws.functions)["RevocationWorkerFunction"].invoke(event) == {"resumed": 0}
 
 
 def test_the_sample_schedule_event_runs_the_compactor(aws) -> None:

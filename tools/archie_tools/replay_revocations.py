@@ -6,7 +6,7 @@ mass-revoked: each revocation is its own `key.deleted` or `key.leaked` event in 
 restored) works again. This reads those events since SINCE (the restore point, or earlier) from the audit
 table, environment by environment, oldest first, and revokes each key that is still active in the keys
 table, as it was revoked: `revoked_at` and `revoked_by` of the original revocation (a leak's marks too), its
-roles' key counts, its expiry schedule and idempotent response dropped. Each replay is audited as a
+roles' key counts, its idempotent response dropped. Each replay is audited as a
 `key.deleted` event by `--actor` with `replay_of` naming the original event. Then every environment that had
 a key revoked is flushed at every layer, once. It prints one line per event and a summary.
 
@@ -16,8 +16,9 @@ holders get 401: make them again), and a roll after it left its old key without 
 
 Uses the ordinary AWS credential chain (the stack's outputs name its tables) and needs Scan and GetItem on the
 keys table, Query on the audit table's by_env index, the writes of a revocation (UpdateItem on the keys and
-idempotency tables, PutItem on the audit table), scheduler:DeleteSchedule, ssm:GetParametersByPath on the
-registry and apigateway:DELETE on the stages' authorizer caches.
+idempotency tables, PutItem on the audit table), GetItem and UpdateItem on the coordination table (flushes are
+coalesced there), ssm:GetParametersByPath on the registry and apigateway:DELETE on the stages' authorizer
+caches.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ STACK_SETTINGS = {
     "AuditTableName": "AUDIT_TABLE",
     "PepperSecretArn": "PEPPER_SECRET_ID",
     "ProtectedApisPath": "PROTECTED_APIS_PATH",
-    "ExpiryScheduleGroupName": "EXPIRY_SCHEDULE_GROUP",
+    "CoordinationTableName": "COORDINATION_TABLE",
 }
 
 
@@ -185,7 +186,6 @@ class Replay:
         return "would revoke" if self.dry_run else self.revoke(record, event)
 
     def revoke(self, record: dict[str, Any], event: Event) -> str:
-        from archie_keys.app.changes import after_commit
         from archie_keys.app.revocation import forget_idempotent_response
         from archie_keys.aws.dynamo import TransactionRefused
         from archie_keys.domain import limits
@@ -211,7 +211,6 @@ class Replay:
         except TransactionRefused:
             return "already revoked"  # revoked meanwhile
         forget_idempotent_response(services, record)
-        after_commit(lambda: services.schedules.delete(*place, event.key_id), "delete schedule")
         return "revoked"
 
     def mark_leak(self, record: dict[str, Any], event: Event) -> str:

@@ -40,6 +40,15 @@ class RollKey:
 
 
 @dataclass(frozen=True)
+class RevokeKeys:
+    """Revoke every active key of the place whose context holds every `match` value ({}: every key)."""
+
+    place: Place
+    match: Mapping[str, str]
+    reason: str
+
+
+@dataclass(frozen=True)
 class PutRole:
     place: Place
     name: str

@@ -70,28 +70,42 @@ class Ticket:
         sealed = {**response, "key": seal(hasher.derive(self.request.bound), response["key"])}
         return services.idempotency.completion_write(self.claim, sealed, response["key_id"], hasher.version)
 
+    def answer_write(self, services: Services, response: dict[str, Any]) -> Write:
+        """The completion of a change whose answer holds no key value (see `once`'s `replay`)."""
+        return services.idempotency.answer_write(self.claim, response)
 
-def begin(services: Services, request: IdempotentRequest) -> Ticket | dict[str, Any]:
+
+# Answers a completed earlier request again: (services, request, what the record holds) -> the answer.
+Replay = Callable[[Services, IdempotentRequest, Existing], dict[str, Any]]
+
+
+def begin(services: Services, request: IdempotentRequest, replay: Replay | None = None) -> Ticket | dict[str, Any]:
     """Claim the request, or answer it: the stored response of an earlier identical request (its key still
-    active), 409 while that request runs, 409 key_not_active, or 422 for the same key with another body."""
+    active; or what `replay` answers for it), 409 while that request runs, 409 key_not_active, or 422 for the
+    same key with another body."""
     found = services.idempotency.claim(
         request.record_id, request.fingerprint, limits.IDEMPOTENCY_TTL_SECONDS, limits.IDEMPOTENCY_HOLD_SECONDS
     )
     if isinstance(found, Claim):
         return Ticket(request, found)
-    return _replay(services, request, found)
+    completed(request, found)
+    return (replay or _replay)(services, request, found)
 
 
 def once(
-    services: Services, request: IdempotentRequest | None, change: Callable[[Ticket | None], dict[str, Any]]
+    services: Services,
+    request: IdempotentRequest | None,
+    change: Callable[[Ticket | None], dict[str, Any]],
+    replay: Replay | None = None,
 ) -> dict[str, Any]:
     """The answer of `change`, run at most once per request: without an Idempotency-Key it simply runs; with
-    one, an earlier identical request's stored answer is returned instead (see `begin`), and a change that
-    fails gives up its claim so the client's retry runs it again. `change` stores its answer with the
-    ticket's completion write, in its own transaction."""
+    one, an earlier identical request's stored answer is returned instead (see `begin`; `replay` answers it
+    again for a change that created no key), and a change that fails before its commit gives up its claim so
+    the client's retry runs it again. `change` stores its answer with the ticket's completion write, in its
+    own transaction."""
     if request is None:
         return change(None)
-    ticket = begin(services, request)
+    ticket = begin(services, request, replay)
     if isinstance(ticket, dict):
         return ticket
     try:
@@ -101,7 +115,8 @@ def once(
         raise
 
 
-def _replay(services: Services, request: IdempotentRequest, found: Existing) -> dict[str, Any]:
+def completed(request: IdempotentRequest, found: Existing) -> None:
+    """Refuse to answer from a record made for another body (422), or one whose request still runs (409)."""
     if found.fingerprint != request.fingerprint:
         raise ValidationFailedError(
             "this Idempotency-Key was used with a different body",
@@ -114,6 +129,9 @@ def _replay(services: Services, request: IdempotentRequest, found: Existing) -> 
             field="Idempotency-Key",
             code="idempotency_in_progress",
         )
+
+
+def _replay(services: Services, request: IdempotentRequest, found: Existing) -> dict[str, Any]:
     if found.response is None or found.key_id is None or not _active(services, request, found.key_id):
         if found.key_id is not None:
             services.idempotency.forget_response(request.record_id, found.key_id)

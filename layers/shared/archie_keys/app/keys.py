@@ -12,6 +12,7 @@ cover; any other key answers 404 as if it did not exist, and creating one is pri
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from typing import Any
 
@@ -67,7 +68,13 @@ def check_expiry(expires_at: datetime | None, now: float, min_lifetime: int) -> 
         )
     if epoch > now + limits.EXPIRES_AT_MAX_DAYS * 86400:
         raise ValidationFailedError(f"expires_at must be within {limits.EXPIRES_AT_MAX_DAYS} days", field="expires_at")
-    return epoch
+    return expiry_second(epoch)
+
+
+def expiry_second(epoch: float) -> float:
+    """Keys expire on whole seconds, rounded down (never later than asked): every key of an environment
+    expiring in one second is refused at every layer together, by one flush per stage (aws.schedules)."""
+    return float(math.floor(epoch))
 
 
 def _check_authorizer_budget(identity: Identity) -> None:
@@ -181,10 +188,9 @@ def create_key(services: Services, caller: Identity, command: CreateKey, ticket:
     key_id = record["key_id"]
     plan = plan_delivery(services, command, scope)
     with Change() as change:
-        if expires_epoch is not None and services.schedules.put(
-            place.project, place.environment, key_id, expires_epoch
-        ):
-            change.undo_with(lambda: services.schedules.delete(place.project, place.environment, key_id), "schedule")
+        if expires_epoch is not None:
+            # Not undone if the key is not committed: the flush it arranges may serve other keys of that second.
+            services.schedules.put(place.project, place.environment, expires_epoch)
         delivery = prepare_delivery(services, change, plan, place, value, key_id, caller.key_id)
         details = {"name": command.name, "roles": list(command.roles)}
         if delivery is not None:

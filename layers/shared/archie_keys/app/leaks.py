@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from archie_keys.app.changes import after_commit
 from archie_keys.app.revocation import forget_idempotent_response
 from archie_keys.app.services import Services
 from archie_keys.aws.audit_writer import EVENT_RECORDED
@@ -80,7 +79,7 @@ def _event(services: Services, record: dict[str, Any], leak: LeakedToken, action
 def _react(services: Services, record: dict[str, Any], live: bool, leak: LeakedToken) -> bool:
     """Record the leak (and revoke a live key unless its environment only reports), unless this leak is
     recorded already. Returns whether this call revoked the key."""
-    project, environment, key_id = record["project"], record["environment"], record["key_id"]
+    project, environment = record["project"], record["environment"]
     declaration = services.store.get_environment(project, environment) or {}
     now = now_epoch()
     marks = {"leaked_at": to_iso(now), "leaked_url": leak.url}
@@ -106,7 +105,6 @@ def _react(services: Services, record: dict[str, Any], live: bool, leak: LeakedT
         return False
     if action == REVOKE:
         forget_idempotent_response(services, record)
-        after_commit(lambda: services.schedules.delete(project, environment, key_id), "delete schedule")
     return action == REVOKE
 
 

@@ -1,10 +1,10 @@
 """Use case: revoke (delete) a key, optionally only when it is idle.
 
 The revocation, its roles' counts and the audit event are one transaction; then the idempotent response that
-created the key is dropped, its expiry schedule deleted, and every cache layer flushed (steps 2-4 of
-aws.cache_flush). A guarded delete (`if_unused_for`) puts its "no accepted request since" condition in that
-same write, so a request that lands between the check and the revocation is never missed: rotation's step 3
-("the old key has no traffic") becomes a guard instead of a habit.
+created the key is dropped and every cache layer flushed (aws.cache_flush). A guarded delete (`if_unused_for`)
+puts its "no accepted request since" condition in that same write, so a request that lands between the check
+and the revocation is never missed: rotation's step 3 ("the old key has no traffic") becomes a guard instead
+of a habit.
 """
 
 from __future__ import annotations
@@ -94,7 +94,7 @@ def revoke_key(
             raise _in_use(services, place, now_stored, since) from None
         raise
     forget_idempotent_response(services, record)
-    after_commit(lambda: services.schedules.delete(place.project, place.environment, key_id), "delete schedule")
+    # Its expiry's schedule stays: other keys may expire in that second, and one flush more is harmless.
     return Revocation(
         {**record, "revoked_at": to_iso(now)}, services.flusher.revoke_everywhere(place.project, place.environment)
     )

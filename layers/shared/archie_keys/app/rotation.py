@@ -16,6 +16,7 @@ from archie_keys.app.keys import (
     check_expiry,
     check_secret_name,
     commit_change,
+    expiry_second,
     key_id_taken,
     live_key,
     new_key,
@@ -39,7 +40,7 @@ def _successor_expiry(old: dict[str, Any], command: RollKey, now: float, min_lif
     if old.get("expires_epoch") is None:
         return None
     lifetime = float(old["expires_epoch"]) - from_iso(old["created_at"])
-    return now + min(max(lifetime, float(min_lifetime)), limits.EXPIRES_AT_MAX_DAYS * 86400.0)
+    return expiry_second(now + min(max(lifetime, float(min_lifetime)), limits.EXPIRES_AT_MAX_DAYS * 86400.0))
 
 
 def roll_key(
@@ -75,22 +76,17 @@ def roll_key(
     successor_id = record["key_id"]
     old_expiry = old.get("expires_epoch")
     grace_end = now + command.grace_seconds
-    new_old_expiry = grace_end if old_expiry is None else min(float(old_expiry), grace_end)
+    new_old_expiry = expiry_second(grace_end if old_expiry is None else min(float(old_expiry), grace_end))
     rolled = {"expires_epoch": new_old_expiry, "expires_at": to_iso(new_old_expiry), "rolled_to": successor_id}
     # The successor may take the old key's own secret; another live key's needs replace_secret.
     plan = plan_delivery(services, create, scope, own_key_id=key_id)
     schedules = services.schedules
     with Change() as change:
-        if successor_expiry is not None and schedules.put(
-            place.project, place.environment, successor_id, successor_expiry
-        ):
-            change.undo_with(lambda: schedules.delete(place.project, place.environment, successor_id), "schedule")
+        # Neither is undone if the roll is not committed: each flush may serve other keys of its second.
+        if successor_expiry is not None:
+            schedules.put(place.project, place.environment, successor_expiry)
         if command.grace_seconds > 0:
-            previous = schedules.current(place.project, place.environment, key_id)
-            if schedules.put(place.project, place.environment, key_id, new_old_expiry):
-                change.undo_with(
-                    lambda: schedules.restore(place.project, place.environment, key_id, previous), "schedule"
-                )
+            schedules.put(place.project, place.environment, new_old_expiry)
         delivery = prepare_delivery(services, change, plan, place, value, successor_id, caller.key_id)
         created = {"name": old["name"], "roles": list(old["roles"]), "rolled_from": key_id}
         if delivery is not None:

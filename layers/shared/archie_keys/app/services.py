@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from archie_keys.aws.cache_flush import CacheFlusher
     from archie_keys.aws.dynamo import Transactions, Write
     from archie_keys.aws.idempotency import IdempotencyStore
+    from archie_keys.aws.invoker import AsyncInvoker
     from archie_keys.aws.key_store import KeyStore
+    from archie_keys.aws.revocation_store import RevocationStore
     from archie_keys.aws.schedules import ExpirySchedules
     from archie_keys.aws.secrets import SecretDelivery
     from archie_keys.domain.paging import PagingTokens
@@ -37,6 +39,14 @@ class AppConfig:
     key_min_lifetime_seconds: int = 60
     # Keys may be delivered only to secrets whose names start with this.
     secret_name_prefix: str = "archie/keys/"
+    # The function that marks a mass revocation's keys (its name or ARN); empty: none is started.
+    revocation_worker_function: str = ""
+    # A mass revocation's last pass comes this long after it began (limits.REVOCATION_SETTLE_SECONDS).
+    revocation_settle_seconds: float = 65.0
+    # A revocation whose worker gave no sign of life for this long is resumed by the sweep.
+    revocation_stale_seconds: float = 180.0
+    # Where an expiry flush is invoked directly when a key expires too soon for a schedule (app.expiry).
+    expiry_flush_function: str = ""
 
 
 class EventRecorder(Protocol):
@@ -76,6 +86,10 @@ class Services(Protocol):
     def schedules(self) -> ExpirySchedules: ...
     @property
     def idempotency(self) -> IdempotencyStore: ...
+    @property
+    def revocations(self) -> RevocationStore: ...
+    @property
+    def invoker(self) -> AsyncInvoker: ...
     @property
     def verifier(self) -> KeyVerifier: ...
 

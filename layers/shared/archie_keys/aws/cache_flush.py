@@ -1,9 +1,14 @@
 """Flushing API Gateway's authorizer result caches, so a revoked or expired key stops at the gateway layer too.
 
-API Gateway caches an authorizer's answer per identity source for up to ReauthorizeEvery seconds. Revocation
-therefore: (1) mark the key revoked in DynamoDB, (2) flush every stage that serves its environment,
-(3) wait until no warm authorizer instance can still hold an Allow from before the revocation (its cache TTL),
-(4) flush again, because a request between (2) and (3) may have re-cached such an Allow.
+API Gateway caches an authorizer's answer per identity source for up to ReauthorizeEvery seconds. Every change
+that takes a right away (a revocation, a mass revocation, an expiry, a role edit, a roll) therefore, once it is
+committed in DynamoDB: (1) flushes every stage that serves its environment, (2) waits until no warm authorizer
+instance can still hold a decision from before the change (its cache TTL), (3) flushes again, because a
+request between (1) and (2) may have re-cached such an Allow. `CacheFlusher.revoke_everywhere` is that one
+way, for every change.
+
+Each flush of a stage is coalesced with every other change's (aws.flush_coordination): at most one call per
+stage a second, however many changes ask, each change still served by a flush that started after its commit.
 On AWS this calls apigateway:FlushStageAuthorizersCache; locally the same boto3 call reaches the local
 gateway through AWS_ENDPOINT_URL_API_GATEWAY, so this code is identical in both places.
 
@@ -13,6 +18,7 @@ list (FLUSH_TARGETS) for local runs and tests.
 
 from __future__ import annotations
 
+import contextvars
 import json
 import logging
 import re
@@ -20,9 +26,12 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archie_keys.domain.keyformat import SLUG_RE
+
+if TYPE_CHECKING:
+    from archie_keys.aws.flush_coordination import FlushCoordinator
 
 logger = logging.getLogger("archie_keys.cache_flush")
 
@@ -158,11 +167,14 @@ class FlushReport:
     unflushed: tuple[str, ...] = ()
 
 
-# Every stage's flush is tried this many times (with these pauses) before it counts as not flushed.
+# Without coordination (no CoordinationTable, or it failed), every stage's flush is tried this many times (with
+# these pauses) before it counts as not flushed.
 FLUSH_ATTEMPTS = 3
 FLUSH_BACKOFF_SECONDS = (0.05, 0.2)
 # Named in place of the stages when the list of stages itself could not be read.
 TARGETS_UNREADABLE = "(every stage: the list of stages could not be read)"
+# Stages flushed at once by one change (each may wait up to about a second for its turn).
+PARALLEL_STAGES = 8
 
 
 class CacheFlusher:
@@ -173,6 +185,8 @@ class CacheFlusher:
         instance_cache_ttl_seconds: float,
         sleep: Callable[[float], None] = time.sleep,
         on_unflushed: Callable[[str, str, str], None] | None = None,
+        coordinator: FlushCoordinator | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.client = client
         self.targets = targets
@@ -182,6 +196,9 @@ class CacheFlusher:
         # Told (stage, project, environment) once per stage a flush finally failed on: the metric the
         # "stages not flushed" alarm watches.
         self.on_unflushed = on_unflushed
+        # Coalesces flushes across every instance (aws.flush_coordination); None: each change flushes itself.
+        self.coordinator = coordinator
+        self.clock = clock
 
     def stage_environments(self) -> dict[str, tuple[str, str]]:
         """restApiId/stage -> (project, environment) of the protected APIs (their paths do not name them)."""
@@ -191,30 +208,57 @@ class CacheFlusher:
             if not t.problem and t.project != "*" and t.environment != "*"
         }
 
-    def _flush_stage(self, target: FlushTarget) -> bool:
-        if target.problem:
+    def _call(self, target: FlushTarget) -> bool:
+        """One FlushStageAuthorizersCache call."""
+        try:
+            self.client.flush_stage_authorizers_cache(restApiId=target.rest_api_id, stageName=target.stage)
+            return True
+        except Exception:  # noqa: BLE001 - a stage that cannot be flushed is retried and reported, not raised
+            logger.warning("flushing %s failed", target.label)
             return False
+
+    def _flush_uncoordinated(self, target: FlushTarget) -> bool:
         for attempt in range(FLUSH_ATTEMPTS):
-            try:
-                self.client.flush_stage_authorizers_cache(restApiId=target.rest_api_id, stageName=target.stage)
+            if self._call(target):
                 return True
-            except Exception:  # noqa: BLE001 - a stage that cannot be flushed is retried and reported, not raised
-                logger.warning("flushing %s failed (attempt %d)", target.label, attempt + 1)
-                if attempt < len(FLUSH_BACKOFF_SECONDS):
-                    self.sleep(FLUSH_BACKOFF_SECONDS[attempt])
+            if attempt < len(FLUSH_BACKOFF_SECONDS):
+                self.sleep(FLUSH_BACKOFF_SECONDS[attempt])
         return False
 
-    def _flush_serving(self, project: str, environment: str) -> FlushReport:
+    def _flush_stage(self, target: FlushTarget) -> bool:
+        """A flush of the stage that started after this call completed (this instance's or a coalesced one)."""
+        if target.problem:
+            return False
+        if self.coordinator is not None:
+            try:
+                return self.coordinator.flush_after_commit(target.label, lambda: self._call(target))
+            except Exception:  # coordination is an economy: without it the change still flushes
+                logger.warning("flush coordination failed for %s; flushing without it", target.label, exc_info=True)
+        return self._flush_uncoordinated(target)
+
+    def _serving(self, project: str, environment: str) -> list[FlushTarget] | None:
         try:
-            serving = [target for target in self.targets() if target.serves(project, environment)]
+            return [target for target in self.targets() if target.serves(project, environment)]
         except Exception:
             logger.exception("the list of stages to flush could not be read")
+            return None
+
+    def _flush_each(self, serving: list[FlushTarget] | None) -> FlushReport:
+        if serving is None:
             return FlushReport((), (TARGETS_UNREADABLE,))
-        flushed: list[str] = []
-        unflushed: list[str] = []
-        for target in serving:
-            (flushed if self._flush_stage(target) else unflushed).append(target.label)
-        return FlushReport(tuple(flushed), tuple(unflushed))
+        if len(serving) <= 1:
+            outcomes = [self._flush_stage(target) for target in serving]
+        else:
+            # Imported here: the authorizer imports this module (for FlushTarget) and never flushes.
+            from concurrent.futures import ThreadPoolExecutor
+
+            # Each stage's flush runs in the caller's context (its trace, its logging context), copied per task.
+            tasks = [(contextvars.copy_context(), target) for target in serving]
+            with ThreadPoolExecutor(min(PARALLEL_STAGES, len(serving)), thread_name_prefix="flush") as pool:
+                outcomes = list(pool.map(lambda task: task[0].run(self._flush_stage, task[1]), tasks))
+        flushed = tuple(t.label for t, ok in zip(serving, outcomes, strict=True) if ok)
+        unflushed = tuple(t.label for t, ok in zip(serving, outcomes, strict=True) if not ok)
+        return FlushReport(flushed, unflushed)
 
     def _reported(self, report: FlushReport, project: str, environment: str) -> FlushReport:
         if self.on_unflushed is not None:
@@ -223,24 +267,33 @@ class CacheFlusher:
         return report
 
     def flush_environment(self, project: str, environment: str) -> FlushReport:
-        """Flush every registered stage that serves project/environment, each retried; never raises."""
-        return self._reported(self._flush_serving(project, environment), project, environment)
+        """One (coalesced) flush of every registered stage that serves project/environment; never raises."""
+        return self._reported(self._flush_each(self._serving(project, environment)), project, environment)
 
-    def revoke_everywhere(self, project: str, environment: str) -> FlushReport:
-        """Steps 2-4 above, after the change is committed: flush, wait out warm instances, flush again. A
-        stage that fails is retried and reported, never raised: the revocation itself already holds."""
-        self._flush_serving(project, environment)
-        if self.instance_cache_ttl_seconds > 0:
-            self.sleep(self.instance_cache_ttl_seconds)
-        second = self.flush_environment(project, environment)
-        if second.unflushed:
+    def revoke_everywhere(self, project: str, environment: str, since: float | None = None) -> FlushReport:
+        """Steps 1-3 above, for a change committed at `since` (epoch seconds; default: now, just after the
+        commit): a flush of every stage serving the environment now, then, once no warm instance can hold a
+        decision from before the change, another. Answers what the last flush reached. A stage that fails is
+        retried and reported, never raised: the change itself already holds."""
+        committed = self.clock() if since is None else since
+        settled = committed + self.instance_cache_ttl_seconds
+        serving = self._serving(project, environment)
+        if self.clock() < settled:
+            # Warm instances may still decide from before the change: flush now (most requests are refused
+            # from here on), and again once they cannot.
+            self._flush_each(serving)
+            remaining = settled - self.clock()
+            if remaining > 0:
+                self.sleep(remaining)
+        last = self._reported(self._flush_each(serving), project, environment)
+        if last.unflushed:
             logger.error(
                 "authorizer caches not flushed",
-                extra={"stages": list(second.unflushed), "project": project, "environment": environment},
+                extra={"stages": list(last.unflushed), "project": project, "environment": environment},
             )
         else:
             logger.info(
                 "authorizer caches flushed",
-                extra={"stages": list(second.flushed), "project": project, "environment": environment},
+                extra={"stages": list(last.flushed), "project": project, "environment": environment},
             )
-        return second
+        return last

@@ -111,6 +111,21 @@ class IdempotencyStore:
         }
         return Write({"Update": update}, "idempotency")
 
+    def answer_write(self, claim: Claim, response: dict[str, Any]) -> Write:
+        """Complete the claimed record with an answer that holds no key value (a mass revocation's), in the
+        transaction that makes the change it answers."""
+        update = {
+            "TableName": self.table,
+            "Key": to_item({"id": claim.record_id}),
+            "UpdateExpression": "SET #status = :completed, #response = :response REMOVE held_until",
+            "ConditionExpression": "claim = :token",
+            "ExpressionAttributeNames": {"#status": "status", "#response": "response"},
+            "ExpressionAttributeValues": to_item(
+                {":completed": COMPLETED, ":response": response, ":token": claim.token}
+            ),
+        }
+        return Write({"Update": update}, "idempotency")
+
     def release(self, claim: Claim) -> None:
         """Give up a claim whose work failed, so a retry can run (only this request's own claim)."""
         try:

@@ -112,6 +112,20 @@ VERIFY_KEY_MAX_LENGTH = 256
 # A revoked key stays readable to /verify ("revoked") and to investigators for this long, then TTL purges it.
 REVOKED_RETENTION_SECONDS = 30 * 24 * 3600
 
+# Mass revocations under way at once in one environment. Each is an item every authorizer reads with the
+# environment's state on every refresh (and checks every key against): a bound keeps that read one small page
+# and that check a few comparisons, whoever keeps starting them. The next is 409 too_many_revocations.
+REVOCATIONS_RUNNING_MAX = 20
+# Why a mass revocation was made (kept in its record and in every key's audit event).
+REVOCATION_REASON_MAX_LENGTH = 512
+# The longest a request that creates a key may take from choosing its id (which holds its creation time) to
+# its commit: the longest timeout of a function that creates keys (the canary's 60 s; create 10 s, roll 15 s).
+# A mass revocation covers every key whose id is older than it, so its last pass over the keys comes this long
+# after it began, when any key created under way is committed and can be marked too.
+KEY_COMMIT_MAX_SECONDS = 60
+# ... and a margin for clocks a little apart (a key's creation time is its creating instance's clock).
+REVOCATION_SETTLE_SECONDS = KEY_COMMIT_MAX_SECONDS + 5
+
 # Usage (requests per hour) can be asked for at most this far back: the counters' own retention.
 USAGE_MAX_DAYS = 90
 

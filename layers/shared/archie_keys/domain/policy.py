@@ -28,9 +28,14 @@ MANAGEMENT_ROUTES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
     ("roles", "read"): (("GET", "/roles"), ("GET", "/roles/*")),
     ("roles", "write"): (("PUT", "/roles/*"),),
     ("roles", "delete"): (("DELETE", "/roles/*"),),
-    ("keys", "read"): (("GET", "/keys"), ("GET", "/keys/*"), ("GET", "/keys/*/usage")),
+    ("keys", "read"): (
+        ("GET", "/keys"),
+        ("GET", "/keys/*"),
+        ("GET", "/keys/*/usage"),
+        ("GET", "/keys/revocations/*"),
+    ),
     ("keys", "write"): (("POST", "/keys"), ("POST", "/keys/*/roll")),
-    ("keys", "delete"): (("DELETE", "/keys/*"),),
+    ("keys", "delete"): (("DELETE", "/keys/*"), ("POST", "/keys/revocations")),
     ("audit", "read"): (("GET", "/audit"),),
     ("verify", "write"): (("POST", "/verify"),),
 }

@@ -2,7 +2,8 @@
 
 Nothing runs at import time, so every handler imports cheaply; each collaborator (and its boto3 client) is
 created on first use, so a Lambda function pays only for what it touches: the authorizer builds the verifier
-and nothing else. Tests and the local stack call `reset()` to follow a new environment.
+and nothing else. Tests and the local stack call `reset()` to follow a new environment. It is longer than
+300 lines because it is the one place that knows how every collaborator is built.
 """
 
 from __future__ import annotations
@@ -24,9 +25,12 @@ if TYPE_CHECKING:
     from archie_keys.aws.audit_reader import AuditReader
     from archie_keys.aws.cache_flush import CacheFlusher, FlushTarget, ProtectedApiRegistry
     from archie_keys.aws.dynamo import Transactions
+    from archie_keys.aws.flush_coordination import FlushCoordinator
     from archie_keys.aws.idempotency import IdempotencyStore
+    from archie_keys.aws.invoker import AsyncInvoker
     from archie_keys.aws.key_store import KeyStore
     from archie_keys.aws.metrics import DecisionMetrics, MetricLines
+    from archie_keys.aws.revocation_store import RevocationStore
     from archie_keys.aws.schedules import ExpirySchedules
     from archie_keys.aws.secrets import SecretDelivery
     from archie_keys.domain.paging import PagingTokens
@@ -49,6 +53,10 @@ class AwsServices:
         return AppConfig(
             key_min_lifetime_seconds=self.settings.key_min_lifetime_seconds,
             secret_name_prefix=self.settings.secret_name_prefix,
+            revocation_worker_function=self.settings.revocation_worker_function,
+            revocation_settle_seconds=self.settings.revocation_settle_seconds,
+            revocation_stale_seconds=self.settings.revocation_stale_seconds,
+            expiry_flush_function=self.settings.expiry_flush_function_arn,
         )
 
     @cached_property
@@ -60,6 +68,18 @@ class AwsServices:
         from archie_keys.aws.key_store import KeyStore
 
         return KeyStore(self.settings.keys_table, self.dynamodb)
+
+    @cached_property
+    def revocations(self) -> RevocationStore:
+        from archie_keys.aws.revocation_store import RevocationStore
+
+        return RevocationStore(self.settings.keys_table, self.dynamodb, self.settings.coordination_table)
+
+    @cached_property
+    def invoker(self) -> AsyncInvoker:
+        from archie_keys.aws.invoker import AsyncInvoker
+
+        return AsyncInvoker(self._client("lambda"))
 
     @cached_property
     def transactions(self) -> Transactions:
@@ -156,7 +176,16 @@ class AwsServices:
             self.flush_targets,
             self.settings.authorizer_cache_ttl_seconds,
             on_unflushed=self.metrics.unflushed_stage,
+            coordinator=self.flush_coordinator,
         )
+
+    @cached_property
+    def flush_coordinator(self) -> FlushCoordinator | None:
+        if not self.settings.coordination_table:
+            return None
+        from archie_keys.aws.flush_coordination import FlushCoordinator
+
+        return FlushCoordinator(self.settings.coordination_table, self.dynamodb, self.settings.flush_interval_seconds)
 
     @cached_property
     def schedules(self) -> ExpirySchedules:
@@ -168,7 +197,7 @@ class AwsServices:
             self.settings.expiry_flush_function_arn,
             self.settings.expiry_dead_letter_queue_arn,
         )
-        return ExpirySchedules(self._client("scheduler"), target)
+        return ExpirySchedules(self._client("scheduler"), target, self.invoker)
 
     @cached_property
     def idempotency(self) -> IdempotencyStore:

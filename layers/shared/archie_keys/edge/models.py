@@ -20,7 +20,7 @@ from pydantic import (
     field_validator,
 )
 
-from archie_keys.app.commands import CreateKey, Place, PutRole, RollKey, VerifyKey
+from archie_keys.app.commands import CreateKey, Place, PutRole, RevokeKeys, RollKey, VerifyKey
 from archie_keys.domain import limits
 from archie_keys.domain.clock import parse_client_time
 
@@ -216,3 +216,31 @@ class VerifyBody(StrictModel):
 
     def to_command(self, place: Place) -> VerifyKey:
         return VerifyKey(place=place, key=self.key, resource=self.resource, action=self.action)
+
+
+Reason = Annotated[
+    str,
+    StringConstraints(
+        min_length=1,
+        max_length=limits.REVOCATION_REASON_MAX_LENGTH,
+        pattern=limits.KEY_NAME_PATTERN,
+        strip_whitespace=True,
+    ),
+]
+
+
+class RevokeKeysBody(IdempotentBody):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"context": {"tenant": "t-17"}, "reason": "contract ended, ticket OPS-1234"}]},
+    )
+
+    context: dict[ContextName, ContextValue] = Field(
+        max_length=limits.CONTEXT_MAX_PAIRS,
+        description="the context values a key must hold (all of them) to be revoked; {} revokes every active key "
+        "of the environment (an unfiltered grant only)",
+    )
+    reason: Reason = Field(description="why: kept with the revocation and in every key's `key.deleted` event")
+
+    def to_command(self, place: Place) -> RevokeKeys:
+        return RevokeKeys(place=place, match=dict(self.context), reason=self.reason)

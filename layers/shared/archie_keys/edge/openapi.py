@@ -27,6 +27,9 @@ ProjectPath = Annotated[str, Path(pattern=limits.SLUG_PATTERN, description="the 
 EnvironmentPath = Annotated[str, Path(pattern=limits.SLUG_PATTERN, description="the environment (1-24 of [a-z0-9])")]
 KeyIdPath = Annotated[str, Path(pattern=KEY_ID_PATTERN, description="the key's id (public, 12 letters and digits)")]
 RolePath = Annotated[str, Path(pattern=limits.ROLE_NAME_PATTERN, description="the role's name")]
+RevocationIdPath = Annotated[
+    str, Path(pattern=KEY_ID_PATTERN, description="the revocation's id (the `revocation_id` its 202 answered)")
+]
 LimitQuery = Annotated[
     str | None,
     Query(
@@ -79,7 +82,8 @@ IdempotencyKeyHeader = Annotated[
     Header(
         alias="Idempotency-Key",
         pattern=limits.IDEMPOTENCY_KEY_PATTERN,
-        description="makes a retry return the same key instead of a second one (remembered 24 h)",
+        description="makes a retry return the same answer (the same key, the same revocation) instead of a second "
+        "one (remembered 24 h)",
     ),
 ]
 

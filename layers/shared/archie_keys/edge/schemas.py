@@ -111,6 +111,36 @@ class Revoked(Answer):
     message: str
 
 
+class RevocationStarted(Answer):
+    """202: from this answer on, every key the revocation covers is refused on every protected API; the keys
+    themselves are marked revoked in the background."""
+
+    revocation_id: KeyId
+    matched: int = Field(description="the active keys it covers (those being created as it began may add to it)")
+    unflushed_stages: list[str] | None = Field(
+        default=None, description="stages whose authorizer cache could not be flushed: they may accept those keys late"
+    )
+
+
+class Revocation(Answer):
+    """A mass revocation's progress."""
+
+    revocation_id: KeyId
+    status: Literal["running", "done"] = Field(
+        description="`running`: its rule refuses every key it covers while they are marked; `done`: every one is"
+    )
+    matched: int = Field(description="the active keys it covers")
+    revoked: int = Field(
+        description="the keys it marked revoked so far; when done, `matched` unless some were revoked "
+        "otherwise meanwhile"
+    )
+    context: dict[str, str] = Field(description="the context values it matches ({}: every key)")
+    reason: str
+    created_at: Time
+    created_by: str = Field(description="the key id that made it")
+    finished_at: Time | None
+
+
 class Permission(Answer):
     resource: str
     actions: list[Action]

@@ -18,6 +18,7 @@ from typing import Any
 
 from archie_keys.aws.cache_flush import FlushTarget, parse_flush_targets
 from archie_keys.aws.clients import PROFILES
+from archie_keys.domain import limits
 from archie_keys.domain.hashing import Argon2Parameters
 
 
@@ -54,6 +55,10 @@ class Settings:
     # per stage under PROTECTED_APIS_PATH); FLUSH_TARGETS, when set, replaces it (local runs and tests).
     flush_targets: tuple[FlushTarget, ...] = ()
     protected_apis_path: str = ""
+    # Where flushes are coalesced across instances (aws.flush_coordination); empty: each change flushes alone.
+    coordination_table: str = ""
+    # At most one flush per stage this often (API Gateway takes about 10 a second per account).
+    flush_interval_seconds: float = _bounded(1.0, 0.01, 10)
     # An expires_at closer than this is almost certainly a clock or unit mistake by the caller.
     key_min_lifetime_seconds: int = _bounded(60, 1, 3600)
     secret_name_prefix: str = "archie/keys/"
@@ -74,6 +79,13 @@ class Settings:
     expiry_flush_function_arn: str = ""
     # Where EventBridge Scheduler sends an expiry it could not deliver (after its retries).
     expiry_dead_letter_queue_arn: str = ""
+    # The function that marks a mass revocation's keys in the background (app.revocation_worker).
+    revocation_worker_function: str = ""
+    # A mass revocation's last pass comes this long after it began (limits.REVOCATION_SETTLE_SECONDS: no key
+    # created meanwhile can still be uncommitted); the tests, whose keys are written at once, shorten it.
+    revocation_settle_seconds: float = _bounded(float(limits.REVOCATION_SETTLE_SECONDS), 0, 900)
+    # A revocation whose worker gave no sign of life this long (longer than its final wait) is resumed.
+    revocation_stale_seconds: float = _bounded(180.0, 1, 3600)
     # CloudWatch namespace of the EMF metrics (the template's alarms and dashboard read it); empty: none.
     metrics_namespace: str = "ArchieKeys"
     # Timeouts and retry budget of every AWS client of this process (aws.clients.PROFILES).
