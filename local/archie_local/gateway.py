@@ -145,7 +145,7 @@ class Gateway:
         try:
             result = route.function.invoke(event)
         except Exception:
-            logger.exception("integration %s failed", route.function.spec.logical_id)
+            logger.exception("the integration of %s %s failed", route.method, route.resource)
             record["error.responseType"] = "INTEGRATION_FAILURE"
             return HttpResponse(502, {"Content-Type": "application/json"}, b'{"message": "Internal server error"}')
         headers = {k: str(v) for k, v in (result.get("headers") or {}).items()}

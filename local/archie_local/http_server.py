@@ -101,7 +101,7 @@ def _make_handler(dispatch: Callable[[HttpRequest], HttpResponse]) -> type[BaseH
                 check_declared_size(framing)
                 if framing.has_body:
                     self._continue()
-                body = read_body(self.rfile, framing)
+                body = read_body(self.rfile, framing)  # type: ignore[arg-type]  # a buffered binary stream
             except FramingError as error:
                 if error.status is None:
                     self.close_connection = True

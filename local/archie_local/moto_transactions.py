@@ -90,7 +90,7 @@ def install() -> None:
 
     backend_type = models.DynamoDBBackend
     original: Callable[..., None] = backend_type.transact_write_items
-    models.copy = _TablesAreNotCopied(Table)  # type: ignore[assignment]
+    models.copy = _TablesAreNotCopied(Table)  # type: ignore[assignment,attr-defined]
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
         journal = _Journal(self)

@@ -83,7 +83,7 @@ def register_names(template: dict[str, Any], resolver: Resolver) -> None:
 
 def provision(
     template: dict[str, Any],
-    endpoint_url: str,
+    endpoint_url: str | None,
     parameter_overrides: dict[str, str] | None = None,
     environment_overrides: dict[str, str] | None = None,
 ) -> Provisioned:
@@ -164,8 +164,8 @@ def provision(
 
     environment: dict[str, str] = {}
     defaults = resolver.resolve(template.get("Globals", {}).get("Function", {}).get("Environment", {}))
-    for spec in specs.values():
-        for key, value in resolver.resolve(spec.environment).items():
+    for function_spec in specs.values():
+        for key, value in resolver.resolve(function_spec.environment).items():
             if key in PER_FUNCTION_TUNING:
                 environment[key] = defaults.get("Variables", {}).get(key, value)
                 continue

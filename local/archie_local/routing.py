@@ -11,10 +11,10 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from archie_local.http_server import HttpResponse
-from archie_local.lambdas import FunctionRegistry, LocalFunction
+from archie_local.lambdas import FunctionRegistry
 from archie_local.template import Resolver, resources_of_type
 from archie_local.usage_plans import UsagePlans, from_template
 
@@ -25,12 +25,18 @@ CONTEXT_SOURCES = frozenset({"identity.sourceIp", "identity.userAgent"})
 API_METHODS = frozenset({"DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"})
 
 
+class Invocable(Protocol):
+    """What a route's integration or an authorizer runs: a LocalFunction, or a test's stand-in for one."""
+
+    def invoke(self, event: dict[str, Any]) -> Any: ...
+
+
 @dataclass
 class Route:
     method: str
     resource: str
     pattern: re.Pattern[str]
-    function: LocalFunction
+    function: Invocable
     specificity: tuple[int, int]
     # False for an event with `Auth: {Authorizer: NONE}`: the API's default authorizer does not run.
     authorized: bool = True
@@ -40,7 +46,7 @@ class Route:
 
 @dataclass
 class AuthorizerConfig:
-    function: LocalFunction
+    function: Invocable
     header_sources: list[str]
     stage_variable_sources: list[str]
     ttl_seconds: int

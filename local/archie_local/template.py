@@ -28,7 +28,7 @@ STACK_NAME = "archie-local"
 LOCAL_PARAMETERS = {"DeploySampleApi": "true", "DeployCanary": "false"}
 
 
-class _CfnLoader(yaml.SafeLoader):
+class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no annotations
     pass
 
 
@@ -50,7 +50,8 @@ _CfnLoader.add_multi_constructor("!", _tag)
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     with path.open() as handle:
-        return yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - our loader is a SafeLoader subclass
+        template: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
+    return template
 
 
 class _NoValue:
@@ -159,7 +160,7 @@ class Resolver:
             if "." in name and not name.startswith("AWS::"):
                 resource, attribute = name.split(".", 1)
                 return self.get_att(resource, attribute)
-            return self.ref(name)
+            return str(self.ref(name))
 
         return re.sub(r"\$\{([^}!]+)\}", replace, text)
 

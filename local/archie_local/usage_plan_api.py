@@ -58,13 +58,19 @@ def _stages(body: dict[str, Any]) -> set[tuple[str, str]]:
     return {(str(entry["apiId"]), str(entry["stage"])) for entry in body.get("apiStages", [])}
 
 
+def _first(request: HttpRequest, name: str) -> str | None:
+    """The first value of a query parameter, as API Gateway's control plane reads a repeated one."""
+    values = request.query.get(name)
+    return values[0] if values else None
+
+
 def routes(plans: UsagePlans, clock: Callable[[], float]) -> list[Route]:
     def create_key(request: HttpRequest, body: dict[str, Any]) -> tuple[int, Any]:
         key = plans.create_api_key(str(body.get("name", "")), body.get("value"), bool(body.get("enabled")), clock())
         return 201, _key_shape(key, with_value=True)
 
     def list_keys(request: HttpRequest, body: dict[str, Any]) -> tuple[int, Any]:
-        name = (request.query.get("name") or [None])[0]
+        name = _first(request, "name")
         values = (request.query.get("includeValues") or ["false"])[0] == "true"
         chosen = [k for k in plans.all_keys() if name is None or k.name.startswith(name)]
         return 200, {"item": [_key_shape(k, values) for k in chosen]}
@@ -83,7 +89,7 @@ def routes(plans: UsagePlans, clock: Callable[[], float]) -> list[Route]:
         return 201, _plan_shape(plans.create_usage_plan(str(body.get("name", "")), _stages(body), body))
 
     def list_plans(request: HttpRequest, body: dict[str, Any]) -> tuple[int, Any]:
-        key_id = (request.query.get("keyId") or [None])[0]
+        key_id = _first(request, "keyId")
         chosen = [p for p in plans.all_plans() if key_id is None or key_id in p.keys]
         return 200, {"item": [_plan_shape(p) for p in chosen]}
 
@@ -112,7 +118,7 @@ def routes(plans: UsagePlans, clock: Callable[[], float]) -> list[Route]:
         start, end = (request.query.get(n, [""])[0] for n in ("startDate", "endDate"))
         if not (start and end):
             raise ControlPlaneError(400, "BadRequestException", "startDate and endDate are required")
-        key_id = (request.query.get("keyId") or [None])[0]
+        key_id = _first(request, "keyId")
         items = plans.usage(plan_id, key_id, start, end)
         return 200, {"usagePlanId": plan_id, "startDate": start, "endDate": end, "values": items}
 

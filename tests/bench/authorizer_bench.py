@@ -269,13 +269,13 @@ def main() -> int:
         # What a look-alike with a valid tag still costs (only the holder of the tag keys can make one, or a
         # key purged after its retention): an unknown id and a known id with a wrong secret, with no cache.
         tag_key = get_services().key_tags().current
-        start = admin[:-28]
-        wrong = start + "Z" * 16 + key_tag(tag_key, start + "Z" * 16)
-        other = start[:-12] + "0" * 12
-        unknown = other + "Z" * 16 + key_tag(tag_key, other + "Z" * 16)
+        public_start = admin[:-28]
+        wrong = public_start + "Z" * 16 + key_tag(tag_key, public_start + "Z" * 16)
+        unknown_start = public_start[:-12] + "0" * 12
+        unknown_id_key = unknown_start + "Z" * 16 + key_tag(tag_key, unknown_start + "Z" * 16)
         for name, candidate in (
             ("verify_wrong_secret", wrong + checksum(wrong)),
-            ("verify_unknown", unknown + checksum(unknown)),
+            ("verify_unknown", unknown_id_key + checksum(unknown_id_key)),
         ):
             results[f"{name}_p50_us"], results[f"{name}_p99_us"] = measure(
                 functools.partial(refuse_quietly, candidate), 30, before=get_services().verifier.clear

@@ -205,7 +205,9 @@ def measure() -> Measured:
         stack.quiesce()
         indexes = table_indexes(load_template(), stack.provisioned.environment)
         with function_output() as written:
-            delivery = fresh_delivery(stack.apis["SampleApi"].access_log_group, accepted_lines[:DELIVERY_LINES])
+            log_group = stack.apis["SampleApi"].access_log_group
+            assert log_group, "the sample API writes access logs"
+            delivery = fresh_delivery(log_group, accepted_lines[:DELIVERY_LINES])
             stack.registry["AuditIngestFunction"].invoke(delivery)
         ingest_bytes, ingest_lines = lines_of(written)
         compactor = stack.registry["AuditCompactFunction"]

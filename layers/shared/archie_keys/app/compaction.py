@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
@@ -255,8 +256,13 @@ class AuditCompactor:
             write(chunker.finish())
             report.key_blocks += writes.drain()
             report.records += chunker.records
+
             # Counted once every block is stored; then the keys' last use (the same times again on a retry).
-            list(pool.map(lambda item: self.writer.add_bucket_usage(*item[0], item[1], bucket), chunker.usage.items()))
+            def add_usage(item: tuple[tuple[str, str, str, str], Counter[str]]) -> bool:
+                (project, environment, key_id, hour), outcomes = item
+                return self.writer.add_bucket_usage(project, environment, key_id, hour, outcomes, bucket)
+
+            list(pool.map(add_usage, chunker.usage.items()))
             list(pool.map(self._touch, chunker.latest.items()))
 
     def _chunks_of(self, chunker: KeyChunker, block: dict[str, Any]) -> list[KeyChunk]:

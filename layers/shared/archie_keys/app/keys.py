@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -121,7 +122,7 @@ def _refuse_uncovered_context(scope: RowScope, context: dict[str, str]) -> None:
         )
 
 
-def commit_change(services: Services, writes: list[Write | None], labels: dict[str, Exception]) -> None:
+def commit_change(services: Services, writes: list[Write | None], labels: Mapping[str, Exception]) -> None:
     """Commit one change; a refused condition becomes the client error its label names."""
     try:
         services.transactions.commit(writes)

@@ -87,7 +87,7 @@ def _react(services: Services, record: dict[str, Any], live: bool, leak: LeakedT
     writes: list[Write | None] = []
     if action == REVOKE:
         purge = int(now + limits.REVOKED_RETENTION_SECONDS)
-        writes = services.store.key_revoke_writes(record, to_iso(now), SCANNER_ACTOR, purge, also_set=marks)
+        writes = [*services.store.key_revoke_writes(record, to_iso(now), SCANNER_ACTOR, purge, also_set=marks)]
     elif action == REPORT:
         writes = [services.store.key_mark_write(record, marks)]
     try:

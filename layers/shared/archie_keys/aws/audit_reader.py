@@ -51,7 +51,7 @@ class AuditReader:
         self.client = client
         self.clock = clock
 
-    def _pages(self, request: dict[str, Any], most: int | None = None) -> Iterator[dict]:
+    def _pages(self, request: dict[str, Any], most: int | None = None) -> Iterator[dict[str, Any]]:
         """Query pages. With `most`, the page size grows fourfold from the request's Limit up to `most`: a
         block may hold one record or hundreds, so a first small page is cheap and later ones catch up."""
         while True:
@@ -64,7 +64,9 @@ class AuditReader:
             if most is not None:
                 request["Limit"] = min(most, request["Limit"] * 4)
 
-    def _index(self, index: str, attribute: str, value: str, lower: str, upper: str, batch: int) -> Iterator[dict]:
+    def _index(
+        self, index: str, attribute: str, value: str, lower: str, upper: str, batch: int
+    ) -> Iterator[dict[str, Any]]:
         return self._pages(
             {
                 "TableName": self.table,
@@ -77,7 +79,7 @@ class AuditReader:
             }
         )
 
-    def _blocks(self, pk: str, lower: str, upper: str, most: int) -> Iterator[dict]:
+    def _blocks(self, pk: str, lower: str, upper: str, most: int) -> Iterator[dict[str, Any]]:
         return self._pages(
             {
                 "TableName": self.table,
@@ -110,7 +112,7 @@ class AuditReader:
             upper = min(upper, after)
         # A block sorts at its window's end: one holding records up to `upper` may sort a window later.
         block_upper = later_at(upper, BLOCK_WINDOW_SECONDS)
-        streams: list[Iterator[dict]] = []
+        streams: list[Iterator[dict[str, Any]]] = []
         if key_id:
             key_prefix = bucket(project, environment, key_id)
             streams += [
@@ -228,18 +230,18 @@ class AuditReader:
         ]
 
 
-def _merged(streams: list[Iterator[dict]], requests: bool) -> Iterator[dict[str, Any]]:
+def _merged(streams: list[Iterator[dict[str, Any]]], requests: bool) -> Iterator[dict[str, Any]]:
     """The streams' records newest first. A block, when the merge reaches it, is replaced by its records:
     each is earlier than the block's `at`, so none of them is due before anything already yielded."""
-    heap: list[tuple[_Descending, int, dict[str, Any], Iterator[dict] | None]] = []
+    heap: list[tuple[_Descending, int, dict[str, Any], Iterator[dict[str, Any]] | None]] = []
     order = 0
 
-    def push(item: dict[str, Any], stream: Iterator[dict] | None) -> None:
+    def push(item: dict[str, Any], stream: Iterator[dict[str, Any]] | None) -> None:
         nonlocal order
         order += 1
         heapq.heappush(heap, (_Descending(item["at"]), order, item, stream))
 
-    def advance(stream: Iterator[dict]) -> None:
+    def advance(stream: Iterator[dict[str, Any]]) -> None:
         item = next(stream, None)
         if item is not None:
             push(item, stream)

@@ -72,7 +72,8 @@ class SecretDelivery:
             raise ForbiddenError(
                 "this secret belongs to another project or environment", field="secret_name", code="secret_not_owned"
             )
-        return tags.get(TAG_KEY_ID, "")
+        holder: str = tags.get(TAG_KEY_ID, "")
+        return holder
 
     def prepare(
         self, name: str, value: str, project: str, environment: str, key_id: str, exists: bool

@@ -151,7 +151,8 @@ TAG_KEY_MIN_BYTES, TAG_KEY_MAX_BYTES = 32, 64
 
 def _tag_number(tag_key: bytes, untagged: bytes) -> int:
     digest = hashlib.blake2b(untagged, key=tag_key, digest_size=8, person=_TAG_PERSON).digest()
-    return int.from_bytes(digest, "big") % _TAG_SPACE
+    number: int = int.from_bytes(digest, "big") % _TAG_SPACE
+    return number
 
 
 def key_tag(tag_key: bytes, untagged: str) -> str:

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from archie_keys.app.key_tags import TagKeyProvider, TagKeys
     from archie_keys.app.services import EventRecorder
     from archie_keys.aws.audit_reader import AuditReader
+    from archie_keys.aws.audit_writer import AuditWriter
     from archie_keys.aws.cache_flush import CacheFlusher, FlushTarget, ProtectedApiRegistry
     from archie_keys.aws.dynamo import Transactions
     from archie_keys.aws.flush_coordination import FlushCoordinator
@@ -94,7 +95,7 @@ class AwsServices:
         return self.audit_writer
 
     @cached_property
-    def audit_writer(self) -> Any:
+    def audit_writer(self) -> AuditWriter:
         from archie_keys.aws.audit_writer import AuditWriter
 
         return AuditWriter(self.settings.audit_table, self.dynamodb, self.settings.audit_retention_days)
@@ -315,4 +316,4 @@ def reset() -> None:
 
     with _lock:
         _services = None
-    parameters.clear_caches()
+    parameters.clear_caches()  # type: ignore[no-untyped-call]  # Powertools leaves it unannotated

@@ -84,11 +84,11 @@ def make_resolver() -> APIGatewayRestResolver:
         security_schemes={"bearerAuth": HTTPBearer(bearerFormat="archie_<project>_<environment>_<key id><secret>")},
     )
 
-    @app.exception_handler(ArchieError)
+    # Registered by call rather than as decorators: Powertools' exception_handler is unannotated, and as a
+    # decorator it would erase these functions' types under mypy's strict mode.
     def _domain_error(error: ArchieError) -> Response[Any]:
         return error_response(error)
 
-    @app.exception_handler(RequestValidationError)
     def _validation_error(error: RequestValidationError) -> Response[Any]:
         details = error.errors()
         first = details[0] if details else {}
@@ -119,13 +119,16 @@ def make_resolver() -> APIGatewayRestResolver:
     def _not_found(_: Exception) -> Response[Any]:
         return json_response(404, {"code": "not_found", "message": "no such route"})
 
-    @app.exception_handler(Exception)
     def _unexpected(error: Exception) -> Response[Any]:
         if is_dependency_failure(error):
             logger.warning("a dependency failed", extra={"error": type(error).__name__, "code": aws_error_code(error)})
             return error_response(ServiceUnavailableError())
         logger.exception("unexpected error")
         return json_response(500, {"code": "internal_error", "message": "something went wrong on our side"})
+
+    app.exception_handler(ArchieError)(_domain_error)
+    app.exception_handler(RequestValidationError)(_validation_error)
+    app.exception_handler(Exception)(_unexpected)
 
     return app
 
