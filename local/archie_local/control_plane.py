@@ -52,9 +52,12 @@ def invoke(registry: FunctionRegistry, name: str, request: HttpRequest) -> HttpR
     return HttpResponse(200, {**_JSON, "X-Amz-Executed-Version": "$LATEST"}, json.dumps(result).encode())
 
 
-def control_plane(apis: dict[str, LocalApi], registry: FunctionRegistry) -> Callable[[HttpRequest], HttpResponse]:
+def control_plane(
+    apis: dict[str, LocalApi], registry: FunctionRegistry | None = None
+) -> Callable[[HttpRequest], HttpResponse]:
     """FlushStageAuthorizersCache (DELETE /restapis/{id}/stages/{stage}/cache/authorizers), the usage-plan and
-    API-key calls against the API keys and usage plans the APIs share, and Lambda's Invoke."""
+    API-key calls against the API keys and usage plans the APIs share, and Lambda's Invoke (of the registry's
+    functions; a control plane for APIs alone, as a test builds, has none)."""
     by_stage = {(api.api_id, api.stage): api for api in apis.values()}
     shared = {id(api.usage_plans): api.usage_plans for api in apis.values() if api.usage_plans is not None}
     usage_plans = dispatcher(next(iter(shared.values()))) if len(shared) == 1 else None
@@ -73,7 +76,7 @@ def control_plane(apis: dict[str, LocalApi], registry: FunctionRegistry) -> Call
         if answer is not None:
             return answer
         invocation = re.fullmatch(r"/2015-03-31/functions/([^/]+)/invocations", request.path)
-        if request.method == "POST" and invocation:
+        if request.method == "POST" and invocation and registry is not None:
             return invoke(registry, unquote(invocation.group(1)), request)
         return _not_found("not emulated locally")
 

@@ -77,103 +77,107 @@ def _has_no_content(status: int) -> bool:
     return status < 200 or status in (204, 304)
 
 
-def _make_handler(dispatch: Callable[[HttpRequest], HttpResponse]) -> type[BaseHTTPRequestHandler]:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+class _Handler(BaseHTTPRequestHandler):
+    """One connection's requests, each answered by `dispatch` (set per server by _make_handler)."""
 
-        def __getattr__(self, name: str) -> Any:
-            # handle_one_request looks up do_<METHOD> and answers 501 when there is none: every method is ours.
-            if name.startswith("do_"):
-                return self._serve
-            raise AttributeError(name)
+    protocol_version = "HTTP/1.1"
+    dispatch: Callable[[HttpRequest], HttpResponse]
 
-        def handle_expect_100(self) -> bool:
-            # 100 Continue is sent only once the body is about to be read (_serve), so a client is never
-            # invited to send a body that is refused anyway (too large, unframeable).
-            return True
+    def __getattr__(self, name: str) -> Any:
+        # handle_one_request looks up do_<METHOD> and answers 501 when there is none: every method is ours.
+        if name.startswith("do_"):
+            return self._serve
+        raise AttributeError(name)
 
-        def _serve(self) -> None:
-            if not _METHOD.fullmatch(self.command):
-                self._refuse(400, "malformed method")
-                return
-            try:
-                framing = framing_of(self.headers)
-                check_declared_size(framing)
-                if framing.has_body:
-                    self._continue()
-                body = read_body(self.rfile, framing)  # type: ignore[arg-type]  # a buffered binary stream
-            except FramingError as error:
-                if error.status is None:
-                    self.close_connection = True
-                else:
-                    self._refuse(error.status, str(error))
-                return
-            except BodyTooLargeError:
-                # API Gateway's REQUEST_TOO_LARGE: the gateway answers it (its response, ids, access log).
-                self._write(dispatch(self._request(b"", body_too_large=True)), close=True)
-                return
-            self._write(dispatch(self._request(body)))
+    def handle_expect_100(self) -> bool:
+        # 100 Continue is sent only once the body is about to be read (_serve), so a client is never
+        # invited to send a body that is refused anyway (too large, unframeable).
+        return True
 
-        def _request(self, body: bytes, body_too_large: bool = False) -> HttpRequest:
-            split = urlsplit(self.path)
-            return HttpRequest(
-                method=self.command,
-                path=split.path or "/",
-                query=parse_qs(split.query, keep_blank_values=True),
-                headers=list(self.headers.items()),
-                body=body,
-                source_ip=self.client_address[0],
-                body_too_large=body_too_large,
-            )
+    def _serve(self) -> None:
+        if not _METHOD.fullmatch(self.command):
+            self._refuse(400, "malformed method")
+            return
+        try:
+            framing = framing_of(self.headers)
+            check_declared_size(framing)
+            if framing.has_body:
+                self._continue()
+            body = read_body(self.rfile, framing)  # type: ignore[arg-type]  # a buffered binary stream
+        except FramingError as error:
+            if error.status is None:
+                self.close_connection = True
+            else:
+                self._refuse(error.status, str(error))
+            return
+        except BodyTooLargeError:
+            # API Gateway's REQUEST_TOO_LARGE: the gateway answers it (its response, ids, access log).
+            self._write(self.dispatch(self._request(b"", body_too_large=True)), close=True)
+            return
+        self._write(self.dispatch(self._request(body)))
 
-        def _continue(self) -> None:
-            if self.headers.get("Expect", "").lower() == "100-continue" and self.request_version != "HTTP/1.0":
-                self.send_response_only(100)
-                self.end_headers()
+    def _request(self, body: bytes, body_too_large: bool = False) -> HttpRequest:
+        split = urlsplit(self.path)
+        return HttpRequest(
+            method=self.command,
+            path=split.path or "/",
+            query=parse_qs(split.query, keep_blank_values=True),
+            headers=list(self.headers.items()),
+            body=body,
+            source_ip=self.client_address[0],
+            body_too_large=body_too_large,
+        )
 
-        def _refuse(self, status: int, message: str) -> None:
-            """Requests that never reach API Gateway (on AWS its front end refuses them): plain JSON, and the
-            connection closed, since where the next request would start is unknown."""
-            body = json.dumps({"message": message}).encode()
-            self._write(HttpResponse(status, {"Content-Type": "application/json"}, body), close=True)
-
-        def _write(self, response: HttpResponse, close: bool = False) -> None:
-            self.send_response(response.status)
-            for key, value in response.headers.items():
-                if key.lower() not in ("content-length", "connection", "transfer-encoding"):
-                    self.send_header(key, value)
-            if not _has_no_content(response.status):
-                self.send_header("Content-Length", str(len(response.body)))
-            if close:
-                self.send_header("Connection", "close")  # also ends this connection's request loop
+    def _continue(self) -> None:
+        if self.headers.get("Expect", "").lower() == "100-continue" and self.request_version != "HTTP/1.0":
+            self.send_response_only(100)
             self.end_headers()
-            if self.command != "HEAD" and not _has_no_content(response.status):
-                self.wfile.write(response.body)
-            if close:
-                self._linger()
 
-        def _linger(self) -> None:
-            """Closing a socket that holds unread request bytes makes the kernel send a reset, which can
-            destroy the answer before the client reads it (RFC 9112 section 9.6). So: stop sending (the
-            client sees the answer, then the end of the stream), then discard what the client still sends,
-            bounded in bytes and time, before the connection is closed."""
-            deadline = time.monotonic() + LINGER_SECONDS
-            discarded = 0
-            try:
-                self.connection.shutdown(socket.SHUT_WR)
-                while discarded < LINGER_BYTES and (remaining := deadline - time.monotonic()) > 0:
-                    self.connection.settimeout(remaining)
-                    received = self.connection.recv(65536)
-                    if not received:
-                        return
-                    discarded += len(received)
-            except OSError:
-                return  # the client is gone or slow: either way the connection is being closed
+    def _refuse(self, status: int, message: str) -> None:
+        """Requests that never reach API Gateway (on AWS its front end refuses them): plain JSON, and the
+        connection closed, since where the next request would start is unknown."""
+        body = json.dumps({"message": message}).encode()
+        self._write(HttpResponse(status, {"Content-Type": "application/json"}, body), close=True)
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
-            logger.debug(format, *args)
+    def _write(self, response: HttpResponse, close: bool = False) -> None:
+        self.send_response(response.status)
+        for key, value in response.headers.items():
+            if key.lower() not in ("content-length", "connection", "transfer-encoding"):
+                self.send_header(key, value)
+        if not _has_no_content(response.status):
+            self.send_header("Content-Length", str(len(response.body)))
+        if close:
+            self.send_header("Connection", "close")  # also ends this connection's request loop
+        self.end_headers()
+        if self.command != "HEAD" and not _has_no_content(response.status):
+            self.wfile.write(response.body)
+        if close:
+            self._linger()
 
-    return Handler
+    def _linger(self) -> None:
+        """Closing a socket that holds unread request bytes makes the kernel send a reset, which can
+        destroy the answer before the client reads it (RFC 9112 section 9.6). So: stop sending (the
+        client sees the answer, then the end of the stream), then discard what the client still sends,
+        bounded in bytes and time, before the connection is closed."""
+        deadline = time.monotonic() + LINGER_SECONDS
+        discarded = 0
+        try:
+            self.connection.shutdown(socket.SHUT_WR)
+            while discarded < LINGER_BYTES and (remaining := deadline - time.monotonic()) > 0:
+                self.connection.settimeout(remaining)
+                received = self.connection.recv(65536)
+                if not received:
+                    return
+                discarded += len(received)
+        except OSError:
+            return  # the client is gone or slow: either way the connection is being closed
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+        logger.debug(format, *args)
+
+
+def _make_handler(dispatch: Callable[[HttpRequest], HttpResponse]) -> type[BaseHTTPRequestHandler]:
+    return type("Handler", (_Handler,), {"dispatch": staticmethod(dispatch)})
 
 
 class HttpService:

@@ -98,15 +98,28 @@ def provision(
     resolver = Resolver(parameter_defaults(template, {**LOCAL_PARAMETERS, **(parameter_overrides or {})}))
     evaluate_conditions(template, resolver)
     register_names(template, resolver)
+    # In dependency order: a later resource's properties may name an earlier one (a queue's ARN, a table).
+    _queues(template, resolver, client("sqs"))
+    _tables(template, resolver, client("dynamodb"))
+    _secrets(template, resolver, client("secretsmanager"))
+    specs = functions(template, resolver)
+    _log_groups(template, resolver, client("logs"))
+    _schedule_groups(template, resolver, client("scheduler"))
+    _parameters(template, resolver, client("ssm"))
+    environment = _shared_environment(template, resolver, specs)
+    environment.update(environment_overrides or {})
+    return Provisioned(resolver, specs, environment)
 
-    sqs = client("sqs")
+
+def _queues(template: dict[str, Any], resolver: Resolver, sqs: Any) -> None:
     for name in resources_of_type(template, "AWS::SQS::Queue", resolver):
         url = sqs.create_queue(QueueName=name)["QueueUrl"]
         resolver.refs[name] = url
         resolver.attributes[(name, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
         resolver.attributes[(name, "QueueName")] = name
 
-    dynamodb = client("dynamodb")
+
+def _tables(template: dict[str, Any], resolver: Resolver, dynamodb: Any) -> None:
     for name, spec in resources_of_type(template, "AWS::DynamoDB::Table", resolver).items():
         props = resolver.resolve(spec["Properties"])
         request: dict[str, Any] = {
@@ -127,7 +140,8 @@ def provision(
         resolver.refs[name] = name
         resolver.attributes[(name, "Arn")] = description["TableArn"]
 
-    secretsmanager = client("secretsmanager")
+
+def _secrets(template: dict[str, Any], resolver: Resolver, secretsmanager: Any) -> None:
     for name, spec in resources_of_type(template, "AWS::SecretsManager::Secret", resolver).items():
         props = spec["Properties"]
         value = (
@@ -138,8 +152,8 @@ def provision(
         arn = secretsmanager.create_secret(Name=name, SecretString=value)["ARN"]
         resolver.refs[name] = arn
 
-    logs = client("logs")
-    specs = functions(template, resolver)
+
+def _log_groups(template: dict[str, Any], resolver: Resolver, logs: Any) -> None:
     for name, spec in resources_of_type(template, "AWS::Logs::LogGroup", resolver).items():
         props = resolver.resolve(spec["Properties"])
         group = props.get("LogGroupName", f"/local/{name}")
@@ -149,19 +163,24 @@ def provision(
         resolver.refs[name] = group
         resolver.attributes[(name, "Arn")] = f"arn:aws:logs:{REGION}:{ACCOUNT_ID}:log-group:{group}"
 
-    scheduler = client("scheduler")
+
+def _schedule_groups(template: dict[str, Any], resolver: Resolver, scheduler: Any) -> None:
     for name, spec in resources_of_type(template, "AWS::Scheduler::ScheduleGroup", resolver).items():
         group = resolver.resolve(spec["Properties"])["Name"]
         scheduler.create_schedule_group(Name=group)
         resolver.refs[name] = group
 
-    # The protected API registry (one JSON parameter per stage) like any other parameter.
-    ssm = client("ssm")
+
+def _parameters(template: dict[str, Any], resolver: Resolver, ssm: Any) -> None:
+    """The protected API registry (one JSON parameter per stage) like any other parameter."""
     for name, spec in resources_of_type(template, "AWS::SSM::Parameter", resolver).items():
         props = resolver.resolve(spec["Properties"])
         ssm.put_parameter(Name=props["Name"], Value=props["Value"], Type=props.get("Type", "String"))
         resolver.refs[name] = props["Name"]
 
+
+def _shared_environment(template: dict[str, Any], resolver: Resolver, specs: dict[str, FunctionSpec]) -> dict[str, str]:
+    """Every function's environment merged into the one process the local stack runs them in."""
     environment: dict[str, str] = {}
     defaults = resolver.resolve(template.get("Globals", {}).get("Function", {}).get("Environment", {}))
     for function_spec in specs.values():
@@ -172,5 +191,4 @@ def provision(
             if key in environment and environment[key] != value:
                 raise ValueError(f"functions disagree on {key}; the local stack shares one process environment")
             environment[key] = value
-    environment.update(environment_overrides or {})
-    return Provisioned(resolver, specs, environment)
+    return environment

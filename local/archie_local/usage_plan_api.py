@@ -64,79 +64,90 @@ def _first(request: HttpRequest, name: str) -> str | None:
     return values[0] if values else None
 
 
-def routes(plans: UsagePlans, clock: Callable[[], float]) -> list[Route]:
-    def create_key(request: HttpRequest, body: dict[str, Any]) -> tuple[int, Any]:
-        key = plans.create_api_key(str(body.get("name", "")), body.get("value"), bool(body.get("enabled")), clock())
+class _ControlPlane:
+    """API Gateway's usage-plan and API-key operations, over the local plans."""
+
+    def __init__(self, plans: UsagePlans, clock: Callable[[], float]) -> None:
+        self.plans = plans
+        self.clock = clock
+
+    def create_key(self, request: HttpRequest, body: dict[str, Any]) -> tuple[int, Any]:
+        key = self.plans.create_api_key(
+            str(body.get("name", "")), body.get("value"), bool(body.get("enabled")), self.clock()
+        )
         return 201, _key_shape(key, with_value=True)
 
-    def list_keys(request: HttpRequest, body: dict[str, Any]) -> tuple[int, Any]:
+    def list_keys(self, request: HttpRequest, body: dict[str, Any]) -> tuple[int, Any]:
         name = _first(request, "name")
         values = (request.query.get("includeValues") or ["false"])[0] == "true"
-        chosen = [k for k in plans.all_keys() if name is None or k.name.startswith(name)]
+        chosen = [k for k in self.plans.all_keys() if name is None or k.name.startswith(name)]
         return 200, {"item": [_key_shape(k, values) for k in chosen]}
 
-    def get_key(request: HttpRequest, body: dict[str, Any], key_id: str) -> tuple[int, Any]:
-        key = plans.keys.get(key_id)
+    def get_key(self, request: HttpRequest, body: dict[str, Any], key_id: str) -> tuple[int, Any]:
+        key = self.plans.keys.get(key_id)
         if key is None:
             raise ControlPlaneError(404, "NotFoundException", "Invalid API Key identifier specified")
         return 200, _key_shape(key, (request.query.get("includeValue") or ["false"])[0] == "true")
 
-    def delete_key(request: HttpRequest, body: dict[str, Any], key_id: str) -> tuple[int, Any]:
-        plans.delete_api_key(key_id)
+    def delete_key(self, request: HttpRequest, body: dict[str, Any], key_id: str) -> tuple[int, Any]:
+        self.plans.delete_api_key(key_id)
         return 202, None
 
-    def create_plan(request: HttpRequest, body: dict[str, Any]) -> tuple[int, Any]:
-        return 201, _plan_shape(plans.create_usage_plan(str(body.get("name", "")), _stages(body), body))
+    def create_plan(self, request: HttpRequest, body: dict[str, Any]) -> tuple[int, Any]:
+        return 201, _plan_shape(self.plans.create_usage_plan(str(body.get("name", "")), _stages(body), body))
 
-    def list_plans(request: HttpRequest, body: dict[str, Any]) -> tuple[int, Any]:
+    def list_plans(self, request: HttpRequest, body: dict[str, Any]) -> tuple[int, Any]:
         key_id = _first(request, "keyId")
-        chosen = [p for p in plans.all_plans() if key_id is None or key_id in p.keys]
+        chosen = [p for p in self.plans.all_plans() if key_id is None or key_id in p.keys]
         return 200, {"item": [_plan_shape(p) for p in chosen]}
 
-    def get_plan(request: HttpRequest, body: dict[str, Any], plan_id: str) -> tuple[int, Any]:
-        return 200, _plan_shape(plans.plan(plan_id))
+    def get_plan(self, request: HttpRequest, body: dict[str, Any], plan_id: str) -> tuple[int, Any]:
+        return 200, _plan_shape(self.plans.plan(plan_id))
 
-    def update_plan(request: HttpRequest, body: dict[str, Any], plan_id: str) -> tuple[int, Any]:
-        return 200, _plan_shape(plans.update_usage_plan(plan_id, list(body.get("patchOperations", []))))
+    def update_plan(self, request: HttpRequest, body: dict[str, Any], plan_id: str) -> tuple[int, Any]:
+        return 200, _plan_shape(self.plans.update_usage_plan(plan_id, list(body.get("patchOperations", []))))
 
-    def delete_plan(request: HttpRequest, body: dict[str, Any], plan_id: str) -> tuple[int, Any]:
-        plans.delete_usage_plan(plan_id)
+    def delete_plan(self, request: HttpRequest, body: dict[str, Any], plan_id: str) -> tuple[int, Any]:
+        self.plans.delete_usage_plan(plan_id)
         return 202, None
 
-    def add_plan_key(request: HttpRequest, body: dict[str, Any], plan_id: str) -> tuple[int, Any]:
-        return 201, _plan_key_shape(plans.add_key(plan_id, str(body.get("keyId", ""))))
+    def add_plan_key(self, request: HttpRequest, body: dict[str, Any], plan_id: str) -> tuple[int, Any]:
+        return 201, _plan_key_shape(self.plans.add_key(plan_id, str(body.get("keyId", ""))))
 
-    def list_plan_keys(request: HttpRequest, body: dict[str, Any], plan_id: str) -> tuple[int, Any]:
-        members = [k for k in plans.all_keys() if k.id in plans.plan(plan_id).keys]
+    def list_plan_keys(self, request: HttpRequest, body: dict[str, Any], plan_id: str) -> tuple[int, Any]:
+        members = [k for k in self.plans.all_keys() if k.id in self.plans.plan(plan_id).keys]
         return 200, {"item": [_plan_key_shape(k) for k in members]}
 
-    def remove_plan_key(request: HttpRequest, body: dict[str, Any], plan_id: str, key_id: str) -> tuple[int, Any]:
-        plans.remove_key(plan_id, key_id)
+    def remove_plan_key(self, request: HttpRequest, body: dict[str, Any], plan_id: str, key_id: str) -> tuple[int, Any]:
+        self.plans.remove_key(plan_id, key_id)
         return 202, None
 
-    def usage(request: HttpRequest, body: dict[str, Any], plan_id: str) -> tuple[int, Any]:
+    def usage(self, request: HttpRequest, body: dict[str, Any], plan_id: str) -> tuple[int, Any]:
         start, end = (request.query.get(n, [""])[0] for n in ("startDate", "endDate"))
         if not (start and end):
             raise ControlPlaneError(400, "BadRequestException", "startDate and endDate are required")
         key_id = _first(request, "keyId")
-        items = plans.usage(plan_id, key_id, start, end)
+        items = self.plans.usage(plan_id, key_id, start, end)
         return 200, {"usagePlanId": plan_id, "startDate": start, "endDate": end, "values": items}
 
+
+def routes(plans: UsagePlans, clock: Callable[[], float]) -> list[Route]:
+    api = _ControlPlane(plans, clock)
     segment = "([^/]+)"
     return [
-        ("POST", re.compile("/apikeys"), create_key),
-        ("GET", re.compile("/apikeys"), list_keys),
-        ("GET", re.compile(f"/apikeys/{segment}"), get_key),
-        ("DELETE", re.compile(f"/apikeys/{segment}"), delete_key),
-        ("POST", re.compile("/usageplans"), create_plan),
-        ("GET", re.compile("/usageplans"), list_plans),
-        ("GET", re.compile(f"/usageplans/{segment}"), get_plan),
-        ("PATCH", re.compile(f"/usageplans/{segment}"), update_plan),
-        ("DELETE", re.compile(f"/usageplans/{segment}"), delete_plan),
-        ("POST", re.compile(f"/usageplans/{segment}/keys"), add_plan_key),
-        ("GET", re.compile(f"/usageplans/{segment}/keys"), list_plan_keys),
-        ("DELETE", re.compile(f"/usageplans/{segment}/keys/{segment}"), remove_plan_key),
-        ("GET", re.compile(f"/usageplans/{segment}/usage"), usage),
+        ("POST", re.compile("/apikeys"), api.create_key),
+        ("GET", re.compile("/apikeys"), api.list_keys),
+        ("GET", re.compile(f"/apikeys/{segment}"), api.get_key),
+        ("DELETE", re.compile(f"/apikeys/{segment}"), api.delete_key),
+        ("POST", re.compile("/usageplans"), api.create_plan),
+        ("GET", re.compile("/usageplans"), api.list_plans),
+        ("GET", re.compile(f"/usageplans/{segment}"), api.get_plan),
+        ("PATCH", re.compile(f"/usageplans/{segment}"), api.update_plan),
+        ("DELETE", re.compile(f"/usageplans/{segment}"), api.delete_plan),
+        ("POST", re.compile(f"/usageplans/{segment}/keys"), api.add_plan_key),
+        ("GET", re.compile(f"/usageplans/{segment}/keys"), api.list_plan_keys),
+        ("DELETE", re.compile(f"/usageplans/{segment}/keys/{segment}"), api.remove_plan_key),
+        ("GET", re.compile(f"/usageplans/{segment}/usage"), api.usage),
     ]
 
 
