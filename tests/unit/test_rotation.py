@@ -43,8 +43,9 @@ def test_roll_creates_a_linked_successor_and_expires_the_old_key_after_the_grace
     assert new["key"].startswith("bill_demo_dev_") and new["key"] != old["key"]
     for field in ("name", "prefix", "roles", "context"):
         assert new["record"][field] == old["record"][field]
-    assert new["record"]["rolled_from"] == old["key_id"]
-    assert new["rolled_from"]["rolled_to"] == new["key_id"]
+    # One field per meaning: `rolled_from` is always the old key's id, `old_key` the old key itself.
+    assert new["record"]["rolled_from"] == old["key_id"] and "rolled_from" not in new
+    assert new["old_key"]["key_id"] == old["key_id"] and new["old_key"]["rolled_to"] == new["key_id"]
     old_view = api("GET", f"{KEYS}/{old['key_id']}", admin_key).body
     assert (
         old_view["rolled_to"] == new["key_id"] and old_view["status"] == "rolled"
@@ -124,7 +125,7 @@ def test_the_old_keys_expiry_after_the_grace_is_scheduled_to_flush_the_gateway_c
 
     old = setup_key(api, admin_key)
     rolled = api("POST", f"{KEYS}/{old['key_id']}/roll", admin_key, {"grace_seconds": 600})
-    second = int(from_iso(rolled.body["rolled_from"]["expires_at"]))
+    second = int(from_iso(rolled.body["old_key"]["expires_at"]))
     scheduler = boto3.client("scheduler")
     group = aws.environment["EXPIRY_SCHEDULE_GROUP"]
     # One schedule for the environment's second of expiry, firing early enough that Scheduler's minute of
