@@ -71,9 +71,9 @@ class FunctionOutput(io.TextIOBase):
 
     def close(self) -> None:
         with self._lock:
-            if self._pending:
-                self._line(self._pending)
-                self._pending: dict[int, str] = {}  # each thread's line so far
+            for rest in self._pending.values():
+                self._line(rest)
+            self._pending.clear()
             self._log.close()
         super().close()
 

@@ -45,6 +45,14 @@ def test_lines_written_from_many_threads_stay_whole(tmp_path) -> None:
     assert log.read_text().splitlines() == [INFO] * 800
 
 
+def test_a_last_line_without_its_newline_is_kept_when_the_stack_stops(tmp_path) -> None:
+    terminal, log = io.StringIO(), tmp_path / "stack.log"
+    output = FunctionOutput(terminal, log)
+    output.write(INFO + "\n" + ERROR)
+    output.close()
+    assert log.read_text().splitlines() == [INFO, ERROR] and terminal.getvalue() == ERROR + "\n"
+
+
 def test_the_lines_to_paste_are_quoted_for_the_shell() -> None:
     assert export_lines({"API": "http://127.0.0.1:3000/x", "NOTE": "two words"}) == [
         "export API=http://127.0.0.1:3000/x",
