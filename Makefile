@@ -46,9 +46,10 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt constraints.txt py
 	@$(BIN)/pip install -q --disable-pip-version-check --no-deps -e . >&2
 	@touch $@
 
-## The local stack in the foreground: moto + local API Gateways + dashboard; prints `admin key: ...`.
+## The local stack in the foreground: moto + local API Gateways + dashboard; prints `admin key: ...`, its addresses
+## and `export` lines to paste, then is quiet while idle (functions' logs: .local-stack.log; VERBOSE=1 streams them).
 run: install
-	@PORT=$(PORT) SAMPLE_PORT=$(SAMPLE_PORT) $(BIN)/python -m archie_local run
+	@PORT=$(PORT) SAMPLE_PORT=$(SAMPLE_PORT) VERBOSE=$(VERBOSE) $(BIN)/python -m archie_local run
 
 ## Every tier: lint, types, template checks (cfn-lint, checkov), the documentation site, unit, infrastructure
 ## (SAM translation and the built layer), integration, a short load run, browser end-to-end, fuzzing.

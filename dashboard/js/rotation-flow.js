@@ -91,7 +91,7 @@ export function rotationFlow(key, { onRolled, onDeleted, onClose }) {
     const rolled = await api("POST", envPath(`/keys/${encodeURIComponent(key.key_id)}/roll`), body,
       { "Idempotency-Key": idempotencyKey });
     showSecretOnce(rolled.key, rolled.secret_name);
-    [old, successorId, deliveredTo] = [rolled.rolled_from, rolled.key_id, rolled.secret_name];
+    [old, successorId, deliveredTo] = [rolled.old_key, rolled.key_id, rolled.secret_name];
     onRolled(old);
     render();
     // The Roll key button is gone: once the key was stored, the person goes on at the next step.

@@ -10,6 +10,7 @@ import urllib.request
 from typing import Any
 
 from archie_keys.app.canary import HttpCall, ProbeResult, probe
+from archie_keys.domain.errors import shown
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.tracing import traced
 
@@ -19,7 +20,7 @@ TIMEOUT_SECONDS = 5
 def https_status(base_url: str, timeout: float = TIMEOUT_SECONDS) -> HttpCall:
     """GET base_url + path with the key as bearer; the status API Gateway answered."""
     if not base_url.startswith("https://"):
-        raise ValueError(f"CANARY_API_URL must be an https URL, not {base_url!r}")
+        raise ValueError(f"CANARY_API_URL must be an https URL, not {shown(base_url)}")
 
     def call(path: str, key: str) -> int:
         request = urllib.request.Request(  # noqa: S310 - https only, checked above

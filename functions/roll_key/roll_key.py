@@ -61,12 +61,17 @@ def roll(
 
     def roll_once(ticket: idempotent.Ticket | None) -> dict[str, Any]:
         successor, old, flush = roll_key(services, caller, command, ticket)
-        answer = {**new_key_response(successor), "rolled_from": key_view(old)}
+        answer = {**new_key_response(successor), "old_key": key_view(old)}
         if flush is not None and flush.unflushed:
             answer["unflushed_stages"] = list(flush.unflushed)  # the roll holds; these stages may serve it late
         return answer
 
-    return json_response(201, idempotent.once(services, request, roll_once), {"Cache-Control": "no-store"})
+    answer = idempotent.once(services, request, roll_once)
+    # An answer stored for a replay (24 h) before the old key was called `old_key` names it `rolled_from`: the
+    # replay answers it as it would be answered today.
+    if isinstance(answer.get("rolled_from"), dict):
+        answer["old_key"] = answer.pop("rolled_from")
+    return json_response(201, answer, {"Cache-Control": "no-store"})
 
 
 @logger.inject_lambda_context

@@ -1,7 +1,9 @@
 """`python -m archie_local run`: start the local stack in the foreground (what `make run` does).
 
-stdout carries exactly one line, `admin key: <key>`, so scripts can read it; everything else goes to stderr.
-Ctrl-C stops everything it started.
+stdout carries exactly one line, `admin key: <key>`, so scripts can read it; everything else goes to stderr:
+the addresses, then `export API=... SAMPLE=... KEY=...` lines to paste into another shell, then nothing while
+idle. The functions' logs and metrics go to a log file (`--log-file`); `--verbose` (`VERBOSE=1`) streams them
+to stderr too (archie_local.console). Ctrl-C stops everything it started.
 
 `python -m archie_local secret NAME` (`make secret NAME=...`): a delivered secret's value, as a consumer reads
 it, from the running stack (see archie_local.secret_reader).
@@ -40,6 +42,17 @@ def main(argv: list[str] | None = None) -> int:
         default=".local-stack.json",
         help="where to write the stack's connection while it runs (`make bootstrap` and `make secret` read it)",
     )
+    parser.add_argument(
+        "--log-file",
+        default=".local-stack.log",
+        help="where the functions' logs and metrics go (on AWS: their log groups); rewritten at each start",
+    )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        default=os.environ.get("VERBOSE", "") not in ("", "0"),
+        help="stream the functions' logs and metrics to stderr as well (default: $VERBOSE)",
+    )
     args = parser.parse_args(argv)
     if args.command == "secret":
         if not args.name:
@@ -49,10 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         return read_secret(args.name, args.state_file)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
 
-    # Handlers log to stdout as on Lambda; here stdout belongs to the one `admin key:` line, so everything
-    # else (their logs included) goes to stderr.
+    # Handlers log to stdout as on Lambda; here stdout belongs to the one `admin key:` line, so their logs go
+    # to the log file, and to stderr only when they need a person (or with --verbose).
+    from archie_local.console import FunctionOutput, export_lines
+
     key_out = sys.stdout
-    sys.stdout = sys.stderr
+    function_output = FunctionOutput(sys.stderr, Path(args.log_file), verbose=args.verbose)
+    sys.stdout = function_output
 
     from archie_local.stack import LocalStack
 
@@ -72,12 +88,25 @@ def main(argv: list[str] | None = None) -> int:
         state = Path(args.state_file)
         state.write_text(json.dumps(stack.connection(), indent=2) + "\n")
         print(f"connection for `make bootstrap`: {state}", file=err)
+        shown = "streamed here too" if args.verbose else "VERBOSE=1 streams them here"
+        print(f"function logs and metrics:  {args.log_file} ({shown})", file=err)
+        print("# to use it from another shell, paste:", file=err)
+        variables = {
+            "API": f"{stack.url('ManagementApi')}/projects/{args.project}/environments/{args.environment}",
+            "SAMPLE": stack.url("SampleApi"),
+            "KEY": key,
+        }
+        for line in export_lines(variables):
+            print(line, file=err)
+        err.flush()
         print(f"admin key: {key}", file=key_out, flush=True)
         try:
             while not stop.wait(0.5):
                 pass
         finally:
             state.unlink(missing_ok=True)
+    sys.stdout = key_out
+    function_output.close()
     print("stopped", file=sys.stderr)
     return 0
 

@@ -180,4 +180,11 @@ class Gateway:
         if candidate is None or not candidate.is_file():
             return None
         content_type = mimetypes.guess_type(candidate.name)[0] or "application/octet-stream"
-        return HttpResponse(200, {"Content-Type": content_type, **headers}, candidate.read_bytes())
+        rendered = None
+        if self.api.static_rendered is not None and (host := call.request.header("Host")):
+            # This API's base URL as the client called it: its host, and the stage when called under it.
+            called_with_stage = call.context_path != call.path
+            stage = call.context_path[: len(call.context_path) - len(call.path)] if called_with_stage else ""
+            rendered = self.api.static_rendered(call.path, f"http://{host}{stage}")
+        body = rendered if rendered is not None else candidate.read_bytes()
+        return HttpResponse(200, {"Content-Type": content_type, **headers}, body)

@@ -75,6 +75,8 @@ class LocalApi:
     access_log_group: str | None = None
     # URL path -> file of the static site served beside this API (archie_local.site), if any.
     static_site: Callable[[str], Path | None] | None = None
+    # (URL path, this API's base URL) -> the body of a site file that names the API serving it, else None.
+    static_rendered: Callable[[str, str], bytes | None] | None = None
     # The headers every answer of the static site carries (archie_local.site.security_headers).
     static_headers: dict[str, str] = field(default_factory=dict)
     # Where the key of a method that requires one comes from: HEADER (x-api-key) or AUTHORIZER (the

@@ -4,7 +4,8 @@ One map from URL path to file, used by the local gateway (`make run` serves it a
 deployer (tools/archie_tools/deploy_dashboard.py uploads the same files to the stack's CloudFront site):
 
     /                   dashboard/ (index.html, js/, styles.css, favicon.svg, config.js)
-    /openapi.json       docs/openapi.json, generated from the code (`make openapi`)
+    /openapi.json       docs/openapi.json, generated from the code (`make openapi`), its `servers` naming the
+                        stack that serves it (`served_openapi`)
     /docs/              docs/swagger/ (the page and its init script)
     /docs/vendor/       Swagger UI's own files, from the pinned flask-swagger-ui package (never a CDN)
 
@@ -14,6 +15,7 @@ response headers policy of the distribution), so the local site runs under the s
 
 from __future__ import annotations
 
+import json
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -49,6 +51,21 @@ def site_file(path: str) -> Path | None:
     if relative in ("", "docs/"):
         relative += "index.html"
     return site_files().get(relative)
+
+
+def served_openapi(api_url: str) -> bytes:
+    """docs/openapi.json as a stack serves it: its `servers` name that stack's API (the committed document
+    names the defaults, such as port 3000), so a client generated from it, or Swagger UI, calls the stack that
+    served it."""
+    document = json.loads(OPENAPI_DOCUMENT.read_text())
+    document["servers"] = [{"url": api_url, "description": "this stack (the one serving this document)"}]
+    return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
+
+
+def rendered_for(path: str, api_url: str) -> bytes | None:
+    """The body of a site file that names the API serving it (the OpenAPI document), for that API; None for
+    the files served as they are."""
+    return served_openapi(api_url) if path.lstrip("/") == "openapi.json" else None
 
 
 # The distribution whose response headers policy the site's answers carry.

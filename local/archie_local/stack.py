@@ -22,7 +22,7 @@ from archie_local.logs import FunctionLogCapture, LogsEmulator
 from archie_local.provision import Provisioned, provision
 from archie_local.routing import LocalApi, build_apis
 from archie_local.scheduler import RecurringScheduler, SchedulerEmulator, recurring_schedules
-from archie_local.site import security_headers, site_file
+from archie_local.site import rendered_for, security_headers, site_file
 from archie_local.template import REGION, FunctionSpec, load_template, resources_of_type
 
 logger = logging.getLogger("archie_local")
@@ -129,6 +129,7 @@ class LocalStack:
 
         logging.getLogger(AUTHORIZER_LOGGER).addHandler(self._log_capture)
         self.apis["ManagementApi"].static_site = site_file
+        self.apis["ManagementApi"].static_rendered = rendered_for
         self.apis["ManagementApi"].static_headers = security_headers(template, self.provisioned.resolver)
         for name, api in self.apis.items():
             self.gateways[name] = Gateway(api, self.access_log_sink())

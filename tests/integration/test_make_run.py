@@ -1,16 +1,15 @@
-"""`make run`'s program: one stdout line with the admin key, a working stack, and Ctrl-C stops it all."""
+"""`make run`'s program: one stdout line with the admin key, lines to paste, a working stack that is quiet while
+idle, and Ctrl-C stops it all."""
 
 from __future__ import annotations
 
 import os
-import queue
 import re
-import signal
 import subprocess
 import sys
-import threading
 import time
 
+from tests.integration.local_run import local_run
 from tests.support import env_path, http
 
 BOOTSTRAP = [sys.executable, "-m", "archie_keys", "bootstrap"]
@@ -18,41 +17,14 @@ BOOTSTRAP = [sys.executable, "-m", "archie_keys", "bootstrap"]
 
 def test_run_prints_one_admin_key_line_serves_the_api_and_stops_on_ctrl_c(tmp_path) -> None:
     state = tmp_path / "local-stack.json"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "archie_local", "run", "--port", "0", "--sample-port", "0", "--state-file", str(state)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        start_new_session=True,  # its own process group: the fallback below stops moto's process with it
-    )
-    lines: queue.Queue[tuple[str, str]] = queue.Queue()
-
-    def pump(stream, name: str) -> None:
-        for line in stream:
-            lines.put((name, line.rstrip("\n")))
-
-    readers = [
-        threading.Thread(target=pump, args=(process.stdout, "out"), daemon=True),
-        threading.Thread(target=pump, args=(process.stderr, "err"), daemon=True),
-    ]
-    for reader in readers:
-        reader.start()
-    stdout, url, key = [], None, None
-    try:
-        deadline = time.monotonic() + 60
-        while key is None or url is None:
-            assert time.monotonic() < deadline, "the local stack did not come up within 60 s"
-            assert process.poll() is None, "the local stack exited early"
-            try:
-                name, line = lines.get(timeout=1)
-            except queue.Empty:
-                continue
-            if name == "out":
-                stdout.append(line)
-                key = line.removeprefix("admin key: ")
-            elif match := re.search(r"management API \+ dashboard: (http://127\.0\.0\.1:\d+)/", line):
-                url = match.group(1)
-        assert re.fullmatch(r"admin key: archie_demo_dev_[A-Za-z0-9]{40}", stdout[0])
+    with local_run(tmp_path) as run:
+        key = run.admin_key()
+        url = next(
+            match.group(1)
+            for line in run.stderr
+            if (match := re.search(r"management API \+ dashboard: (http://127\.0\.0\.1:\d+)/", line))
+        )
+        assert re.fullmatch(r"admin key: archie_demo_dev_[A-Za-z0-9]{40}", run.stdout[0])
         who = http(url, "GET", env_path("demo", "dev", "/whoami"), key)
         assert who.status == 200 and who.body["roles"] == ["admin"]
         # `make bootstrap` against this running stack: the bootstrap command finds it through the state file.
@@ -68,22 +40,37 @@ def test_run_prints_one_admin_key_line_serves_the_api_and_stops_on_ctrl_c(tmp_pa
         assert booted.returncode == 0, booted.stderr
         acme = booted.stdout.strip().removeprefix("admin key: ")
         assert http(url, "GET", env_path("acme", "qa", "/whoami"), acme).status == 200
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGKILL)
-    for reader in readers:
-        reader.join(5)
-    while not lines.empty():
-        name, line = lines.get()
-        if name == "out":
-            stdout.append(line)
-    assert process.returncode == 0
-    assert len(stdout) == 1, stdout
+        assert run.stop() == 0
+    assert len(run.stdout) == 1, run.stdout
     assert not state.exists()  # removed when the stack stops
+
+
+def test_run_prints_lines_to_paste_then_stays_quiet_while_its_functions_log(tmp_path) -> None:
+    with local_run(tmp_path) as run:
+        key = run.admin_key()
+        started = len(run.stderr)
+        # The lines to paste, pasted into a shell, name this stack and its admin key.
+        pasted = subprocess.run(
+            ["bash", "-c", "\n".join([*run.export_lines(), 'printf "%s\\n" "$API" "$SAMPLE" "$KEY"'])],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        api, sample, pasted_key = pasted.stdout.splitlines()
+        assert pasted_key == key
+        assert http(api, "GET", "/whoami", key).body["roles"] == ["admin"]
+        assert http(sample, "GET", "/orders/42", key).status == 200  # the sample API, through the authorizer
+        # While it idles, the audit compactor runs several times a second and its functions log each run: all
+        # of it goes to the log file, none of it to the terminal. Bounded: the compactor's metric shows up in
+        # the log file within seconds of the start, or the test fails.
+        deadline = time.monotonic() + 60
+        while run.log_file.read_text().count("AuditCompactionBehind") < 20:
+            assert time.monotonic() < deadline, "the functions wrote no compactor metrics to the log file"
+            time.sleep(0.2)
+        assert run.stop() == 0
+    assert run.stderr[started:] == ["stopped"]
+    assert "AuditCompactionBehind" in run.log_file.read_text()
 
 
 def test_the_bootstrap_command_gives_a_new_environment_its_first_admin_key(stack) -> None:

@@ -133,9 +133,9 @@ def test_what_is_missing_is_named_action_by_action() -> None:
         {"resource": "orders", "actions": ["read"], "filters": {"t": UNKNOWN, "x": 1}},
     ]
     assert missing_grants(caller, requested) == [
-        "delete on orders with filters {'t': '1'}",
+        'delete on orders with filters {"t": "1"}',
         "read on invoices",
-        "read on orders with filters {'t': '<from_context>', 'x': 1}",
+        'read on orders with filters {"t": "<from_context>", "x": 1}',
     ]
     with pytest.raises(ForbiddenError) as refused:
         refuse_escalation(caller, requested, "this role", "permissions")
@@ -143,7 +143,7 @@ def test_what_is_missing_is_named_action_by_action() -> None:
     assert (error.status, error.code, error.field) == (403, "privilege_escalation", "permissions")
     assert error.message == (
         "this role would grant more than this key may do itself; missing: delete on orders with filters "
-        "{'t': '1'}; read on invoices; read on orders with filters {'t': '<from_context>', 'x': 1}"
+        '{"t": "1"}; read on invoices; read on orders with filters {"t": "<from_context>", "x": 1}'
     )
     refuse_escalation(caller, [{"resource": "orders", "actions": ["read"], "filters": {"t": "1"}}], "x", "y")
 

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from tests.support import env_path, write_legacy_key
+from tests.unit.test_error_messages import python_reprs
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = env_path("demo", "dev", "/keys")
@@ -264,6 +265,8 @@ def test_each_documented_code_is_answered_with_its_status(api, admin_key, viewer
     reply = CASES[code](api, admin_key, viewer, monkeypatch)
     assert (reply.status, reply.body["code"]) == (documented()[code], code), reply.body
     assert isinstance(reply.body["message"], str) and reply.body["message"]
+    messages = [reply.body["message"], *(error["message"] for error in reply.body.get("errors") or [])]
+    assert [python_reprs(message) for message in messages] == [[]] * len(messages), messages  # JSON or plain text
     if code == "service_unavailable":
         assert int(reply.headers["Retry-After"]) > 0
     if code == "internal_error":

@@ -114,7 +114,7 @@ def test_the_window_is_whole_positive_seconds(api, admin_key, key, value) -> Non
 
 def test_after_a_roll_the_old_key_reads_rolled_and_links_its_successor(api, admin_key, key) -> None:
     rolled = api("POST", f"{KEYS}/{key['key_id']}/roll", admin_key, {"grace_seconds": 600}).body
-    assert rolled["rolled_from"]["status"] == "rolled" and rolled["record"]["status"] == "active"
+    assert rolled["old_key"]["status"] == "rolled" and rolled["record"]["status"] == "active"
     old = api("GET", f"{KEYS}/{key['key_id']}", admin_key).body
     assert old["status"] == "rolled" and old["rolled_to"] == rolled["key_id"]
 

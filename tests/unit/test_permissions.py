@@ -77,7 +77,7 @@ def test_a_filter_known_only_later_is_not_assumed_to_match() -> None:
     caller = _grants({"resource": "orders", "actions": ["read"], "filters": {"tenant_id": "t1"}})
     requested = with_unknown_context(TENANT_ROLE)
     assert requested[0]["filters"]["tenant_id"] is UNKNOWN
-    assert missing_grants(caller, requested) == ["read on orders with filters {'tenant_id': '<from_context>'}"]
+    assert missing_grants(caller, requested) == ['read on orders with filters {"tenant_id": "<from_context>"}']
 
 
 def test_only_a_wildcard_holder_may_grant_the_wildcard() -> None:

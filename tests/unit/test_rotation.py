@@ -43,8 +43,9 @@ def test_roll_creates_a_linked_successor_and_expires_the_old_key_after_the_grace
     assert new["key"].startswith("bill_demo_dev_") and new["key"] != old["key"]
     for field in ("name", "prefix", "roles", "context"):
         assert new["record"][field] == old["record"][field]
-    assert new["record"]["rolled_from"] == old["key_id"]
-    assert new["rolled_from"]["rolled_to"] == new["key_id"]
+    # One field per meaning: `rolled_from` is always the old key's id, `old_key` the old key itself.
+    assert new["record"]["rolled_from"] == old["key_id"] and "rolled_from" not in new
+    assert new["old_key"]["key_id"] == old["key_id"] and new["old_key"]["rolled_to"] == new["key_id"]
     old_view = api("GET", f"{KEYS}/{old['key_id']}", admin_key).body
     assert (
         old_view["rolled_to"] == new["key_id"] and old_view["status"] == "rolled"
@@ -124,7 +125,7 @@ def test_the_old_keys_expiry_after_the_grace_is_scheduled_to_flush_the_gateway_c
 
     old = setup_key(api, admin_key)
     rolled = api("POST", f"{KEYS}/{old['key_id']}/roll", admin_key, {"grace_seconds": 600})
-    second = int(from_iso(rolled.body["rolled_from"]["expires_at"]))
+    second = int(from_iso(rolled.body["old_key"]["expires_at"]))
     scheduler = boto3.client("scheduler")
     group = aws.environment["EXPIRY_SCHEDULE_GROUP"]
     # One schedule for the environment's second of expiry, firing early enough that Scheduler's minute of
@@ -163,3 +164,19 @@ def test_the_successor_of_an_expiring_key_gets_the_same_lifetime_from_now(api, a
     chosen = iso(now + 86400)
     again = api("POST", f"{KEYS}/{rolled.body['key_id']}/roll", admin_key, {"grace_seconds": 60, "expires_at": chosen})
     assert again.status == 201 and from_iso(again.body["record"]["expires_at"]) == from_iso(chosen)
+
+
+def test_a_roll_replayed_from_an_answer_stored_before_old_key_had_its_name_answers_with_old_key(api, admin_key) -> None:
+    from archie_keys.edge.composition import get_services
+
+    old = setup_key(api, admin_key)
+    roll = f"{KEYS}/{old['key_id']}/roll"
+    first = api("POST", roll, admin_key, {"grace_seconds": 600}, headers={"Idempotency-Key": "rotate-1"}).body
+    # The stored answer as the version before this one wrote it: the old key under `rolled_from`.
+    table = boto3.resource("dynamodb").Table(get_services().idempotency.table)
+    (stored,) = [item for item in table.scan()["Items"] if item.get("key_id") == first["key_id"]]
+    stored["response"]["rolled_from"] = stored["response"].pop("old_key")
+    table.put_item(Item=stored)
+    again = api("POST", roll, admin_key, {"grace_seconds": 600}, headers={"Idempotency-Key": "rotate-1"})
+    assert again.status == 201 and again.body["key"] == first["key"]
+    assert "rolled_from" not in again.body and again.body["old_key"]["key_id"] == old["key_id"]

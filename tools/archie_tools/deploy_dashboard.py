@@ -3,8 +3,8 @@
 The site is archie_local.site's: the dashboard at the root, the OpenAPI document at /openapi.json and Swagger
 UI at /docs/ (the document is static, so it is published here rather than by a function answering without
 a key on the management API). Reads the stack's outputs (ApiUrl, DashboardBucketName, the distribution),
-uploads every file with its content type and a config.js pointing at the API, and invalidates CloudFront's
-cache. Uses the ordinary AWS credential chain."""
+uploads every file with its content type, a config.js pointing at the API and the OpenAPI document naming
+it as its server, and invalidates CloudFront's cache. Uses the ordinary AWS credential chain."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ import time
 
 import boto3
 
-from archie_local.site import site_files
+from archie_local.site import served_openapi, site_files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
         body = path.read_bytes()
         if key == "config.js":
             body = f"window.ARCHIE_CONFIG = {json.dumps({'apiUrl': api_url})};\n".encode()
+        elif key == "openapi.json":
+            body = served_openapi(api_url)  # its servers: this stack's API
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         s3.put_object(Bucket=bucket, Key=key, Body=body, ContentType=content_type)
         print(f"uploaded {key}", file=sys.stderr)

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from archie_keys.domain.clock import now_epoch
+from archie_keys.domain.errors import shown
 from archie_keys.domain.limits import (
     JWKS_CACHE_TTL_SECONDS,
     JWKS_FAILURE_BACKOFF_SECONDS,
@@ -81,7 +82,7 @@ class IssuerKeys:
                 entry = self._refresh(issuer, entry, now)
                 found = entry.with_kid(kid)
             if not found:
-                raise UnknownSigningKeyError(f"no key {kid[:64]!r} among {issuer}'s keys")
+                raise UnknownSigningKeyError(f"no key {shown(kid[:64])} among {issuer}'s keys")
             return found
 
     def _usable_while_failing(self, entry: _Entry | None, now: float) -> bool:

@@ -27,7 +27,7 @@ from archie_keys.aws.dynamo import TransactionRefused, Write
 from archie_keys.aws.key_store import partition
 from archie_keys.domain import limits
 from archie_keys.domain.clock import now_epoch, to_iso
-from archie_keys.domain.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailedError
+from archie_keys.domain.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailedError, shown
 from archie_keys.domain.escalation import refuse_escalation
 from archie_keys.domain.grants import Grants, required_context_names, resolve_grants
 from archie_keys.domain.identity import Identity, RowScope
@@ -53,7 +53,7 @@ def check_secret_name(prefix: str, place: Place, name: str) -> None:
     own = f"{prefix}{place.project}/{place.environment}/"
     if not name.startswith(own) or len(name) == len(own):
         raise ValidationFailedError(
-            f"secret_name must start with {own!r} (this key's project and environment) and name a secret under it",
+            f"secret_name must start with {shown(own)} (this key's project and environment) and name a secret under it",
             field="secret_name",
             code="secret_name_outside_prefix",
         )
@@ -104,7 +104,7 @@ def prepare_grants(services: Services, place: Place, role_names: list[str], cont
     missing = sorted(needed - set(context))
     if missing:
         raise ValidationFailedError(
-            f"a role filter reads context value {missing[0]!r}, which this key does not provide",
+            f"a role filter reads context value {shown(missing[0])}, which this key does not provide",
             field=f"context.{missing[0]}",
             code="missing_context",
         )
@@ -116,7 +116,7 @@ def _refuse_uncovered_context(scope: RowScope, context: dict[str, str]) -> None:
     if not scope.covers(context):
         raise ForbiddenError(
             "this key may only create keys whose context its own filters cover; "
-            f"its filters: {list(scope.alternatives)}",
+            f"its filters: {shown(list(scope.alternatives))}",
             field="context",
             code="privilege_escalation",
         )

@@ -28,7 +28,7 @@ from archie_keys.app.services import Services
 from archie_keys.aws.idempotency import Existing
 from archie_keys.domain import limits
 from archie_keys.domain.clock import now_epoch, to_iso
-from archie_keys.domain.errors import ConflictError, ForbiddenError, NotFoundError, ServiceUnavailableError
+from archie_keys.domain.errors import ConflictError, ForbiddenError, NotFoundError, ServiceUnavailableError, shown
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.keyformat import KEY_ID_RE, new_key_id
 
@@ -56,7 +56,7 @@ def revoke_keys(
     if not scope.covers(match):
         raise ForbiddenError(
             "this key may only revoke keys its own filters cover: the context must hold each of its filter "
-            f"fields with its own value (its filters: {', '.join(map(_shown, scope.alternatives))})",
+            f"fields with its own value (its filters: {shown(list(scope.alternatives))})",
             field="context",
             code="privilege_escalation",
         )
@@ -169,7 +169,3 @@ def revocation_status(services: Services, caller: Identity, place: Place, revoca
     view["context"] = dict(rule.get("match") or {})
     view["finished_at"] = rule.get("finished_at")
     return view
-
-
-def _shown(alternative: dict[str, Any]) -> str:
-    return "{" + ", ".join(f"{name} = {value!s}" for name, value in alternative.items()) + "}"

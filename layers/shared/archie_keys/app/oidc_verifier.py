@@ -20,6 +20,7 @@ from typing import Any
 
 from archie_keys.app.issuer_keys import IssuerKeys
 from archie_keys.domain.clock import now_epoch
+from archie_keys.domain.errors import shown
 from archie_keys.domain.limits import OIDC_CLOCK_SKEW_SECONDS, OIDC_TOKEN_MAX_LIFETIME_SECONDS
 from archie_keys.domain.oidc_claims import ClaimRules, check_claims, issuer_url_problem
 from archie_keys.domain.oidc_errors import TokenRefusedError, UntrustedTokenError, WrongIssuerError
@@ -57,7 +58,7 @@ class OidcVerifier:
         check it fails (IssuerUnavailableError when the issuer's keys cannot be read)."""
         problem = issuer_url_problem(issuer, allow_loopback_http=self._config.allow_loopback_http)
         if problem:
-            raise WrongIssuerError(f"the trusted issuer {issuer[:64]!r} is not acceptable: {problem}")
+            raise WrongIssuerError(f"the trusted issuer {shown(issuer[:64])} is not acceptable: {problem}")
         unverified = read_token(token)
         if unverified.claims.get("iss") != issuer:
             raise WrongIssuerError("iss is not the trusted issuer")
@@ -105,5 +106,5 @@ def trusted_token(verifier: OidcVerifier, policies: Iterable[TrustPolicy], token
     verified = verifier.verify(token, candidates[0].issuer, {policy.audience for policy in candidates})
     matched = matching_policies(candidates, verified.claims)
     if not matched:
-        raise UntrustedTokenError(f"no trust policy matches sub {verified.subject[:128]!r}")
+        raise UntrustedTokenError(f"no trust policy matches sub {shown(verified.subject[:128])}")
     return TrustedToken(verified, tuple(matched))

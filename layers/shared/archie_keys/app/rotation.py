@@ -109,7 +109,7 @@ def roll_key(
         if ticket is not None:
             preview = {
                 **new_key_response(NewKey(value, record, delivery_preview(delivery))),
-                "rolled_from": key_view({**old, **rolled}),
+                "old_key": key_view({**old, **rolled}),
             }
             writes.append(ticket.completion(services, preview))
         changed = ConflictError(

@@ -28,6 +28,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from archie_keys.domain.errors import shown
 from archie_keys.domain.keyformat import SLUG_RE
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def parse_flush_targets(raw: str) -> tuple[FlushTarget, ...]:
     for item in filter(None, (part.strip() for part in raw.split(","))):
         pieces = item.split("/")
         if len(pieces) not in (2, 4) or not all(pieces):
-            raise ValueError(f"flush target {item!r} is not restApiId/stage[/project/environment]")
+            raise ValueError(f"flush target {shown(item)} is not restApiId/stage[/project/environment]")
         targets.append(FlushTarget(*pieces))
     return tuple(targets)
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from archie_keys.domain.errors import shown
+
 # name -> (connect timeout s, read timeout s, total attempts)
 PROFILES: dict[str, tuple[float, float, int]] = {
     # The authorizer: every protected API waits on it. A key lookup takes milliseconds; after two tries of a
@@ -29,7 +31,7 @@ def client_config(profile: str) -> Any:
     from botocore.config import Config  # imported with boto3, on first use
 
     if profile not in PROFILES:
-        raise ValueError(f"AWS_CLIENT_PROFILE must be one of {', '.join(PROFILES)}, not {profile!r}")
+        raise ValueError(f"AWS_CLIENT_PROFILE must be one of {', '.join(PROFILES)}, not {shown(profile)}")
     connect, read, attempts = PROFILES[profile]
     return Config(
         connect_timeout=connect,

@@ -34,7 +34,7 @@ from archie_keys.aws.items import (
     Update,
     Write,
 )
-from archie_keys.domain.errors import ConditionFailed, ConflictError, ServiceUnavailableError
+from archie_keys.domain.errors import ConditionFailed, ConflictError, ServiceUnavailableError, shown
 
 # Cancellation reasons that mean DynamoDB could not take the write now (retry later), not a refused condition.
 _CAPACITY_REASONS = {"ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded", "InternalServerError"}
@@ -89,7 +89,7 @@ class Expression:
             return " OR ".join(self.condition(part, nested=True) for part in condition.parts)
         if isinstance(condition, Not):
             return f"NOT ({self.condition(condition.part)})"
-        raise TypeError(f"not a condition: {condition!r}")
+        raise TypeError(f"not a condition: {shown(condition)}")
 
     def update(self, changes: Changes) -> str:
         clauses = []

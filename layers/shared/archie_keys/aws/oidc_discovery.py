@@ -19,6 +19,7 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from archie_keys.domain.errors import shown
 from archie_keys.domain.limits import OIDC_DOCUMENT_MAX_BYTES, OIDC_FETCH_TIMEOUT_SECONDS
 from archie_keys.domain.oidc_claims import issuer_url_problem
 from archie_keys.domain.oidc_errors import IssuerUnavailableError
@@ -94,7 +95,7 @@ class OidcDiscovery:
 
     def fetch_jwks(self, issuer: str) -> Mapping[str, Any]:
         if issuer_url_problem(issuer, allow_loopback_http=self._allow_loopback_http):
-            raise IssuerUnavailableError(f"{issuer[:64]!r} is not an issuer we fetch from")
+            raise IssuerUnavailableError(f"{shown(issuer[:64])} is not an issuer we fetch from")
         configuration = self._document(issuer.rstrip("/") + DISCOVERY_PATH, "discovery document")
         if configuration.get("issuer") != issuer:
             raise IssuerUnavailableError(f"the discovery document of {issuer} names another issuer")

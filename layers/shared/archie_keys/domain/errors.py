@@ -6,6 +6,17 @@ Messages never say whether a key exists: "not found" and "wrong secret" read the
 
 from __future__ import annotations
 
+import json
+
+
+def shown(value: object) -> str:
+    """A value inside a message: a string in quotes ('tenant'), anything else as JSON ({"tenant_id": "t-17"}).
+    Clients read these messages, and a Python repr ({'tenant_id': 't-17'}, None) is neither JSON nor plain text:
+    every message built from a value renders it with this (tests/unit/test_error_messages.py)."""
+    if isinstance(value, str):
+        return f"'{value}'"
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)
+
 
 class ArchieError(Exception):
     """Base of every error a client can cause. `status` is the HTTP status the edge answers with."""

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from archie_keys.domain.errors import ForbiddenError
+from archie_keys.domain.errors import ForbiddenError, shown
 from archie_keys.domain.grants import WILDCARD, Grants
 
 UNKNOWN = object()  # a filter value not known yet (from_context in a role definition)
@@ -38,8 +38,8 @@ def missing_grants(caller: Grants, requested: Iterable[Mapping[str, Any]]) -> li
             else:
                 alternatives = caller.alternatives(resource, action)
             if not any(_covered_by(granted, filters) for granted in alternatives):
-                shown = {k: ("<from_context>" if v is UNKNOWN else v) for k, v in filters.items()}
-                missing.append(f"{action} on {resource}" + (f" with filters {shown}" if shown else ""))
+                named = {k: ("<from_context>" if v is UNKNOWN else v) for k, v in filters.items()}
+                missing.append(f"{action} on {resource}" + (f" with filters {shown(named)}" if named else ""))
     return missing
 
 

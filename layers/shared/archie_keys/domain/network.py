@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address, ip_network
 
-from archie_keys.domain.errors import ValidationFailedError
+from archie_keys.domain.errors import ValidationFailedError, shown
 from archie_keys.domain.limits import ALLOWED_CIDRS_MAX, CIDR_MAX_LENGTH, SOURCE_IP_MAX_LENGTH
 
 Network = IPv4Network | IPv6Network
@@ -59,7 +59,7 @@ def _canonical(entry: object, field: str) -> Network:
     try:
         network = ip_network(entry, strict=False)
     except ValueError:
-        raise _refuse(f"{entry!r} is not an IPv4 or IPv6 CIDR (such as 203.0.113.0/24)", field) from None
+        raise _refuse(f"{shown(entry)} is not an IPv4 or IPv6 CIDR (such as 203.0.113.0/24)", field) from None
     address = entry.partition("/")[0]
     if network.network_address != ip_address(address):
         raise _refuse(

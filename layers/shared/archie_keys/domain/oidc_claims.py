@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from archie_keys.domain.errors import shown
 from archie_keys.domain.limits import (
     OIDC_AUDIENCES_MAX,
     OIDC_CLOCK_SKEW_SECONDS,
@@ -92,7 +93,9 @@ def audiences_of(claims: Mapping[str, Any]) -> frozenset[str]:
 def check_claims(claims: Mapping[str, Any], rules: ClaimRules) -> None:
     """Raise the TokenRefusedError of the first check `claims` fails under `rules`."""
     if claims.get("iss") != rules.issuer:
-        raise WrongIssuerError(f"iss {str(claims.get('iss'))[:OIDC_ISSUER_MAX_LENGTH]!r} is not the trusted issuer")
+        raise WrongIssuerError(
+            f"iss {shown(str(claims.get('iss'))[:OIDC_ISSUER_MAX_LENGTH])} is not the trusted issuer"
+        )
     subject = claims.get("sub")
     if not isinstance(subject, str) or len(subject) > OIDC_SUBJECT_MAX_LENGTH or not _PRINTABLE.match(subject):
         raise InvalidClaimsError(f"sub must be 1-{OIDC_SUBJECT_MAX_LENGTH} printable characters")

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from archie_keys.domain.errors import shown
 from archie_keys.domain.limits import JWKS_MAX_KEYS, OIDC_KID_MAX_LENGTH, RSA_MIN_BITS
 from archie_keys.domain.oidc_errors import TokenAlgorithmError
 
@@ -97,5 +98,5 @@ def signing_keys(jwks: object) -> tuple[SigningKey, ...]:
 def algorithm_for(key: SigningKey, alg: object) -> str:
     """The algorithm to verify with: the token's `alg`, only when `key` allows it."""
     if not isinstance(alg, str) or alg not in ALLOWED_ALGORITHMS or alg not in key.algorithms:
-        raise TokenAlgorithmError(f"alg {str(alg)[:16]!r} is not one key {key.kid[:64]!r} allows")
+        raise TokenAlgorithmError(f"alg {shown(str(alg)[:16])} is not one key {shown(key.kid[:64])} allows")
     return alg

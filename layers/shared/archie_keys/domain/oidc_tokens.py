@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
+from archie_keys.domain.errors import shown
 from archie_keys.domain.limits import OIDC_KID_MAX_LENGTH, OIDC_TOKEN_MAX_LENGTH
 from archie_keys.domain.oidc_errors import BadSignatureError, MalformedTokenError, TokenAlgorithmError
 from archie_keys.domain.oidc_keys import ALLOWED_ALGORITHMS, SigningKey, algorithm_for
@@ -83,7 +84,7 @@ def read_token(token: object) -> UnverifiedToken:
     if any(name in header for name in _REFUSED_HEADER_MEMBERS):
         raise MalformedTokenError("header names extensions (crit, b64) this verifier does not implement")
     if header.get("alg") not in ALLOWED_ALGORITHMS:
-        raise TokenAlgorithmError(f"alg {str(header.get('alg'))[:16]!r} is never accepted")
+        raise TokenAlgorithmError(f"alg {shown(str(header.get('alg'))[:16])} is never accepted")
     kid = header.get("kid")
     if not isinstance(kid, str) or not 0 < len(kid) <= OIDC_KID_MAX_LENGTH:
         raise MalformedTokenError("kid missing: the signing key must be named")
@@ -103,5 +104,5 @@ def verify_signature(token: UnverifiedToken, key: SigningKey) -> None:
     try:
         jws.deserialize_compact(token.compact, key.key, registry=registry)
     except (JoseError, ValueError) as error:
-        reason = f"signature does not verify with key {key.kid[:64]!r} ({type(error).__name__})"
+        reason = f"signature does not verify with key {shown(key.kid[:64])} ({type(error).__name__})"
         raise BadSignatureError(reason) from None

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypedDict
 
 from archie_keys.domain.clock import to_iso
-from archie_keys.domain.errors import ValidationFailedError
+from archie_keys.domain.errors import ValidationFailedError, shown
 from archie_keys.domain.limits import BURST_MAX, QUOTA_LIMIT_MAX, QUOTA_PERIODS, RATE_PER_SECOND_MAX
 
 _LIMITS_FIELDS = frozenset({"rate_per_second", "burst", "quota"})
@@ -131,7 +131,7 @@ def period_bounds(period: str, now: float) -> tuple[float, float]:
         start = day.replace(day=1)
         end = (start + timedelta(days=32)).replace(day=1)
     else:
-        raise ValueError(f"unknown quota period {period!r}")
+        raise ValueError(f"unknown quota period {shown(period)}")
     return start.timestamp(), end.timestamp()
 
 

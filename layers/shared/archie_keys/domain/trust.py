@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from archie_keys.domain.errors import ValidationFailedError
+from archie_keys.domain.errors import ValidationFailedError, shown
 from archie_keys.domain.limits import (
     CONTEXT_MAX_PAIRS,
     CONTEXT_NAME_PATTERN,
@@ -158,7 +158,7 @@ def _claim_conditions(raw: object) -> dict[str, Pattern]:
             raise _refuse(f"a claim name is {PATTERN_MEANINGS[TRUST_CLAIM_NAME_PATTERN]}", "claims")
         if name in RESERVED_CLAIMS:
             where = RESERVED_CLAIMS[name]
-            hint = f": use the policy's {where!r}" if where else ": the verifier checks it on every token"
+            hint = f": use the policy's {shown(where)}" if where else ": the verifier checks it on every token"
             raise _refuse(f"a condition on {name} is not a claim condition{hint}", f"claims.{name}")
         conditions[name] = _pattern(text, f"claims.{name}")
     return conditions
@@ -209,7 +209,7 @@ def parse_trust_policy(name: object, body: object, *, allow_loopback_http: bool 
         raise _refuse("a trust policy is a JSON object", "body")
     unknown = sorted(set(map(str, body)) - set(FIELDS))
     if unknown:
-        raise _refuse(f"unknown field {unknown[0]!r}", unknown[0])
+        raise _refuse(f"unknown field {shown(unknown[0])}", unknown[0])
     problem = issuer_url_problem(body.get("issuer"), allow_loopback_http=allow_loopback_http)
     if problem:
         raise _refuse(problem, "issuer")

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
 
-from archie_keys.domain.errors import ValidationFailedError
+from archie_keys.domain.errors import ValidationFailedError, shown
 from archie_keys.domain.limits import WEBHOOK_URL_MAX_LENGTH
 
 Address = IPv4Address | IPv6Address
@@ -154,7 +154,7 @@ def parse_webhook_url(text: object, *, local: bool) -> WebhookUrl:
     port = 443 if scheme == "https" else 80
     if colon:
         if not port_text.isdigit() or port_text[0] == "0" or not 1 <= int(port_text) <= 65535:
-            raise _refuse(f"{port_text!r} is not a port (1-65535)")
+            raise _refuse(f"{shown(port_text)} is not a port (1-65535)")
         port = int(port_text)
     if not host_text:
         raise _refuse("must name a host")

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archie_keys.domain.clock import to_iso
+from archie_keys.domain.errors import shown
 from archie_keys.domain.keyformat import BASE62_ALPHABET, keys_in
 from archie_keys.domain.limits import (
     WEBHOOK_SECRET_BYTES,
@@ -156,7 +157,7 @@ def key_event(
     type, a detail the type does not carry, or a body holding anything shaped like a key value or its hash."""
     allowed = EVENT_DETAILS.get(event_type)
     if allowed is None:
-        raise ValueError(f"unknown event type {event_type!r}")
+        raise ValueError(f"unknown event type {shown(event_type)}")
     extra = dict(details or {})
     unexpected = set(extra) - allowed
     if unexpected:

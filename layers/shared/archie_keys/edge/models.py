@@ -153,7 +153,8 @@ class IdempotentBody(StrictModel):
 class CreateKeyBody(IdempotentBody):
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={"examples": [{"name": "billing ci", "roles": ["reader"], "context": {"tenant": "t-17"}}]},
+        # Swagger UI's "Try it out" body: `admin` is the one role every environment has from its bootstrap.
+        json_schema_extra={"examples": [{"name": "billing ci", "roles": ["admin"]}]},
     )
 
     name: KeyName

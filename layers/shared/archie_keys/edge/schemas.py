@@ -90,7 +90,9 @@ class NewKey(Answer):
 
 
 class RolledKey(NewKey):
-    rolled_from: Key = Field(description="the old key, expiring after the grace period")
+    """The successor (its `record.rolled_from` is the old key's id) and the old key itself."""
+
+    old_key: Key = Field(description="the old key, expiring after the grace period (`rolled_to` names the successor)")
     unflushed_stages: list[str] | None = Field(
         default=None, description="with grace 0: stages whose authorizer cache could not be flushed"
     )
