@@ -281,7 +281,7 @@ def from_template(template: dict[str, Any], resolver: Resolver, stages: dict[str
     for name, spec in resources_of_type(template, "AWS::ApiGateway::UsagePlan", resolver).items():
         props = spec.get("Properties", {})
         plan_stages = set()
-        for entry in _stage_entries(props.get("ApiStages", []), resolver):
+        for entry in resolver.chosen(props.get("ApiStages", [])) or []:  # the entries' Refs name APIs: kept
             api = entry["ApiId"]["Ref"]
             stage_ref = entry["Stage"]
             named = stage_ref.get("Ref", "") if isinstance(stage_ref, dict) else ""
@@ -298,13 +298,3 @@ def from_template(template: dict[str, Any], resolver: Resolver, stages: dict[str
         props = spec["Properties"]
         registry.add_key(by_logical_id[props["UsagePlanId"]["Ref"]], by_logical_id[props["KeyId"]["Ref"]])
     return registry
-
-
-def _stage_entries(value: Any, resolver: Resolver) -> list[dict[str, Any]]:
-    """A plan's ApiStages, its Fn::If chosen (the entries' Refs stay unresolved: they name APIs)."""
-    while isinstance(value, dict) and set(value) == {"Fn::If"}:
-        condition, when_true, when_false = value["Fn::If"]
-        value = when_true if resolver.condition(condition) else when_false
-    if value == {"Ref": "AWS::NoValue"}:
-        return []
-    return list(value)

@@ -225,28 +225,80 @@ def test_revoking_the_last_key_of_a_chain_deletes_its_usage_plan_key(limits_stac
     assert chain not in limits_stack.api_keys()
 
 
-class ThrottledControlPlane:
-    """API Gateway's control plane answering every call TooManyRequestsException (its 429)."""
+@dataclass
+class RefusingControlPlane:
+    """API Gateway's control plane answering every call with one error: TooManyRequestsException (throttled),
+    LimitExceededException (the account's API keys used up)."""
+
+    error_type: str
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        body = json.dumps({"message": "Too Many Requests"}).encode()
-        return HttpResponse(
-            429, {"Content-Type": "application/json", "x-amzn-ErrorType": "TooManyRequestsException"}, body
-        )
+        body = json.dumps({"message": self.error_type}).encode()
+        return HttpResponse(429, {"Content-Type": "application/json", "x-amzn-ErrorType": self.error_type}, body)
+
+
+def create_with_control_plane(
+    limits_stack: LimitsStack, admin_key: str, monkeypatch: pytest.MonkeyPatch, error_type: str
+) -> Any:
+    from archie_keys.edge import composition
+
+    refusing = HttpService(RefusingControlPlane(error_type), 0).start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_API_GATEWAY", refusing.url)
+        composition.reset()
+        return limits_stack.create(admin_key, name="limited", limits={"rate_per_second": 2})
+    finally:
+        refusing.stop()
 
 
 def test_a_key_with_limits_is_not_created_when_api_gateway_fails_and_the_client_is_told_to_retry(
     limits_stack: LimitsStack, admin_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from archie_keys.edge import composition
-
-    throttled = HttpService(ThrottledControlPlane(), 0).start()
-    try:
-        monkeypatch.setenv("AWS_ENDPOINT_URL_API_GATEWAY", throttled.url)
-        composition.reset()
-        reply = limits_stack.create(admin_key, name="limited", limits={"rate_per_second": 2})
-    finally:
-        throttled.stop()
+    reply = create_with_control_plane(limits_stack, admin_key, monkeypatch, "TooManyRequestsException")
     assert reply.status == 503 and int(reply.headers["Retry-After"]) > 0, reply.body
     listed = limits_stack.management("GET", KEYS, admin_key).body["keys"]
     assert [key for key in listed if key["name"] == "limited"] == []
+
+
+def test_when_the_accounts_api_keys_are_used_up_a_key_with_limits_is_refused_409_and_not_created(
+    limits_stack: LimitsStack, admin_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reply = create_with_control_plane(limits_stack, admin_key, monkeypatch, "LimitExceededException")
+    assert (reply.status, reply.body["code"], reply.body["field"]) == (409, "limits_capacity", "limits")
+    listed = limits_stack.management("GET", KEYS, admin_key).body["keys"]
+    assert [key for key in listed if key["name"] == "limited"] == []
+
+
+# --- changing a stored key's allow-list and limits (for PATCH /keys/{key_id}) ---------------------------------
+
+
+def test_a_change_of_allow_list_is_validated_and_given_as_the_fields_to_set() -> None:
+    from archie_keys.app.key_limits import allowed_cidrs_change
+    from archie_keys.domain.errors import ValidationFailedError
+
+    assert allowed_cidrs_change({}, ["10.0.0.5", "2001:DB8::/32"]) == {
+        "allowed_cidrs": ["10.0.0.5/32", "2001:db8::/32"]
+    }
+    assert allowed_cidrs_change({}, []) == {"allowed_cidrs": None}  # removed: anywhere
+    assert allowed_cidrs_change({}, None) == {"allowed_cidrs": None}
+    with pytest.raises(ValidationFailedError) as refused:
+        allowed_cidrs_change({}, ["10.0.0.5/8"])
+    assert refused.value.field == "allowed_cidrs.0"
+
+
+def test_a_change_of_limits_moves_the_chain_to_its_plan_before_anything_is_committed(
+    limits_stack: LimitsStack, admin_key: str
+) -> None:
+    from archie_keys.app.key_limits import limits_change
+    from archie_keys.domain.errors import ValidationFailedError
+    from archie_keys.edge.composition import get_services
+
+    key = limits_stack.create(admin_key).body
+    record = get_services().store.get_key("demo", "dev", key["key_id"])
+    fields = limits_change(get_services(), record, {"rate_per_second": 2})
+    assert fields == {"limits": {"rate_per_second": 2, "burst": 2}, "lineage_id": key["key_id"]}
+    assert f"archie-local/{key['key_id']}" in limits_stack.api_keys()
+    assert limits_change(get_services(), record, None) == {"limits": None}
+    with pytest.raises(ValidationFailedError) as refused:
+        limits_change(get_services(), record, {"burst": 2})
+    assert refused.value.field == "limits.burst"

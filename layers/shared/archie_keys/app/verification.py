@@ -15,6 +15,9 @@ A forged key and a known key id with a wrong secret both fail the tag the same w
 neither timing nor answer tells an attacker which keys exist. In an environment accepting untagged keys, an
 unknown key and a wrong secret both cost one GetItem and one argon2 verify; a wrong secret then costs the
 roles read besides (docs/key-format.md: keys issued before tags).
+
+It is longer than 300 lines because the decision, its caches and their refresh are one piece: split, each
+half would need the other's invariants (what an entry proves, when it must be re-read) to be read.
 """
 
 from __future__ import annotations

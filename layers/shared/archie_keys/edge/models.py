@@ -1,7 +1,8 @@
 """Request models of the HTTP API. Unknown fields are refused, every bound comes from limits.
 
 Stored items have their own shape (archie_keys.store) and the authorizer works on plain dicts, so this
-module (and pydantic) stays off the authorizer's cold start.
+module (and pydantic) stays off the authorizer's cold start. It is longer than 300 lines because every body
+of the API is here, beside the bounds they share: one place to read what a client may send.
 """
 
 from __future__ import annotations
