@@ -100,8 +100,12 @@ def provision(
     register_names(template, resolver)
 
     sqs = client("sqs")
-    for name in resources_of_type(template, "AWS::SQS::Queue", resolver):
-        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    for name, spec in resources_of_type(template, "AWS::SQS::Queue", resolver).items():
+        # The visibility timeout is what a local SQS event source (archie_local.queue_events) holds a message
+        # for while its function runs; a redrive policy is not modelled (the function writes dead letters).
+        timeout = spec.get("Properties", {}).get("VisibilityTimeout")
+        attributes = {"VisibilityTimeout": str(timeout)} if timeout is not None else {}
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         resolver.refs[name] = url
         resolver.attributes[(name, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
         resolver.attributes[(name, "QueueName")] = name
@@ -155,6 +159,13 @@ def provision(
         scheduler.create_schedule_group(Name=group)
         resolver.refs[name] = group
 
+    events = client("events")
+    for name, spec in resources_of_type(template, "AWS::Events::EventBus", resolver).items():
+        bus = resolver.resolve(spec["Properties"])["Name"]
+        resolver.refs[name] = bus
+        resolver.attributes[(name, "Arn")] = events.create_event_bus(Name=bus)["EventBusArn"]
+        resolver.attributes[(name, "Name")] = bus
+
     # The protected API registry (one JSON parameter per stage) like any other parameter.
     ssm = client("ssm")
     for name, spec in resources_of_type(template, "AWS::SSM::Parameter", resolver).items():
@@ -172,5 +183,7 @@ def provision(
             if key in environment and environment[key] != value:
                 raise ValueError(f"functions disagree on {key}; the local stack shares one process environment")
             environment[key] = value
+    # The local stack's one exception to https-only webhooks: http://127.0.0.1, a receiver on this machine.
+    environment["WEBHOOK_LOCAL_TARGETS"] = "1"
     environment.update(environment_overrides or {})
     return Provisioned(resolver, specs, environment)
