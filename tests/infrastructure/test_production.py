@@ -23,7 +23,25 @@ OWNED_ATTRIBUTES = {
     "AuditCompactFunctionRole": {"pk", "sk", "last_used_at"},
     # A delivery's record (app.webhook_records) and a webhook disabled by its receiver's 410: never a key's
     # attributes, nor a webhook's sealed secret.
-    "WebhookDeliveryFunctionRole": {"pk", "sk", "kind", "delivery_id", "message_id", "attempt", "at", "result", "status", "error", "response", "next_attempt_at", "purge_epoch", "dead", "url", "body", "disabled_at"},
+    "WebhookDeliveryFunctionRole": {
+        "pk",
+        "sk",
+        "kind",
+        "delivery_id",
+        "message_id",
+        "attempt",
+        "at",
+        "result",
+        "status",
+        "error",
+        "response",
+        "next_attempt_at",
+        "purge_epoch",
+        "dead",
+        "url",
+        "body",
+        "disabled_at",
+    },
 }
 # The functions of the management API's changes, which write keys, roles and environments whole (each change
 # a transaction with its audit event). Any other function that writes to the keys table must be listed in

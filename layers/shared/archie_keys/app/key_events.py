@@ -76,7 +76,7 @@ def emit_key_event(
     message_id = new_message_id()
 
     def to_webhooks() -> None:
-        matching = subscribers(services.webhooks.list(project, environment), event_type)
+        matching = subscribers(services.webhooks.of_environment(project, environment), event_type)
         now = time.time()
         queue_deliveries(
             services,

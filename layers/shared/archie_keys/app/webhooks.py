@@ -59,7 +59,8 @@ def _check_events(events: Sequence[str]) -> list[str]:
     for event in chosen:
         if event not in EVENT_TYPES:
             # The edge's model refuses these first; a command from elsewhere is held to the same rule.
-            raise ValidationFailedError(f"{event!r} is not an event type; one of {', '.join(EVENT_TYPES)}", field="events")
+            known = ", ".join(EVENT_TYPES)
+            raise ValidationFailedError(f"{event!r} is not an event type; one of {known}", field="events")
     return chosen
 
 
@@ -81,7 +82,7 @@ def put_webhook(services: Services, caller: Identity, command: PutWebhook) -> We
     services.store.require_environment(place.project, place.environment)
     events = _check_events(command.events)
     url = services.webhook_targets.check(command.url)
-    existing = services.webhooks.list(place.project, place.environment)
+    existing = services.webhooks.of_environment(place.project, place.environment)
     previous = next((w for w in existing if w["name"] == command.name), None)
     if previous is None and len(existing) >= limits.WEBHOOKS_PER_ENVIRONMENT_MAX:
         raise ValidationFailedError(
@@ -137,7 +138,7 @@ def put_webhook(services: Services, caller: Identity, command: PutWebhook) -> We
 def list_webhooks(services: Services, caller: Identity, place: Place) -> list[dict[str, Any]]:
     caller.require(place.project, place.environment, "webhooks", "read")
     services.store.require_environment(place.project, place.environment)
-    return [webhook_view(w) for w in services.webhooks.list(place.project, place.environment)]
+    return [webhook_view(w) for w in services.webhooks.of_environment(place.project, place.environment)]
 
 
 def _existing(services: Services, caller: Identity, place: Place, name: str, action: str) -> dict[str, Any]:

@@ -44,7 +44,7 @@ class WebhookStore:
     def get(self, project: str, environment: str, name: str) -> dict[str, Any] | None:
         return self.items.get(self.table, self._key(project, environment, WEBHOOK_SK + name))
 
-    def list(self, project: str, environment: str) -> list[dict[str, Any]]:
+    def of_environment(self, project: str, environment: str) -> list[dict[str, Any]]:
         """Every webhook of the environment, by name (there are at most WEBHOOKS_PER_ENVIRONMENT_MAX)."""
         found: list[dict[str, Any]] = []
         start = None
