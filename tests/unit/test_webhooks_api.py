@@ -338,3 +338,19 @@ def test_a_key_expiring_too_soon_for_a_schedule_sends_key_expired_once_it_has(
     event = json.loads(body)
     assert (event["type"], event["data"]["key_id"]) == ("key.expired", created["key_id"])
     assert arrived >= expires  # never before the expiry
+
+
+def test_a_filtered_grant_reaches_no_webhook(api, admin_key, receiver) -> None:
+    """A webhook hears every key of its environment: a tenant administrator's filtered grant must not add one."""
+    _, url = receiver
+    tenant_admin = {
+        "permissions": [
+            {"resource": "webhooks", "actions": ["read", "write"], "filters": {"tenant": {"from_context": "tenant"}}}
+        ]
+    }
+    assert api("PUT", f"{ROLES}/tenant-admin", admin_key, tenant_admin).status == 201
+    body = {"name": "t-17 admin", "roles": ["tenant-admin"], "context": {"tenant": "t-17"}}
+    key = api("POST", KEYS, admin_key, body).body["key"]
+    assert api("PUT", f"{HOOKS}/mine", key, {"url": url, "events": ["key.created"]}).status == 403
+    assert api("GET", HOOKS, key).status == 403
+    assert api("GET", HOOKS, admin_key).body == {"webhooks": []}
