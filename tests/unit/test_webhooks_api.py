@@ -354,3 +354,23 @@ def test_a_filtered_grant_reaches_no_webhook(api, admin_key, receiver) -> None:
     assert api("PUT", f"{HOOKS}/mine", key, {"url": url, "events": ["key.created"]}).status == 403
     assert api("GET", HOOKS, key).status == 403
     assert api("GET", HOOKS, admin_key).body == {"webhooks": []}
+
+
+def test_a_mass_revocation_sends_key_revoked_for_each_key_it_revokes(api, admin_key, receiver, queues) -> None:
+    got, url = receiver
+    reader_role(api, admin_key)
+    register(api, admin_key, url, ["key.revoked"])
+    tenant = [
+        api("POST", KEYS, admin_key, {"name": f"t{n}", "roles": ["reader"], "context": {"tenant": "t-17"}}).body
+        for n in range(3)
+    ]
+    api("POST", KEYS, admin_key, {"name": "other", "roles": ["reader"], "context": {"tenant": "t-18"}})
+    started = api("POST", f"{KEYS}/revocations", admin_key, {"context": {"tenant": "t-17"}, "reason": "offboarding"})
+    assert started.status == 202 and started.body["matched"] == 3, started.body
+    assert in_process_functions().wait_idle(60)
+    deadline = time.monotonic() + 5
+    while len(got.got) < 3 and time.monotonic() < deadline:
+        queues.poll_once()
+    events = [json.loads(body) for _, body, _ in got.got]
+    assert sorted(e["data"]["key_id"] for e in events) == sorted(k["key_id"] for k in tenant)
+    assert {(e["type"], e["data"]["reason"]) for e in events} == {("key.revoked", "offboarding")}
