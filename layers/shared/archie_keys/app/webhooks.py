@@ -25,7 +25,13 @@ from archie_keys.aws.dynamo import TransactionRefused
 from archie_keys.aws.webhook_store import split_webhook_path, webhook_path
 from archie_keys.domain import limits
 from archie_keys.domain.clock import now_epoch, to_iso
-from archie_keys.domain.errors import ConflictError, NotFoundError, ServiceUnavailableError, ValidationFailedError
+from archie_keys.domain.errors import (
+    ConflictError,
+    NotFoundError,
+    ServiceUnavailableError,
+    ValidationFailedError,
+    shown,
+)
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.sealing import seal, unseal
 from archie_keys.domain.webhooks import EVENT_TYPES, new_message_id, new_secret, webhook_test_event
@@ -60,7 +66,7 @@ def _check_events(events: Sequence[str]) -> list[str]:
         if event not in EVENT_TYPES:
             # The edge's model refuses these first; a command from elsewhere is held to the same rule.
             known = ", ".join(EVENT_TYPES)
-            raise ValidationFailedError(f"{event!r} is not an event type; one of {known}", field="events")
+            raise ValidationFailedError(f"{shown(event)} is not an event type; one of {known}", field="events")
     return chosen
 
 
