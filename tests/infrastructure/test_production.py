@@ -36,6 +36,10 @@ MANAGEMENT_WRITERS = {
     # A mass revocation's keys, in batches: each a transaction with their events, their roles' counts and its
     # progress (app.revocation_worker).
     "RevocationWorkerFunctionRole",
+    # Trust policies, each change a transaction with its event; an exchanged key with its event, the token's
+    # replay mark and the policy's check (docs/federation.md).
+    "TrustFunctionRole",
+    "ExchangeKeyFunctionRole",
 }
 # Functions that write keys, roles and environments whole, but in one partition of their own only
 # (dynamodb:LeadingKeys): the synthetic canary, in canary/probe.

@@ -28,6 +28,8 @@ EXPECTED = {
     "audit": ("AuditFunction", 200),
     "secret_scanning": ("SecretScanningFunction", 401),  # GitHub's signature, but of a key not configured
     "revoke_keys": ("RevokeKeysFunction", 202),  # tenant t-17 has no keys: none matched
+    "trust": ("TrustFunction", 200),  # no policy yet: an empty list
+    "exchange_key": ("ExchangeKeyFunction", 401),  # demo/dev trusts no issuer: the token is refused
 }
 
 

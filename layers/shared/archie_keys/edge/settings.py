@@ -88,6 +88,9 @@ class Settings:
     revocation_stale_seconds: float = _bounded(180.0, 1, 3600)
     # CloudWatch namespace of the EMF metrics (the template's alarms and dashboard read it); empty: none.
     metrics_namespace: str = "ArchieKeys"
+    # 1: trust policies may name an issuer on http://127.0.0.1:<port> (the local stack's development issuer,
+    # and the tests'); never set on AWS, where issuers are https with a DNS name.
+    oidc_allow_loopback_http: int = _bounded(0, 0, 1)
     # Timeouts and retry budget of every AWS client of this process (aws.clients.PROFILES).
     aws_client_profile: str = "request"
 
