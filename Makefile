@@ -48,7 +48,7 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt constraints.txt py
 
 ## The local stack in the foreground: moto + local API Gateways + dashboard; prints `admin key: ...`.
 run: install
-	@PORT=$(PORT) SAMPLE_PORT=$(SAMPLE_PORT) $(BIN)/python -m archie_local run
+	@PORT=$(PORT) SAMPLE_PORT=$(SAMPLE_PORT) OIDC_PORT=$(OIDC_PORT) $(BIN)/python -m archie_local run
 
 ## Every tier: lint, types, template checks (cfn-lint, checkov), the documentation site, unit, infrastructure
 ## (SAM translation and the built layer), integration, a short load run, browser end-to-end, fuzzing.

@@ -1,4 +1,5 @@
-"""`make run`'s program: one stdout line with the admin key, a working stack, and Ctrl-C stops it all."""
+"""`make run`'s program: one stdout line with the admin key, a working stack (its development OIDC issuer
+trusted for the demo pipeline), and Ctrl-C stops it all."""
 
 from __future__ import annotations
 
@@ -19,7 +20,10 @@ BOOTSTRAP = [sys.executable, "-m", "archie_keys", "bootstrap"]
 def test_run_prints_one_admin_key_line_serves_the_api_and_stops_on_ctrl_c(tmp_path) -> None:
     state = tmp_path / "local-stack.json"
     process = subprocess.Popen(
-        [sys.executable, "-m", "archie_local", "run", "--port", "0", "--sample-port", "0", "--state-file", str(state)],
+        [
+            *(sys.executable, "-m", "archie_local", "run", "--port", "0", "--sample-port", "0", "--oidc-port", "0"),
+            *("--state-file", str(state)),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -37,10 +41,10 @@ def test_run_prints_one_admin_key_line_serves_the_api_and_stops_on_ctrl_c(tmp_pa
     ]
     for reader in readers:
         reader.start()
-    stdout, url, key = [], None, None
+    stdout, url, key, issuer, sample = [], None, None, None, None
     try:
         deadline = time.monotonic() + 60
-        while key is None or url is None:
+        while key is None or url is None or issuer is None or sample is None:
             assert time.monotonic() < deadline, "the local stack did not come up within 60 s"
             assert process.poll() is None, "the local stack exited early"
             try:
@@ -52,6 +56,10 @@ def test_run_prints_one_admin_key_line_serves_the_api_and_stops_on_ctrl_c(tmp_pa
                 key = line.removeprefix("admin key: ")
             elif match := re.search(r"management API \+ dashboard: (http://127\.0\.0\.1:\d+)/", line):
                 url = match.group(1)
+            elif match := re.search(r"local OIDC issuer: (http://127\.0\.0\.1:\d+) ", line):
+                issuer = match.group(1)
+            elif match := re.search(r"sample protected API: +(http://127\.0\.0\.1:\d+)/orders", line):
+                sample = match.group(1)
         assert re.fullmatch(r"admin key: archie_demo_dev_[A-Za-z0-9]{40}", stdout[0])
         who = http(url, "GET", env_path("demo", "dev", "/whoami"), key)
         assert who.status == 200 and who.body["roles"] == ["admin"]
@@ -68,6 +76,11 @@ def test_run_prints_one_admin_key_line_serves_the_api_and_stops_on_ctrl_c(tmp_pa
         assert booted.returncode == 0, booted.stderr
         acme = booted.stdout.strip().removeprefix("admin key: ")
         assert http(url, "GET", env_path("acme", "qa", "/whoami"), acme).status == 200
+        # The demo pipeline's token (what `make oidc-token` prints) for a 15-minute key that reads orders.
+        minted = http(issuer, "POST", "/mint", None, {"sub": "repo:demo/app:ref:refs/heads/main", "aud": "archie-keys"})
+        exchanged = http(url, "POST", env_path("demo", "dev", "/keys/exchange"), None, {"token": minted.body["token"]})
+        assert exchanged.status == 201 and exchanged.body["record"]["roles"] == ["orders-reader"], exchanged.body
+        assert http(sample, "GET", "/orders/42", exchanged.body["key"]).status == 200
     finally:
         process.send_signal(signal.SIGINT)
         try:
