@@ -211,6 +211,20 @@ def too_many_revocations(api: Any, admin_key: str, viewer: dict[str, Any], monke
     return api("POST", revocations, admin_key, {"context": {"tenant": "b"}, "reason": "x"})
 
 
+def too_many_trust_policies(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    from archie_keys.domain import limits
+
+    monkeypatch.setattr(limits, "TRUST_POLICIES_PER_ENVIRONMENT_MAX", 1)  # 50 in life: one is enough here
+    policy = {
+        "issuer": "https://token.actions.githubusercontent.com",
+        "audience": "archie-keys",
+        "subject": "repo:acme/billing:ref:refs/heads/main",
+        "roles": ["viewer"],
+    }
+    assert api("PUT", env_path("demo", "dev", "/trust/first"), admin_key, policy).status == 201
+    return api("PUT", env_path("demo", "dev", "/trust/second"), admin_key, policy)
+
+
 Case = Callable[[Any, str, dict[str, Any], pytest.MonkeyPatch], Any]
 CASES: dict[str, Case] = {
     "unauthorized": lambda api, admin, viewer, mp: api("GET", KEYS, "archie_demo_dev_" + "A" * 40),
@@ -236,6 +250,7 @@ CASES: dict[str, Case] = {
     "key_in_use": key_in_use,
     "conflict": stale_role_edit,
     "too_many_revocations": too_many_revocations,
+    "too_many_trust_policies": too_many_trust_policies,
     "payload_too_large": lambda api, admin, viewer, mp: api("POST", KEYS, admin, raw_body=b"{" + b" " * 70_000 + b"}"),
     "validation_error": lambda api, admin, viewer, mp: api("POST", KEYS, admin, {"name": ""}),
     "invalid_json": lambda api, admin, viewer, mp: api("POST", KEYS, admin, raw_body=b'{"name": '),
