@@ -11,6 +11,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from archie_keys.app.commands import Place
 from archie_keys.app.exchange import ExchangeToken, exchange_token
 from archie_keys.app.views import new_key_response
+from archie_keys.domain import limits
 from archie_keys.domain.oidc_errors import TokenRefusedError
 from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
@@ -35,7 +36,9 @@ def _refused(error: TokenRefusedError) -> Response[Any]:
     "verified with its issuer's published keys and matched with the environment's trust policies; the most "
     "specific match gives the key its roles and context, and its life (`ttl_seconds`, at most the policy's "
     "`max_ttl_seconds`, 15 minutes by default). A token is usable once. Every refusal is 401 `unauthorized` "
-    '"the token was refused"; an issuer that cannot be read, 503 with Retry-After.',
+    '"the token was refused"; an issuer that cannot be read, 503 with Retry-After. At most '
+    f"{limits.EXCHANGES_PER_ENVIRONMENT_PER_MINUTE} exchanges of trusted tokens a minute per environment (429 "
+    "`rate_limited`).",
     operation_id="exchangeToken",
     tags=["federation"],
     security=[],

@@ -9,6 +9,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.trust import delete_trust_policy, get_trust_policy, list_trust_policies, put_trust_policy
+from archie_keys.domain import limits
 from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.federation_models import TrustPolicyBody
@@ -39,11 +40,12 @@ def trust_list(project: ProjectPath, environment: EnvironmentPath) -> Response[A
     description="Tokens of `issuer` for `audience` whose `sub` matches `subject` and whose claims match "
     "`claims` may be exchanged for a key with `roles` and `context` living at most `max_ttl_seconds`. Needs "
     "`trust` write, and the caller must be able to create that key itself (else 403 `privilege_escalation`). "
-    "A subject with wildcards must name a whole repository or project; the issuer must be https.",
+    "A subject with wildcards must name a whole repository or project; the issuer must be https. At most "
+    f"{limits.TRUST_CHANGES_PER_ENVIRONMENT_PER_MINUTE} changes a minute per environment (429 `rate_limited`).",
     operation_id="putTrustPolicy",
     tags=["federation"],
     security=SECURITY,
-    responses=answers({201: ("created", schemas.TrustPolicy), 200: ("replaced", schemas.TrustPolicy)}, 404, 409),
+    responses=answers({201: ("created", schemas.TrustPolicy), 200: ("replaced", schemas.TrustPolicy)}, 404, 409, 429),
 )
 def trust_put(
     project: ProjectPath, environment: EnvironmentPath, name: TrustPolicyPath, body: TrustPolicyBody
@@ -79,7 +81,7 @@ def trust_get(project: ProjectPath, environment: EnvironmentPath, name: TrustPol
     operation_id="deleteTrustPolicy",
     tags=["federation"],
     security=SECURITY,
-    responses=answers({204: ("deleted", None)}, 404, 409),
+    responses=answers({204: ("deleted", None)}, 404, 409, 429),
 )
 def trust_delete(project: ProjectPath, environment: EnvironmentPath, name: TrustPolicyPath) -> Response[Any]:
     delete_trust_policy(get_services(), caller_from(app), place(project, environment), name)

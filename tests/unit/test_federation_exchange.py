@@ -250,3 +250,30 @@ def test_the_key_made_is_a_key_like_any_other_parsed_as_such(api, issuer, truste
     made = api("POST", EXCHANGE, None, {"token": issuer.mint(SUBJECT, AUDIENCE, RUN)})
     parsed = parse_key(made.body["key"])
     assert (parsed.project, parsed.environment, parsed.key_id) == ("demo", "dev", made.body["key_id"])
+
+
+def test_exchanges_are_limited_per_environment_and_a_refused_one_makes_no_key(
+    api, admin_key, bootstrap, issuer, trusted, monkeypatch
+) -> None:
+    from archie_keys.domain import limits
+
+    monkeypatch.setattr(limits, "EXCHANGES_PER_ENVIRONMENT_PER_MINUTE", 2)  # 60 in life
+    # One window for the whole test (the next boundary is in 2033), so it never straddles two.
+    monkeypatch.setattr(limits, "ENVIRONMENT_RATE_WINDOW_SECONDS", 10**9)
+    for _ in range(2):
+        assert api("POST", EXCHANGE, None, {"token": issuer.mint(SUBJECT, AUDIENCE, RUN)}).status == 201
+    before = key_count(api, admin_key)
+    # Bogus tokens do not count: they cannot use up the environment's budget (the stage throttle bounds them).
+    assert api("POST", EXCHANGE, None, {"token": issuer.mint(SUBJECT, "someone-else", RUN)}).status == 401
+
+    limited = api("POST", EXCHANGE, None, {"token": issuer.mint(SUBJECT, AUDIENCE, RUN)})
+
+    assert (limited.status, limited.body["code"]) == (429, "rate_limited"), limited.body
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert key_count(api, admin_key) == before
+    # Another environment has its own budget.
+    other = bootstrap("demo", "qa")
+    assert api("PUT", env_path("demo", "qa", "/roles/deployer"), other, DEPLOYER).status == 201
+    assert api("PUT", env_path("demo", "qa", "/trust/billing-deploy"), other, policy(issuer)).status == 201
+    token = issuer.mint(SUBJECT, AUDIENCE, RUN)
+    assert api("POST", env_path("demo", "qa", "/keys/exchange"), None, {"token": token}).status == 201

@@ -20,7 +20,7 @@ from archie_keys.app.commands import CreateKey, Place
 from archie_keys.app.keys import commit_change, expiry_second, key_id_taken, new_key, prepare_grants, undeclared
 from archie_keys.app.oidc_verifier import OidcVerifier, trusted_token
 from archie_keys.app.services import Services
-from archie_keys.app.trust import stored_policy
+from archie_keys.app.trust import admit, stored_policy
 from archie_keys.app.views import NewKey
 from archie_keys.aws.trust_store import REPLAYED
 from archie_keys.domain import limits
@@ -78,6 +78,8 @@ def exchange_token(services: Services, verifier: OidcVerifier, command: Exchange
     trusted = trusted_token(verifier, [policy for policy, _ in policies.values()], command.token)
     policy, read_at = policies[trusted.policy.name]
     ttl = exchange_ttl_seconds(policy, command.ttl_seconds)
+    # Counted once the token is verified and trusted: bogus tokens cannot use up the environment's budget.
+    admit(services, place, "exchange", limits.EXCHANGES_PER_ENVIRONMENT_PER_MINUTE)
     claims = trusted.token.claims
     actor = workload_actor(claims)
     now = now_epoch()

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from archie_keys.aws.audit_reader import AuditReader
     from archie_keys.aws.cache_flush import CacheFlusher
     from archie_keys.aws.dynamo import Transactions, Write
+    from archie_keys.aws.environment_rate import EnvironmentRateLimiter
     from archie_keys.aws.idempotency import IdempotencyStore
     from archie_keys.aws.invoker import AsyncInvoker
     from archie_keys.aws.key_store import KeyStore
@@ -101,6 +102,8 @@ class Services(Protocol):
     def trust(self) -> TrustStore: ...
     @property
     def oidc_verifier(self) -> OidcVerifier: ...
+    @property
+    def environment_rate(self) -> EnvironmentRateLimiter | None: ...
 
     def hasher(self) -> KeyHasher: ...
     def key_tags(self) -> TagKeys: ...

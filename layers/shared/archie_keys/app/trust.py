@@ -26,6 +26,14 @@ from archie_keys.domain.trust import TrustPolicy, parse_trust_policy
 _POLICY_NAME = limits.whole(limits.TRUST_POLICY_NAME_PATTERN)
 
 
+def admit(services: Services, place: Place, operation: str, limit: int) -> None:
+    """Count one `operation` against the environment's limit a minute (429 `rate_limited` past it)."""
+    limiter = services.environment_rate
+    if limiter is not None:
+        window = limits.ENVIRONMENT_RATE_WINDOW_SECONDS
+        limiter.admit(place.project, place.environment, operation, limit, window, now_epoch())
+
+
 def _no_such_policy(name: str) -> NotFoundError:
     return NotFoundError(f"trust policy {name} does not exist", field="name")
 
@@ -82,6 +90,7 @@ def put_trust_policy(
     """Create or replace a policy, audited in the same transaction. Returns (view, created)."""
     caller.require(place.project, place.environment, "trust", "write")
     policy = parse_trust_policy(name, body, allow_loopback_http=allow_loopback_http)
+    admit(services, place, "trust", limits.TRUST_CHANGES_PER_ENVIRONMENT_PER_MINUTE)
     services.store.require_environment(place.project, place.environment)
     _refuse_wider_than_author(services, caller, place, policy)
     existing = services.trust.list(place.project, place.environment)
@@ -141,6 +150,7 @@ def delete_trust_policy(services: Services, caller: Identity, place: Place, name
     lives unless deleted."""
     caller.require(place.project, place.environment, "trust", "delete")
     _check_name(name)
+    admit(services, place, "trust", limits.TRUST_CHANGES_PER_ENVIRONMENT_PER_MINUTE)
     services.store.require_environment(place.project, place.environment)
     stored = services.trust.get(place.project, place.environment, name)
     if stored is None:

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from archie_keys.aws.audit_reader import AuditReader
     from archie_keys.aws.cache_flush import CacheFlusher, FlushTarget, ProtectedApiRegistry
     from archie_keys.aws.dynamo import Transactions
+    from archie_keys.aws.environment_rate import EnvironmentRateLimiter
     from archie_keys.aws.flush_coordination import FlushCoordinator
     from archie_keys.aws.idempotency import IdempotencyStore
     from archie_keys.aws.invoker import AsyncInvoker
@@ -77,6 +78,15 @@ class AwsServices:
         from archie_keys.aws.trust_store import TrustStore
 
         return TrustStore(self.settings.keys_table, self.dynamodb)
+
+    @cached_property
+    def environment_rate(self) -> EnvironmentRateLimiter | None:
+        """Per-environment limits on the federation routes; none without a coordination table (bootstrap)."""
+        if not self.settings.coordination_table:
+            return None
+        from archie_keys.aws.environment_rate import EnvironmentRateLimiter
+
+        return EnvironmentRateLimiter(self.settings.coordination_table, self.dynamodb)
 
     @cached_property
     def oidc_verifier(self) -> OidcVerifier:

@@ -96,6 +96,7 @@ _ERRORS = {
     409: "the change conflicts with the stored state (see the error table of the API guide, docs/api.md)",
     413: "`payload_too_large`: the body is over 64 KiB",
     422: "the request is invalid: `validation_error` (with `errors`), `invalid_json`, or a named rule",
+    429: "`rate_limited`: the environment's limit a minute on this route is reached; retry after `Retry-After` seconds",
     500: "`internal_error`: a bug on our side (never caused by what a client sends)",
     503: "`service_unavailable`: a dependency failed and nothing changed; retry after `Retry-After` seconds",
 }
@@ -104,7 +105,7 @@ _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying"
 
 def _error(status: int) -> dict[str, Any]:
     answer: dict[str, Any] = {"description": _ERRORS[status], "content": {"application/json": {"model": schemas.Error}}}
-    if status == 503:
+    if status in (429, 503):
         answer["headers"] = _RETRY_AFTER
     return answer
 
