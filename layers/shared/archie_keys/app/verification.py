@@ -31,7 +31,7 @@ from archie_keys.domain.environment_state import EnvironmentState
 from archie_keys.domain.errors import KeyRefusedError
 from archie_keys.domain.grants import resolve_grants
 from archie_keys.domain.hashing import KeyHasher
-from archie_keys.domain.identity import Identity
+from archie_keys.domain.identity import Identity, is_break_glass
 from archie_keys.domain.keyformat import MalformedKeyError, ParsedKey, has_valid_tag, parse_key
 from archie_keys.domain.limits import NEGATIVE_CACHE_MAX, POSITIVE_CACHE_MAX
 
@@ -68,6 +68,8 @@ class VerifierConfig:
 class VerifiedKey:
     identity: Identity
     expires_epoch: float | None
+    # The environment's bootstrap admin key (domain.identity.is_break_glass): its every use is alarmed.
+    break_glass: bool = False
     # Per-consumer memo of derived answers (the authorizer keeps its built policy here), dropped with the entry.
     memo: dict[Any, Any] = field(default_factory=dict)
 
@@ -252,7 +254,7 @@ class KeyVerifier:
             context=context,
             grants=grants,
         )
-        return VerifiedKey(identity, record.get("expires_epoch"))
+        return VerifiedKey(identity, record.get("expires_epoch"), break_glass=is_break_glass(record))
 
     # --- caches ------------------------------------------------------------------------------------------
 

@@ -135,7 +135,8 @@ def refusal_response(
 def authorize(event: dict[str, Any], verifier: KeyVerifier, decisions: DecisionMetrics | None = None) -> dict[str, Any]:
     """Decide one REQUEST authorizer event: an Allow, a Deny (a refused key), or raise (module docstring).
     Each refusal is one metric line (`decisions`): Refused with its reason ("error" when undecided); an
-    accepted decision writes nothing (Lambda's Invocations minus Errors count those)."""
+    accepted decision writes nothing (Lambda's Invocations minus Errors count those), except for an
+    environment's bootstrap admin key: BootstrapKeyUsed, whose alarm pages (break-glass, docs/operations.md)."""
     token = bearer_token(event.get("headers"), event.get("multiValueHeaders"))
     stage_variables = event.get("stageVariables") or {}
     project, environment = stage_variables.get("project"), stage_variables.get("environment")
@@ -149,6 +150,9 @@ def authorize(event: dict[str, Any], verifier: KeyVerifier, decisions: DecisionM
             # key (the operator's mistake answers 503 and raises the authorizer's error alarm).
             raise ValueError("a protected stage must set both the project and environment stage variables")
         verified = verifier.verify(token, project=project, environment=environment)
+        if verified.break_glass and decisions is not None:
+            identity = verified.identity
+            decisions.break_glass(identity.key_id, identity.project, identity.environment)
         return authorizer_response(verified, arn_prefix, data_api)
     except KeyRefusedError as refusal:
         if decisions is not None:
