@@ -277,3 +277,24 @@ def test_exchanges_are_limited_per_environment_and_a_refused_one_makes_no_key(
     assert api("PUT", env_path("demo", "qa", "/trust/billing-deploy"), other, policy(issuer)).status == 201
     token = issuer.mint(SUBJECT, AUDIENCE, RUN)
     assert api("POST", env_path("demo", "qa", "/keys/exchange"), None, {"token": token}).status == 201
+
+
+def test_a_tenant_administrator_sees_the_exchanges_of_its_tenants_keys_in_the_audit(
+    api, admin_key, issuer, trusted
+) -> None:
+    auditor = {"permissions": [{"resource": "audit", "actions": ["read"], "filters": {"tenant": "t-17"}}]}
+    other = {"permissions": [{"resource": "audit", "actions": ["read"], "filters": {"tenant": "t-18"}}]}
+    assert api("PUT", env_path("demo", "dev", "/roles/t17-auditor"), admin_key, auditor).status == 201
+    assert api("PUT", env_path("demo", "dev", "/roles/t18-auditor"), admin_key, other).status == 201
+    t17 = api("POST", KEYS, admin_key, {"name": "a", "roles": ["t17-auditor"], "context": {"tenant": "t-17"}})
+    t18 = api("POST", KEYS, admin_key, {"name": "b", "roles": ["t18-auditor"], "context": {"tenant": "t-18"}})
+    made = api("POST", EXCHANGE, None, {"token": issuer.mint(SUBJECT, AUDIENCE, RUN)})
+    assert made.status == 201, made.body
+
+    def exchanges_seen(key: str) -> list[str]:
+        records = api("GET", env_path("demo", "dev", "/audit?kind=event"), key).body["records"]
+        return [r["key_id"] for r in records if r["actor_key_id"].startswith("oidc:")]
+
+    # The workload is no tenant's key: its event is as visible as the key it made (tenant t-17's).
+    assert exchanges_seen(t17.body["key"]) == [made.body["key_id"]]
+    assert exchanges_seen(t18.body["key"]) == []
