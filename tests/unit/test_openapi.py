@@ -93,6 +93,15 @@ def validator(schema_name: str) -> Any:
     return Draft202012Validator({"$ref": f"urn:archie#/components/schemas/{schema_name}"}, registry=registry)
 
 
+TRUST_POLICY = {
+    "issuer": "https://token.actions.githubusercontent.com",
+    "audience": "archie-keys",
+    "subject": "repo:acme/billing:ref:refs/heads/main",
+    "roles": ["viewer"],
+    "context": {"t": "x"},
+}
+
+
 def test_real_answers_match_the_documented_schemas(api, admin_key) -> None:
     keys = env_path("demo", "dev", "/keys")
     role = {"description": "r", "permissions": [{"resource": "keys", "actions": ["read"], "filters": {"t": "x"}}]}
@@ -112,6 +121,9 @@ def test_real_answers_match_the_documented_schemas(api, admin_key) -> None:
         ("Error", api("GET", f"{keys}/AAAAAAAAAAAA", admin_key)),
         ("Error", api("POST", keys, admin_key, {"name": ""})),
         ("Error", api("GET", keys, "archie_demo_dev_" + "A" * 40)),
+        ("TrustPolicy", api("PUT", env_path("demo", "dev", "/trust/deploy"), admin_key, TRUST_POLICY)),
+        ("TrustPolicyList", api("GET", env_path("demo", "dev", "/trust"), admin_key)),
+        ("Error", api("POST", env_path("demo", "dev", "/keys/exchange"), None, {"token": "not.a.token"})),
     ]
     for name, reply in checks:
         errors = [error.message for error in validator(name).iter_errors(reply.body)]
