@@ -146,3 +146,14 @@ def test_every_change_is_audited_and_read_back_as_written(api, admin_key) -> Non
         ("trust.deleted", actor, "deploy"),
         ("trust.updated", actor, "deploy"),
     ]
+
+
+def test_a_role_a_policy_names_cannot_be_deleted_from_under_it(api, admin_key) -> None:
+    role(api, admin_key, "reader", {"resource": "orders", "actions": ["read"]})
+    assert api("PUT", f"{TRUST}/deploy", admin_key, policy()).status == 201
+
+    refused = api("DELETE", env_path("demo", "dev", "/roles/reader"), admin_key)
+
+    assert (refused.status, refused.body["code"]) == (409, "role_in_use") and "deploy" in refused.body["message"]
+    assert api("DELETE", f"{TRUST}/deploy", admin_key).status == 204
+    assert api("DELETE", env_path("demo", "dev", "/roles/reader"), admin_key).status == 204
