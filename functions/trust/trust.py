@@ -10,7 +10,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.trust import delete_trust_policy, get_trust_policy, list_trust_policies, put_trust_policy
 from archie_keys.domain import limits
-from archie_keys.edge import schemas
+from archie_keys.edge import federation_schemas
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.federation_models import TrustPolicyBody
 from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
@@ -27,7 +27,7 @@ BASE = "/projects/<project>/environments/<environment>/trust"
     operation_id="listTrustPolicies",
     tags=["federation"],
     security=SECURITY,
-    responses=answers({200: ("the environment's trust policies", schemas.TrustPolicyList)}, 404),
+    responses=answers({200: ("the environment's trust policies", federation_schemas.TrustPolicyList)}, 404),
 )
 def trust_list(project: ProjectPath, environment: EnvironmentPath) -> Response[Any]:
     policies = list_trust_policies(get_services(), caller_from(app), place(project, environment))
@@ -45,7 +45,12 @@ def trust_list(project: ProjectPath, environment: EnvironmentPath) -> Response[A
     operation_id="putTrustPolicy",
     tags=["federation"],
     security=SECURITY,
-    responses=answers({201: ("created", schemas.TrustPolicy), 200: ("replaced", schemas.TrustPolicy)}, 404, 409, 429),
+    responses=answers(
+        {201: ("created", federation_schemas.TrustPolicy), 200: ("replaced", federation_schemas.TrustPolicy)},
+        404,
+        409,
+        429,
+    ),
 )
 def trust_put(
     project: ProjectPath, environment: EnvironmentPath, name: TrustPolicyPath, body: TrustPolicyBody
@@ -68,7 +73,7 @@ def trust_put(
     operation_id="getTrustPolicy",
     tags=["federation"],
     security=SECURITY,
-    responses=answers({200: ("the trust policy", schemas.TrustPolicy)}, 404),
+    responses=answers({200: ("the trust policy", federation_schemas.TrustPolicy)}, 404),
 )
 def trust_get(project: ProjectPath, environment: EnvironmentPath, name: TrustPolicyPath) -> Response[Any]:
     return json_response(200, get_trust_policy(get_services(), caller_from(app), place(project, environment), name))

@@ -68,8 +68,7 @@ class VerifierConfig:
 class VerifiedKey:
     identity: Identity
     expires_epoch: float | None
-    # The environment's bootstrap admin key (domain.identity.is_break_glass): its every use is alarmed.
-    break_glass: bool = False
+    break_glass: bool = False  # an environment's bootstrap admin key (identity.is_break_glass): alarmed on use
     # Per-consumer memo of derived answers (the authorizer keeps its built policy here), dropped with the entry.
     memo: dict[Any, Any] = field(default_factory=dict)
 
