@@ -49,7 +49,7 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt constraints.txt py
 ## The local stack in the foreground: moto + local API Gateways + dashboard; prints `admin key: ...`, its addresses
 ## and `export` lines to paste, then is quiet while idle (functions' logs: .local-stack.log; VERBOSE=1 streams them).
 run: install
-	@PORT=$(PORT) SAMPLE_PORT=$(SAMPLE_PORT) VERBOSE=$(VERBOSE) $(BIN)/python -m archie_local run
+	@PORT=$(PORT) SAMPLE_PORT=$(SAMPLE_PORT) OIDC_PORT=$(OIDC_PORT) VERBOSE=$(VERBOSE) $(BIN)/python -m archie_local run
 
 ## Every tier: lint, types, template checks (cfn-lint, checkov), the documentation site, unit, infrastructure
 ## (SAM translation and the built layer), integration, a short load run, browser end-to-end, fuzzing.

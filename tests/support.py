@@ -29,6 +29,8 @@ IN_PROCESS_ENVIRONMENT = {**FAST_ENVIRONMENT, "AUDIT_ARRIVAL_BUCKET_SECONDS": "0
 # ... and in-process tests write keys at once, so a mass revocation's last pass need not wait for creations that
 # could take a minute (limits.REVOCATION_SETTLE_SECONDS); the test of a key committed late waits for it.
 IN_PROCESS_ENVIRONMENT["REVOCATION_SETTLE_SECONDS"] = "0.3"
+# ... and trust the development OIDC issuer, which the tests serve on 127.0.0.1 (plain http), as the local stack does.
+IN_PROCESS_ENVIRONMENT["OIDC_ALLOW_LOOPBACK_HTTP"] = "1"
 
 ALL_ACTIONS = ["read", "write", "update", "delete"]
 

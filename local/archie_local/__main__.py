@@ -35,6 +35,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=int(os.environ.get("PORT", "3000")))
     parser.add_argument("--sample-port", type=int, default=int(os.environ.get("SAMPLE_PORT", "3001")))
     parser.add_argument("--moto-port", type=int, default=int(os.environ.get("MOTO_PORT", "0")))
+    parser.add_argument(
+        "--oidc-port",
+        type=int,
+        default=int(os.environ.get("OIDC_PORT", "3002")),
+        help="the development OIDC issuer's port (0: a free one)",
+    )
     parser.add_argument("--project", default="demo")
     parser.add_argument("--environment", default="dev")
     parser.add_argument(
@@ -70,13 +76,20 @@ def main(argv: list[str] | None = None) -> int:
     function_output = FunctionOutput(sys.stderr, Path(args.log_file), verbose=args.verbose)
     sys.stdout = function_output
 
+    from archie_local.demo_trust import DEMO_AUDIENCE, DEMO_POLICY, DEMO_SUBJECT, trust_local_issuer
+    from archie_local.oidc_cli import STATE_KEY
+    from archie_local.oidc_issuer import LocalOidcIssuer
     from archie_local.stack import LocalStack
 
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with LocalStack(port=args.port, sample_port=args.sample_port, moto_port=args.moto_port) as stack:
+    with (
+        LocalStack(port=args.port, sample_port=args.sample_port, moto_port=args.moto_port) as stack,
+        LocalOidcIssuer().serve(args.oidc_port) as issuer,
+    ):
         key = stack.bootstrap(args.project, args.environment)
+        trust_local_issuer(issuer.url, args.project, args.environment)
         err = sys.stderr
         print(f"management API + dashboard: {stack.url('ManagementApi')}/", file=err)
         print(f"OpenAPI document, Swagger UI: {stack.url('ManagementApi')}/openapi.json, /docs/", file=err)
@@ -84,9 +97,13 @@ def main(argv: list[str] | None = None) -> int:
         staged = stack.url("ManagementApi", with_stage=True)
         print(f"the same under its stage:   {staged}/ (as execute-api serves it)", file=err)
         print(f"moto server (AWS APIs):     {stack.moto_url}", file=err)
+        print(
+            f"local OIDC issuer: {issuer.url} (trusted by {DEMO_POLICY}: sub {DEMO_SUBJECT}, aud {DEMO_AUDIENCE})",
+            file=err,
+        )
         print(f"bootstrapped {args.project}/{args.environment}; Ctrl-C stops everything", file=err)
         state = Path(args.state_file)
-        state.write_text(json.dumps(stack.connection(), indent=2) + "\n")
+        state.write_text(json.dumps({**stack.connection(), STATE_KEY: issuer.url}, indent=2) + "\n")
         print(f"connection for `make bootstrap`: {state}", file=err)
         shown = "streamed here too" if args.verbose else "VERBOSE=1 streams them here"
         print(f"function logs and metrics:  {args.log_file} ({shown})", file=err)

@@ -37,7 +37,12 @@ def free_port() -> int:
 
 # The audit's arrival buckets locally: a key's audit trails its environment's by about two buckets, which on
 # one machine need not be minutes. RecurringScheduler runs the template's schedules this often.
-LOCAL_ENVIRONMENT = {"AUDIT_ARRIVAL_BUCKET_SECONDS": "1", "AUDIT_SETTLE_SECONDS": "0.2"}
+# Trust policies may name the development OIDC issuer, on http://127.0.0.1 (never on AWS: https only).
+LOCAL_ENVIRONMENT = {
+    "AUDIT_ARRIVAL_BUCKET_SECONDS": "1",
+    "AUDIT_SETTLE_SECONDS": "0.2",
+    "OIDC_ALLOW_LOOPBACK_HTTP": "1",
+}
 RECURRING_PERIOD_SECONDS = 0.25
 
 

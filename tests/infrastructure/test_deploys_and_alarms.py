@@ -32,6 +32,7 @@ ONE_IS_ENOUGH = {
     "UnflushedStagesAlarm",
     "SecretsNeverPromotedAlarm",
     "AuditBucketsSkippedAlarm",
+    "BootstrapKeyUsedAlarm",  # the break-glass key: every use needs a person
 }
 # The signals issue 18 names, each with the alarm that watches it.
 NEW_SIGNALS = {

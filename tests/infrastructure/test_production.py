@@ -59,6 +59,10 @@ MANAGEMENT_WRITERS = {
     "RevocationWorkerFunctionRole",
     # Webhooks, each a transaction with its audit event, and their delivery records on a redrive.
     "WebhooksFunctionRole",
+    # Trust policies, each change a transaction with its event; an exchanged key with its event, the token's
+    # replay mark and the policy's check (docs/federation.md).
+    "TrustFunctionRole",
+    "ExchangeKeyFunctionRole",
 }
 # Functions that write keys, roles and environments whole, but in one partition of their own only
 # (dynamodb:LeadingKeys): the synthetic canary, in canary/probe.
@@ -458,3 +462,24 @@ def test_every_checkov_finding_skipped_in_the_template_says_why(name: str) -> No
     for skip in resource.get("Metadata", {}).get("checkov", {}).get("skip", []):
         assert re.fullmatch(r"CKV2?_AWS_[0-9]+", skip["id"]), (name, skip)
         assert len(skip.get("comment", "")) > 30, (name, skip)
+
+
+def test_the_keyless_routes_have_throttles_of_their_own_below_the_stages(cloudformation) -> None:
+    """The token exchange and GitHub's alerts need no key (each may cost a fetch or an argon2 hash): each has
+    a method throttle of its own, lower than the stage's."""
+    stage = cloudformation["Resources"]["ManagementApiStage"]["Properties"]["MethodSettings"]
+    by_path = {(s["ResourcePath"], s["HttpMethod"]): s for s in stage}
+    default = by_path[("/*", "*")]
+    for path in (
+        "/~1projects~1{project}~1environments~1{environment}~1keys~1exchange",
+        "/~1secret-scanning~1github",
+    ):
+        own = by_path[(path, "POST")]
+        assert own["ThrottlingRateLimit"] < default["ThrottlingRateLimit"], path
+        assert own["ThrottlingBurstLimit"] < default["ThrottlingBurstLimit"], path
+
+
+def test_no_function_on_aws_trusts_a_plain_http_issuer() -> None:
+    """OIDC_ALLOW_LOOPBACK_HTTP lets trust policies name http://127.0.0.1 (the local stack's issuer): the
+    template never sets it, so on AWS every issuer is https."""
+    assert "OIDC_ALLOW_LOOPBACK_HTTP" not in json.dumps(load_template())

@@ -77,7 +77,7 @@ class LocalRun:
 def local_run(tmp_path: Path, *arguments: str, environment: dict[str, str] | None = None) -> Iterator[LocalRun]:
     """`make run` on free ports, its connection and log files under tmp_path; stopped on the way out."""
     log_file = tmp_path / "local-stack.log"
-    command = [sys.executable, "-m", "archie_local", "run", "--port", "0", "--sample-port", "0"]
+    command = [sys.executable, "-m", "archie_local", "run", "--port", "0", "--sample-port", "0", "--oidc-port", "0"]
     command += ["--state-file", str(tmp_path / "local-stack.json"), "--log-file", str(log_file), *arguments]
     process = subprocess.Popen(
         command,

@@ -1,5 +1,5 @@
-"""`make run`'s program: one stdout line with the admin key, lines to paste, a working stack that is quiet while
-idle, and Ctrl-C stops it all."""
+"""`make run`'s program: one stdout line with the admin key, lines to paste, a working stack (its development
+OIDC issuer trusted for the demo pipeline) that is quiet while idle, and Ctrl-C stops it all."""
 
 from __future__ import annotations
 
@@ -19,11 +19,9 @@ def test_run_prints_one_admin_key_line_serves_the_api_and_stops_on_ctrl_c(tmp_pa
     state = tmp_path / "local-stack.json"
     with local_run(tmp_path) as run:
         key = run.admin_key()
-        url = next(
-            match.group(1)
-            for line in run.stderr
-            if (match := re.search(r"management API \+ dashboard: (http://127\.0\.0\.1:\d+)/", line))
-        )
+        url = _address(run.stderr, r"management API \+ dashboard: (http://127\.0\.0\.1:\d+)/")
+        issuer = _address(run.stderr, r"local OIDC issuer: (http://127\.0\.0\.1:\d+) ")
+        sample = _address(run.stderr, r"sample protected API: +(http://127\.0\.0\.1:\d+)/orders")
         assert re.fullmatch(r"admin key: archie_demo_dev_[A-Za-z0-9]{40}", run.stdout[0])
         who = http(url, "GET", env_path("demo", "dev", "/whoami"), key)
         assert who.status == 200 and who.body["roles"] == ["admin"]
@@ -40,9 +38,18 @@ def test_run_prints_one_admin_key_line_serves_the_api_and_stops_on_ctrl_c(tmp_pa
         assert booted.returncode == 0, booted.stderr
         acme = booted.stdout.strip().removeprefix("admin key: ")
         assert http(url, "GET", env_path("acme", "qa", "/whoami"), acme).status == 200
+        # The demo pipeline's token (what `make oidc-token` prints) for a 15-minute key that reads orders.
+        minted = http(issuer, "POST", "/mint", None, {"sub": "repo:demo/app:ref:refs/heads/main", "aud": "archie-keys"})
+        exchanged = http(url, "POST", env_path("demo", "dev", "/keys/exchange"), None, {"token": minted.body["token"]})
+        assert exchanged.status == 201 and exchanged.body["record"]["roles"] == ["orders-reader"], exchanged.body
+        assert http(sample, "GET", "/orders/42", exchanged.body["key"]).status == 200
         assert run.stop() == 0
     assert len(run.stdout) == 1, run.stdout
     assert not state.exists()  # removed when the stack stops
+
+
+def _address(lines: list[str], pattern: str) -> str:
+    return next(match.group(1) for line in lines if (match := re.search(pattern, line)))
 
 
 def test_run_prints_lines_to_paste_then_stays_quiet_while_its_functions_log(tmp_path) -> None:

@@ -58,6 +58,13 @@ def valid_body(method: str, template: str, acme_key: str) -> Any:
         return {"permissions": [{"resource": "*", "actions": ["read"]}]}
     if template.endswith("/verify"):
         return {"key": acme_key}
+    if template.endswith("/trust/{name}") and method == "PUT":
+        return {
+            "issuer": "https://token.actions.githubusercontent.com",
+            "audience": "archie-keys",
+            "subject": "repo:acme/billing:ref:refs/heads/main",
+            "roles": ["admin"],
+        }
     if template.endswith("/keys/revocations"):
         return {"context": {}, "reason": "every key of another environment"}
     return None
@@ -76,6 +83,7 @@ def test_a_demo_dev_key_is_refused_on_acme_prod_routes_even_when_the_handler_is_
         "environment": acme.environment,
         "key_id": acme_key_id,
         "role": "admin",
+        "name": "billing-deploy",
         "revocation_id": acme_key_id,
     }
     acme_before = acme.call("GET", "/keys").body

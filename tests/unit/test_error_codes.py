@@ -227,6 +227,35 @@ def limits_capacity(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatc
         refusing.stop()
 
 
+def too_many_trust_policies(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    from archie_keys.domain import limits
+
+    monkeypatch.setattr(limits, "TRUST_POLICIES_PER_ENVIRONMENT_MAX", 1)  # 50 in life: one is enough here
+    policy = {
+        "issuer": "https://token.actions.githubusercontent.com",
+        "audience": "archie-keys",
+        "subject": "repo:acme/billing:ref:refs/heads/main",
+        "roles": ["viewer"],
+    }
+    assert api("PUT", env_path("demo", "dev", "/trust/first"), admin_key, policy).status == 201
+    return api("PUT", env_path("demo", "dev", "/trust/second"), admin_key, policy)
+
+
+def rate_limited(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    from archie_keys.domain import limits
+
+    monkeypatch.setattr(limits, "TRUST_CHANGES_PER_ENVIRONMENT_PER_MINUTE", 1)  # 20 in life
+    monkeypatch.setattr(limits, "ENVIRONMENT_RATE_WINDOW_SECONDS", 10**9)  # one window: never straddles two
+    policy = {
+        "issuer": "https://token.actions.githubusercontent.com",
+        "audience": "archie-keys",
+        "subject": "repo:acme/billing:ref:refs/heads/main",
+        "roles": ["viewer"],
+    }
+    assert api("PUT", env_path("demo", "dev", "/trust/first"), admin_key, policy).status == 201
+    return api("PUT", env_path("demo", "dev", "/trust/second"), admin_key, policy)
+
+
 Case = Callable[[Any, str, dict[str, Any], pytest.MonkeyPatch], Any]
 
 
@@ -262,6 +291,8 @@ CASES: dict[str, Case] = {
     "conflict": stale_role_edit,
     "too_many_revocations": too_many_revocations,
     "limits_capacity": limits_capacity,
+    "too_many_trust_policies": too_many_trust_policies,
+    "rate_limited": rate_limited,
     "payload_too_large": lambda api, admin, viewer, mp: api("POST", KEYS, admin, raw_body=b"{" + b" " * 70_000 + b"}"),
     "validation_error": lambda api, admin, viewer, mp: api("POST", KEYS, admin, {"name": ""}),
     "invalid_json": lambda api, admin, viewer, mp: api("POST", KEYS, admin, raw_body=b'{"name": '),

@@ -307,6 +307,56 @@ def revoke_reported(stack: Stack, given: dict[str, Any], reply: Any) -> None:
     revocation_in_force(stack, revocation_id)
 
 
+# The development OIDC issuer the exchange fetches keys from (over HTTP: not an AWS call, never failed here).
+ISSUER: list[Any] = []
+SUBJECT = "repo:acme/billing:ref:refs/heads/main"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def oidc_issuer() -> Iterator[Any]:
+    from archie_local.oidc_issuer import LocalOidcIssuer
+
+    with LocalOidcIssuer().serve() as issuer:
+        ISSUER.append(issuer)
+        yield issuer
+        ISSUER.clear()
+
+
+def trust_body() -> dict[str, Any]:
+    return {"issuer": ISSUER[0].url, "audience": "archie-keys", "subject": SUBJECT, "roles": ["viewer"]}
+
+
+def exchange_setup(stack: Stack) -> dict[str, Any]:
+    stack.api("PUT", env_path("demo", "dev", "/roles/viewer"), stack.admin, ROLE)
+    assert stack.api("PUT", env_path("demo", "dev", "/trust/deploy"), stack.admin, trust_body()).status == 201
+    return {"token": ISSUER[0].mint(SUBJECT, "archie-keys", {"run_id": "7"})}
+
+
+def exchange_run(stack: Stack, given: dict[str, Any]) -> Any:
+    return stack.call("ExchangeKeyFunction", "POST", f"{KEYS}/exchange", {"token": given["token"]})
+
+
+def exchange_complete(stack: Stack, given: dict[str, Any], reply: Any, before: dict[str, Any]) -> None:
+    key_id = reply.body["key_id"]
+    assert key_record(stack, key_id)["created_by"] == f"oidc:{ISSUER[0].url}#{SUBJECT}"
+    assert events_about(stack, key_id) == ["key.created"]
+    assert expiry_schedule(key_record(stack, key_id)) in stack.state()["schedules"]
+    assert role_count(stack) == 1
+    assert exchange_run(stack, given).status == 401  # the token is spent
+
+
+def trust_setup(stack: Stack) -> dict[str, Any]:
+    stack.api("PUT", env_path("demo", "dev", "/roles/viewer"), stack.admin, ROLE)
+    return {}
+
+
+def trust_complete(stack: Stack, given: dict[str, Any], reply: Any, before: dict[str, Any]) -> None:
+    stored = stack.api("GET", env_path("demo", "dev", "/trust/deploy"), stack.admin)
+    assert stored.status == 200 and stored.body["subject"] == SUBJECT
+    trail = stack.api("GET", env_path("demo", "dev", "/audit?kind=event"), stack.admin).body["records"]
+    assert next(r["event"] for r in trail) == "trust.created"
+
+
 OPERATIONS = [
     Operation(
         "create a key (expiring, delivered to a secret, idempotent)",
@@ -362,6 +412,20 @@ OPERATIONS = [
         revoke_run,
         revoke_complete,
         revoke_reported,
+    ),
+    Operation(
+        "exchange a pipeline's token for a key",
+        "ExchangeKeyFunction",
+        exchange_setup,
+        exchange_run,
+        exchange_complete,
+    ),
+    Operation(
+        "trust a repository",
+        "TrustFunction",
+        trust_setup,
+        lambda stack, given: stack.call("TrustFunction", "PUT", env_path("demo", "dev", "/trust/deploy"), trust_body()),
+        trust_complete,
     ),
 ]
 

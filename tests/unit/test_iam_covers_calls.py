@@ -31,6 +31,7 @@ import pytest
 from archie_keys.aws.dynamo import to_item
 from archie_keys.domain.webhooks import EVENT_TYPES
 from archie_local.lambdas import FunctionRegistry, LocalFunction
+from archie_local.oidc_issuer import LocalOidcIssuer
 from archie_local.queue_events import QueueEventSources, queue_sources
 from archie_local.template import load_template
 from tests.support import compact, env_path, in_process_functions
@@ -216,6 +217,20 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(
     assert api("GET", hooks, admin_key).status == 200
     assert api("GET", f"{hooks}/all", admin_key).status == 200
     assert api("POST", f"{hooks}/all/test", admin_key).status == 202
+    # Trust policies, and a pipeline's token exchanged under one (its issuer fetched over HTTP: no AWS call).
+    with LocalOidcIssuer().serve() as issuer:
+        trust = env_path("demo", "dev", "/trust")
+        subject = "repo:acme/billing:ref:refs/heads/main"
+        policy = {"issuer": issuer.url, "audience": "archie-keys", "subject": subject, "roles": ["reader"]}
+        assert api("PUT", f"{trust}/deploy", admin_key, policy).status == 201
+        assert api("PUT", f"{trust}/deploy", admin_key, {**policy, "max_ttl_seconds": 600}).status == 200
+        assert api("PUT", f"{trust}/spare", admin_key, policy).status == 201
+        assert api("DELETE", f"{trust}/spare", admin_key).status == 204
+        assert api("GET", trust, admin_key).status == 200
+        assert api("GET", f"{trust}/deploy", admin_key).status == 200
+        token = issuer.mint(subject, "archie-keys", {"run_id": "1"})
+        exchanged = api("POST", env_path("demo", "dev", "/keys/exchange"), None, {"token": token, "ttl_seconds": 60})
+        assert exchanged.status == 201, exchanged.body  # expiring within a minute: its flush invoked directly
     later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 7200))
     body = {"name": "ci", "roles": ["reader"], "expires_at": later, "secret_name": "archie/keys/demo/dev/ci"}
     created = api("POST", keys, admin_key, body, headers={"Idempotency-Key": "iam-1"}).body
@@ -341,6 +356,8 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(
         "ExpiryFlushFunction",
         "WebhooksFunction",
         "WebhookDeliveryFunction",
+        "TrustFunction",
+        "ExchangeKeyFunction",
     } <= exercised
     environment_updates = [
         item["Update"]

@@ -56,9 +56,11 @@ def test_every_refusal_is_one_metric_line_by_reason_and_an_accepted_key_writes_n
     authorizer = FunctionRegistry(aws.functions)["AuthorizerFunction"]
     revoked = api("POST", "/projects/demo/environments/dev/keys", admin_key, {"name": "r", "roles": ["admin"]}).body
     assert api("DELETE", f"/projects/demo/environments/dev/keys/{revoked['key_id']}", admin_key).status == 204
+    # An admin key made by a person (not the bootstrap command's break-glass key, whose use is alarmed below).
+    accepted = api("POST", "/projects/demo/environments/dev/keys", admin_key, {"name": "a", "roles": ["admin"]}).body
     capsys.readouterr()
 
-    authorizer.invoke(authorizer_event(admin_key))
+    authorizer.invoke(authorizer_event(accepted["key"]))
     with pytest.raises(Exception, match="Unauthorized"):
         authorizer.invoke(authorizer_event("archie_not_a_key"))
     assert authorizer.invoke(authorizer_event(revoked["key"]))["policyDocument"]["Statement"][0]["Effect"] == "Deny"
@@ -74,7 +76,35 @@ def test_every_refusal_is_one_metric_line_by_reason_and_an_accepted_key_writes_n
     assert all("key" not in json.dumps(d).lower().replace("archiekeys", "") for d in lines)  # no key, no key id
 
 
-def test_a_failure_is_refused_with_reason_error_so_the_alarm_can_tell_it_from_a_refusal(aws, admin_key) -> None:
+def test_every_use_of_the_bootstrap_admin_key_is_a_metric_line_its_alarm_pages_on(
+    aws, admin_key, api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from archie_keys.app.canary import CANARY_PLACE, probe
+    from archie_keys.edge.composition import get_services
+
+    authorizer = FunctionRegistry(aws.functions)["AuthorizerFunction"]
+    # The canary's keys are made by the bootstrap actor too, with a role granting nothing: not break-glass.
+    result = probe(get_services(), lambda path, key: api("GET", path, key).status, lambda _: None)
+    assert result.passed, result
+    capsys.readouterr()
+
+    authorizer.invoke(authorizer_event(admin_key))
+    authorizer.invoke(authorizer_event(admin_key))
+
+    lines = emf_lines(capsys.readouterr().out)
+    assert [decision(d)[0] for d in lines] == ["BootstrapKeyUsed", "BootstrapKeyUsed"]
+    assert (lines[0]["key_id"], lines[0]["project"], lines[0]["environment"]) == (
+        admin_key.split("_")[-1][:12],
+        "demo",
+        "dev",
+    )
+    assert lines[0]["_aws"]["CloudWatchMetrics"][0]["Dimensions"] == [["Stack"]]
+    assert CANARY_PLACE.project != "demo"  # the canary ran in its own environment, and wrote no such line
+    alarm = load_template()["Resources"]["BootstrapKeyUsedAlarm"]["Properties"]
+    assert (alarm["MetricName"], alarm["Threshold"], alarm["EvaluationPeriods"]) == ("BootstrapKeyUsed", 0, 1)
+
+
+def test_a_failure_is_refused_with_reason_error_so_the_alarm_can_tell_it_from_a_refusal(aws, admin_key, api) -> None:
     from archie_keys.edge.authorizer import authorize
     from archie_keys.edge.composition import get_services
 
@@ -87,7 +117,8 @@ def test_a_failure_is_refused_with_reason_error_so_the_alarm_can_tell_it_from_a_
     with pytest.raises(Exception) as failed:
         authorize(authorizer_event(admin_key), Broken(), decisions)  # type: ignore[arg-type]
     assert str(failed.value) != "Unauthorized"  # API Gateway's AUTHORIZER_FAILURE: 503, never a 401
-    authorize(authorizer_event(admin_key), get_services().verifier, decisions)
+    person = api("POST", "/projects/demo/environments/dev/keys", admin_key, {"name": "p", "roles": ["admin"]}).body
+    authorize(authorizer_event(person["key"]), get_services().verifier, decisions)
     assert [decision(json.loads(line)) for line in lines] == [("Refused", "error")]  # the accepted one: none
     # The errors alarm reads Lambda's errors (every raise: a malformed key's 401 and every failure) minus the
     # malformed keys, so a flood of garbage never pages and a failure always does.

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from archie_keys.domain.policy import ALWAYS_ALLOWED_ROUTES, MANAGEMENT_ROUTES, PUBLIC_ROUTES
+from archie_keys.domain.policy import ALWAYS_ALLOWED_ROUTES, KEYLESS_ROUTES, MANAGEMENT_ROUTES, PUBLIC_ROUTES
 from archie_local.template import load_template
 from archie_tools.openapi import DOCUMENT, generate, render
 from tests.support import env_path
@@ -49,6 +49,7 @@ def test_the_template_the_policy_the_document_and_the_api_guide_list_the_same_ro
         {route for routes in MANAGEMENT_ROUTES.values() for route in routes}
         | set(ALWAYS_ALLOWED_ROUTES)
         | set(PUBLIC_ROUTES)
+        | set(KEYLESS_ROUTES)
     )
     guide = ROOT.joinpath("docs", "api.md").read_text()
     table = guide[guide.index("## Routes") : guide.index("Permissions on the management")]
@@ -62,9 +63,9 @@ def test_the_template_the_policy_the_document_and_the_api_guide_list_the_same_ro
 def test_every_operation_is_described_secured_and_answers_its_errors() -> None:
     operations = [op for ops in document()["paths"].values() for op in ops.values()]
     ids = [op["operationId"] for op in operations]
-    assert len(ids) == len(set(ids)) == 25
+    assert len(ids) == len(set(ids)) == 27
     for op in operations:
-        public = op["operationId"] == "githubSecretScanning"
+        public = op["operationId"] in ("githubSecretScanning", "exchangeToken")  # signed, or a token in the body
         assert op["summary"] and op["tags"] and op.get("security") == (None if public else [{"bearerAuth": []}]), op
         assert {"401", "422", "500"} | (set() if public else {"403"}) <= set(op["responses"]), op["operationId"]
         for status, answer in op["responses"].items():
@@ -92,6 +93,15 @@ def validator(schema_name: str) -> Any:
     return Draft202012Validator({"$ref": f"urn:archie#/components/schemas/{schema_name}"}, registry=registry)
 
 
+TRUST_POLICY = {
+    "issuer": "https://token.actions.githubusercontent.com",
+    "audience": "archie-keys",
+    "subject": "repo:acme/billing:ref:refs/heads/main",
+    "roles": ["viewer"],
+    "context": {"t": "x"},
+}
+
+
 def test_real_answers_match_the_documented_schemas(api, admin_key) -> None:
     keys = env_path("demo", "dev", "/keys")
     role = {"description": "r", "permissions": [{"resource": "keys", "actions": ["read"], "filters": {"t": "x"}}]}
@@ -111,6 +121,9 @@ def test_real_answers_match_the_documented_schemas(api, admin_key) -> None:
         ("Error", api("GET", f"{keys}/AAAAAAAAAAAA", admin_key)),
         ("Error", api("POST", keys, admin_key, {"name": ""})),
         ("Error", api("GET", keys, "archie_demo_dev_" + "A" * 40)),
+        ("TrustPolicy", api("PUT", env_path("demo", "dev", "/trust/deploy"), admin_key, TRUST_POLICY)),
+        ("TrustPolicyList", api("GET", env_path("demo", "dev", "/trust"), admin_key)),
+        ("Error", api("POST", env_path("demo", "dev", "/keys/exchange"), None, {"token": "not.a.token"})),
     ]
     for name, reply in checks:
         errors = [error.message for error in validator(name).iter_errors(reply.body)]

@@ -29,6 +29,8 @@ EXPECTED = {
     "secret_scanning": ("SecretScanningFunction", 401),  # GitHub's signature, but of a key not configured
     "revoke_keys": ("RevokeKeysFunction", 202),  # tenant t-17 has no keys: none matched
     "webhooks": ("WebhooksFunction", 200),
+    "trust": ("TrustFunction", 200),  # no policy yet: an empty list
+    "exchange_key": ("ExchangeKeyFunction", 401),  # demo/dev trusts no issuer: the token is refused
 }
 
 

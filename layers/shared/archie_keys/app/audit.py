@@ -23,6 +23,7 @@ from archie_keys.domain.clock import now_epoch, parse_client_time, to_iso
 from archie_keys.domain.errors import ValidationFailedError
 from archie_keys.domain.identity import SCANNER_ACTOR, Identity, RowScope
 from archie_keys.domain.keyformat import KEY_ID_RE
+from archie_keys.domain.oidc_actor import WORKLOAD_PREFIX
 
 
 def _key_id_filter(value: str | None, field: str) -> str | None:
@@ -80,10 +81,13 @@ def query_audit(services: Services, caller: Identity, query: AuditQuery) -> tupl
         if scope.every_row:
             return True
         if item.get("kind") == "event":
-            # A leak report's actor is GitHub's scanner, no tenant's key: the event is as visible as its key.
-            actor = item.get("actor_key_id")
+            # A leak report's actor is GitHub's scanner, an exchange's a pipeline (oidc:...): no tenant's key,
+            # so the event is as visible as the key it is about.
+            actor, about = item.get("actor_key_id"), item.get("key_id")
+            if str(actor).startswith(WORKLOAD_PREFIX):
+                return about is not None and covered(about)
             actor_covered = actor == SCANNER_ACTOR or covered(actor)
-            return actor_covered and (item.get("key_id") is None or covered(item.get("key_id")))
+            return actor_covered and (about is None or covered(about))
         return covered(item.get("key_id"))
 
     # The position in a token is bound to everything that shapes the listing, so it cannot be replayed

@@ -13,9 +13,9 @@ from archie_keys.app.keys import create_key
 from archie_keys.app.roles import put_role
 from archie_keys.app.services import Services
 from archie_keys.app.views import NewKey
-from archie_keys.domain.identity import Identity
+from archie_keys.domain.identity import BOOTSTRAP_ROLE, Identity
 
-ADMIN_ROLE = "admin"
+ADMIN_ROLE = BOOTSTRAP_ROLE
 ADMIN_PERMISSIONS = [{"resource": "*", "actions": ["read", "write", "update", "delete"], "filters": {}}]
 
 

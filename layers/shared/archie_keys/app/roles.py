@@ -132,6 +132,16 @@ def delete_role(services: Services, caller: Identity, place: Place, name: str) -
         raise _no_such_role(name)
     if role["key_count"] > 0:
         raise _in_use(caller, name, role["key_count"])
+    trusting = sorted(
+        p["name"] for p in services.trust.list(place.project, place.environment) if name in p["policy"]["roles"]
+    )
+    if trusting:
+        # Else every pipeline trusted with it would have its tokens answered 422 unknown_role from now on.
+        raise ConflictError(
+            f"role {name} is named by trust policy {', '.join(trusting)}; change or delete the policy first",
+            field="role",
+            code="role_in_use",
+        )
     writes = [
         services.store.role_delete_write(place.project, place.environment, name),
         services.audit.event_write(

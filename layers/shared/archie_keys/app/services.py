@@ -18,10 +18,12 @@ from archie_keys.domain.hashing import Argon2Parameters, KeyHasher
 if TYPE_CHECKING:
     from archie_keys.app.compaction import AuditCompactor
     from archie_keys.app.key_tags import TagKeys
+    from archie_keys.app.oidc_verifier import OidcVerifier
     from archie_keys.app.verification import KeyVerifier
     from archie_keys.aws.audit_reader import AuditReader
     from archie_keys.aws.cache_flush import CacheFlusher
     from archie_keys.aws.dynamo import Transactions, Write
+    from archie_keys.aws.environment_rate import EnvironmentRateLimiter
     from archie_keys.aws.idempotency import IdempotencyStore
     from archie_keys.aws.invoker import AsyncInvoker
     from archie_keys.aws.key_event_channels import DeliveryQueue, KeyEventBus
@@ -29,6 +31,7 @@ if TYPE_CHECKING:
     from archie_keys.aws.revocation_store import RevocationStore
     from archie_keys.aws.schedules import ExpirySchedules
     from archie_keys.aws.secrets import SecretDelivery
+    from archie_keys.aws.trust_store import TrustStore
     from archie_keys.aws.usage_plans import UsagePlanLimits
     from archie_keys.aws.webhook_http import WebhookSender
     from archie_keys.aws.webhook_store import WebhookStore
@@ -51,6 +54,9 @@ class AppConfig:
     revocation_stale_seconds: float = 180.0
     # Where an expiry flush is invoked directly when a key expires too soon for a schedule (app.expiry).
     expiry_flush_function: str = ""
+    # Trust policies may name an issuer on http://127.0.0.1 (the local stack's development issuer); on AWS
+    # issuers are https only.
+    oidc_allow_loopback_http: bool = False
 
 
 class EventRecorder(Protocol):
@@ -112,6 +118,12 @@ class Services(Protocol):
 
     @property
     def key_event_bus(self) -> KeyEventBus | None: ...
+    @property
+    def trust(self) -> TrustStore: ...
+    @property
+    def oidc_verifier(self) -> OidcVerifier: ...
+    @property
+    def environment_rate(self) -> EnvironmentRateLimiter | None: ...
 
     def hasher(self) -> KeyHasher: ...
     def key_tags(self) -> TagKeys: ...

@@ -34,7 +34,7 @@ from archie_keys.domain.environment_state import EnvironmentState
 from archie_keys.domain.errors import KeyRefusedError
 from archie_keys.domain.grants import resolve_grants
 from archie_keys.domain.hashing import KeyHasher
-from archie_keys.domain.identity import Identity
+from archie_keys.domain.identity import Identity, is_break_glass
 from archie_keys.domain.keyformat import MalformedKeyError, ParsedKey, has_valid_tag, parse_key
 from archie_keys.domain.limits import NEGATIVE_CACHE_MAX, POSITIVE_CACHE_MAX
 from archie_keys.domain.network import AllowList
@@ -72,6 +72,7 @@ class VerifierConfig:
 class VerifiedKey:
     identity: Identity
     expires_epoch: float | None
+    break_glass: bool = False  # an environment's bootstrap admin key (identity.is_break_glass): alarmed on use
     # Per-consumer memo of derived answers (the authorizer keeps its built policy here), dropped with the entry.
     memo: dict[Any, Any] = field(default_factory=dict)
     # Where the key may be used from, parsed once per record read. Never folded into the memo: the address is
@@ -266,6 +267,7 @@ class KeyVerifier:
             record.get("expires_epoch"),
             allow_list=AllowList.of(record.get("allowed_cidrs")),
             limits_lineage=str(record.get("lineage_id") or parsed.key_id) if record.get("limits") else None,
+            break_glass=is_break_glass(record),
         )
 
     # --- caches ------------------------------------------------------------------------------------------

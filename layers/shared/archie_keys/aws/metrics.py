@@ -28,6 +28,7 @@ BUCKETS_SKIPPED = "AuditBucketsSkipped"
 PEPPER_STALE = "PepperStale"
 SECRETS_UNPROMOTED = "SecretsUnpromoted"
 CANARY_PROBE = "CanaryProbe"
+BOOTSTRAP_KEY_USED = "BootstrapKeyUsed"
 METRIC_NAMES = (
     REFUSED,
     UNFLUSHED_STAGES,
@@ -37,6 +38,7 @@ METRIC_NAMES = (
     PEPPER_STALE,
     SECRETS_UNPROMOTED,
     CANARY_PROBE,
+    BOOTSTRAP_KEY_USED,
 )
 # Why the authorizer refuses (KeyRefusedError reasons on its path, and "error" when it failed closed): the
 # `Reason` dimension's values, each a line of the dashboard.
@@ -177,3 +179,9 @@ class DecisionMetrics:
 
     def refused(self, reason: str) -> None:
         self._write(reason)
+
+    def break_glass(self, key_id: str, project: str, environment: str) -> None:
+        """An environment's bootstrap admin key was accepted (its alarm pages): rare by design, so a whole
+        line each time, with the key and its place as properties."""
+        values = {"key_id": key_id, "project": project, "environment": environment}
+        self._lines.put(BOOTSTRAP_KEY_USED, 1, values=values)

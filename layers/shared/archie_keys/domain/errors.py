@@ -116,6 +116,18 @@ class ServiceUnavailableError(ArchieError):
         self.retry_after = retry_after
 
 
+class RateLimitedError(ArchieError):
+    """Too many requests of one kind in one environment within the window (the trust policy changes and token
+    exchanges an environment accepts a minute). Retry after `retry_after` seconds."""
+
+    status = 429
+    code = "rate_limited"
+
+    def __init__(self, message: str, retry_after: int) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
 class ConditionFailed(Exception):
     """A write (or a transaction of writes) whose conditions did not hold: nothing was written. `labels` name
     what each failed condition protects (the store that built the write chose them)."""

@@ -17,6 +17,8 @@ from archie_keys.domain.grants import ACTIONS, WILDCARD, Grants, covers_row, man
 
 # The actor recorded for what the bootstrap command does (it holds AWS credentials, not a key).
 BOOTSTRAP_ACTOR = "bootstrap"
+# The role bootstrap gives the first key of an environment: every action on every resource.
+BOOTSTRAP_ROLE = "admin"
 # The actor recorded for what a leak report from GitHub's secret scanning does (a signed alert, not a key).
 SCANNER_ACTOR = "github-secret-scanning"
 # The actor of a key event nobody caused: a key's expiry coming near, or passing.
@@ -26,6 +28,14 @@ EXPIRY_ACTOR = "expiry"
 AUTHORIZER_CONTEXT_FIELDS = ("key_id", "project", "environment", "name", "roles", "permissions", "filters", "context")
 
 _COMPACT: dict[str, Any] = {"separators": (",", ":"), "sort_keys": True}
+
+
+def is_break_glass(record: Mapping[str, Any]) -> bool:
+    """Whether a stored key is an environment's bootstrap admin key: made by the bootstrap command and holding
+    its every-permission role. Once pipelines federate and people sign in, it is the break-glass credential,
+    and every use of it raises an alarm. (The canary's keys are made by the bootstrap actor too, with a role
+    that grants nothing: they are not.)"""
+    return record.get("created_by") == BOOTSTRAP_ACTOR and BOOTSTRAP_ROLE in (record.get("roles") or ())
 
 
 @dataclass(frozen=True)

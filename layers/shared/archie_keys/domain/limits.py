@@ -196,6 +196,13 @@ TRUST_CLAIM_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_:.-]{0,63}$"
 TRUST_TTL_DEFAULT_SECONDS = 15 * 60
 TRUST_TTL_MIN_SECONDS = 60
 TRUST_TTL_MAX_SECONDS = 12 * 3600
+# Per environment and minute (break-glass, issue 23 point 5): what a leaked trust-writing key or a runaway
+# pipeline can do before someone looks. A deploy pipeline exchanges a token or two per run; 60 a minute is
+# many concurrent pipelines. Only exchanges of verified, trusted tokens count: a flood of bogus tokens is
+# the stage throttle's (and cannot use up an environment's budget).
+TRUST_CHANGES_PER_ENVIRONMENT_PER_MINUTE = 20
+EXCHANGES_PER_ENVIRONMENT_PER_MINUTE = 60
+ENVIRONMENT_RATE_WINDOW_SECONDS = 60
 # The details of a workload kept in the audit (repository, workflow, ref, run id): each value at most this.
 OIDC_ACTOR_DETAIL_MAX_CHARS = 256
 

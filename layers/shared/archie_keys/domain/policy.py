@@ -40,12 +40,18 @@ MANAGEMENT_ROUTES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
     ("webhooks", "read"): (("GET", "/webhooks"), ("GET", "/webhooks/*"), ("GET", "/webhooks/*/deliveries")),
     ("webhooks", "write"): (("PUT", "/webhooks/*"), ("POST", "/webhooks/*/test"), ("POST", "/webhooks/*/redrive")),
     ("webhooks", "delete"): (("DELETE", "/webhooks/*"),),
+    ("trust", "read"): (("GET", "/trust"), ("GET", "/trust/*")),
+    ("trust", "write"): (("PUT", "/trust/*"),),
+    ("trust", "delete"): (("DELETE", "/trust/*"),),
     ("verify", "write"): (("POST", "/verify"),),
 }
 # Every valid key may ask who it is.
 ALWAYS_ALLOWED_ROUTES: tuple[tuple[str, str], ...] = (("GET", "/whoami"),)
 # Routes of the management API that take no key (authenticated otherwise), outside every environment.
 PUBLIC_ROUTES: tuple[tuple[str, str], ...] = (("POST", "/secret-scanning/github"),)
+# Routes of an environment that take no key: the exchange's credential is the OIDC token in its body, checked
+# against the environment's trust policies (API Gateway runs no authorizer on them, and throttles them).
+KEYLESS_ROUTES: tuple[tuple[str, str], ...] = (("POST", "/keys/exchange"),)
 
 
 def management_paths(grants: Grants, project: str, environment: str) -> list[tuple[str, str]]:

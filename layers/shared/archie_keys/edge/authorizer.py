@@ -152,8 +152,10 @@ def authorize(
 ) -> dict[str, Any]:
     """Decide one REQUEST authorizer event: an Allow, a Deny (a refused key), or raise (module docstring).
     Each refusal is one metric line (`decisions`): Refused with its reason ("error" when undecided); an
-    accepted decision writes nothing (Lambda's Invocations minus Errors count those). `usage_namespace` (the
-    stack's name) names the usage plans' API keys: with it, every Allow carries a usageIdentifierKey."""
+    accepted decision writes nothing (Lambda's Invocations minus Errors count those), except for an
+    environment's bootstrap admin key: BootstrapKeyUsed, whose alarm pages (break-glass, docs/operations.md).
+    `usage_namespace` (the stack's name) names the usage plans' API keys: with it, every Allow carries a
+    usageIdentifierKey."""
     token = bearer_token(event.get("headers"), event.get("multiValueHeaders"))
     stage_variables = event.get("stageVariables") or {}
     project, environment = stage_variables.get("project"), stage_variables.get("environment")
@@ -174,6 +176,9 @@ def authorize(
         )
         if refused_from is not None:
             raise KeyRefusedError(refused_from)
+        if verified.break_glass and decisions is not None:
+            identity = verified.identity
+            decisions.break_glass(identity.key_id, identity.project, identity.environment)
         return authorizer_response(verified, arn_prefix, data_api, usage_namespace)
     except KeyRefusedError as refusal:
         if decisions is not None:

@@ -21,11 +21,13 @@ if TYPE_CHECKING:
     from archie_keys.app.compaction import AuditCompactor
     from archie_keys.app.ingest import AuditIngest
     from archie_keys.app.key_tags import TagKeyProvider, TagKeys
+    from archie_keys.app.oidc_verifier import OidcVerifier
     from archie_keys.app.services import EventRecorder
     from archie_keys.aws.audit_reader import AuditReader
     from archie_keys.aws.audit_writer import AuditWriter
     from archie_keys.aws.cache_flush import CacheFlusher, FlushTarget, ProtectedApiRegistry
     from archie_keys.aws.dynamo import Transactions
+    from archie_keys.aws.environment_rate import EnvironmentRateLimiter
     from archie_keys.aws.flush_coordination import FlushCoordinator
     from archie_keys.aws.idempotency import IdempotencyStore
     from archie_keys.aws.invoker import AsyncInvoker
@@ -35,6 +37,7 @@ if TYPE_CHECKING:
     from archie_keys.aws.revocation_store import RevocationStore
     from archie_keys.aws.schedules import ExpirySchedules
     from archie_keys.aws.secrets import SecretDelivery
+    from archie_keys.aws.trust_store import TrustStore
     from archie_keys.aws.usage_plans import UsagePlanLimits
     from archie_keys.aws.webhook_http import WebhookSender
     from archie_keys.aws.webhook_store import WebhookStore
@@ -62,6 +65,7 @@ class AwsServices:
             revocation_settle_seconds=self.settings.revocation_settle_seconds,
             revocation_stale_seconds=self.settings.revocation_stale_seconds,
             expiry_flush_function=self.settings.expiry_flush_function_arn,
+            oidc_allow_loopback_http=bool(self.settings.oidc_allow_loopback_http),
         )
 
     @cached_property
@@ -73,6 +77,33 @@ class AwsServices:
         from archie_keys.aws.key_store import KeyStore
 
         return KeyStore(self.settings.keys_table, self.dynamodb)
+
+    @cached_property
+    def trust(self) -> TrustStore:
+        from archie_keys.aws.trust_store import TrustStore
+
+        return TrustStore(self.settings.keys_table, self.dynamodb)
+
+    @cached_property
+    def environment_rate(self) -> EnvironmentRateLimiter | None:
+        """Per-environment limits on the federation routes; none without a coordination table (bootstrap)."""
+        if not self.settings.coordination_table:
+            return None
+        from archie_keys.aws.environment_rate import EnvironmentRateLimiter
+
+        return EnvironmentRateLimiter(self.settings.coordination_table, self.dynamodb)
+
+    @cached_property
+    def oidc_verifier(self) -> OidcVerifier:
+        """One per process, so the issuers' keys it has fetched serve every invocation of a warm instance."""
+        from archie_keys.app.issuer_keys import IssuerKeys
+        from archie_keys.app.oidc_verifier import OidcVerifier
+        from archie_keys.app.oidc_verifier import VerifierConfig as OidcVerifierConfig
+        from archie_keys.aws.oidc_discovery import OidcDiscovery
+
+        loopback = bool(self.settings.oidc_allow_loopback_http)
+        keys = IssuerKeys(OidcDiscovery(allow_loopback_http=loopback))
+        return OidcVerifier(keys, config=OidcVerifierConfig(allow_loopback_http=loopback))
 
     @cached_property
     def revocations(self) -> RevocationStore:

@@ -28,6 +28,7 @@ from archie_keys.domain import limits
 from archie_keys.domain.errors import (
     ArchieError,
     PayloadTooLargeError,
+    RateLimitedError,
     ServiceUnavailableError,
     UnauthorizedError,
     ValidationFailedError,
@@ -60,7 +61,9 @@ def json_response(status: int, body: Any, headers: dict[str, str] | None = None)
 
 
 def error_response(error: ArchieError) -> Response[Any]:
-    headers = {"Retry-After": str(error.retry_after)} if isinstance(error, ServiceUnavailableError) else {}
+    headers: dict[str, str] = {}
+    if isinstance(error, ServiceUnavailableError | RateLimitedError):
+        headers["Retry-After"] = str(error.retry_after)
     return json_response(error.status, error.to_body(), headers)
 
 

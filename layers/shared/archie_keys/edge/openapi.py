@@ -28,6 +28,7 @@ EnvironmentPath = Annotated[str, Path(pattern=limits.SLUG_PATTERN, description="
 KeyIdPath = Annotated[str, Path(pattern=KEY_ID_PATTERN, description="the key's id (public, 12 letters and digits)")]
 RolePath = Annotated[str, Path(pattern=limits.ROLE_NAME_PATTERN, description="the role's name")]
 WebhookPath = Annotated[str, Path(pattern=limits.WEBHOOK_NAME_PATTERN, description="the webhook's name")]
+TrustPolicyPath = Annotated[str, Path(pattern=limits.TRUST_POLICY_NAME_PATTERN, description="the trust policy's name")]
 RevocationIdPath = Annotated[
     str, Path(pattern=KEY_ID_PATTERN, description="the revocation's id (the `revocation_id` its 202 answered)")
 ]
@@ -96,6 +97,7 @@ _ERRORS = {
     409: "the change conflicts with the stored state (see the error table of the API guide, docs/api.md)",
     413: "`payload_too_large`: the body is over 64 KiB",
     422: "the request is invalid: `validation_error` (with `errors`), `invalid_json`, or a named rule",
+    429: "`rate_limited`: the environment's limit a minute on this route is reached; retry after `Retry-After` seconds",
     500: "`internal_error`: a bug on our side (never caused by what a client sends)",
     503: "`service_unavailable`: a dependency failed and nothing changed; retry after `Retry-After` seconds",
 }
@@ -104,7 +106,7 @@ _RETRY_AFTER = {"Retry-After": {"description": "seconds to wait before retrying"
 
 def _error(status: int) -> dict[str, Any]:
     answer: dict[str, Any] = {"description": _ERRORS[status], "content": {"application/json": {"model": schemas.Error}}}
-    if status == 503:
+    if status in (429, 503):
         answer["headers"] = _RETRY_AFTER
     return answer
 

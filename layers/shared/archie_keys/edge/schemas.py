@@ -62,7 +62,10 @@ class Key(Answer):
     roles: list[str]
     context: dict[str, str]
     created_at: Time
-    created_by: str = Field(description="the key id that created it, or `bootstrap`")
+    created_by: str = Field(
+        description="the key id that created it, `bootstrap`, or for a key exchanged for an OIDC token the "
+        "workload: `oidc:<issuer>#<sub>`"
+    )
     expires_at: Time | None
     last_used_at: Time | None
     rolled_from: KeyId | None

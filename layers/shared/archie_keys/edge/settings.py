@@ -93,6 +93,9 @@ class Settings:
     key_events_bus: str = ""
     # 1 on the local stack only: webhooks may then be http://127.0.0.1 (and nothing else that is not https).
     webhook_local_targets: int = _bounded(0, 0, 1)
+    # 1: trust policies may name an issuer on http://127.0.0.1:<port> (the local stack's development issuer,
+    # and the tests'); never set on AWS, where issuers are https with a DNS name.
+    oidc_allow_loopback_http: int = _bounded(0, 0, 1)
     # Timeouts and retry budget of every AWS client of this process (aws.clients.PROFILES).
     aws_client_profile: str = "request"
 
