@@ -128,6 +128,13 @@ class Resolver:
             return str(value).lower() if isinstance(value, bool) else str(value)
         return value
 
+    def chosen(self, value: Any) -> Any:
+        """`value` with a top-level Fn::If decided and nothing else resolved (AWS::NoValue: None)."""
+        while isinstance(value, dict) and set(value) == {"Fn::If"}:
+            condition, when_true, when_false = value["Fn::If"]
+            value = when_true if self.condition(condition) else when_false
+        return None if value == {"Ref": "AWS::NoValue"} else value
+
     def active(self, spec: dict[str, Any]) -> bool:
         """Whether CloudFormation creates this resource: it has no Condition, or its Condition holds."""
         return "Condition" not in spec or self.condition(str(spec["Condition"]))

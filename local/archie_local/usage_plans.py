@@ -281,7 +281,7 @@ def from_template(template: dict[str, Any], resolver: Resolver, stages: dict[str
     for name, spec in resources_of_type(template, "AWS::ApiGateway::UsagePlan", resolver).items():
         props = spec.get("Properties", {})
         plan_stages = set()
-        for entry in props.get("ApiStages", []):
+        for entry in resolver.chosen(props.get("ApiStages", [])) or []:  # the entries' Refs name APIs: kept
             api = entry["ApiId"]["Ref"]
             stage_ref = entry["Stage"]
             named = stage_ref.get("Ref", "") if isinstance(stage_ref, dict) else ""

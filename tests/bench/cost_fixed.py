@@ -7,6 +7,7 @@ from __future__ import annotations
 from tests.bench.cost_accepted import WARM_MS, cold_ms
 from tests.bench.cost_model import (
     API_GATEWAY_REST_TIERS,
+    API_GATEWAY_USAGE_PLAN_KEY_MONTH,
     CANARY_RUN_SECONDS,
     CLOUDWATCH_ALARM_METRIC_MONTH,
     CLOUDWATCH_DASHBOARD_MONTH,
@@ -154,7 +155,7 @@ def monthly_fixed(facts: TemplateFacts, inventory: Inventory, measured: Measured
 
 
 def per_key_monthly(facts: TemplateFacts, measured: Measured) -> list[Line]:
-    """What one more key adds a month (issue 21's limits and webhooks belong here too)."""
+    """What one more key adds a month (issue 21: its limits and allow-list here; webhooks belong here too)."""
     stored_gb = (measured.key_item_bytes + ITEM_STORAGE_OVERHEAD_BYTES) / 1e9
     return [
         Line(
@@ -167,5 +168,18 @@ def per_key_monthly(facts: TemplateFacts, measured: Measured) -> list[Line]:
             stored_gb * (DYNAMODB_PER_GB_MONTH + (DYNAMODB_PITR_PER_GB_MONTH if facts.keys_pitr else 0)),
             f"{measured.key_item_bytes + ITEM_STORAGE_OVERHEAD_BYTES:.0f} bytes stored"
             + (" and backed up (PITR)" if facts.keys_pitr else ""),
+        ),
+        Line(
+            "rate limits and quota",
+            API_GATEWAY_USAGE_PLAN_KEY_MONTH,
+            "a key with limits: its rotation chain's API key in a usage plan, enforced by API Gateway (no "
+            "request passes the authorizer for it); 3-6 control-plane calls when created or rolled, none per "
+            "request; a key without limits shares one API key and makes no call",
+        ),
+        Line(
+            "allow-list",
+            0.0,
+            "checked by the authorizer on the decision it makes anyway; its cost is cache hits lost to the "
+            "source address in the cache key (docs/limits.md: make bench-ip-cache)",
         ),
     ]

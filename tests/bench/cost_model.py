@@ -37,6 +37,8 @@ LOGS_PER_GB_MONTH_STORED = 0.03  # archived (compressed) storage
 XRAY_PER_TRACE = 5.00 / 1e6  # traces recorded
 SECRETS_MANAGER_PER_CALL = 0.05 / 10_000
 SECRETS_MANAGER_PER_SECRET_MONTH = 0.40
+# API Gateway charges for requests and caches only: usage plans, API keys and their control-plane calls are free.
+API_GATEWAY_USAGE_PLAN_KEY_MONTH = 0.0
 CLOUDWATCH_ALARM_METRIC_MONTH = 0.10  # standard resolution; an alarm on metric math pays for each metric it reads
 CLOUDWATCH_HIGH_RES_ALARM_METRIC_MONTH = 0.30  # an alarm whose period is under 60 s
 CLOUDWATCH_METRIC_MONTH = 0.30  # a custom metric (namespace, name, dimensions), the first 10,000; billed by the hour

@@ -52,7 +52,11 @@ def test_the_management_api_uses_a_request_authorizer_on_the_authorization_heade
     body = next(api["Properties"]["Body"] for name, api in apis.items() if name == "ManagementApi")
     authorizer = body["securityDefinitions"]["KeyAuthorizer"]["x-amazon-apigateway-authorizer"]
     assert authorizer["type"] == "request"
-    assert authorizer["identitySource"] == "method.request.header.Authorization"
+    # Cached per key and source address: an allow-list holds on cache hits (docs/limits.md).
+    assert set(authorizer["identitySource"].split(", ")) == {
+        "method.request.header.Authorization",
+        "context.identity.sourceIp",
+    }
     for path, methods in body["paths"].items():
         if path == "/secret-scanning/github":  # GitHub's alerts carry GitHub's signature, no key
             assert methods["post"]["security"] == [{"NONE": []}] or "security" not in methods["post"], methods
@@ -71,8 +75,48 @@ def test_the_sample_api_keys_its_cache_on_the_header_and_the_stage_variables(clo
         "method.request.header.Authorization",
         "stageVariables.project",
         "stageVariables.environment",
+        "context.identity.sourceIp",
     }
     assert set(body["paths"]) == {"/orders", "/orders/{id}"}
+
+
+def test_every_stage_declaring_its_cache_keyed_on_the_source_address_has_it_among_its_identity_sources(
+    cloudformation,
+) -> None:
+    """The stage variable makes the authorizer accept keys with allow-lists there (docs/limits.md); without the
+    address among the identity sources, an Allow cached for one address would answer every other."""
+    stages = of_type(cloudformation, "AWS::ApiGateway::Stage")
+    apis = of_type(cloudformation, "AWS::ApiGateway::RestApi")
+    declaring = {
+        stage["Properties"]["RestApiId"]["Ref"]
+        for stage in stages.values()
+        if stage["Properties"].get("Variables", {}).get("source_ip_in_cache_key") == "true"
+    }
+    assert declaring == {"ManagementApi", "SampleApi"}
+    for name in declaring:
+        definitions = apis[name]["Properties"]["Body"]["securityDefinitions"]
+        source = definitions["KeyAuthorizer"]["x-amazon-apigateway-authorizer"]["identitySource"]
+        assert "context.identity.sourceIp" in source.split(", "), name
+
+
+def test_the_sample_api_applies_each_keys_usage_plan_and_answers_429_with_retry_after(cloudformation) -> None:
+    api = of_type(cloudformation, "AWS::ApiGateway::RestApi")["SampleApi"]["Properties"]
+    assert api["ApiKeySourceType"] == "AUTHORIZER"
+    body = api["Body"]
+
+    def when_on(value: Any) -> Any:  # the sample API is conditional: its parts are wrapped in Fn::If
+        return value["Fn::If"][1] if isinstance(value, dict) and "Fn::If" in value else value
+
+    for path, methods in body["paths"].items():
+        for verb, method in when_on(methods).items():
+            assert {"api_key": []} in when_on(method)["security"], (path, verb)
+    responses = body["x-amazon-apigateway-gateway-responses"]
+    for kind, retry_after in (("THROTTLED", "'1'"), ("QUOTA_EXCEEDED", "'3600'")):
+        assert responses[kind]["statusCode"] == "429"
+        assert responses[kind]["responseParameters"]["gatewayresponse.header.Retry-After"] == retry_after
+    # Keys without limits share one API key in a plan without limits, on the sample stage.
+    plan = of_type(cloudformation, "AWS::ApiGateway::UsagePlan")["UnlimitedUsagePlan"]["Properties"]
+    assert "Throttle" not in plan and "Quota" not in plan
 
 
 def test_tables_are_partitioned_with_ttl_and_the_pepper_is_generated() -> None:

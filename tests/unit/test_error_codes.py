@@ -211,6 +211,21 @@ def too_many_revocations(api: Any, admin_key: str, viewer: dict[str, Any], monke
     return api("POST", revocations, admin_key, {"context": {"tenant": "b"}, "reason": "x"})
 
 
+def limits_capacity(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
+    """API Gateway's account quota of API keys used up (its LimitExceededException), for a key with limits."""
+    from archie_keys.edge import composition
+    from archie_local.http_server import HttpService
+    from tests.unit.test_per_key_limits import RefusingControlPlane
+
+    refusing = HttpService(RefusingControlPlane("LimitExceededException"), 0).start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_API_GATEWAY", refusing.url)
+        composition.reset()
+        return api("POST", KEYS, admin_key, {"name": "x", "roles": ["viewer"], "limits": {"rate_per_second": 2}})
+    finally:
+        refusing.stop()
+
+
 Case = Callable[[Any, str, dict[str, Any], pytest.MonkeyPatch], Any]
 CASES: dict[str, Case] = {
     "unauthorized": lambda api, admin, viewer, mp: api("GET", KEYS, "archie_demo_dev_" + "A" * 40),
@@ -236,6 +251,7 @@ CASES: dict[str, Case] = {
     "key_in_use": key_in_use,
     "conflict": stale_role_edit,
     "too_many_revocations": too_many_revocations,
+    "limits_capacity": limits_capacity,
     "payload_too_large": lambda api, admin, viewer, mp: api("POST", KEYS, admin, raw_body=b"{" + b" " * 70_000 + b"}"),
     "validation_error": lambda api, admin, viewer, mp: api("POST", KEYS, admin, {"name": ""}),
     "invalid_json": lambda api, admin, viewer, mp: api("POST", KEYS, admin, raw_body=b'{"name": '),
@@ -308,5 +324,9 @@ def test_wrong_environment_is_answered_when_a_function_is_reached_without_the_ga
     assert (status, body["code"]) == (documented()["wrong_environment"], "wrong_environment")
 
 
+# Answered by a protected API's gateway responses, not by this API: tests/unit/test_per_key_limits.py gets each.
+PROTECTED_API_CODES = {"rate_limited", "quota_exhausted"}
+
+
 def test_every_code_in_the_table_has_a_case_here() -> None:
-    assert set(documented()) == {*CASES, "wrong_environment"}
+    assert set(documented()) == {*CASES, "wrong_environment", *PROTECTED_API_CODES}

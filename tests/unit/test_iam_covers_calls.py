@@ -40,6 +40,15 @@ CURRENT = contextvars.ContextVar[str | None]("function", default=None)
 IAM_ACTION = {
     "lambda:Invoke": "lambda:InvokeFunction",
     "apigateway:FlushStageAuthorizersCache": "apigateway:DELETE",  # API Gateway's actions are HTTP methods
+    "apigateway:GetApiKeys": "apigateway:GET",
+    "apigateway:CreateApiKey": "apigateway:POST",
+    "apigateway:DeleteApiKey": "apigateway:DELETE",
+    "apigateway:GetUsagePlans": "apigateway:GET",
+    "apigateway:CreateUsagePlan": "apigateway:POST",
+    "apigateway:UpdateUsagePlan": "apigateway:PATCH",
+    "apigateway:CreateUsagePlanKey": "apigateway:POST",
+    "apigateway:DeleteUsagePlanKey": "apigateway:DELETE",
+    "apigateway:GetUsage": "apigateway:GET",
 }
 TRANSACT_ACTIONS = {
     "Put": "PutItem",
@@ -160,6 +169,8 @@ def recorded(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[s
             calls.append((function, client.meta.service_model.signing_name, operation, params))
         if operation == "FlushStageAuthorizersCache":
             return {}  # moto has no API Gateway control plane: the call is what is checked
+        if operation == "GetUsage":
+            return {"items": {}}  # nor GetUsage
         return original_call(client, operation, params)
 
     def invoke(self: LocalFunction, event: dict[str, Any], **how: Any) -> Any:
@@ -214,6 +225,18 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(
     for query in ("", f"?key_id={key_id}", "?kind=event", f"?actor_key_id={admin_key.split('_')[-1][:12]}"):
         assert api("GET", env_path("demo", "dev", f"/audit{query}"), admin_key).status == 200
     assert api("GET", f"{keys}/{key_id}/usage", admin_key).status == 200
+    # A key with limits: its chain's API key put in a usage plan made for them, its quota read, the plan key
+    # moved by a roll with other limits, the API key deleted when the chain's last key is revoked.
+    limited = {
+        "name": "limited",
+        "roles": ["reader"],
+        "limits": {"rate_per_second": 2, "quota": {"limit": 9, "period": "day"}},
+    }
+    limited_id = api("POST", keys, admin_key, limited).body["key_id"]
+    assert api("GET", f"{keys}/{limited_id}/usage", admin_key).body["quota"]["limit"] == 9
+    other_limits = {"grace_seconds": 0, "limits": {"rate_per_second": 3}}
+    limited_successor = api("POST", f"{keys}/{limited_id}/roll", admin_key, other_limits).body["key_id"]
+    assert api("DELETE", f"{keys}/{limited_successor}", admin_key).status in (200, 202, 204)
     # Into the key's own secret: its key-id tag moves to the successor.
     roll = {"grace_seconds": 60, "secret_name": body["secret_name"]}
     rolled = api("POST", f"{keys}/{key_id}/roll", admin_key, roll, headers={"Idempotency-Key": "iam-3"}).body

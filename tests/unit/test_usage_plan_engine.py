@@ -17,6 +17,7 @@ from archie_keys.domain.rate_limits import parse_limits, usage_identifier
 from archie_local.control_plane import control_plane
 from archie_local.gateway import Gateway
 from archie_local.http_server import HttpService
+from archie_local.lambdas import FunctionRegistry
 from tests.fakes.gateway_api import API_ID, STAGE, Clock, FakeAuthorizer, FakeKey, call, fake_api
 
 NAMESPACE = "archie-test"
@@ -34,7 +35,8 @@ class Stack:
         )
         self.api = fake_api(self.authorizer, self.clock, api_key_required=True)
         self.gateway = Gateway(self.api)
-        self.service = HttpService(control_plane({"FakeApi": self.api}), 0).start()
+        # No function to invoke: only API Gateway's calls are served.
+        self.service = HttpService(control_plane({"FakeApi": self.api}, FunctionRegistry({})), 0).start()
         self.client: Any = boto3.client(
             "apigateway",
             endpoint_url=self.service.url,
@@ -145,3 +147,15 @@ def test_a_registered_stage_is_added_to_a_plan_and_its_limits_can_be_replaced(st
     )
     stages = stack.client.get_usage_plan(usagePlanId=plan_id)["apiStages"]
     assert {(s["apiId"], s["stage"]) for s in stages} == {(API_ID, STAGE), ("otherapi99", "prod")}
+
+
+def test_a_plan_made_before_a_stage_was_registered_covers_it_once_a_process_finds_the_plan(stack: Stack) -> None:
+    limits = parse_limits({"rate_per_second": 1})
+    plan_id = stack.engine.plan_id(limits)
+    assert stack.api.usage_plans is not None
+    stack.api.usage_plans.known_stages.add(("otherapi99", "prod"))  # a team registers its stage
+    registered = [(API_ID, STAGE), ("otherapi99", "prod")]
+    later = UsagePlanLimits(stack.client, NAMESPACE, lambda: registered)  # another process, a cold start
+    assert later.plan_id(limits) == plan_id
+    stages = stack.client.get_usage_plan(usagePlanId=plan_id)["apiStages"]
+    assert {(s["apiId"], s["stage"]) for s in stages} == set(registered)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from archie_keys.app.commands import AuditQuery, Place
+from archie_keys.app.key_limits import quota_of
 from archie_keys.app.keys import get_key, no_such_key
 from archie_keys.app.services import Services
 from archie_keys.app.views import audit_view
@@ -122,8 +123,12 @@ def key_usage(services: Services, caller: Identity, place: Place, key_id: str, s
         since_epoch = now - 24 * 3600
     if since_epoch < now - limits.USAGE_MAX_DAYS * 86400:
         raise ValidationFailedError(f"since may go back at most {limits.USAGE_MAX_DAYS} days", field="since")
-    return {
+    answer: dict[str, Any] = {
         "key_id": key_id,
         "last_used_at": record.get("last_used_at"),
         "hours": services.audit_reader.usage(place.project, place.environment, key_id, min(since_epoch, now)),
     }
+    quota = quota_of(services, record, now)
+    if quota is not None:
+        answer["quota"] = quota
+    return answer

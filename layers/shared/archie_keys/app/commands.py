@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from archie_keys.domain.rate_limits import Limits
+
 
 @dataclass(frozen=True)
 class Place:
@@ -27,6 +29,9 @@ class CreateKey:
     secret_name: str | None = None
     # Deliver even when secret_name holds another live key's value (that key stays valid, outside the secret).
     replace_secret: bool = False
+    # Canonical CIDRs (domain.network.parse_allowed_cidrs); () for anywhere.
+    allowed_cidrs: tuple[str, ...] = ()
+    limits: Limits | None = None
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,11 @@ class RollKey:
     secret_name: str | None = None
     expires_at: datetime | None = None
     replace_secret: bool = False
+    # None: the successor keeps the old key's list.
+    allowed_cidrs: tuple[str, ...] | None = None
+    # Whether the roll's body named `limits` (then `limits` replaces the old key's, None removing them).
+    limits_given: bool = False
+    limits: Limits | None = None
 
 
 @dataclass(frozen=True)
@@ -81,3 +91,4 @@ class VerifyKey:
     key: str
     resource: str | None = None
     action: str | None = None
+    source_ip: str | None = None

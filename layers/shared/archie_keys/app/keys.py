@@ -21,6 +21,7 @@ from archie_keys.app.changes import Change
 from archie_keys.app.commands import CreateKey, PageRequest, Place
 from archie_keys.app.delivery import delivered, delivery_preview, plan_delivery, prepare_delivery, secret_taken
 from archie_keys.app.idempotent import Ticket
+from archie_keys.app.key_limits import allowed_cidrs_fields, limits_fields
 from archie_keys.app.services import Services
 from archie_keys.app.views import NewKey, new_key_response
 from archie_keys.aws.dynamo import TransactionRefused, Write
@@ -185,15 +186,19 @@ def create_key(services: Services, caller: Identity, command: CreateKey, ticket:
     expires_epoch = check_expiry(command.expires_at, now, services.config.key_min_lifetime_seconds)
     _refuse_uncovered_context(scope, dict(command.context))
     extra = {"idempotency_id": ticket.request.record_id} if ticket else {}
+    extra.update(allowed_cidrs_fields(command.allowed_cidrs))
     value, record = new_key(services, caller, command, expires_epoch, now, **extra)
     key_id = record["key_id"]
     plan = plan_delivery(services, command, scope)
+    # Before anything else is prepared: the likeliest to fail (API Gateway's control plane), and repeatable.
+    record.update(limits_fields(services, key_id, command.limits))
     with Change() as change:
         if expires_epoch is not None:
             # Not undone if the key is not committed: the flush it arranges may serve other keys of that second.
             services.schedules.put(place.project, place.environment, expires_epoch)
         delivery = prepare_delivery(services, change, plan, place, value, key_id, caller.key_id)
-        details = {"name": command.name, "roles": list(command.roles)}
+        details: dict[str, Any] = {"name": command.name, "roles": list(command.roles)}
+        details.update({name: record[name] for name in ("allowed_cidrs", "limits") if name in record})
         if delivery is not None:
             details["secret_name"] = delivery.prepared.name
         writes = [

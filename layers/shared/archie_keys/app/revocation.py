@@ -14,8 +14,10 @@ from typing import Any
 
 from archie_keys.app.changes import after_commit
 from archie_keys.app.commands import Place
+from archie_keys.app.key_limits import release_usage_key
 from archie_keys.app.keys import commit_change, live_key, no_such_key
 from archie_keys.app.services import Services
+from archie_keys.app.verification import is_expired
 from archie_keys.aws.cache_flush import FlushReport
 from archie_keys.domain import limits
 from archie_keys.domain.audit import hour_of
@@ -94,7 +96,21 @@ def revoke_key(
             raise _in_use(services, place, now_stored, since) from None
         raise
     forget_idempotent_response(services, record)
+    if record.get("limits"):
+        release_usage_key(services, record, _chain_still_live(services, place, record, now))
     # Its expiry's schedule stays: other keys may expire in that second, and one flush more is harmless.
     return Revocation(
         {**record, "revoked_at": to_iso(now)}, services.flusher.revoke_everywhere(place.project, place.environment)
     )
+
+
+def _chain_still_live(services: Services, place: Place, record: dict[str, Any], now: float) -> bool:
+    """Whether another key of the revoked key's rotation chain is still accepted (its successor, or the key it
+    was rolled from, in its grace period): they share the chain's usage-plan API key."""
+    for other_id in (record.get("rolled_to"), record.get("rolled_from")):
+        if not other_id:
+            continue
+        other = services.store.get_key(place.project, place.environment, str(other_id))
+        if other is not None and not other.get("revoked_at") and not is_expired(other.get("expires_epoch"), now):
+            return True
+    return False

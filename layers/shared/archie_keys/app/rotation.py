@@ -1,4 +1,5 @@
-"""Use case: roll (rotate) a key. A successor with the same name, prefix, roles and context is created and
+"""Use case: roll (rotate) a key. A successor with the same name, prefix, roles, context, allow-list and
+limits (unless the roll gives others) is created and
 its value returned once; the old key expires after a grace period. One transaction writes the successor,
 marks the old key rolled and records both events; the successor's and the old key's expiry schedules and
 the delivered secret are prepared before it and undone if it does not commit (see app.changes).
@@ -12,6 +13,7 @@ from archie_keys.app.changes import Change
 from archie_keys.app.commands import CreateKey, RollKey
 from archie_keys.app.delivery import delivered, delivery_preview, plan_delivery, prepare_delivery, secret_taken
 from archie_keys.app.idempotent import Ticket
+from archie_keys.app.key_limits import allowed_cidrs_fields, limits_fields, lineage_of
 from archie_keys.app.keys import (
     check_expiry,
     check_secret_name,
@@ -31,6 +33,7 @@ from archie_keys.domain import limits
 from archie_keys.domain.clock import from_iso, now_epoch, to_iso
 from archie_keys.domain.errors import ConflictError
 from archie_keys.domain.identity import Identity
+from archie_keys.domain.rate_limits import limits_of
 
 
 def _successor_expiry(old: dict[str, Any], command: RollKey, now: float, min_lifetime: int) -> float | None:
@@ -72,6 +75,8 @@ def roll_key(
     extra: dict[str, Any] = {"rolled_from": key_id}
     if ticket is not None:
         extra["idempotency_id"] = ticket.request.record_id
+    allowed = tuple(old.get("allowed_cidrs") or ()) if command.allowed_cidrs is None else command.allowed_cidrs
+    extra.update(allowed_cidrs_fields(allowed))
     value, record = new_key(services, caller, create, successor_expiry, now, **extra)
     successor_id = record["key_id"]
     old_expiry = old.get("expires_epoch")
@@ -80,6 +85,10 @@ def roll_key(
     rolled = {"expires_epoch": new_old_expiry, "expires_at": to_iso(new_old_expiry), "rolled_to": successor_id}
     # The successor may take the old key's own secret; another live key's needs replace_secret.
     plan = plan_delivery(services, create, scope, own_key_id=key_id)
+    # The successor joins the old key's rotation chain: one API key, so one bucket and one quota for both during
+    # the grace period. New limits move the chain's API key (the old key's requests count in the new plan too).
+    successor_limits = command.limits if command.limits_given else limits_of(old.get("limits"))
+    record.update(limits_fields(services, lineage_of(old), successor_limits))
     schedules = services.schedules
     with Change() as change:
         # Neither is undone if the roll is not committed: each flush may serve other keys of its second.
@@ -89,6 +98,7 @@ def roll_key(
             schedules.put(place.project, place.environment, new_old_expiry)
         delivery = prepare_delivery(services, change, plan, place, value, successor_id, caller.key_id)
         created = {"name": old["name"], "roles": list(old["roles"]), "rolled_from": key_id}
+        created.update({name: record[name] for name in ("allowed_cidrs", "limits") if name in record})
         if delivery is not None:
             created["secret_name"] = delivery.prepared.name
         audit = services.audit

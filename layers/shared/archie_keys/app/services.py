@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from archie_keys.aws.revocation_store import RevocationStore
     from archie_keys.aws.schedules import ExpirySchedules
     from archie_keys.aws.secrets import SecretDelivery
+    from archie_keys.aws.usage_plans import UsagePlanLimits
     from archie_keys.domain.paging import PagingTokens
 
 
@@ -92,6 +93,8 @@ class Services(Protocol):
     def invoker(self) -> AsyncInvoker: ...
     @property
     def verifier(self) -> KeyVerifier: ...
+    @property
+    def usage_plans(self) -> UsagePlanLimits: ...
 
     def hasher(self) -> KeyHasher: ...
     def key_tags(self) -> TagKeys: ...

@@ -15,6 +15,9 @@ A forged key and a known key id with a wrong secret both fail the tag the same w
 neither timing nor answer tells an attacker which keys exist. In an environment accepting untagged keys, an
 unknown key and a wrong secret both cost one GetItem and one argon2 verify; a wrong secret then costs the
 roles read besides (docs/key-format.md: keys issued before tags).
+
+It is longer than 300 lines because the decision, its caches and their refresh are one piece: split, each
+half would need the other's invariants (what an entry proves, when it must be re-read) to be read.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from archie_keys.domain.hashing import KeyHasher
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.keyformat import MalformedKeyError, ParsedKey, has_valid_tag, parse_key
 from archie_keys.domain.limits import NEGATIVE_CACHE_MAX, POSITIVE_CACHE_MAX
+from archie_keys.domain.network import AllowList
 
 
 class HasherSource(Protocol):
@@ -70,6 +74,11 @@ class VerifiedKey:
     expires_epoch: float | None
     # Per-consumer memo of derived answers (the authorizer keeps its built policy here), dropped with the entry.
     memo: dict[Any, Any] = field(default_factory=dict)
+    # Where the key may be used from, parsed once per record read. Never folded into the memo: the address is
+    # checked on every request (it changes; the key does not).
+    allow_list: AllowList = field(default_factory=lambda: AllowList(()))
+    # The rotation chain whose API key carries the key's rate limit and quota (docs/limits.md); None: no limits.
+    limits_lineage: str | None = None
 
 
 @dataclass
@@ -252,7 +261,12 @@ class KeyVerifier:
             context=context,
             grants=grants,
         )
-        return VerifiedKey(identity, record.get("expires_epoch"))
+        return VerifiedKey(
+            identity,
+            record.get("expires_epoch"),
+            allow_list=AllowList.of(record.get("allowed_cidrs")),
+            limits_lineage=str(record.get("lineage_id") or parsed.key_id) if record.get("limits") else None,
+        )
 
     # --- caches ------------------------------------------------------------------------------------------
 

@@ -8,6 +8,7 @@ from archie_keys.app.commands import Place, VerifyKey
 from archie_keys.app.services import Services
 from archie_keys.domain.errors import ForbiddenError, KeyRefusedError
 from archie_keys.domain.identity import Identity
+from archie_keys.domain.network import source_ip_refusal
 
 
 def verify_key(services: Services, caller: Identity, command: VerifyKey) -> dict[str, Any]:
@@ -19,6 +20,10 @@ def verify_key(services: Services, caller: Identity, command: VerifyKey) -> dict
         verified = services.verifier.verify(command.key, project=place.project, environment=place.environment)
     except KeyRefusedError as refusal:
         return {"valid": False, "code": refusal.reason}
+    # No API Gateway cache here: the address given is the one decided on (none given is outside every list).
+    refused_from = source_ip_refusal(verified.allow_list, command.source_ip, cache_keyed_on_source_ip=True)
+    if refused_from is not None:
+        return {"valid": False, "code": refused_from}
     grants = verified.identity.grants
     asked = command.resource is not None or command.action is not None
     if asked and not grants.allows(command.resource or "*", command.action or "read"):

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archie_keys.domain.clock import now_epoch
+from archie_keys.domain.rate_limits import limits_of
 
 
 @dataclass(frozen=True)
@@ -34,6 +35,8 @@ KEY_FIELDS = (
     "rolled_from",
     "rolled_to",
     "leaked_at",
+    "allowed_cidrs",
+    "limits",
 )
 ENVIRONMENT_FIELDS = ("project", "environment", "created_at", "created_by", "on_leak")
 REQUEST_RECORD_FIELDS = (
@@ -62,6 +65,9 @@ def key_view(record: dict[str, Any], now: float | None = None) -> dict[str, Any]
     current = now_epoch() if now is None else now
     view = {name: record.get(name) for name in KEY_FIELDS}
     view["key_format"] = int(record.get("key_format", 1))  # 1: issued before key tags
+    view["allowed_cidrs"] = list(record.get("allowed_cidrs") or [])
+    limits = limits_of(record.get("limits"))  # whole numbers again, not DynamoDB's Decimals
+    view["limits"] = limits.to_dict() if limits is not None else None
     expires = record.get("expires_epoch")
     if expires is not None and current >= float(expires):
         view["status"] = "expired"

@@ -48,6 +48,7 @@ REFUSAL_REASONS = (
     "revoked",
     "disabled",
     "source_ip_not_allowed",
+    "source_ip_not_cache_keyed",
     "error",
 )
 

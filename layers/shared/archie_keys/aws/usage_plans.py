@@ -62,13 +62,25 @@ class UsagePlanLimits:
         self._plan_ids: dict[str, str] = {}
 
     def plan_id(self, limits: Limits | None) -> str:
+        """The plan of `limits`, made when it is the first with them. Looked up once per process; a plan found
+        is given the protected stages registered since it was made (else a key in it would be refused there,
+        INVALID_API_KEY)."""
         name = usage_plan_name(self.namespace, limits)
         if name not in self._plan_ids:
-            found = next((p["id"] for p in _pages(self.client.get_usage_plans) if p.get("name") == name), None)
+            stages = set(self.stages())
+            found = next((p for p in _pages(self.client.get_usage_plans) if p.get("name") == name), None)
             if found is None:
-                stages = [{"apiId": api, "stage": stage} for api, stage in sorted(set(self.stages()))]
-                found = self.client.create_usage_plan(name=name, apiStages=stages, **plan_settings(limits))["id"]
-            self._plan_ids[name] = found
+                listed = [{"apiId": api, "stage": stage} for api, stage in sorted(stages)]
+                plan_id = str(self.client.create_usage_plan(name=name, apiStages=listed, **plan_settings(limits))["id"])
+            else:
+                plan_id = str(found["id"])
+                covered = {(s.get("apiId"), s.get("stage")) for s in found.get("apiStages", [])}
+                missing = [
+                    {"op": "add", "path": "/apiStages", "value": f"{a}:{s}"} for a, s in sorted(stages - covered)
+                ]
+                if missing:
+                    self.client.update_usage_plan(usagePlanId=plan_id, patchOperations=missing)
+            self._plan_ids[name] = plan_id
         return self._plan_ids[name]
 
     def attach(self, lineage_id: str | None, limits: Limits | None) -> str:

@@ -15,7 +15,9 @@ UNDECIDED_MESSAGE = "key not decided"
 # Every other refusal (not_found, wrong_environment, malformed) proves nothing about who holds the key id
 # the token names: anyone can put any key id in a checksum-valid token, so such a request is recorded in
 # the environment it was sent to with the id only as `claimed_key_id`, and never counted for that key.
-PROVEN_REFUSALS = frozenset({"revoked", "expired", "disabled", "source_ip_not_allowed"})
+# A key with an allow-list refused for where it was used from (or on a stage whose cache ignores the address)
+# was proven too: the secret was checked first.
+PROVEN_REFUSALS = frozenset({"revoked", "expired", "disabled", "source_ip_not_allowed", "source_ip_not_cache_keyed"})
 
 
 def hour_of(epoch: float) -> str:

@@ -189,5 +189,18 @@ def usage_identifier(namespace: str, lineage_id: str | None) -> str:
     takes 20 to 128), unique per stack. `lineage_id` is the id of the first key of a rotation chain, which a roll
     carries over, so an old key and its successor draw on one bucket and one quota; None is the shared key of
     every key without limits. Not a credential: with ApiKeySourceType AUTHORIZER no client can present it."""
-    subject = "unlimited" if lineage_id is None else f"key/{lineage_id}"
-    return "ak" + hashlib.sha256(f"{namespace}/{subject}".encode()).hexdigest()[:40]
+    if lineage_id is None:
+        return unlimited_usage_identifier(namespace)
+    return "ak" + hashlib.sha256(f"{namespace}/key/{lineage_id}".encode()).hexdigest()[:40]
+
+
+# The shared API key's value is declared in template.yaml (UnlimitedApiKey), which can only join and split:
+# this prefix and the stack name without its hyphens (API key values are alphanumeric), 20 characters or more.
+UNLIMITED_USAGE_PREFIX = "akunlimitedusagekey"
+
+
+def unlimited_usage_identifier(namespace: str) -> str:
+    """The value of the one API key every key without limits shares (template.yaml's UnlimitedApiKey). Two
+    stacks whose names differ only by hyphens would share it: API Gateway refuses the second one's deployment
+    (API key values are unique per region), loudly."""
+    return UNLIMITED_USAGE_PREFIX + namespace.replace("-", "")

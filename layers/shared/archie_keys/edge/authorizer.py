@@ -17,6 +17,12 @@ Two kinds of API use it:
   methods its actions grant.
 The policy is built from the key and the stage only, never from the route being called, so API Gateway's
 result cache (keyed on the identity sources) can serve it for every route of the stage.
+
+Per-key limits (docs/limits.md): a key with `allowed_cidrs` is refused from outside them
+(`source_ip_not_allowed`, on the request's `requestContext.identity.sourceIp`, never a header) and on a stage
+that does not declare its cache keyed on that address (`source_ip_not_cache_keyed`); every Allow carries the
+`usageIdentifierKey` of the key's usage plan (its rotation chain's API key, or the one every key without
+limits shares), so API Gateway applies the key's rate limit and quota, on cache hits too.
 """
 
 from __future__ import annotations
@@ -28,7 +34,9 @@ from archie_keys.aws.metrics import DecisionMetrics
 from archie_keys.domain.audit import PROVEN_REFUSALS, UNDECIDED_MESSAGE
 from archie_keys.domain.errors import KeyRefusedError
 from archie_keys.domain.keyformat import MalformedKeyError, ParsedKey, parse_key
+from archie_keys.domain.network import source_ip_refusal, stage_keys_cache_on_source_ip
 from archie_keys.domain.policy import build_policy, data_paths, deny_policy, management_paths, stage_arn_prefix
+from archie_keys.domain.rate_limits import usage_identifier
 from archie_keys.edge.log_lines import json_logger
 
 # The logger of the authorizer's log lines (the local stack ships this one to the authorizer's log group).
@@ -80,8 +88,10 @@ def bearer_token(headers: Any, multi_value_headers: Any = None) -> str | None:
     return None
 
 
-def authorizer_response(verified: VerifiedKey, arn_prefix: str, data_api: bool) -> dict[str, Any]:
-    memo_key = ("authorizer", arn_prefix, data_api)
+def authorizer_response(
+    verified: VerifiedKey, arn_prefix: str, data_api: bool, usage_namespace: str | None = None
+) -> dict[str, Any]:
+    memo_key = ("authorizer", arn_prefix, data_api, usage_namespace)
     response = verified.memo.get(memo_key)
     if response is None:
         identity = verified.identity
@@ -95,6 +105,8 @@ def authorizer_response(verified: VerifiedKey, arn_prefix: str, data_api: bool) 
             "policyDocument": build_policy(arn_prefix, routes),
             "context": identity.to_authorizer_context(),
         }
+        if usage_namespace is not None:
+            response["usageIdentifierKey"] = usage_identifier(usage_namespace, verified.limits_lineage)
         verified.memo[memo_key] = response
     return response
 
@@ -132,10 +144,16 @@ def refusal_response(
     return {"principalId": principal, "policyDocument": policy, "context": context}
 
 
-def authorize(event: dict[str, Any], verifier: KeyVerifier, decisions: DecisionMetrics | None = None) -> dict[str, Any]:
+def authorize(
+    event: dict[str, Any],
+    verifier: KeyVerifier,
+    decisions: DecisionMetrics | None = None,
+    usage_namespace: str | None = None,
+) -> dict[str, Any]:
     """Decide one REQUEST authorizer event: an Allow, a Deny (a refused key), or raise (module docstring).
     Each refusal is one metric line (`decisions`): Refused with its reason ("error" when undecided); an
-    accepted decision writes nothing (Lambda's Invocations minus Errors count those)."""
+    accepted decision writes nothing (Lambda's Invocations minus Errors count those). `usage_namespace` (the
+    stack's name) names the usage plans' API keys: with it, every Allow carries a usageIdentifierKey."""
     token = bearer_token(event.get("headers"), event.get("multiValueHeaders"))
     stage_variables = event.get("stageVariables") or {}
     project, environment = stage_variables.get("project"), stage_variables.get("environment")
@@ -149,7 +167,14 @@ def authorize(event: dict[str, Any], verifier: KeyVerifier, decisions: DecisionM
             # key (the operator's mistake answers 503 and raises the authorizer's error alarm).
             raise ValueError("a protected stage must set both the project and environment stage variables")
         verified = verifier.verify(token, project=project, environment=environment)
-        return authorizer_response(verified, arn_prefix, data_api)
+        # After the key is proven, on every invocation: the address is the request's, the cached key is not.
+        source_ip = ((event.get("requestContext") or {}).get("identity") or {}).get("sourceIp")
+        refused_from = source_ip_refusal(
+            verified.allow_list, source_ip, stage_keys_cache_on_source_ip(event.get("stageVariables"))
+        )
+        if refused_from is not None:
+            raise KeyRefusedError(refused_from)
+        return authorizer_response(verified, arn_prefix, data_api, usage_namespace)
     except KeyRefusedError as refusal:
         if decisions is not None:
             decisions.refused(refusal.reason)

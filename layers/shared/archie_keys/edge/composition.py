@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from archie_keys.aws.revocation_store import RevocationStore
     from archie_keys.aws.schedules import ExpirySchedules
     from archie_keys.aws.secrets import SecretDelivery
+    from archie_keys.aws.usage_plans import UsagePlanLimits
     from archie_keys.domain.paging import PagingTokens
 
 
@@ -155,6 +156,21 @@ class AwsServices:
         if self.settings.flush_targets or not self.settings.protected_apis_path:
             return self.settings.flush_targets
         return self.protected_apis()
+
+    def protected_stages(self) -> list[tuple[str, str]]:
+        """The registered stages of protected APIs (not the management API, which serves every environment
+        and requires no API key): the stages every usage plan covers."""
+        return [
+            (target.rest_api_id, target.stage)
+            for target in self.flush_targets()
+            if not target.problem and target.project != "*"
+        ]
+
+    @cached_property
+    def usage_plans(self) -> UsagePlanLimits:
+        from archie_keys.aws.usage_plans import UsagePlanLimits
+
+        return UsagePlanLimits(self._client("apigateway"), self.settings.stack_name, self.protected_stages)
 
     @cached_property
     def metrics(self) -> MetricLines:

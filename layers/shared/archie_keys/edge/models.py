@@ -1,7 +1,8 @@
 """Request models of the HTTP API. Unknown fields are refused, every bound comes from limits.
 
 Stored items have their own shape (archie_keys.store) and the authorizer works on plain dicts, so this
-module (and pydantic) stays off the authorizer's cold start.
+module (and pydantic) stays off the authorizer's cold start. It is longer than 300 lines because every body
+of the API is here, beside the bounds they share: one place to read what a client may send.
 """
 
 from __future__ import annotations
@@ -21,22 +22,24 @@ from pydantic import (
 )
 
 from archie_keys.app.commands import CreateKey, Place, PutRole, RevokeKeys, RollKey, VerifyKey
-from archie_keys.domain import limits
+from archie_keys.domain import limits as bounds  # not `limits`: a field of the key bodies
 from archie_keys.domain.clock import parse_client_time
+from archie_keys.domain.network import parse_allowed_cidrs
+from archie_keys.domain.rate_limits import Limits, parse_limits
 
 Action = Literal["read", "write", "update", "delete"]
-RoleName = Annotated[str, StringConstraints(pattern=limits.ROLE_NAME_PATTERN)]
-ResourceName = Annotated[str, StringConstraints(pattern=limits.RESOURCE_PATTERN)]
-FilterField = Annotated[str, StringConstraints(pattern=limits.FILTER_FIELD_PATTERN)]
-ContextName = Annotated[str, StringConstraints(pattern=limits.CONTEXT_NAME_PATTERN)]
-ContextValue = Annotated[str, StringConstraints(max_length=limits.CONTEXT_VALUE_MAX_LENGTH)]
-FilterLiteral = Annotated[str, StringConstraints(max_length=limits.FILTER_LITERAL_MAX_LENGTH, strict=True)]
+RoleName = Annotated[str, StringConstraints(pattern=bounds.ROLE_NAME_PATTERN)]
+ResourceName = Annotated[str, StringConstraints(pattern=bounds.RESOURCE_PATTERN)]
+FilterField = Annotated[str, StringConstraints(pattern=bounds.FILTER_FIELD_PATTERN)]
+ContextName = Annotated[str, StringConstraints(pattern=bounds.CONTEXT_NAME_PATTERN)]
+ContextValue = Annotated[str, StringConstraints(max_length=bounds.CONTEXT_VALUE_MAX_LENGTH)]
+FilterLiteral = Annotated[str, StringConstraints(max_length=bounds.FILTER_LITERAL_MAX_LENGTH, strict=True)]
 KeyName = Annotated[
     str,
     StringConstraints(
         min_length=1,
-        max_length=limits.KEY_NAME_MAX_LENGTH,
-        pattern=limits.KEY_NAME_PATTERN,
+        max_length=bounds.KEY_NAME_MAX_LENGTH,
+        pattern=bounds.KEY_NAME_PATTERN,
         strip_whitespace=True,
     ),
 ]
@@ -63,14 +66,14 @@ class FromContext(StrictModel):
 
 
 # Integer literals stay exact for every reader (JavaScript holds integers exactly only up to 2**53).
-FilterInt = Annotated[StrictInt, Field(ge=-limits.FILTER_INT_MAX, le=limits.FILTER_INT_MAX)]
+FilterInt = Annotated[StrictInt, Field(ge=-bounds.FILTER_INT_MAX, le=bounds.FILTER_INT_MAX)]
 FilterValue = StrictBool | FilterInt | FilterLiteral | FromContext
 
 
 class PermissionModel(StrictModel):
     resource: ResourceName
     actions: list[Action] = Field(min_length=1, max_length=4)
-    filters: dict[FilterField, FilterValue] = Field(default_factory=dict, max_length=limits.FILTERS_MAX_FIELDS)
+    filters: dict[FilterField, FilterValue] = Field(default_factory=dict, max_length=bounds.FILTERS_MAX_FIELDS)
 
     @field_validator("actions")
     @classmethod
@@ -99,7 +102,7 @@ class LeakedTokenModel(BaseModel):
     """One token of a GitHub secret scanning alert (GitHub may add fields: they are ignored)."""
 
     model_config = ConfigDict(extra="ignore")
-    token: str = Field(max_length=limits.LEAK_TOKEN_MAX_LENGTH)
+    token: str = Field(max_length=bounds.LEAK_TOKEN_MAX_LENGTH)
     type: str = Field(max_length=128)
     url: str = Field(default="", max_length=2048)
     source: str = Field(default="", max_length=128)
@@ -124,8 +127,8 @@ class RoleBody(StrictModel):
         },
     )
 
-    description: str = Field(default="", max_length=limits.ROLE_DESCRIPTION_MAX_LENGTH)
-    permissions: list[PermissionModel] = Field(min_length=1, max_length=limits.PERMISSIONS_PER_ROLE_MAX)
+    description: str = Field(default="", max_length=bounds.ROLE_DESCRIPTION_MAX_LENGTH)
+    permissions: list[PermissionModel] = Field(min_length=1, max_length=bounds.PERMISSIONS_PER_ROLE_MAX)
 
     def to_command(self, place: Place, name: str) -> PutRole:
         return PutRole(place, name, self.description, [p.model_dump(mode="json") for p in self.permissions])
@@ -138,6 +141,50 @@ ReplaceSecret = Annotated[
         "`secret_in_use`); that key stays valid but leaves the secret"
     ),
 ]
+
+
+Cidr = Annotated[str, StringConstraints(max_length=bounds.CIDR_MAX_LENGTH, strict=True)]
+AllowedCidrs = Annotated[
+    list[Cidr],
+    Field(
+        max_length=bounds.ALLOWED_CIDRS_MAX,
+        description=f"IPv4 and IPv6 ranges (at most {bounds.ALLOWED_CIDRS_MAX}) the key may be used from, such as "
+        "203.0.113.0/24 or 2001:db8::/32; a bare address is one host; [] for anywhere (docs/limits.md)",
+    ),
+]
+LimitCount = Annotated[StrictInt, Field(ge=1)]
+
+
+class QuotaModel(StrictModel):
+    limit: Annotated[StrictInt, Field(ge=1, le=bounds.QUOTA_LIMIT_MAX)]
+    period: Literal["day", "week", "month"]
+
+
+class LimitsModel(StrictModel):
+    """A key's rate limit and quota: API Gateway answers 429 with Retry-After past them (docs/limits.md)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"rate_per_second": 2, "burst": 4, "quota": {"limit": 10000, "period": "month"}}]
+        },
+    )
+
+    rate_per_second: Annotated[LimitCount, Field(le=bounds.RATE_PER_SECOND_MAX)] | None = None
+    burst: Annotated[LimitCount, Field(le=bounds.BURST_MAX)] | None = Field(
+        default=None, description="needs rate_per_second; defaults to it"
+    )
+    quota: QuotaModel | None = None
+
+
+def checked_allowed_cidrs(values: list[str]) -> tuple[str, ...]:
+    """The canonical list, or 422 naming the entry at fault (domain.network's rules)."""
+    return parse_allowed_cidrs(values)
+
+
+def checked_limits(model: LimitsModel | None) -> Limits | None:
+    """The limits, or 422 naming the field at fault (domain.rate_limits' rules: a burst needs a rate, ...)."""
+    return None if model is None else parse_limits(model.model_dump(exclude_unset=True, exclude_none=True))
 
 
 class IdempotentBody(StrictModel):
@@ -157,12 +204,14 @@ class CreateKeyBody(IdempotentBody):
     )
 
     name: KeyName
-    prefix: Annotated[str, StringConstraints(pattern=limits.PREFIX_PATTERN)] = limits.DEFAULT_PREFIX
-    roles: list[RoleName] = Field(min_length=1, max_length=limits.ROLES_PER_KEY_MAX)
-    context: dict[ContextName, ContextValue] = Field(default_factory=dict, max_length=limits.CONTEXT_MAX_PAIRS)
+    prefix: Annotated[str, StringConstraints(pattern=bounds.PREFIX_PATTERN)] = bounds.DEFAULT_PREFIX
+    roles: list[RoleName] = Field(min_length=1, max_length=bounds.ROLES_PER_KEY_MAX)
+    context: dict[ContextName, ContextValue] = Field(default_factory=dict, max_length=bounds.CONTEXT_MAX_PAIRS)
     expires_at: ClientTime | None = None
-    secret_name: str | None = Field(default=None, min_length=1, max_length=limits.SECRET_NAME_MAX_LENGTH)
+    secret_name: str | None = Field(default=None, min_length=1, max_length=bounds.SECRET_NAME_MAX_LENGTH)
     replace_secret: ReplaceSecret = False
+    allowed_cidrs: AllowedCidrs = Field(default_factory=list)
+    limits: LimitsModel | None = None
 
     @field_validator("roles")
     @classmethod
@@ -181,17 +230,32 @@ class CreateKeyBody(IdempotentBody):
             expires_at=self.expires_at,
             secret_name=self.secret_name,
             replace_secret=self.replace_secret,
+            allowed_cidrs=checked_allowed_cidrs(self.allowed_cidrs),
+            limits=checked_limits(self.limits),
         )
+
+    def fingerprinted(self) -> dict[str, Any]:
+        """Bodies without the new fields fingerprint as before (a stored request still replays)."""
+        body = super().fingerprinted()
+        if not body.get("allowed_cidrs"):
+            body.pop("allowed_cidrs", None)
+        if body.get("limits") is None:
+            body.pop("limits", None)
+        return body
 
 
 class RollKeyBody(IdempotentBody):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"grace_seconds": 3600}]})
 
-    grace_seconds: StrictInt = Field(ge=0, le=limits.GRACE_SECONDS_MAX)
-    secret_name: str | None = Field(default=None, min_length=1, max_length=limits.SECRET_NAME_MAX_LENGTH)
+    grace_seconds: StrictInt = Field(ge=0, le=bounds.GRACE_SECONDS_MAX)
+    secret_name: str | None = Field(default=None, min_length=1, max_length=bounds.SECRET_NAME_MAX_LENGTH)
     # The successor's expiry; by default it keeps the old key's lifetime (expires_at - created_at) from now.
     expires_at: ClientTime | None = None
     replace_secret: ReplaceSecret = False
+    allowed_cidrs: AllowedCidrs | None = Field(default=None, description="by default the successor keeps the list")
+    limits: LimitsModel | None = Field(
+        default=None, description="by default the successor keeps the limits; null removes them"
+    )
 
     def to_command(self, place: Place, key_id: str) -> RollKey:
         return RollKey(
@@ -201,7 +265,19 @@ class RollKeyBody(IdempotentBody):
             secret_name=self.secret_name,
             expires_at=self.expires_at,
             replace_secret=self.replace_secret,
+            allowed_cidrs=None if self.allowed_cidrs is None else checked_allowed_cidrs(self.allowed_cidrs),
+            limits_given="limits" in self.model_fields_set,
+            limits=checked_limits(self.limits),
         )
+
+    def fingerprinted(self) -> dict[str, Any]:
+        """Bodies without the new fields fingerprint as before (a stored request still replays)."""
+        body = super().fingerprinted()
+        if body.get("allowed_cidrs") is None:
+            body.pop("allowed_cidrs", None)
+        if "limits" not in self.model_fields_set:
+            body.pop("limits", None)
+        return body
 
 
 class VerifyBody(StrictModel):
@@ -210,20 +286,27 @@ class VerifyBody(StrictModel):
         json_schema_extra={"examples": [{"key": "archie_demo_dev_...", "resource": "orders", "action": "read"}]},
     )
 
-    key: str = Field(max_length=limits.VERIFY_KEY_MAX_LENGTH)
+    key: str = Field(max_length=bounds.VERIFY_KEY_MAX_LENGTH)
     resource: ResourceName | None = None
     action: Action | None = None
+    source_ip: Annotated[str, StringConstraints(max_length=bounds.SOURCE_IP_MAX_LENGTH, strict=True)] | None = Field(
+        default=None,
+        description="the address the key was presented from: a key with `allowed_cidrs` is refused "
+        "(`source_ip_not_allowed`) from outside them, and without one",
+    )
 
     def to_command(self, place: Place) -> VerifyKey:
-        return VerifyKey(place=place, key=self.key, resource=self.resource, action=self.action)
+        return VerifyKey(
+            place=place, key=self.key, resource=self.resource, action=self.action, source_ip=self.source_ip
+        )
 
 
 Reason = Annotated[
     str,
     StringConstraints(
         min_length=1,
-        max_length=limits.REVOCATION_REASON_MAX_LENGTH,
-        pattern=limits.KEY_NAME_PATTERN,
+        max_length=bounds.REVOCATION_REASON_MAX_LENGTH,
+        pattern=bounds.KEY_NAME_PATTERN,
         strip_whitespace=True,
     ),
 ]
@@ -236,7 +319,7 @@ class RevokeKeysBody(IdempotentBody):
     )
 
     context: dict[ContextName, ContextValue] = Field(
-        max_length=limits.CONTEXT_MAX_PAIRS,
+        max_length=bounds.CONTEXT_MAX_PAIRS,
         description="the context values a key must hold (all of them) to be revoked; {} revokes every active key "
         "of the environment (an unfiltered grant only)",
     )

@@ -2,6 +2,7 @@
 (each route names its answers with these in its resolver) and held by the fuzzer's schema checks.
 
 The views in app.views build the same shapes as plain dicts; tests/unit/test_openapi.py holds them to these.
+It is longer than 300 lines because every answer of the API is here: one place to read what a client gets.
 """
 
 from __future__ import annotations
@@ -40,6 +41,17 @@ class Error(Answer):
     key_id: str | None = Field(default=None, description="with secret_in_use: the key whose value the secret holds")
 
 
+class QuotaLimit(Answer):
+    limit: int
+    period: Literal["day", "week", "month"]
+
+
+class KeyLimits(Answer):
+    rate_per_second: int | None = None
+    burst: int | None = None
+    quota: QuotaLimit | None = None
+
+
 class Key(Answer):
     key_id: KeyId
     name: str
@@ -56,6 +68,10 @@ class Key(Answer):
     rolled_from: KeyId | None
     rolled_to: KeyId | None
     leaked_at: Time | None = Field(description="when GitHub's secret scanning reported it leaked, if it did")
+    allowed_cidrs: list[str] = Field(
+        description="the address ranges it may be used from, canonical (docs/limits.md); [] for anywhere"
+    )
+    limits: KeyLimits | None = Field(description="its rate limit and quota (docs/limits.md); null for none")
     key_format: Literal[1, 2] = Field(
         description="2: tagged, so a forged look-alike is refused for free; 1: issued before key tags (an "
         "environment refusing `legacy_keys` no longer accepts it: roll it)"
@@ -204,7 +220,7 @@ class RequestRecord(Answer):
     reason: str | None = Field(
         default=None,
         description="why the authorizer refused the key: not_found, revoked, expired, disabled, wrong_environment, "
-        "source_ip_not_allowed",
+        "source_ip_not_allowed, source_ip_not_cache_keyed",
     )
     error: str | None = None
     api: str | None = None
@@ -240,10 +256,19 @@ class UsageHour(Answer):
     requests: int
 
 
+class QuotaUsage(Answer):
+    limit: int
+    period: Literal["day", "week", "month"]
+    used: int = Field(description="requests counted this period (may pass `limit`: quotas are best effort)")
+    left: int = Field(description="never negative")
+    resets_at: Time
+
+
 class Usage(Answer):
     key_id: KeyId
     last_used_at: Time | None
     hours: list[UsageHour]
+    quota: QuotaUsage | None = Field(default=None, description="for a key with a quota: this period's use")
 
 
 class ResolvedPermission(Answer):
@@ -268,7 +293,16 @@ class Verdict(Answer):
     """Whether a presented key is valid here: a refused key gets only `valid` and `code`."""
 
     valid: bool
-    code: Literal["valid", "malformed", "not_found", "expired", "revoked", "wrong_environment", "forbidden"]
+    code: Literal[
+        "valid",
+        "malformed",
+        "not_found",
+        "expired",
+        "revoked",
+        "wrong_environment",
+        "forbidden",
+        "source_ip_not_allowed",
+    ]
     key_id: str | None = None
     name: str | None = None
     project: str | None = None
