@@ -105,6 +105,7 @@ def provision(
     specs = functions(template, resolver)
     _log_groups(template, resolver, client("logs"))
     _schedule_groups(template, resolver, client("scheduler"))
+    _event_buses(template, resolver, client("events"))
     _parameters(template, resolver, client("ssm"))
     environment = _shared_environment(template, resolver, specs)
     environment.update(environment_overrides or {})
@@ -112,8 +113,12 @@ def provision(
 
 
 def _queues(template: dict[str, Any], resolver: Resolver, sqs: Any) -> None:
-    for name in resources_of_type(template, "AWS::SQS::Queue", resolver):
-        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    for name, spec in resources_of_type(template, "AWS::SQS::Queue", resolver).items():
+        # The visibility timeout is what a local SQS event source (archie_local.queue_events) holds a message
+        # for while its function runs; a redrive policy is not modelled (the function writes dead letters).
+        timeout = spec.get("Properties", {}).get("VisibilityTimeout")
+        attributes = {"VisibilityTimeout": str(timeout)} if timeout is not None else {}
+        url = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         resolver.refs[name] = url
         resolver.attributes[(name, "Arn")] = f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:{name}"
         resolver.attributes[(name, "QueueName")] = name
@@ -171,6 +176,14 @@ def _schedule_groups(template: dict[str, Any], resolver: Resolver, scheduler: An
         resolver.refs[name] = group
 
 
+def _event_buses(template: dict[str, Any], resolver: Resolver, events: Any) -> None:
+    for name, spec in resources_of_type(template, "AWS::Events::EventBus", resolver).items():
+        bus = resolver.resolve(spec["Properties"])["Name"]
+        resolver.refs[name] = bus
+        resolver.attributes[(name, "Arn")] = events.create_event_bus(Name=bus)["EventBusArn"]
+        resolver.attributes[(name, "Name")] = bus
+
+
 def _parameters(template: dict[str, Any], resolver: Resolver, ssm: Any) -> None:
     """The protected API registry (one JSON parameter per stage) like any other parameter."""
     for name, spec in resources_of_type(template, "AWS::SSM::Parameter", resolver).items():
@@ -191,4 +204,6 @@ def _shared_environment(template: dict[str, Any], resolver: Resolver, specs: dic
             if key in environment and environment[key] != value:
                 raise ValueError(f"functions disagree on {key}; the local stack shares one process environment")
             environment[key] = value
+    # The local stack's one exception to https-only webhooks: http://127.0.0.1, a receiver on this machine.
+    environment["WEBHOOK_LOCAL_TARGETS"] = "1"
     return environment

@@ -20,6 +20,7 @@ from archie_local.http_server import HttpService
 from archie_local.lambdas import FunctionRegistry
 from archie_local.logs import FunctionLogCapture, LogsEmulator
 from archie_local.provision import Provisioned, provision
+from archie_local.queue_events import QueueEventSources, queue_sources
 from archie_local.routing import LocalApi, build_apis
 from archie_local.scheduler import RecurringScheduler, SchedulerEmulator, recurring_schedules
 from archie_local.site import security_headers, site_file
@@ -146,6 +147,9 @@ class LocalStack:
             recurring_schedules(self.provisioned.functions), self.registry, RECURRING_PERIOD_SECONDS
         ).start()
         self._started.append(self.recurring)
+        # Webhook deliveries: the delivery function consumes its queue as Lambda's SQS event source would.
+        self.queues = QueueEventSources(boto3.client("sqs"), queue_sources(self.registry, self.provisioned.resolver))
+        self._started.append(self.queues.start())
         return self
 
     def settle_audit(self, timeout: float = 120) -> None:
@@ -196,6 +200,7 @@ class LocalStack:
         """Stop background work (schedules, log deliveries) so that measurements see only what they measure."""
         self.scheduler.stop()
         self.recurring.stop()
+        self.queues.stop()
         self.logs.stop()
         logging.getLogger("archie-keys.authorizer").removeHandler(self._log_capture)
 

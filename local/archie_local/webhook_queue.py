@@ -70,9 +70,9 @@ class MemoryDeliveryLog:
         with self._lock:
             return [d for d in self._dead.values() if d.webhook == webhook]
 
-    def forget_dead_letter(self, delivery_id: str) -> None:
+    def forget_dead_letter(self, delivery: Delivery) -> None:
         with self._lock:
-            self._dead.pop(delivery_id, None)
+            self._dead.pop(delivery.delivery_id, None)
 
 
 class MemorySigningSecrets:

@@ -41,6 +41,7 @@ from tests.bench.cost_model import (
 )
 from tests.bench.cost_refused import estimate_refused
 from tests.bench.cost_template import inventory, template_facts
+from tests.bench.cost_webhooks import delivery_costs, event_costs
 
 FIRST_TIER = API_GATEWAY_REST_TIERS[0][1]
 
@@ -174,6 +175,14 @@ def main() -> int:
     )
     say("\nFixed costs a month, whatever the traffic (the template's default parameters):\n")
     say(lines_table(fixed, "$/month", f"${fixed_total * 12:,.0f} a year"))
+    deliveries, key_events = delivery_costs(), event_costs()
+    say("\nWebhooks: a million deliveries that succeed at once, and a million key events (whatever their webhooks):\n")
+    say(
+        lines_table(
+            deliveries, "$/M deliveries", "a failed attempt costs a receive, a visibility change, an invocation"
+        )
+    )
+    say(lines_table(key_events, "$/M events", "each matching webhook adds a delivery"))
     say("\nPer key and month: " + "; ".join(f"{line.name} {usd_text(line.usd)} ({line.note})" for line in per_key))
     capacities = [capacity(rps, facts, measured) for rps in CAPACITY_RPS]
     by_rate = {}
@@ -213,6 +222,11 @@ def main() -> int:
         "reference_requests_per_second": REFERENCE_RPS,
         "fixed_usd_per_month": round(fixed_total, 2),
         "fixed_breakdown": {line.name: round(line.usd, 4) for line in fixed},
+        "webhooks": {
+            "usd_per_million_deliveries": round(sum(line.usd for line in deliveries), 4),
+            "usd_per_million_key_events": round(sum(line.usd for line in key_events), 4),
+            "deliveries_breakdown": {line.name: round(line.usd, 4) for line in deliveries},
+        },
         "per_key_usd_per_month": {line.name: float(f"{line.usd:.3g}") for line in per_key},
         "breakdown": {line.name: round(line.usd, 5) for line in cold.lines},
         "breakdown_90pct_cache_hits": {line.name: round(line.usd, 5) for line in warm.lines},

@@ -36,6 +36,7 @@ from tests.bench.cost_model import (
     log_ingestion,
 )
 from tests.bench.cost_template import Inventory
+from tests.bench.cost_webhooks import idle_monthly
 
 CANARY, COMPACTOR = "CanaryFunction", "AuditCompactFunction"
 
@@ -131,6 +132,7 @@ def monthly_fixed(facts: TemplateFacts, inventory: Inventory, measured: Measured
                 + (" and START/END/REPORT" if inventory.function_platform_lines[COMPACTOR] else ""),
             )
         )
+    lines.append(idle_monthly())
     size_gb = KEYS_TABLE_ITEMS * (measured.key_item_bytes + ITEM_STORAGE_OVERHEAD_BYTES) / 1e9
     lines.append(
         Line(

@@ -26,6 +26,7 @@ ROLLBACK_ALARMS = {"AuthorizerErrorsAlarm", "AuthorizerForbiddenSpikeAlarm"}
 ONE_IS_ENOUGH = {
     "AuditIngestDeadLetterQueueAlarm",
     "ExpiryFlushDeadLetterQueueAlarm",
+    "WebhookDeadLetterQueueAlarm",
     "AuditIngestDroppedEventsAlarm",
     "ExpiryFlushDroppedEventsAlarm",
     "UnflushedStagesAlarm",

@@ -21,6 +21,27 @@ OWNED_ATTRIBUTES = {
     "AuthorizerFunctionRole": {"pk", "sk", "hash", "hash_params", "pepper_version"},
     "VerifyFunctionRole": {"pk", "sk", "hash", "hash_params", "pepper_version"},
     "AuditCompactFunctionRole": {"pk", "sk", "last_used_at"},
+    # A delivery's record (app.webhook_records) and a webhook disabled by its receiver's 410: never a key's
+    # attributes, nor a webhook's sealed secret.
+    "WebhookDeliveryFunctionRole": {
+        "pk",
+        "sk",
+        "kind",
+        "delivery_id",
+        "message_id",
+        "attempt",
+        "at",
+        "result",
+        "status",
+        "error",
+        "response",
+        "next_attempt_at",
+        "purge_epoch",
+        "dead",
+        "url",
+        "body",
+        "disabled_at",
+    },
 }
 # The functions of the management API's changes, which write keys, roles and environments whole (each change
 # a transaction with its audit event). Any other function that writes to the keys table must be listed in
@@ -36,6 +57,8 @@ MANAGEMENT_WRITERS = {
     # A mass revocation's keys, in batches: each a transaction with their events, their roles' counts and its
     # progress (app.revocation_worker).
     "RevocationWorkerFunctionRole",
+    # Webhooks, each a transaction with its audit event, and their delivery records on a redrive.
+    "WebhooksFunctionRole",
 }
 # Functions that write keys, roles and environments whole, but in one partition of their own only
 # (dynamodb:LeadingKeys): the synthetic canary, in canary/probe.

@@ -51,3 +51,16 @@ def test_every_metric_the_code_publishes_is_counted_once_per_dimension_set() -> 
     refused = [m for m in published if m.startswith("ArchieKeys/Refused{")]
     assert len(refused) == 1 + len(REFUSAL_REASONS)  # by Stack, and by Stack and Reason
     assert {m.split("/")[1].split("{")[0] for m in published if m.startswith("ArchieKeys/")} >= set(METRIC_NAMES)
+
+
+def test_webhook_deliveries_are_priced_from_the_delivery_function_in_the_template() -> None:
+    from tests.bench.cost_webhooks import DELIVERY_FUNCTION, delivery_costs
+
+    template = load_template()
+    before = {line.name: line.usd for line in delivery_costs(template)}
+    bigger = copy.deepcopy(template)
+    bigger["Resources"][DELIVERY_FUNCTION]["Properties"]["MemorySize"] *= 2
+    after = {line.name: line.usd for line in delivery_costs(bigger)}
+    assert after["delivery function"] > before["delivery function"]
+    assert after["SQS"] == before["SQS"]
+    assert "webhook queue pollers" in fixed(template)

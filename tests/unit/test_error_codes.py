@@ -227,6 +227,15 @@ def limits_capacity(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatc
 
 
 Case = Callable[[Any, str, dict[str, Any], pytest.MonkeyPatch], Any]
+
+
+def too_many_webhooks(api: Any, admin: str, viewer: Any, mp: Any) -> Any:
+    hook = {"url": "http://127.0.0.1:9/hook", "events": ["key.created"]}
+    for number in range(10):  # limits.WEBHOOKS_PER_ENVIRONMENT_MAX
+        assert api("PUT", env_path("demo", "dev", f"/webhooks/w{number}"), admin, hook).status == 201
+    return api("PUT", env_path("demo", "dev", "/webhooks/one-more"), admin, hook)
+
+
 CASES: dict[str, Case] = {
     "unauthorized": lambda api, admin, viewer, mp: api("GET", KEYS, "archie_demo_dev_" + "A" * 40),
     "forbidden": lambda api, admin, viewer, mp: api("DELETE", f"{KEYS}/{viewer['key_id']}", viewer["key"]),
@@ -270,6 +279,13 @@ CASES: dict[str, Case] = {
     "secret_name_outside_prefix": lambda api, admin, viewer, mp: api(
         "POST", KEYS, admin, {"name": "x", "roles": ["viewer"], "secret_name": "archie/keys/acme/prod/x"}
     ),
+    "webhook_url_refused": lambda api, admin, viewer, mp: api(
+        "PUT",
+        env_path("demo", "dev", "/webhooks/inside"),
+        admin,
+        {"url": "https://10.0.0.5/x", "events": ["key.created"]},
+    ),
+    "too_many_webhooks": too_many_webhooks,
     "service_unavailable": dependency_down,
     "internal_error": a_bug,
 }

@@ -29,7 +29,9 @@ import botocore.client
 import pytest
 
 from archie_keys.aws.dynamo import to_item
+from archie_keys.domain.webhooks import EVENT_TYPES
 from archie_local.lambdas import FunctionRegistry, LocalFunction
+from archie_local.queue_events import QueueEventSources, queue_sources
 from archie_local.template import load_template
 from tests.support import compact, env_path, in_process_functions
 from tests.unit.test_audit import access_line, delivery
@@ -49,6 +51,7 @@ IAM_ACTION = {
     "apigateway:CreateUsagePlanKey": "apigateway:POST",
     "apigateway:DeleteUsagePlanKey": "apigateway:DELETE",
     "apigateway:GetUsage": "apigateway:GET",
+    "sqs:SendMessageBatch": "sqs:SendMessage",  # a batch needs the action of each message it sends
 }
 TRANSACT_ACTIONS = {
     "Put": "PutItem",
@@ -101,12 +104,14 @@ def statements_by_function(resolver: Any) -> dict[str, list[dict[str, Any]]]:
 
 
 def partition_of(body: dict[str, Any]) -> str | None:
-    """The partition key value an item operation reaches (its Key or Item), or a query reads (`pk = :x`)."""
+    """The partition key value an item operation reaches (its Key or Item), or a query reads (`pk = :x`, or
+    `#n = :x` with #n naming pk)."""
     item = body.get("Key") or body.get("Item") or {}
     value = item.get("pk", {}).get("S")
-    bound = re.search(r"\bpk = (:\w+)", body.get("KeyConditionExpression", ""))
-    if value is None and bound is not None:
-        value = body.get("ExpressionAttributeValues", {}).get(bound.group(1), {}).get("S")
+    names = body.get("ExpressionAttributeNames", {})
+    for name, placeholder in re.findall(r"(?<![\w#])(#?\w+) = (:\w+)", body.get("KeyConditionExpression", "")):
+        if value is None and names.get(name, name) == "pk":  # written as pk, or as a #name standing for it
+            value = body.get("ExpressionAttributeValues", {}).get(placeholder, {}).get("S")
     return str(value) if value is not None else None
 
 
@@ -201,6 +206,16 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(
     assert api("PUT", f"{roles}/spare", admin_key, role).status == 201
     assert api("DELETE", f"{roles}/spare", admin_key).status in (200, 204)
     assert api("GET", roles, admin_key).status == 200
+    # A webhook taking every key event: each change below queues a delivery (and puts its event on the bus).
+    # Nothing listens on its port, so each attempt fails and is postponed (ChangeMessageVisibility).
+    hooks = env_path("demo", "dev", "/webhooks")
+    every_event = {"url": "http://127.0.0.1:9/hook", "events": list(EVENT_TYPES)}
+    assert api("PUT", f"{hooks}/all", admin_key, every_event).status == 201
+    assert api("PUT", f"{hooks}/all", admin_key, {**every_event, "events": ["key.created"]}).status == 200
+    assert api("PUT", f"{hooks}/all", admin_key, every_event).status == 200
+    assert api("GET", hooks, admin_key).status == 200
+    assert api("GET", f"{hooks}/all", admin_key).status == 200
+    assert api("POST", f"{hooks}/all/test", admin_key).status == 202
     later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 7200))
     body = {"name": "ci", "roles": ["reader"], "expires_at": later, "secret_name": "archie/keys/demo/dev/ci"}
     created = api("POST", keys, admin_key, body, headers={"Idempotency-Key": "iam-1"}).body
@@ -284,6 +299,12 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(
     )
     assert functions["RevocationWorkerFunction"].invoke({"sweep": True}) == {"resumed": 1}
     assert in_process_functions().wait_idle(60)
+    # The deliveries queued above, attempted as Lambda's SQS event source hands them to the function.
+    queues = QueueEventSources(boto3.client("sqs"), queue_sources(functions, aws.resolver))
+    assert queues.poll_once() > 0
+    assert api("GET", f"{hooks}/all/deliveries", admin_key).status == 200
+    assert api("POST", f"{hooks}/all/redrive", admin_key, {}).status == 202
+    assert api("DELETE", f"{hooks}/all", admin_key).status == 204
     # The synthetic canary, in its own environment, through the management API.
     token = CURRENT.set("CanaryFunction")
     try:
@@ -317,6 +338,8 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(
         "RevokeKeysFunction",
         "RevocationWorkerFunction",
         "ExpiryFlushFunction",
+        "WebhooksFunction",
+        "WebhookDeliveryFunction",
     } <= exercised
     environment_updates = [
         item["Update"]

@@ -28,6 +28,7 @@ EXPECTED = {
     "audit": ("AuditFunction", 200),
     "secret_scanning": ("SecretScanningFunction", 401),  # GitHub's signature, but of a key not configured
     "revoke_keys": ("RevokeKeysFunction", 202),  # tenant t-17 has no keys: none matched
+    "webhooks": ("WebhooksFunction", 200),
 }
 
 
@@ -83,6 +84,13 @@ def test_the_sample_expiry_event_flushes_the_stages_serving_its_environment(aws,
 def test_the_sample_sweep_event_resumes_nothing_when_no_revocation_is_under_way(aws) -> None:
     event = json.loads((EVENTS / "revocation_worker.json").read_text())
     assert FunctionRegistry(aws.functions)["RevocationWorkerFunction"].invoke(event) == {"resumed": 0}
+
+
+def test_the_sample_delivery_of_a_deleted_webhook_is_dropped_not_retried(aws, table_items) -> None:
+    event = json.loads((EVENTS / "webhook_delivery.json").read_text())
+    assert FunctionRegistry(aws.functions)["WebhookDeliveryFunction"].invoke(event) == {"batchItemFailures": []}
+    records = [i for i in table_items("KEYS_TABLE") if i["sk"]["S"].startswith("WHDLV#billing#")]
+    assert [r["result"]["S"] for r in records] == ["dropped"]
 
 
 def test_the_sample_schedule_event_runs_the_compactor(aws) -> None:

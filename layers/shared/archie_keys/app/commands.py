@@ -59,6 +59,16 @@ class RevokeKeys:
 
 
 @dataclass(frozen=True)
+class PutWebhook:
+    """Register (or change) a webhook of the place: where its deliveries go and which event types it takes."""
+
+    place: Place
+    name: str
+    url: str
+    events: Sequence[str]
+
+
+@dataclass(frozen=True)
 class PutRole:
     place: Place
     name: str

@@ -21,6 +21,7 @@ from archie_keys.app.changes import Change
 from archie_keys.app.commands import CreateKey, PageRequest, Place
 from archie_keys.app.delivery import delivered, delivery_preview, plan_delivery, prepare_delivery, secret_taken
 from archie_keys.app.idempotent import Ticket
+from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.key_limits import allowed_cidrs_fields, limits_fields
 from archie_keys.app.services import Services
 from archie_keys.app.views import NewKey, new_key_response
@@ -211,7 +212,13 @@ def create_key(services: Services, caller: Identity, command: CreateKey, ticket:
             writes.append(ticket.completion(services, new_key_response(pending)))
         labels = {"environment": undeclared(place), "key": key_id_taken(), "secret_holder": secret_taken()}
         commit_change(services, writes, labels)
+    emit_key_event(services, "key.created", record, caller.key_id, created_details(record), now)
     return NewKey(value, record, delivered(services, place, delivery.prepared if delivery is not None else None))
+
+
+def created_details(record: dict[str, Any]) -> dict[str, Any]:
+    """What a key.created event says beyond the key: when it expires (null: never) and its roles."""
+    return {"expires_at": record.get("expires_at"), "roles": list(record.get("roles", []))}
 
 
 def undeclared(place: Place) -> NotFoundError:  # an environment not declared (or removed) at commit time

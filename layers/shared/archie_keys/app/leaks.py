@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
+from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.revocation import forget_idempotent_response
 from archie_keys.app.services import Services
 from archie_keys.aws.audit_writer import EVENT_RECORDED
@@ -103,7 +104,9 @@ def _react(services: Services, record: dict[str, Any], live: bool, leak: LeakedT
                 raise
             # Recorded meanwhile by a concurrent delivery of this alert.
         return False
+    emit_key_event(services, "key.leaked", record, SCANNER_ACTOR, {"source": leak.source, "url": leak.url}, now)
     if action == REVOKE:
+        emit_key_event(services, "key.revoked", record, SCANNER_ACTOR, {"reason": "leaked"}, now)
         forget_idempotent_response(services, record)
     return action == REVOKE
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from archie_keys.app.changes import after_commit
 from archie_keys.app.commands import Place
+from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.key_limits import release_usage_key
 from archie_keys.app.keys import commit_change, live_key, no_such_key
 from archie_keys.app.services import Services
@@ -95,6 +96,7 @@ def revoke_key(
         if since is not None and now_stored is not None and not now_stored.get("revoked_at"):
             raise _in_use(services, place, now_stored, since) from None
         raise
+    emit_key_event(services, "key.revoked", record, caller.key_id, {"reason": "revoked"}, now)
     forget_idempotent_response(services, record)
     if record.get("limits"):
         release_usage_key(services, record, _chain_still_live(services, place, record, now))

@@ -13,11 +13,13 @@ from archie_keys.app.changes import Change
 from archie_keys.app.commands import CreateKey, RollKey
 from archie_keys.app.delivery import delivered, delivery_preview, plan_delivery, prepare_delivery, secret_taken
 from archie_keys.app.idempotent import Ticket
+from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.key_limits import allowed_cidrs_fields, limits_fields, lineage_of
 from archie_keys.app.keys import (
     check_expiry,
     check_secret_name,
     commit_change,
+    created_details,
     expiry_second,
     key_id_taken,
     live_key,
@@ -132,6 +134,9 @@ def roll_key(
             "secret_holder": secret_taken(),
         }
         commit_change(services, writes, labels)
+    emit_key_event(services, "key.created", record, caller.key_id, created_details(record), now)
+    rolled_details = {"successor_key_id": successor_id, "grace_until": rolled["expires_at"]}
+    emit_key_event(services, "key.rolled", old, caller.key_id, rolled_details, now)
     forget_idempotent_response(services, old)
     flush = services.flusher.revoke_everywhere(place.project, place.environment) if command.grace_seconds == 0 else None
     successor = NewKey(value, record, delivered(services, place, delivery.prepared if delivery else None))

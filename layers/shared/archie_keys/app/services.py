@@ -24,11 +24,14 @@ if TYPE_CHECKING:
     from archie_keys.aws.dynamo import Transactions, Write
     from archie_keys.aws.idempotency import IdempotencyStore
     from archie_keys.aws.invoker import AsyncInvoker
+    from archie_keys.aws.key_event_channels import DeliveryQueue, KeyEventBus
     from archie_keys.aws.key_store import KeyStore
     from archie_keys.aws.revocation_store import RevocationStore
     from archie_keys.aws.schedules import ExpirySchedules
     from archie_keys.aws.secrets import SecretDelivery
     from archie_keys.aws.usage_plans import UsagePlanLimits
+    from archie_keys.aws.webhook_http import WebhookSender
+    from archie_keys.aws.webhook_store import WebhookStore
     from archie_keys.domain.paging import PagingTokens
 
 
@@ -95,6 +98,20 @@ class Services(Protocol):
     def verifier(self) -> KeyVerifier: ...
     @property
     def usage_plans(self) -> UsagePlanLimits: ...
+    @property
+    def webhooks(self) -> WebhookStore: ...
+    @property
+    def webhook_targets(self) -> WebhookSender:
+        """Checks a webhook URL (and sends deliveries): the local stack's policy locally, AWS's there."""
+        ...
+
+    @property
+    def key_event_queue(self) -> DeliveryQueue | None:
+        """The webhook delivery queue; None where the stack has none (a bootstrap run)."""
+        ...
+
+    @property
+    def key_event_bus(self) -> KeyEventBus | None: ...
 
     def hasher(self) -> KeyHasher: ...
     def key_tags(self) -> TagKeys: ...

@@ -70,7 +70,7 @@ class DeliveryLog(Protocol):
 
     def dead_letters(self, webhook: str) -> list[Delivery]: ...
 
-    def forget_dead_letter(self, delivery_id: str) -> None: ...
+    def forget_dead_letter(self, delivery: Delivery) -> None: ...
 
 
 class Sender(Protocol):
@@ -153,6 +153,6 @@ class WebhookDeliverer:
             if delivery_ids is not None and delivery.delivery_id not in delivery_ids:
                 continue
             self.queue.put(replace(delivery, attempt=1), now)
-            self.log.forget_dead_letter(delivery.delivery_id)
+            self.log.forget_dead_letter(delivery)
             count += 1
         return count

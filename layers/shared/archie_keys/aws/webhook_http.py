@@ -95,6 +95,21 @@ class WebhookSender:
     ) -> None:
         self.local, self.resolve, self.connect, self.timeout, self.clock = local, resolve, connect, timeout, clock
 
+    def check(self, url: str) -> str:
+        """A URL a caller registers, as it will be called (normalised), or ValidationFailedError (field `url`):
+        not a webhook URL, or a name that does not resolve or resolves anywhere refused."""
+        target = parse_webhook_url(url, local=self.local)
+        try:
+            resolved = [] if target.literal is not None else self.resolve(target.host, target.port)
+            checked_address(target, resolved, local=self.local)
+        except WebhookUrlRefusedError as refused:
+            raise ValidationFailedError(str(refused), field="url", code="webhook_url_refused") from None
+        except OSError:
+            raise ValidationFailedError(
+                f"{target.host} does not resolve", field="url", code="webhook_url_refused"
+            ) from None
+        return str(target)
+
     def post(self, url: str, headers: Mapping[str, str], body: bytes) -> Outcome:
         try:
             target = parse_webhook_url(url, local=self.local)

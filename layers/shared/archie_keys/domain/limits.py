@@ -241,6 +241,11 @@ WEBHOOK_RETRY_DELAYS_SECONDS = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 360
 # Each delay is spread by up to this fraction either way, so receivers recovering from an outage are not met
 # by every queued delivery in the same second.
 WEBHOOK_RETRY_JITTER = 0.1
+# A delivery's record (its last attempt, and its body while it is a dead letter) is kept this long, past the
+# 41.6-hour schedule, so an owner back from a long weekend still finds what failed and can redrive it.
+WEBHOOK_DELIVERY_RETENTION_SECONDS = 30 * 86400
+# Recent deliveries answered per page (newest first).
+WEBHOOK_DELIVERIES_PAGE_MAX = 50
 
 # What each pattern means, in words: the message a client gets when a value does not match it.
 PATTERN_MEANINGS = {

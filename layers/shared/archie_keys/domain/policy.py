@@ -37,6 +37,9 @@ MANAGEMENT_ROUTES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
     ("keys", "write"): (("POST", "/keys"), ("POST", "/keys/*/roll")),
     ("keys", "delete"): (("DELETE", "/keys/*"), ("POST", "/keys/revocations")),
     ("audit", "read"): (("GET", "/audit"),),
+    ("webhooks", "read"): (("GET", "/webhooks"), ("GET", "/webhooks/*"), ("GET", "/webhooks/*/deliveries")),
+    ("webhooks", "write"): (("PUT", "/webhooks/*"), ("POST", "/webhooks/*/test"), ("POST", "/webhooks/*/redrive")),
+    ("webhooks", "delete"): (("DELETE", "/webhooks/*"),),
     ("verify", "write"): (("POST", "/verify"),),
 }
 # Every valid key may ask who it is.

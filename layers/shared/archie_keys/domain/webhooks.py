@@ -176,3 +176,13 @@ def key_event(
     if "$argon2" in text or next(keys_in(text), None) is not None:
         raise ValueError("an event body must never carry a key value or hash")
     return text.encode()
+
+
+TEST_EVENT_TYPE = "webhook.test"
+
+
+def webhook_test_event(project: str, environment: str, webhook: str, actor: str, occurred_at: float) -> bytes:
+    """The body of a test-send: about the webhook, never a key; sent whatever event types the webhook takes."""
+    data = {"webhook": webhook, "project": project, "environment": environment, "actor": actor}
+    body = {"type": TEST_EVENT_TYPE, "timestamp": to_iso(occurred_at), "data": data}
+    return json.dumps(body, separators=(",", ":"), ensure_ascii=False).encode()

@@ -29,12 +29,15 @@ if TYPE_CHECKING:
     from archie_keys.aws.flush_coordination import FlushCoordinator
     from archie_keys.aws.idempotency import IdempotencyStore
     from archie_keys.aws.invoker import AsyncInvoker
+    from archie_keys.aws.key_event_channels import DeliveryQueue, KeyEventBus
     from archie_keys.aws.key_store import KeyStore
     from archie_keys.aws.metrics import DecisionMetrics, MetricLines
     from archie_keys.aws.revocation_store import RevocationStore
     from archie_keys.aws.schedules import ExpirySchedules
     from archie_keys.aws.secrets import SecretDelivery
     from archie_keys.aws.usage_plans import UsagePlanLimits
+    from archie_keys.aws.webhook_http import WebhookSender
+    from archie_keys.aws.webhook_store import WebhookStore
     from archie_keys.domain.paging import PagingTokens
 
 
@@ -221,6 +224,35 @@ class AwsServices:
         from archie_keys.aws.idempotency import IdempotencyStore
 
         return IdempotencyStore(self.settings.idempotency_table, self.dynamodb)
+
+    @cached_property
+    def webhooks(self) -> WebhookStore:
+        from archie_keys.aws.dynamo_items import DynamoItems
+        from archie_keys.aws.webhook_store import WebhookStore
+
+        return WebhookStore(DynamoItems(self.dynamodb), self.settings.keys_table)
+
+    @cached_property
+    def webhook_targets(self) -> WebhookSender:
+        from archie_keys.aws.webhook_http import WebhookSender
+
+        return WebhookSender(local=bool(self.settings.webhook_local_targets))
+
+    @cached_property
+    def key_event_queue(self) -> DeliveryQueue | None:
+        if not self.settings.webhook_queue_url:
+            return None
+        from archie_keys.aws.key_event_channels import DeliveryQueue
+
+        return DeliveryQueue(self._client("sqs"), self.settings.webhook_queue_url)
+
+    @cached_property
+    def key_event_bus(self) -> KeyEventBus | None:
+        if not self.settings.key_events_bus:
+            return None
+        from archie_keys.aws.key_event_channels import KeyEventBus
+
+        return KeyEventBus(self._client("events"), self.settings.key_events_bus)
 
     @cached_property
     def secretsmanager(self) -> Any:

@@ -21,15 +21,26 @@ from pydantic import (
     field_validator,
 )
 
-from archie_keys.app.commands import CreateKey, Place, PutRole, RevokeKeys, RollKey, VerifyKey
+from archie_keys.app.commands import CreateKey, Place, PutRole, PutWebhook, RevokeKeys, RollKey, VerifyKey
 from archie_keys.domain import limits as bounds  # not `limits`: a field of the key bodies
 from archie_keys.domain.clock import parse_client_time
 from archie_keys.domain.network import parse_allowed_cidrs
 from archie_keys.domain.rate_limits import Limits, parse_limits
+from archie_keys.domain.webhooks import EVENT_TYPES
 
 Action = Literal["read", "write", "update", "delete"]
 RoleName = Annotated[str, StringConstraints(pattern=bounds.ROLE_NAME_PATTERN)]
 ResourceName = Annotated[str, StringConstraints(pattern=bounds.RESOURCE_PATTERN)]
+WebhookEventType = Literal[
+    "key.created",
+    "key.updated",
+    "key.rolled",
+    "key.revoked",
+    "key.leaked",
+    "key.expiring",
+    "key.expired",
+    "key.quota_exhausted",
+]
 FilterField = Annotated[str, StringConstraints(pattern=bounds.FILTER_FIELD_PATTERN)]
 ContextName = Annotated[str, StringConstraints(pattern=bounds.CONTEXT_NAME_PATTERN)]
 ContextValue = Annotated[str, StringConstraints(max_length=bounds.CONTEXT_VALUE_MAX_LENGTH)]
@@ -132,6 +143,32 @@ class RoleBody(StrictModel):
 
     def to_command(self, place: Place, name: str) -> PutRole:
         return PutRole(place, name, self.description, [p.model_dump(mode="json") for p in self.permissions])
+
+
+class WebhookBody(StrictModel):
+    """Where a webhook's deliveries go and which key events it takes (the URL is checked by the use case:
+    https, and no address inside a private network)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [{"url": "https://hooks.example.com/archie", "events": ["key.created", "key.revoked"]}]
+        },
+    )
+
+    url: str = Field(min_length=1, max_length=bounds.WEBHOOK_URL_MAX_LENGTH)
+    events: list[WebhookEventType] = Field(min_length=1, max_length=len(EVENT_TYPES))
+
+    def to_command(self, place: Place, name: str) -> PutWebhook:
+        return PutWebhook(place, name, self.url, list(self.events))
+
+
+class RedriveBody(StrictModel):
+    model_config = ConfigDict(extra="forbid")
+
+    delivery_ids: list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{24}$")]] | None = Field(
+        default=None, max_length=100, description="the dead letters to send again (default: every one)"
+    )
 
 
 ReplaceSecret = Annotated[

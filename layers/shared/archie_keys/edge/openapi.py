@@ -27,6 +27,7 @@ ProjectPath = Annotated[str, Path(pattern=limits.SLUG_PATTERN, description="the 
 EnvironmentPath = Annotated[str, Path(pattern=limits.SLUG_PATTERN, description="the environment (1-24 of [a-z0-9])")]
 KeyIdPath = Annotated[str, Path(pattern=KEY_ID_PATTERN, description="the key's id (public, 12 letters and digits)")]
 RolePath = Annotated[str, Path(pattern=limits.ROLE_NAME_PATTERN, description="the role's name")]
+WebhookPath = Annotated[str, Path(pattern=limits.WEBHOOK_NAME_PATTERN, description="the webhook's name")]
 RevocationIdPath = Annotated[
     str, Path(pattern=KEY_ID_PATTERN, description="the revocation's id (the `revocation_id` its 202 answered)")
 ]

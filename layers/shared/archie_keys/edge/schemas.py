@@ -181,6 +181,55 @@ class RolePage(Answer):
     next_token: str | None
 
 
+class Webhook(Answer):
+    name: str
+    url: str
+    events: list[str]
+    created_at: Time
+    created_by: str
+    updated_at: Time
+    updated_by: str
+    disabled_at: Time | None = Field(
+        default=None, description="when its receiver answered 410 Gone: nothing is sent until it is put again"
+    )
+    secret: str | None = Field(
+        default=None,
+        description="the signing secret (`whsec_...`), in the answer that created the webhook and never again",
+    )
+
+
+class WebhookList(Answer):
+    webhooks: list[Webhook]
+
+
+class WebhookDelivery(Answer):
+    delivery_id: str
+    message_id: str = Field(description="the `webhook-id` header: the same on every attempt and redrive")
+    attempt: int | None = None
+    at: Time | None = None
+    result: str | None = Field(
+        default=None, description="delivered, retrying, dead, gone (410: webhook disabled), dropped or redriven"
+    )
+    status: int | None = None
+    error: str | None = None
+    response: str | None = Field(default=None, description="the start of the receiver's answer")
+    next_attempt_at: Time | None
+    dead_letter: bool
+
+
+class WebhookDeliveries(Answer):
+    deliveries: list[WebhookDelivery]
+
+
+class WebhookTestSent(Answer):
+    delivery_id: str
+    message_id: str
+
+
+class WebhookRedriven(Answer):
+    redriven: int
+
+
 class Environment(Answer):
     project: str
     environment: str

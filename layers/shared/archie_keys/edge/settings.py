@@ -88,6 +88,11 @@ class Settings:
     revocation_stale_seconds: float = _bounded(180.0, 1, 3600)
     # CloudWatch namespace of the EMF metrics (the template's alarms and dashboard read it); empty: none.
     metrics_namespace: str = "ArchieKeys"
+    # Key events: the webhook delivery queue (SQS) and the events bus (EventBridge); empty: not sent there.
+    webhook_queue_url: str = ""
+    key_events_bus: str = ""
+    # 1 on the local stack only: webhooks may then be http://127.0.0.1 (and nothing else that is not https).
+    webhook_local_targets: int = _bounded(0, 0, 1)
     # Timeouts and retry budget of every AWS client of this process (aws.clients.PROFILES).
     aws_client_profile: str = "request"
 
