@@ -58,6 +58,8 @@ def lines_table(lines: list[Line], unit: str, total_note: str) -> str:
 
 
 def usd_text(usd: float) -> str:
+    if usd == 0:
+        return "$0"  # free (usage plans, API keys), not a rounding of something small
     return f"${usd:.2f}" if usd >= 0.01 else f"${usd:.1e}"
 
 

@@ -162,6 +162,7 @@ def test_an_invalid_allow_list_or_limits_is_refused_naming_the_field_and_creates
     reply = limits_stack.create(admin_key, **fields)
     assert reply.status == 422, reply.body
     assert reply.body["field"] == field
+    assert "not a known field" not in reply.body["message"] or field == "limits.per_ip"  # refused for its value
     assert limits_stack.management("GET", KEYS, admin_key).body["keys"] == [] or all(
         key["name"] != "consumer" for key in limits_stack.management("GET", KEYS, admin_key).body["keys"]
     )
@@ -302,3 +303,54 @@ def test_a_change_of_limits_moves_the_chain_to_its_plan_before_anything_is_commi
     with pytest.raises(ValidationFailedError) as refused:
         limits_change(get_services(), record, {"burst": 2})
     assert refused.value.field == "limits.burst"
+
+
+# --- the authorizer's answer ---------------------------------------------------------------------------------
+
+
+def authorizer_answer(aws: Any, key: str, source_ip: str, **stage_variables: str) -> dict[str, Any]:
+    """The deployed authorizer's answer to a protected stage's request (its handler, as API Gateway calls it)."""
+    from archie_local.lambdas import FunctionRegistry
+
+    event = {
+        "type": "REQUEST",
+        "methodArn": "arn:aws:execute-api:us-east-1:123456789012:abcdef1234/prod/GET/orders",
+        "headers": {"Authorization": f"Bearer {key}"},
+        "stageVariables": {"project": "demo", "environment": "dev", **stage_variables},
+        "requestContext": {"identity": {"sourceIp": source_ip}},
+    }
+    return dict(FunctionRegistry(aws.functions)["AuthorizerFunction"].invoke(event))
+
+
+def test_on_a_stage_that_does_not_declare_its_cache_keyed_on_the_address_a_key_with_an_allow_list_is_refused(
+    aws: Any, limits_stack: LimitsStack, admin_key: str
+) -> None:
+    office = limits_stack.create(admin_key, allowed_cidrs=["10.0.0.0/8"]).body
+    undeclared = authorizer_answer(aws, office["key"], "10.1.2.3")  # inside its range, but the cache is shared
+    assert undeclared["policyDocument"]["Statement"][0]["Effect"] == "Deny"
+    assert undeclared["context"] == {
+        "refusal": "source_ip_not_cache_keyed",
+        "key_id": office["key_id"],
+        "project": "demo",
+        "environment": "dev",
+    }
+    declared = authorizer_answer(aws, office["key"], "10.1.2.3", source_ip_in_cache_key="true")
+    assert declared["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+    anywhere = limits_stack.create(admin_key).body["key"]
+    assert authorizer_answer(aws, anywhere, "192.0.2.1")["policyDocument"]["Statement"][0]["Effect"] == "Allow"
+
+
+def test_every_allow_names_the_usage_plan_api_key_of_the_keys_chain_or_the_shared_one(
+    aws: Any, limits_stack: LimitsStack, admin_key: str
+) -> None:
+    from archie_keys.domain.rate_limits import usage_identifier
+
+    limited = limits_stack.create(admin_key, limits={"rate_per_second": 2}).body
+    plain = limits_stack.create(admin_key).body
+    chain = authorizer_answer(aws, limited["key"], "127.0.0.1")["usageIdentifierKey"]
+    assert chain == usage_identifier("archie-local", limited["key_id"])
+    shared = authorizer_answer(aws, plain["key"], "127.0.0.1")["usageIdentifierKey"]
+    # The value template.yaml's UnlimitedApiKey declares, as the local gateway read it from the template.
+    plans = limits_stack.sample.gateway.api.usage_plans
+    declared = next(key.value for key in plans.keys.values() if key.name == "archie-local/unlimited")
+    assert shared == declared == "akunlimitedusagekeyarchielocal"

@@ -175,3 +175,34 @@ def test_a_refusal_names_its_key_in_the_access_log_but_never_its_secret(gateways
     (line,) = [json.loads(line) for line in gateways.access_log]
     assert (line["key_id"], line["refusal"], line["status"]) == (key["key_id"], "revoked", "403")
     assert key["key"][-28:] not in json.dumps(line)
+
+
+def from_address(gateways: Gateways, key: str, source_ip: str) -> int:
+    from archie_local.http_server import HttpRequest
+
+    request = HttpRequest("GET", ORDERS, {}, [("Authorization", f"Bearer {key}")], b"", source_ip)
+    return gateways.sample.gateway.handle(request).status
+
+
+def test_a_key_used_from_outside_its_allow_list_is_refused_in_its_own_audit_and_the_cache_never_lends_an_allow(
+    gateways: Gateways, admin_key: str
+) -> None:
+    # Given a key allowed from 10.0.0.0/8, on a stage whose cache is keyed on the source address
+    orders_role(gateways.management, admin_key)
+    body = {"name": "office", "roles": ["orders"], "allowed_cidrs": ["10.0.0.0/8"]}
+    key = gateways.management("POST", env_path("demo", "dev", "/keys"), admin_key, body).body
+    gateways.access_log.clear()
+    # When it is used from inside its range, then from outside, then inside again (the cache on, 300 s)
+    answers = [from_address(gateways, key["key"], ip) for ip in ("10.1.2.3", "192.0.2.1", "10.1.2.3", "192.0.2.1")]
+    # Then the Allow cached for 10.1.2.3 never answered 192.0.2.1...
+    assert answers == [200, 403, 200, 403]
+    # ...and the refusals are the key's own, proven, with why
+    gateways.ingest()
+    mine = audit(gateways.management, admin_key, query=f"&key_id={key['key_id']}")
+    assert sorted((r["status"], r.get("reason")) for r in mine) == [
+        (200, None),
+        (200, None),
+        (403, "source_ip_not_allowed"),
+        (403, "source_ip_not_allowed"),
+    ]
+    assert usage(key["key_id"]) == (2, 2)
