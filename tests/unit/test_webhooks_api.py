@@ -278,3 +278,99 @@ def test_key_events_go_to_the_events_bus_whatever_the_webhooks(aws, api, admin_k
     received = sqs.receive_message(QueueUrl=tap, MaxNumberOfMessages=10).get("Messages", [])
     routed = [json.loads(m["Body"]) for m in received]
     assert [(e["detail-type"], e["detail"]["data"]["key_id"]) for e in routed] == [("key.created", created["key_id"])]
+
+
+def iso(epoch: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(epoch))
+
+
+def test_expiry_notices_are_scheduled_and_sent_only_while_the_key_is_as_scheduled(
+    aws, api, admin_key, receiver, queues
+) -> None:
+    got, url = receiver
+    reader_role(api, admin_key)
+    secret = register(api, admin_key, url, ["key.expiring", "key.expired"])
+    expires = int(time.time()) + 8 * 86_400
+    created = api("POST", KEYS, admin_key, {"name": "ci", "roles": ["reader"], "expires_at": iso(expires)}).body
+    scheduler = boto3.client("scheduler")
+    group = aws.environment["EXPIRY_SCHEDULE_GROUP"]
+    notices = {}
+    for summary in scheduler.list_schedules(GroupName=group)["Schedules"]:
+        if summary["Name"].startswith(f"notice-{created['key_id']}-"):
+            schedule = scheduler.get_schedule(GroupName=group, Name=summary["Name"])
+            event = json.loads(schedule["Target"]["Input"])
+            notices[event["notice_days"]] = (schedule["ScheduleExpression"], event)
+    assert sorted(notices) == [0, 1, 7]
+    assert notices[1][0] == f"at({iso((expires - 86_400) // 60 * 60)[:-1]})"  # the minute of the moment
+    assert notices[0][0] == f"at({iso(-(-expires // 60) * 60)[:-1]})"  # the minute after the expiry, never before
+    expiry = in_process_functions()["ExpiryFlushFunction"]
+    assert expiry.invoke(notices[1][1]) == {"key_id": created["key_id"], "sent": "key.expiring"}
+    assert queues.poll_once() == 1
+    headers, body, _ = got.got[0]
+    assert spec_verifies(secret, headers, body, time.time())
+    event = json.loads(body)
+    assert event["type"] == "key.expiring" and event["data"]["days_left"] == 1
+    assert event["data"]["expires_at"] == created["record"]["expires_at"]
+    # Revoked since: the schedule left behind sends nothing.
+    assert api("DELETE", f"{KEYS}/{created['key_id']}", admin_key).status == 204
+    assert expiry.invoke(notices[7][1]) == {"key_id": created["key_id"], "sent": None}
+    assert queues.poll_once() == 0
+
+
+def test_a_key_expiring_too_soon_for_a_schedule_sends_key_expired_once_it_has(
+    api, admin_key, receiver, queues, monkeypatch
+) -> None:
+    from archie_keys.edge import composition
+
+    monkeypatch.setenv("KEY_MIN_LIFETIME_SECONDS", "1")
+    composition.reset()
+    got, url = receiver
+    reader_role(api, admin_key)
+    register(api, admin_key, url, ["key.expired"])
+    expires = int(time.time()) + 3
+    created = api("POST", KEYS, admin_key, {"name": "brief", "roles": ["reader"], "expires_at": iso(expires)}).body
+    deadline = time.monotonic() + 10
+    while not got.got and time.monotonic() < deadline:
+        queues.poll_once()
+        time.sleep(0.1)
+    assert len(got.got) == 1
+    _, body, arrived = got.got[0]
+    event = json.loads(body)
+    assert (event["type"], event["data"]["key_id"]) == ("key.expired", created["key_id"])
+    assert arrived >= expires  # never before the expiry
+
+
+def test_a_filtered_grant_reaches_no_webhook(api, admin_key, receiver) -> None:
+    """A webhook hears every key of its environment: a tenant administrator's filtered grant must not add one."""
+    _, url = receiver
+    tenant_admin = {
+        "permissions": [
+            {"resource": "webhooks", "actions": ["read", "write"], "filters": {"tenant": {"from_context": "tenant"}}}
+        ]
+    }
+    assert api("PUT", f"{ROLES}/tenant-admin", admin_key, tenant_admin).status == 201
+    body = {"name": "t-17 admin", "roles": ["tenant-admin"], "context": {"tenant": "t-17"}}
+    key = api("POST", KEYS, admin_key, body).body["key"]
+    assert api("PUT", f"{HOOKS}/mine", key, {"url": url, "events": ["key.created"]}).status == 403
+    assert api("GET", HOOKS, key).status == 403
+    assert api("GET", HOOKS, admin_key).body == {"webhooks": []}
+
+
+def test_a_mass_revocation_sends_key_revoked_for_each_key_it_revokes(api, admin_key, receiver, queues) -> None:
+    got, url = receiver
+    reader_role(api, admin_key)
+    register(api, admin_key, url, ["key.revoked"])
+    tenant = [
+        api("POST", KEYS, admin_key, {"name": f"t{n}", "roles": ["reader"], "context": {"tenant": "t-17"}}).body
+        for n in range(3)
+    ]
+    api("POST", KEYS, admin_key, {"name": "other", "roles": ["reader"], "context": {"tenant": "t-18"}})
+    started = api("POST", f"{KEYS}/revocations", admin_key, {"context": {"tenant": "t-17"}, "reason": "offboarding"})
+    assert started.status == 202 and started.body["matched"] == 3, started.body
+    assert in_process_functions().wait_idle(60)
+    deadline = time.monotonic() + 5
+    while len(got.got) < 3 and time.monotonic() < deadline:
+        queues.poll_once()
+    events = [json.loads(body) for _, body, _ in got.got]
+    assert sorted(e["data"]["key_id"] for e in events) == sorted(k["key_id"] for k in tenant)
+    assert {(e["type"], e["data"]["reason"]) for e in events} == {("key.revoked", "offboarding")}

@@ -68,27 +68,45 @@ def emit_key_event(
     occurred_at: float | None = None,
 ) -> None:
     """Send `event_type` about the key `record` (its stored record: only its id, name, project and environment
-    are read) done by `actor` (a key id, or the scanner), with the type's details. Call it after the change
-    committed; it never raises (a failure is retried, then logged)."""
-    project, environment = str(record["project"]), str(record["environment"])
-    subject = KeySubject(str(record["key_id"]), str(record.get("name", "")), project, environment)
-    body = key_event(event_type, subject, actor, occurred_at if occurred_at is not None else now_epoch(), details)
-    message_id = new_message_id()
+    are read) done by `actor` (a key id, the scanner, the expiry), with the type's details. Call it after the
+    change committed; it never raises (a failure is retried, then logged)."""
+    emit_key_events(services, event_type, [(record, details)], actor, occurred_at)
+
+
+def emit_key_events(
+    services: Services,
+    event_type: str,
+    about: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]],
+    actor: str,
+    occurred_at: float | None = None,
+) -> None:
+    """One event per (record, details), all of one environment (a mass revocation's batch): its webhooks are
+    read once, the deliveries sent ten to a request, the bus's entries ten to a call."""
+    if not about:
+        return
+    project, environment = str(about[0][0]["project"]), str(about[0][0]["environment"])
+    at = occurred_at if occurred_at is not None else now_epoch()
+    bodies = []
+    for record, details in about:
+        subject = KeySubject(str(record["key_id"]), str(record.get("name", "")), project, environment)
+        bodies.append((new_message_id(), key_event(event_type, subject, actor, at, details)))
+    planned: list[Delivery] | None = None
 
     def to_webhooks() -> None:
-        matching = subscribers(services.webhooks.of_environment(project, environment), event_type)
-        now = time.time()
-        queue_deliveries(
-            services,
-            [
+        nonlocal planned
+        if planned is None:  # planned once: a retry sends the same deliveries, never a second set
+            matching = subscribers(services.webhooks.of_environment(project, environment), event_type)
+            now = time.time()
+            planned = [
                 Delivery(
                     new_delivery_id(now), webhook_path(project, environment, w["name"]), w["url"], message_id, body
                 )
+                for message_id, body in bodies
                 for w in matching
-            ],
-        )
+            ]
+        queue_deliveries(services, planned)
 
     after_commit(to_webhooks, f"queue {event_type} for the webhooks of {project}/{environment}")
     if services.key_event_bus is not None:
         bus = services.key_event_bus
-        after_commit(lambda: bus.put(event_type, body), f"put {event_type} on the key events bus")
+        after_commit(lambda: bus.put(event_type, [body for _, body in bodies]), f"put {event_type} on the bus")

@@ -20,6 +20,7 @@ from typing import Any
 from archie_keys.app.changes import Change
 from archie_keys.app.commands import CreateKey, PageRequest, Place
 from archie_keys.app.delivery import delivered, delivery_preview, plan_delivery, prepare_delivery, secret_taken
+from archie_keys.app.expiry_notices import schedule_notices
 from archie_keys.app.idempotent import Ticket
 from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.key_limits import allowed_cidrs_fields, limits_fields
@@ -214,6 +215,7 @@ def create_key(services: Services, caller: Identity, command: CreateKey, ticket:
         labels = {"environment": undeclared(place), "key": key_id_taken(), "secret_holder": secret_taken()}
         commit_change(services, writes, labels)
     emit_key_event(services, "key.created", record, caller.key_id, created_details(record), now)
+    schedule_notices(services, record)
     return NewKey(value, record, delivered(services, place, delivery.prepared if delivery is not None else None))
 
 

@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from archie_keys.app.key_events import emit_key_events
 from archie_keys.app.revocation import forget_idempotent_response
 from archie_keys.app.services import Services
 from archie_keys.aws.dynamo import TransactionRefused, Write
@@ -156,6 +157,10 @@ class Marker:
                 self.sleep(0.05 * conflicts)
                 continue
             self._forget_responses(batch)
+            reason = {"reason": str(self.rule.get("reason") or "revoked")}
+            emit_key_events(
+                self.services, "key.revoked", [(record, reason) for record in batch], self.rule["created_by"]
+            )
             return len(batch)
         return 0
 

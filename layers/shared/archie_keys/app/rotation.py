@@ -12,6 +12,7 @@ from typing import Any
 from archie_keys.app.changes import Change
 from archie_keys.app.commands import CreateKey, RollKey
 from archie_keys.app.delivery import delivered, delivery_preview, plan_delivery, prepare_delivery, secret_taken
+from archie_keys.app.expiry_notices import schedule_notices
 from archie_keys.app.idempotent import Ticket
 from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.key_limits import allowed_cidrs_fields, limits_fields, lineage_of
@@ -141,6 +142,7 @@ def roll_key(
         }
         commit_change(services, writes, labels)
     emit_key_event(services, "key.created", record, caller.key_id, created_details(record), now)
+    schedule_notices(services, record)
     rolled_details = {"successor_key_id": successor_id, "grace_until": rolled["expires_at"]}
     emit_key_event(services, "key.rolled", old, caller.key_id, rolled_details, now)
     forget_idempotent_response(services, old)

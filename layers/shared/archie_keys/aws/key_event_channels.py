@@ -13,6 +13,7 @@ from archie_keys.domain.errors import ServiceUnavailableError
 
 # SendMessageBatch takes at most 10 entries; an environment has at most 10 webhooks (limits).
 _SQS_BATCH = 10
+_EVENTS_BATCH = 10  # PutEvents takes at most 10 entries
 # SQS's longest visibility timeout: no retry delay is longer (limits.WEBHOOK_RETRY_DELAYS_SECONDS).
 MAX_VISIBILITY_SECONDS = 12 * 3600
 EVENT_SOURCE = "archie-keys"
@@ -50,13 +51,18 @@ class KeyEventBus:
     def __init__(self, client: Any, name: str) -> None:
         self.client, self.name = client, name
 
-    def put(self, event_type: str, body: bytes) -> None:
-        entry = {
-            "Source": EVENT_SOURCE,
-            "DetailType": event_type,
-            "Detail": body.decode("utf-8"),
-            "EventBusName": self.name,
-        }
-        answer = self.client.put_events(Entries=[entry])
-        if answer.get("FailedEntryCount"):
-            raise ServiceUnavailableError("EventBridge refused a key event; retry shortly")
+    def put(self, event_type: str, bodies: Sequence[bytes]) -> None:
+        """The events, ten to a PutEvents call (its limit); raises when any entry was refused."""
+        for start in range(0, len(bodies), _EVENTS_BATCH):
+            entries = [
+                {
+                    "Source": EVENT_SOURCE,
+                    "DetailType": event_type,
+                    "Detail": body.decode("utf-8"),
+                    "EventBusName": self.name,
+                }
+                for body in bodies[start : start + _EVENTS_BATCH]
+            ]
+            answer = self.client.put_events(Entries=entries)
+            if answer.get("FailedEntryCount"):
+                raise ServiceUnavailableError("EventBridge refused key events; retry shortly")

@@ -14,6 +14,7 @@ share it, and a flush more is harmless).
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
@@ -136,3 +137,54 @@ class ExpirySchedules:
                 raise
             # Another key of this environment expires in the same second: its schedule serves both.
         return True
+
+
+# --- key expiry notices (key.expiring, key.expired: app.expiry_notices) ---------------------------------------
+
+
+def notice_schedule_name(project: str, environment: str, key_id: str, days: int) -> str:
+    """One schedule per key and notice; the place hashed, so the name stays within Scheduler's 64 characters."""
+    place = hashlib.sha256(f"{project}/{environment}".encode()).hexdigest()[:10]
+    return f"notice-{key_id}-{days}d-{place}"
+
+
+def notice_event(project: str, environment: str, key_id: str, expires_epoch: int, days: int) -> dict[str, Any]:
+    return {
+        "project": project,
+        "environment": environment,
+        "key_id": key_id,
+        "expires_epoch": expires_epoch,
+        "notice_days": days,
+    }
+
+
+def put_notice(
+    schedules: ExpirySchedules, project: str, environment: str, key_id: str, expires: int, days: int
+) -> bool:
+    """Arrange the notice `days` before the key's expiry (0: the key.expired notice, which fires in the minute
+    after the expiry, never before it). A notice whose moment is too close to schedule is not sent, except the
+    expiry itself: within about two minutes, the function is invoked at once and waits for it. False when
+    nothing was arranged."""
+    target = schedules.target
+    if not target.configured:
+        return False
+    moment = expires - days * 86_400
+    minute = (moment // 60) * 60 if days else -(-moment // 60) * 60  # expiring: at its minute; expired: after
+    event = notice_event(project, environment, key_id, expires, days)
+    now = schedules.clock()
+    # An expiry the function can wait for (as the flush's direct invocation does) is sent on its second.
+    if days == 0 and moment - now <= MAX_WAIT_SECONDS - LAMBDA_LEAD_SECONDS and schedules.invoker is not None:
+        schedules.invoker.invoke(target.function_arn, event)
+        return True
+    if minute < now + SCHEDULE_AHEAD_SECONDS:
+        return False  # an expiring notice whose moment has passed, or is seconds away: not sent
+    request = schedules._request(project, environment, expires)
+    request["Name"] = notice_schedule_name(project, environment, key_id, days)
+    request["ScheduleExpression"] = at_expression(minute)
+    request["Target"]["Input"] = json.dumps(event)
+    try:
+        schedules.client.create_schedule(**request)
+    except Exception as error:
+        if aws_error_code(error) != "ConflictException":
+            raise
+    return True

@@ -19,6 +19,8 @@ from archie_keys.domain.grants import ACTIONS, WILDCARD, Grants, covers_row, man
 BOOTSTRAP_ACTOR = "bootstrap"
 # The actor recorded for what a leak report from GitHub's secret scanning does (a signed alert, not a key).
 SCANNER_ACTOR = "github-secret-scanning"
+# The actor of a key event nobody caused: a key's expiry coming near, or passing.
+EXPIRY_ACTOR = "expiry"
 
 # The keys of the authorizer context, in the order a backend reads them.
 AUTHORIZER_CONTEXT_FIELDS = ("key_id", "project", "environment", "name", "roles", "permissions", "filters", "context")
