@@ -1,6 +1,6 @@
 // #/keys/<key_id>: everything about one key: a Leaked notice when it leaked, the guided rotation, its
-// requests per hour and its own audit trail. A key that answers 404 may have been revoked (deleted, or
-// revoked because it leaked): its page then shows what its audit trail says (revoked-key-view.js).
+// requests per hour and its own audit trail. A revoked key (deleted, or revoked because it leaked), or one
+// that answers 404 (its retention over), shows what its audit trail says instead (revoked-key-view.js).
 import { api, envPath } from "./api.js";
 import { pagedAudit } from "./audit-table.js";
 import { fmt, h, keyLink } from "./dom.js";
@@ -29,6 +29,12 @@ export async function renderKeyDetail(main, [keyId]) {
   } catch (error) {
     if (error.status === 404) return renderRevokedKey(main, keyId, error);
     throw error;
+  }
+  // Revoked for good (deleted, leaked, a mass revocation): its page says why, from its audit trail, as it did
+  // when GET answered 404 for it. A rolled-away key keeps this page, with its successor linked.
+  if (key.status === "revoked" && key.revoked_reason !== "rolled_away") {
+    const noTrail = new Error(`key ${keyId} is revoked and its audit trail is gone`);
+    return renderRevokedKey(main, keyId, noTrail);
   }
   const list = h("dl", { class: "details", id: "key-facts" });
   const showFacts = (record) =>
