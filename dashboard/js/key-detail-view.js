@@ -1,7 +1,7 @@
 // #/keys/<key_id>: everything about one key: a Leaked notice when it leaked, the guided rotation, the
 // Enabled switch and the editor of its settings, where it may be used from, its limits and quota, its
-// requests per hour and its own audit trail. A key that answers 404 may have been revoked (deleted, or
-// revoked because it leaked): its page then shows what its audit trail says (revoked-key-view.js).
+// requests per hour and its own audit trail. A revoked key (kept 30 days) says when and why, in its events'
+// words; a key that answers 404 (its retention over) shows what its audit trail says (revoked-key-view.js).
 import { api, envPath } from "./api.js";
 import { pagedAudit } from "./audit-table.js";
 import { ago, fmt, h, keyLink } from "./dom.js";

@@ -10,6 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from archie_keys.app.changes import after_commit
@@ -60,7 +61,7 @@ def schedule_notices(services: Services, record: Mapping[str, Any]) -> None:
     project, environment, key_id = str(record["project"]), str(record["environment"]), str(record["key_id"])
     for days in NOTICE_DAYS:
         after_commit(
-            lambda days=days: _put(services, project, environment, key_id, int(expires), days),
+            partial(_put, services, project, environment, key_id, int(expires), days),
             f"schedule the {days}-day expiry notice of {key_id}",
         )
 
