@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard_actions import create_key, open_signed_in, put_role
+from tests.e2e.dashboard_actions import NO_HORIZONTAL_SCROLL, PAGE_WIDTH, create_key, open_signed_in, put_role
 from tests.e2e.test_dashboard_leaks import report_leak
 from tests.support import env_path, http
 
@@ -32,7 +32,7 @@ def test_a_keys_name_roles_context_and_expiry_are_edited_from_its_page(stack, pa
 
     page.get_by_role("button", name="Edit", exact=True).click()
     form = page.locator("#edit-form")
-    form.get_by_label("Name").fill("billing ci (tenant t-9)")
+    form.get_by_label("Name", exact=True).fill("billing ci (tenant t-9)")
     form.get_by_label("owner-tenant-reader").check()
     form.get_by_role("button", name="Save changes").click()
     # The role reads a context value the key lacks: the server refuses, and the page says it as the API does.
@@ -63,8 +63,11 @@ def test_a_keys_name_roles_context_and_expiry_are_edited_from_its_page(stack, pa
     assert datetime.fromisoformat(record["expires_at"]) == datetime.fromisoformat(local_expiry)
     screenshot("key-edited")
 
-    # And back to no expiry: null, not an omitted field.
+    # And back to no expiry: null, not an omitted field; the editor fits a phone.
+    page.set_viewport_size({"width": 390, "height": 844})
     page.get_by_role("button", name="Edit", exact=True).click()
+    expect(page.locator("#edit-form").get_by_label("Context value 1")).to_have_value("t-9")
+    assert page.evaluate(NO_HORIZONTAL_SCROLL), page.evaluate(PAGE_WIDTH)
     page.locator("#edit-form").get_by_label("Never expires").check()
     page.locator("#edit-form").get_by_role("button", name="Save changes").click()
     expect(page.locator("#edit-form")).to_have_count(0)

@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from archie_local.http_server import HttpRequest, HttpResponse, HttpService
-from tests.e2e.dashboard_actions import open_signed_in
+from tests.e2e.dashboard_actions import NO_HORIZONTAL_SCROLL, PAGE_WIDTH, open_signed_in
 
 
 class Receiver:
@@ -129,6 +129,11 @@ def test_a_webhook_is_added_with_its_secret_shown_once_test_sent_and_deleted(
     expect(first.locator('[data-label="HTTP status"]')).to_have_text("204")
     expect(first.locator('[data-label="Attempt"]')).to_have_text("1")
     screenshot("webhook-deliveries")
+    # On a phone the deliveries are cards, nothing wider than the screen.
+    page.set_viewport_size({"width": 390, "height": 844})
+    expect(first.get_by_role("cell", name="Result delivered")).to_be_visible()
+    assert page.evaluate(NO_HORIZONTAL_SCROLL), page.evaluate(PAGE_WIDTH)
+    page.set_viewport_size({"width": 1280, "height": 860})
 
     page.get_by_role("button", name="Delete", exact=True).click()
     page.get_by_role("dialog", name="Delete webhook?").get_by_role("button", name="Delete webhook").click()
