@@ -1,6 +1,7 @@
 // #/webhooks and #/webhooks/<name>: the environment's webhooks (signed key events, docs/webhooks.md). Adding
 // one shows its signing secret once (`whsec_...`, as the API answers only the first PUT); a webhook's page
-// sends a test event, lists its recent deliveries with their result and HTTP status, and deletes it.
+// sends a test event, lists its recent deliveries with their result and HTTP status, sends its dead letters
+// again (redrive) and deletes it.
 import { api, envPath } from "./api.js";
 import { confirmDialog } from "./confirm-dialog.js";
 import { ago, cell, clearErrors, emptyRow, h, outsideLink, row, stackedTable } from "./dom.js";
@@ -135,9 +136,14 @@ export async function renderWebhook(main, [name]) {
   const message = h("p", { class: "hint", id: "webhook-message", role: "status" });
   const error = h("p", { class: "error", id: "webhook-action-error", role: "alert" });
   const body = h("tbody", { role: "rowgroup" });
+  // Offered only while a dead letter is shown: the deliveries that gave up, sent again on a fresh schedule.
+  const redrive = h("button", { type: "button", id: "redrive", hidden: true });
   const loadDeliveries = async () => {
     const { deliveries } = await api("GET", webhookPath(name, `/deliveries?limit=${DELIVERIES_SHOWN}`));
     body.replaceChildren(...(deliveries.length ? deliveries.map(deliveryRow) : [emptyRow(DELIVERY_COLUMNS, "No deliveries yet.")]));
+    const dead = deliveries.filter((delivery) => delivery.dead_letter).length;
+    redrive.hidden = !dead;
+    redrive.textContent = `Send ${dead === 1 ? "the dead letter" : `the ${dead} dead letters`} again`;
   };
   const act = (work) => async () => {
     error.textContent = "";
@@ -152,6 +158,11 @@ export async function renderWebhook(main, [name]) {
     message.textContent = `Test event queued (event id ${sent.message_id}). Refresh to see its delivery.`;
     await loadDeliveries();
   });
+  redrive.addEventListener("click", act(async () => {
+    const { redriven } = await api("POST", webhookPath(name, "/redrive"), {});
+    message.textContent = `${redriven} dead ${redriven === 1 ? "letter" : "letters"} sent again, on a fresh retry schedule.`;
+    await loadDeliveries();
+  }));
   const remove = () => confirmDialog({
     title: "Delete webhook?",
     text: `“${hook.name}” will receive no more events; deliveries still queued for it are dropped.`,
@@ -173,7 +184,7 @@ export async function renderWebhook(main, [name]) {
     ].flatMap(([term, value]) => [h("dt", {}, term), h("dd", {}, value)])),
     h("section", { class: "section", "aria-labelledby": "deliveries-title" },
       h("div", { class: "sectionhead" }, h("h2", { id: "deliveries-title" }, "Recent deliveries"),
-        h("button", { type: "button", onclick: act(loadDeliveries) }, "Refresh")),
+        h("div", { class: "rowactions" }, redrive, h("button", { type: "button", onclick: act(loadDeliveries) }, "Refresh"))),
       stackedTable("Recent deliveries", DELIVERY_COLUMNS, body),
       h("p", { class: "hint" }, "Newest first. A failed delivery is retried for about 42 hours, then kept as a dead letter.")));
   await loadDeliveries();

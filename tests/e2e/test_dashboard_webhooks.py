@@ -160,6 +160,44 @@ def test_a_failing_receivers_delivery_shows_its_status_and_that_it_will_be_retri
     expect(page.get_by_role("table", name="Webhooks")).not_to_contain_text("flaky-receiver")
 
 
+def dead_letter_for(name: str, url: str, body: bytes) -> str:
+    """A delivery that used up its retries (about 42 hours of them), recorded as the delivery function records
+    one, through the local stack's own store (the same process): its message id."""
+    from archie_keys.app.webhook_delivery import AttemptRecord, Delivery
+    from archie_keys.app.webhook_records import DeliveryRecords
+    from archie_keys.aws.webhook_store import webhook_path
+    from archie_keys.edge.composition import get_services
+
+    delivery = Delivery("dlv-e2e-dead-1", webhook_path("demo", "dev", name), url, "msg_e2e_dead_1", body, attempt=8)
+    record = AttemptRecord(delivery.delivery_id, delivery.webhook, delivery.message_id, 8, time.time(), "dead", 503)
+    records = DeliveryRecords(get_services().webhooks)
+    records.attempted(record)
+    records.dead_letter(delivery, record)
+    return delivery.message_id
+
+
+def test_a_dead_letter_is_sent_again_from_the_webhooks_page(stack, page, receivers) -> None:
+    admin = stack.bootstrap("demo", "dev")
+    receiver, url = receivers(204)
+    open_signed_in(page, stack, admin, "#/webhooks")
+    add_webhook(page, "recovered-receiver", url)
+    body = b'{"type":"key.created","timestamp":"2026-12-01T09:00:00.000Z","data":{"key_id":"0NxQ3aB7kR2c"}}'
+    dead_id = dead_letter_for("recovered-receiver", url, body)
+
+    page.get_by_role("link", name="recovered-receiver").click()
+    deliveries = page.get_by_role("table", name="Recent deliveries")
+    dead = deliveries.locator("tbody tr", has_text=dead_id)
+    expect(dead.locator('[data-label="Result"]')).to_have_text("dead (dead letter)")
+    expect(dead.locator('[data-label="HTTP status"]')).to_have_text("503")
+    page.get_by_role("button", name="Send the dead letter again").click()
+    expect(page.locator("#webhook-message")).to_have_text("1 dead letter sent again, on a fresh retry schedule.")
+    expect(page.get_by_role("button", name="Send the dead letter again")).to_be_hidden()
+    expect(dead.locator('[data-label="Result"]')).to_have_text("redriven")
+    headers, got = receiver.first()
+    # The same event, with the same webhook-id: a receiver that did process it after all drops it.
+    assert got == body and headers["webhook-id"] == dead_id
+
+
 def test_a_refused_webhook_url_is_shown_as_the_api_words_it(stack, page) -> None:
     admin = stack.bootstrap("demo", "dev")
     open_signed_in(page, stack, admin, "#/webhooks")
