@@ -87,7 +87,7 @@ def deliver_batch(
         delivery = batch.pending[0][0]
         try:
             deliverer.run_due(clock(), limit=1)
-        except Exception:
+        except Exception:  # one delivery's failure (DynamoDB, the pepper) must not fail the others
             logger.exception("a webhook delivery attempt could not be made; it is tried again")
             batch.fail(delivery)
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in batch.failed]}
