@@ -220,3 +220,27 @@ def test_a_patch_that_changes_nothing_records_nothing(api, admin_key, roles) -> 
     reply = api("PATCH", f"{KEYS}/{key['key_id']}", admin_key, {"name": "billing ci", "enabled": True})
     assert reply.status == 200 and reply.body["updated_at"] is None
     assert events_of(api, admin_key, key["key_id"]) == []
+
+
+def test_a_roll_after_a_change_copies_the_key_as_changed(api, admin_key, roles) -> None:
+    key = make_key(api, admin_key)
+    assert api("PATCH", f"{KEYS}/{key['key_id']}", admin_key, {"roles": ["writer"], "name": "moved"}).status == 200
+    rolled = api("POST", f"{KEYS}/{key['key_id']}/roll", admin_key, {"grace_seconds": 60})
+    assert rolled.status == 201, rolled.body
+    assert (rolled.body["record"]["roles"], rolled.body["record"]["name"]) == (["writer"], "moved")
+
+
+def test_a_roll_read_before_a_change_and_committed_after_it_is_refused(api, admin_key, roles) -> None:
+    """Else the successor would copy the roles and context the change replaced."""
+    from archie_keys.aws.dynamo import TransactionRefused
+    from archie_keys.edge.composition import get_services
+
+    services = get_services()
+    key = make_key(api, admin_key)
+    read_before = services.store.get_key("demo", "dev", key["key_id"])
+    assert api("PATCH", f"{KEYS}/{key['key_id']}", admin_key, {"roles": ["writer"]}).status == 200
+    for stale in (read_before, services.store.get_key("demo", "dev", key["key_id"])):
+        assert api("PATCH", f"{KEYS}/{key['key_id']}", admin_key, {"name": f"again {id(stale)}"}).status == 200
+        with pytest.raises(TransactionRefused) as refused:
+            services.transactions.commit([services.store.key_roll_write(stale, {"rolled_to": "A" * 12})])
+        assert refused.value.labels == ["rolled_key"]

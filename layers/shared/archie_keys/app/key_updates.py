@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from archie_keys.app.changes import Change
 from archie_keys.app.commands import UpdateKey
 from archie_keys.app.keys import (
     check_authorizer_budget,
@@ -167,27 +166,26 @@ def update_key(services: Services, caller: Identity, command: UpdateKey) -> KeyU
     before_roles = list(record.get("roles", []))
     added = [role for role in roles if role not in before_roles]
     dropped = [role for role in before_roles if role not in roles]
-    with Change():
-        new_expiry = after.get("expires_at")
-        if "expires_at" in changes and new_expiry is not None:
-            # The expiry's flush follows the new second. The old second's schedule stays: it may serve other
-            # keys of that second, and one flush more is harmless. Not undone if the change does not commit.
-            services.schedules.put(place.project, place.environment, float(new_expiry))
-        writes = [
-            *services.store.key_update_writes(record, sets, removes, added, dropped, now),
-            services.audit.event_write(
-                "key.updated",
-                place.project,
-                place.environment,
-                caller.key_id,
-                record["key_id"],
-                _audit_details(changes),
-            ),
-        ]
-        changed = ConflictError(
-            "this key was changed, rolled or revoked while this request ran; read it again", code="conflict"
-        )
-        commit_change(services, writes, {"key": changed})
+    new_expiry = after.get("expires_at")
+    if "expires_at" in changes and new_expiry is not None:
+        # The expiry's flush follows the new second. The old second's schedule stays: it may serve other
+        # keys of that second, and one flush more is harmless. Not undone if the change does not commit.
+        services.schedules.put(place.project, place.environment, float(new_expiry))
+    writes = [
+        *services.store.key_update_writes(record, sets, removes, added, dropped, now),
+        services.audit.event_write(
+            "key.updated",
+            place.project,
+            place.environment,
+            caller.key_id,
+            record["key_id"],
+            _audit_details(changes),
+        ),
+    ]
+    changed = ConflictError(
+        "this key was changed, rolled or revoked while this request ran; read it again", code="conflict"
+    )
+    commit_change(services, writes, {"key": changed})
     updated = {name: value for name, value in {**record, **sets}.items() if name not in removes}
     updated["revision"] = int(record.get("revision", 0)) + 1
     return KeyUpdate(updated, services.flusher.revoke_everywhere(place.project, place.environment))

@@ -500,9 +500,16 @@ class KeyStore:
         return self._key_set_write(record, values, "attribute_exists(pk)", "key")
 
     def key_roll_write(self, record: dict[str, Any], values: dict[str, Any]) -> Write:
-        """Mark a live, not yet rolled key as rolled (label `rolled_key` when it was revoked or rolled meanwhile)."""
+        """Mark a live, not yet rolled key as rolled (label `rolled_key` when it was revoked, rolled or changed
+        meanwhile: its successor copies the roles and context that were read)."""
         condition = "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rolled_to)"
-        return self._key_set_write(record, values, condition, "rolled_key")
+        revision = record.get("revision")
+        if revision is None:
+            return self._key_set_write(record, values, condition + " AND attribute_not_exists(revision)", "rolled_key")
+        # The revision is SET to the value read (no change) and its placeholder compared with it.
+        last = len(values)
+        condition += f" AND #k{last} = :v{last}"
+        return self._key_set_write(record, {**values, "revision": int(revision)}, condition, "rolled_key")
 
     def _key_set_write(self, record: dict[str, Any], values: dict[str, Any], condition: str, label: str) -> Write:
         """SET `values` on a key's item under `condition` (attribute names go through placeholders: a value's
