@@ -318,15 +318,28 @@ class RollKeyBody(IdempotentBody):
         return body
 
 
+# The fields of a PATCH that may not be null (only expires_at may: "never expires").
+_NOT_NULLABLE = ("name", "roles", "context", "enabled")
+
+
+def _patch_schema(schema: dict[str, Any]) -> None:
+    """The document offers no null where null is refused, and says a body names at least one field."""
+    for name in _NOT_NULLABLE:
+        field_schema = schema["properties"][name]
+        branches = [branch for branch in field_schema.pop("anyOf", []) if branch.get("type") != "null"]
+        if branches:
+            field_schema.update(branches[0])
+    schema["minProperties"] = 1
+    schema["examples"] = [{"name": "billing ci (old runner)", "enabled": False}]
+
+
 class UpdateKeyBody(StrictModel):
-    """Any of a key's changeable fields; a field left out stays as it is. Every field here is one entry of
-    app.key_updates.UPDATABLE (how it is stored, checked and audited)."""
+    """Any of a key's changeable fields, at least one; a field left out stays as it is."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"name": "billing ci (old runner)", "enabled": False}]},
-    )
+    # Every field here is one entry of app.key_updates.UPDATABLE (how it is stored, checked and audited).
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_patch_schema)
 
+    # None stands for "left out": a null sent for these is refused (_not_null).
     name: KeyName | None = None
     roles: Annotated[list[RoleName], Field(min_length=1, max_length=bounds.ROLES_PER_KEY_MAX)] | None = None
     context: Annotated[dict[ContextName, ContextValue], Field(max_length=bounds.CONTEXT_MAX_PAIRS)] | None = None
@@ -335,7 +348,7 @@ class UpdateKeyBody(StrictModel):
         default=None, description="false: refused everywhere (reason `disabled`) until set true again"
     )
 
-    @field_validator("name", "roles", "context", "enabled", mode="before")
+    @field_validator(*_NOT_NULLABLE, mode="before")
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         # Only expires_at may be cleared; null for another field is a mistake, not "leave it".
