@@ -31,6 +31,18 @@ export function duration(seconds) {
   return `${days} ${days === 1 ? "day" : "days"}`;
 }
 
+// A time as people read it in a list: "5 min ago", "just now" (or "in 3 days" for one ahead, an expiry), with
+// the exact local time on hover (title) and for machines (datetime). `none`: the text for no time at all.
+export function ago(iso, none = "—", now = Date.now()) {
+  if (!iso) return none;
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) return iso;
+  const seconds = (now - ms) / 1000;
+  // Within a few seconds either way (clocks differ a little): neither "0 s ago" nor "in 1 s".
+  const text = Math.abs(seconds) < 5 ? "just now" : seconds >= 0 ? `${duration(seconds)} ago` : `in ${duration(-seconds)}`;
+  return h("time", { datetime: iso, title: fmt(iso) }, text);
+}
+
 // "12/03/2026, 09:41:07 (3 min ago)"; "never" for no time.
 export const fmtAgo = (iso, now = Date.now()) =>
   (iso ? `${fmt(iso)} (${duration((now - Date.parse(iso)) / 1000)} ago)` : "never");

@@ -9,6 +9,7 @@ import { renderRoles } from "./roles-view.js";
 import { defineRoutes, route } from "./router.js";
 import { initSecretDialog } from "./secret-dialog.js";
 import { handleAuthFailure, startSignIn } from "./signin-view.js";
+import { renderWebhook, renderWebhooks } from "./webhooks-view.js";
 
 // "new-role" is outside #/roles/ because "new" is a valid role name.
 const keys = { path: /^(keys)?$/, nav: "keys", title: () => "API Keys", render: renderKeys };
@@ -19,6 +20,8 @@ defineRoutes([
   { path: /^roles$/, nav: "roles", title: () => "Roles", render: renderRoles },
   { path: /^roles\/([^/]+)$/, nav: "roles", title: ([name]) => `Role ${name}`, render: renderRoleEditor },
   { path: /^new-role$/, nav: "roles", title: () => "New role", render: renderNewRole },
+  { path: /^webhooks$/, nav: "webhooks", title: () => "Webhooks", render: renderWebhooks },
+  { path: /^webhooks\/([^/]+)$/, nav: "webhooks", title: ([name]) => `Webhook ${name}`, render: renderWebhook },
 ], { notFound: keys, handleError: handleAuthFailure });
 
 initCreateDialog();

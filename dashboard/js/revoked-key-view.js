@@ -7,7 +7,8 @@ import { keyEvents, leakBadge, leakNotice, leakOf } from "./leak-info.js";
 
 const byEvent = (events, name) => events.find((record) => record.event === name) || null;
 
-function why(leak, deleted) {
+// In words, from the key's events: revoked by its leak report, or deleted (by whom, guarded or not).
+export function revokedBecause(leak, deleted) {
   if (leak && leak.details && leak.details.action === "revoke") {
     return `Revoked automatically on ${fmt(leak.time)}, because GitHub secret scanning found it in public.`;
   }
@@ -35,7 +36,7 @@ export async function renderRevokedKey(main, keyId, notFound) {
   const details = (created && created.details) || {};
   main.append(
     h("div", { class: "pagehead" }, h("h1", {}, details.name || `Key ${keyId}`, leak ? [" ", leakBadge()] : null)),
-    h("div", { class: "notice revoked", role: "status" }, h("p", {}, h("strong", {}, "This key is revoked. "), why(leak, deleted))));
+    h("div", { class: "notice revoked", role: "status" }, h("p", {}, h("strong", {}, "This key is revoked. "), revokedBecause(leak, deleted))));
   if (leak) main.append(leakNotice(leak, leak.time));
   main.append(h("dl", { class: "details", id: "key-facts" },
     [["Key ID", keyId], ["Roles", (details.roles || []).join(", ") || "—"],

@@ -1,5 +1,5 @@
 // Hash routes: each view has an address (#/keys, #/keys/<key_id>, #/audit?key_id=…, #/roles,
-// #/roles/<name>, #/new-role), so reload, back and forward work and a page can be linked. main.js supplies the table; views only navigate, so no view imports another through here.
+// #/roles/<name>, #/new-role, #/webhooks, #/webhooks/<name>), so reload, back and forward work and a page can be linked. main.js supplies the table; views only navigate, so no view imports another through here.
 import { h } from "./dom.js";
 import { session } from "./session.js";
 

@@ -6,8 +6,26 @@ let copied = false;
 
 const mayClose = () => copied || $("#secret-stored").checked;
 
-// deliveredTo: the Secrets Manager secret the API also wrote the key to, if one was asked for.
-export function showSecretOnce(value, deliveredTo = "") {
+// What the dialog calls the value: a new API key unless told otherwise (a webhook's signing secret).
+const API_KEY_WORDS = {
+  title: "Your new API key", label: "New API key", stored: "I have stored this key", thing: "key",
+  warning: "Store this key in a secrets manager right away: it is shown only now and can never be shown again.",
+};
+let words = API_KEY_WORDS;
+
+function nameTheValue(chosen) {
+  words = chosen;
+  $("#secret-title").textContent = chosen.title;
+  $("#secret-warning").textContent = chosen.warning;
+  document.querySelector('label[for="secret-value"]').textContent = chosen.label;
+  const stored = $("#secret-stored");
+  stored.parentElement.replaceChildren(stored, ` ${chosen.stored}`);
+}
+
+// deliveredTo: the Secrets Manager secret the API also wrote the key to, if one was asked for. what: the
+// dialog's words for another kind of value shown once (title, label, stored, thing, warning).
+export function showSecretOnce(value, deliveredTo = "", what = API_KEY_WORDS) {
+  nameTheValue({ ...API_KEY_WORDS, ...what });
   copied = false;
   $("#secret-stored").checked = false;
   $("#secret-error").textContent = "";
@@ -33,7 +51,7 @@ function requestClose() {
     return;
   }
   $("#secret-error").textContent =
-    "This key cannot be shown again. Copy it, or tick “I have stored this key”, before you close this.";
+    `This ${words.thing} cannot be shown again. Copy it, or tick “${words.stored}”, before you close this.`;
   $("#secret-stored").focus();
 }
 

@@ -25,6 +25,8 @@ export const ROLES_PER_KEY_MAX = 10;
 export const PERMISSIONS_PER_ROLE_MAX = 20;
 export const EXPIRES_AT_MAX_DAYS = 1830;
 export const LIST_LIMIT_MAX = 100;
+export const WEBHOOK_NAME_PATTERN = /^[a-z0-9][a-z0-9_.-]{0,63}$/;
+export const WEBHOOK_URL_MAX_LENGTH = 2048;
 
 // Secrets Manager names the service may write (the template's SECRET_NAME_PREFIX), and the characters it
 // accepts in one (the server's secret delivery check; 512 is Secrets Manager's own limit).

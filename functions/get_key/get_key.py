@@ -20,7 +20,8 @@ app = make_resolver()
 @app.get(
     "/projects/<project>/environments/<environment>/keys/<key_id>",
     summary="Read a key",
-    description="One live key, never its value or hash. Unknown, revoked and uncovered keys answer 404 alike.",
+    description="One key in any status, never its value or hash: a revoked key is shown (with `revoked_at`, "
+    "`revoked_by`, `revoked_reason`) for 30 days. Unknown and uncovered keys answer 404 alike.",
     operation_id="getKey",
     tags=["keys"],
     security=SECURITY,

@@ -1,4 +1,4 @@
-"""GET /projects/{project}/environments/{environment}/keys?limit=&next_token=: newest first, paginated."""
+"""GET /projects/{project}/environments/{environment}/keys?limit=&next_token=&name=&status=: newest first, paginated."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from archie_keys.edge.openapi import (
     LimitQuery,
     NameQuery,
     ProjectPath,
+    StatusQuery,
     TokenQuery,
     answers,
 )
@@ -29,8 +30,8 @@ app = make_resolver()
     "/projects/<project>/environments/<environment>/keys",
     summary="List keys",
     description="The keys of the environment, newest first, that the caller's `keys` read covers (a filtered "
-    "grant lists only the keys whose context it covers), optionally only those whose name contains `name`. "
-    "Never a key's value or hash.",
+    "grant lists only the keys whose context it covers), in the statuses `status` names (default: every status "
+    "but revoked), optionally only those whose name contains `name`. Never a key's value or hash.",
     operation_id="listKeys",
     tags=["keys"],
     security=SECURITY,
@@ -42,9 +43,11 @@ def keys_list(
     limit: LimitQuery = None,
     next_token: TokenQuery = None,
     name: NameQuery = None,
+    status: StatusQuery = None,
 ) -> Response[Any]:
     request = page(limit, next_token, name)
-    keys, token = list_keys(get_services(), caller_from(app), place(project, environment), request)
+    statuses = status.split(",") if status is not None else None
+    keys, token = list_keys(get_services(), caller_from(app), place(project, environment), request, statuses)
     return json_response(200, {"keys": [key_view(record) for record in keys], "next_token": token})
 
 

@@ -42,9 +42,12 @@ def put_role(stack: Any, admin: str, name: str, permissions: list[dict[str, Any]
     return reply.body
 
 
-def create_key(stack: Any, admin: str, name: str, roles: list[str], context: dict[str, str] | None = None) -> dict:
-    """The 201 answer: `key` (the value), `key_id`, `record`."""
-    body = {"name": name, "roles": roles, "context": context or {}}
+def create_key(
+    stack: Any, admin: str, name: str, roles: list[str], context: dict[str, str] | None = None, **fields: Any
+) -> dict:
+    """The 201 answer: `key` (the value), `key_id`, `record`. `fields`: more of the body (`allowed_cidrs`,
+    `limits`, `expires_at`)."""
+    body = {"name": name, "roles": roles, "context": context or {}, **fields}
     reply = http(stack.url(), "POST", env_path("demo", "dev", "/keys"), admin, body)
     assert reply.status == 201, reply.body
     return reply.body

@@ -70,6 +70,7 @@ def test_the_keys_list_reads_as_cards_on_a_phone_with_its_actions_in_reach(stack
         (f"#/keys/{created['key_id']}", page.get_by_role("table", name="Audit trail of this key")),
         ("#/audit", page.get_by_role("table", name="Audit records")),
         ("#/roles", page.get_by_role("table", name="Roles", exact=True)),
+        ("#/webhooks", page.get_by_role("table", name="Webhooks", exact=True)),
     ]:
         page.goto(f"{stack.url()}/{address}")
         expect(ready).to_be_visible()

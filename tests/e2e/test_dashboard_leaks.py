@@ -57,7 +57,7 @@ def test_leaked_keys_are_badged_with_where_they_leaked_and_what_was_done(stack, 
     expect(page.get_by_role("table", name="Audit trail of this key")).to_contain_text("key.leaked")
     screenshot("key-leaked-reported")
 
-    # Revoked because it leaked: GET answers 404, but the page still has its trail and says why.
+    # Revoked because it leaked: its page (GET answers it for 30 days, then the trail alone) says why.
     page.goto(f"{stack.url()}/#/keys/{revoked['key_id']}")
     expect(page.get_by_role("heading", level=1)).to_have_text("leaky revoked Leaked")
     expect(page.locator(".notice.revoked")).to_contain_text("This key is revoked. Revoked automatically on")

@@ -4,10 +4,11 @@ with "Load more"; roles are paged too; the audit shows management events unless 
 from __future__ import annotations
 
 import re
+import time
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard_actions import create_key, open_signed_in, put_role
+from tests.e2e.dashboard_actions import as_if_last_used, create_key, open_signed_in, put_role
 
 ORDERS = [{"resource": "orders", "actions": ["read"]}]
 
@@ -49,6 +50,29 @@ def test_keys_are_searched_by_name_on_the_server_and_paged(stack, page, screensh
     page.get_by_label("Search by name").fill("")
     expect(table).to_contain_text("horse worker")
     expect(page).to_have_url(re.compile(r"#/keys$"))
+
+
+def test_the_keys_dates_read_as_time_ago_with_the_exact_time_on_hover(stack, page) -> None:
+    admin = stack.bootstrap("demo", "dev")
+    put_role(stack, admin, "pager-reader", ORDERS)
+    in_60_days = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 60 * 86400))
+    key = create_key(stack, admin, "Dated worker", ["pager-reader"], expires_at=in_60_days)
+    as_if_last_used(key["key_id"], 5 * 60 + 10)
+    open_signed_in(page, stack, admin, "#/keys?name=Dated")
+    found = page.locator(f'tr[data-key-id="{key["key_id"]}"]')
+    last_used = found.locator('[data-label="Last used"] time')
+    expect(last_used).to_have_text("5 min ago")
+    # The exact time, in this browser's local format, on hover; the machine-readable one in datetime.
+    stamp = last_used.get_attribute("datetime")
+    exact = page.evaluate("iso => new Date(iso).toLocaleString()", stamp)
+    expect(last_used).to_have_attribute("title", exact)
+    expect(found.locator('[data-label="Created"] time')).to_have_text(re.compile(r"^(just now|\d+ s ago)$"))
+    expect(found.locator('[data-label="Expires"] time')).to_have_text(re.compile(r"^in \d+ days$"))
+    other = create_key(stack, admin, "Dated never used", ["pager-reader"])
+    page.reload()
+    idle = page.locator(f'tr[data-key-id="{other["key_id"]}"]')
+    expect(idle.locator('[data-label="Last used"]')).to_have_text("never")
+    expect(idle.locator('[data-label="Expires"]')).to_have_text("never")
 
 
 def test_roles_are_paged(stack, page) -> None:

@@ -58,6 +58,7 @@ def test_the_dashboard_works_under_a_strict_content_security_policy(stack, page)
         [{"resource": "orders", "actions": ["read"], "filters": {"t": {"from_context": "t"}}}],
     )
     key = create_key(stack, admin, "csp key", ["csp-reader"], {"t": "1"})
+    editable = create_key(stack, admin, "csp key to edit", ["csp-reader"], {"t": "2"})  # the other is rolled
     page.add_init_script(
         "window.violations = []; document.addEventListener('securitypolicyviolation',"
         " e => window.violations.push(`${e.violatedDirective} ${e.blockedURI}`))"
@@ -74,7 +75,7 @@ def test_the_dashboard_works_under_a_strict_content_security_policy(stack, page)
     open_signed_in(page, stack, admin)
     # Every view and dialog once (every control in each with a label): the list, the create dialog with
     # its role hints, a key's page with its chart and its rotation, the audit with a folded detail opened,
-    # the role editor.
+    # the role editor, a key's settings editor, the webhooks page.
     unlabelled = []
     page.get_by_role("button", name="+ Add new API key").click()
     page.get_by_label("csp-reader").check()
@@ -100,6 +101,14 @@ def test_the_dashboard_works_under_a_strict_content_security_policy(stack, page)
     unlabelled += page.evaluate(UNLABELLED)
     page.goto(f"{stack.url()}/#/roles/csp-reader")
     expect(page.get_by_label("Context name", exact=True)).to_have_value("t")
+    unlabelled += page.evaluate(UNLABELLED)
+    # A key's settings editor open, and the webhooks page with its form.
+    page.goto(f"{stack.url()}/#/keys/{editable['key_id']}")
+    page.get_by_role("button", name="Edit", exact=True).click()
+    expect(page.locator("#edit-form").get_by_label("csp-reader")).to_be_checked()
+    unlabelled += page.evaluate(UNLABELLED)
+    page.goto(f"{stack.url()}/#/webhooks")
+    expect(page.get_by_label("key.created")).to_be_checked()
     unlabelled += page.evaluate(UNLABELLED)
     assert page.evaluate("window.violations") == []
     assert errors == []

@@ -108,3 +108,33 @@ def test_make_run_style_errors_are_json_with_a_code(stack, admin) -> None:
         "field": "roles",
     }
     assert http(stack.url(), "GET", KEYS).body["code"] == "unauthorized"
+
+
+def test_a_disabled_key_is_refused_at_once_with_reason_disabled_although_the_gateway_cached_it(stack, admin) -> None:
+    base, sample = stack.url(), stack.url("SampleApi")
+    put_orders_reader(base, admin)
+    created = http(base, "POST", KEYS, admin, {"name": "paused", "roles": ["orders-reader"]})
+    key, key_id = created.body["key"], created.body["key_id"]
+    assert http(sample, "GET", "/orders/3", key).status == 200  # the gateway caches this Allow (300 s)
+
+    disabled = http(base, "PATCH", f"{KEYS}/{key_id}", admin, {"enabled": False})
+    assert disabled.status == 200 and disabled.body["status"] == "disabled", disabled.body
+    # The very next request is refused, by the authorizer's Deny naming the key and why.
+    assert http(sample, "GET", "/orders/3", key).status == 403
+    assert http(base, "POST", env_path("demo", "dev", "/verify"), admin, {"key": key}).body == {
+        "valid": False,
+        "code": "disabled",
+    }
+    # The refusal reaches the key's audit with its reason (the access log is ingested within seconds).
+    deadline = time.monotonic() + 15
+    while True:
+        records = http(base, "GET", env_path("demo", "dev", f"/audit?kind=request&key_id={key_id}"), admin).body
+        reasons = [r.get("reason") for r in records["records"]]
+        if "disabled" in reasons:
+            break
+        assert time.monotonic() < deadline, reasons
+        time.sleep(0.2)
+
+    # Enabled again: the same value is accepted at once (the cached Deny was flushed too).
+    assert http(base, "PATCH", f"{KEYS}/{key_id}", admin, {"enabled": True}).body["status"] == "active"
+    assert http(sample, "GET", "/orders/3", key).status == 200

@@ -338,3 +338,21 @@ def test_a_rotated_pepper_is_picked_up_without_a_restart(env: Environment, monke
     finally:
         secrets.put_secret_value(SecretId=secret_id, SecretString=original)
         composition.reset()
+
+
+def test_a_disabled_key_is_refused_after_its_secret_is_proven_and_enabling_it_is_seen_within_one_ttl(env) -> None:
+    clock = Clock()
+    env.role("reader", {"resource": "orders", "actions": ["read"]})
+    created = env.key("reader")
+    warm = verifier(clock)
+    warm.verify(created["key"])  # cached as accepted
+    assert env.call("PATCH", f"/keys/{created['key_id']}", body={"enabled": False}).status == 200
+    clock.now += TTL  # the warm instance re-reads the record once its decision is a TTL old
+    assert reason(warm.verify, created["key"]) == "disabled"
+    assert reason(verifier(clock).verify, created["key"]) == "disabled"  # and a cold one after argon2
+    # Only the key's holder learns it is disabled: a wrong secret for its id is not_found, as ever.
+    assert reason(warm.verify, with_secret(created["key"], "A" * 22)) == "not_found"
+
+    assert env.call("PATCH", f"/keys/{created['key_id']}", body={"enabled": True}).status == 200
+    clock.now += TTL  # not the negative cache's 5 s: the refusal was never remembered as one
+    assert warm.verify(created["key"]).identity.key_id == created["key_id"]

@@ -247,9 +247,27 @@ def roll_complete(stack: Stack, given: dict[str, Any], reply: Any, before: dict[
 
 def delete_complete(stack: Stack, given: dict[str, Any], reply: Any, before: dict[str, Any]) -> None:
     key_id = given["old"]["key_id"]
-    assert stack.api("GET", f"{KEYS}/{key_id}", stack.admin).status == 404
+    assert key_record(stack, key_id)["status"] == "revoked"
     assert events_about(stack, key_id)[:1] == ["key.deleted"]
     assert role_count(stack) == 0
+
+
+def update_setup(stack: Stack) -> dict[str, Any]:
+    old = make_key(stack, expires_at=in_an_hour())
+    stack.api("PUT", env_path("demo", "dev", "/roles/editor"), stack.admin, ROLE)
+    later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 7200))
+    return {"old": old, "body": {"name": "renamed", "roles": ["editor"], "expires_at": later, "enabled": False}}
+
+
+def update_complete(stack: Stack, given: dict[str, Any], reply: Any, before: dict[str, Any]) -> None:
+    key = key_record(stack, given["old"]["key_id"])
+    assert (key["name"], key["roles"], key["status"]) == ("renamed", ["editor"], "disabled"), key
+    assert expiry_schedule(key) in stack.state()["schedules"]
+    assert events_about(stack, key["key_id"])[:1] == ["key.updated"]
+    assert (role_count(stack, "viewer"), role_count(stack, "editor")) == (0, 1)
+    # In force: the key is refused, with the reason its owner chose.
+    verdict = stack.api("POST", env_path("demo", "dev", "/verify"), stack.admin, {"key": given["old"]["key"]})
+    assert verdict.body == {"valid": False, "code": "disabled"}
 
 
 def role_complete(stack: Stack, given: dict[str, Any], reply: Any, before: dict[str, Any]) -> None:
@@ -385,6 +403,15 @@ OPERATIONS = [
         lambda stack: {"old": make_key(stack, expires_at=in_an_hour())},
         lambda stack, given: stack.call("DeleteKeyFunction", "DELETE", f"{KEYS}/{given['old']['key_id']}"),
         delete_complete,
+    ),
+    Operation(
+        "change a key: rename, move its roles, a later expiry, disable it",
+        "UpdateKeyFunction",
+        update_setup,
+        lambda stack, given: stack.call(
+            "UpdateKeyFunction", "PATCH", f"{KEYS}/{given['old']['key_id']}", given["body"]
+        ),
+        update_complete,
     ),
     Operation(
         "widen a role in use",

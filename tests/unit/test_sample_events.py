@@ -24,6 +24,7 @@ EXPECTED = {
     "verify": ("VerifyFunction", 200),
     "whoami": ("WhoamiFunction", 200),
     "roll_key": ("RollKeyFunction", 404),
+    "update_key": ("UpdateKeyFunction", 404),
     "key_usage": ("KeyUsageFunction", 404),
     "audit": ("AuditFunction", 200),
     "secret_scanning": ("SecretScanningFunction", 401),  # GitHub's signature, but of a key not configured

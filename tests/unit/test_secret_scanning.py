@@ -101,6 +101,15 @@ def verifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return checked
 
 
+def test_a_disabled_key_reported_leaked_is_revoked_as_a_live_one(api, admin_key, github, key) -> None:
+    # Disabled can be undone; a leaked value must never work again, so the leak revokes it.
+    assert api("PATCH", f"{KEYS}/{key['key_id']}", admin_key, {"enabled": False}).status == 200
+    assert send(api, github, alert(key["key"])).body[0]["label"] == "true_positive"
+    shown = api("GET", f"{KEYS}/{key['key_id']}", admin_key).body
+    assert (shown["status"], shown["revoked_reason"]) == ("revoked", "leaked")
+    assert [e["details"]["action"] for e in leaked_events(api, admin_key, key["key_id"])] == ["revoke"]
+
+
 def test_a_signed_alert_revokes_a_live_key_everywhere_and_records_where_it_leaked(api, admin_key, github, key) -> None:
     body = alert(key["key"])
     reply = send(api, github, body)
@@ -114,7 +123,13 @@ def test_a_signed_alert_revokes_a_live_key_everywhere_and_records_where_it_leake
     ]
     assert key["key"] not in json.dumps(reply.body)
     assert api("GET", env_path("demo", "dev", "/whoami"), key["key"]).status == 403
-    assert api("GET", f"{KEYS}/{key['key_id']}", admin_key).status == 404
+    shown = api("GET", f"{KEYS}/{key['key_id']}", admin_key).body  # found again, as what happened to it
+    assert (shown["status"], shown["revoked_reason"], shown["revoked_by"]) == (
+        "revoked",
+        "leaked",
+        "github-secret-scanning",
+    )
+    assert shown["leaked_at"]
     leaked = events(api, admin_key, key["key_id"])[0]
     assert leaked["event"] == "key.leaked" and leaked["actor_key_id"] == "github-secret-scanning"
     assert leaked["details"] == {"url": URL, "source": "content", "type": "archie_api_key", "action": "revoke"}

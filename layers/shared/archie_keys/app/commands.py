@@ -50,6 +50,16 @@ class RollKey:
 
 
 @dataclass(frozen=True)
+class UpdateKey:
+    """Change some of a key's fields: `changes` holds only the fields the request named (a value of None
+    clears a field that may be cleared: `expires_at`)."""
+
+    place: Place
+    key_id: str
+    changes: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
 class RevokeKeys:
     """Revoke every active key of the place whose context holds every `match` value ({}: every key)."""
 

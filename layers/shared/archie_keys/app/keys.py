@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -34,6 +34,7 @@ from archie_keys.domain.errors import ConflictError, ForbiddenError, NotFoundErr
 from archie_keys.domain.escalation import refuse_escalation
 from archie_keys.domain.grants import Grants, required_context_names, resolve_grants
 from archie_keys.domain.identity import Identity, RowScope
+from archie_keys.domain.key_status import DEFAULT_LISTED, STATUSES, key_status
 from archie_keys.domain.keyformat import KEY_ID_RE, generate_key
 from archie_keys.domain.policy import build_policy, data_paths, management_paths
 
@@ -45,7 +46,7 @@ _SECRET_NAME_RE = limits.whole(limits.SECRET_NAME_PATTERN)
 
 
 def no_such_key() -> NotFoundError:
-    # One answer for unknown, revoked, uncovered and malformed ids: nothing here says whether a key exists.
+    # One answer for unknown, purged, uncovered and malformed ids: nothing here says whether a key exists.
     return NotFoundError("no such key", field="key_id")
 
 
@@ -81,7 +82,7 @@ def expiry_second(epoch: float) -> float:
     return float(math.floor(epoch))
 
 
-def _check_authorizer_budget(identity: Identity) -> None:
+def check_authorizer_budget(identity: Identity) -> None:
     """Refuse a key whose authorizer answer would exceed the budget on the longest possible stage ARN."""
     context_size = len(json.dumps(identity.to_authorizer_context()))
     management = management_paths(identity.grants, identity.project, identity.environment)
@@ -115,10 +116,10 @@ def prepare_grants(services: Services, place: Place, role_names: list[str], cont
     return resolve_grants([(name, roles[name]["permissions"]) for name in role_names], context, strict=True)
 
 
-def _refuse_uncovered_context(scope: RowScope, context: dict[str, str]) -> None:
+def refuse_uncovered_context(scope: RowScope, context: dict[str, str]) -> None:
     if not scope.covers(context):
         raise ForbiddenError(
-            "this key may only create keys whose context its own filters cover; "
+            "this key may only create or change keys whose context its own filters cover; "
             f"its filters: {shown(list(scope.alternatives))}",
             field="context",
             code="privilege_escalation",
@@ -146,7 +147,7 @@ def new_key(
     roles, context = list(command.roles), dict(command.context)
     grants = prepare_grants(services, place, roles, context)
     refuse_escalation(caller.grants, list(grants.entries), "this key", field="roles")
-    _check_authorizer_budget(
+    check_authorizer_budget(
         Identity("x" * 12, place.project, place.environment, command.name, tuple(roles), context, grants)
     )
     hasher = services.hasher()
@@ -186,7 +187,7 @@ def create_key(services: Services, caller: Identity, command: CreateKey, ticket:
     services.store.require_environment(place.project, place.environment)
     now = now_epoch()
     expires_epoch = check_expiry(command.expires_at, now, services.config.key_min_lifetime_seconds)
-    _refuse_uncovered_context(scope, dict(command.context))
+    refuse_uncovered_context(scope, dict(command.context))
     extra = {"idempotency_id": ticket.request.record_id} if ticket else {}
     extra.update(allowed_cidrs_fields(command.allowed_cidrs))
     value, record = new_key(services, caller, command, expires_epoch, now, **extra)
@@ -231,32 +232,69 @@ def key_id_taken() -> ConflictError:
     return ConflictError("a key with the same id was created at the same moment; retry", code="conflict")
 
 
-def live_key(services: Services, place: Place, key_id: str, scope: RowScope) -> dict[str, Any]:
-    """A key that exists, is not revoked, and whose context the caller's scope covers; else 404 (one answer)."""
+def covered_key(services: Services, place: Place, key_id: str, scope: RowScope) -> dict[str, Any]:
+    """A key that exists (in any state, while retained) and whose context the caller's scope covers; else 404
+    (one answer for unknown, purged, uncovered and malformed ids)."""
     if not KEY_ID_RE.match(key_id):
         raise no_such_key()
     services.store.require_environment(place.project, place.environment)
     record = services.store.get_key(place.project, place.environment, key_id)
-    if record is None or record.get("revoked_at") or not scope.covers(record.get("context", {})):
+    if record is None or not scope.covers(record.get("context", {})):
+        raise no_such_key()
+    # DynamoDB's TTL deletes a revoked key up to days after its purge time; it is gone from then on.
+    if record.get("purge_epoch") is not None and float(record["purge_epoch"]) <= now_epoch():
         raise no_such_key()
     return record
 
 
+def live_key(services: Services, place: Place, key_id: str, scope: RowScope) -> dict[str, Any]:
+    """A covered key that is not revoked; a revoked one answers 409 key_not_active."""
+    record = covered_key(services, place, key_id, scope)
+    if record.get("revoked_at"):
+        raise key_not_active(key_status(record, now_epoch()).status)
+    return record
+
+
+def key_not_active(status: str) -> ConflictError:
+    return ConflictError(
+        f"this key is {status}: it can no longer be changed (create a new key, or change its successor)",
+        field="key_id",
+        code="key_not_active",
+    )
+
+
 def get_key(services: Services, caller: Identity, place: Place, key_id: str) -> dict[str, Any]:
+    """A key in any state (revoked ones while retained, 30 days), with its status in the view."""
     scope = caller.require(place.project, place.environment, "keys", "read")
-    return live_key(services, place, key_id, scope)
+    return covered_key(services, place, key_id, scope)
+
+
+def check_statuses(statuses: Sequence[str] | None) -> tuple[str, ...]:
+    """The statuses a listing asks for (None: every one but revoked), each known, in the documented order."""
+    if statuses is None:
+        return DEFAULT_LISTED
+    unknown = sorted(set(statuses) - set(STATUSES))
+    if unknown or not statuses:
+        raise ValidationFailedError(
+            f"status must be one of {', '.join(STATUSES)} (comma-separated for several)", field="status"
+        )
+    return tuple(status for status in STATUSES if status in statuses)
 
 
 def list_keys(
-    services: Services, caller: Identity, place: Place, page: PageRequest
+    services: Services, caller: Identity, place: Place, page: PageRequest, statuses: Sequence[str] | None = None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """Newest first; only the keys the caller's filters cover, and never an empty page while some remain."""
+    """Newest first; only the keys the caller's filters cover, in the statuses asked (default: every one but
+    revoked), and never an empty page while some remain."""
     scope = caller.require(place.project, place.environment, "keys", "read")
+    wanted = check_statuses(statuses)
     services.store.require_environment(place.project, place.environment)
     tokens, where = services.paging_tokens(), partition(place.project, place.environment)
-    bound = {"rows": list(scope.alternatives), "name": page.name_contains}
+    bound: dict[str, Any] = {"rows": list(scope.alternatives), "name": page.name_contains}
+    if wanted != DEFAULT_LISTED:
+        bound["status"] = list(wanted)  # a token goes on only with the filter it was issued for
     after = tokens.read(page.next_token, "keys", where, bound) if page.next_token else None
     items, resume = services.store.list_keys(
-        place.project, place.environment, page.limit, after, scope.alternatives, page.name_contains
+        place.project, place.environment, page.limit, after, scope.alternatives, page.name_contains, wanted, now_epoch()
     )
     return items, tokens.issue("keys", where, bound, resume) if resume is not None else None

@@ -60,10 +60,13 @@ def _issued(services: Services, value: str) -> tuple[dict[str, Any] | None, bool
             verified.identity.key_id,
         )
     except KeyRefusedError as refusal:
-        if refusal.reason not in ("revoked", "expired"):
+        if refusal.reason not in ("revoked", "expired", "disabled"):
             return None, False  # no such key with this secret and prefix
-        parsed = parse_key(value)  # revoked and expired are said only after the secret matched
-        project, environment, key_id, live = parsed.project, parsed.environment, parsed.key_id, False
+        # Revoked, expired and disabled are said only after the secret matched. A disabled key is live: it
+        # can be enabled again, so a leak revokes it as any live key.
+        parsed = parse_key(value)
+        project, environment, key_id = parsed.project, parsed.environment, parsed.key_id
+        live = refusal.reason == "disabled"
     return services.store.get_key(project, environment, key_id), live
 
 

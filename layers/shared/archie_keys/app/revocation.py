@@ -16,7 +16,7 @@ from archie_keys.app.changes import after_commit
 from archie_keys.app.commands import Place
 from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.key_limits import release_usage_key
-from archie_keys.app.keys import commit_change, live_key, no_such_key
+from archie_keys.app.keys import commit_change, covered_key, no_such_key
 from archie_keys.app.services import Services
 from archie_keys.app.verification import is_expired
 from archie_keys.aws.cache_flush import FlushReport
@@ -58,9 +58,14 @@ def revoke_key(
 ) -> Revocation:
     """Revoke a key; returns once the revocation is committed and the caches are flushed (or the stages that
     could not be flushed are named). With `if_unused_for`, only when its last accepted request is older than
-    that many seconds (else 409 key_in_use, and nothing changes)."""
+    that many seconds (else 409 key_in_use, and nothing changes). A key already revoked is answered as
+    revoked, with nothing written, recorded or flushed (DELETE is idempotent)."""
     scope = caller.require(place.project, place.environment, "keys", "delete")
-    record = live_key(services, place, key_id, scope)
+    record = covered_key(services, place, key_id, scope)
+    if record.get("revoked_at"):
+        # Already revoked (a retry whose answer was lost, say): the same answer, and nothing changes. The
+        # revocation that happened flushed every layer then; nothing is left to flush.
+        return Revocation(record, FlushReport())
     now = now_epoch()
     since = now - if_unused_for if if_unused_for is not None else None
     if since is not None:
@@ -91,9 +96,13 @@ def revoke_key(
     try:
         commit_change(services, writes, {"key": no_such_key()})
     except NotFoundError:
-        # The write refused: revoked meanwhile (404), or used since the read above (409, with when).
+        # The write refused: revoked meanwhile (the same answer as a second DELETE: done), used since the read
+        # above (409, with when), or gone.
         now_stored = services.store.get_key(place.project, place.environment, key_id)
-        if since is not None and now_stored is not None and not now_stored.get("revoked_at"):
+        if now_stored is not None and now_stored.get("revoked_at"):
+            # The other revocation may still be flushing: this answer, too, waits until every layer refuses.
+            return Revocation(now_stored, services.flusher.revoke_everywhere(place.project, place.environment))
+        if since is not None and now_stored is not None:
             raise _in_use(services, place, now_stored, since) from None
         raise
     emit_key_event(services, "key.revoked", record, caller.key_id, {"reason": "revoked"}, now)

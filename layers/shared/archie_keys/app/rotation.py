@@ -85,7 +85,13 @@ def roll_key(
     old_expiry = old.get("expires_epoch")
     grace_end = now + command.grace_seconds
     new_old_expiry = expiry_second(grace_end if old_expiry is None else min(float(old_expiry), grace_end))
-    rolled = {"expires_epoch": new_old_expiry, "expires_at": to_iso(new_old_expiry), "rolled_to": successor_id}
+    rolled = {
+        "expires_epoch": new_old_expiry,
+        "expires_at": to_iso(new_old_expiry),
+        "rolled_to": successor_id,
+        # Who revoked it, once its grace ends (domain.key_status: rolled away).
+        "rolled_by": caller.key_id,
+    }
     # The successor may take the old key's own secret; another live key's needs replace_secret.
     plan = plan_delivery(services, create, scope, own_key_id=key_id)
     # The successor joins the old key's rotation chain: one API key, so one bucket and one quota for both during

@@ -10,14 +10,12 @@ Order of checks, cheapest first, so that what can be refused without I/O is:
  5. GetItem of the key, argon2id verify, BatchGetItem of its roles;
  6. the environment's mass revocations under way (its cached state, re-read every cache TTL).
 
-Refusals carry a reason (malformed, not_found, expired, revoked, wrong_environment) that only /verify shows.
-A forged key and a known key id with a wrong secret both fail the tag the same way and read `not_found`, so
-neither timing nor answer tells an attacker which keys exist. In an environment accepting untagged keys, an
-unknown key and a wrong secret both cost one GetItem and one argon2 verify; a wrong secret then costs the
-roles read besides (docs/key-format.md: keys issued before tags).
-
-It is longer than 300 lines because the decision, its caches and their refresh are one piece: split, each
-half would need the other's invariants (what an entry proves, when it must be re-read) to be read.
+Refusals carry a reason (malformed, not_found, expired, revoked, disabled, wrong_environment) that only /verify
+shows. A forged key and a known key id with a wrong secret both fail the tag the same way and read `not_found`,
+so neither timing nor answer tells an attacker which keys exist. In an environment accepting untagged keys, an
+unknown key and a wrong secret both cost one GetItem and one argon2 verify; a wrong secret then costs the roles
+read besides (docs/key-format.md: keys issued before tags). It is longer than 300 lines because the decision
+and its two caches, which must agree on every refusal, are kept in one class.
 """
 
 from __future__ import annotations
@@ -73,6 +71,7 @@ class VerifiedKey:
     identity: Identity
     expires_epoch: float | None
     break_glass: bool = False  # an environment's bootstrap admin key (identity.is_break_glass): alarmed on use
+    disabled: bool = False  # refused from the positive cache: enabling it again is seen within one cache TTL
     # Per-consumer memo of derived answers (the authorizer keeps its built policy here), dropped with the entry.
     memo: dict[Any, Any] = field(default_factory=dict)
     # Where the key may be used from, parsed once per record read. Never folded into the memo: the address is
@@ -159,15 +158,16 @@ class KeyVerifier:
             )
         else:
             verified = self._verify_cold(parsed, hasher, mac, seen, now)
-        return self._not_mass_revoked(parsed, seen, verified, now)
+        return self._in_force(parsed, seen, verified, now)
 
-    def _not_mass_revoked(self, parsed: ParsedKey, seen: bytes, verified: VerifiedKey, now: float) -> VerifiedKey:
-        """The key unless a mass revocation under way covers it (its environment's state, at most one cache
-        TTL old: the revocation's flush waits that long before it answers)."""
+    def _in_force(self, parsed: ParsedKey, seen: bytes, verified: VerifiedKey, now: float) -> VerifiedKey:
+        """The key unless disabled, or covered by a mass revocation under way (state at most one cache TTL old)."""
         state = self._environment(parsed.project, parsed.environment, now, self._config.cache_ttl_seconds)
         if state is None or state.revoking_rule(parsed.key_id, verified.identity.context) is not None:
             self._forget((parsed.project, parsed.environment, parsed.key_id))
             self._refuse(parsed, seen, "revoked", now)
+        if verified.disabled:
+            raise KeyRefusedError("disabled", parsed)
         return verified
 
     def _environment(self, project: str, environment: str, now: float, max_age: float) -> EnvironmentState | None:
@@ -265,6 +265,7 @@ class KeyVerifier:
         return VerifiedKey(
             identity,
             record.get("expires_epoch"),
+            disabled=bool(record.get("disabled_at")),
             allow_list=AllowList.of(record.get("allowed_cidrs")),
             limits_lineage=str(record.get("lineage_id") or parsed.key_id) if record.get("limits") else None,
             break_glass=is_break_glass(record),

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archie_keys.domain.clock import now_epoch
+from archie_keys.domain.key_status import key_status
 from archie_keys.domain.rate_limits import limits_of
 
 
@@ -37,6 +38,7 @@ KEY_FIELDS = (
     "leaked_at",
     "allowed_cidrs",
     "limits",
+    "updated_at",
 )
 ENVIRONMENT_FIELDS = ("project", "environment", "created_at", "created_by", "on_leak")
 REQUEST_RECORD_FIELDS = (
@@ -61,20 +63,20 @@ EVENT_RECORD_FIELDS = ("kind", "time", "project", "environment", "event", "actor
 
 
 def key_view(record: dict[str, Any], now: float | None = None) -> dict[str, Any]:
-    """The API's view of a stored key: never the hash."""
+    """The API's view of a stored key: never the hash. Its status (domain.key_status) with, for a revoked key,
+    when, by whom and why."""
     current = now_epoch() if now is None else now
     view = {name: record.get(name) for name in KEY_FIELDS}
     view["key_format"] = int(record.get("key_format", 1))  # 1: issued before key tags
     view["allowed_cidrs"] = list(record.get("allowed_cidrs") or [])
     limits = limits_of(record.get("limits"))  # whole numbers again, not DynamoDB's Decimals
     view["limits"] = limits.to_dict() if limits is not None else None
-    expires = record.get("expires_epoch")
-    if expires is not None and current >= float(expires):
-        view["status"] = "expired"
-    elif record.get("rolled_to"):
-        view["status"] = "rolled"  # still accepted until its expires_at (the grace period), then expired
-    else:
-        view["status"] = "active"
+    view["enabled"] = not record.get("disabled_at")
+    status = key_status(record, current)
+    view["status"] = status.status
+    view["revoked_at"] = status.revoked_at
+    view["revoked_by"] = status.revoked_by
+    view["revoked_reason"] = status.revoked_reason
     return view
 
 

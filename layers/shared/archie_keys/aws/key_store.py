@@ -30,6 +30,7 @@ from archie_keys.domain.environment_state import (
     RevocationRule,
 )
 from archie_keys.domain.errors import NotFoundError, ServiceUnavailableError
+from archie_keys.domain.key_status import ACTIVE, DEFAULT_LISTED, DISABLED, EXPIRED, REVOKED, ROLLED
 
 # A mass revocation under way is an item of its environment's partition read with the declaration:
 # ENV#REVOCATION#<revocation id> (app.mass_revocation writes it; the authorizer honours it while running).
@@ -69,6 +70,52 @@ def row_filter_expression(alternatives: Sequence[dict[str, Any]]) -> tuple[str, 
         return " AND ".join(clauses[0]), names, values
     either = " OR ".join(f"({' AND '.join(terms)})" if len(terms) > 1 else terms[0] for terms in clauses)
     return f"({either})", names, values
+
+
+# Each status as DynamoDB conditions on a key's item at `:now`, the rules of domain.key_status: one or more
+# alternatives, each a list of terms that must all hold.
+_NOT_ENDED = "(attribute_not_exists(expires_epoch) OR expires_epoch > :now)"
+_STATUS_ALTERNATIVES: dict[str, tuple[tuple[str, ...], ...]] = {
+    ACTIVE: (
+        (
+            "attribute_not_exists(revoked_at)",
+            "attribute_not_exists(disabled_at)",
+            "attribute_not_exists(rolled_to)",
+            _NOT_ENDED,
+        ),
+    ),
+    DISABLED: (("attribute_not_exists(revoked_at)", "attribute_exists(disabled_at)", _NOT_ENDED),),
+    ROLLED: (
+        (
+            "attribute_not_exists(revoked_at)",
+            "attribute_not_exists(disabled_at)",
+            "attribute_exists(rolled_to)",
+            "expires_epoch > :now",
+        ),
+    ),
+    EXPIRED: (("attribute_not_exists(revoked_at)", "attribute_not_exists(rolled_to)", "expires_epoch <= :now"),),
+    # Revoked and still retained (DynamoDB's TTL deletes an item up to days after its purge_epoch), or rolled
+    # away: rolled, and its grace over.
+    REVOKED: (
+        ("attribute_exists(revoked_at)", "purge_epoch > :now"),
+        ("attribute_not_exists(revoked_at)", "attribute_exists(rolled_to)", "expires_epoch <= :now"),
+    ),
+}
+# Every status but revoked, in one alternative (the default listing).
+_NOT_REVOKED = ("attribute_not_exists(revoked_at)", "(attribute_not_exists(rolled_to) OR expires_epoch > :now)")
+
+
+def status_filter(statuses: Sequence[str], joined: bool = True) -> str:
+    """A condition selecting the keys in one of `statuses` at `:now`. Parenthesized when `joined` with AND to
+    other terms, and only where needed: DynamoDB refuses redundant parentheses."""
+    if set(statuses) == set(DEFAULT_LISTED):
+        alternatives: list[tuple[str, ...]] = [_NOT_REVOKED]
+    else:
+        alternatives = [alternative for status in statuses for alternative in _STATUS_ALTERNATIVES[status]]
+    if len(alternatives) == 1:
+        return " AND ".join(alternatives[0])
+    either = " OR ".join(f"({' AND '.join(terms)})" for terms in alternatives)
+    return f"({either})" if joined else either
 
 
 class KeyStore:
@@ -340,24 +387,76 @@ class KeyStore:
         after: str | None,
         alternatives: Sequence[dict[str, Any]],
         name_contains: str | None = None,
+        statuses: Sequence[str] = DEFAULT_LISTED,
+        now: float = 0.0,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        """Live keys, newest first, whose context matches one of the row-filter alternatives ([{}]: all) and,
-        with `name_contains`, whose name contains it (ignoring case); and the sort key the next page goes on
-        after (None: the last page)."""
-        live = "attribute_not_exists(revoked_at)"
+        """Keys in one of `statuses` at `now` (domain.key_status), newest first, whose context matches one of
+        the row-filter alternatives ([{}]: all) and, with `name_contains`, whose name contains it (ignoring
+        case); and the sort key the next page goes on after (None: the last page)."""
+        terms = [status_filter(statuses)]
         names: dict[str, str] = {}
-        values: dict[str, Any] = {}
+        values: dict[str, Any] = {":now": now}
         if name_contains:
-            live += " AND contains(name_folded, :name)"
+            terms.append("contains(name_folded, :name)")
             values[":name"] = name_contains.casefold()
-        if {} in alternatives:
-            batch = FILTERED_READ_BATCH if name_contains else 0
-            return self._page(project, environment, "KEY#", limit, after, True, (live, names, values), batch)
-        rows = row_filter_expression(alternatives)
-        if rows is None:
-            return [], None
-        expression = (f"{live} AND {rows[0]}", {**names, **rows[1]}, {**values, **rows[2]})
-        return self._page(project, environment, "KEY#", limit, after, True, expression, FILTERED_READ_BATCH)
+        # The default listing is nearly every key, so it reads pages of the size asked; a narrower one reads
+        # larger batches, as a row filter does.
+        narrow = bool(name_contains) or set(statuses) != set(DEFAULT_LISTED)
+        if {} not in alternatives:
+            rows = row_filter_expression(alternatives)
+            if rows is None:
+                return [], None
+            terms.append(rows[0])
+            names.update(rows[1])
+            values.update(rows[2])
+            narrow = True
+        if len(terms) == 1:
+            terms = [status_filter(statuses, joined=False)]
+        expression = " AND ".join(terms)
+        batch = FILTERED_READ_BATCH if narrow else 0
+        return self._page(project, environment, "KEY#", limit, after, True, (expression, names, values), batch)
+
+    def key_update_writes(
+        self,
+        record: dict[str, Any],
+        values: dict[str, Any],
+        remove: Sequence[str],
+        roles_added: Sequence[str],
+        roles_removed: Sequence[str],
+        now: float,
+    ) -> list[Write]:
+        """Change a key still changeable (neither revoked, rolled nor expired at `now`) and unchanged since it
+        was read (its `revision`), and move its counts from the roles it loses to those it gains. Labels: `key`
+        when it changed or ended meanwhile, `role:<name>` for a role gained that is gone."""
+        revision = int(record.get("revision", 0))
+        sets = {**values, "revision": revision + 1}
+        names = {f"#k{i}": name for i, name in enumerate(sets)}
+        names.update({f"#r{i}": name for i, name in enumerate(remove)})
+        expression = "SET " + ", ".join(f"#k{i} = :v{i}" for i in range(len(sets)))
+        if remove:
+            expression += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(remove)))
+        condition = (
+            "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rolled_to) "
+            "AND (attribute_not_exists(expires_epoch) OR expires_epoch > :now) "
+            + ("AND revision = :revision" if revision else "AND attribute_not_exists(revision)")
+        )
+        bound = {**{f":v{i}": value for i, value in enumerate(sets.values())}, ":now": now}
+        if revision:
+            bound[":revision"] = revision
+        update = {
+            "TableName": self.table,
+            "Key": self._key(record["project"], record["environment"], f"KEY#{record['key_id']}"),
+            "UpdateExpression": expression,
+            "ConditionExpression": condition,
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": to_item(bound),
+        }
+        project, environment = record["project"], record["environment"]
+        return [
+            Write({"Update": update}, "key"),
+            *self._count_writes(project, environment, roles_added, +1),
+            *self._count_writes(project, environment, roles_removed, -1),
+        ]
 
     def key_revoke_writes(
         self,
@@ -401,9 +500,16 @@ class KeyStore:
         return self._key_set_write(record, values, "attribute_exists(pk)", "key")
 
     def key_roll_write(self, record: dict[str, Any], values: dict[str, Any]) -> Write:
-        """Mark a live, not yet rolled key as rolled (label `rolled_key` when it was revoked or rolled meanwhile)."""
+        """Mark a live, not yet rolled key as rolled (label `rolled_key` when it was revoked, rolled or changed
+        meanwhile: its successor copies the roles and context that were read)."""
         condition = "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rolled_to)"
-        return self._key_set_write(record, values, condition, "rolled_key")
+        revision = record.get("revision")
+        if revision is None:
+            return self._key_set_write(record, values, condition + " AND attribute_not_exists(revision)", "rolled_key")
+        # The revision is SET to the value read (no change) and its placeholder compared with it.
+        last = len(values)
+        condition += f" AND #k{last} = :v{last}"
+        return self._key_set_write(record, {**values, "revision": int(revision)}, condition, "rolled_key")
 
     def _key_set_write(self, record: dict[str, Any], values: dict[str, Any], condition: str, label: str) -> Write:
         """SET `values` on a key's item under `condition` (attribute names go through placeholders: a value's

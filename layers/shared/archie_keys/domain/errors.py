@@ -139,7 +139,7 @@ class ConditionFailed(Exception):
 
 class KeyRefusedError(Exception):
     """A presented key is not acceptable. `reason` is one of the verify codes (malformed, not_found, expired,
-    revoked, wrong_environment, forbidden); callers outside verify must not reveal it to the client."""
+    revoked, disabled, wrong_environment, forbidden); callers outside verify must not reveal it to the client."""
 
     def __init__(self, reason: str, key: object | None = None) -> None:
         super().__init__(reason)

@@ -35,6 +35,7 @@ MANAGEMENT_ROUTES: dict[tuple[str, str], tuple[tuple[str, str], ...]] = {
         ("GET", "/keys/revocations/*"),
     ),
     ("keys", "write"): (("POST", "/keys"), ("POST", "/keys/*/roll")),
+    ("keys", "update"): (("PATCH", "/keys/*"),),
     ("keys", "delete"): (("DELETE", "/keys/*"), ("POST", "/keys/revocations")),
     ("audit", "read"): (("GET", "/audit"),),
     ("webhooks", "read"): (("GET", "/webhooks"), ("GET", "/webhooks/*"), ("GET", "/webhooks/*/deliveries")),

@@ -21,9 +21,10 @@ from pydantic import (
     field_validator,
 )
 
-from archie_keys.app.commands import CreateKey, Place, PutRole, PutWebhook, RevokeKeys, RollKey, VerifyKey
+from archie_keys.app.commands import CreateKey, Place, PutRole, PutWebhook, RevokeKeys, RollKey, UpdateKey, VerifyKey
 from archie_keys.domain import limits as bounds  # not `limits`: a field of the key bodies
 from archie_keys.domain.clock import parse_client_time
+from archie_keys.domain.errors import ValidationFailedError
 from archie_keys.domain.network import parse_allowed_cidrs
 from archie_keys.domain.rate_limits import Limits, parse_limits
 from archie_keys.domain.webhooks import EVENT_TYPES
@@ -316,6 +317,60 @@ class RollKeyBody(IdempotentBody):
         if "limits" not in self.model_fields_set:
             body.pop("limits", None)
         return body
+
+
+# The fields of a PATCH that may not be null (only expires_at may: "never expires").
+_NOT_NULLABLE = ("name", "roles", "context", "enabled")
+
+
+def _patch_schema(schema: dict[str, Any]) -> None:
+    """The document offers no null where null is refused, and says a body names at least one field."""
+    for name in _NOT_NULLABLE:
+        field_schema = schema["properties"][name]
+        branches = [branch for branch in field_schema.pop("anyOf", []) if branch.get("type") != "null"]
+        if branches:
+            field_schema.update(branches[0])
+    schema["minProperties"] = 1
+    schema["examples"] = [{"name": "billing ci (old runner)", "enabled": False}]
+
+
+class UpdateKeyBody(StrictModel):
+    """Any of a key's changeable fields, at least one; a field left out stays as it is."""
+
+    # Every field here is one entry of app.key_updates.UPDATABLE (how it is stored, checked and audited).
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_patch_schema)
+
+    # None stands for "left out": a null sent for these is refused (_not_null).
+    name: KeyName | None = None
+    roles: Annotated[list[RoleName], Field(min_length=1, max_length=bounds.ROLES_PER_KEY_MAX)] | None = None
+    context: Annotated[dict[ContextName, ContextValue], Field(max_length=bounds.CONTEXT_MAX_PAIRS)] | None = None
+    expires_at: ClientTime | None = Field(default=None, description="null: the key never expires")
+    enabled: StrictBool | None = Field(
+        default=None, description="false: refused everywhere (reason `disabled`) until set true again"
+    )
+
+    @field_validator(*_NOT_NULLABLE, mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        # Only expires_at may be cleared; null for another field is a mistake, not "leave it".
+        if value is None:
+            raise ValueError("may not be null (leave the field out to keep it)")
+        return value
+
+    @field_validator("roles")
+    @classmethod
+    def _unique_roles(cls, roles: list[str] | None) -> list[str] | None:
+        if roles is not None and len(set(roles)) != len(roles):
+            raise ValueError("roles must not repeat")
+        return roles
+
+    def to_command(self, place: Place, key_id: str) -> UpdateKey:
+        named = self.model_fields_set
+        if not named:
+            raise ValidationFailedError(
+                f"name at least one field to change: {', '.join(type(self).model_fields)}", field="body"
+            )
+        return UpdateKey(place, key_id, {name: getattr(self, name) for name in named})
 
 
 class VerifyBody(StrictModel):

@@ -55,6 +55,14 @@ NameQuery = Annotated[
         description="only keys whose name contains this, ignoring case",
     ),
 ]
+StatusQuery = Annotated[
+    str | None,
+    Query(
+        max_length=64,
+        description="only keys in this status: active, disabled, rolled, expired, revoked (comma-separated for "
+        "several); default every status but revoked",
+    ),
+]
 KindQuery = Annotated[Literal["request", "event"] | None, Query(description="only requests, or only management events")]
 UnusedForQuery = Annotated[
     str | None,

@@ -79,8 +79,31 @@ class Key(Answer):
         description="2: tagged, so a forged look-alike is refused for free; 1: issued before key tags (an "
         "environment refusing `legacy_keys` no longer accepts it: roll it)"
     )
-    status: Literal["active", "rolled", "expired"] = Field(
-        description="`rolled`: a successor exists; it is accepted until `expires_at` (the grace period)"
+    updated_at: Time | None = Field(description="when PATCH last changed it (null: never)")
+    enabled: bool = Field(description="false: refused everywhere (reason `disabled`) until enabled again")
+    status: Literal["active", "disabled", "rolled", "expired", "revoked"] = Field(
+        description="`disabled`: refused until enabled (it keeps its value); `rolled`: a successor exists, and it "
+        "is accepted until `expires_at` (the grace period); `expired`: past its own `expires_at`; `revoked`: "
+        "refused for good (see `revoked_reason`), shown for 30 days"
+    )
+    revoked_at: Time | None = Field(description="with `revoked`: when (a rolled-away key: when its grace ended)")
+    revoked_by: str | None = Field(
+        description="with `revoked`: the key id that revoked (or rolled) it, `github-secret-scanning` for a leak; "
+        "null for a key rolled before this was recorded"
+    )
+    revoked_reason: Literal["deleted", "leaked", "mass_revocation", "rolled_away"] | None = Field(
+        description="with `revoked`: `deleted` (DELETE), `leaked` (GitHub's secret scanning), `mass_revocation`, "
+        "`rolled_away` (rolled, and its grace ended)"
+    )
+
+
+class UpdatedKey(Key):
+    """A key as PATCH left it."""
+
+    unflushed_stages: list[str] | None = Field(
+        default=None,
+        description="stages whose authorizer cache could not be flushed: they may answer the key as it was until "
+        "their cached answer expires",
     )
 
 
@@ -353,6 +376,7 @@ class Verdict(Answer):
         "not_found",
         "expired",
         "revoked",
+        "disabled",
         "wrong_environment",
         "forbidden",
         "source_ip_not_allowed",
