@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archie_keys.app.commands import UpdateKey
+from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.keys import (
     check_authorizer_budget,
     check_expiry,
@@ -188,4 +189,7 @@ def update_key(services: Services, caller: Identity, command: UpdateKey) -> KeyU
     commit_change(services, writes, {"key": changed})
     updated = {name: value for name, value in {**record, **sets}.items() if name not in removes}
     updated["revision"] = int(record.get("revision", 0)) + 1
+    # Webhooks and the events bus hear the change once it is committed, with the audit's details (names and
+    # old/new values, context values never).
+    emit_key_event(services, "key.updated", updated, caller.key_id, _audit_details(changes), now)
     return KeyUpdate(updated, services.flusher.revoke_everywhere(place.project, place.environment))
