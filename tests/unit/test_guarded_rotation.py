@@ -15,6 +15,12 @@ KEYS = env_path("demo", "dev", "/keys")
 VIEWER = {"permissions": [{"resource": "keys", "actions": ["read"]}]}
 
 
+@pytest.fixture(autouse=True)
+def delivering(log_delivery: Any) -> None:
+    """Log deliveries as the local stack makes them: a guarded delete reads the audit only once they prove
+    it holds every request answered before the delete arrived (tests/unit/test_ingest_watermark.py)."""
+
+
 @pytest.fixture
 def key(api: Any, admin_key: str) -> dict[str, Any]:
     api("PUT", env_path("demo", "dev", "/roles/viewer"), admin_key, VIEWER)

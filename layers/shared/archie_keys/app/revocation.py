@@ -2,9 +2,10 @@
 
 The revocation, its roles' counts and the audit event are one transaction; then the idempotent response that
 created the key is dropped and every cache layer flushed (aws.cache_flush). A guarded delete (`if_unused_for`)
-puts its "no accepted request since" condition in that same write, so a request that lands between the check
-and the revocation is never missed: rotation's step 3 ("the old key has no traffic") becomes a guard instead
-of a habit.
+first waits for the ingest watermark to pass its own arrival (app.ingest_proof: every request answered before
+the DELETE is in the audit, or 503), then reads the key's use, and puts its "no accepted request since"
+condition in the revocation's own write, so a request that lands between the check and the revocation is never
+missed: rotation's step 3 ("the old key has no traffic") becomes a guard instead of a habit.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from archie_keys.app.changes import after_commit
 from archie_keys.app.commands import Place
+from archie_keys.app.ingest_proof import wait_until_ingested
 from archie_keys.app.keys import commit_change, live_key, no_such_key
 from archie_keys.app.services import Services
 from archie_keys.aws.cache_flush import FlushReport
@@ -56,11 +58,13 @@ def revoke_key(
     """Revoke a key; returns once the revocation is committed and the caches are flushed (or the stages that
     could not be flushed are named). With `if_unused_for`, only when its last accepted request is older than
     that many seconds (else 409 key_in_use, and nothing changes)."""
+    arrival = now_epoch()
     scope = caller.require(place.project, place.environment, "keys", "delete")
     record = live_key(services, place, key_id, scope)
-    now = now_epoch()
-    since = now - if_unused_for if if_unused_for is not None else None
+    since = arrival - if_unused_for if if_unused_for is not None else None
     if since is not None:
+        # Every request answered before this delete arrived must be in the audit before it is read (else 503).
+        wait_until_ingested(services.ingest_watermarks.proven_through, arrival)
         # last_used_at covers what the compactor has counted; the last couple of minutes are read here.
         latest = max(
             str(record.get("last_used_at") or ""),
@@ -68,6 +72,7 @@ def revoke_key(
         )
         if latest and latest >= to_iso(since):
             raise _in_use(services, place, {**record, "last_used_at": latest}, since)
+    now = now_epoch()
     writes = [
         *services.store.key_revoke_writes(
             record,

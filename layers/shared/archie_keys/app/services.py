@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from archie_keys.aws.cache_flush import CacheFlusher
     from archie_keys.aws.dynamo import Transactions, Write
     from archie_keys.aws.idempotency import IdempotencyStore
+    from archie_keys.aws.ingest_watermarks import IngestWatermarks
     from archie_keys.aws.invoker import AsyncInvoker
     from archie_keys.aws.key_store import KeyStore
     from archie_keys.aws.revocation_store import RevocationStore
@@ -78,6 +79,8 @@ class Services(Protocol):
     def audit_reader(self) -> AuditReader: ...
     @property
     def compactor(self) -> AuditCompactor: ...
+    @property
+    def ingest_watermarks(self) -> IngestWatermarks: ...
     @property
     def secrets(self) -> SecretDelivery: ...
     @property

@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from archie_keys.aws.dynamo import Transactions
     from archie_keys.aws.flush_coordination import FlushCoordinator
     from archie_keys.aws.idempotency import IdempotencyStore
+    from archie_keys.aws.ingest_watermarks import IngestWatermarks
     from archie_keys.aws.invoker import AsyncInvoker
     from archie_keys.aws.key_store import KeyStore
     from archie_keys.aws.metrics import DecisionMetrics, MetricLines
@@ -114,7 +115,14 @@ class AwsServices:
             self.flusher.stage_environments,
             on_batch_lag=self.metrics.audit_lag,
             arrival_bucket_seconds=self.settings.audit_arrival_bucket_seconds,
+            watermarks=self.ingest_watermarks,
         )
+
+    @cached_property
+    def ingest_watermarks(self) -> IngestWatermarks:
+        from archie_keys.aws.ingest_watermarks import IngestWatermarks
+
+        return IngestWatermarks(self.settings.audit_table, self.dynamodb)
 
     @cached_property
     def compactor(self) -> AuditCompactor:
