@@ -24,11 +24,11 @@ def wait_until_ingested(
     arrival: float,
     clock: Callable[[], float] = time.time,
     pause: Callable[[float], None] = time.sleep,
-    wait_seconds: float = limits.GUARD_WAIT_SECONDS,
+    wait_seconds: float | None = None,
 ) -> float:
     """Return the watermark once it is at or past `arrival` (epoch seconds); raise ServiceUnavailableError when
     it is not within `wait_seconds`, when nothing attests deliveries at all, or when it cannot be read."""
-    deadline = clock() + wait_seconds
+    deadline = clock() + (limits.GUARD_WAIT_SECONDS if wait_seconds is None else wait_seconds)
     step = limits.GUARD_FIRST_PAUSE_SECONDS
     while True:
         try:
@@ -41,7 +41,7 @@ def wait_until_ingested(
         if left <= 0:
             if through is None:
                 raise _unproven("no log delivery attests what the audit has ingested")
-            raise _unproven(f"the audit has ingested every request up to {arrival - through:.1f} s before this one")
+            raise _unproven(f"the audit is proven whole only up to {arrival - through:.1f} s before this delete")
         pause(min(step, left))
         step = min(step * 2, limits.GUARD_LONGEST_PAUSE_SECONDS)
 
