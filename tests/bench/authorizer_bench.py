@@ -188,12 +188,13 @@ def main() -> int:
     from archie_keys.domain.keyformat import checksum, key_tag
     from archie_keys.edge.composition import get_services, get_settings
     from archie_local.stack import LocalStack
-    from tests.bench import expiry_bench
+    from tests.bench import expiry_bench, guard_bench
 
     # Deployed argon2 parameters (19456 KiB, t=2, p=1); keys may expire a second after they are made.
     with LocalStack(port=0, sample_port=0, environment_overrides={"KEY_MIN_LIFETIME_SECONDS": "1"}) as stack:
         admin = stack.bootstrap("demo", "dev")
         expiry = expiry_bench.measure(stack, admin)  # with the whole stack running, as expiries happen
+        guard = guard_bench.measure(stack, admin)  # the log deliverer running: what the watermark's wait costs
         wide = wide_key(stack, admin)
         stack.quiesce()  # background threads (schedules, log delivery) would compete for the GIL
         authorizer = stack.registry["AuthorizerFunction"]
@@ -335,7 +336,15 @@ def main() -> int:
         f"{compaction['compaction_moto_busy']:.0%}), peak RSS {compaction['compaction_peak_rss_mb']} MB <= 512",
         file=sys.stderr,
     )
+    print(
+        f"guarded delete over HTTP (ms, p50/p99 of {guard['guarded_delete_rounds']}): 409 right after a request "
+        f"{guard['guarded_delete_in_use_409_ms_p50']}/{guard['guarded_delete_in_use_409_ms_p99']}, idle 204 "
+        f"{guard['guarded_delete_idle_204_ms_p50']}/{guard['guarded_delete_idle_204_ms_p99']}, unguarded 204 "
+        f"{guard['guarded_delete_unguarded_204_ms_p50']}/{guard['guarded_delete_unguarded_204_ms_p99']}",
+        file=sys.stderr,
+    )
     results.update(compaction)
+    results.update(guard)
     print(json.dumps(results), file=result_out)
     return 0
 
