@@ -40,15 +40,19 @@ def wait_until_ingested(
         left = deadline - clock()
         if left <= 0:
             if through is None:
-                raise _unproven("no log delivery attests what the audit has ingested")
+                # CloudWatch Logs' own deliveries attest nothing: there, waiting longer would not help.
+                raise _unproven(
+                    "no log delivery attests what the audit has ingested (CloudWatch Logs' deliveries do not)",
+                    "let the key's grace period end, or delete it unguarded ('The guarded delete', docs/keys.md)",
+                )
             raise _unproven(f"the audit is proven whole only up to {arrival - through:.1f} s before this delete")
         pause(min(step, left))
         step = min(step * 2, limits.GUARD_LONGEST_PAUSE_SECONDS)
 
 
-def _unproven(why: str) -> ServiceUnavailableError:
+def _unproven(why: str, advice: str = "retry shortly") -> ServiceUnavailableError:
     return ServiceUnavailableError(
         f"{why}, so a request answered just before this delete may not be seen yet and the guard cannot be "
-        "proven; the key is not revoked (retry shortly)",
+        f"proven; the key is not revoked ({advice})",
         retry_after=limits.GUARD_RETRY_AFTER_SECONDS,
     )
