@@ -15,7 +15,7 @@ from archie_keys.app.ingest_proof import wait_until_ingested
 from archie_keys.domain import limits
 from archie_keys.domain.errors import ServiceUnavailableError
 from archie_keys.domain.ingest_watermark import (
-    MAX_AHEAD,
+    MAX_GAPS,
     Attestation,
     SourceProgress,
     first_progress,
@@ -52,7 +52,7 @@ def test_a_delivery_past_a_gap_proves_nothing_until_the_gap_is_filled() -> None:
     assert (progress.sequence, progress.through_ms) == (1, 1000)
     # When 2 arrives at last, 2 and 3 are both proven
     progress = progress.with_delivery(attested(2, 2000))
-    assert (progress.sequence, progress.through_ms, progress.ahead) == (3, 3000, {})
+    assert (progress.sequence, progress.through_ms, progress.ahead) == (3, 3000, ())
 
 
 def test_a_first_delivery_that_is_not_number_one_proves_nothing() -> None:
@@ -76,9 +76,23 @@ def test_a_new_run_of_the_deliverer_counts_from_one_and_an_older_run_is_ignored(
     assert progress.with_delivery(attested(2, 4000, run=newer)).through_ms == 2000
 
 
-def test_deliveries_held_ahead_of_a_gap_are_bounded() -> None:
-    progress = after(attested(1, 1000), *(attested(n, n * 1000) for n in range(3, MAX_AHEAD + 10)))
-    assert len(progress.ahead) == MAX_AHEAD and progress.through_ms == 1000
+def test_deliveries_past_a_gap_are_kept_as_runs_and_all_count_once_it_is_filled() -> None:
+    # Given delivery 2 failed every attempt, and 3..1002 (an idle group's five minutes of deliveries) arrived
+    progress = after(attested(1, 1000), *(attested(n, n * 1000) for n in range(3, 1003)))
+    assert progress.through_ms == 1000 and progress.ahead == ((3, 1002, 1_002_000),)  # one run, not 1,000
+    # When the redrive delivers 2, everything up to 1002 is proven
+    assert progress.with_delivery(attested(2, 2000)).through_ms == 1_002_000
+
+
+def test_too_many_separate_gaps_hold_the_watermark_back_never_forward() -> None:
+    every_other = [attested(n, n * 1000) for n in range(3, 2 * MAX_GAPS + 10, 2)]  # 2, 4, 6 ... missing
+    progress = after(attested(1, 1000), *every_other)
+    assert len(progress.ahead) == MAX_GAPS and progress.through_ms == 1000
+    filled = progress
+    for missing in range(2, 2 * MAX_GAPS + 10, 2):
+        filled = filled.with_delivery(attested(missing, missing * 1000))
+    # The forgotten runs leave a gap this run never passes: behind, not wrong.
+    assert 1000 < filled.through_ms < every_other[-1].through_ms
 
 
 def test_every_source_counts_and_a_silent_one_holds_the_watermark_back() -> None:

@@ -68,7 +68,7 @@ class IngestWatermarks:
             "run": progress.run,
             "sequence": progress.sequence,
             "through_ms": progress.through_ms,
-            "ahead": {str(sequence): through for sequence, through in progress.ahead.items()},
+            "ahead": [list(run) for run in progress.ahead],
             "version": version + 1,
         }
         condition = "attribute_not_exists(pk)" if version == 0 else "version = :version"
@@ -90,5 +90,5 @@ def _progress(item: dict[str, Any]) -> SourceProgress:
         str(item["run"]),
         int(item["sequence"]),
         int(item["through_ms"]),
-        {int(sequence): int(through) for sequence, through in (item.get("ahead") or {}).items()},
+        tuple((int(first), int(last), int(latest)) for first, last, latest in item.get("ahead") or []),
     )

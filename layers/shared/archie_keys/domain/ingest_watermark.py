@@ -13,8 +13,9 @@ drains each log group's buffer under a lock and numbers its deliveries, an idle 
 
 **Out of order.** The attestation of delivery n says nothing until deliveries 1..n-1 are ingested too: a
 source's progress is the `through_ms` of the longest run of sequences ingested without a gap; a delivery ahead
-of a gap waits in `ahead` until the gap is filled (by the retry, or the redrive of the dead letter). A
-redelivered sequence changes nothing, and `through_ms` never moves back.
+of a gap waits in `ahead` (runs of consecutive deliveries, so it stays small) until the gap is filled (by the
+retry, or the redrive of the dead letter). A redelivered sequence changes nothing, and `through_ms` never
+moves back.
 
 **Every source counts for every environment.** Any log group may carry any environment's lines (the management
 API's carries them all; a protected API's stage may be re-registered), so an environment's watermark is the
@@ -28,12 +29,13 @@ there is no watermark at all, and a guarded delete of a key cannot be proven: it
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-# Deliveries ahead of a gap kept per source. A gap that stays open (a delivery that failed every attempt and
-# waits in the dead letters) must not grow an item without bound: past this many, the newest are forgotten,
-# which only delays the watermark (their attestations are overtaken by the next ones), never falsifies it.
-MAX_AHEAD = 200
+# Runs of deliveries ahead of a gap kept per source. Deliveries past one gap (a delivery that failed every
+# attempt and waits in the dead letters) make one run however many they are; only that many separate gaps can
+# overflow it. Then the newest run is forgotten, and the source cannot pass the gap it left until its
+# deliverer starts a new run: the watermark stays behind (guarded deletes refuse), it is never falsified.
+MAX_GAPS = 100
 
 
 @dataclass(frozen=True)
@@ -46,16 +48,20 @@ class Attestation:
     through_ms: int
 
 
+# (first sequence, last sequence, the latest moment any of them attests), in order, none touching another.
+AheadRun = tuple[int, int, int]
+
+
 @dataclass(frozen=True)
 class SourceProgress:
     """How far one source is proven ingested: `through_ms` of the delivery `sequence` of `run`, every delivery
-    before it ingested too; `ahead` holds the attested deliveries past a gap (sequence -> through_ms)."""
+    before it ingested too; `ahead` holds the runs of attested deliveries past a gap."""
 
     source: str
     run: str
     sequence: int = 0
     through_ms: int = 0
-    ahead: dict[int, int] = field(default_factory=dict)
+    ahead: tuple[AheadRun, ...] = ()
 
     def with_delivery(self, attestation: Attestation) -> SourceProgress:
         """This progress once the attested delivery is ingested."""
@@ -67,16 +73,27 @@ class SourceProgress:
                 return self
             restarted = SourceProgress(self.source, attestation.run, 0, self.through_ms)
             return restarted.with_delivery(attestation)
-        if attestation.sequence <= self.sequence or attestation.sequence in self.ahead:
+        number = attestation.sequence
+        if number <= self.sequence or any(first <= number <= last for first, last, _ in self.ahead):
             return self  # a redelivery
-        ahead = {**self.ahead, attestation.sequence: attestation.through_ms}
+        ahead = _merged([*self.ahead, (number, number, attestation.through_ms)])
         sequence, through = self.sequence, self.through_ms
-        while sequence + 1 in ahead:
-            sequence += 1
-            through = max(through, ahead.pop(sequence))
-        if len(ahead) > MAX_AHEAD:
-            ahead = dict(sorted(ahead.items())[:MAX_AHEAD])
-        return SourceProgress(self.source, self.run, sequence, through, ahead)
+        while ahead and ahead[0][0] == sequence + 1:
+            _, sequence, latest = ahead.pop(0)
+            through = max(through, latest)
+        return SourceProgress(self.source, self.run, sequence, through, tuple(ahead[:MAX_GAPS]))
+
+
+def _merged(runs: list[AheadRun]) -> list[AheadRun]:
+    """Runs in order, each pair that touches made one."""
+    merged: list[AheadRun] = []
+    for first, last, latest in sorted(runs):
+        if merged and merged[-1][1] + 1 >= first:
+            before = merged[-1]
+            merged[-1] = (before[0], max(before[1], last), max(before[2], latest))
+        else:
+            merged.append((first, last, latest))
+    return merged
 
 
 def first_progress(attestation: Attestation) -> SourceProgress:
