@@ -205,6 +205,21 @@ def test_the_ingest_moves_the_watermark_only_once_a_deliverys_lines_are_stored(a
     assert proven() == 3000.0
 
 
+def test_two_ingest_instances_writing_one_source_lose_no_delivery(aws) -> None:
+    import boto3
+
+    from archie_keys.aws.ingest_watermarks import IngestWatermarks
+    from archie_keys.edge.composition import get_settings
+
+    table = get_settings().audit_table
+    first, second = IngestWatermarks(table, boto3.client("dynamodb")), IngestWatermarks(table, boto3.client("dynamodb"))
+    first.record(attested(1, 1000))
+    second.record(attested(2, 2000))  # the first instance's view of the item is stale now
+    assert first.record(attested(3, 3000)).through_ms == 3000  # refused on its version, read, applied
+    assert second.record(attested(3, 3000)).sequence == 3  # a redelivery to the other: nothing lost or doubled
+    assert first.proven_through() == 3.0
+
+
 def test_a_delivery_without_attestation_as_cloudwatch_sends_it_proves_nothing(aws, ingest) -> None:
     from tests.unit.test_audit import access_line, delivery
 

@@ -2,12 +2,15 @@
 progress (domain.ingest_watermark), moved by the ingest after a delivery's blocks are stored, read by guarded
 deletes in one strongly consistent Query.
 
-Deliveries of one source may be ingested side by side, so each update is a read, the domain's rule, and a Put
-conditional on the item being as read (its `version`), retried on a conflict.
+Deliveries of one source may be ingested side by side, so each update is the domain's rule applied to the item
+as it was, and a Put conditional on it being unchanged (its `version`), retried on a conflict. A warm instance
+starts from the item as it last wrote it, with no read (an idle group's deliveries are one write each); when
+another instance wrote since, the condition fails, and it reads the item and tries again.
 """
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from archie_keys.aws.dynamo import aws_error_code, from_item, to_item
@@ -23,18 +26,26 @@ class IngestWatermarks:
     def __init__(self, table: str, client: Any) -> None:
         self.table = table
         self.client = client
+        # source -> (its progress, the item's version) as this instance last wrote it
+        self._known: dict[str, tuple[SourceProgress | None, int]] = {}
+        self._lock = threading.Lock()
 
     def record(self, attestation: Attestation) -> SourceProgress:
         """Count one attested delivery as ingested (call it only once its lines are stored); returns the
         source's progress now. Raises when the progress cannot be stored (the delivery is then retried, and
         its lines are not written twice)."""
+        with self._lock:
+            known = self._known.get(attestation.source)
         for _ in range(RECORD_ATTEMPTS):
-            stored, version = self._read(attestation.source)
+            stored, version = known if known is not None else self._read(attestation.source)
             progress = first_progress(attestation) if stored is None else stored.with_delivery(attestation)
             if progress == stored:
                 return progress
             if self._put(progress, version):
+                with self._lock:
+                    self._known[attestation.source] = (progress, version + 1)
                 return progress
+            known = None  # another instance wrote since: read it
         raise RuntimeError(f"the watermark of {attestation.source} kept changing under this delivery")
 
     def sources(self) -> list[SourceProgress]:
