@@ -14,7 +14,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes import CloudWatchLogsEvent
 
-from archie_keys.edge.composition import get_services
+from archie_keys.edge.composition import get_services, get_settings
 from archie_keys.edge.deliveries import attestation_of
 from archie_keys.edge.tracing import traced
 
@@ -30,7 +30,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     except (KeyError, ValueError, TypeError, OSError, binascii.Error, zlib.error):
         logger.warning("skipped a delivery that is not a CloudWatch Logs subscription payload")
         return {"records": 0, "refusals": 0, "skipped": 1, "control_messages": 0}
-    attestation = attestation_of(delivery.raw_event)
+    attestation = attestation_of(delivery.raw_event, get_settings().audit_trusted_deliverer)
     report = get_services().ingest.ingest(message_type, log_events, attestation)
     if not log_events:
         return report.as_dict()  # a deliverer's heartbeat: it only moved the watermark

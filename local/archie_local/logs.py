@@ -7,7 +7,7 @@ AccessLogSetting.Format) and the functions' structured logs (captured from the P
 would ship stdout to /aws/lambda/<function>).
 
 One thing CloudWatch Logs does not do: every delivery carries this deliverer's attestation (`attestation`:
-its run, the delivery's number in the run for that log group and subscription, and `throughMs`), and an idle
+its name, its run, the delivery's number in the run for that log group and subscription, and `throughMs`), and an idle
 group gets a delivery with no events every interval, so the ingest watermark a guarded delete waits for
 (archie_keys.domain.ingest_watermark) moves on proof, traffic or not. Why the statement is true: a drain swaps
 a group's buffer and reads the clock under the lock every `put` appends under, and the local API Gateway
@@ -33,6 +33,8 @@ from archie_local.template import ACCOUNT_ID, Resolver, resources_of_type
 logger = logging.getLogger("archie_local.logs")
 
 MAX_BATCH = 500
+# The name the ingest knows this deliverer's attestations by (its AUDIT_TRUSTED_DELIVERER setting).
+LOCAL_DELIVERER = "local"
 
 
 def encode_subscription(payload: dict[str, Any]) -> dict[str, Any]:
@@ -140,7 +142,12 @@ class LogsEmulator:
                 "logStream": "local",
                 "subscriptionFilters": [subscription.name],
                 "logEvents": selected,
-                "attestation": {"run": self.run_id, "sequence": sequence, "throughMs": self._attested.get(source, 0)},
+                "attestation": {
+                    "deliverer": LOCAL_DELIVERER,
+                    "run": self.run_id,
+                    "sequence": sequence,
+                    "throughMs": self._attested.get(source, 0),
+                },
             }
             # CloudWatch Logs invokes its subscription targets asynchronously (retries, then the dead letters).
             if not self._registry.by_arn[subscription.target].invoke_async(encode_subscription(payload)):

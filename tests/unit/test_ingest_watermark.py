@@ -164,7 +164,7 @@ def attested_delivery(lines: list[str], sequence: int, through_ms: int, group: s
         "logStream": "s",
         "subscriptionFilters": ["f"],
         "logEvents": [{"id": str(i), "timestamp": through_ms, "message": m} for i, m in enumerate(lines)],
-        "attestation": {"run": RUN, "sequence": sequence, "throughMs": through_ms},
+        "attestation": {"deliverer": "local", "run": RUN, "sequence": sequence, "throughMs": through_ms},
     }
     return {"awslogs": {"data": base64.b64encode(gzip.compress(json.dumps(payload).encode())).decode()}}
 
@@ -224,6 +224,21 @@ def test_a_delivery_without_attestation_as_cloudwatch_sends_it_proves_nothing(aw
     from tests.unit.test_audit import access_line, delivery
 
     ingest(delivery([access_line("aws-1", 200)]))
+    assert proven() is None
+
+
+def test_as_deployed_no_deliverer_is_trusted_and_an_attestation_moves_nothing(aws, ingest, monkeypatch) -> None:
+    from archie_keys.edge import composition
+
+    # Given the stack as the template deploys it (no AUDIT_TRUSTED_DELIVERER): whoever can invoke the ingest
+    monkeypatch.delenv("AUDIT_TRUSTED_DELIVERER")
+    composition.reset()
+    ingest(attested_delivery([], 1, 1_000_000))
+    assert proven() is None
+    # ... and a deliverer other than the trusted one proves nothing either
+    monkeypatch.setenv("AUDIT_TRUSTED_DELIVERER", "elsewhere")
+    composition.reset()
+    ingest(attested_delivery([], 1, 1_000_000))
     assert proven() is None
 
 

@@ -74,6 +74,10 @@ class Settings:
     # more key blocks to pay for (`make cost`).
     audit_arrival_bucket_seconds: float = _bounded(60.0, 0.05, 600)
     audit_settle_seconds: float = _bounded(60.0, 0, 600)
+    # Whose delivery attestations move the ingest watermark (domain.ingest_watermark): "local", the local
+    # stack's log deliverer, which sets it. Deployed, none: CloudWatch Logs attests nothing, and an attestation
+    # in a delivery is ignored, so nothing that can invoke the ingest can make a guarded delete pass.
+    audit_trusted_deliverer: str = ""
     expiry_schedule_group: str = ""
     expiry_schedule_role_arn: str = ""
     expiry_flush_function_arn: str = ""
