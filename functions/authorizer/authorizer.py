@@ -11,4 +11,5 @@ from archie_keys.edge.composition import get_services
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return authorize(event, get_services().verifier, get_services().decisions)
+    services = get_services()
+    return authorize(event, services.verifier, services.decisions, services.witness)

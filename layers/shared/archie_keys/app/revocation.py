@@ -2,10 +2,17 @@
 
 The revocation, its roles' counts and the audit event are one transaction; then the idempotent response that
 created the key is dropped and every cache layer flushed (aws.cache_flush). A guarded delete (`if_unused_for`)
-first waits for the ingest watermark to pass its own arrival (app.ingest_proof: every request answered before
-the DELETE is in the audit, or 503), then reads the key's use, and puts its "no accepted request since"
-condition in the revocation's own write, so a request that lands between the check and the revocation is never
-missed: rotation's step 3 ("the old key has no traffic") becomes a guard instead of a habit.
+must see every request accepted before the DELETE arrived. It asks two witnesses, cheapest and AWS-sound first:
+
+* the authorizer (domain.authorization_witness): when the key was last recorded authorized, so when a
+  request could last have been accepted on its strength. Older than the window plus that reach proves the key
+  idle with one GetItem, and the revocation's write re-checks it (a ConditionCheck of the witness item);
+* otherwise the audit: wait for the ingest watermark to pass the arrival (app.ingest_proof: every request
+  answered before the DELETE is in the audit, or 503; on AWS nothing attests, so 503), then read the key's use.
+
+Either way the "no accepted request since" condition is part of the revocation's own write, so a request that
+lands between the check and the revocation is never missed: rotation's step 3 ("the old key has no traffic")
+becomes a guard instead of a habit.
 """
 
 from __future__ import annotations
@@ -19,10 +26,12 @@ from archie_keys.app.ingest_proof import wait_until_ingested
 from archie_keys.app.keys import commit_change, live_key, no_such_key
 from archie_keys.app.services import Services
 from archie_keys.aws.cache_flush import FlushReport
+from archie_keys.aws.dynamo import Write
 from archie_keys.domain import limits
 from archie_keys.domain.audit import hour_of
+from archie_keys.domain.authorization_witness import idle_bound, proves_idle
 from archie_keys.domain.clock import now_epoch, to_iso
-from archie_keys.domain.errors import KeyInUseError, NotFoundError
+from archie_keys.domain.errors import KeyInUseError, NotFoundError, ServiceUnavailableError
 from archie_keys.domain.identity import Identity
 
 
@@ -52,6 +61,36 @@ def _in_use(services: Services, place: Place, record: dict[str, Any], since: flo
     )
 
 
+def _prove_idle(services: Services, place: Place, record: dict[str, Any], arrival: float, since: float) -> Write | None:
+    """Raise KeyInUseError (409) when the key was used since `since`, ServiceUnavailableError (503) when that
+    cannot be proven; return the witness's re-check for the revocation's write when the authorizer proved it."""
+    if record.get("last_used_at") and str(record["last_used_at"]) >= to_iso(since):
+        raise _in_use(services, place, record, since)  # the audit has already counted a use in the window
+    bounds = services.config.witness
+    bound = idle_bound(arrival, arrival - since, bounds)
+    if bound is not None:
+        try:
+            recorded = services.store.last_authorization(place.project, place.environment, record["key_id"])
+        except Exception as error:  # the witness cannot be read: no proof either way, and no guess
+            raise ServiceUnavailableError(
+                "the key's last authorization cannot be read now; the key is not revoked (retry shortly)",
+                retry_after=limits.GUARD_RETRY_AFTER_SECONDS,
+            ) from error
+        if proves_idle(recorded, arrival, arrival - since, bounds):
+            return services.store.not_authorized_since_check(record, bound)
+    # The authorizer saw the key within the window plus its reach (or is not a witness here): the audit
+    # decides. Every request answered before this delete arrived must be in it before it is read (else 503).
+    wait_until_ingested(services.ingest_watermarks.proven_through, arrival)
+    # last_used_at covers what the compactor has counted; the last couple of minutes are read here.
+    latest = max(
+        str(record.get("last_used_at") or ""),
+        services.compactor.pending_use(place.project, place.environment, record["key_id"], since) or "",
+    )
+    if latest and latest >= to_iso(since):
+        raise _in_use(services, place, {**record, "last_used_at": latest}, since)
+    return None
+
+
 def revoke_key(
     services: Services, caller: Identity, place: Place, key_id: str, if_unused_for: int | None = None
 ) -> Revocation:
@@ -62,18 +101,12 @@ def revoke_key(
     scope = caller.require(place.project, place.environment, "keys", "delete")
     record = live_key(services, place, key_id, scope)
     since = arrival - if_unused_for if if_unused_for is not None else None
+    witness_check: Write | None = None
     if since is not None:
-        # Every request answered before this delete arrived must be in the audit before it is read (else 503).
-        wait_until_ingested(services.ingest_watermarks.proven_through, arrival)
-        # last_used_at covers what the compactor has counted; the last couple of minutes are read here.
-        latest = max(
-            str(record.get("last_used_at") or ""),
-            services.compactor.pending_use(place.project, place.environment, key_id, since) or "",
-        )
-        if latest and latest >= to_iso(since):
-            raise _in_use(services, place, {**record, "last_used_at": latest}, since)
+        witness_check = _prove_idle(services, place, record, arrival, since)
     now = now_epoch()
     writes = [
+        witness_check,
         *services.store.key_revoke_writes(
             record,
             to_iso(now),

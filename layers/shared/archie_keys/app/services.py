@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from archie_keys.domain.authorization_witness import DEFAULT_COALESCE_SECONDS, WitnessBounds
 from archie_keys.domain.hashing import Argon2Parameters, KeyHasher
 
 if TYPE_CHECKING:
@@ -32,6 +33,10 @@ if TYPE_CHECKING:
     from archie_keys.domain.paging import PagingTokens
 
 
+# The authorizer is no witness until every version in service records its authorizations.
+NO_WITNESS = WitnessBounds(300.0, DEFAULT_COALESCE_SECONDS, 10.0, None)
+
+
 @dataclass(frozen=True)
 class AppConfig:
     """The configuration the use cases read (edge.settings validates it and builds this)."""
@@ -48,6 +53,9 @@ class AppConfig:
     revocation_stale_seconds: float = 180.0
     # Where an expiry flush is invoked directly when a key expires too soon for a schedule (app.expiry).
     expiry_flush_function: str = ""
+    # What the authorizer's recorded authorizations prove (domain.authorization_witness); by default not in
+    # force, so a guarded delete relies on the audit alone.
+    witness: WitnessBounds = NO_WITNESS
 
 
 class EventRecorder(Protocol):

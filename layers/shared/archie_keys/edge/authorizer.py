@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from archie_keys.app.authorization_witness import AuthorizationWitness
 from archie_keys.app.verification import KeyVerifier, VerifiedKey
 from archie_keys.aws.metrics import DecisionMetrics
 from archie_keys.domain.audit import PROVEN_REFUSALS, UNDECIDED_MESSAGE
@@ -132,10 +133,16 @@ def refusal_response(
     return {"principalId": principal, "policyDocument": policy, "context": context}
 
 
-def authorize(event: dict[str, Any], verifier: KeyVerifier, decisions: DecisionMetrics | None = None) -> dict[str, Any]:
+def authorize(
+    event: dict[str, Any],
+    verifier: KeyVerifier,
+    decisions: DecisionMetrics | None = None,
+    witness: AuthorizationWitness | None = None,
+) -> dict[str, Any]:
     """Decide one REQUEST authorizer event: an Allow, a Deny (a refused key), or raise (module docstring).
     Each refusal is one metric line (`decisions`): Refused with its reason ("error" when undecided); an
-    accepted decision writes nothing (Lambda's Invocations minus Errors count those)."""
+    accepted decision writes nothing (Lambda's Invocations minus Errors count those). A key's Allow is
+    recorded by `witness` first (app.authorization_witness): unrecorded, it is not given (undecided)."""
     token = bearer_token(event.get("headers"), event.get("multiValueHeaders"))
     stage_variables = event.get("stageVariables") or {}
     project, environment = stage_variables.get("project"), stage_variables.get("environment")
@@ -149,6 +156,9 @@ def authorize(event: dict[str, Any], verifier: KeyVerifier, decisions: DecisionM
             # key (the operator's mistake answers 503 and raises the authorizer's error alarm).
             raise ValueError("a protected stage must set both the project and environment stage variables")
         verified = verifier.verify(token, project=project, environment=environment)
+        if witness is not None:
+            identity = verified.identity
+            witness.authorized(identity.project, identity.environment, identity.key_id)
         return authorizer_response(verified, arn_prefix, data_api)
     except KeyRefusedError as refusal:
         if decisions is not None:

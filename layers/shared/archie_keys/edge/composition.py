@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from archie_keys.app.services import AppConfig, HasherProvider, NoAudit
 from archie_keys.app.verification import KeyVerifier, VerifierConfig
+from archie_keys.domain.authorization_witness import WitnessBounds
 from archie_keys.domain.hashing import KeyHasher
 from archie_keys.edge.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from archie_keys.app.authorization_witness import AuthorizationWitness
     from archie_keys.app.compaction import AuditCompactor
     from archie_keys.app.ingest import AuditIngest
     from archie_keys.app.key_tags import TagKeyProvider, TagKeys
@@ -58,6 +60,12 @@ class AwsServices:
             revocation_settle_seconds=self.settings.revocation_settle_seconds,
             revocation_stale_seconds=self.settings.revocation_stale_seconds,
             expiry_flush_function=self.settings.expiry_flush_function_arn,
+            witness=WitnessBounds(
+                result_ttl_seconds=self.settings.authorizer_result_ttl_seconds,
+                coalesce_seconds=self.settings.authorizer_witness_seconds,
+                answer_seconds=self.settings.authorizer_answer_seconds,
+                in_force_since=since if (since := self.settings.authorizer_witness_since) >= 0 else None,
+            ),
         )
 
     @cached_property
@@ -281,6 +289,13 @@ class AwsServices:
         from archie_keys.domain.paging import PagingTokens
 
         return PagingTokens(self.hasher().derive(b"paging-tokens"))
+
+    @cached_property
+    def witness(self) -> AuthorizationWitness:
+        """The authorizer's record of the keys it authorizes, written on the decision path's client."""
+        from archie_keys.app.authorization_witness import AuthorizationWitness
+
+        return AuthorizationWitness(self.verifier.store, self.settings.authorizer_witness_seconds)
 
     @cached_property
     def verifier(self) -> KeyVerifier:
