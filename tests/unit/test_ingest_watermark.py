@@ -245,9 +245,13 @@ def test_as_deployed_no_deliverer_is_trusted_and_an_attestation_moves_nothing(aw
 
 @pytest.fixture
 def key(api: Any, admin_key: str) -> dict[str, Any]:
+    """A key that has just answered a request: the authorizer witnessed it within any window, so only the
+    audit (the watermark, then the key's use) can decide a guarded delete of it (docs/keys.md)."""
     role = {"permissions": [{"resource": "keys", "actions": ["read"]}]}
     api("PUT", env_path("demo", "dev", "/roles/viewer"), admin_key, role)
-    return dict(api("POST", KEYS, admin_key, {"name": "old", "roles": ["viewer"]}).body)
+    created = dict(api("POST", KEYS, admin_key, {"name": "old", "roles": ["viewer"]}).body)
+    assert api("GET", env_path("demo", "dev", "/whoami"), created["key"]).status == 200
+    return created
 
 
 def assert_refused_and_intact(reply: Any, api: Any, admin_key: str, key: dict[str, Any]) -> None:
