@@ -4,18 +4,33 @@ The audit sees a request once its access line is delivered (every 0.3 s locally,
 a request answered a few milliseconds before `DELETE ...?if_unused_for=` is not there yet. The delete waits for
 the ingest watermark to pass its own arrival, so it answers 409 key_in_use (or 503 when that cannot be proven
 in time), and never 204 for a key that has just answered.
+
+Here the audit alone decides: the authorizer is no witness (as before the witness is in force), so the
+watermark's proof is what these tests show. With the witness and nothing attesting the audit, as on AWS:
+test_guarded_delete_witness.py.
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.integration.conftest import INTEGRATION_ENVIRONMENT
 from tests.support import env_path, http, put_orders_reader
 
 KEYS = env_path("demo", "dev", "/keys")
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Any]:
+    from archie_local.stack import LocalStack
+
+    audit_alone = {**INTEGRATION_ENVIRONMENT, "AUTHORIZER_WITNESS_SINCE": "-1"}
+    with LocalStack(port=0, sample_port=0, environment_overrides=audit_alone) as running:
+        yield running
 
 
 def new_key(stack: Any, admin: str, name: str) -> tuple[str, str]:
