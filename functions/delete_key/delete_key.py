@@ -27,8 +27,8 @@ app = make_resolver()
     "caches) refuses it. A key the caller's filters do not cover answers 404 as if it did not exist. With "
     "`if_unused_for`, only a key with no accepted request for that many seconds up to the moment the DELETE "
     "arrived: else 409 `key_in_use`, naming its last use and recent request count, or 503 with Retry-After "
-    "when the audit cannot prove within a few seconds that it holds every request answered before; in both "
-    "cases nothing changes.",
+    "when that cannot be proven within a few seconds (neither the authorizer's record of the key's last "
+    "authorization nor the audit proves it); in both cases nothing changes.",
     operation_id="deleteKey",
     tags=["keys"],
     security=SECURITY,
