@@ -51,3 +51,22 @@ def measure(stack: Any, admin: str) -> dict[str, Any]:
         results[f"guarded_delete_{name}_ms_p50"], results[f"guarded_delete_{name}_ms_p99"] = _p50_p99(samples)
     results["guarded_delete_rounds"] = ROUNDS
     return results
+
+
+def main() -> int:
+    """This measure alone (`.venv/bin/python -m tests.bench.guard_bench`): one JSON line on stdout."""
+    import json
+    import os
+    import sys
+
+    from archie_local.stack import LocalStack
+
+    result_out, sys.stdout = sys.stdout, open(os.devnull, "w")  # noqa: SIM115 - the handlers' lines, for the run
+    with LocalStack(port=0, sample_port=0) as stack:
+        results = measure(stack, stack.bootstrap("demo", "dev"))
+    print(json.dumps(results), file=result_out)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
