@@ -236,6 +236,25 @@ def test_an_authorization_recorded_between_the_read_and_the_revocation_stops_it(
     assert_intact(api, admin_key, key)
 
 
+def test_only_a_key_that_verified_is_recorded(api, admin_key, key) -> None:
+    from archie_keys.domain.keyformat import checksum
+    from archie_keys.edge.composition import get_services
+
+    # Given the key's id with a wrong secret (checksum recomputed, so it parses), and a revoked key
+    wrong = key["key"][:-28] + "S" * 22
+    wrong += checksum(wrong)
+    assert api("GET", WHOAMI, wrong).status == 403
+    revoked = dict(api("POST", KEYS, admin_key, {"name": "gone", "roles": ["viewer"]}).body)
+    assert api("DELETE", f"{KEYS}/{revoked['key_id']}", admin_key).status == 204
+    assert api("GET", WHOAMI, revoked["key"]).status == 403
+    # Then neither was recorded as authorized; the key itself is, once it is let through
+    store = get_services().store
+    assert store.last_authorization("demo", "dev", key["key_id"]) is None
+    assert store.last_authorization("demo", "dev", revoked["key_id"]) is None
+    assert api("GET", WHOAMI, key["key"]).status == 200
+    assert store.last_authorization("demo", "dev", key["key_id"]) is not None
+
+
 # --- faults --------------------------------------------------------------------------------------------------
 
 
