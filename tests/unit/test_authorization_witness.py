@@ -99,6 +99,22 @@ def test_the_answer_bound_covers_the_authorizers_timeout() -> None:
     assert variables["AUTHORIZER_RESULT_TTL_SECONDS"] == {"Ref": "AuthorizerResultTtl"}
 
 
+def test_no_api_of_the_stack_caches_an_answer_longer_than_the_bound() -> None:
+    from archie_local.template import load_template
+
+    def ttls(node: Any) -> list[Any]:
+        if isinstance(node, dict):
+            found = [node["ReauthorizeEvery"]] if "ReauthorizeEvery" in node else []
+            found += [node["AuthorizerResultTtlInSeconds"]] if "AuthorizerResultTtlInSeconds" in node else []
+            return found + [ttl for value in node.values() for ttl in ttls(value)]
+        if isinstance(node, list):
+            return [ttl for value in node for ttl in ttls(value)]
+        return []
+
+    found = ttls(load_template()["Resources"])
+    assert len(found) >= 2 and all(ttl == {"Ref": "AuthorizerResultTtl"} for ttl in found), found
+
+
 # --- the authorizer's record ---------------------------------------------------------------------------------
 
 
