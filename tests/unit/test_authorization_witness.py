@@ -304,3 +304,49 @@ def test_a_witness_that_cannot_be_read_is_a_503_and_the_key_is_intact(api, admin
     assert reply.status == 503 and reply.body["code"] == "service_unavailable", reply.body
     assert int(reply.headers["Retry-After"]) == limits.GUARD_RETRY_AFTER_SECONDS
     assert_intact(api, admin_key, key)
+
+
+# --- stages that cache longer ---------------------------------------------------------------------------------
+
+
+def test_a_registration_may_declare_a_longer_authorizer_cache() -> None:
+    from archie_keys.aws.cache_flush import parse_registration
+
+    base = '"rest_api_id": "abc", "stage": "prod", "project": "demo", "environment": "dev"'
+    assert parse_registration("{" + base + "}").authorizer_ttl_seconds is None
+    assert parse_registration("{" + base + ', "authorizer_ttl_seconds": 900}').authorizer_ttl_seconds == 900
+    for wrong in ("-1", "3601", '"900"', "true", "1.5"):
+        with pytest.raises(ValueError):
+            parse_registration("{" + base + f', "authorizer_ttl_seconds": {wrong}' + "}")
+
+
+def serving_stages(monkeypatch: Any, *targets: Any) -> None:
+    """The registry as it would read: these stages serve demo/dev."""
+    from archie_keys.edge.composition import get_services
+
+    monkeypatch.setattr(get_services().flusher, "targets", lambda: targets)
+
+
+def test_a_stage_declaring_a_longer_cache_widens_the_bound(api, admin_key, key, monkeypatch) -> None:
+    from archie_keys.aws.cache_flush import FlushTarget
+
+    # Given a key authorized, then idle past the stack's bound (as in the test above)...
+    assert api("GET", WHOAMI, key["key"]).status == 200
+    time.sleep(1 + COALESCE + ANSWER + 0.2)  # the window under test: wall-clock time must pass, nothing else
+    # ... but a stage serving its environment declares it caches an Allow for an hour: the key may still be
+    # accepted there, so the witness proves nothing and the delete refuses
+    serving_stages(monkeypatch, FlushTarget("abc", "prod", "demo", "dev", authorizer_ttl_seconds=3600))
+    reply = api("DELETE", f"{KEYS}/{key['key_id']}?if_unused_for=1", admin_key)
+    assert reply.status == 503, reply.body
+    # A stage of another environment changes nothing
+    serving_stages(monkeypatch, FlushTarget("abc", "prod", "demo", "prod", authorizer_ttl_seconds=3600))
+    assert api("DELETE", f"{KEYS}/{key['key_id']}?if_unused_for=1", admin_key).status in (202, 204)
+
+
+def test_an_unreadable_registration_leaves_the_witness_proving_nothing(api, admin_key, key, monkeypatch) -> None:
+    from archie_keys.aws.cache_flush import FlushTarget
+
+    serving_stages(monkeypatch, FlushTarget("/archie/protected-apis/typo", "", problem="unreadable registration"))
+    reply = api("DELETE", f"{KEYS}/{key['key_id']}?if_unused_for=600", admin_key)  # a key never authorized
+    assert reply.status == 503, reply.body
+    assert_intact(api, admin_key, key)

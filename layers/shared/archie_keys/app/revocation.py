@@ -17,7 +17,7 @@ becomes a guard instead of a habit.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from archie_keys.app.changes import after_commit
@@ -29,7 +29,7 @@ from archie_keys.aws.cache_flush import FlushReport
 from archie_keys.aws.dynamo import Write
 from archie_keys.domain import limits
 from archie_keys.domain.audit import hour_of
-from archie_keys.domain.authorization_witness import idle_bound, proves_idle
+from archie_keys.domain.authorization_witness import WitnessBounds, idle_bound, proves_idle
 from archie_keys.domain.clock import now_epoch, to_iso
 from archie_keys.domain.errors import KeyInUseError, NotFoundError, ServiceUnavailableError
 from archie_keys.domain.identity import Identity
@@ -61,12 +61,28 @@ def _in_use(services: Services, place: Place, record: dict[str, Any], since: flo
     )
 
 
+def _witness_bounds(services: Services, place: Place) -> WitnessBounds:
+    """The stack's witness bounds, with API Gateway's cache as long as the longest a registered stage serving
+    the environment declares (never shorter than the stack's bound). A registry that cannot be read, or a
+    registration that cannot, leaves the witness proving nothing: the audit decides."""
+    bounds = services.config.witness
+    try:
+        declared = services.flusher.longest_declared_ttl(place.project, place.environment)
+    except Exception:  # noqa: BLE001 - no registry, no bound on the stages' caches: no witness, never a guess
+        declared = float("inf")
+    if declared is None or declared <= bounds.result_ttl_seconds:
+        return bounds
+    if declared == float("inf"):
+        return replace(bounds, in_force_since=None)
+    return replace(bounds, result_ttl_seconds=declared)
+
+
 def _prove_idle(services: Services, place: Place, record: dict[str, Any], arrival: float, since: float) -> Write | None:
     """Raise KeyInUseError (409) when the key was used since `since`, ServiceUnavailableError (503) when that
     cannot be proven; return the witness's re-check for the revocation's write when the authorizer proved it."""
     if record.get("last_used_at") and str(record["last_used_at"]) >= to_iso(since):
         raise _in_use(services, place, record, since)  # the audit has already counted a use in the window
-    bounds = services.config.witness
+    bounds = _witness_bounds(services, place)
     bound = idle_bound(arrival, arrival - since, bounds)
     if bound is not None:
         try:
