@@ -67,6 +67,21 @@ def api(apis: dict[str, InProcessApi]) -> InProcessApi:
 
 
 @pytest.fixture
+def log_delivery(aws: Any) -> Iterator[Any]:
+    """The local stack's log deliverer, every 50 ms, to the template's subscriptions (the audit ingest): its
+    attested deliveries, idle ones included, move the ingest watermark a guarded delete waits for."""
+    from archie_local.logs import LogsEmulator
+    from archie_local.template import load_template
+    from tests.support import in_process_functions
+
+    emulator = LogsEmulator(load_template(), aws.resolver, in_process_functions(), interval=0.05).start()
+    try:
+        yield emulator
+    finally:
+        emulator.stop()
+
+
+@pytest.fixture
 def bootstrap(aws: Any) -> Callable[..., str]:
     from archie_keys.app.bootstrap import bootstrap as run_bootstrap
     from archie_keys.app.commands import Place

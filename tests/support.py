@@ -25,7 +25,13 @@ FAST_ENVIRONMENT = {
 }
 # In-process tests compact the audit themselves (compact(), below): short arrival buckets, so it waits little.
 # The local stack's own (archie_local.stack.LOCAL_ENVIRONMENT) are longer: its compactor keeps up with a load.
-IN_PROCESS_ENVIRONMENT = {**FAST_ENVIRONMENT, "AUDIT_ARRIVAL_BUCKET_SECONDS": "0.2", "AUDIT_SETTLE_SECONDS": "0.05"}
+# The local stack's log deliverer, when a test runs one (the log_delivery fixture), is trusted as it is there.
+IN_PROCESS_ENVIRONMENT = {
+    **FAST_ENVIRONMENT,
+    "AUDIT_ARRIVAL_BUCKET_SECONDS": "0.2",
+    "AUDIT_SETTLE_SECONDS": "0.05",
+    "AUDIT_TRUSTED_DELIVERER": "local",
+}
 # ... and in-process tests write keys at once, so a mass revocation's last pass need not wait for creations that
 # could take a minute (limits.REVOCATION_SETTLE_SECONDS); the test of a key committed late waits for it.
 IN_PROCESS_ENVIRONMENT["REVOCATION_SETTLE_SECONDS"] = "0.3"

@@ -25,8 +25,10 @@ app = make_resolver()
     summary="Revoke a key",
     description="Revokes the key: from the answer on, every layer (DynamoDB, warm authorizers, API Gateway's "
     "caches) refuses it. A key the caller's filters do not cover answers 404 as if it did not exist. With "
-    "`if_unused_for`, only a key with no accepted request for that many seconds: else 409 `key_in_use`, naming "
-    "its last use and recent request count, and nothing changes.",
+    "`if_unused_for`, only a key with no accepted request for that many seconds up to the moment the DELETE "
+    "arrived: else 409 `key_in_use`, naming its last use and recent request count, or 503 with Retry-After "
+    "when that cannot be proven within a few seconds (neither the authorizer's record of the key's last "
+    "authorization nor the audit proves it); in both cases nothing changes.",
     operation_id="deleteKey",
     tags=["keys"],
     security=SECURITY,

@@ -4,7 +4,15 @@ payloads, DATA_MESSAGE, filter patterns applied), by invoking the target handler
 
 Two sources write here: the local API Gateway (access-log lines rendered from the template's
 AccessLogSetting.Format) and the functions' structured logs (captured from the Powertools logger, as Lambda
-would ship stdout to /aws/lambda/<function>)."""
+would ship stdout to /aws/lambda/<function>).
+
+One thing CloudWatch Logs does not do: every delivery carries this deliverer's attestation (`attestation`:
+its name, its run, the delivery's number in the run for that log group and subscription, and `throughMs`), and an idle
+group gets a delivery with no events every interval, so the ingest watermark a guarded delete waits for
+(archie_keys.domain.ingest_watermark) moves on proof, traffic or not. Why the statement is true: a drain swaps
+a group's buffer and reads the clock under the lock every `put` appends under, and the local API Gateway
+appends a request's access line before it answers; so a line of a request answered before `throughMs` was
+appended before the swap, and is in this delivery or an earlier one."""
 
 from __future__ import annotations
 
@@ -25,6 +33,8 @@ from archie_local.template import ACCOUNT_ID, Resolver, resources_of_type
 logger = logging.getLogger("archie_local.logs")
 
 MAX_BATCH = 500
+# The name the ingest knows this deliverer's attestations by (its AUDIT_TRUSTED_DELIVERER setting).
+LOCAL_DELIVERER = "local"
 
 
 def encode_subscription(payload: dict[str, Any]) -> dict[str, Any]:
@@ -79,6 +89,10 @@ class LogsEmulator:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="logs-emulator", daemon=True)
         self.delivered_batches = 0
+        # Sorts after every earlier run's id (a restarted deliverer numbers its deliveries from 1 again).
+        self.run_id = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"
+        self._sequences: dict[tuple[str, str], int] = {}
+        self._attested: dict[tuple[str, str], int] = {}
 
     def start(self) -> LogsEmulator:
         self._thread.start()
@@ -102,16 +116,25 @@ class LogsEmulator:
         with self._deliver_lock:
             with self._lock:
                 pending, self._buffer = self._buffer, {}
-            for group, events in pending.items():
-                for start in range(0, len(events), MAX_BATCH):
-                    delivered += self._deliver(group, events[start : start + MAX_BATCH])
+                drained_ms = int(time.time() * 1000)
+            for group in self.subscriptions:
+                events = pending.get(group, [])
+                batches = [events[start : start + MAX_BATCH] for start in range(0, len(events), MAX_BATCH)]
+                for number, batch in enumerate(batches or [[]], start=1):
+                    # Only the group's last batch of this drain holds every line up to the drain.
+                    delivered += self._deliver(group, batch, drained_ms if number == max(1, len(batches)) else None)
         return delivered
 
-    def _deliver(self, group: str, events: list[dict[str, Any]]) -> int:
+    def _deliver(self, group: str, events: list[dict[str, Any]], drained_ms: int | None) -> int:
         for subscription in self.subscriptions[group]:
             selected = [e for e in events if matches(subscription.pattern, e["message"])]
-            if not selected:
+            if not selected and drained_ms is None:
                 continue
+            source = (group, subscription.name)
+            sequence = self._sequences.get(source, 0) + 1
+            self._sequences[source] = sequence
+            if drained_ms is not None:
+                self._attested[source] = drained_ms
             payload = {
                 "messageType": "DATA_MESSAGE",
                 "owner": ACCOUNT_ID,
@@ -119,11 +142,18 @@ class LogsEmulator:
                 "logStream": "local",
                 "subscriptionFilters": [subscription.name],
                 "logEvents": selected,
+                "attestation": {
+                    "deliverer": LOCAL_DELIVERER,
+                    "run": self.run_id,
+                    "sequence": sequence,
+                    "throughMs": self._attested.get(source, 0),
+                },
             }
             # CloudWatch Logs invokes its subscription targets asynchronously (retries, then the dead letters).
             if not self._registry.by_arn[subscription.target].invoke_async(encode_subscription(payload)):
                 logger.error("subscription %s: a batch failed every attempt", subscription.name)
-            self.delivered_batches += 1
+            if selected:
+                self.delivered_batches += 1
         return len(events)
 
     def _run(self) -> None:

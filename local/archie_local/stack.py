@@ -18,7 +18,7 @@ from archie_local.control_plane import control_plane
 from archie_local.gateway import Gateway
 from archie_local.http_server import HttpService
 from archie_local.lambdas import FunctionRegistry
-from archie_local.logs import FunctionLogCapture, LogsEmulator
+from archie_local.logs import LOCAL_DELIVERER, FunctionLogCapture, LogsEmulator
 from archie_local.provision import Provisioned, provision
 from archie_local.queue_events import QueueEventSources, queue_sources
 from archie_local.routing import LocalApi, build_apis
@@ -38,10 +38,12 @@ def free_port() -> int:
 # The audit's arrival buckets locally: a key's audit trails its environment's by about two buckets, which on
 # one machine need not be minutes. RecurringScheduler runs the template's schedules this often.
 # Trust policies may name the development OIDC issuer, on http://127.0.0.1 (never on AWS: https only).
+# The log deliverer here (archie_local.logs) attests its deliveries; the ingest honours that only when told.
 LOCAL_ENVIRONMENT = {
     "AUDIT_ARRIVAL_BUCKET_SECONDS": "1",
     "AUDIT_SETTLE_SECONDS": "0.2",
     "OIDC_ALLOW_LOOPBACK_HTTP": "1",
+    "AUDIT_TRUSTED_DELIVERER": LOCAL_DELIVERER,
 }
 RECURRING_PERIOD_SECONDS = 0.25
 

@@ -25,7 +25,9 @@ STACK_NAME = "archie-local"
 # it serves the sample protected API (off by default on AWS: production needs no demo API), and it does not
 # run the synthetic canary (the local scheduler runs every recurring schedule every 0.25 s, and the canary
 # probes a deployed API Gateway). Resources whose Condition is then false are not provisioned or served.
-LOCAL_PARAMETERS = {"DeploySampleApi": "true", "DeployCanary": "false"}
+# The local stack runs one authorizer version, the current one: it has recorded every authorization (the
+# witness of a guarded delete) since the stack started.
+LOCAL_PARAMETERS = {"DeploySampleApi": "true", "DeployCanary": "false", "AuthorizerWitnessSince": "0"}
 
 
 class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no annotations

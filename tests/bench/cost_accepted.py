@@ -155,7 +155,13 @@ def estimate(rps: int, cache_hit_ratio: float, facts: TemplateFacts, measured: M
     refresh = authorizer_refreshes_per_invocation(invoked_rate, facts)
     proof = min(refresh, authorizer_proofs_per_invocation(invoked_rate))
     refresh_ms = math.ceil(WARM_MS + READ_ROUND_TRIPS * DYNAMODB_READ_MS)
-    billed_ms = (1 - refresh) * WARM_MS + (refresh - proof) * refresh_ms + proof * cold_ms()
+    # The witness (app.authorization_witness): each warm instance writes each key it decides at most once per
+    # interval, before the Allow, so those decisions wait for one write more (a small item: one write unit).
+    witness_writes = _per_key_per_ttl(invoked_rate, facts.authorizer_witness_seconds)
+    witnessed = min(1.0, witness_writes / invoked_rate)
+    billed_ms = (
+        (1 - refresh) * WARM_MS + (refresh - proof) * refresh_ms + proof * cold_ms() + witnessed * DYNAMODB_WRITE_MS
+    )
     result.add("authorizer: Lambda requests", invoked * LAMBDA_PER_REQUEST, "one invocation per uncached request")
     result.add(
         "authorizer: Lambda duration",
@@ -168,6 +174,12 @@ def estimate(rps: int, cache_hit_ratio: float, facts: TemplateFacts, measured: M
         "authorizer: KeysTable reads",
         invoked * refresh * units * DYNAMODB_PER_READ_UNIT,
         f"{units:.1f} strongly consistent read units per re-read",
+    )
+    result.add(
+        "authorizer: witness writes",
+        invoked * witnessed * DYNAMODB_PER_WRITE_UNIT,
+        f"~{witness_writes:,.0f} writes/s: each key once per "
+        f"{facts.authorizer_witness_seconds:g} s per warm instance that decides it ({witnessed:.1%} of decisions)",
     )
     warm = instances(invoked_rate)
     state_queries = warm * ENVIRONMENTS_PER_INSTANCE / facts.authorizer_cache_ttl_seconds

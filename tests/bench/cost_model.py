@@ -125,6 +125,7 @@ class TemplateFacts:
     arrival_bucket_seconds: float
     authorizer_cache_ttl_seconds: float
     authorizer_result_ttl_seconds: float  # API Gateway's cache of an answer (ReauthorizeEvery)
+    authorizer_witness_seconds: float  # an instance records a key's authorization at most this often
     pepper_max_age_seconds: float
     authorizer_secrets: int  # secrets the authorizer reads (and re-reads every pepper_max_age_seconds)
     audit_indexes: dict[str, str]  # index name -> projection type

@@ -117,6 +117,7 @@ def template_facts(template: dict[str, Any] | None = None) -> TemplateFacts:
         arrival_bucket_seconds=float(parameters["AuditArrivalBucketSeconds"]["Default"]),
         authorizer_cache_ttl_seconds=float(environment["AUTHORIZER_CACHE_TTL_SECONDS"]),
         authorizer_result_ttl_seconds=float(parameters["AuthorizerResultTtl"]["Default"]),
+        authorizer_witness_seconds=float(environment["AUTHORIZER_WITNESS_SECONDS"]),
         pepper_max_age_seconds=float(environment["PEPPER_MAX_AGE_SECONDS"]),
         authorizer_secrets=secrets_read(template, "AuthorizerFunction"),
         audit_indexes={

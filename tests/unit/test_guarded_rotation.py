@@ -15,6 +15,12 @@ KEYS = env_path("demo", "dev", "/keys")
 VIEWER = {"permissions": [{"resource": "keys", "actions": ["read"]}]}
 
 
+@pytest.fixture(autouse=True)
+def delivering(log_delivery: Any) -> None:
+    """Log deliveries as the local stack makes them: a guarded delete reads the audit only once they prove
+    it holds every request answered before the delete arrived (tests/unit/test_ingest_watermark.py)."""
+
+
 @pytest.fixture
 def key(api: Any, admin_key: str) -> dict[str, Any]:
     api("PUT", env_path("demo", "dev", "/roles/viewer"), admin_key, VIEWER)
@@ -69,10 +75,12 @@ def test_a_use_that_lands_after_the_check_still_stops_the_revocation(api, admin_
 @pytest.fixture
 def minute_buckets(aws, monkeypatch) -> None:
     """The deployed arrival bucket (60 s) instead of the unit tier's 0.2 s, so "not yet compacted" lasts
-    for the whole test however slow the machine."""
+    for the whole test however slow the machine. These tests hand the audit uses no authorizer made, so the
+    authorizer is no witness here (as before the witness is in force): the audit alone decides."""
     from archie_keys.edge import composition
 
     monkeypatch.setenv("AUDIT_ARRIVAL_BUCKET_SECONDS", "60")
+    monkeypatch.setenv("AUTHORIZER_WITNESS_SINCE", "-1")
     composition.reset()
 
 

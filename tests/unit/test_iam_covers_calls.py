@@ -192,7 +192,7 @@ def recorded(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[s
 
 
 def test_every_call_each_function_makes_is_allowed_by_its_policy(
-    aws, api, apis, admin_key, recorded, monkeypatch
+    aws, api, apis, admin_key, recorded, log_delivery, monkeypatch
 ) -> None:
     from archie_keys.app.canary import probe
     from archie_keys.edge import composition

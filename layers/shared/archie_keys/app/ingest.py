@@ -36,6 +36,8 @@ from archie_keys.domain.keyformat import KEY_ID_RE, SLUG_RE
 
 if TYPE_CHECKING:
     from archie_keys.aws.audit_writer import AuditWriter
+    from archie_keys.aws.ingest_watermarks import IngestWatermarks
+    from archie_keys.domain.ingest_watermark import Attestation
 
 logger = logging.getLogger("archie_keys.ingest")
 
@@ -80,8 +82,11 @@ class AuditIngest:
         on_batch_lag: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.time,
         arrival_bucket_seconds: float = 60.0,
+        watermarks: IngestWatermarks | None = None,
     ) -> None:
         self.writer = writer
+        # Moved by a delivery's attestation once its lines are stored (domain.ingest_watermark).
+        self.watermarks = watermarks
         self.arrival_bucket_seconds = arrival_bucket_seconds
         self._compaction_begun = False
         # restApiId/stage -> (project, environment) for protected APIs, whose paths do not name them; read
@@ -93,10 +98,14 @@ class AuditIngest:
         self._on_batch_lag = on_batch_lag
         self._clock = clock
 
-    def ingest(self, message_type: str, log_events: Iterable[Mapping[str, Any]]) -> IngestReport:
+    def ingest(
+        self, message_type: str, log_events: Iterable[Mapping[str, Any]], attestation: Attestation | None = None
+    ) -> IngestReport:
         """Write the audit records of one decoded subscription delivery. Malformed lines are skipped and
         counted, never failing the batch; a redelivered batch writes nothing new. Lines are independent
-        records, so they are written by a few threads at once (each write is one DynamoDB round trip)."""
+        records, so they are written by a few threads at once (each write is one DynamoDB round trip).
+        The delivery's attestation, if its deliverer gave one, moves the watermark only once every block of
+        the delivery is stored: a delivery that fails proves nothing, and its retry proves it then."""
         report = IngestReport()
         if message_type == "CONTROL_MESSAGE":
             report.control_messages += 1
@@ -111,6 +120,8 @@ class AuditIngest:
         for part in parts:
             report.merge(part)
         self._write_blocks(report)
+        if attestation is not None and self.watermarks is not None:
+            self.watermarks.record(attestation)
         self._report_lag(events)
         return report
 

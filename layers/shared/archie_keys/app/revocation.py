@@ -2,28 +2,39 @@
 
 The revocation, its roles' counts and the audit event are one transaction; then the idempotent response that
 created the key is dropped and every cache layer flushed (aws.cache_flush). A guarded delete (`if_unused_for`)
-puts its "no accepted request since" condition in that same write, so a request that lands between the check
-and the revocation is never missed: rotation's step 3 ("the old key has no traffic") becomes a guard instead
-of a habit.
+must see every request accepted before the DELETE arrived. It asks two witnesses, cheapest and AWS-sound first:
+
+* the authorizer (domain.authorization_witness): when the key was last recorded authorized, so when a
+  request could last have been accepted on its strength. Older than the window plus that reach proves the key
+  idle with one GetItem, and the revocation's write re-checks it (a ConditionCheck of the witness item);
+* otherwise the audit: wait for the ingest watermark to pass the arrival (app.ingest_proof: every request
+  answered before the DELETE is in the audit, or 503; on AWS nothing attests, so 503), then read the key's use.
+
+Either way the "no accepted request since" condition is part of the revocation's own write, so a request that
+lands between the check and the revocation is never missed: rotation's step 3 ("the old key has no traffic")
+becomes a guard instead of a habit.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from archie_keys.app.changes import after_commit
 from archie_keys.app.commands import Place
+from archie_keys.app.ingest_proof import wait_until_ingested
 from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.key_limits import release_usage_key
 from archie_keys.app.keys import commit_change, covered_key, no_such_key
 from archie_keys.app.services import Services
 from archie_keys.app.verification import is_expired
 from archie_keys.aws.cache_flush import FlushReport
+from archie_keys.aws.dynamo import Write
 from archie_keys.domain import limits
 from archie_keys.domain.audit import hour_of
+from archie_keys.domain.authorization_witness import WitnessBounds, idle_bound, proves_idle
 from archie_keys.domain.clock import now_epoch, to_iso
-from archie_keys.domain.errors import KeyInUseError, NotFoundError
+from archie_keys.domain.errors import KeyInUseError, NotFoundError, ServiceUnavailableError
 from archie_keys.domain.identity import Identity
 
 
@@ -53,6 +64,52 @@ def _in_use(services: Services, place: Place, record: dict[str, Any], since: flo
     )
 
 
+def _witness_bounds(services: Services, place: Place) -> WitnessBounds:
+    """The stack's witness bounds, with API Gateway's cache as long as the longest a registered stage serving
+    the environment declares (never shorter than the stack's bound). A registry that cannot be read, or a
+    registration that cannot, leaves the witness proving nothing: the audit decides."""
+    bounds = services.config.witness
+    try:
+        declared = services.flusher.longest_declared_ttl(place.project, place.environment)
+    except Exception:  # noqa: BLE001 - no registry, no bound on the stages' caches: no witness, never a guess
+        declared = float("inf")
+    if declared is None or declared <= bounds.result_ttl_seconds:
+        return bounds
+    if declared == float("inf"):
+        return replace(bounds, in_force_since=None)
+    return replace(bounds, result_ttl_seconds=declared)
+
+
+def _prove_idle(services: Services, place: Place, record: dict[str, Any], arrival: float, since: float) -> Write | None:
+    """Raise KeyInUseError (409) when the key was used since `since`, ServiceUnavailableError (503) when that
+    cannot be proven; return the witness's re-check for the revocation's write when the authorizer proved it."""
+    if record.get("last_used_at") and str(record["last_used_at"]) >= to_iso(since):
+        raise _in_use(services, place, record, since)  # the audit has already counted a use in the window
+    bounds = _witness_bounds(services, place)
+    bound = idle_bound(arrival, arrival - since, bounds)
+    if bound is not None:
+        try:
+            recorded = services.store.last_authorization(place.project, place.environment, record["key_id"])
+        except Exception as error:  # the witness cannot be read: no proof either way, and no guess
+            raise ServiceUnavailableError(
+                "the key's last authorization cannot be read now; the key is not revoked (retry shortly)",
+                retry_after=limits.GUARD_RETRY_AFTER_SECONDS,
+            ) from error
+        if proves_idle(recorded, arrival, arrival - since, bounds):
+            return services.store.not_authorized_since_check(record, bound)
+    # The authorizer saw the key within the window plus its reach (or is not a witness here): the audit
+    # decides. Every request answered before this delete arrived must be in it before it is read (else 503).
+    wait_until_ingested(services.ingest_watermarks.proven_through, arrival)
+    # last_used_at covers what the compactor has counted; the last couple of minutes are read here.
+    latest = max(
+        str(record.get("last_used_at") or ""),
+        services.compactor.pending_use(place.project, place.environment, record["key_id"], since) or "",
+    )
+    if latest and latest >= to_iso(since):
+        raise _in_use(services, place, {**record, "last_used_at": latest}, since)
+    return None
+
+
 def revoke_key(
     services: Services, caller: Identity, place: Place, key_id: str, if_unused_for: int | None = None
 ) -> Revocation:
@@ -60,23 +117,20 @@ def revoke_key(
     could not be flushed are named). With `if_unused_for`, only when its last accepted request is older than
     that many seconds (else 409 key_in_use, and nothing changes). A key already revoked is answered as
     revoked, with nothing written, recorded or flushed (DELETE is idempotent)."""
+    arrival = now_epoch()
     scope = caller.require(place.project, place.environment, "keys", "delete")
     record = covered_key(services, place, key_id, scope)
     if record.get("revoked_at"):
         # Already revoked (a retry whose answer was lost, say): the same answer, and nothing changes. The
         # revocation that happened flushed every layer then; nothing is left to flush.
         return Revocation(record, FlushReport())
-    now = now_epoch()
-    since = now - if_unused_for if if_unused_for is not None else None
+    since = arrival - if_unused_for if if_unused_for is not None else None
+    witness_check: Write | None = None
     if since is not None:
-        # last_used_at covers what the compactor has counted; the last couple of minutes are read here.
-        latest = max(
-            str(record.get("last_used_at") or ""),
-            services.compactor.pending_use(place.project, place.environment, key_id, since) or "",
-        )
-        if latest and latest >= to_iso(since):
-            raise _in_use(services, place, {**record, "last_used_at": latest}, since)
+        witness_check = _prove_idle(services, place, record, arrival, since)
+    now = now_epoch()
     writes = [
+        witness_check,
         *services.store.key_revoke_writes(
             record,
             to_iso(now),

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
+from archie_keys.domain.authorization_witness import DEFAULT_COALESCE_SECONDS, WitnessBounds
 from archie_keys.domain.hashing import Argon2Parameters, KeyHasher
 
 if TYPE_CHECKING:
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
     from archie_keys.aws.dynamo import Transactions, Write
     from archie_keys.aws.environment_rate import EnvironmentRateLimiter
     from archie_keys.aws.idempotency import IdempotencyStore
+    from archie_keys.aws.ingest_watermarks import IngestWatermarks
     from archie_keys.aws.invoker import AsyncInvoker
     from archie_keys.aws.key_event_channels import DeliveryQueue, KeyEventBus
     from archie_keys.aws.key_store import KeyStore
@@ -36,6 +38,10 @@ if TYPE_CHECKING:
     from archie_keys.aws.webhook_http import WebhookSender
     from archie_keys.aws.webhook_store import WebhookStore
     from archie_keys.domain.paging import PagingTokens
+
+
+# The authorizer is no witness until every version in service records its authorizations.
+NO_WITNESS = WitnessBounds(300.0, DEFAULT_COALESCE_SECONDS, 10.0, None)
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,9 @@ class AppConfig:
     # Trust policies may name an issuer on http://127.0.0.1 (the local stack's development issuer); on AWS
     # issuers are https only.
     oidc_allow_loopback_http: bool = False
+    # What the authorizer's recorded authorizations prove (domain.authorization_witness); by default not in
+    # force, so a guarded delete relies on the audit alone.
+    witness: WitnessBounds = NO_WITNESS
 
 
 class EventRecorder(Protocol):
@@ -88,6 +97,8 @@ class Services(Protocol):
     def audit_reader(self) -> AuditReader: ...
     @property
     def compactor(self) -> AuditCompactor: ...
+    @property
+    def ingest_watermarks(self) -> IngestWatermarks: ...
     @property
     def secrets(self) -> SecretDelivery: ...
     @property

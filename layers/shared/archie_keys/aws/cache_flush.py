@@ -13,7 +13,9 @@ On AWS this calls apigateway:FlushStageAuthorizersCache; locally the same boto3 
 gateway through AWS_ENDPOINT_URL_API_GATEWAY, so this code is identical in both places.
 
 Which stages: the protected API registry (one SSM parameter per stage, `ProtectedApiRegistry`), or a fixed
-list (FLUSH_TARGETS) for local runs and tests.
+list (FLUSH_TARGETS) for local runs and tests. It is longer than 300 lines because the registry, its parser
+and the flusher share one notion of a stage (`FlushTarget`: what serves which environment, and how long its
+authorizer cache may hold an answer), which splitting would scatter.
 """
 
 from __future__ import annotations
@@ -49,6 +51,10 @@ class FlushTarget:
     project: str = "*"
     environment: str = "*"
     problem: str = ""
+    # How long the stage caches an authorizer answer, as its registration declares (`authorizer_ttl_seconds`);
+    # None: not declared, so no longer than the stack's AuthorizerResultTtl (docs/authorizer.md). A guarded
+    # delete's witness counts on the longest of the stages serving the key (domain.authorization_witness).
+    authorizer_ttl_seconds: int | None = None
 
     def serves(self, project: str, environment: str) -> bool:
         if self.problem:
@@ -70,13 +76,15 @@ def parse_flush_targets(raw: str) -> tuple[FlushTarget, ...]:
         pieces = item.split("/")
         if len(pieces) not in (2, 4) or not all(pieces):
             raise ValueError(f"flush target {shown(item)} is not restApiId/stage[/project/environment]")
-        targets.append(FlushTarget(*pieces))
+        project, environment = pieces[2:] if len(pieces) == 4 else ("*", "*")
+        targets.append(FlushTarget(pieces[0], pieces[1], project, environment))
     return tuple(targets)
 
 
 # What a registration may hold: API Gateway's own id and stage-name alphabets, and "*" or a slug (the key
 # format's project and environment) for the environment the stage serves.
 _REGISTRATION_FIELDS = ("rest_api_id", "stage", "project", "environment")
+_OPTIONAL_TTL = "authorizer_ttl_seconds"  # 0..3600, API Gateway's own range for ReauthorizeEvery
 _REST_API_ID = re.compile(r"[a-z0-9]{1,32}")
 _STAGE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 _ANY = "*"
@@ -84,10 +92,17 @@ _ANY = "*"
 
 def parse_registration(value: str) -> FlushTarget:
     """One protected API stage as registered: JSON {"rest_api_id", "stage", "project", "environment"}, every
-    field a string; project and environment "*" for a stage serving every environment."""
+    field a string; project and environment "*" for a stage serving every environment; and optionally
+    "authorizer_ttl_seconds", the stage's ReauthorizeEvery when it is longer than the stack's."""
     document = json.loads(value)
-    if not isinstance(document, dict) or set(document) != set(_REGISTRATION_FIELDS):
-        raise ValueError(f"a registration is a JSON object with exactly {', '.join(_REGISTRATION_FIELDS)}")
+    if not isinstance(document, dict) or set(document) - {_OPTIONAL_TTL} != set(_REGISTRATION_FIELDS):
+        raise ValueError(
+            f"a registration is a JSON object with exactly {', '.join(_REGISTRATION_FIELDS)} "
+            f"(and optionally {_OPTIONAL_TTL})"
+        )
+    ttl = document.get(_OPTIONAL_TTL)
+    if ttl is not None and (not isinstance(ttl, int) or isinstance(ttl, bool) or not 0 <= ttl <= 3600):
+        raise ValueError(f"{_OPTIONAL_TTL} is a whole number of seconds, 0 to 3600")
     rest_api_id, stage, project, environment = (document[name] for name in _REGISTRATION_FIELDS)
     if not all(isinstance(v, str) for v in (rest_api_id, stage, project, environment)):
         raise ValueError("every field of a registration is a string")
@@ -95,7 +110,7 @@ def parse_registration(value: str) -> FlushTarget:
         raise ValueError("rest_api_id or stage is not an API Gateway id or stage name")
     if not all(scope == _ANY or SLUG_RE.match(scope) for scope in (project, environment)):
         raise ValueError('project and environment are "*" or a project/environment name')
-    return FlushTarget(rest_api_id, stage, project, environment)
+    return FlushTarget(rest_api_id, stage, project, environment, authorizer_ttl_seconds=ttl)
 
 
 # How long a read of the registry is trusted. A revocation (and every audit batch) needs the list; reading
@@ -208,6 +223,19 @@ class CacheFlusher:
             for t in self.targets()
             if not t.problem and t.project != "*" and t.environment != "*"
         }
+
+    def longest_declared_ttl(self, project: str, environment: str) -> float | None:
+        """The longest authorizer cache a registration serving project/environment declares; None when none
+        declares one. Raises when the registry cannot be read, and answers infinity for a registration that
+        cannot be (nobody can tell how long that stage caches)."""
+        declared: list[float] = []
+        for target in self.targets():
+            if target.serves(project, environment):
+                if target.problem:
+                    return float("inf")
+                if target.authorizer_ttl_seconds is not None:
+                    declared.append(float(target.authorizer_ttl_seconds))
+        return max(declared, default=None)
 
     def _call(self, target: FlushTarget) -> bool:
         """One FlushStageAuthorizersCache call."""

@@ -5,6 +5,10 @@
          ENV#REVOCATION#<id> a mass revocation under way, read with the declaration by the authorizer
          ROLE#<name>         a role, with key_count (how many keys reference it)
          KEY#<key_id>        a key; key ids sort by creation time, so a reverse Query lists newest first
+         SEEN#<key_id>       when the authorizer last authorized the key (`authorized_epoch`; the authorizer
+                             as witness, domain.authorization_witness): an item of its own, so the items
+                             that decide a key's validity are never written by the authorizer, and outside
+                             the `KEY#` prefix the listings read
          SECRET#<name>       a delivered secret: the key whose value it holds (`key_id`) and that value's
                              version (`version_id`)
 
@@ -23,6 +27,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from archie_keys.aws.dynamo import Write, aws_error_code, from_item, to_item
+from archie_keys.domain.authorization_witness import WITNESS_RETENTION_SECONDS
 from archie_keys.domain.environment_state import (
     LEGACY_KEYS_ACCEPT,
     LEGACY_KEYS_REFUSE,
@@ -568,6 +573,41 @@ class KeyStore:
         except Exception as error:
             if aws_error_code(error) != "ConditionalCheckFailedException":
                 raise
+
+    # --- the authorizer as witness (domain.authorization_witness) -----------------------------------------
+
+    def record_authorization(self, project: str, environment: str, key_id: str, at: float) -> None:
+        """Record that the key was authorized at `at` (epoch seconds). Monotonic: an instance whose clock or
+        write lags another's never moves the stored time back (the refused condition is success: a later time
+        is already there). Any other failure raises: the authorizer must not answer Allow unrecorded."""
+        try:
+            self.client.update_item(
+                TableName=self.table,
+                Key=self._key(project, environment, f"SEEN#{key_id}"),
+                UpdateExpression="SET authorized_epoch = :at, purge_epoch = :purge",
+                ConditionExpression="attribute_not_exists(authorized_epoch) OR authorized_epoch < :at",
+                ExpressionAttributeValues=to_item({":at": at, ":purge": int(at + WITNESS_RETENTION_SECONDS)}),
+            )
+        except Exception as error:
+            if aws_error_code(error) != "ConditionalCheckFailedException":
+                raise
+
+    def last_authorization(self, project: str, environment: str, key_id: str) -> float | None:
+        """When the key was last recorded authorized (strongly consistent), None when never (or purged)."""
+        item = self.get(project, environment, f"SEEN#{key_id}")
+        return float(item["authorized_epoch"]) if item and "authorized_epoch" in item else None
+
+    def not_authorized_since_check(self, record: dict[str, Any], bound: float) -> Write:
+        """A transaction item refused (label `key`, as a key used meanwhile) when the key was recorded
+        authorized at or after `bound`: an authorization recorded between a guarded delete's read of the
+        witness and its revocation is not missed."""
+        check = {
+            "TableName": self.table,
+            "Key": self._key(record["project"], record["environment"], f"SEEN#{record['key_id']}"),
+            "ConditionExpression": "attribute_not_exists(authorized_epoch) OR authorized_epoch < :bound",
+            "ExpressionAttributeValues": to_item({":bound": bound}),
+        }
+        return Write({"ConditionCheck": check}, "key")
 
     # --- delivered secrets -----------------------------------------------------------------------------
 

@@ -109,6 +109,16 @@ GRACE_SECONDS_MAX = 7 * 24 * 3600
 # /verify reads one presented key; nothing longer than the longest key can be one (see keyformat).
 VERIFY_KEY_MAX_LENGTH = 256
 
+# A guarded delete waits this long at most for the ingest watermark to pass its arrival (locally it moves every
+# 0.3 s), then answers 503 rather than check an audit that may not hold every request answered before it. A
+# few seconds: the caller is waiting, and API Gateway's integration timeout is 29 s. Its reads back off from
+# the first pause, doubling to the last, so a slow watermark costs a handful of reads, not a busy loop.
+GUARD_WAIT_SECONDS = 5.0
+GUARD_FIRST_PAUSE_SECONDS = 0.05
+GUARD_LONGEST_PAUSE_SECONDS = 1.0
+# What a refused guarded delete tells its caller to wait before trying again.
+GUARD_RETRY_AFTER_SECONDS = 5
+
 # A revoked key stays readable to /verify ("revoked") and to investigators for this long, then TTL purges it.
 REVOKED_RETENTION_SECONDS = 30 * 24 * 3600
 

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from archie_keys.app.authorization_witness import AuthorizationWitness
 from archie_keys.app.verification import KeyVerifier, VerifiedKey
 from archie_keys.aws.metrics import DecisionMetrics
 from archie_keys.domain.audit import PROVEN_REFUSALS, UNDECIDED_MESSAGE
@@ -149,13 +150,15 @@ def authorize(
     verifier: KeyVerifier,
     decisions: DecisionMetrics | None = None,
     usage_namespace: str | None = None,
+    witness: AuthorizationWitness | None = None,
 ) -> dict[str, Any]:
     """Decide one REQUEST authorizer event: an Allow, a Deny (a refused key), or raise (module docstring).
     Each refusal is one metric line (`decisions`): Refused with its reason ("error" when undecided); an
     accepted decision writes nothing (Lambda's Invocations minus Errors count those), except for an
     environment's bootstrap admin key: BootstrapKeyUsed, whose alarm pages (break-glass, docs/operations.md).
     `usage_namespace` (the stack's name) names the usage plans' API keys: with it, every Allow carries a
-    usageIdentifierKey."""
+    usageIdentifierKey. A key's Allow is recorded by `witness` first (app.authorization_witness): unrecorded,
+    it is not given (undecided)."""
     token = bearer_token(event.get("headers"), event.get("multiValueHeaders"))
     stage_variables = event.get("stageVariables") or {}
     project, environment = stage_variables.get("project"), stage_variables.get("environment")
@@ -179,6 +182,9 @@ def authorize(
         if verified.break_glass and decisions is not None:
             identity = verified.identity
             decisions.break_glass(identity.key_id, identity.project, identity.environment)
+        if witness is not None:
+            identity = verified.identity
+            witness.authorized(identity.project, identity.environment, identity.key_id)
         return authorizer_response(verified, arn_prefix, data_api, usage_namespace)
     except KeyRefusedError as refusal:
         if decisions is not None:

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from archie_keys.app.services import AppConfig, HasherProvider, NoAudit
 from archie_keys.app.verification import KeyVerifier, VerifierConfig
+from archie_keys.domain.authorization_witness import WitnessBounds
 from archie_keys.domain.hashing import KeyHasher
 from archie_keys.edge.settings import Settings, load_settings
 
 if TYPE_CHECKING:
+    from archie_keys.app.authorization_witness import AuthorizationWitness
     from archie_keys.app.compaction import AuditCompactor
     from archie_keys.app.ingest import AuditIngest
     from archie_keys.app.key_tags import TagKeyProvider, TagKeys
@@ -30,6 +32,7 @@ if TYPE_CHECKING:
     from archie_keys.aws.environment_rate import EnvironmentRateLimiter
     from archie_keys.aws.flush_coordination import FlushCoordinator
     from archie_keys.aws.idempotency import IdempotencyStore
+    from archie_keys.aws.ingest_watermarks import IngestWatermarks
     from archie_keys.aws.invoker import AsyncInvoker
     from archie_keys.aws.key_event_channels import DeliveryQueue, KeyEventBus
     from archie_keys.aws.key_store import KeyStore
@@ -66,6 +69,12 @@ class AwsServices:
             revocation_stale_seconds=self.settings.revocation_stale_seconds,
             expiry_flush_function=self.settings.expiry_flush_function_arn,
             oidc_allow_loopback_http=bool(self.settings.oidc_allow_loopback_http),
+            witness=WitnessBounds(
+                result_ttl_seconds=self.settings.authorizer_result_ttl_seconds,
+                coalesce_seconds=self.settings.authorizer_witness_seconds,
+                answer_seconds=self.settings.authorizer_answer_seconds,
+                in_force_since=since if (since := self.settings.authorizer_witness_since) >= 0 else None,
+            ),
         )
 
     @cached_property
@@ -150,7 +159,14 @@ class AwsServices:
             self.flusher.stage_environments,
             on_batch_lag=self.metrics.audit_lag,
             arrival_bucket_seconds=self.settings.audit_arrival_bucket_seconds,
+            watermarks=self.ingest_watermarks,
         )
+
+    @cached_property
+    def ingest_watermarks(self) -> IngestWatermarks:
+        from archie_keys.aws.ingest_watermarks import IngestWatermarks
+
+        return IngestWatermarks(self.settings.audit_table, self.dynamodb)
 
     @cached_property
     def compactor(self) -> AuditCompactor:
@@ -353,6 +369,13 @@ class AwsServices:
         from archie_keys.domain.paging import PagingTokens
 
         return PagingTokens(self.hasher().derive(b"paging-tokens"))
+
+    @cached_property
+    def witness(self) -> AuthorizationWitness:
+        """The authorizer's record of the keys it authorizes, written on the decision path's client."""
+        from archie_keys.app.authorization_witness import AuthorizationWitness
+
+        return AuthorizationWitness(self.verifier.store, self.settings.authorizer_witness_seconds)
 
     @cached_property
     def verifier(self) -> KeyVerifier:

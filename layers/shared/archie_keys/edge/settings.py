@@ -74,6 +74,22 @@ class Settings:
     # more key blocks to pay for (`make cost`).
     audit_arrival_bucket_seconds: float = _bounded(60.0, 0.05, 600)
     audit_settle_seconds: float = _bounded(60.0, 0, 600)
+    # Whose delivery attestations move the ingest watermark (domain.ingest_watermark): "local", the local
+    # stack's log deliverer, which sets it. Deployed, none: CloudWatch Logs attests nothing, and an attestation
+    # in a delivery is ignored, so nothing that can invoke the ingest can make a guarded delete pass.
+    audit_trusted_deliverer: str = ""
+    # The authorizer as witness (domain.authorization_witness). API Gateway's authorizer cache serves an answer
+    # this long at most: the stack's AuthorizerResultTtl, which every protected API's stage must not exceed.
+    authorizer_result_ttl_seconds: float = _bounded(300.0, 0, 3600)
+    # An instance records a key's authorization at most once per this many seconds (one write per key per
+    # interval per warm instance: `make cost`); a guarded delete's window widens by as much.
+    authorizer_witness_seconds: float = _bounded(60.0, 0, 3600)
+    # How long after recording an authorization its answer may still reach API Gateway's cache: the
+    # authorizer's timeout (template.yaml, Globals.Function.Timeout; a test holds them together).
+    authorizer_answer_seconds: float = _bounded(10.0, 0, 900)
+    # From when (epoch seconds) every authorizer version in service records authorizations; negative: not
+    # yet, and a guarded delete relies on the audit alone (on AWS: 503). The template's AuthorizerWitnessSince.
+    authorizer_witness_since: float = _bounded(-1.0, -1)
     expiry_schedule_group: str = ""
     expiry_schedule_role_arn: str = ""
     expiry_flush_function_arn: str = ""
