@@ -244,3 +244,27 @@ def test_a_roll_read_before_a_change_and_committed_after_it_is_refused(api, admi
         with pytest.raises(TransactionRefused) as refused:
             services.transactions.commit([services.store.key_roll_write(stale, {"rolled_to": "A" * 12})])
         assert refused.value.labels == ["rolled_key"]
+
+
+def test_an_owner_narrows_and_widens_a_keys_allow_list_and_verify_follows(api, admin_key, roles) -> None:
+    key = make_key(api, admin_key)
+    url = f"{KEYS}/{key['key_id']}"
+
+    def code(address: str) -> str:
+        return str(api("POST", VERIFY, admin_key, {"key": key["key"], "source_ip": address}).body.get("code"))
+
+    assert code("192.0.2.1") == "valid"
+    narrowed = api("PATCH", url, admin_key, {"allowed_cidrs": ["10.0.0.0/8"]})
+    assert narrowed.status == 200 and narrowed.body["allowed_cidrs"] == ["10.0.0.0/8"], narrowed.body
+    assert (code("10.1.2.3"), code("192.0.2.1")) == ("valid", "source_ip_not_allowed")
+
+    widened = api("PATCH", url, admin_key, {"allowed_cidrs": []})
+    assert widened.status == 200 and widened.body["allowed_cidrs"] == []
+    assert code("192.0.2.1") == "valid"
+    changes = [e["details"].get("allowed_cidrs") for e in events_of(api, admin_key, key["key_id"])]
+    assert changes == [{"old": ["10.0.0.0/8"], "new": []}, {"old": [], "new": ["10.0.0.0/8"]}]  # newest first
+
+    for bad in (["10.0.0.0/33"], None, [f"10.0.{i}.0/24" for i in range(17)]):
+        refused = api("PATCH", url, admin_key, {"allowed_cidrs": bad})
+        assert refused.status == 422 and str(refused.body["field"]).startswith("allowed_cidrs"), refused.body
+    assert api("GET", url, admin_key).body["allowed_cidrs"] == []

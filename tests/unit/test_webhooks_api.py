@@ -374,3 +374,20 @@ def test_a_mass_revocation_sends_key_revoked_for_each_key_it_revokes(api, admin_
     events = [json.loads(body) for _, body, _ in got.got]
     assert sorted(e["data"]["key_id"] for e in events) == sorted(k["key_id"] for k in tenant)
     assert {(e["type"], e["data"]["reason"]) for e in events} == {("key.revoked", "offboarding")}
+
+
+def test_a_patch_sends_key_updated_naming_the_fields_it_changed(api, admin_key, receiver, queues) -> None:
+    got, url = receiver
+    reader_role(api, admin_key)
+    register(api, admin_key, url, ["key.updated"])
+    created = api("POST", KEYS, admin_key, {"name": "billing ci", "roles": ["reader"]}).body
+    changed = api("PATCH", f"{KEYS}/{created['key_id']}", admin_key, {"name": "billing ci (old)", "enabled": False})
+    assert changed.status == 200, changed.body
+    assert api("PATCH", f"{KEYS}/{created['key_id']}", admin_key, {"enabled": False}).status == 200  # no change
+    deadline = time.monotonic() + 5
+    while not got.got and time.monotonic() < deadline:
+        queues.poll_once()
+    events = [json.loads(body) for _, body, _ in got.got]
+    assert [(e["type"], e["data"]["key_id"], e["data"]["changed"]) for e in events] == [
+        ("key.updated", created["key_id"], ["enabled", "name"])
+    ]

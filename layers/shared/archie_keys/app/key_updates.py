@@ -73,6 +73,17 @@ def _store_enabled(enabled: bool, caller: Identity, now: float) -> Stored:
     return Stored({"disabled_at": to_iso(now), "disabled_by": caller.key_id})
 
 
+def _store_allowed_cidrs(cidrs: list[str], caller: Identity, now: float) -> Stored:
+    # As a create stores it: no attribute for "anywhere".
+    return Stored({"allowed_cidrs": list(cidrs)}) if cidrs else Stored({}, ("allowed_cidrs",))
+
+
+def _widens_network(old: list[str], new: list[str]) -> bool:
+    # [] is anywhere: nothing is wider. Otherwise any range not already listed may admit an address that was
+    # refused (checked as a create is, though it grants no permission).
+    return bool(old) and (not new or bool(set(new) - set(old)))
+
+
 UPDATABLE: dict[str, Updatable] = {
     "name": Updatable(
         current=lambda record: record.get("name"),
@@ -96,6 +107,13 @@ UPDATABLE: dict[str, Updatable] = {
         store=_store_expiry,
         widens=lambda old, new: new is None or (old is not None and new > old),
         shown=lambda epoch: to_iso(epoch) if epoch is not None else None,
+    ),
+    # The canonical list (the edge parses it, domain.network); [] for anywhere. Cached decisions stay correct:
+    # API Gateway's cache is keyed on the address, and the change is flushed as any other.
+    "allowed_cidrs": Updatable(
+        current=lambda record: list(record.get("allowed_cidrs") or []),
+        store=_store_allowed_cidrs,
+        widens=_widens_network,
     ),
     # Enabling gives the key back what it could do; disabling only takes away.
     "enabled": Updatable(
@@ -189,7 +207,7 @@ def update_key(services: Services, caller: Identity, command: UpdateKey) -> KeyU
     commit_change(services, writes, {"key": changed})
     updated = {name: value for name, value in {**record, **sets}.items() if name not in removes}
     updated["revision"] = int(record.get("revision", 0)) + 1
-    # Webhooks and the events bus hear the change once it is committed, with the audit's details (names and
-    # old/new values, context values never).
-    emit_key_event(services, "key.updated", updated, caller.key_id, _audit_details(changes), now)
+    # Webhooks and the events bus hear the change once it is committed: the names of the fields changed
+    # (docs/webhooks.md; the audit event holds their old and new values).
+    emit_key_event(services, "key.updated", updated, caller.key_id, {"changed": sorted(changes)}, now)
     return KeyUpdate(updated, services.flusher.revoke_everywhere(place.project, place.environment))

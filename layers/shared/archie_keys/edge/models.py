@@ -320,7 +320,7 @@ class RollKeyBody(IdempotentBody):
 
 
 # The fields of a PATCH that may not be null (only expires_at may: "never expires").
-_NOT_NULLABLE = ("name", "roles", "context", "enabled")
+_NOT_NULLABLE = ("name", "roles", "context", "enabled", "allowed_cidrs")
 
 
 def _patch_schema(schema: dict[str, Any]) -> None:
@@ -348,6 +348,7 @@ class UpdateKeyBody(StrictModel):
     enabled: StrictBool | None = Field(
         default=None, description="false: refused everywhere (reason `disabled`) until set true again"
     )
+    allowed_cidrs: AllowedCidrs | None = Field(default=None, description="the new allow-list; [] for anywhere")
 
     @field_validator(*_NOT_NULLABLE, mode="before")
     @classmethod
@@ -370,7 +371,10 @@ class UpdateKeyBody(StrictModel):
             raise ValidationFailedError(
                 f"name at least one field to change: {', '.join(type(self).model_fields)}", field="body"
             )
-        return UpdateKey(place, key_id, {name: getattr(self, name) for name in named})
+        changes = {name: getattr(self, name) for name in named}
+        if "allowed_cidrs" in changes:
+            changes["allowed_cidrs"] = list(checked_allowed_cidrs(changes["allowed_cidrs"]))
+        return UpdateKey(place, key_id, changes)
 
 
 class VerifyBody(StrictModel):
