@@ -65,6 +65,12 @@ def valid_body(method: str, template: str, acme_key: str) -> Any:
             "subject": "repo:acme/billing:ref:refs/heads/main",
             "roles": ["admin"],
         }
+    if template.endswith("/keys/{key_id}") and method == "PATCH":
+        return {"name": "intruder"}
+    if template.endswith("/webhooks/{name}") and method == "PUT":
+        return {"url": "https://hooks.example.com/archie", "events": ["key.created"]}
+    if template.endswith("/redrive"):
+        return {}
     if template.endswith("/keys/revocations"):
         return {"context": {}, "reason": "every key of another environment"}
     return None
