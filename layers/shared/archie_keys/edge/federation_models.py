@@ -24,7 +24,7 @@ class TrustPolicyBody(StrictModel):
                     "audience": "archie-keys",
                     "subject": "repo:acme/billing:ref:refs/heads/main",
                     "claims": {"workflow": "deploy"},
-                    "roles": ["deployer"],
+                    "roles": ["admin"],
                     "context": {"tenant": "t-17"},
                     "max_ttl_seconds": 900,
                 }
