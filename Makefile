@@ -34,7 +34,7 @@ THREADS ?= 16
 
 .PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible unit infrastructure integration e2e \
 	fuzz openapi docs bench bench-ip-cache cost load load-smoke mutate bootstrap secret clean browser deploy-dashboard \
-	redrive audit-skipped pepper-status pepper-rotate pepper-retire replay-revocations oidc-issuer oidc-token
+	redrive audit-skipped pepper-status pepper-rotate pepper-retire replay-revocations oidc-issuer oidc-token shell-tools
 
 install: $(STAMP)
 
@@ -105,7 +105,7 @@ unit: install
 infrastructure: install build-if-possible
 	ARCHIE_BUILD_DIR=$(if $(PYTHON313),$(BUILD_DIR)) $(PYTEST) tests/infrastructure -q
 
-integration: install
+integration: install shell-tools
 	$(PYTEST) tests/integration -q
 
 e2e: install browser
@@ -117,6 +117,14 @@ browser:
 	  echo "installing Debian's chromium for the browser tests"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
+## Debian's curl and jq: the integration tier runs the README's shell examples, which use them.
+shell-tools:
+	@missing="$$(for tool in curl jq; do command -v $$tool >/dev/null 2>&1 || echo $$tool; done)"; \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian's $$missing for the README's examples" >&2; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi; fi
 
 ## Schemathesis against the local stack's /openapi.json (FUZZ_EXAMPLES per operation, default 12; about a minute).
 fuzz: install
