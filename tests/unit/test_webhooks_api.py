@@ -391,3 +391,28 @@ def test_a_patch_sends_key_updated_naming_the_fields_it_changed(api, admin_key, 
     assert [(e["type"], e["data"]["key_id"], e["data"]["changed"]) for e in events] == [
         ("key.updated", created["key_id"], ["enabled", "name"])
     ]
+
+
+def test_a_patched_expiry_moves_the_keys_expiry_notices(aws, api, admin_key, receiver, queues) -> None:
+    got, url = receiver
+    reader_role(api, admin_key)
+    register(api, admin_key, url, ["key.expiring"])
+    first = int(time.time()) + 8 * 86_400
+    created = api("POST", KEYS, admin_key, {"name": "ci", "roles": ["reader"], "expires_at": iso(first)}).body
+    later = first + 10 * 86_400
+    moved = api("PATCH", f"{KEYS}/{created['key_id']}", admin_key, {"expires_at": iso(later)})
+    assert moved.status == 200, moved.body
+    scheduler = boto3.client("scheduler")
+    group = aws.environment["EXPIRY_SCHEDULE_GROUP"]
+    name = next(
+        s["Name"]
+        for s in scheduler.list_schedules(GroupName=group)["Schedules"]
+        if s["Name"].startswith(f"notice-{created['key_id']}-1d")
+    )
+    schedule = scheduler.get_schedule(GroupName=group, Name=name)
+    assert schedule["ScheduleExpression"] == f"at({iso((later - 86_400) // 60 * 60)[:-1]})"  # the new moment
+    notice = json.loads(schedule["Target"]["Input"])
+    expiry = in_process_functions()["ExpiryFlushFunction"]
+    assert expiry.invoke(notice) == {"key_id": created["key_id"], "sent": "key.expiring"}  # as the key now is
+    assert queues.poll_once() == 1
+    assert json.loads(got.got[0][1])["data"]["expires_at"] == moved.body["expires_at"]

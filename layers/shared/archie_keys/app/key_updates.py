@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archie_keys.app.commands import UpdateKey
+from archie_keys.app.expiry_notices import schedule_notices
 from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.keys import (
     check_authorizer_budget,
@@ -210,4 +211,8 @@ def update_key(services: Services, caller: Identity, command: UpdateKey) -> KeyU
     # Webhooks and the events bus hear the change once it is committed: the names of the fields changed
     # (docs/webhooks.md; the audit event holds their old and new values).
     emit_key_event(services, "key.updated", updated, caller.key_id, {"changed": sorted(changes)}, now)
+    if "expires_at" in changes:
+        # Its expiry notices follow the new expiry (none for a key that no longer expires: the old ones find
+        # the expiry changed and send nothing).
+        schedule_notices(services, updated)
     return KeyUpdate(updated, services.flusher.revoke_everywhere(place.project, place.environment))

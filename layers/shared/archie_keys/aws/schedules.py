@@ -187,4 +187,7 @@ def put_notice(
     except Exception as error:
         if aws_error_code(error) != "ConflictException":
             raise
+        # The key's notice of that day exists: its expiry was changed (a PATCH). Moved to the new moment, with
+        # the new expiry in its event (the old one would find the key changed and send nothing).
+        schedules.client.update_schedule(**request)
     return True
