@@ -18,7 +18,9 @@ from tests.infrastructure.test_template import of_type
 KEYS_TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
 # The keys-table attributes each function may write, and nothing else (dynamodb:Attributes).
 OWNED_ATTRIBUTES = {
-    "AuthorizerFunctionRole": {"pk", "sk", "hash", "hash_params", "pepper_version"},
+    # Its rehash, and its record of when it last let a key through (the SEEN# item: authorized_epoch and the
+    # item's purge time; app.authorization_witness), which a guarded delete reads.
+    "AuthorizerFunctionRole": {"pk", "sk", "hash", "hash_params", "pepper_version", "authorized_epoch", "purge_epoch"},
     "VerifyFunctionRole": {"pk", "sk", "hash", "hash_params", "pepper_version"},
     "AuditCompactFunctionRole": {"pk", "sk", "last_used_at"},
     # A delivery's record (app.webhook_records) and a webhook disabled by its receiver's 410: never a key's
@@ -50,6 +52,8 @@ MANAGEMENT_WRITERS = {
     "CreateKeyFunctionRole",
     "DeleteKeyFunctionRole",
     "RollKeyFunctionRole",
+    # A PATCH: the key, its roles' counts and its key.updated event in one transaction (app.key_updates).
+    "UpdateKeyFunctionRole",
     "RolesFunctionRole",
     "EnvironmentsFunctionRole",
     "SecretScanningFunctionRole",
@@ -219,7 +223,9 @@ def test_flushing_is_allowed_on_authorizer_caches_only_and_the_registry_is_read_
     assert all("protected-apis" in r["Fn::Sub"] for r in read["Resource"])
     readers = {r["Ref"] for r in resources["ReadProtectedApisPolicy"]["Properties"]["Roles"]}
     flushers = {r["Ref"] for r in resources["FlushAuthorizerCachePolicy"]["Properties"]["Roles"]}
-    assert flushers | {"AuditIngestFunctionRole"} == readers
+    # Beside the flushers: the ingest (which stages are protected), and the functions that put a key with limits
+    # in a usage plan covering every registered stage (create, and the usage answer's plan lookup).
+    assert flushers | {"AuditIngestFunctionRole", "CreateKeyFunctionRole", "KeyUsageFunctionRole"} == readers
     assert "flush-targets" not in json.dumps(cloudformation)
 
 
