@@ -354,3 +354,28 @@ def test_every_allow_names_the_usage_plan_api_key_of_the_keys_chain_or_the_share
     plans = limits_stack.sample.gateway.api.usage_plans
     declared = next(key.value for key in plans.keys.values() if key.name == "archie-local/unlimited")
     assert shared == declared == "akunlimitedusagekeyarchielocal"
+
+
+def test_a_revocation_whose_chain_cannot_be_read_after_it_committed_still_answers_and_flushes(
+    limits_stack: LimitsStack, admin_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a key with limits rolled into a successor, and DynamoDB failing to read that successor
+    from archie_keys.aws.key_store import KeyStore
+
+    key = limits_stack.create(admin_key, limits={"rate_per_second": 5}).body
+    rolled = limits_stack.management("POST", f"{KEYS}/{key['key_id']}/roll", admin_key, {"grace_seconds": 300}).body
+    assert limits_stack.orders(key["key"]) == [200]
+    real_get_key = KeyStore.get_key
+
+    def get_key(self: KeyStore, project: str, environment: str, key_id: str, **kwargs: Any) -> Any:
+        if key_id == rolled["key_id"]:
+            raise ConnectionError("DynamoDB unreachable")
+        return real_get_key(self, project, environment, key_id, **kwargs)
+
+    monkeypatch.setattr(KeyStore, "get_key", get_key)
+    # When the old key is deleted (the chain's liveness is read only after the revocation committed)
+    reply = limits_stack.management("DELETE", f"{KEYS}/{key['key_id']}", admin_key)
+    # Then the committed revocation is answered as one, is in force at once, and the chain's API key is kept
+    assert reply.status in (202, 204), reply.body
+    assert limits_stack.orders(key["key"]) == [403]
+    assert f"archie-local/{key['key_id']}" in limits_stack.api_keys()
