@@ -270,21 +270,7 @@ def test_when_the_accounts_api_keys_are_used_up_a_key_with_limits_is_refused_409
     assert [key for key in listed if key["name"] == "limited"] == []
 
 
-# --- changing a stored key's allow-list and limits (for PATCH /keys/{key_id}) ---------------------------------
-
-
-def test_a_change_of_allow_list_is_validated_and_given_as_the_fields_to_set() -> None:
-    from archie_keys.app.key_limits import allowed_cidrs_change
-    from archie_keys.domain.errors import ValidationFailedError
-
-    assert allowed_cidrs_change({}, ["10.0.0.5", "2001:DB8::/32"]) == {
-        "allowed_cidrs": ["10.0.0.5/32", "2001:db8::/32"]
-    }
-    assert allowed_cidrs_change({}, []) == {"allowed_cidrs": None}  # removed: anywhere
-    assert allowed_cidrs_change({}, None) == {"allowed_cidrs": None}
-    with pytest.raises(ValidationFailedError) as refused:
-        allowed_cidrs_change({}, ["10.0.0.5/8"])
-    assert refused.value.field == "allowed_cidrs.0"
+# --- changing a stored key's limits (for PATCH /keys/{key_id}, once it takes them) -----------------------------
 
 
 def test_a_change_of_limits_moves_the_chain_to_its_plan_before_anything_is_committed(
