@@ -329,7 +329,7 @@ def test_on_a_stage_that_does_not_declare_its_cache_keyed_on_the_address_a_key_w
 def test_every_allow_names_the_usage_plan_api_key_of_the_keys_chain_or_the_shared_one(
     aws: Any, limits_stack: LimitsStack, admin_key: str
 ) -> None:
-    from archie_keys.domain.rate_limits import usage_identifier
+    from archie_keys.domain.usage_keys import usage_identifier
 
     limited = limits_stack.create(admin_key, limits={"rate_per_second": 2}).body
     plain = limits_stack.create(admin_key).body
