@@ -35,7 +35,7 @@ from archie_keys.aws.cache_flush import FlushReport
 from archie_keys.domain import limits
 from archie_keys.domain.clock import from_iso, now_epoch, to_iso
 from archie_keys.domain.errors import ConflictError
-from archie_keys.domain.identity import Identity
+from archie_keys.domain.identity import BREAK_GLASS_FIELD, Identity, is_break_glass
 from archie_keys.domain.rate_limits import limits_of
 
 
@@ -76,6 +76,8 @@ def roll_key(
         command.replace_secret,
     )
     extra: dict[str, Any] = {"rolled_from": key_id}
+    if is_break_glass(old):
+        extra[BREAK_GLASS_FIELD] = True  # the break-glass credential rotated: its use still pages
     if ticket is not None:
         extra["idempotency_id"] = ticket.request.record_id
     allowed = tuple(old.get("allowed_cidrs") or ()) if command.allowed_cidrs is None else command.allowed_cidrs
