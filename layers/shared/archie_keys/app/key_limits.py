@@ -23,17 +23,13 @@ from archie_keys.app.services import Services
 from archie_keys.aws.dynamo import aws_error_code
 from archie_keys.domain.errors import ConflictError
 from archie_keys.domain.rate_limits import Limits, QuotaUsage, limits_of, parse_limits
+from archie_keys.domain.usage_keys import lineage_of
 
 logger = logging.getLogger("archie_keys.key_limits")
 
 # API Gateway's answer when the account's API keys (10,000 per region, not raised) or usage plans (300,
 # raisable) are used up: not an outage a retry fixes, so 409 saying so rather than 503.
 _CAPACITY_CODES = frozenset({"LimitExceededException"})
-
-
-def lineage_of(record: dict[str, Any]) -> str:
-    """The rotation chain a key belongs to: its first key's id (a roll carries it over)."""
-    return str(record.get("lineage_id") or record["key_id"])
 
 
 def attach_limits(services: Services, lineage_id: str, limits: Limits) -> None:

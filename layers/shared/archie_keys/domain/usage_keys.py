@@ -8,6 +8,14 @@ needs only these names: its cold start imports this module, not the parsing and 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+
+def lineage_of(record: Mapping[str, Any]) -> str:
+    """The rotation chain a stored key belongs to: its first key's id (a roll carries it over as `lineage_id`),
+    whose API key carries the chain's bucket and quota."""
+    return str(record.get("lineage_id") or record["key_id"])
 
 
 def usage_identifier(namespace: str, lineage_id: str | None) -> str:
