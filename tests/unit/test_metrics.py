@@ -104,6 +104,24 @@ def test_every_use_of_the_bootstrap_admin_key_is_a_metric_line_its_alarm_pages_o
     assert (alarm["MetricName"], alarm["Threshold"], alarm["EvaluationPeriods"]) == ("BootstrapKeyUsed", 0, 1)
 
 
+def test_the_bootstrap_admin_key_rolled_is_still_break_glass_and_its_successor_pages(
+    aws, admin_key, api, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Given the environment's bootstrap admin key, rolled (by itself) into a successor
+    authorizer = FunctionRegistry(aws.functions)["AuthorizerFunction"]
+    keys = "/projects/demo/environments/dev/keys"
+    old_id = admin_key.split("_")[-1][:12]
+    rolled = api("POST", f"{keys}/{old_id}/roll", admin_key, {"grace_seconds": 0}).body
+    other = api("POST", keys, rolled["key"], {"name": "not break-glass", "roles": ["admin"]}).body
+    capsys.readouterr()
+    # When the successor, and an admin key it made, are used
+    authorizer.invoke(authorizer_event(rolled["key"]))
+    authorizer.invoke(authorizer_event(other["key"]))
+    # Then the successor's use pages as the bootstrap key's did; the other admin key's does not
+    lines = emf_lines(capsys.readouterr().out)
+    assert [(decision(d)[0], d["key_id"]) for d in lines] == [("BootstrapKeyUsed", rolled["key_id"])]
+
+
 def test_a_failure_is_refused_with_reason_error_so_the_alarm_can_tell_it_from_a_refusal(aws, admin_key, api) -> None:
     from archie_keys.edge.authorizer import authorize
     from archie_keys.edge.composition import get_services

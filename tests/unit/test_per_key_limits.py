@@ -270,21 +270,7 @@ def test_when_the_accounts_api_keys_are_used_up_a_key_with_limits_is_refused_409
     assert [key for key in listed if key["name"] == "limited"] == []
 
 
-# --- changing a stored key's allow-list and limits (for PATCH /keys/{key_id}) ---------------------------------
-
-
-def test_a_change_of_allow_list_is_validated_and_given_as_the_fields_to_set() -> None:
-    from archie_keys.app.key_limits import allowed_cidrs_change
-    from archie_keys.domain.errors import ValidationFailedError
-
-    assert allowed_cidrs_change({}, ["10.0.0.5", "2001:DB8::/32"]) == {
-        "allowed_cidrs": ["10.0.0.5/32", "2001:db8::/32"]
-    }
-    assert allowed_cidrs_change({}, []) == {"allowed_cidrs": None}  # removed: anywhere
-    assert allowed_cidrs_change({}, None) == {"allowed_cidrs": None}
-    with pytest.raises(ValidationFailedError) as refused:
-        allowed_cidrs_change({}, ["10.0.0.5/8"])
-    assert refused.value.field == "allowed_cidrs.0"
+# --- changing a stored key's limits (for PATCH /keys/{key_id}, once it takes them) -----------------------------
 
 
 def test_a_change_of_limits_moves_the_chain_to_its_plan_before_anything_is_committed(
@@ -343,7 +329,7 @@ def test_on_a_stage_that_does_not_declare_its_cache_keyed_on_the_address_a_key_w
 def test_every_allow_names_the_usage_plan_api_key_of_the_keys_chain_or_the_shared_one(
     aws: Any, limits_stack: LimitsStack, admin_key: str
 ) -> None:
-    from archie_keys.domain.rate_limits import usage_identifier
+    from archie_keys.domain.usage_keys import usage_identifier
 
     limited = limits_stack.create(admin_key, limits={"rate_per_second": 2}).body
     plain = limits_stack.create(admin_key).body
@@ -354,3 +340,28 @@ def test_every_allow_names_the_usage_plan_api_key_of_the_keys_chain_or_the_share
     plans = limits_stack.sample.gateway.api.usage_plans
     declared = next(key.value for key in plans.keys.values() if key.name == "archie-local/unlimited")
     assert shared == declared == "akunlimitedusagekeyarchielocal"
+
+
+def test_a_revocation_whose_chain_cannot_be_read_after_it_committed_still_answers_and_flushes(
+    limits_stack: LimitsStack, admin_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a key with limits rolled into a successor, and DynamoDB failing to read that successor
+    from archie_keys.aws.key_store import KeyStore
+
+    key = limits_stack.create(admin_key, limits={"rate_per_second": 5}).body
+    rolled = limits_stack.management("POST", f"{KEYS}/{key['key_id']}/roll", admin_key, {"grace_seconds": 300}).body
+    assert limits_stack.orders(key["key"]) == [200]
+    real_get_key = KeyStore.get_key
+
+    def get_key(self: KeyStore, project: str, environment: str, key_id: str, **kwargs: Any) -> Any:
+        if key_id == rolled["key_id"]:
+            raise ConnectionError("DynamoDB unreachable")
+        return real_get_key(self, project, environment, key_id, **kwargs)
+
+    monkeypatch.setattr(KeyStore, "get_key", get_key)
+    # When the old key is deleted (the chain's liveness is read only after the revocation committed)
+    reply = limits_stack.management("DELETE", f"{KEYS}/{key['key_id']}", admin_key)
+    # Then the committed revocation is answered as one, is in force at once, and the chain's API key is kept
+    assert reply.status in (202, 204), reply.body
+    assert limits_stack.orders(key["key"]) == [403]
+    assert f"archie-local/{key['key_id']}" in limits_stack.api_keys()

@@ -16,10 +16,10 @@ from archie_keys.domain.rate_limits import (
     parse_limits,
     period_bounds,
     quota_usage,
-    usage_identifier,
     usage_plan_name,
     used_in_period,
 )
+from archie_keys.domain.usage_keys import usage_identifier
 
 
 def at(text: str) -> float:

@@ -13,7 +13,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from archie_keys.aws.usage_plans import UsagePlanLimits
-from archie_keys.domain.rate_limits import parse_limits, usage_identifier
+from archie_keys.domain.rate_limits import parse_limits
+from archie_keys.domain.usage_keys import usage_identifier
 from archie_local.control_plane import control_plane
 from archie_local.gateway import Gateway
 from archie_local.http_server import HttpService

@@ -9,8 +9,9 @@ repeats safely; if it fails (API Gateway throttled or unreachable), nothing is c
 503 with Retry-After. If the transaction then fails, the API key it made stays in its plan with no live key
 behind it: it admits nothing (the authorizer refuses first) and is reused by a retry with the same chain.
 
-`allowed_cidrs_change` and `limits_change` validate and prepare a change of one field of a stored key, for
-PATCH /keys/{key_id}: each returns the record fields to set (None: remove the field).
+`limits_change` validates and prepares a change of a stored key's limits, for PATCH /keys/{key_id} once it
+takes `limits` (docs/limits.md): the record fields to set (None: remove the field). PATCH changes
+`allowed_cidrs` through app.key_updates, as its other fields.
 """
 
 from __future__ import annotations
@@ -21,19 +22,14 @@ from typing import Any
 from archie_keys.app.services import Services
 from archie_keys.aws.dynamo import aws_error_code
 from archie_keys.domain.errors import ConflictError
-from archie_keys.domain.network import parse_allowed_cidrs
 from archie_keys.domain.rate_limits import Limits, QuotaUsage, limits_of, parse_limits
+from archie_keys.domain.usage_keys import lineage_of
 
 logger = logging.getLogger("archie_keys.key_limits")
 
 # API Gateway's answer when the account's API keys (10,000 per region, not raised) or usage plans (300,
 # raisable) are used up: not an outage a retry fixes, so 409 saying so rather than 503.
 _CAPACITY_CODES = frozenset({"LimitExceededException"})
-
-
-def lineage_of(record: dict[str, Any]) -> str:
-    """The rotation chain a key belongs to: its first key's id (a roll carries it over)."""
-    return str(record.get("lineage_id") or record["key_id"])
 
 
 def attach_limits(services: Services, lineage_id: str, limits: Limits) -> None:
@@ -63,14 +59,6 @@ def limits_fields(services: Services, lineage_id: str, limits: Limits | None) ->
 
 def allowed_cidrs_fields(allowed_cidrs: tuple[str, ...]) -> dict[str, Any]:
     return {"allowed_cidrs": list(allowed_cidrs)} if allowed_cidrs else {}
-
-
-def allowed_cidrs_change(record: dict[str, Any], value: object) -> dict[str, Any]:
-    """PATCH `allowed_cidrs` of a stored key: the fields to set ({"allowed_cidrs": None} removes the list), or
-    422 naming the entry at fault. No I/O: the authorizer reads the list with the record (within its cache
-    TTL) and API Gateway's cache is keyed on the address, so the change needs only the usual flush."""
-    allowed = parse_allowed_cidrs([] if value is None else value)
-    return {"allowed_cidrs": list(allowed) if allowed else None}
 
 
 def limits_change(services: Services, record: dict[str, Any], value: object) -> dict[str, Any]:

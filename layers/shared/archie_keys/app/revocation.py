@@ -162,7 +162,12 @@ def revoke_key(
     emit_key_event(services, "key.revoked", record, caller.key_id, {"reason": "revoked"}, now)
     forget_idempotent_response(services, record)
     if record.get("limits"):
-        release_usage_key(services, record, _chain_still_live(services, place, record, now))
+        # After the commit, so never raised: a failed read of the chain would answer 5xx for a revoked key and
+        # skip the flush below, and a retried DELETE of a revoked key flushes nothing.
+        after_commit(
+            lambda: release_usage_key(services, record, _chain_still_live(services, place, record, now)),
+            "release the chain's usage-plan API key",
+        )
     # Its expiry's schedule stays: other keys may expire in that second, and one flush more is harmless.
     return Revocation(
         {**record, "revoked_at": to_iso(now)}, services.flusher.revoke_everywhere(place.project, place.environment)

@@ -15,7 +15,7 @@ from archie_keys.app.delivery import delivered, delivery_preview, plan_delivery,
 from archie_keys.app.expiry_notices import schedule_notices
 from archie_keys.app.idempotent import Ticket
 from archie_keys.app.key_events import emit_key_event
-from archie_keys.app.key_limits import allowed_cidrs_fields, limits_fields, lineage_of
+from archie_keys.app.key_limits import allowed_cidrs_fields, limits_fields
 from archie_keys.app.keys import (
     check_expiry,
     check_secret_name,
@@ -35,8 +35,9 @@ from archie_keys.aws.cache_flush import FlushReport
 from archie_keys.domain import limits
 from archie_keys.domain.clock import from_iso, now_epoch, to_iso
 from archie_keys.domain.errors import ConflictError
-from archie_keys.domain.identity import Identity
+from archie_keys.domain.identity import BREAK_GLASS_FIELD, Identity, is_break_glass
 from archie_keys.domain.rate_limits import limits_of
+from archie_keys.domain.usage_keys import lineage_of
 
 
 def _successor_expiry(old: dict[str, Any], command: RollKey, now: float, min_lifetime: int) -> float | None:
@@ -76,6 +77,8 @@ def roll_key(
         command.replace_secret,
     )
     extra: dict[str, Any] = {"rolled_from": key_id}
+    if is_break_glass(old):
+        extra[BREAK_GLASS_FIELD] = True  # the break-glass credential rotated: its use still pages
     if ticket is not None:
         extra["idempotency_id"] = ticket.request.record_id
     allowed = tuple(old.get("allowed_cidrs") or ()) if command.allowed_cidrs is None else command.allowed_cidrs

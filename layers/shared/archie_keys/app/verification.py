@@ -36,6 +36,7 @@ from archie_keys.domain.identity import Identity, is_break_glass
 from archie_keys.domain.keyformat import MalformedKeyError, ParsedKey, has_valid_tag, parse_key
 from archie_keys.domain.limits import NEGATIVE_CACHE_MAX, POSITIVE_CACHE_MAX
 from archie_keys.domain.network import AllowList
+from archie_keys.domain.usage_keys import lineage_of
 
 
 class HasherSource(Protocol):
@@ -267,7 +268,7 @@ class KeyVerifier:
             record.get("expires_epoch"),
             disabled=bool(record.get("disabled_at")),
             allow_list=AllowList.of(record.get("allowed_cidrs")),
-            limits_lineage=str(record.get("lineage_id") or parsed.key_id) if record.get("limits") else None,
+            limits_lineage=lineage_of(record) if record.get("limits") else None,
             break_glass=is_break_glass(record),
         )
 

@@ -2,7 +2,7 @@
 
 One usage plan per distinct `limits` (named by domain.rate_limits.usage_plan_name, found by that name before
 one is made), covering every protected stage; one API key per limited rotation chain (its value is
-domain.rate_limits.usage_identifier, which the authorizer returns as usageIdentifierKey); one shared API key in
+domain.usage_keys.usage_identifier, which the authorizer returns as usageIdentifierKey); one shared API key in
 a plan without limits for every key that has none. Every call can be repeated: an API key that exists is found
 by its name, a key already in its plan is left there, so a retry after a throttled control plane (CreateApiKey:
 5 requests a second per account) converges instead of duplicating.
@@ -23,10 +23,10 @@ from archie_keys.domain.rate_limits import (
     QuotaUsage,
     period_bounds,
     quota_usage,
-    usage_identifier,
     usage_plan_name,
     used_in_period,
 )
+from archie_keys.domain.usage_keys import usage_identifier
 
 _PERIODS = {"day": "DAY", "week": "WEEK", "month": "MONTH"}
 

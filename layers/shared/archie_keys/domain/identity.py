@@ -30,12 +30,18 @@ AUTHORIZER_CONTEXT_FIELDS = ("key_id", "project", "environment", "name", "roles"
 _COMPACT: dict[str, Any] = {"separators": (",", ":"), "sort_keys": True}
 
 
+# Stored on a roll's successor of a break-glass key: the roller, not the bootstrap command, made it, yet it is
+# the same credential rotated, so its use must page as the original's did.
+BREAK_GLASS_FIELD = "break_glass"
+
+
 def is_break_glass(record: Mapping[str, Any]) -> bool:
-    """Whether a stored key is an environment's bootstrap admin key: made by the bootstrap command and holding
-    its every-permission role. Once pipelines federate and people sign in, it is the break-glass credential,
-    and every use of it raises an alarm. (The canary's keys are made by the bootstrap actor too, with a role
-    that grants nothing: they are not.)"""
-    return record.get("created_by") == BOOTSTRAP_ACTOR and BOOTSTRAP_ROLE in (record.get("roles") or ())
+    """Whether a stored key is an environment's bootstrap admin key: made by the bootstrap command (or rolled
+    from such a key, BREAK_GLASS_FIELD) and holding its every-permission role. Once pipelines federate and
+    people sign in, it is the break-glass credential, and every use of it raises an alarm. (The canary's keys
+    are made by the bootstrap actor too, with a role that grants nothing: they are not.)"""
+    made_by_bootstrap = record.get("created_by") == BOOTSTRAP_ACTOR or bool(record.get(BREAK_GLASS_FIELD))
+    return made_by_bootstrap and BOOTSTRAP_ROLE in (record.get("roles") or ())
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,13 @@
 
 API Gateway enforces them (docs/limits.md, "Rate limits and quotas"): each distinct `limits` is one usage plan
 (`usage_plan_name`), a limited key is one API key in it, and the authorizer returns that API key's value as
-`usageIdentifierKey` (`usage_identifier`). Keys without limits share one API key in a plan without limits, so
+`usageIdentifierKey` (domain.usage_keys). Keys without limits share one API key in a plan without limits, so
 they cost nothing more. Periods are calendar periods in UTC: a day from midnight, a week from Monday, a month
 from the 1st.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -182,25 +181,3 @@ def usage_plan_name(namespace: str, limits: Limits | None) -> str:
     if limits.quota is not None:
         parts.append(f"q{limits.quota.limit}{limits.quota.period}")
     return f"{namespace}-" + "-".join(parts)
-
-
-def usage_identifier(namespace: str, lineage_id: str | None) -> str:
-    """The API key value the authorizer returns as usageIdentifierKey: 42 alphanumeric characters (API Gateway
-    takes 20 to 128), unique per stack. `lineage_id` is the id of the first key of a rotation chain, which a roll
-    carries over, so an old key and its successor draw on one bucket and one quota; None is the shared key of
-    every key without limits. Not a credential: with ApiKeySourceType AUTHORIZER no client can present it."""
-    if lineage_id is None:
-        return unlimited_usage_identifier(namespace)
-    return "ak" + hashlib.sha256(f"{namespace}/key/{lineage_id}".encode()).hexdigest()[:40]
-
-
-# The shared API key's value is declared in template.yaml (UnlimitedApiKey), which can only join and split:
-# this prefix and the stack name without its hyphens (API key values are alphanumeric), 20 characters or more.
-UNLIMITED_USAGE_PREFIX = "akunlimitedusagekey"
-
-
-def unlimited_usage_identifier(namespace: str) -> str:
-    """The value of the one API key every key without limits shares (template.yaml's UnlimitedApiKey). Two
-    stacks whose names differ only by hyphens would share it: API Gateway refuses the second one's deployment
-    (API key values are unique per region), loudly."""
-    return UNLIMITED_USAGE_PREFIX + namespace.replace("-", "")

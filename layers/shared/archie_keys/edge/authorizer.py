@@ -37,7 +37,7 @@ from archie_keys.domain.errors import KeyRefusedError
 from archie_keys.domain.keyformat import MalformedKeyError, ParsedKey, parse_key
 from archie_keys.domain.network import source_ip_refusal, stage_keys_cache_on_source_ip
 from archie_keys.domain.policy import build_policy, data_paths, deny_policy, management_paths, stage_arn_prefix
-from archie_keys.domain.rate_limits import usage_identifier
+from archie_keys.domain.usage_keys import usage_identifier
 from archie_keys.edge.log_lines import json_logger
 
 # The logger of the authorizer's log lines (the local stack ships this one to the authorizer's log group).
