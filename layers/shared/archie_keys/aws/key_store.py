@@ -52,6 +52,27 @@ def partition(project: str, environment: str) -> str:
     return f"PROJECT#{project}#ENV#{environment}"
 
 
+def environment_declared_check(table: str, project: str, environment: str) -> Write:
+    """A transaction item refusing the whole change (label `environment`) when the environment is not declared:
+    every change that adds items to a partition (a key, a mass revocation) takes this check with it."""
+    key = to_item({"pk": partition(project, environment), "sk": "ENV"})
+    check = {"TableName": table, "Key": key, "ConditionExpression": "attribute_exists(pk)"}
+    return Write({"ConditionCheck": check}, "environment")
+
+
+def role_count_write(table: str, project: str, environment: str, role: str, delta: int) -> Write:
+    """Move a role's `key_count` by `delta` (the keys that hold it); refused (label `role:<name>`) when the
+    role is gone, so a key never counts on a role deleted at the same moment."""
+    update = {
+        "TableName": table,
+        "Key": to_item({"pk": partition(project, environment), "sk": f"ROLE#{role}"}),
+        "UpdateExpression": "ADD key_count :delta",
+        "ConditionExpression": "attribute_exists(pk)",
+        "ExpressionAttributeValues": to_item({":delta": delta}),
+    }
+    return Write({"Update": update}, f"role:{role}")
+
+
 def row_filter_expression(alternatives: Sequence[dict[str, Any]]) -> tuple[str, dict[str, str], dict[str, Any]] | None:
     """A condition selecting keys whose context matches any alternative (each: every field equal), or None
     when no key can match (a literal that is not a string never equals a context value). Parenthesized only
@@ -338,16 +359,7 @@ class KeyStore:
         or an environment not declared (label `environment`) refuses the whole creation."""
         project, environment = record["project"], record["environment"]
         writes = [
-            Write(
-                {
-                    "ConditionCheck": {
-                        "TableName": self.table,
-                        "Key": self._key(project, environment, "ENV"),
-                        "ConditionExpression": "attribute_exists(pk)",
-                    }
-                },
-                "environment",
-            ),
+            environment_declared_check(self.table, project, environment),
             Write(
                 {
                     "Put": {
@@ -365,21 +377,7 @@ class KeyStore:
         return writes + self._count_writes(project, environment, record["roles"], +1)
 
     def _count_writes(self, project: str, environment: str, roles: Sequence[str], delta: int) -> list[Write]:
-        return [
-            Write(
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": self._key(project, environment, f"ROLE#{name}"),
-                        "UpdateExpression": "ADD key_count :delta",
-                        "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": to_item({":delta": delta}),
-                    }
-                },
-                f"role:{name}",
-            )
-            for name in roles
-        ]
+        return [role_count_write(self.table, project, environment, name, delta) for name in roles]
 
     def get_key(self, project: str, environment: str, key_id: str, *, consistent: bool = True) -> dict[str, Any] | None:
         return self.get(project, environment, f"KEY#{key_id}", consistent=consistent)

@@ -23,7 +23,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from archie_keys.aws.dynamo import Write, aws_error_code, from_item, to_item
-from archie_keys.aws.key_store import REVOCATION_SK_PREFIX, partition, row_filter_expression
+from archie_keys.aws.key_store import (
+    REVOCATION_SK_PREFIX,
+    environment_declared_check,
+    partition,
+    role_count_write,
+    row_filter_expression,
+)
 from archie_keys.aws.revocation_registry import RevocationRegistry
 from archie_keys.domain.errors import ServiceUnavailableError
 from archie_keys.domain.keyformat import KEY_ID_RANDOM_LENGTH, KEY_ID_TIME_LENGTH, encode_base62
@@ -59,16 +65,7 @@ class RevocationStore:
         project, environment, revocation_id = rule["project"], rule["environment"], rule["revocation_id"]
         item = {"pk": partition(project, environment), "sk": REVOCATION_SK_PREFIX + revocation_id, **rule}
         writes = [
-            Write(
-                {
-                    "ConditionCheck": {
-                        "TableName": self.table,
-                        "Key": self._key(project, environment, "ENV"),
-                        "ConditionExpression": "attribute_exists(pk)",
-                    }
-                },
-                "environment",
-            ),
+            environment_declared_check(self.table, project, environment),
             Write(
                 {
                     "Put": {
@@ -251,21 +248,8 @@ class RevocationStore:
             )
             for record in records
         ]
-        for role, count in sorted(Counter(r for record in records for r in record.get("roles", ())).items()):
-            writes.append(
-                Write(
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": self._key(project, environment, f"ROLE#{role}"),
-                            "UpdateExpression": "ADD key_count :delta",
-                            "ConditionExpression": "attribute_exists(pk)",
-                            "ExpressionAttributeValues": to_item({":delta": -count}),
-                        }
-                    },
-                    f"role:{role}",
-                )
-            )
+        held = Counter(role for record in records for role in record.get("roles", ()))
+        writes += [role_count_write(self.table, project, environment, role, -n) for role, n in sorted(held.items())]
         writes.append(
             Write(
                 {
