@@ -26,7 +26,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from archie_keys.aws.dynamo import Write, aws_error_code, from_item, to_item
+from archie_keys.aws.dynamo import Write, conditional_write, from_item, to_item
 from archie_keys.domain.authorization_witness import WITNESS_RETENTION_SECONDS
 from archie_keys.domain.environment_state import (
     LEGACY_KEYS_ACCEPT,
@@ -539,38 +539,29 @@ class KeyStore:
     ) -> bool:
         """Replace a hash made with outdated argon2 parameters or an older pepper version. False when the
         stored hash was no longer `old_hash` (a lost race: harmless, another instance rehashed it)."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=self._key(project, environment, f"KEY#{key_id}"),
-                UpdateExpression="SET #hash = :new, hash_params = :params, pepper_version = :version",
-                ConditionExpression="#hash = :old",
-                ExpressionAttributeNames={"#hash": "hash"},
-                ExpressionAttributeValues=to_item(
-                    {":new": new_hash, ":old": old_hash, ":params": params, ":version": pepper_version}
-                ),
-            )
-        except Exception as error:
-            if aws_error_code(error) != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return conditional_write(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._key(project, environment, f"KEY#{key_id}"),
+            UpdateExpression="SET #hash = :new, hash_params = :params, pepper_version = :version",
+            ConditionExpression="#hash = :old",
+            ExpressionAttributeNames={"#hash": "hash"},
+            ExpressionAttributeValues=to_item(
+                {":new": new_hash, ":old": old_hash, ":params": params, ":version": pepper_version}
+            ),
+        )
 
     def touch_last_used(self, project: str, environment: str, key_id: str, last_used_at: str) -> None:
         """Record a key's latest accepted request; an older time never overwrites a newer one, and a key
         that is gone is left alone (the write would otherwise create a stray item)."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=self._key(project, environment, f"KEY#{key_id}"),
-                UpdateExpression="SET last_used_at = :t",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_used_at) "
-                "OR last_used_at < :t)",
-                ExpressionAttributeValues=to_item({":t": last_used_at}),
-            )
-        except Exception as error:
-            if aws_error_code(error) != "ConditionalCheckFailedException":
-                raise
+        conditional_write(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._key(project, environment, f"KEY#{key_id}"),
+            UpdateExpression="SET last_used_at = :t",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR last_used_at < :t)",
+            ExpressionAttributeValues=to_item({":t": last_used_at}),
+        )
 
     # --- the authorizer as witness (domain.authorization_witness) -----------------------------------------
 
@@ -578,17 +569,14 @@ class KeyStore:
         """Record that the key was authorized at `at` (epoch seconds). Monotonic: an instance whose clock or
         write lags another's never moves the stored time back (the refused condition is success: a later time
         is already there). Any other failure raises: the authorizer must not answer Allow unrecorded."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=self._key(project, environment, f"SEEN#{key_id}"),
-                UpdateExpression="SET authorized_epoch = :at, purge_epoch = :purge",
-                ConditionExpression="attribute_not_exists(authorized_epoch) OR authorized_epoch < :at",
-                ExpressionAttributeValues=to_item({":at": at, ":purge": int(at + WITNESS_RETENTION_SECONDS)}),
-            )
-        except Exception as error:
-            if aws_error_code(error) != "ConditionalCheckFailedException":
-                raise
+        conditional_write(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._key(project, environment, f"SEEN#{key_id}"),
+            UpdateExpression="SET authorized_epoch = :at, purge_epoch = :purge",
+            ConditionExpression="attribute_not_exists(authorized_epoch) OR authorized_epoch < :at",
+            ExpressionAttributeValues=to_item({":at": at, ":purge": int(at + WITNESS_RETENTION_SECONDS)}),
+        )
 
     def last_authorization(self, project: str, environment: str, key_id: str) -> float | None:
         """When the key was last recorded authorized (strongly consistent), None when never (or purged)."""

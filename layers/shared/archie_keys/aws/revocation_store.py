@@ -22,7 +22,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from archie_keys.aws.dynamo import Write, aws_error_code, from_item, to_item
+from archie_keys.aws.dynamo import Write, conditional_write, from_item, to_item
 from archie_keys.aws.key_store import (
     REVOCATION_SK_PREFIX,
     environment_declared_check,
@@ -151,18 +151,15 @@ class RevocationStore:
     def record_matched(self, project: str, environment: str, revocation_id: str, matched: int) -> None:
         """Store the count the start answered, on the revocation under way or, if it ended meanwhile, done."""
         for sk in (REVOCATION_SK_PREFIX + revocation_id, DONE_SK_PREFIX + revocation_id):
-            try:
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=self._key(project, environment, sk),
-                    UpdateExpression="SET matched = if_not_exists(matched, :matched)",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues=to_item({":matched": matched}),
-                )
+            if conditional_write(
+                self.client.update_item,
+                TableName=self.table,
+                Key=self._key(project, environment, sk),
+                UpdateExpression="SET matched = if_not_exists(matched, :matched)",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=to_item({":matched": matched}),
+            ):
                 return
-            except Exception as error:
-                if aws_error_code(error) != "ConditionalCheckFailedException":
-                    raise
 
     def _covered_query(self, rule: dict[str, Any], *, own_too: bool, since_ms: int | None = None) -> dict[str, Any]:
         """The Query of the keys a rule covers that are not revoked (with `own_too`, or revoked by it), and
