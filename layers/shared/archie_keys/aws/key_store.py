@@ -73,6 +73,20 @@ def role_count_write(table: str, project: str, environment: str, role: str, delt
     return Write({"Update": update}, f"role:{role}")
 
 
+def count_query(client: Any, request: dict[str, Any], max_pages: int) -> int:
+    """How many items a Query (`"Select": "COUNT"`) finds, page after page (1 MB read each); past `max_pages`
+    it answers 503 rather than guess."""
+    request = dict(request)
+    count = 0
+    for _ in range(max_pages):
+        response = client.query(**request)
+        count += int(response.get("Count", 0))
+        if "LastEvaluatedKey" not in response:
+            return count
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    raise ServiceUnavailableError("too many keys to count now; retry shortly")
+
+
 def row_filter_expression(alternatives: Sequence[dict[str, Any]]) -> tuple[str, dict[str, str], dict[str, Any]] | None:
     """A condition selecting keys whose context matches any alternative (each: every field equal), or None
     when no key can match (a literal that is not a string never equals a context value). Parenthesized only
@@ -242,14 +256,7 @@ class KeyStore:
             "ExpressionAttributeValues": to_item({":pk": partition(project, environment), ":key": "KEY#", ":now": now}),
             "Select": "COUNT",
         }
-        count = 0
-        for _ in range(MAX_QUERY_ROUND_TRIPS):
-            response = self.client.query(**request)
-            count += int(response.get("Count", 0))
-            if "LastEvaluatedKey" not in response:
-                return count
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        raise ServiceUnavailableError("too many keys to count now; retry shortly")
+        return count_query(self.client, request, MAX_QUERY_ROUND_TRIPS)
 
     def environment_state(self, project: str, environment: str) -> EnvironmentState | None:
         """What the authorizer needs of an environment, in one strongly consistent Query of its `ENV` items:

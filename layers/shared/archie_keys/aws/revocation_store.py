@@ -25,13 +25,13 @@ from typing import Any
 from archie_keys.aws.dynamo import Write, conditional_write, from_item, to_item
 from archie_keys.aws.key_store import (
     REVOCATION_SK_PREFIX,
+    count_query,
     environment_declared_check,
     partition,
     role_count_write,
     row_filter_expression,
 )
 from archie_keys.aws.revocation_registry import RevocationRegistry
-from archie_keys.domain.errors import ServiceUnavailableError
 from archie_keys.domain.keyformat import KEY_ID_RANDOM_LENGTH, KEY_ID_TIME_LENGTH, encode_base62
 
 RUNNING_SK = "RUNNING#REVOCATIONS"
@@ -197,15 +197,7 @@ class RevocationStore:
 
     def count_covered(self, rule: dict[str, Any]) -> int:
         """How many keys the rule covers that were active when it started and that nothing else revoked since."""
-        request = {**self._covered_query(rule, own_too=True), "Select": "COUNT"}
-        count = 0
-        for _ in range(COUNT_MAX_PAGES):
-            response = self.client.query(**request)
-            count += int(response.get("Count", 0))
-            if "LastEvaluatedKey" not in response:
-                return count
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        raise ServiceUnavailableError("too many keys to count now; retry shortly")
+        return count_query(self.client, {**self._covered_query(rule, own_too=True), "Select": "COUNT"}, COUNT_MAX_PAGES)
 
     def uncovered_page(
         self, rule: dict[str, Any], after: str | None, limit: int, since_ms: int | None = None
