@@ -68,10 +68,7 @@ def start(
 ) -> Response[Any]:
     services, caller = get_services(), caller_from(app)
     command = body.to_command(place(project, environment))
-    request = None
-    if idempotency_key is not None:
-        scope = {"project": project, "environment": environment, "caller": caller.key_id, "operation": "revoke_keys"}
-        request = idempotent.IdempotentRequest(scope, idempotency_key, body.fingerprinted())
+    request = idempotent.request_for(command.place, caller, "revoke_keys", idempotency_key, body.fingerprinted())
     answer = idempotent.once(
         services, request, lambda ticket: revoke_keys(services, caller, command, ticket), replay=replay
     )

@@ -54,10 +54,7 @@ def roll(
 ) -> Response[Any]:
     services, caller = get_services(), caller_from(app)
     command = body.to_command(place(project, environment), key_id)
-    request = None
-    if idempotency_key is not None:
-        scope = {"project": project, "environment": environment, "caller": caller.key_id, "operation": f"roll:{key_id}"}
-        request = idempotent.IdempotentRequest(scope, idempotency_key, body.fingerprinted())
+    request = idempotent.request_for(command.place, caller, f"roll:{key_id}", idempotency_key, body.fingerprinted())
 
     def roll_once(ticket: idempotent.Ticket | None) -> dict[str, Any]:
         successor, old, flush = roll_key(services, caller, command, ticket)

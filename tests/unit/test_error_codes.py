@@ -227,18 +227,21 @@ def limits_capacity(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatc
         refusing.stop()
 
 
+# A trust policy making viewer keys; put under two names, it reaches the trust limits the cases below lower.
+TRUST_POLICY = {
+    "issuer": "https://token.actions.githubusercontent.com",
+    "audience": "archie-keys",
+    "subject": "repo:acme/billing:ref:refs/heads/main",
+    "roles": ["viewer"],
+}
+
+
 def too_many_trust_policies(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
     from archie_keys.domain import limits
 
     monkeypatch.setattr(limits, "TRUST_POLICIES_PER_ENVIRONMENT_MAX", 1)  # 50 in life: one is enough here
-    policy = {
-        "issuer": "https://token.actions.githubusercontent.com",
-        "audience": "archie-keys",
-        "subject": "repo:acme/billing:ref:refs/heads/main",
-        "roles": ["viewer"],
-    }
-    assert api("PUT", env_path("demo", "dev", "/trust/first"), admin_key, policy).status == 201
-    return api("PUT", env_path("demo", "dev", "/trust/second"), admin_key, policy)
+    assert api("PUT", env_path("demo", "dev", "/trust/first"), admin_key, TRUST_POLICY).status == 201
+    return api("PUT", env_path("demo", "dev", "/trust/second"), admin_key, TRUST_POLICY)
 
 
 def rate_limited(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
@@ -246,14 +249,8 @@ def rate_limited(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: 
 
     monkeypatch.setattr(limits, "TRUST_CHANGES_PER_ENVIRONMENT_PER_MINUTE", 1)  # 20 in life
     monkeypatch.setattr(limits, "ENVIRONMENT_RATE_WINDOW_SECONDS", 10**9)  # one window: never straddles two
-    policy = {
-        "issuer": "https://token.actions.githubusercontent.com",
-        "audience": "archie-keys",
-        "subject": "repo:acme/billing:ref:refs/heads/main",
-        "roles": ["viewer"],
-    }
-    assert api("PUT", env_path("demo", "dev", "/trust/first"), admin_key, policy).status == 201
-    return api("PUT", env_path("demo", "dev", "/trust/second"), admin_key, policy)
+    assert api("PUT", env_path("demo", "dev", "/trust/first"), admin_key, TRUST_POLICY).status == 201
+    return api("PUT", env_path("demo", "dev", "/trust/second"), admin_key, TRUST_POLICY)
 
 
 Case = Callable[[Any, str, dict[str, Any], pytest.MonkeyPatch], Any]

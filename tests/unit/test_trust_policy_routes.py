@@ -81,6 +81,8 @@ def test_a_tenant_administrator_trusts_pipelines_only_for_its_own_tenant(api, ad
     own = api("PUT", f"{TRUST}/deploy", t17, policy(roles=["tenant-reader"], context={"tenant": "t-17"}))
 
     assert (other.status, other.body["code"], other.body["field"]) == (403, "privilege_escalation", "context")
+    # Its own filters are named as JSON, as every other privilege_escalation names them (never a Python repr).
+    assert '[{"tenant": "t-17"}]' in other.body["message"], other.body["message"]
     assert own.status == 201, own.body
 
 

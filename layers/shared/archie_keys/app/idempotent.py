@@ -24,6 +24,7 @@ from archie_keys.aws.secrets import PreparedSecret
 from archie_keys.domain import limits
 from archie_keys.domain.clock import now_epoch
 from archie_keys.domain.errors import ConflictError, ValidationFailedError
+from archie_keys.domain.identity import Identity
 from archie_keys.domain.sealing import seal, unseal
 
 _IDEMPOTENCY_KEY_RE = limits.whole(limits.IDEMPOTENCY_KEY_PATTERN)
@@ -56,6 +57,21 @@ class IdempotentRequest:
     @property
     def fingerprint(self) -> str:
         return hashlib.sha256(json.dumps(self.body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def request_for(place: Place, caller: Identity, operation: str, key: str | None, body: Any) -> IdempotentRequest | None:
+    """The request a handler makes idempotent: None without an Idempotency-Key; else bound to this environment,
+    this caller and `operation`, so that one key reused elsewhere (another caller, route or key id) never
+    replays this answer."""
+    if key is None:
+        return None
+    scope = {
+        "project": place.project,
+        "environment": place.environment,
+        "caller": caller.key_id,
+        "operation": operation,
+    }
+    return IdempotentRequest(scope, key, body)
 
 
 @dataclass(frozen=True)

@@ -28,13 +28,12 @@ from archie_keys.app.keys import (
     covered_key,
     key_not_active,
     prepare_grants,
-    refuse_uncovered_context,
 )
 from archie_keys.app.services import Services
 from archie_keys.aws.cache_flush import FlushReport
 from archie_keys.domain.clock import now_epoch, to_iso
 from archie_keys.domain.errors import ConflictError
-from archie_keys.domain.escalation import refuse_escalation
+from archie_keys.domain.escalation import refuse_escalation, refuse_uncovered_context
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.key_status import key_status
 

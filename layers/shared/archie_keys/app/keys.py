@@ -30,8 +30,8 @@ from archie_keys.aws.dynamo import TransactionRefused, Write
 from archie_keys.aws.key_store import partition
 from archie_keys.domain import limits
 from archie_keys.domain.clock import now_epoch, to_iso
-from archie_keys.domain.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailedError, shown
-from archie_keys.domain.escalation import refuse_escalation
+from archie_keys.domain.errors import ConflictError, NotFoundError, ValidationFailedError, shown
+from archie_keys.domain.escalation import refuse_escalation, refuse_uncovered_context
 from archie_keys.domain.grants import Grants, required_context_names, resolve_grants
 from archie_keys.domain.identity import Identity, RowScope
 from archie_keys.domain.key_status import DEFAULT_LISTED, STATUSES, key_status
@@ -114,16 +114,6 @@ def prepare_grants(services: Services, place: Place, role_names: list[str], cont
         )
     # Every context name the roles read is present (checked above), so strict resolution cannot fail here.
     return resolve_grants([(name, roles[name]["permissions"]) for name in role_names], context, strict=True)
-
-
-def refuse_uncovered_context(scope: RowScope, context: dict[str, str]) -> None:
-    if not scope.covers(context):
-        raise ForbiddenError(
-            "this key may only create or change keys whose context its own filters cover; "
-            f"its filters: {shown(list(scope.alternatives))}",
-            field="context",
-            code="privilege_escalation",
-        )
 
 
 def commit_change(services: Services, writes: list[Write | None], labels: Mapping[str, Exception]) -> None:

@@ -28,7 +28,8 @@ from archie_keys.app.services import Services
 from archie_keys.aws.idempotency import Existing
 from archie_keys.domain import limits
 from archie_keys.domain.clock import now_epoch, to_iso
-from archie_keys.domain.errors import ConflictError, ForbiddenError, NotFoundError, ServiceUnavailableError, shown
+from archie_keys.domain.errors import ConflictError, NotFoundError, ServiceUnavailableError
+from archie_keys.domain.escalation import refuse_uncovered_context
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.keyformat import KEY_ID_RE, new_key_id
 
@@ -53,13 +54,9 @@ def revoke_keys(
     {"revocation_id", "matched"} (and "unflushed_stages" when some stage could not be flushed)."""
     place, match = command.place, dict(command.match)
     scope = caller.require(place.project, place.environment, "keys", "delete")
-    if not scope.covers(match):
-        raise ForbiddenError(
-            "this key may only revoke keys its own filters cover: the context must hold each of its filter "
-            f"fields with its own value (its filters: {shown(list(scope.alternatives))})",
-            field="context",
-            code="privilege_escalation",
-        )
+    refuse_uncovered_context(
+        scope, match, "revoke keys", " (the context must hold each of its filter fields with its own value)"
+    )
     services.store.require_environment(place.project, place.environment)
     now = now_epoch()
     before_ms = int(now * 1000)

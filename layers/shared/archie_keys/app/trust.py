@@ -18,8 +18,8 @@ from archie_keys.app.services import Services
 from archie_keys.aws.dynamo import TransactionRefused
 from archie_keys.domain import limits
 from archie_keys.domain.clock import now_epoch, to_iso
-from archie_keys.domain.errors import ConflictError, ForbiddenError, NotFoundError, ValidationFailedError
-from archie_keys.domain.escalation import refuse_escalation
+from archie_keys.domain.errors import ConflictError, NotFoundError, ValidationFailedError
+from archie_keys.domain.escalation import refuse_escalation, refuse_uncovered_context
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.trust import TrustPolicy, parse_trust_policy
 
@@ -73,13 +73,7 @@ def _refuse_wider_than_author(services: Services, caller: Identity, place: Place
     """The key this policy would make must be one its author could create itself."""
     context = dict(policy.context)
     scope = caller.require(place.project, place.environment, "keys", "write")
-    if not scope.covers(context):
-        raise ForbiddenError(
-            "this key may only trust pipelines for keys whose context its own filters cover; "
-            f"its filters: {list(scope.alternatives)}",
-            field="context",
-            code="privilege_escalation",
-        )
+    refuse_uncovered_context(scope, context, "trust pipelines for keys")
     grants = prepare_grants(services, place, list(policy.roles), context)
     refuse_escalation(caller.grants, list(grants.entries), "this trust policy", field="roles")
 

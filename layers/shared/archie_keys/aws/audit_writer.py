@@ -41,7 +41,7 @@ from archie_keys.aws.audit_blocks import (
     pack,
     window_end,
 )
-from archie_keys.aws.dynamo import Transactions, Write, aws_error_code, to_item
+from archie_keys.aws.dynamo import Transactions, Write, conditional_write, to_item
 from archie_keys.domain.clock import from_iso, to_iso
 
 AUDIT_SHARDS = 4
@@ -116,15 +116,12 @@ class AuditWriter:
 
     def _put_new(self, item: dict[str, Any]) -> bool:
         """Put an item that must not exist yet; False when it does (a redelivery, a retried compaction)."""
-        try:
-            self.client.put_item(
-                TableName=self.table, Item=to_item(item), ConditionExpression="attribute_not_exists(pk)"
-            )
-        except Exception as error:
-            if aws_error_code(error) != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return conditional_write(
+            self.client.put_item,
+            TableName=self.table,
+            Item=to_item(item),
+            ConditionExpression="attribute_not_exists(pk)",
+        )
 
     def _block(self, pk_prefix: str, parts: tuple[str, ...], block: PackedBlock) -> dict[str, Any]:
         shard = shard_of(block.identifier)
@@ -195,13 +192,7 @@ class AuditWriter:
         update["UpdateExpression"] = update["UpdateExpression"].replace("ADD ", "ADD counted :bucket, ", 1)
         update["ConditionExpression"] = "attribute_not_exists(counted) OR NOT contains(counted, :arrival)"
         update["ExpressionAttributeValues"].update(to_item({":bucket": {counted}, ":arrival": counted}))
-        try:
-            self.client.update_item(**update)
-        except Exception as error:
-            if aws_error_code(error) != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return conditional_write(self.client.update_item, **update)
 
     def begin_compaction(self, before: float) -> None:
         """Set the compaction mark to `before` unless it is set: the ingest does this before its first block,
@@ -215,20 +206,15 @@ class AuditWriter:
         values: dict[str, Any] = {":done": to_iso(done_through)}
         if previous is not None:
             values[":previous"] = to_iso(previous)
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=to_item({"pk": COMPACTION_PK, "sk": COMPACTION_SK}),
-                # A bucket that failed (app.compaction) is behind the mark now: its failures are forgotten.
-                UpdateExpression="SET done_through = :done REMOVE failing_bucket, failures, unavailable, last_error",
-                ConditionExpression=condition,
-                ExpressionAttributeValues=to_item(values),
-            )
-        except Exception as error:
-            if aws_error_code(error) != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return conditional_write(
+            self.client.update_item,
+            TableName=self.table,
+            Key=to_item({"pk": COMPACTION_PK, "sk": COMPACTION_SK}),
+            # A bucket that failed (app.compaction) is behind the mark now: its failures are forgotten.
+            UpdateExpression="SET done_through = :done REMOVE failing_bucket, failures, unavailable, last_error",
+            ConditionExpression=condition,
+            ExpressionAttributeValues=to_item(values),
+        )
 
     def _usage_update(
         self, project: str, environment: str, key_id: str, hour: str, outcomes: Mapping[str, int]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archie_keys.aws.audit_writer import COMPACTION_PK, COMPACTION_SK
-from archie_keys.aws.dynamo import TransactionRefused, Transactions, Write, aws_error_code, from_item, to_item
+from archie_keys.aws.dynamo import TransactionRefused, Transactions, Write, conditional_write, from_item, to_item
 from archie_keys.domain.clock import from_iso, to_iso
 
 SKIPPED_PREFIX = "SKIPPED#"
@@ -74,27 +74,22 @@ class CompactionLedger:
     def record_failure(self, through: float, failing: float, failures: int, unavailable: int, error: str) -> bool:
         """Count a failed run on the bucket after the mark, if the mark is still `through` (False if another
         run moved it)."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=self._key(COMPACTION_SK),
-                UpdateExpression="SET failing_bucket = :b, failures = :f, unavailable = :u, last_error = :e",
-                ConditionExpression="done_through = :through",
-                ExpressionAttributeValues=to_item(
-                    {
-                        ":b": to_iso(failing),
-                        ":f": failures,
-                        ":u": unavailable,
-                        ":e": error[:ERROR_MAX_CHARS],
-                        ":through": to_iso(through),
-                    }
-                ),
-            )
-        except Exception as error_:
-            if aws_error_code(error_) != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return conditional_write(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._key(COMPACTION_SK),
+            UpdateExpression="SET failing_bucket = :b, failures = :f, unavailable = :u, last_error = :e",
+            ConditionExpression="done_through = :through",
+            ExpressionAttributeValues=to_item(
+                {
+                    ":b": to_iso(failing),
+                    ":f": failures,
+                    ":u": unavailable,
+                    ":e": error[:ERROR_MAX_CHARS],
+                    ":through": to_iso(through),
+                }
+            ),
+        )
 
     def skip(self, through: float, bucket: float, failures: int, error: str, now: float) -> bool:
         """Move the mark past `bucket` and list it as skipped, in one transaction: a bucket is never past the

@@ -8,10 +8,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from archie_keys.aws.dynamo_types import aws_error_code, from_item, to_item
+from archie_keys.aws.dynamo_types import aws_error_code, conditional_write, from_item, to_item
 from archie_keys.domain.errors import ConditionFailed, ConflictError, ServiceUnavailableError
 
-__all__ = ["TransactionRefused", "Transactions", "Write", "aws_error_code", "from_item", "to_item"]
+__all__ = ["TransactionRefused", "Transactions", "Write", "aws_error_code", "conditional_write", "from_item", "to_item"]
 
 if TYPE_CHECKING:
     from archie_keys.aws import items

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -48,3 +49,16 @@ def aws_error_code(error: BaseException) -> str:
     no response at all, and this is called while handling exactly those)."""
     response = getattr(error, "response", None)
     return str(response.get("Error", {}).get("Code", "")) if isinstance(response, dict) else ""
+
+
+def conditional_write(write: Callable[..., Any], **request: Any) -> bool:
+    """Make one conditional write (`write`: a client's put_item, update_item or delete_item); False when
+    DynamoDB refused its condition, which to every caller here means a race lost or a write already made,
+    an answer rather than a failure. Any other error raises."""
+    try:
+        write(**request)
+    except Exception as error:
+        if aws_error_code(error) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from archie_keys.aws.dynamo import aws_error_code, from_item, to_item
+from archie_keys.aws.dynamo import aws_error_code, conditional_write, from_item, to_item
 
 logger = logging.getLogger("archie_keys.flush_coordination")
 
@@ -118,17 +118,15 @@ class FlushCoordinator:
         return int(from_item(response["Attributes"])["claimed"])
 
     def _completed(self, stage: str, covered: int) -> None:
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=self._key(stage),
-                UpdateExpression="SET flushed = :covered",
-                ConditionExpression="attribute_not_exists(flushed) OR flushed < :covered",
-                ExpressionAttributeValues=to_item({":covered": covered}),
-            )
-        except Exception as error:
-            if aws_error_code(error) != "ConditionalCheckFailedException":
-                raise  # a later flush already recorded more: nothing to do
+        # Refused: a later flush already recorded more; nothing to do.
+        conditional_write(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._key(stage),
+            UpdateExpression="SET flushed = :covered",
+            ConditionExpression="attribute_not_exists(flushed) OR flushed < :covered",
+            ExpressionAttributeValues=to_item({":covered": covered}),
+        )
 
     def flush_after_commit(self, stage: str, flush: Callable[[], bool]) -> bool:
         """Whether a flush of `stage` that started after this call's ticket completed: this instance's own

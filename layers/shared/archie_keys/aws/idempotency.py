@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from archie_keys.aws.dynamo import Write, aws_error_code, from_item, to_item
+from archie_keys.aws.dynamo import Write, aws_error_code, conditional_write, from_item, to_item
 
 IN_PROGRESS, COMPLETED = "in_progress", "completed"
 
@@ -128,30 +128,24 @@ class IdempotencyStore:
 
     def release(self, claim: Claim) -> None:
         """Give up a claim whose work failed, so a retry can run (only this request's own claim)."""
-        try:
-            self.client.delete_item(
-                TableName=self.table,
-                Key=to_item({"id": claim.record_id}),
-                ConditionExpression="claim = :token AND #status = :in_progress",
-                ExpressionAttributeNames={"#status": "status"},
-                ExpressionAttributeValues=to_item({":token": claim.token, ":in_progress": IN_PROGRESS}),
-            )
-        except Exception as error:
-            if aws_error_code(error) != "ConditionalCheckFailedException":
-                raise
+        conditional_write(
+            self.client.delete_item,
+            TableName=self.table,
+            Key=to_item({"id": claim.record_id}),
+            ConditionExpression="claim = :token AND #status = :in_progress",
+            ExpressionAttributeNames={"#status": "status"},
+            ExpressionAttributeValues=to_item({":token": claim.token, ":in_progress": IN_PROGRESS}),
+        )
 
     def forget_response(self, record_id: str, key_id: str) -> None:
         """Drop the sealed response of a key that is no longer active (revoked, rolled): a replay then answers
         409 key_not_active. Only the record that created `key_id` is touched; a missing one is fine."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=to_item({"id": record_id}),
-                UpdateExpression="REMOVE #response",
-                ConditionExpression="key_id = :key_id",
-                ExpressionAttributeNames={"#response": "response"},
-                ExpressionAttributeValues=to_item({":key_id": key_id}),
-            )
-        except Exception as error:
-            if aws_error_code(error) != "ConditionalCheckFailedException":
-                raise
+        conditional_write(
+            self.client.update_item,
+            TableName=self.table,
+            Key=to_item({"id": record_id}),
+            UpdateExpression="REMOVE #response",
+            ConditionExpression="key_id = :key_id",
+            ExpressionAttributeNames={"#response": "response"},
+            ExpressionAttributeValues=to_item({":key_id": key_id}),
+        )

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from archie_keys.aws.dynamo import aws_error_code, from_item, to_item
+from archie_keys.aws.dynamo import conditional_write, from_item, to_item
 from archie_keys.domain.ingest_watermark import Attestation, SourceProgress, first_progress, proven_through_ms
 
 WATERMARK_PK = "WATERMARK"
@@ -86,13 +86,7 @@ class IngestWatermarks:
         request: dict[str, Any] = {"TableName": self.table, "Item": to_item(item), "ConditionExpression": condition}
         if version:
             request["ExpressionAttributeValues"] = to_item({":version": version})
-        try:
-            self.client.put_item(**request)
-        except Exception as error:
-            if aws_error_code(error) != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return conditional_write(self.client.put_item, **request)
 
 
 def _progress(item: dict[str, Any]) -> SourceProgress:

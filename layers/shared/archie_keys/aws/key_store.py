@@ -26,7 +26,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from archie_keys.aws.dynamo import Write, aws_error_code, from_item, to_item
+from archie_keys.aws.dynamo import Write, conditional_write, from_item, to_item
 from archie_keys.domain.authorization_witness import WITNESS_RETENTION_SECONDS
 from archie_keys.domain.environment_state import (
     LEGACY_KEYS_ACCEPT,
@@ -50,6 +50,41 @@ MAX_QUERY_ROUND_TRIPS = 100
 
 def partition(project: str, environment: str) -> str:
     return f"PROJECT#{project}#ENV#{environment}"
+
+
+def environment_declared_check(table: str, project: str, environment: str) -> Write:
+    """A transaction item refusing the whole change (label `environment`) when the environment is not declared:
+    every change that adds items to a partition (a key, a mass revocation) takes this check with it."""
+    key = to_item({"pk": partition(project, environment), "sk": "ENV"})
+    check = {"TableName": table, "Key": key, "ConditionExpression": "attribute_exists(pk)"}
+    return Write({"ConditionCheck": check}, "environment")
+
+
+def role_count_write(table: str, project: str, environment: str, role: str, delta: int) -> Write:
+    """Move a role's `key_count` by `delta` (the keys that hold it); refused (label `role:<name>`) when the
+    role is gone, so a key never counts on a role deleted at the same moment."""
+    update = {
+        "TableName": table,
+        "Key": to_item({"pk": partition(project, environment), "sk": f"ROLE#{role}"}),
+        "UpdateExpression": "ADD key_count :delta",
+        "ConditionExpression": "attribute_exists(pk)",
+        "ExpressionAttributeValues": to_item({":delta": delta}),
+    }
+    return Write({"Update": update}, f"role:{role}")
+
+
+def count_query(client: Any, request: dict[str, Any], max_pages: int) -> int:
+    """How many items a Query (`"Select": "COUNT"`) finds, page after page (1 MB read each); past `max_pages`
+    it answers 503 rather than guess."""
+    request = dict(request)
+    count = 0
+    for _ in range(max_pages):
+        response = client.query(**request)
+        count += int(response.get("Count", 0))
+        if "LastEvaluatedKey" not in response:
+            return count
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    raise ServiceUnavailableError("too many keys to count now; retry shortly")
 
 
 def row_filter_expression(alternatives: Sequence[dict[str, Any]]) -> tuple[str, dict[str, str], dict[str, Any]] | None:
@@ -221,14 +256,7 @@ class KeyStore:
             "ExpressionAttributeValues": to_item({":pk": partition(project, environment), ":key": "KEY#", ":now": now}),
             "Select": "COUNT",
         }
-        count = 0
-        for _ in range(MAX_QUERY_ROUND_TRIPS):
-            response = self.client.query(**request)
-            count += int(response.get("Count", 0))
-            if "LastEvaluatedKey" not in response:
-                return count
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        raise ServiceUnavailableError("too many keys to count now; retry shortly")
+        return count_query(self.client, request, MAX_QUERY_ROUND_TRIPS)
 
     def environment_state(self, project: str, environment: str) -> EnvironmentState | None:
         """What the authorizer needs of an environment, in one strongly consistent Query of its `ENV` items:
@@ -338,16 +366,7 @@ class KeyStore:
         or an environment not declared (label `environment`) refuses the whole creation."""
         project, environment = record["project"], record["environment"]
         writes = [
-            Write(
-                {
-                    "ConditionCheck": {
-                        "TableName": self.table,
-                        "Key": self._key(project, environment, "ENV"),
-                        "ConditionExpression": "attribute_exists(pk)",
-                    }
-                },
-                "environment",
-            ),
+            environment_declared_check(self.table, project, environment),
             Write(
                 {
                     "Put": {
@@ -365,21 +384,7 @@ class KeyStore:
         return writes + self._count_writes(project, environment, record["roles"], +1)
 
     def _count_writes(self, project: str, environment: str, roles: Sequence[str], delta: int) -> list[Write]:
-        return [
-            Write(
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": self._key(project, environment, f"ROLE#{name}"),
-                        "UpdateExpression": "ADD key_count :delta",
-                        "ConditionExpression": "attribute_exists(pk)",
-                        "ExpressionAttributeValues": to_item({":delta": delta}),
-                    }
-                },
-                f"role:{name}",
-            )
-            for name in roles
-        ]
+        return [role_count_write(self.table, project, environment, name, delta) for name in roles]
 
     def get_key(self, project: str, environment: str, key_id: str, *, consistent: bool = True) -> dict[str, Any] | None:
         return self.get(project, environment, f"KEY#{key_id}", consistent=consistent)
@@ -541,38 +546,29 @@ class KeyStore:
     ) -> bool:
         """Replace a hash made with outdated argon2 parameters or an older pepper version. False when the
         stored hash was no longer `old_hash` (a lost race: harmless, another instance rehashed it)."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=self._key(project, environment, f"KEY#{key_id}"),
-                UpdateExpression="SET #hash = :new, hash_params = :params, pepper_version = :version",
-                ConditionExpression="#hash = :old",
-                ExpressionAttributeNames={"#hash": "hash"},
-                ExpressionAttributeValues=to_item(
-                    {":new": new_hash, ":old": old_hash, ":params": params, ":version": pepper_version}
-                ),
-            )
-        except Exception as error:
-            if aws_error_code(error) != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return conditional_write(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._key(project, environment, f"KEY#{key_id}"),
+            UpdateExpression="SET #hash = :new, hash_params = :params, pepper_version = :version",
+            ConditionExpression="#hash = :old",
+            ExpressionAttributeNames={"#hash": "hash"},
+            ExpressionAttributeValues=to_item(
+                {":new": new_hash, ":old": old_hash, ":params": params, ":version": pepper_version}
+            ),
+        )
 
     def touch_last_used(self, project: str, environment: str, key_id: str, last_used_at: str) -> None:
         """Record a key's latest accepted request; an older time never overwrites a newer one, and a key
         that is gone is left alone (the write would otherwise create a stray item)."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=self._key(project, environment, f"KEY#{key_id}"),
-                UpdateExpression="SET last_used_at = :t",
-                ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_used_at) "
-                "OR last_used_at < :t)",
-                ExpressionAttributeValues=to_item({":t": last_used_at}),
-            )
-        except Exception as error:
-            if aws_error_code(error) != "ConditionalCheckFailedException":
-                raise
+        conditional_write(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._key(project, environment, f"KEY#{key_id}"),
+            UpdateExpression="SET last_used_at = :t",
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(last_used_at) OR last_used_at < :t)",
+            ExpressionAttributeValues=to_item({":t": last_used_at}),
+        )
 
     # --- the authorizer as witness (domain.authorization_witness) -----------------------------------------
 
@@ -580,17 +576,14 @@ class KeyStore:
         """Record that the key was authorized at `at` (epoch seconds). Monotonic: an instance whose clock or
         write lags another's never moves the stored time back (the refused condition is success: a later time
         is already there). Any other failure raises: the authorizer must not answer Allow unrecorded."""
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=self._key(project, environment, f"SEEN#{key_id}"),
-                UpdateExpression="SET authorized_epoch = :at, purge_epoch = :purge",
-                ConditionExpression="attribute_not_exists(authorized_epoch) OR authorized_epoch < :at",
-                ExpressionAttributeValues=to_item({":at": at, ":purge": int(at + WITNESS_RETENTION_SECONDS)}),
-            )
-        except Exception as error:
-            if aws_error_code(error) != "ConditionalCheckFailedException":
-                raise
+        conditional_write(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._key(project, environment, f"SEEN#{key_id}"),
+            UpdateExpression="SET authorized_epoch = :at, purge_epoch = :purge",
+            ConditionExpression="attribute_not_exists(authorized_epoch) OR authorized_epoch < :at",
+            ExpressionAttributeValues=to_item({":at": at, ":purge": int(at + WITNESS_RETENTION_SECONDS)}),
+        )
 
     def last_authorization(self, project: str, environment: str, key_id: str) -> float | None:
         """When the key was last recorded authorized (strongly consistent), None when never (or purged)."""

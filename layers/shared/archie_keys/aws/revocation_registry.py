@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from archie_keys.aws.dynamo import Write, aws_error_code, from_item, to_item
+from archie_keys.aws.dynamo import Write, conditional_write, from_item, to_item
 
 REGISTRY_PK = "REVOCATIONS"
 
@@ -55,19 +55,14 @@ class RevocationRegistry:
         values: dict[str, Any] = {":now": now_ms}
         if seen_ms is not None:
             values[":seen"] = seen_ms
-        try:
-            self.client.update_item(
-                TableName=self.table,
-                Key=self._key(project, environment, revocation_id),
-                UpdateExpression="SET heartbeat_ms = :now",
-                ConditionExpression=condition,
-                ExpressionAttributeValues=to_item(values),
-            )
-        except Exception as error:
-            if aws_error_code(error) != "ConditionalCheckFailedException":
-                raise
-            return False
-        return True
+        return conditional_write(
+            self.client.update_item,
+            TableName=self.table,
+            Key=self._key(project, environment, revocation_id),
+            UpdateExpression="SET heartbeat_ms = :now",
+            ConditionExpression=condition,
+            ExpressionAttributeValues=to_item(values),
+        )
 
     def unregister(self, project: str, environment: str, revocation_id: str) -> None:
         """Forget a registry entry whose revocation is gone (its end removes it; a restore of the keys table

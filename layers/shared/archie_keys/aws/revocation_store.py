@@ -22,10 +22,16 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
-from archie_keys.aws.dynamo import Write, aws_error_code, from_item, to_item
-from archie_keys.aws.key_store import REVOCATION_SK_PREFIX, partition, row_filter_expression
+from archie_keys.aws.dynamo import Write, conditional_write, from_item, to_item
+from archie_keys.aws.key_store import (
+    REVOCATION_SK_PREFIX,
+    count_query,
+    environment_declared_check,
+    partition,
+    role_count_write,
+    row_filter_expression,
+)
 from archie_keys.aws.revocation_registry import RevocationRegistry
-from archie_keys.domain.errors import ServiceUnavailableError
 from archie_keys.domain.keyformat import KEY_ID_RANDOM_LENGTH, KEY_ID_TIME_LENGTH, encode_base62
 
 RUNNING_SK = "RUNNING#REVOCATIONS"
@@ -59,16 +65,7 @@ class RevocationStore:
         project, environment, revocation_id = rule["project"], rule["environment"], rule["revocation_id"]
         item = {"pk": partition(project, environment), "sk": REVOCATION_SK_PREFIX + revocation_id, **rule}
         writes = [
-            Write(
-                {
-                    "ConditionCheck": {
-                        "TableName": self.table,
-                        "Key": self._key(project, environment, "ENV"),
-                        "ConditionExpression": "attribute_exists(pk)",
-                    }
-                },
-                "environment",
-            ),
+            environment_declared_check(self.table, project, environment),
             Write(
                 {
                     "Put": {
@@ -154,18 +151,15 @@ class RevocationStore:
     def record_matched(self, project: str, environment: str, revocation_id: str, matched: int) -> None:
         """Store the count the start answered, on the revocation under way or, if it ended meanwhile, done."""
         for sk in (REVOCATION_SK_PREFIX + revocation_id, DONE_SK_PREFIX + revocation_id):
-            try:
-                self.client.update_item(
-                    TableName=self.table,
-                    Key=self._key(project, environment, sk),
-                    UpdateExpression="SET matched = if_not_exists(matched, :matched)",
-                    ConditionExpression="attribute_exists(pk)",
-                    ExpressionAttributeValues=to_item({":matched": matched}),
-                )
+            if conditional_write(
+                self.client.update_item,
+                TableName=self.table,
+                Key=self._key(project, environment, sk),
+                UpdateExpression="SET matched = if_not_exists(matched, :matched)",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=to_item({":matched": matched}),
+            ):
                 return
-            except Exception as error:
-                if aws_error_code(error) != "ConditionalCheckFailedException":
-                    raise
 
     def _covered_query(self, rule: dict[str, Any], *, own_too: bool, since_ms: int | None = None) -> dict[str, Any]:
         """The Query of the keys a rule covers that are not revoked (with `own_too`, or revoked by it), and
@@ -203,15 +197,7 @@ class RevocationStore:
 
     def count_covered(self, rule: dict[str, Any]) -> int:
         """How many keys the rule covers that were active when it started and that nothing else revoked since."""
-        request = {**self._covered_query(rule, own_too=True), "Select": "COUNT"}
-        count = 0
-        for _ in range(COUNT_MAX_PAGES):
-            response = self.client.query(**request)
-            count += int(response.get("Count", 0))
-            if "LastEvaluatedKey" not in response:
-                return count
-            request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        raise ServiceUnavailableError("too many keys to count now; retry shortly")
+        return count_query(self.client, {**self._covered_query(rule, own_too=True), "Select": "COUNT"}, COUNT_MAX_PAGES)
 
     def uncovered_page(
         self, rule: dict[str, Any], after: str | None, limit: int, since_ms: int | None = None
@@ -251,21 +237,8 @@ class RevocationStore:
             )
             for record in records
         ]
-        for role, count in sorted(Counter(r for record in records for r in record.get("roles", ())).items()):
-            writes.append(
-                Write(
-                    {
-                        "Update": {
-                            "TableName": self.table,
-                            "Key": self._key(project, environment, f"ROLE#{role}"),
-                            "UpdateExpression": "ADD key_count :delta",
-                            "ConditionExpression": "attribute_exists(pk)",
-                            "ExpressionAttributeValues": to_item({":delta": -count}),
-                        }
-                    },
-                    f"role:{role}",
-                )
-            )
+        held = Counter(role for record in records for role in record.get("roles", ()))
+        writes += [role_count_write(self.table, project, environment, role, -n) for role, n in sorted(held.items())]
         writes.append(
             Write(
                 {

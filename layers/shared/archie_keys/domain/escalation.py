@@ -8,6 +8,7 @@ from typing import Any
 
 from archie_keys.domain.errors import ForbiddenError, shown
 from archie_keys.domain.grants import WILDCARD, Grants
+from archie_keys.domain.identity import RowScope
 
 UNKNOWN = object()  # a filter value not known yet (from_context in a role definition)
 
@@ -62,5 +63,20 @@ def refuse_escalation(caller: Grants, requested: list[dict[str, Any]], what: str
         raise ForbiddenError(
             f"{what} would grant more than this key may do itself; missing: " + "; ".join(missing),
             field=field,
+            code="privilege_escalation",
+        )
+
+
+def refuse_uncovered_context(
+    scope: RowScope, context: dict[str, str], doing: str = "create or change keys", how: str = ""
+) -> None:
+    """403 `privilege_escalation` on `context` unless the caller's row scope covers it: a filtered key may only
+    `doing` (create keys, trust pipelines for keys, revoke keys...) within its own rows. `how`: what the
+    caller should do instead, where it is not obvious."""
+    if not scope.covers(context):
+        raise ForbiddenError(
+            f"this key may only {doing} whose context its own filters cover{how}; "
+            f"its filters: {shown(list(scope.alternatives))}",
+            field="context",
             code="privilege_escalation",
         )
