@@ -33,7 +33,7 @@ from archie_keys.aws.dynamo import Write
 from archie_keys.domain import limits
 from archie_keys.domain.audit import hour_of
 from archie_keys.domain.authorization_witness import WitnessBounds, idle_bound, proves_idle
-from archie_keys.domain.clock import now_epoch, to_iso
+from archie_keys.domain.clock import from_iso, now_epoch, to_iso
 from archie_keys.domain.errors import KeyInUseError, NotFoundError, ServiceUnavailableError
 from archie_keys.domain.identity import Identity
 
@@ -116,13 +116,16 @@ def revoke_key(
     """Revoke a key; returns once the revocation is committed and the caches are flushed (or the stages that
     could not be flushed are named). With `if_unused_for`, only when its last accepted request is older than
     that many seconds (else 409 key_in_use, and nothing changes). A key already revoked is answered as
-    revoked, with nothing written, recorded or flushed (DELETE is idempotent)."""
+    revoked, with nothing written or recorded (DELETE is idempotent)."""
     arrival = now_epoch()
     scope = caller.require(place.project, place.environment, "keys", "delete")
     record = covered_key(services, place, key_id, scope)
     if record.get("revoked_at"):
-        # Already revoked (a retry whose answer was lost, say): the same answer, and nothing changes. The
-        # revocation that happened flushed every layer then; nothing is left to flush.
+        # Already revoked (a retry whose answer was lost, say): the same answer, and nothing is written. The
+        # first DELETE may have died between its commit and its flush, so while a cache could still hold an
+        # Allow, the retry flushes again (coalesced, as every flush), as a concurrent revocation's answer does.
+        if arrival - from_iso(str(record["revoked_at"])) < limits.AUTHORIZER_CACHE_MAX_SECONDS:
+            return Revocation(record, services.flusher.revoke_everywhere(place.project, place.environment))
         return Revocation(record, FlushReport())
     since = arrival - if_unused_for if if_unused_for is not None else None
     witness_check: Write | None = None

@@ -121,6 +121,9 @@ GUARD_RETRY_AFTER_SECONDS = 5
 
 # A revoked key stays readable to /verify ("revoked") and to investigators for this long, then TTL purges it.
 REVOKED_RETENTION_SECONDS = 30 * 24 * 3600
+# API Gateway's longest authorizer result cache (AuthorizerResultTtlInSeconds): past this after a revocation,
+# no layer can still hold an Allow of the key.
+AUTHORIZER_CACHE_MAX_SECONDS = 3600
 
 # Mass revocations under way at once in one environment. Each is an item every authorizer reads with the
 # environment's state on every refresh (and checks every key against): a bound keeps that read one small page
