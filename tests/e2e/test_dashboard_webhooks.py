@@ -192,8 +192,10 @@ def test_a_dead_letter_is_sent_again_from_the_webhooks_page(stack, page, receive
     page.get_by_role("button", name="Send the dead letter again").click()
     expect(page.locator("#webhook-message")).to_have_text("1 dead letter sent again, on a fresh retry schedule.")
     expect(page.get_by_role("button", name="Send the dead letter again")).to_be_hidden()
-    expect(dead.locator('[data-label="Result"]')).to_have_text("redriven")
     headers, got = receiver.first()
+    # The row leaves "dead": it reads "redriven" until the fresh schedule's first attempt lands, then "delivered"
+    # (the local receiver answers in milliseconds, so which one the page shows depends on its refresh).
+    expect(dead.locator('[data-label="Result"]')).to_have_text(re.compile(r"^(redriven|delivered)$"))
     # The same event, with the same webhook-id: a receiver that did process it after all drops it.
     assert got == body and headers["webhook-id"] == dead_id
 
