@@ -7,6 +7,8 @@ local physical names.
 
 from __future__ import annotations
 
+import copy
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +32,12 @@ STACK_NAME = "archie-local"
 LOCAL_PARAMETERS = {"DeploySampleApi": "true", "DeployCanary": "false", "AuthorizerWitnessSince": "0"}
 
 
-class _CfnLoader(yaml.SafeLoader):  # type: ignore[misc]  # PyYAML ships no annotations
+# libyaml's parser where PyYAML was built with it (the wheels are): the pure-Python one took about 0.6 s per
+# parse of this template, and every test that provisions the stack parses it.
+_SafeLoader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CfnLoader(_SafeLoader):  # type: ignore[misc,valid-type]  # PyYAML ships no annotations
     pass
 
 
@@ -51,6 +58,14 @@ _CfnLoader.add_multi_constructor("!", _tag)
 
 
 def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
+    """The parsed template, a copy the caller may change. Parsed once per version of the file (its path, size
+    and modification time), so an edit is seen by the next call."""
+    stat = path.stat()
+    return copy.deepcopy(_parsed(path, stat.st_mtime_ns, stat.st_size))
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed(path: Path, _mtime_ns: int, _size: int) -> dict[str, Any]:
     with path.open() as handle:
         template: dict[str, Any] = yaml.load(handle, Loader=_CfnLoader)  # noqa: S506 - a SafeLoader subclass
     return template
