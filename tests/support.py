@@ -277,6 +277,6 @@ def provisioned_in_process(patch: Any) -> Iterator[Any]:
             yield provisioned
         finally:
             # What a test started in the background (a revocation's worker) ends before its AWS goes away.
-            functions.wait_idle(60)
+            functions.wait_idle(60, hurry=True)
             _in_process_functions.remove(functions)
             composition.reset()

@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from archie_keys.domain import clock
 from archie_local.provision import function_arn
 from archie_local.template import FunctionSpec
 
@@ -41,6 +42,17 @@ ASYNC_ATTEMPTS = 3  # Lambda's default: the first attempt and two retries (Maxim
 MAX_INSTANCES = 16
 
 _running = threading.local()
+
+# Set while a registry hurries its asynchronous invocations to their end (wait_idle(hurry=True)): a function
+# waiting for a moment (an expiry flush invoked for a second a minute away) goes on at once instead.
+_hurry = threading.Event()
+
+
+def _wait_unless_hurried(seconds: float) -> None:
+    _hurry.wait(seconds)
+
+
+clock.install_waiter(_wait_unless_hurried)
 
 
 def running_function() -> str | None:
@@ -221,9 +233,18 @@ class FunctionRegistry:
         thread.start()
         return thread
 
-    def wait_idle(self, timeout: float) -> bool:
-        """Wait (bounded) until every asynchronous invocation started so far, and those they started, ended."""
-        deadline = time.monotonic() + timeout
+    def wait_idle(self, timeout: float, *, hurry: bool = False) -> bool:
+        """Wait (bounded) until every asynchronous invocation started so far, and those they started, ended.
+        hurry: those waiting for a moment (clock.wait_seconds) stop waiting and go on at once, as a stack that
+        is being stopped wants; they see their moment as come early (an expiry flush flushes early)."""
+        if hurry:
+            _hurry.set()
+        try:
+            return self._join_background(time.monotonic() + timeout)
+        finally:
+            _hurry.clear()
+
+    def _join_background(self, deadline: float) -> bool:
         while True:
             with self._background_lock:
                 running = [t for t in self._background if t.is_alive()]

@@ -8,14 +8,13 @@ does (aws.cache_flush), coalesced with every other change's flushes of the same 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from archie_keys.app.services import Services
 from archie_keys.aws.schedules import MAX_WAIT_SECONDS
-from archie_keys.domain.clock import now_epoch
+from archie_keys.domain.clock import now_epoch, wait_seconds
 from archie_keys.domain.keyformat import KEY_ID_RE, SLUG_RE
 
 
@@ -47,7 +46,7 @@ class ExpiryEvent:
 
 
 def flush_on_expiry(
-    services: Services, event: ExpiryEvent, sleep: Callable[[float], None] = time.sleep
+    services: Services, event: ExpiryEvent, sleep: Callable[[float], None] = wait_seconds
 ) -> dict[str, Any]:
     """Wait for the second, then flush every layer. Raises when a stage could not be flushed, so Lambda
     retries the invocation (and, after its retries, sends it to the dead-letter queue for a redrive) instead

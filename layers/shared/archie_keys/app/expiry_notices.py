@@ -8,7 +8,6 @@ same expires_at), so a schedule left behind by a revoked key sends nothing.
 from __future__ import annotations
 
 import functools
-import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,7 +16,7 @@ from archie_keys.app.changes import after_commit
 from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.services import Services
 from archie_keys.aws.schedules import MAX_WAIT_SECONDS, put_notice
-from archie_keys.domain.clock import now_epoch
+from archie_keys.domain.clock import now_epoch, wait_seconds
 from archie_keys.domain.identity import EXPIRY_ACTOR
 from archie_keys.domain.keyformat import KEY_ID_RE, SLUG_RE
 from archie_keys.domain.webhooks import EXPIRING_NOTICE_DAYS
@@ -71,7 +70,7 @@ def _put(services: Services, project: str, environment: str, key_id: str, expire
 
 
 def send_notice(
-    services: Services, notice: ExpiryNotice, sleep: Callable[[float], None] = time.sleep
+    services: Services, notice: ExpiryNotice, sleep: Callable[[float], None] = wait_seconds
 ) -> dict[str, Any]:
     """Send the notice if the key is still as it was scheduled for; what was done."""
     if notice.days == 0:

@@ -30,6 +30,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from archie_keys.domain.clock import wait_seconds
 from archie_keys.domain.errors import shown
 from archie_keys.domain.keyformat import SLUG_RE
 
@@ -199,7 +200,9 @@ class CacheFlusher:
         client: Any,
         targets: Callable[[], Sequence[FlushTarget]],
         instance_cache_ttl_seconds: float,
-        sleep: Callable[[float], None] = time.sleep,
+        # Between the two flushes of a change: a wait for a moment (the warm instances' TTL), which a local
+        # stack being stopped may end early.
+        sleep: Callable[[float], None] = wait_seconds,
         on_unflushed: Callable[[str, str, str], None] | None = None,
         coordinator: FlushCoordinator | None = None,
         clock: Callable[[], float] = time.time,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from archie_keys.domain.limits import TIME_MAX_YEAR, TIME_MIN_YEAR
@@ -17,6 +18,21 @@ _ISO_TIME = re.compile(
 
 def now_epoch() -> float:
     return time.time()
+
+
+# How a function waits for a moment to come (an expiry's second, a notice's time): time.sleep on Lambda. A host
+# that runs functions on threads of its own (the local stack, the unit tier) installs a wait its shutdown ends
+# early (archie_local.lambdas), so stopping it does not sit out an expiry a minute away.
+_waiter: Callable[[float], object] = time.sleep
+
+
+def wait_seconds(seconds: float) -> None:
+    _waiter(seconds)
+
+
+def install_waiter(waiter: Callable[[float], object]) -> None:
+    global _waiter
+    _waiter = waiter
 
 
 def to_iso(epoch: float) -> str:
