@@ -41,9 +41,11 @@ def access_line(
     at_ms: int | None = None,
     path: str = "/v1/projects/demo/environments/dev/keys",
     refusal: str | None = None,
+    error: str | None = None,
 ) -> str:
     """An access-log line exactly as API Gateway renders the template's format (`refusal`: the authorizer's
-    Deny for a refused key, whose context names the key and the reason)."""
+    Deny for a refused key, whose context names the key and the reason; `error`: API Gateway's own refusal of
+    a key the authorizer allowed, such as a usage plan's QUOTA_EXCEEDED or THROTTLED)."""
     variables: dict[str, Any] = {
         "requestId": request_id,
         "extendedRequestId": request_id,
@@ -61,6 +63,8 @@ def access_line(
         variables.update({"authorizer.key_id": key_id, "authorizer.project": "demo", "authorizer.environment": "dev"})
     if refusal:
         variables.update({"authorizer.refusal": refusal, "error.responseType": "ACCESS_DENIED"})
+    if error:
+        variables["error.responseType"] = error
     return render_access_log(ACCESS_FORMAT, variables)
 
 

@@ -17,6 +17,8 @@ the key's secret and the key belongs to that place; any other id the token carri
 Records are stored many to an item, in environment blocks (aws.audit_blocks): that is what keeps the audit
 of every request affordable, refused ones included. The compactor (app.compaction) later copies the
 attributed records into key blocks and counts them in their key's usage and `last_used_at`.
+
+A proven key's request refused for its quota (QUOTA_EXCEEDED) then goes to app.quota_events (`on_quota_exhausted`).
 """
 
 from __future__ import annotations
@@ -45,6 +47,18 @@ INGEST_WORKERS = 8
 _MISSING = ("", "-", None)
 
 StageEnvironments = Callable[[], Mapping[str, tuple[str, str]]]
+# API Gateway's $context.error.responseType for a request refused for its key's quota (a rate limit's: THROTTLED).
+QUOTA_EXCEEDED = "QUOTA_EXCEEDED"
+
+
+@dataclass(frozen=True)
+class QuotaRefusal:
+    """A request of a proven key, refused by API Gateway for its quota: where the key belongs, and when."""
+
+    project: str
+    environment: str
+    key_id: str
+    at: float  # epoch seconds of the request
 
 
 @dataclass
@@ -56,6 +70,8 @@ class IngestReport:
     control_messages: int = 0
     # (project, environment, window end) -> records of the requests sent to that environment in that window
     blocks: dict[tuple[str, str, float], list[dict[str, Any]]] = field(default_factory=dict)
+    # requests of proven keys refused for their quota (app.quota_events)
+    quota_refusals: list[QuotaRefusal] = field(default_factory=list)
 
     def merge(self, other: IngestReport) -> None:
         self.records += other.records
@@ -64,6 +80,7 @@ class IngestReport:
         self.control_messages += other.control_messages
         for window, records in other.blocks.items():
             self.blocks.setdefault(window, []).extend(records)
+        self.quota_refusals.extend(other.quota_refusals)
 
     def as_dict(self) -> dict[str, int]:
         return {
@@ -83,8 +100,11 @@ class AuditIngest:
         clock: Callable[[], float] = time.time,
         arrival_bucket_seconds: float = 60.0,
         watermarks: IngestWatermarks | None = None,
+        on_quota_exhausted: Callable[[list[QuotaRefusal]], int] | None = None,
     ) -> None:
         self.writer = writer
+        # Told, once a batch is stored, of its requests refused for their key's quota; it never raises.
+        self._on_quota_exhausted = on_quota_exhausted
         # Moved by a delivery's attestation once its lines are stored (domain.ingest_watermark).
         self.watermarks = watermarks
         self.arrival_bucket_seconds = arrival_bucket_seconds
@@ -122,6 +142,8 @@ class AuditIngest:
         self._write_blocks(report)
         if attestation is not None and self.watermarks is not None:
             self.watermarks.record(attestation)
+        if report.quota_refusals and self._on_quota_exhausted is not None:
+            self._on_quota_exhausted(report.quota_refusals)
         self._report_lag(events)
         return report
 
@@ -194,6 +216,8 @@ class AuditIngest:
         report.records += 1
         report.refusals += "reason" in record
         project, environment = place
+        if record["error"] == QUOTA_EXCEEDED and "key_id" in record:
+            report.quota_refusals.append(QuotaRefusal(project, environment, record["key_id"], epoch))
         report.blocks.setdefault((project, environment, window_end(epoch)), []).append(
             {k: v for k, v in record.items() if v is not None}
         )

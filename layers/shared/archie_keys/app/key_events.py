@@ -66,11 +66,12 @@ def emit_key_event(
     actor: str,
     details: Mapping[str, Any] | None = None,
     occurred_at: float | None = None,
-) -> None:
+) -> bool:
     """Send `event_type` about the key `record` (its stored record: only its id, name, project and environment
-    are read) done by `actor` (a key id, the scanner, the expiry), with the type's details. Call it after the
-    change committed; it never raises (a failure is retried, then logged)."""
-    emit_key_events(services, event_type, [(record, details)], actor, occurred_at)
+    are read) done by `actor` (a key id, the scanner, the expiry, the quota), with the type's details. Call it
+    after the change committed; it never raises (a failure is retried, then logged). Whether every send
+    succeeded."""
+    return emit_key_events(services, event_type, [(record, details)], actor, occurred_at)
 
 
 def emit_key_events(
@@ -79,11 +80,12 @@ def emit_key_events(
     about: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]],
     actor: str,
     occurred_at: float | None = None,
-) -> None:
+) -> bool:
     """One event per (record, details), all of one environment (a mass revocation's batch): its webhooks are
-    read once, the deliveries sent ten to a request, the bus's entries ten to a call."""
+    read once, the deliveries sent ten to a request, the bus's entries ten to a call. Whether every send
+    succeeded (each is retried first, and a failure logged)."""
     if not about:
-        return
+        return True
     project, environment = str(about[0][0]["project"]), str(about[0][0]["environment"])
     at = occurred_at if occurred_at is not None else now_epoch()
     bodies = []
@@ -106,7 +108,9 @@ def emit_key_events(
             ]
         queue_deliveries(services, planned)
 
-    after_commit(to_webhooks, f"queue {event_type} for the webhooks of {project}/{environment}")
-    if services.key_event_bus is not None:
-        bus = services.key_event_bus
-        after_commit(lambda: bus.put(event_type, [body for _, body in bodies]), f"put {event_type} on the bus")
+    queued = after_commit(to_webhooks, f"queue {event_type} for the webhooks of {project}/{environment}")
+    if services.key_event_bus is None:
+        return queued
+    bus = services.key_event_bus
+    put = after_commit(lambda: bus.put(event_type, [body for _, body in bodies]), f"put {event_type} on the bus")
+    return queued and put

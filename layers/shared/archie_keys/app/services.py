@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from archie_keys.aws.invoker import AsyncInvoker
     from archie_keys.aws.key_event_channels import DeliveryQueue, KeyEventBus
     from archie_keys.aws.key_store import KeyStore
+    from archie_keys.aws.quota_notices import QuotaNoticeClaims
     from archie_keys.aws.revocation_store import RevocationStore
     from archie_keys.aws.schedules import ExpirySchedules
     from archie_keys.aws.secrets import SecretDelivery
@@ -135,6 +136,10 @@ class Services(Protocol):
     def oidc_verifier(self) -> OidcVerifier: ...
     @property
     def environment_rate(self) -> EnvironmentRateLimiter | None: ...
+    @property
+    def quota_notices(self) -> QuotaNoticeClaims | None:
+        """Which chains were told their quota is used up this period; None without a coordination table."""
+        ...
 
     def hasher(self) -> KeyHasher: ...
     def key_tags(self) -> TagKeys: ...

@@ -23,6 +23,8 @@ BOOTSTRAP_ROLE = "admin"
 SCANNER_ACTOR = "github-secret-scanning"
 # The actor of a key event nobody caused: a key's expiry coming near, or passing.
 EXPIRY_ACTOR = "expiry"
+# The actor of key.quota_exhausted: API Gateway refused the key's requests for its quota (app.quota_events).
+QUOTA_ACTOR = "quota"
 
 # The keys of the authorizer context, in the order a backend reads them.
 AUTHORIZER_CONTEXT_FIELDS = ("key_id", "project", "environment", "name", "roles", "permissions", "filters", "context")

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from archie_keys.app.ingest import AuditIngest
     from archie_keys.app.key_tags import TagKeyProvider, TagKeys
     from archie_keys.app.oidc_verifier import OidcVerifier
+    from archie_keys.app.quota_events import QuotaNotices
     from archie_keys.app.services import EventRecorder
     from archie_keys.aws.audit_reader import AuditReader
     from archie_keys.aws.audit_writer import AuditWriter
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
     from archie_keys.aws.key_event_channels import DeliveryQueue, KeyEventBus
     from archie_keys.aws.key_store import KeyStore
     from archie_keys.aws.metrics import DecisionMetrics, MetricLines
+    from archie_keys.aws.quota_notices import QuotaNoticeClaims
     from archie_keys.aws.revocation_store import RevocationStore
     from archie_keys.aws.schedules import ExpirySchedules
     from archie_keys.aws.secrets import SecretDelivery
@@ -103,6 +105,22 @@ class AwsServices:
         return EnvironmentRateLimiter(self.settings.coordination_table, self.dynamodb)
 
     @cached_property
+    def quota_notices(self) -> QuotaNoticeClaims | None:
+        if not self.settings.coordination_table:
+            return None
+        from archie_keys.aws.quota_notices import QuotaNoticeClaims
+
+        return QuotaNoticeClaims(self.settings.coordination_table, self.dynamodb)
+
+    @cached_property
+    def quota_events(self) -> QuotaNotices:
+        """key.quota_exhausted from the ingest's refused lines; one per process, so its memory of the keys it
+        settled lasts across a warm function's batches."""
+        from archie_keys.app.quota_events import QuotaNotices
+
+        return QuotaNotices(self)
+
+    @cached_property
     def oidc_verifier(self) -> OidcVerifier:
         """One per process, so the issuers' keys it has fetched serve every invocation of a warm instance."""
         from archie_keys.app.issuer_keys import IssuerKeys
@@ -160,6 +178,7 @@ class AwsServices:
             on_batch_lag=self.metrics.audit_lag,
             arrival_bucket_seconds=self.settings.audit_arrival_bucket_seconds,
             watermarks=self.ingest_watermarks,
+            on_quota_exhausted=self.quota_events.notify,
         )
 
     @cached_property
