@@ -25,13 +25,16 @@ app = make_resolver()
 @app.patch(
     "/projects/<project>/environments/<environment>/keys/<key_id>",
     summary="Change a key",
-    description="Changes any of `name`, `roles`, `context`, `expires_at` (null: never expires) and `enabled`; a "
-    "field left out stays as it is. A change that could give the key more (roles, context, a later expiry, "
-    "enabling it) is checked as a create is (no privilege escalation, the context its roles read); the caller's "
-    "filters must cover the key before and after. `enabled: false` refuses the key everywhere (reason "
-    "`disabled`) until `enabled: true`; it keeps its value. The answer comes once the change is in force on "
-    "every protected API. A key the caller's filters do not cover answers 404; a revoked, rolled or expired key "
-    "409 `key_not_active`.",
+    description="Changes any of `name`, `roles`, `context`, `expires_at` (null: never expires), `allowed_cidrs`, "
+    "`limits` (null: none) and `enabled`; a field left out stays as it is. A change that could give the "
+    "key more (roles, context, a later expiry, enabling it) is checked as a create is (no privilege "
+    "escalation, the context its roles read); the caller's filters must cover the key before and after. "
+    "`enabled: false` refuses the key everywhere (reason `disabled`) until `enabled: true`; it keeps its "
+    "value. The answer comes once the change is in force on every protected API. A key the caller's "
+    "filters do not cover answers 404; a revoked, rolled or expired key 409 `key_not_active`. A change of "
+    "`limits` moves the key's rotation chain to the usage plan of the new limits first: if API Gateway "
+    "fails, 503 with Retry-After and the key unchanged; the account's API keys or usage plans used up, "
+    "409 `limits_capacity`.",
     operation_id="updateKey",
     tags=["keys"],
     security=SECURITY,

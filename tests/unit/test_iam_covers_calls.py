@@ -288,6 +288,9 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(
     assert api("GET", f"{keys}/{limited_id}/usage", admin_key).body["quota"]["limit"] == 9
     # Its quota used up: the ingest reads the key, claims the period's notice and sends key.quota_exhausted.
     functions["AuditIngestFunction"].invoke(delivery([access_line("iam-q", 429, limited_id, error="QUOTA_EXCEEDED")]))
+    # A PATCH moving the chain to other limits (its plan made for them), then back.
+    for patched in ({"rate_per_second": 4, "quota": {"limit": 9, "period": "day"}}, limited["limits"]):
+        assert api("PATCH", f"{keys}/{limited_id}", admin_key, {"limits": patched}).status == 200
     other_limits = {"grace_seconds": 0, "limits": {"rate_per_second": 3}}
     limited_successor = api("POST", f"{keys}/{limited_id}/roll", admin_key, other_limits).body["key_id"]
     assert api("DELETE", f"{keys}/{limited_successor}", admin_key).status in (200, 202, 204)

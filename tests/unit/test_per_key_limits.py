@@ -270,25 +270,125 @@ def test_when_the_accounts_api_keys_are_used_up_a_key_with_limits_is_refused_409
     assert [key for key in listed if key["name"] == "limited"] == []
 
 
-# --- changing a stored key's limits (for PATCH /keys/{key_id}, once it takes them) -----------------------------
+# --- changing a stored key's limits: PATCH /keys/{key_id} ------------------------------------------------------
 
 
-def test_a_change_of_limits_moves_the_chain_to_its_plan_before_anything_is_committed(
+def patch_limits(limits_stack: LimitsStack, admin_key: str, key_id: str, limits: Any) -> Any:
+    return limits_stack.management("PATCH", f"{KEYS}/{key_id}", admin_key, {"limits": limits})
+
+
+def plans_of(limits_stack: LimitsStack, key_id: str) -> list[str]:
+    """The usage plans the chain's API key is in, by name (the local control plane, as API Gateway's)."""
+    client = boto3.client("apigateway", endpoint_url=limits_stack.control_plane_url)
+    [api_key] = [k for k in client.get_api_keys()["items"] if k["name"] == f"archie-local/{key_id}"]
+    return sorted(plan["name"] for plan in client.get_usage_plans(keyId=api_key["id"])["items"])
+
+
+def test_a_patch_of_limits_is_enforced_by_the_gateway_at_once_and_null_removes_them(
     limits_stack: LimitsStack, admin_key: str
 ) -> None:
-    from archie_keys.app.key_limits import limits_change
-    from archie_keys.domain.errors import ValidationFailedError
-    from archie_keys.edge.composition import get_services
+    key = limits_stack.create(admin_key, limits={"rate_per_second": 1, "burst": 1}).body
+    assert limits_stack.orders(key["key"], 2) == [200, 429]
+    removed = patch_limits(limits_stack, admin_key, key["key_id"], None)
+    assert (removed.status, removed.body["limits"]) == (200, None), removed.body
+    assert limits_stack.orders(key["key"], 5) == [200] * 5  # the clock has not moved: no limit at all
+    raised = patch_limits(limits_stack, admin_key, key["key_id"], {"rate_per_second": 3})
+    assert raised.body["limits"] == {"rate_per_second": 3, "burst": 3}
+    assert limits_stack.orders(key["key"], 4) == [200, 200, 200, 429]
+    assert plans_of(limits_stack, key["key_id"]) == ["archie-local-r3b3"]
+    # The change is audited with its old and new values, as every PATCH.
+    trail = limits_stack.management("GET", env_path("demo", "dev", f"/audit?key_id={key['key_id']}"), admin_key)
+    updates = [r["details"] for r in trail.body["records"] if r.get("event") == "key.updated"]
+    assert updates[0]["fields"] == ["limits"]
+    assert updates[0]["limits"] == {"old": None, "new": {"rate_per_second": 3, "burst": 3}}
 
+
+def test_a_key_without_limits_given_some_by_a_patch_is_answered_429_past_them(
+    limits_stack: LimitsStack, admin_key: str
+) -> None:
     key = limits_stack.create(admin_key).body
-    record = get_services().store.get_key("demo", "dev", key["key_id"])
-    fields = limits_change(get_services(), record, {"rate_per_second": 2})
-    assert fields == {"limits": {"rate_per_second": 2, "burst": 2}, "lineage_id": key["key_id"]}
-    assert f"archie-local/{key['key_id']}" in limits_stack.api_keys()
-    assert limits_change(get_services(), record, None) == {"limits": None}
-    with pytest.raises(ValidationFailedError) as refused:
-        limits_change(get_services(), record, {"burst": 2})
-    assert refused.value.field == "limits.burst"
+    assert limits_stack.orders(key["key"], 3) == [200] * 3
+    given = patch_limits(limits_stack, admin_key, key["key_id"], {"quota": {"limit": 2, "period": "day"}})
+    assert given.body["limits"] == {"quota": {"limit": 2, "period": "day"}}
+    assert limits_stack.orders(key["key"], 3) == [200, 200, 429]
+    usage = limits_stack.management("GET", f"{KEYS}/{key['key_id']}/usage", admin_key).body
+    assert (usage["quota"]["used"], usage["quota"]["left"]) == (2, 0)
+
+
+@pytest.mark.parametrize(
+    ("limits", "field"),
+    [
+        ({"burst": 2}, "limits.burst"),
+        ({"rate_per_second": 0}, "limits.rate_per_second"),
+        ({"quota": {"limit": 5, "period": "year"}}, "limits.quota.period"),
+        ({"rate_per_second": 1, "per_ip": True}, "limits.per_ip"),
+        ({}, "limits"),
+        ("fast", "limits"),
+    ],
+)
+def test_a_patch_of_invalid_limits_is_refused_naming_the_field_and_changes_nothing(
+    limits_stack: LimitsStack, admin_key: str, limits: Any, field: str
+) -> None:
+    key = limits_stack.create(admin_key, limits={"rate_per_second": 1, "burst": 1}).body
+    refused = patch_limits(limits_stack, admin_key, key["key_id"], limits)
+    assert (refused.status, refused.body["field"]) == (422, field), refused.body
+    assert (
+        limits_stack.management("GET", f"{KEYS}/{key['key_id']}", admin_key).body["limits"] == key["record"]["limits"]
+    )
+    assert limits_stack.orders(key["key"], 2) == [200, 429]
+
+
+def test_a_patch_of_limits_api_gateway_refuses_answers_503_and_leaves_the_key_as_it_was(
+    limits_stack: LimitsStack, admin_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from archie_keys.edge import composition
+
+    key = limits_stack.create(admin_key, limits={"rate_per_second": 1, "burst": 1}).body
+    refusing = HttpService(RefusingControlPlane("TooManyRequestsException"), 0).start()
+    try:
+        monkeypatch.setenv("AWS_ENDPOINT_URL_API_GATEWAY", refusing.url)
+        composition.reset()
+        reply = patch_limits(limits_stack, admin_key, key["key_id"], {"rate_per_second": 5})
+    finally:
+        refusing.stop()
+        monkeypatch.setenv("AWS_ENDPOINT_URL_API_GATEWAY", limits_stack.control_plane_url)
+        composition.reset()
+    assert reply.status == 503 and int(reply.headers["Retry-After"]) > 0, reply.body
+    stored = limits_stack.management("GET", f"{KEYS}/{key['key_id']}", admin_key).body
+    assert (stored["limits"], stored.get("updated_at")) == (key["record"]["limits"], None)
+    assert limits_stack.orders(key["key"], 2) == [200, 429]
+
+
+def test_a_patch_of_limits_whose_commit_fails_moves_the_chain_back_to_its_old_plan(
+    limits_stack: LimitsStack, admin_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import botocore.client
+    from botocore.exceptions import ClientError
+
+    key = limits_stack.create(admin_key, limits={"rate_per_second": 1, "burst": 1}).body
+    original = botocore.client.BaseClient._make_api_call
+    moved_before_the_commit: list[list[str]] = []
+
+    def failing_commit(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "TransactWriteItems":
+            moved_before_the_commit.append(plans_of(limits_stack, key["key_id"]))
+            error = {"Code": "InternalServerError", "Message": "injected"}
+            raise ClientError({"Error": error, "ResponseMetadata": {"HTTPStatusCode": 500}}, operation)  # type: ignore[typeddict-item]
+        return original(client, operation, params)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(botocore.client.BaseClient, "_make_api_call", failing_commit)
+        reply = patch_limits(limits_stack, admin_key, key["key_id"], {"rate_per_second": 5})
+    assert reply.status == 503 and int(reply.headers["Retry-After"]) > 0, reply.body
+    assert moved_before_the_commit and moved_before_the_commit[0] == ["archie-local-r5b5"]
+    assert plans_of(limits_stack, key["key_id"]) == ["archie-local-r1b1"]  # moved back
+    stored = limits_stack.management("GET", f"{KEYS}/{key['key_id']}", admin_key).body
+    assert stored["limits"] == {"rate_per_second": 1, "burst": 1}
+    limits_stack.clock.now += 1.0
+    assert limits_stack.orders(key["key"], 2) == [200, 429]
+    # The client's retry completes it.
+    assert patch_limits(limits_stack, admin_key, key["key_id"], {"rate_per_second": 5}).status == 200
+    assert plans_of(limits_stack, key["key_id"]) == ["archie-local-r5b5"]
 
 
 # --- the authorizer's answer ---------------------------------------------------------------------------------

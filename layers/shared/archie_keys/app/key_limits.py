@@ -9,9 +9,9 @@ repeats safely; if it fails (API Gateway throttled or unreachable), nothing is c
 503 with Retry-After. If the transaction then fails, the API key it made stays in its plan with no live key
 behind it: it admits nothing (the authorizer refuses first) and is reused by a retry with the same chain.
 
-`limits_change` validates and prepares a change of a stored key's limits, for PATCH /keys/{key_id} once it
-takes `limits` (docs/limits.md): the record fields to set (None: remove the field). PATCH changes
-`allowed_cidrs` through app.key_updates, as its other fields.
+PATCH /keys/{key_id} changes `limits` through app.key_updates, as its other fields; `move_chain` moves the
+chain's API key to the plan of the new limits before the change commits, and back if it does not
+(docs/limits.md, "Changing a key's limits").
 """
 
 from __future__ import annotations
@@ -19,10 +19,11 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from archie_keys.app.changes import Change
 from archie_keys.app.services import Services
 from archie_keys.aws.dynamo import aws_error_code
 from archie_keys.domain.errors import ConflictError
-from archie_keys.domain.rate_limits import Limits, QuotaUsage, limits_of, parse_limits
+from archie_keys.domain.rate_limits import Limits, QuotaUsage, limits_of
 from archie_keys.domain.usage_keys import lineage_of
 
 logger = logging.getLogger("archie_keys.key_limits")
@@ -30,6 +31,8 @@ logger = logging.getLogger("archie_keys.key_limits")
 # API Gateway's answer when the account's API keys (10,000 per region, not raised) or usage plans (300,
 # raisable) are used up: not an outage a retry fixes, so 409 saying so rather than 503.
 _CAPACITY_CODES = frozenset({"LimitExceededException"})
+# Attempts to put a chain's API key back in the plan of its old limits when a PATCH did not commit.
+PUT_BACK_ATTEMPTS = 3
 
 
 def attach_limits(services: Services, lineage_id: str, limits: Limits) -> None:
@@ -61,14 +64,50 @@ def allowed_cidrs_fields(allowed_cidrs: tuple[str, ...]) -> dict[str, Any]:
     return {"allowed_cidrs": list(allowed_cidrs)} if allowed_cidrs else {}
 
 
-def limits_change(services: Services, record: dict[str, Any], value: object) -> dict[str, Any]:
-    """PATCH `limits` of a stored key: validated (422 naming the field), the chain's API key moved to the plan
-    of the new limits before anything is committed (503 if API Gateway fails), and the fields to set
-    ({"limits": None} removes them; the chain's API key then stays in its plan, unused, until released)."""
-    limits = parse_limits(value)
-    if limits is None:
-        return {"limits": None}
-    return limits_fields(services, lineage_of(record), limits)
+def stored_limits(record: dict[str, Any]) -> dict[str, Any] | None:
+    """A key's limits as stored and answered (numbers as ints), or None for none: what a PATCH compares."""
+    limits = limits_of(record.get("limits"))
+    return None if limits is None else limits.to_dict()
+
+
+def move_chain(
+    services: Services, record: dict[str, Any], new: dict[str, Any] | None, change: Change
+) -> dict[str, Any]:
+    """PATCH `limits` of a stored key, before its change commits: the chain's API key moved to the plan of the
+    new limits (503 if API Gateway fails, 409 limits_capacity if its quotas are used up), and moved back to the
+    plan of the old limits if the change then does not commit (an undo of `change`, registered before the
+    move: a move that failed half way, out of the old plan and not yet in the new one, is put back too). The
+    record fields to set beside `limits`.
+
+    Removing the limits (`new` None) makes no control-plane call: once committed the key's Allows name the
+    shared API key, and the chain's stays in its plan (the key in a roll's grace period may still carry the
+    old limits and draw on it) until the chain's last key is revoked (`release_usage_key`)."""
+    new_limits = limits_of(new)
+    if new_limits is None:
+        return {}
+    lineage = lineage_of(record)
+    old = limits_of(record.get("limits"))
+    if old is not None:
+        # Without old limits nothing needs undoing: the key's Allows name the shared API key until the change
+        # commits, so the chain's, wherever it is, admits nothing (as after a create that did not commit).
+        change.undo_with(
+            lambda: _put_back(services, lineage, old), "put the chain's API key back in the plan of its old limits"
+        )
+    attach_limits(services, lineage, new_limits)
+    return {"lineage_id": lineage}
+
+
+def _put_back(services: Services, lineage_id: str, limits: Limits) -> None:
+    """Undo a move of the chain's API key (it repeats safely, as `attach` does), tried a few times: the client is
+    answered 503 meanwhile. If every attempt fails (API Gateway failing as DynamoDB just did), the chain holds
+    the new limits while the key shows the old ones, until the client's retry commits the change (logged)."""
+    for attempt in range(PUT_BACK_ATTEMPTS):
+        try:
+            services.usage_plans.attach(lineage_id, limits)
+            return
+        except Exception:  # any failure of the undo is retried, then reported; the change's own error is raised
+            logger.warning("putting the chain's API key back failed (attempt %d)", attempt + 1, exc_info=True)
+    logger.error("the chain %s is in the usage plan of limits its key does not show", lineage_id)
 
 
 def quota_of(services: Services, record: dict[str, Any], now: float) -> QuotaUsage | None:
@@ -84,7 +123,8 @@ def release_usage_key(services: Services, revoked: dict[str, Any], chain_still_l
     live. Best effort, after the revocation committed (the authorizer refuses the key whatever API Gateway
     holds): a failure is logged and leaves an API key that admits nothing, released by the next revocation of
     the chain or by hand (docs/limits.md)."""
-    if not revoked.get("limits") or chain_still_live:
+    # lineage_id stays on a key whose limits a PATCH removed: its chain's API key is still to be released.
+    if not (revoked.get("limits") or revoked.get("lineage_id")) or chain_still_live:
         return
     try:
         services.usage_plans.detach(lineage_of(revoked))

@@ -1,4 +1,5 @@
-"""Use case: change a key in place (PATCH): its name, roles, context, expiry, or whether it is enabled.
+"""Use case: change a key in place (PATCH): its name, roles, context, expiry, allow-list, limits, or whether it
+is enabled.
 
 Every field a key may change is one entry of UPDATABLE: how its value is read from the stored record, how a
 new value is stored, whether the change can give the key more than it had (then the key as it would be after
@@ -9,7 +10,8 @@ in the edge's model (edge.models.UpdateKeyBody).
 The change, its roles' counts and its `key.updated` event are one transaction, refused when the key changed
 or ended since it was read. Then every cache layer is flushed as a revocation does (aws.cache_flush), so the
 change is in force on every protected API when the answer comes: a disabled key is refused at once, and one
-enabled again, or given fewer roles, is answered afresh.
+enabled again, or given fewer roles, is answered afresh. A change of `limits` first moves the key's rotation
+chain to the usage plan of the new limits, and back if the transaction does not commit (app.key_limits).
 """
 
 from __future__ import annotations
@@ -18,9 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from archie_keys.app.changes import Change
 from archie_keys.app.commands import UpdateKey
 from archie_keys.app.expiry_notices import schedule_notices
 from archie_keys.app.key_events import emit_key_event
+from archie_keys.app.key_limits import move_chain, stored_limits
 from archie_keys.app.keys import (
     check_authorizer_budget,
     check_expiry,
@@ -78,6 +82,12 @@ def _store_allowed_cidrs(cidrs: list[str], caller: Identity, now: float) -> Stor
     return Stored({"allowed_cidrs": list(cidrs)}) if cidrs else Stored({}, ("allowed_cidrs",))
 
 
+def _store_limits(limits: dict[str, Any] | None, caller: Identity, now: float) -> Stored:
+    # As a create stores it: no attribute for none. The chain (lineage_id) stays: its API key is released when
+    # the chain's last key is revoked.
+    return Stored({"limits": dict(limits)}) if limits else Stored({}, ("limits",))
+
+
 def _widens_network(old: list[str], new: list[str]) -> bool:
     # [] is anywhere: nothing is wider. Otherwise any range not already listed may admit an address that was
     # refused (checked as a create is, though it grants no permission).
@@ -115,6 +125,9 @@ UPDATABLE: dict[str, Updatable] = {
         store=_store_allowed_cidrs,
         widens=_widens_network,
     ),
+    # The stored form (Limits.to_dict; the edge parses it, domain.rate_limits), None for none. More requests
+    # are no more permissions: nothing to check as a create is. Enforced by the usage plan the chain is in.
+    "limits": Updatable(current=stored_limits, store=_store_limits, widens=lambda old, new: False),
     # Enabling gives the key back what it could do; disabling only takes away.
     "enabled": Updatable(
         current=lambda record: not record.get("disabled_at"),
@@ -190,21 +203,25 @@ def update_key(services: Services, caller: Identity, command: UpdateKey) -> KeyU
         # The expiry's flush follows the new second. The old second's schedule stays: it may serve other
         # keys of that second, and one flush more is harmless. Not undone if the change does not commit.
         services.schedules.put(place.project, place.environment, float(new_expiry))
-    writes = [
-        *services.store.key_update_writes(record, sets, removes, added, dropped, now),
-        services.audit.event_write(
-            "key.updated",
-            place.project,
-            place.environment,
-            caller.key_id,
-            record["key_id"],
-            _audit_details(changes),
-        ),
-    ]
     changed = ConflictError(
         "this key was changed, rolled or revoked while this request ran; read it again", code="conflict"
     )
-    commit_change(services, writes, {"key": changed})
+    with Change() as change:
+        if "limits" in changes:
+            # Everything else is checked: now API Gateway, whose move is undone if the commit does not happen.
+            sets.update(move_chain(services, record, changes["limits"][1], change))
+        writes = [
+            *services.store.key_update_writes(record, sets, removes, added, dropped, now),
+            services.audit.event_write(
+                "key.updated",
+                place.project,
+                place.environment,
+                caller.key_id,
+                record["key_id"],
+                _audit_details(changes),
+            ),
+        ]
+        commit_change(services, writes, {"key": changed})
     updated = {name: value for name, value in {**record, **sets}.items() if name not in removes}
     updated["revision"] = int(record.get("revision", 0)) + 1
     # Webhooks and the events bus hear the change once it is committed: the names of the fields changed

@@ -349,6 +349,11 @@ class UpdateKeyBody(StrictModel):
         default=None, description="false: refused everywhere (reason `disabled`) until set true again"
     )
     allowed_cidrs: AllowedCidrs | None = Field(default=None, description="the new allow-list; [] for anywhere")
+    limits: LimitsModel | None = Field(
+        default=None,
+        description="the new limits, replacing the key's whole (as on create); null removes them. The key's "
+        "rotation chain moves to the usage plan of the new limits, whose quota count starts afresh",
+    )
 
     @field_validator(*_NOT_NULLABLE, mode="before")
     @classmethod
@@ -374,6 +379,9 @@ class UpdateKeyBody(StrictModel):
         changes = {name: getattr(self, name) for name in named}
         if "allowed_cidrs" in changes:
             changes["allowed_cidrs"] = list(checked_allowed_cidrs(changes["allowed_cidrs"]))
+        if "limits" in changes:
+            limits = checked_limits(changes["limits"])
+            changes["limits"] = None if limits is None else limits.to_dict()
         return UpdateKey(place, key_id, changes)
 
 
