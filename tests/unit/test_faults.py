@@ -68,7 +68,8 @@ class Stack:
 
     def state(self) -> dict[str, Any]:
         """Everything a change could touch: every item of the three tables, every secret's current value
-        and tags, every expiry schedule."""
+        and tags, every expiry schedule, which usage plan holds which API keys (a plan made for limits a
+        change did not commit stays, empty: it admits nothing and is reused)."""
         dynamodb, secrets = boto3.client("dynamodb"), boto3.client("secretsmanager")
         scheduler = boto3.client("scheduler")
         tables = {}
@@ -87,7 +88,13 @@ class Stack:
             s["Name"]: scheduler.get_schedule(Name=s["Name"], GroupName=group)["ScheduleExpression"]
             for s in scheduler.list_schedules(GroupName=group)["Schedules"]
         }
-        return {"tables": tables, "secrets": stored_secrets, "schedules": schedules}
+        apigateway = boto3.client("apigateway")
+        plans = {
+            plan["name"]: sorted(k["name"] for k in apigateway.get_usage_plan_keys(usagePlanId=plan["id"])["items"])
+            for plan in apigateway.get_usage_plans()["items"]
+        }
+        in_plans = {name: keys for name, keys in plans.items() if keys}
+        return {"tables": tables, "secrets": stored_secrets, "schedules": schedules, "usage_plans": in_plans}
 
     def call(self, function: str, method: str, path: str, body: Any = None, headers: dict | None = None) -> Any:
         from archie_local.lambdas import LocalFunction
@@ -270,6 +277,20 @@ def update_complete(stack: Stack, given: dict[str, Any], reply: Any, before: dic
     assert verdict.body == {"valid": False, "code": "disabled"}
 
 
+LIMITED = {"rate_per_second": 1, "burst": 1}
+RAISED = {"rate_per_second": 5, "burst": 5, "quota": {"limit": 100, "period": "day"}}
+
+
+def limits_complete(stack: Stack, given: dict[str, Any], reply: Any, before: dict[str, Any]) -> None:
+    key_id = given["old"]["key_id"]
+    assert key_record(stack, key_id)["limits"] == RAISED
+    assert events_about(stack, key_id)[:1] == ["key.updated"]
+    plans = stack.state()["usage_plans"]
+    assert [name for name, keys in plans.items() if any(key_id in k for k in keys)] == ["archie-local-r5b5-q100day"], (
+        plans
+    )
+
+
 def role_complete(stack: Stack, given: dict[str, Any], reply: Any, before: dict[str, Any]) -> None:
     role = stack.api("GET", env_path("demo", "dev", "/roles/viewer"), stack.admin).body
     assert role["permissions"][0]["actions"] == ["read", "delete"] and role["key_count"] == 1
@@ -412,6 +433,15 @@ OPERATIONS = [
             "UpdateKeyFunction", "PATCH", f"{KEYS}/{given['old']['key_id']}", given["body"]
         ),
         update_complete,
+    ),
+    Operation(
+        "move a key to other limits (its chain to another usage plan)",
+        "UpdateKeyFunction",
+        lambda stack: {"old": make_key(stack, limits=LIMITED)},
+        lambda stack, given: stack.call(
+            "UpdateKeyFunction", "PATCH", f"{KEYS}/{given['old']['key_id']}", {"limits": RAISED}
+        ),
+        limits_complete,
     ),
     Operation(
         "widen a role in use",
