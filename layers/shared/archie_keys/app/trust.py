@@ -10,6 +10,7 @@ audited in the transaction that makes it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from archie_keys.app.commands import Place
@@ -24,6 +25,7 @@ from archie_keys.domain.identity import Identity
 from archie_keys.domain.trust import TrustPolicy, parse_trust_policy
 
 _POLICY_NAME = limits.whole(limits.TRUST_POLICY_NAME_PATTERN)
+logger = logging.getLogger("archie_keys.trust")
 
 
 def admit(services: Services, place: Place, operation: str, limit: int) -> None:
@@ -48,6 +50,25 @@ def _check_name(name: str) -> None:
 def stored_policy(stored: dict[str, Any], *, allow_loopback_http: bool) -> TrustPolicy:
     """A stored item read back as the TrustPolicy it was accepted as."""
     return parse_trust_policy(stored["name"], stored["policy"], allow_loopback_http=allow_loopback_http)
+
+
+def environment_policies(services: Services, place: Place) -> dict[str, tuple[TrustPolicy, str]]:
+    """The environment's policies as accepted, with the `updated_at` each was read at: what the exchange and a
+    person's sign-in match tokens against. An undeclared environment has none: the answer is the same refusal
+    as for an untrusted token, so a caller without a trusted token learns nothing about which environments
+    exist."""
+    loopback = services.config.oidc_allow_loopback_http
+    found = {}
+    for stored in services.trust.list(place.project, place.environment):
+        try:
+            found[stored["name"]] = (stored_policy(stored, allow_loopback_http=loopback), stored["updated_at"])
+        except ValidationFailedError:
+            # Accepted under other settings (a loopback issuer, on a stack that no longer trusts one): it
+            # matches nothing rather than failing every token presented to the environment.
+            logger.warning(
+                "trust policy %s of %s/%s is not valid here", stored["name"], place.project, place.environment
+            )
+    return found
 
 
 def trust_view(stored: dict[str, Any]) -> dict[str, Any]:

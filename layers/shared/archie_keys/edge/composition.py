@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from archie_keys.app.ingest import AuditIngest
     from archie_keys.app.key_tags import TagKeyProvider, TagKeys
     from archie_keys.app.oidc_verifier import OidcVerifier
+    from archie_keys.app.person_signin import PersonSignIn
     from archie_keys.app.services import EventRecorder
     from archie_keys.aws.audit_reader import AuditReader
     from archie_keys.aws.audit_writer import AuditWriter
@@ -113,6 +114,13 @@ class AwsServices:
         loopback = bool(self.settings.oidc_allow_loopback_http)
         keys = IssuerKeys(OidcDiscovery(allow_loopback_http=loopback))
         return OidcVerifier(keys, config=OidcVerifierConfig(allow_loopback_http=loopback))
+
+    @cached_property
+    def people(self) -> PersonSignIn:
+        """People's sign-in tokens on the management API (the authorizer builds it for the first JWT only)."""
+        from archie_keys.app.person_signin import PersonSignIn
+
+        return PersonSignIn(self, self.oidc_verifier)
 
     @cached_property
     def revocations(self) -> RevocationStore:

@@ -1,0 +1,70 @@
+"""Use case: a person's OIDC token as the management API's bearer (docs/federation.md, "People sign in").
+
+The token (an ID token of the identity provider the dashboard signs in with: the stack's Cognito user pool,
+any OIDC issuer, or the local development issuer) is verified exactly as the exchange verifies a pipeline's
+(app.oidc_verifier: the issuer's published keys, `alg` from the key, audience, bounded lifetime and skew) and
+matched with the trust policies of the environment the request names. The most specific matching policy's
+roles and context become the caller's grants for that request, resolved as a key's are (domain.grants), so
+every later check (the authorizer's IAM policy, each handler's Identity.require) is the one a key with those
+roles and that context meets. Nothing is written: signing in makes no key, and each request is decided anew
+from the token and the policies (API Gateway caches that answer as it caches a key's).
+
+The caller is named `user:<email>` when the provider says the address is verified, else `user:<sub>`
+(domain.oidc_actor): the audit of everything the person does names them.
+"""
+
+from __future__ import annotations
+
+from archie_keys.app.commands import Place
+from archie_keys.app.oidc_verifier import OidcVerifier, trusted_token
+from archie_keys.app.services import Services
+from archie_keys.app.trust import environment_policies
+from archie_keys.domain.grants import resolve_grants
+from archie_keys.domain.identity import Identity
+from archie_keys.domain.limits import SLUG_PATTERN, whole
+from archie_keys.domain.oidc_actor import person_actor, person_display_name
+from archie_keys.domain.oidc_errors import UntrustedTokenError
+
+_SLUG = whole(SLUG_PATTERN)
+
+
+class PersonSignIn:
+    """Who a person's token makes the caller, in one environment. One per process: the verifier's cache of
+    issuers' keys serves every request of a warm instance."""
+
+    def __init__(self, services: Services, verifier: OidcVerifier) -> None:
+        self._services = services
+        self._verifier = verifier
+
+    def identity(self, token: str, project: object, environment: object) -> Identity:
+        """The Identity `token` holds in `project`/`environment`, or the TokenRefusedError of the first check
+        it fails (IssuerUnavailableError, a 503, when the issuer's keys cannot be read)."""
+        if not (isinstance(project, str) and isinstance(environment, str)):
+            # Every management route but the keyless ones names an environment; a person's token is good only
+            # where an environment's trust policies say so, so a route without one has nothing to match.
+            raise UntrustedTokenError("a person's token is accepted only on an environment's routes")
+        if not (_SLUG.match(project) and _SLUG.match(environment)):
+            raise UntrustedTokenError("the path names no valid environment")
+        place = Place(project, environment)
+        policies = environment_policies(self._services, place)
+        if not policies:
+            raise UntrustedTokenError(f"{project}/{environment} trusts no issuer")
+        trusted = trusted_token(self._verifier, [policy for policy, _ in policies.values()], token)
+        policy, claims = trusted.policy, trusted.token.claims
+        actor = person_actor(claims)
+        roles, context = policy.roles, dict(policy.context)
+        # As the authorizer resolves a key's roles: a role deleted since the policy was written grants nothing
+        # (the policy stays, as a key naming a deleted role stays).
+        stored = self._services.store.get_roles(project, environment, roles)
+        grants = resolve_grants(
+            [(name, stored[name]["permissions"]) for name in roles if name in stored], context, strict=False
+        )
+        return Identity(
+            key_id=actor.name,
+            project=project,
+            environment=environment,
+            name=person_display_name(claims, actor),
+            roles=roles,
+            context=context,
+            grants=grants,
+        )

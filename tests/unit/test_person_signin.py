@@ -1,0 +1,176 @@
+"""People sign in: the management API takes a person's OIDC token as the bearer, verified as the exchange
+verifies a pipeline's and matched with the trust policies of the environment the path names. The matched
+policy's roles and context are the caller's, checked as a key's are; the audit names the person.
+
+Through the template's local gateway: the real authorizer and handlers, the development issuer serving its
+discovery and keys on 127.0.0.1 (a free port, stopped by the fixture)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from archie_local.oidc_issuer import LocalOidcIssuer
+from tests.fakes.oidc import b64url, compact
+from tests.support import env_path
+
+DASHBOARD = "archie-dashboard"
+ALICE = {"email": "alice@example.com", "email_verified": True, "name": "Alice Example", "groups": ["platform-admins"]}
+BOB = {"email": "bob@example.com", "email_verified": True, "name": "Bob Example", "groups": ["auditors"]}
+KEYS = env_path("demo", "dev", "/keys")
+WHOAMI = env_path("demo", "dev", "/whoami")
+READER = {"permissions": [{"resource": "keys", "actions": ["read"], "filters": {}}]}
+
+
+@pytest.fixture
+def issuer() -> Iterator[LocalOidcIssuer]:
+    with LocalOidcIssuer().serve() as running:
+        yield running
+
+
+def people_policy(issuer: LocalOidcIssuer, group: str, roles: list[str]) -> dict[str, Any]:
+    return {"issuer": issuer.url, "audience": DASHBOARD, "claims": {"groups": group}, "roles": roles}
+
+
+@pytest.fixture
+def trusted(api: Any, admin_key: str, issuer: LocalOidcIssuer) -> None:
+    """demo/dev: platform-admins are admins, auditors read keys."""
+    assert api("PUT", env_path("demo", "dev", "/roles/key-reader"), admin_key, READER).status == 201
+    for name, group, roles in (("admins", "platform-admins", ["admin"]), ("auditors", "auditors", ["key-reader"])):
+        put = api("PUT", env_path("demo", "dev", f"/trust/{name}"), admin_key, people_policy(issuer, group, roles))
+        assert put.status == 201, put.body
+
+
+def key_count(api: Any, admin_key: str) -> int:
+    return len(api("GET", f"{KEYS}?limit=100", admin_key).body["keys"])
+
+
+def test_a_signed_in_admin_acts_with_the_policys_roles_and_the_audit_names_them(
+    api, admin_key, issuer, trusted
+) -> None:
+    token = issuer.mint("demo-alice", DASHBOARD, ALICE)
+
+    me = api("GET", WHOAMI, token)
+    made = api("POST", KEYS, token, {"name": "made by alice", "roles": ["admin"]})
+
+    assert me.status == 200, me.body
+    assert (me.body["key_id"], me.body["name"], me.body["roles"]) == (
+        "user:alice@example.com",
+        "Alice Example",
+        ["admin"],
+    )
+    assert made.status == 201, made.body
+    assert made.body["record"]["created_by"] == "user:alice@example.com"
+    events = api("GET", env_path("demo", "dev", f"/audit?kind=event&key_id={made.body['key_id']}"), admin_key)
+    (created,) = [r for r in events.body["records"] if r["event"] == "key.created"]
+    assert created["actor_key_id"] == "user:alice@example.com"
+
+
+def test_an_unverified_email_is_never_the_name_the_subject_is(api, admin_key, issuer, trusted) -> None:
+    token = issuer.mint("demo-alice", DASHBOARD, {**ALICE, "email": "ceo@example.com", "email_verified": False})
+
+    me = api("GET", WHOAMI, token)
+
+    assert me.status == 200 and me.body["key_id"] == "user:demo-alice", me.body
+
+
+def test_a_person_whose_policy_grants_read_cannot_write(api, admin_key, issuer, trusted) -> None:
+    token = issuer.mint("demo-bob", DASHBOARD, BOB)
+    before = key_count(api, admin_key)
+
+    listed = api("GET", KEYS, token)
+    made = api("POST", KEYS, token, {"name": "made by bob", "roles": ["key-reader"]})
+
+    assert listed.status == 200, listed.body
+    assert made.status == 403 and made.body["code"] == "forbidden", made.body
+    assert key_count(api, admin_key) == before
+
+
+def refused_tokens(issuer: LocalOidcIssuer, stranger: LocalOidcIssuer) -> dict[str, str]:
+    """One token per way a person's token can be wrong; each would be accepted but for that one thing."""
+    now = int(time.time())
+    claims = {"iss": issuer.url, "sub": "demo-alice", "aud": DASHBOARD, "iat": now, "exp": now + 300, **ALICE}
+    header = {"alg": "RS256", "kid": issuer.kid, "typ": "JWT"}
+    head, _, signature = issuer.mint("demo-alice", DASHBOARD, ALICE).split(".")
+    forged_body = b64url(json.dumps({**claims, "sub": "demo-mallory"}).encode())
+    return {
+        "audience": issuer.mint("demo-alice", "another-app", ALICE),
+        "issuer": stranger.mint("demo-alice", DASHBOARD, ALICE),
+        "issuer_claimed": stranger.mint("demo-alice", DASHBOARD, {**ALICE, "iss": issuer.url}),
+        "expired": issuer.mint("demo-alice", DASHBOARD, ALICE, issued_at=now - 1000, ttl_seconds=300),
+        "signature": f"{head}.{forged_body}.{signature}",
+        "alg_none": compact({**header, "alg": "none"}, claims),
+        "alg_hmac": compact({**header, "alg": "HS256"}, claims, b"x" * 32),
+        "unknown_kid": issuer.sign({**header, "kid": "not-published"}, json.dumps(claims).encode()),
+        "no_policy_matches": issuer.mint("demo-carol", DASHBOARD, {**ALICE, "groups": ["developers"]}),
+        "claims_not_matching": issuer.mint("demo-alice", DASHBOARD, {**ALICE, "groups": "platform-admins-2"}),
+    }
+
+
+@pytest.mark.parametrize(
+    "wrong",
+    [
+        "audience",
+        "issuer",
+        "issuer_claimed",
+        "expired",
+        "signature",
+        "alg_none",
+        "alg_hmac",
+        "unknown_kid",
+        "no_policy_matches",
+        "claims_not_matching",
+    ],
+)
+def test_a_wrong_person_token_is_a_401_and_changes_nothing(api, admin_key, issuer, trusted, wrong, caplog) -> None:
+    with LocalOidcIssuer().serve() as stranger:
+        token = refused_tokens(issuer, stranger)[wrong]
+        before = key_count(api, admin_key)
+
+        me = api("GET", WHOAMI, token)
+        made = api("POST", KEYS, token, {"name": "should not exist", "roles": ["admin"]})
+
+    for refused in (me, made):
+        assert refused.status == 401, refused.body
+        assert refused.body["code"] == "unauthorized"
+    assert key_count(api, admin_key) == before
+    assert token not in caplog.text
+
+
+def test_a_token_trusted_in_one_environment_is_nothing_in_another(api, admin_key, bootstrap, issuer, trusted) -> None:
+    bootstrap("demo", "qa")  # declared, trusting no one
+
+    refused = api("GET", env_path("demo", "qa", "/whoami"), issuer.mint("demo-alice", DASHBOARD, ALICE))
+
+    assert refused.status == 401, refused.body
+
+
+def test_an_issuer_that_cannot_be_read_is_a_503_not_a_refusal(api, admin_key, issuer, trusted) -> None:
+    from archie_keys.edge import composition
+
+    token = issuer.mint("demo-alice", DASHBOARD, ALICE)
+    issuer.stop()  # its keys were never fetched by this process: nothing cached to serve
+    composition.reset()
+
+    down = api("GET", WHOAMI, token)
+
+    assert down.status == 503 and down.body["code"] == "service_unavailable", down.body
+    assert int(down.headers["Retry-After"]) > 0
+
+
+def test_a_key_decision_imports_nothing_of_the_token_path() -> None:
+    # The authorizer's hot path: a key is never checked against JOSE code, and none is loaded for it.
+    code = (
+        "import sys\n"
+        "import archie_keys.edge.authorizer\n"
+        "loaded = [m for m in sys.modules if m.startswith(('joserfc', 'archie_keys.app.person_signin',"
+        " 'archie_keys.app.oidc_verifier'))]\n"
+        "assert not loaded, loaded\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd="layers/shared")
