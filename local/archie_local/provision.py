@@ -79,6 +79,10 @@ def register_names(template: dict[str, Any], resolver: Resolver) -> None:
         resolver.attributes[(name, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
     for name in resources_of_type(template, "AWS::Serverless::LayerVersion", resolver):
         resolver.refs[name] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:{name}:1"
+    # Cognito is not emulated (locally, people sign in with the development issuer, SignInIssuer): a name
+    # only, so what the template derives from the user pool's domain (the dashboard's CSP) resolves.
+    for name in resources_of_type(template, "AWS::Cognito::UserPoolDomain", resolver):
+        resolver.refs[name] = "archie-local"
 
 
 def provision(

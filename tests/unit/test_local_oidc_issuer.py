@@ -69,7 +69,7 @@ def authorize_query(**overrides: str) -> str:
     return urlencode({k: v for k, v in params.items() if v is not None})
 
 
-def sign_in(issuer: LocalOidcIssuer, user: str = "ada", **overrides: str) -> dict[str, list[str]]:
+def sign_in(issuer: LocalOidcIssuer, user: str = "alice", **overrides: str) -> dict[str, list[str]]:
     """Press the user's button on the sign-in page: the query the browser is redirected to."""
     form = authorize_query(**overrides) + "&" + urlencode({"user": user})
     status, headers, _ = call(
@@ -155,7 +155,7 @@ def test_the_sign_in_page_lists_the_demo_users(issuer) -> None:
 
     page = body.decode()
     assert status == 200 and headers["Content-Type"].startswith("text/html")
-    assert all(name in page for name in ("Ada Lovelace", "Grace Hopper", "Alan Turing"))
+    assert all(name in page for name in ("Alice Example", "Bob Example", "Carol Example"))
     assert "default-src 'none'" in headers["Content-Security-Policy"]
 
 
@@ -166,8 +166,8 @@ def test_a_person_signs_in_with_pkce_and_gets_tokens_the_verifier_accepts(issuer
     assert answer["state"] == ["s-1"] and status == 200
     verified = verifier_of(issuer).verify(tokens["id_token"], issuer.url, {CLIENT})
     assert (verified.subject, verified.claims["email"], verified.claims["groups"]) == (
-        "demo-ada",
-        "ada@example.com",
+        "demo-alice",
+        "alice@example.com",
         ["platform-admins"],
     )
     assert verified.claims["nonce"] == "n-1"
