@@ -31,7 +31,7 @@ PEOPLE_POLICIES = {
     "people-admins": ("platform-admins", ["admin"]),
     "people-auditors": ("auditors", [AUDITOR_ROLE]),
 }
-_AUDITOR_PERMISSIONS = [
+_AUDITOR_PERMISSIONS: list[dict[str, Any]] = [
     {"resource": resource, "actions": ["read"], "filters": {}}
     for resource in ("keys", "audit", "roles", "webhooks", "trust", "environments")
 ]
