@@ -29,8 +29,15 @@ READER = {"permissions": [{"resource": "keys", "actions": ["read"], "filters": {
 
 
 @pytest.fixture
-def issuer() -> Iterator[LocalOidcIssuer]:
+def issuer(aws: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalOidcIssuer]:
+    """The development issuer, as the stack's sign-in issuer with the dashboard's client id (what `make run`
+    gives the template: SignInIssuer, SignInClientId). It issues the pipelines' tokens too, as locally."""
+    from archie_keys.edge import composition
+
     with LocalOidcIssuer().serve() as running:
+        monkeypatch.setenv("SIGN_IN_ISSUER", running.url)
+        monkeypatch.setenv("SIGN_IN_CLIENT_ID", DASHBOARD)
+        composition.reset()
         yield running
 
 
@@ -143,6 +150,44 @@ def test_a_wrong_person_token_is_a_401_and_changes_nothing(api, admin_key, issue
     assert token not in caplog.text
 
 
+PIPELINE_AUDIENCE, PIPELINE_SUBJECT = "archie-keys", "repo:demo/app:ref:refs/heads/main"
+
+
+def test_a_pipelines_token_is_no_bearer_even_where_a_policy_trusts_it(api, admin_key, issuer, trusted) -> None:
+    """A pipeline's token sent as the bearer would get its policy's roles with none of the exchange's checks
+    (the replay mark, the rate limit, the key.created record), named as a person. Locally one issuer issues
+    both; the audience tells them apart. Another issuer's pipeline token is refused alike."""
+    pipeline = {"issuer": issuer.url, "audience": PIPELINE_AUDIENCE, "subject": PIPELINE_SUBJECT, "roles": ["admin"]}
+    assert api("PUT", env_path("demo", "dev", "/trust/deploy"), admin_key, pipeline).status == 201
+    with LocalOidcIssuer().serve() as ci:
+        elsewhere = {**pipeline, "issuer": ci.url}
+        assert api("PUT", env_path("demo", "dev", "/trust/elsewhere"), admin_key, elsewhere).status == 201
+        tokens = [issuer.mint(PIPELINE_SUBJECT, PIPELINE_AUDIENCE), ci.mint(PIPELINE_SUBJECT, PIPELINE_AUDIENCE)]
+        before = key_count(api, admin_key)
+
+        answers = [api("POST", KEYS, token, {"name": "made by a pipeline", "roles": ["admin"]}) for token in tokens]
+
+    for refused in answers:
+        assert refused.status == 401 and refused.body["code"] == "unauthorized", refused.body
+    assert key_count(api, admin_key) == before
+
+
+@pytest.mark.parametrize("audience", [DASHBOARD, [PIPELINE_AUDIENCE, DASHBOARD]])
+def test_a_persons_token_is_never_exchanged_for_a_key(api, admin_key, issuer, trusted, audience) -> None:
+    """The converse: a person's ID token at the exchange would become a key that outlives the sign-in. Refused
+    even when a policy for pipelines would match it too."""
+    pipeline = {"issuer": issuer.url, "audience": PIPELINE_AUDIENCE, "subject": "demo-alice", "roles": ["admin"]}
+    assert api("PUT", env_path("demo", "dev", "/trust/deploy"), admin_key, pipeline).status == 201
+    token = issuer.mint("demo-alice", audience, ALICE)
+    before = key_count(api, admin_key)
+
+    refused = api("POST", env_path("demo", "dev", "/keys/exchange"), None, {"token": token})
+
+    assert refused.status == 401, refused.body
+    assert (refused.body["code"], refused.body["message"]) == ("unauthorized", "the token was refused")
+    assert key_count(api, admin_key) == before
+
+
 def test_a_token_trusted_in_one_environment_is_nothing_in_another(api, admin_key, bootstrap, issuer, trusted) -> None:
     bootstrap("demo", "qa")  # declared, trusting no one
 
@@ -176,7 +221,7 @@ def test_a_key_decision_imports_nothing_of_the_token_path() -> None:
     subprocess.run([sys.executable, "-c", code], check=True, cwd="layers/shared")
 
 
-def test_a_cognito_user_pools_id_token_is_a_bearer_as_on_aws(api, admin_key) -> None:
+def test_a_cognito_user_pools_id_token_is_a_bearer_as_on_aws(api, admin_key, monkeypatch) -> None:
     """The AWS path, as far as moto goes: the template's kind of user pool and public app client (moto's
     cognito-idp, in-process), a person in the platform-admins group, a policy on `cognito:groups`; the pool's
     discovery and JWKS are fetched from its https://cognito-idp... address (moto answers it)."""
@@ -185,6 +230,7 @@ def test_a_cognito_user_pools_id_token_is_a_bearer_as_on_aws(api, admin_key) -> 
     from archie_keys.app.issuer_keys import IssuerKeys
     from archie_keys.app.oidc_verifier import OidcVerifier
     from archie_keys.aws.oidc_discovery import OidcDiscovery
+    from archie_keys.edge import composition
     from archie_keys.edge.composition import get_services
     from archie_local.template import REGION
     from tests.fakes.oidc import moto_getter
@@ -210,6 +256,10 @@ def test_a_cognito_user_pools_id_token_is_a_bearer_as_on_aws(api, admin_key) -> 
     issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}"
     admins = {"issuer": issuer, "audience": client_id, "claims": {"cognito:groups": "platform-admins"}}
     assert api("PUT", env_path("demo", "dev", "/trust/admins"), admin_key, {**admins, "roles": ["admin"]}).status == 201
+    # The stack's sign-in issuer and client, as the template names its pool's to the authorizer.
+    monkeypatch.setenv("SIGN_IN_ISSUER", issuer)
+    monkeypatch.setenv("SIGN_IN_CLIENT_ID", client_id)
+    composition.reset()
     # The stack's verifier, fetching through moto instead of the internet (set before its first use).
     services = get_services()
     services.__dict__["oidc_verifier"] = OidcVerifier(IssuerKeys(OidcDiscovery(moto_getter)))

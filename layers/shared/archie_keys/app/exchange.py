@@ -9,6 +9,9 @@ One transaction commits the key, its audit event (actor `oidc:<issuer>#<sub>`, w
 token's replay mark (a token is usable once) and a check that the matched policy is still stored as it was
 read. So a token is consumed exactly when a key is made from it, a policy deleted or narrowed meanwhile makes
 no key, and a failing dependency leaves nothing half done: the pipeline retries with the same token.
+
+A token for the stack's sign-in client (a person's ID token for the dashboard) is refused whatever the
+policies say: a person signs in with it as a bearer (app.person_signin), and it never becomes a key.
 """
 
 from __future__ import annotations
@@ -27,7 +30,9 @@ from archie_keys.domain.clock import now_epoch, to_iso
 from archie_keys.domain.errors import ConflictError
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.oidc_actor import workload_actor
+from archie_keys.domain.oidc_claims import names_audience
 from archie_keys.domain.oidc_errors import ReplayedTokenError, UntrustedTokenError
+from archie_keys.domain.oidc_tokens import read_token
 from archie_keys.domain.replay import replay_mark
 from archie_keys.domain.trust import TrustPolicy, exchange_ttl_seconds
 
@@ -51,6 +56,11 @@ def exchange_token(services: Services, verifier: OidcVerifier, command: Exchange
     """A key for a trusted token, or TokenRefusedError (401, one answer for every reason), or
     IssuerUnavailableError (503) when the issuer's keys cannot be read."""
     place = command.place
+    sign_in_client = services.config.sign_in_client_id
+    if sign_in_client and names_audience(read_token(command.token).claims, sign_in_client):
+        # A person's sign-in token (the dashboard's audience) is a bearer for as long as it lives, never a key
+        # that outlives it; refused before any policy is read, as every other refusal is answered.
+        raise UntrustedTokenError("a person's sign-in token is never exchanged for a key")
     policies = environment_policies(services, place)
     if not policies:
         raise UntrustedTokenError(f"{place.project}/{place.environment} trusts no issuer")

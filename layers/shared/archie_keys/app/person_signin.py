@@ -9,8 +9,16 @@ every later check (the authorizer's IAM policy, each handler's Identity.require)
 roles and that context meets. Nothing is written: signing in makes no key, and each request is decided anew
 from the token and the policies (API Gateway caches that answer as it caches a key's).
 
+Only the stack's sign-in issuer, for the dashboard's client id (SignInIssuer and SignInClientId, or the
+stack's user pool and its app client), makes a person: a pipeline's token (another audience, often another
+issuer) is refused here even when a trust policy of the environment would match it, since as a bearer it
+would skip everything the exchange does (the replay mark, the rate limit, the key.created record), and the
+policies matched are only those naming that issuer and audience. The exchange refuses the converse (a
+person's token, app.exchange).
+
 The caller is named `user:<email>` when the provider says the address is verified, else `user:<sub>`
-(domain.oidc_actor): the audit of everything the person does names them.
+(domain.oidc_actor): the audit of everything the person does names them. One issuer signs people in, so the
+name is unambiguous.
 """
 
 from __future__ import annotations
@@ -23,7 +31,8 @@ from archie_keys.domain.grants import resolve_grants
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.limits import SLUG_PATTERN, whole
 from archie_keys.domain.oidc_actor import person_actor, person_display_name
-from archie_keys.domain.oidc_errors import UntrustedTokenError
+from archie_keys.domain.oidc_errors import UntrustedTokenError, WrongIssuerError
+from archie_keys.domain.oidc_tokens import read_token
 
 _SLUG = whole(SLUG_PATTERN)
 
@@ -32,9 +41,13 @@ class PersonSignIn:
     """Who a person's token makes the caller, in one environment. One per process: the verifier's cache of
     issuers' keys serves every request of a warm instance."""
 
-    def __init__(self, services: Services, verifier: OidcVerifier) -> None:
+    def __init__(self, services: Services, verifier: OidcVerifier, issuer: str, client_id: str) -> None:
+        """`issuer` and `client_id`: the stack's sign-in issuer and the dashboard's client id there (both
+        empty: nobody signs in, and every token is refused)."""
         self._services = services
         self._verifier = verifier
+        self._issuer = issuer
+        self._client_id = client_id
 
     def identity(self, token: str, project: object, environment: object) -> Identity:
         """The Identity `token` holds in `project`/`environment`, or the TokenRefusedError of the first check
@@ -45,11 +58,20 @@ class PersonSignIn:
             raise UntrustedTokenError("a person's token is accepted only on an environment's routes")
         if not (_SLUG.match(project) and _SLUG.match(environment)):
             raise UntrustedTokenError("the path names no valid environment")
+        if not (self._issuer and self._client_id):
+            raise WrongIssuerError("this stack has no sign-in issuer")
+        if read_token(token).claims.get("iss") != self._issuer:
+            raise WrongIssuerError("iss is not the stack's sign-in issuer")
         place = Place(project, environment)
-        policies = environment_policies(self._services, place)
-        if not policies:
-            raise UntrustedTokenError(f"{project}/{environment} trusts no issuer")
-        trusted = trusted_token(self._verifier, [policy for policy, _ in policies.values()], token)
+        # Only the policies for people: a pipeline's policy never matches a bearer, even one of the same issuer.
+        people = [
+            policy
+            for policy, _ in environment_policies(self._services, place).values()
+            if policy.issuer == self._issuer and policy.audience == self._client_id
+        ]
+        if not people:
+            raise UntrustedTokenError(f"{project}/{environment} trusts no one signing in")
+        trusted = trusted_token(self._verifier, people, token)
         policy, claims = trusted.policy, trusted.token.claims
         actor = person_actor(claims)
         roles, context = policy.roles, dict(policy.context)

@@ -114,3 +114,9 @@ def check_claims(claims: Mapping[str, Any], rules: ClaimRules) -> None:
     jti = claims.get("jti")
     if jti is not None and not (isinstance(jti, str) and 0 < len(jti) <= OIDC_JTI_MAX_LENGTH):
         raise InvalidClaimsError(f"jti must be 1-{OIDC_JTI_MAX_LENGTH} characters")
+
+
+def names_audience(claims: Mapping[str, Any], audience: str) -> bool:
+    """Whether the token's `aud` (a string or a list, read leniently: unverified claims) names `audience`."""
+    aud = claims.get("aud")
+    return aud == audience or (isinstance(aud, list) and audience in aud)

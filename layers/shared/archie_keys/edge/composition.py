@@ -70,6 +70,7 @@ class AwsServices:
             revocation_stale_seconds=self.settings.revocation_stale_seconds,
             expiry_flush_function=self.settings.expiry_flush_function_arn,
             oidc_allow_loopback_http=bool(self.settings.oidc_allow_loopback_http),
+            sign_in_client_id=self.settings.sign_in_client_id,
             witness=WitnessBounds(
                 result_ttl_seconds=self.settings.authorizer_result_ttl_seconds,
                 coalesce_seconds=self.settings.authorizer_witness_seconds,
@@ -120,7 +121,8 @@ class AwsServices:
         """People's sign-in tokens on the management API (the authorizer builds it for the first JWT only)."""
         from archie_keys.app.person_signin import PersonSignIn
 
-        return PersonSignIn(self, self.oidc_verifier)
+        settings = self.settings
+        return PersonSignIn(self, self.oidc_verifier, settings.sign_in_issuer, settings.sign_in_client_id)
 
     @cached_property
     def revocations(self) -> RevocationStore:
