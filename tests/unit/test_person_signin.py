@@ -7,6 +7,7 @@ discovery and keys on 127.0.0.1 (a free port, stopped by the fixture)."""
 
 from __future__ import annotations
 
+import base64
 import json
 import subprocess
 import sys
@@ -186,6 +187,65 @@ def test_a_persons_token_is_never_exchanged_for_a_key(api, admin_key, issuer, tr
     assert refused.status == 401, refused.body
     assert (refused.body["code"], refused.body["message"]) == ("unauthorized", "the token was refused")
     assert key_count(api, admin_key) == before
+
+
+def test_a_person_is_refused_once_the_token_expires_even_with_the_authorizers_allow_reused(
+    api, admin_key, issuer, trusted, monkeypatch
+) -> None:
+    """API Gateway serves a cached Allow for up to AuthorizerResultTtl (300 s by default), whatever the token's
+    `exp`. Here the authorizer still answers Allow (its clock is now), as a cached answer would, while the
+    handler's clock is past the token's expiry: the handler refuses. A key's requests are not affected."""
+    from archie_keys.domain import identity
+    from archie_keys.domain.limits import OIDC_CLOCK_SKEW_SECONDS
+
+    token = issuer.mint("demo-alice", DASHBOARD, ALICE, ttl_seconds=300)
+    expires = json.loads(base64.urlsafe_b64decode(token.split(".")[1] + "=="))["exp"]
+    assert api("GET", WHOAMI, token).status == 200
+    monkeypatch.setattr(identity, "now_epoch", lambda: float(expires + OIDC_CLOCK_SKEW_SECONDS), raising=False)
+
+    late = api("GET", WHOAMI, token)
+    made = api("POST", KEYS, token, {"name": "made too late", "roles": ["admin"]})
+
+    for refused in (late, made):
+        assert refused.status == 401 and refused.body["code"] == "unauthorized", refused.body
+    assert api("GET", WHOAMI, admin_key).status == 200
+
+
+def test_replacing_or_deleting_a_policy_flushes_the_environments_authorizer_caches(
+    api, admin_key, issuer, trusted, monkeypatch
+) -> None:
+    """A person's Allow may sit in API Gateway's cache for AuthorizerResultTtl: a policy that gave it roles,
+    changed or deleted, flushes the environment's stages as a key's revocation does (the calls observed as
+    the IAM test observes them: moto has no API Gateway control plane). A new policy, or a replacement that
+    changes nothing, takes nothing away: no flush."""
+    import botocore.client
+
+    from archie_keys.edge import composition
+
+    monkeypatch.setenv("FLUSH_TARGETS", "mgmt/v1,orders/dev/demo/dev,other/dev/demo/qa")
+    composition.reset()
+    flushed: list[str] = []
+    original = botocore.client.BaseClient._make_api_call
+
+    def call(client: Any, operation: str, params: dict[str, Any]) -> Any:
+        if operation == "FlushStageAuthorizersCache":
+            flushed.append(f"{params['restApiId']}/{params['stageName']}")
+            return {}
+        return original(client, operation, params)
+
+    monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", call)
+    admins = env_path("demo", "dev", "/trust/admins")
+    same = people_policy(issuer, "platform-admins", ["admin"])
+    assert api("PUT", env_path("demo", "dev", "/trust/more"), admin_key, {**same, "subject": "demo-x"}).status == 201
+    assert api("PUT", admins, admin_key, same).status == 200
+    assert flushed == []
+
+    assert api("PUT", admins, admin_key, {**same, "roles": ["key-reader"]}).status == 200
+    assert set(flushed) == {"mgmt/v1", "orders/dev"}
+    flushed.clear()
+    assert api("DELETE", admins, admin_key).status == 204
+    assert set(flushed) == {"mgmt/v1", "orders/dev"}
+    assert api("GET", WHOAMI, issuer.mint("demo-alice", DASHBOARD, ALICE)).status == 401
 
 
 def test_a_token_trusted_in_one_environment_is_nothing_in_another(api, admin_key, bootstrap, issuer, trusted) -> None:

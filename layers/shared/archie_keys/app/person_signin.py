@@ -18,7 +18,8 @@ person's token, app.exchange).
 
 The caller is named `user:<email>` when the provider says the address is verified, else `user:<sub>`
 (domain.oidc_actor): the audit of everything the person does names them. One issuer signs people in, so the
-name is unambiguous.
+name is unambiguous. The token's `exp` travels in the authorizer context: a handler refuses the request once
+it has passed, even when API Gateway serves the Allow from its cache (domain.identity).
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from archie_keys.domain.grants import resolve_grants
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.limits import SLUG_PATTERN, whole
 from archie_keys.domain.oidc_actor import person_actor, person_display_name
+from archie_keys.domain.oidc_claims import number_claim
 from archie_keys.domain.oidc_errors import UntrustedTokenError, WrongIssuerError
 from archie_keys.domain.oidc_tokens import read_token
 
@@ -89,4 +91,5 @@ class PersonSignIn:
             roles=roles,
             context=context,
             grants=grants,
+            expires_epoch=int(number_claim(claims, "exp")),
         )

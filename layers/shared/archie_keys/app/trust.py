@@ -131,6 +131,8 @@ def put_trust_policy(
         services.transactions.commit(writes)
     except TransactionRefused:
         raise ConflictError(f"trust policy {name} changed while this request ran; retry", code="conflict") from None
+    if previous is not None and previous["policy"] != stored_body:
+        _flush(services, place)
     stored = {
         "name": name,
         "policy": stored_body,
@@ -162,7 +164,8 @@ def list_trust_policies(services: Services, caller: Identity, place: Place) -> l
 def delete_trust_policy(services: Services, caller: Identity, place: Place, name: str) -> None:
     """Delete a policy: no token matches it from the commit on, and an exchange under way that matched it makes
     no key (app.exchange checks the policy in its transaction). Keys it already made live out their short
-    lives unless deleted."""
+    lives unless deleted. The environment's authorizer caches are flushed, so a person signed in under it
+    loses its roles at once (as after a replacement that changes it)."""
     caller.require(place.project, place.environment, "trust", "delete")
     _check_name(name)
     admit(services, place, "trust", limits.TRUST_CHANGES_PER_ENVIRONMENT_PER_MINUTE)
@@ -180,3 +183,11 @@ def delete_trust_policy(services: Services, caller: Identity, place: Place, name
         services.transactions.commit(writes)
     except TransactionRefused:
         raise ConflictError(f"trust policy {name} changed while this request ran; retry", code="conflict") from None
+    _flush(services, place)
+
+
+def _flush(services: Services, place: Place) -> None:
+    """After a policy is replaced or deleted: a person it gave roles to may hold an Allow in API Gateway's
+    cache (AuthorizerResultTtl) naming them; flush the environment's stages as a key's revocation does. A
+    stage that cannot be flushed is logged and counted (the stages-not-flushed alarm); the change holds."""
+    services.flusher.revoke_everywhere(place.project, place.environment)
