@@ -118,6 +118,11 @@ def refused_tokens(issuer: LocalOidcIssuer, stranger: LocalOidcIssuer) -> dict[s
         "unknown_kid": issuer.sign({**header, "kid": "not-published"}, json.dumps(claims).encode()),
         "no_policy_matches": issuer.mint("demo-carol", DASHBOARD, {**ALICE, "groups": ["developers"]}),
         "claims_not_matching": issuer.mint("demo-alice", DASHBOARD, {**ALICE, "groups": "platform-admins-2"}),
+        # For the dashboard among others, and not issued to it (azp): another client's token.
+        "several_audiences": issuer.mint("demo-alice", [DASHBOARD, "another-app"], ALICE),
+        "another_party": issuer.mint("demo-alice", [DASHBOARD, "another-app"], {**ALICE, "azp": "another-app"}),
+        # An access token says what a client may call, not who signed in.
+        "access_token": issuer.mint("demo-alice", DASHBOARD, {**ALICE, "token_use": "access"}),
     }
 
 
@@ -134,6 +139,9 @@ def refused_tokens(issuer: LocalOidcIssuer, stranger: LocalOidcIssuer) -> dict[s
         "unknown_kid",
         "no_policy_matches",
         "claims_not_matching",
+        "several_audiences",
+        "another_party",
+        "access_token",
     ],
 )
 def test_a_wrong_person_token_is_a_401_and_changes_nothing(api, admin_key, issuer, trusted, wrong, caplog) -> None:
@@ -246,6 +254,12 @@ def test_replacing_or_deleting_a_policy_flushes_the_environments_authorizer_cach
     assert api("DELETE", admins, admin_key).status == 204
     assert set(flushed) == {"mgmt/v1", "orders/dev"}
     assert api("GET", WHOAMI, issuer.mint("demo-alice", DASHBOARD, ALICE)).status == 401
+
+
+def test_a_token_for_several_audiences_issued_to_the_dashboard_is_a_bearer(api, admin_key, issuer, trusted) -> None:
+    token = issuer.mint("demo-alice", [DASHBOARD, "another-app"], {**ALICE, "azp": DASHBOARD, "token_use": "id"})
+
+    assert api("GET", WHOAMI, token).status == 200
 
 
 def test_a_token_trusted_in_one_environment_is_nothing_in_another(api, admin_key, bootstrap, issuer, trusted) -> None:

@@ -14,7 +14,8 @@ stack's user pool and its app client), makes a person: a pipeline's token (anoth
 issuer) is refused here even when a trust policy of the environment would match it, since as a bearer it
 would skip everything the exchange does (the replay mark, the rate limit, the key.created record), and the
 policies matched are only those naming that issuer and audience. The exchange refuses the converse (a
-person's token, app.exchange).
+person's token, app.exchange). An access token, and a token for several audiences whose `azp` is not the
+dashboard's, are refused too (domain.oidc_claims.check_person_claims).
 
 The caller is named `user:<email>` when the provider says the address is verified, else `user:<sub>`
 (domain.oidc_actor): the audit of everything the person does names them. One issuer signs people in, so the
@@ -32,7 +33,7 @@ from archie_keys.domain.grants import resolve_grants
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.limits import SLUG_PATTERN, whole
 from archie_keys.domain.oidc_actor import person_actor, person_display_name
-from archie_keys.domain.oidc_claims import number_claim
+from archie_keys.domain.oidc_claims import check_person_claims, number_claim
 from archie_keys.domain.oidc_errors import UntrustedTokenError, WrongIssuerError
 from archie_keys.domain.oidc_tokens import read_token
 
@@ -75,6 +76,7 @@ class PersonSignIn:
             raise UntrustedTokenError(f"{project}/{environment} trusts no one signing in")
         trusted = trusted_token(self._verifier, people, token)
         policy, claims = trusted.policy, trusted.token.claims
+        check_person_claims(claims, self._client_id)
         actor = person_actor(claims)
         roles, context = policy.roles, dict(policy.context)
         # As the authorizer resolves a key's roles: a role deleted since the policy was written grants nothing
