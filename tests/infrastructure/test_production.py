@@ -363,6 +363,12 @@ def test_the_dashboard_site_sends_a_strict_content_security_policy_and_security_
     assert all(header["Override"] is True for header in security.values())
 
 
+def test_the_user_pool_requires_a_second_factor_of_everyone_it_signs_in(cloudformation) -> None:
+    pool = cloudformation["Resources"]["PeopleUserPool"]["Properties"]
+    assert (pool["MfaConfiguration"], pool["EnabledMfas"]) == ("ON", ["SOFTWARE_TOKEN_MFA"])
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
+
+
 ALARMED = {
     "AuthorizerErrorsAlarm": "authorizer failures",
     "AuthorizerThrottlesAlarm": "Throttles",
