@@ -67,11 +67,12 @@ export async function finishSso() {
   // The code leaves the address bar (and the history) at once: it is good once, but need not be seen.
   history.replaceState(null, "", location.pathname + location.hash);
   const config = ssoConfig();
-  if (params.has("error")) throw new Error(`The sign-in was refused (${params.get("error")}).`);
-  // The state ties this return to a sign-in this page started: another site cannot make it sign in as them.
+  // The state ties this return to a sign-in this page started: another site cannot make it sign in as them,
+  // nor put its own words on this page through a forged `error` (the provider's text is never shown).
   if (!config || !pending || params.get("state") !== pending.state) {
     throw new Error("This sign-in was not started from this page. Sign in again.");
   }
+  if (params.has("error")) throw new Error("The identity provider refused the sign-in. Sign in again.");
   const response = await fetch(config.tokenEndpoint, {
     method: "POST",
     headers: { "Content-Type": "application/x-www-form-urlencoded" },

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import urlencode
 
 from playwright.sync_api import expect
 
@@ -92,3 +93,18 @@ def test_a_person_no_policy_trusts_is_not_let_in(stack, oidc_issuer, page) -> No
 
     expect(page.locator("#signin-error")).to_have_text("You are not allowed in this environment.")
     expect(page.locator("#app")).to_be_hidden()
+
+
+def test_a_providers_error_is_shown_only_for_this_pages_sign_in_and_in_the_pages_own_words(stack, page) -> None:
+    """Another site can send the browser to the dashboard with any `error` in the address: without the state
+    of a sign-in this page started it is a forgery, and even a real refusal is told in fixed words (the
+    provider's, or a forger's, text never reaches the page)."""
+    lure = "Your session expired. Call +1 555 0100 to restore access"
+    page.goto(stack.url() + "/?" + urlencode({"error": lure, "state": "forged"}))
+    expect(page.locator("#signin-error")).to_have_text("This sign-in was not started from this page. Sign in again.")
+
+    pending = {"state": "s" * 43, "verifier": "v" * 64, "nonce": "n" * 32, "project": "demo", "environment": "dev"}
+    page.evaluate("p => sessionStorage.setItem('archie.sso.pending', JSON.stringify(p))", pending)
+    page.goto(stack.url() + "/?" + urlencode({"error": lure, "state": pending["state"]}))
+    expect(page.locator("#signin-error")).to_have_text("The identity provider refused the sign-in. Sign in again.")
+    assert lure not in page.content()
