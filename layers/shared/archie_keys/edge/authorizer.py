@@ -19,7 +19,8 @@ The policy is built from the key and the stage only, never from the route being 
 result cache (keyed on the identity sources) can serve it for every route of the stage.
 
 A person's OIDC token (a JWT: three base64url segments, never shaped like a key) is accepted as the bearer on
-the management API only (docs/federation.md, "People sign in"): it is verified and matched with the trust
+the management API only (docs/federation.md, "People sign in"): from the stack's sign-in issuer, for the
+dashboard's client id only (SIGN_IN_ISSUER, SIGN_IN_CLIENT_ID), it is verified and matched with the trust
 policies of the environment the request's path names (app.person_signin), and the matched policy's roles and
 context are the caller's, as a key's would be. The policy answered covers that one environment's routes, so
 the cached answer serves the token there only (a token is for one environment: the dashboard signs in per
