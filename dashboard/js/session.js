@@ -1,20 +1,22 @@
-// Who is signed in. The key lives in this tab's sessionStorage only: never localStorage, never a cookie.
+// Who is signed in. An API key lives in this tab's sessionStorage only: never localStorage, never a cookie. A
+// person's SSO token (sso.js) lives in this page's memory only: never stored anywhere.
 import { SLUG_PATTERN } from "./validation.js";
 
 const STORAGE_KEY = "archie.apiKey";
 
-// key: the API key; project, environment: where it belongs; me: its whoami answer.
-export const session = { key: null, project: null, environment: null, me: null };
+// key: the bearer (an API key, or with sso a person's ID token); project, environment: where it acts; me: its
+// whoami answer.
+export const session = { key: null, project: null, environment: null, me: null, sso: false };
 
 export const savedKey = () => sessionStorage.getItem(STORAGE_KEY);
 
 export function remember() {
-  sessionStorage.setItem(STORAGE_KEY, session.key);
+  if (!session.sso) sessionStorage.setItem(STORAGE_KEY, session.key);
 }
 
 export function forget() {
   sessionStorage.removeItem(STORAGE_KEY);
-  Object.assign(session, { key: null, project: null, environment: null, me: null });
+  Object.assign(session, { key: null, project: null, environment: null, me: null, sso: false });
 }
 
 // A key says where it belongs (prefix_project_environment_id+secret+checksum): its public parts tell which

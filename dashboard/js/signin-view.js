@@ -1,8 +1,11 @@
-// Signing in and out. whoami tells the key's project, environment and name; a refused key anywhere signs out.
+// Signing in and out, with an API key or with SSO (sso.js). whoami tells the caller's project, environment and
+// name; a refused key or token anywhere signs out.
 import { api, ApiError, envPath } from "./api.js";
 import { $ } from "./dom.js";
 import { route } from "./router.js";
 import { forget, keyPlace, remember, savedKey, session } from "./session.js";
+import { finishSso, ssoConfig, startSso } from "./sso.js";
+import { SLUG_PATTERN } from "./validation.js";
 
 async function signIn(key) {
   const place = keyPlace(key);
@@ -11,6 +14,13 @@ async function signIn(key) {
   const me = await api("GET", envPath("/whoami"));
   Object.assign(session, { project: me.project, environment: me.environment, me });
   remember();
+}
+
+// A person's token is good in the one environment they signed in to (its trust policies decide what they
+// may do there): whoami there says who they are.
+async function signInWithToken({ token, project, environment }) {
+  Object.assign(session, { key: token, project, environment, sso: true });
+  session.me = await api("GET", envPath("/whoami"));
 }
 
 function signOut() {
@@ -36,8 +46,9 @@ function showApp() {
 }
 
 function keyNoLongerValid() {
+  const sso = session.sso;
   signOut();
-  showSignIn("Your key is no longer valid. Sign in again.");
+  showSignIn(sso ? "Your sign-in has ended. Sign in again." : "Your key is no longer valid. Sign in again.");
 }
 
 // Whether the signed-in key is still accepted: every valid key may call whoami.
@@ -80,7 +91,21 @@ export async function startSignIn() {
     }
   });
   $("#signout").addEventListener("click", signOut);
+  startSsoForm();
 
+  let returned = null;
+  try {
+    returned = await finishSso();
+    if (returned) {
+      await signInWithToken(returned);
+      if (!location.hash) location.hash = "#/keys";
+      return showApp();
+    }
+  } catch (error) {
+    forget();
+    const refused = error instanceof ApiError && (error.status === 401 || error.status === 403);
+    return showSignIn(refused ? "You are not allowed in this environment." : error.message);
+  }
   const saved = savedKey();
   if (!saved) return showSignIn();
   try {
@@ -90,4 +115,20 @@ export async function startSignIn() {
     forget();
     showSignIn("Your key is no longer valid. Sign in again.");
   }
+}
+
+function startSsoForm() {
+  if (!ssoConfig()) return; // this stack names no identity provider: API keys only
+  $("#sso-form").hidden = false;
+  $("#sso-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const project = $("#sso-project").value.trim();
+    const environment = $("#sso-environment").value.trim();
+    if (!SLUG_PATTERN.test(project) || !SLUG_PATTERN.test(environment)) {
+      $("#sso-error").textContent = "Project and environment are lowercase letters and digits.";
+      return;
+    }
+    $("#sso-error").textContent = "";
+    await startSso(project, environment);
+  });
 }

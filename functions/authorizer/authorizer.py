@@ -12,4 +12,11 @@ from archie_keys.edge.composition import get_services
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     services = get_services()
-    return authorize(event, services.verifier, services.decisions, services.settings.stack_name, services.witness)
+    return authorize(
+        event,
+        services.verifier,
+        services.decisions,
+        services.settings.stack_name,
+        services.witness,
+        people=lambda: services.people,
+    )

@@ -76,17 +76,27 @@ def main(argv: list[str] | None = None) -> int:
     function_output = FunctionOutput(sys.stderr, Path(args.log_file), verbose=args.verbose)
     sys.stdout = function_output
 
-    from archie_local.demo_trust import DEMO_AUDIENCE, DEMO_POLICY, DEMO_SUBJECT, trust_local_issuer
+    from archie_local.demo_trust import (
+        DASHBOARD_CLIENT_ID,
+        DEMO_AUDIENCE,
+        DEMO_POLICY,
+        DEMO_SUBJECT,
+        PEOPLE_POLICIES,
+        trust_local_issuer,
+    )
     from archie_local.oidc_cli import STATE_KEY
-    from archie_local.oidc_issuer import LocalOidcIssuer
+    from archie_local.oidc_issuer import DEMO_USERS, LocalOidcIssuer
     from archie_local.stack import LocalStack
 
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    # The issuer first: the stack's dashboard signs people in with it (its config.js and CSP name it).
     with (
-        LocalStack(port=args.port, sample_port=args.sample_port, moto_port=args.moto_port) as stack,
         LocalOidcIssuer().serve(args.oidc_port) as issuer,
+        LocalStack(
+            port=args.port, sample_port=args.sample_port, moto_port=args.moto_port, oidc_issuer=issuer.url
+        ) as stack,
     ):
         key = stack.bootstrap(args.project, args.environment)
         trust_local_issuer(issuer.url, args.project, args.environment)
@@ -99,6 +109,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"moto server (AWS APIs):     {stack.moto_url}", file=err)
         print(
             f"local OIDC issuer: {issuer.url} (trusted by {DEMO_POLICY}: sub {DEMO_SUBJECT}, aud {DEMO_AUDIENCE})",
+            file=err,
+        )
+        print(
+            f"dashboard sign-in (SSO):    {', '.join(u.email for u in DEMO_USERS)} "
+            f"(policies {', '.join(PEOPLE_POLICIES)}, aud {DASHBOARD_CLIENT_ID})",
             file=err,
         )
         print(f"bootstrapped {args.project}/{args.environment}; Ctrl-C stops everything", file=err)

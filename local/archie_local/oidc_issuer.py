@@ -4,14 +4,18 @@ It serves, on 127.0.0.1 only:
   GET  /.well-known/openid-configuration   discovery (issuer, jwks_uri, the endpoints below)
   GET  /jwks                                its public keys
   POST /mint                                {"sub", "aud", "claims"?, "ttl_seconds"?} -> {"token"}: a workload's
-                                            token (what `make oidc-token` prints)
+                                            token (what `make oidc-token` prints); never a person's: no
+                                            `groups`, `email` or `email_verified`, nor the dashboard's
+                                            audience (people sign in through the sign-in page)
   GET  /authorize, POST /authorize          a sign-in page listing the demo users (oidc_signin.py)
   POST /token                               the authorization code exchange, PKCE S256 checked
 
 Its key (RSA 2048, or EC P-256 with algorithm="ES256") is generated at start and kept in memory; `rotate()`
 adds a new one (tests use it to show an unknown kid is fetched once). Nothing is persisted: a restart
-forgets every key and code. Anyone on this machine can mint tokens from it, which is the point: only the
-local stack trusts it, and only where a trust policy names it.
+forgets every key and code. Any process on this machine can mint a pipeline's tokens from it, which is the
+point: only the local stack trusts it, and only where a trust policy names it. Its server answers only
+requests addressed to 127.0.0.1:<port> or localhost:<port> (the Host header), so a web page that rebinds its
+own name to 127.0.0.1 reaches nothing.
 """
 
 from __future__ import annotations
@@ -21,7 +25,9 @@ import time
 import uuid
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import urlsplit
 
+from archie_local.demo_trust import DASHBOARD_CLIENT_ID
 from archie_local.http_server import HttpRequest, HttpResponse, HttpService
 from archie_local.oidc_signin import DEMO_USERS, SignIn, cors_headers, json_response
 
@@ -29,6 +35,8 @@ MINT_TTL_DEFAULT_SECONDS = 300
 MINT_TTL_MAX_SECONDS = 3600
 # Claims /mint sets itself: a caller names the subject and audience through their own fields.
 MINTED_CLAIMS = ("iss", "sub", "aud", "iat", "exp")
+# Claims that make a person (a demo person's groups, a verified email): the sign-in page gives them, /mint never.
+PERSON_CLAIMS = ("groups", "email", "email_verified")
 
 
 class LocalOidcIssuer:
@@ -58,9 +66,17 @@ class LocalOidcIssuer:
         return self._url
 
     def serve(self, port: int = 0) -> LocalOidcIssuer:
-        self._service = HttpService(self.dispatch, port).start()
+        self._service = HttpService(self._addressed_here, port).start()
         self._url = self._service.url
         return self
+
+    def _addressed_here(self, request: HttpRequest) -> HttpResponse:
+        """`dispatch`, for a request addressed to this server by its loopback name only: a page whose own name
+        resolves to 127.0.0.1 (DNS rebinding) sends its own name as Host, and is refused."""
+        port = urlsplit(self.url).port
+        if request.header_values("Host") not in ([f"127.0.0.1:{port}"], [f"localhost:{port}"]):
+            return json_response(421, {"error": "this issuer answers requests to 127.0.0.1 or localhost only"})
+        return self.dispatch(request)
 
     def stop(self) -> None:
         if self._service is not None:
@@ -164,9 +180,11 @@ class LocalOidcIssuer:
         claims, ttl = body.get("claims") or {}, body.get("ttl_seconds", MINT_TTL_DEFAULT_SECONDS)
         if not isinstance(subject, str) or not subject or not isinstance(audience, str) or not audience:
             return json_response(400, {"error": "sub and aud are non-empty strings"})
-        if not isinstance(claims, dict) or set(claims) & set(MINTED_CLAIMS):
-            reserved = ", ".join(MINTED_CLAIMS)
+        if not isinstance(claims, dict) or set(claims) & {*MINTED_CLAIMS, *PERSON_CLAIMS}:
+            reserved = ", ".join((*MINTED_CLAIMS, *PERSON_CLAIMS))
             return json_response(400, {"error": f"claims is a JSON object that sets none of {reserved}"})
+        if audience == DASHBOARD_CLIENT_ID:
+            return json_response(400, {"error": "people sign in through the sign-in page (/authorize), not /mint"})
         if isinstance(ttl, bool) or not isinstance(ttl, int) or not 0 < ttl <= MINT_TTL_MAX_SECONDS:
             return json_response(400, {"error": f"ttl_seconds is 1-{MINT_TTL_MAX_SECONDS}"})
         return json_response(200, {"token": self.mint(subject, audience, claims, ttl_seconds=ttl)})

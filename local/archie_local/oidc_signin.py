@@ -58,9 +58,9 @@ class DemoUser:
 
 
 DEMO_USERS = (
-    DemoUser("ada", "demo-ada", "ada@example.com", "Ada Lovelace", ("platform-admins",)),
-    DemoUser("grace", "demo-grace", "grace@example.com", "Grace Hopper", ("developers",)),
-    DemoUser("alan", "demo-alan", "alan@example.com", "Alan Turing", ("auditors",)),
+    DemoUser("alice", "demo-alice", "alice@example.com", "Alice Example", ("platform-admins",)),
+    DemoUser("bob", "demo-bob", "bob@example.com", "Bob Example", ("auditors",)),
+    DemoUser("carol", "demo-carol", "carol@example.com", "Carol Example", ("developers",)),
 )
 
 

@@ -79,6 +79,15 @@ def register_names(template: dict[str, Any], resolver: Resolver) -> None:
         resolver.attributes[(name, "Arn")] = f"arn:aws:iam::{ACCOUNT_ID}:role/{name}"
     for name in resources_of_type(template, "AWS::Serverless::LayerVersion", resolver):
         resolver.refs[name] = f"arn:aws:lambda:{REGION}:{ACCOUNT_ID}:layer:{name}:1"
+    # Cognito is not emulated (locally, people sign in with the development issuer, SignInIssuer): names
+    # only, so what the template derives from the user pool (the dashboard's CSP, the authorizer's sign-in
+    # issuer and client id) resolves. Nobody can sign in with a pool that does not exist.
+    for name in resources_of_type(template, "AWS::Cognito::UserPoolDomain", resolver):
+        resolver.refs[name] = "archie-local"
+    for name in resources_of_type(template, "AWS::Cognito::UserPool", resolver):
+        resolver.refs[name] = f"{REGION}_archielocal"
+    for name in resources_of_type(template, "AWS::Cognito::UserPoolClient", resolver):
+        resolver.refs[name] = "archielocaldashboard"
 
 
 def provision(

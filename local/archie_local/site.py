@@ -62,10 +62,46 @@ def served_openapi(api_url: str) -> bytes:
     return (json.dumps(document, indent=2, ensure_ascii=False) + "\n").encode()
 
 
-def rendered_for(path: str, api_url: str) -> bytes | None:
-    """The body of a site file that names the API serving it (the OpenAPI document), for that API; None for
-    the files served as they are."""
-    return served_openapi(api_url) if path.lstrip("/") == "openapi.json" else None
+# The template's outputs that tell the dashboard how people sign in -> the name config.js gives each.
+SIGN_IN_OUTPUTS = {
+    "SignInIssuerUrl": "issuer",
+    "SignInClientId": "clientId",
+    "SignInAuthorizationEndpoint": "authorizationEndpoint",
+    "SignInTokenEndpoint": "tokenEndpoint",
+}
+
+
+def sign_in_config(outputs: dict[str, str]) -> dict[str, str] | None:
+    """The dashboard's "Sign in with SSO" settings from a stack's outputs; None when they are not all set."""
+    config = {name: outputs.get(output, "") for output, name in SIGN_IN_OUTPUTS.items()}
+    return config if all(config.values()) else None
+
+
+def local_sign_in_config(template: dict[str, Any], resolver: Resolver) -> dict[str, str] | None:
+    """The sign-in settings of the local stack, from the same outputs: set when it was given an issuer
+    (SignInIssuer, the development issuer); None on the user pool's default, which runs on AWS only."""
+    if resolver.condition("CognitoSignIn"):
+        return None
+    outputs = template["Outputs"]
+    return sign_in_config({name: str(resolver.resolve(outputs[name]["Value"])) for name in SIGN_IN_OUTPUTS})
+
+
+def dashboard_config(api_url: str, sign_in: dict[str, str] | None) -> bytes:
+    """config.js as a stack serves it: where the API is ("" for the page's own origin) and how people sign in
+    (none: the page offers API keys only)."""
+    config: dict[str, Any] = {"apiUrl": api_url, **({"signIn": sign_in} if sign_in else {})}
+    return f"window.ARCHIE_CONFIG = {json.dumps(config)};\n".encode()
+
+
+def rendered_for(path: str, api_url: str, sign_in: dict[str, str] | None = None) -> bytes | None:
+    """The body of a site file that names the API serving it (the OpenAPI document), or how people sign in
+    to it (config.js, when `sign_in`), for that API; None for the files served as they are."""
+    relative = path.lstrip("/")
+    if relative == "openapi.json":
+        return served_openapi(api_url)
+    if relative == "config.js" and sign_in is not None:
+        return dashboard_config("", sign_in)  # the page's own origin serves the API locally
+    return None
 
 
 # The distribution whose response headers policy the site's answers carry.

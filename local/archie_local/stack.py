@@ -3,6 +3,7 @@ Scheduler and Lambda Invoke, with the real handlers invoked in-process. No AWS a
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -23,7 +24,7 @@ from archie_local.provision import Provisioned, provision
 from archie_local.queue_events import QueueEventSources, queue_sources
 from archie_local.routing import LocalApi, build_apis
 from archie_local.scheduler import RecurringScheduler, SchedulerEmulator, recurring_schedules
-from archie_local.site import rendered_for, security_headers, site_file
+from archie_local.site import local_sign_in_config, rendered_for, security_headers, site_file
 from archie_local.template import REGION, FunctionSpec, load_template, resources_of_type
 
 logger = logging.getLogger("archie_local")
@@ -59,12 +60,24 @@ class LocalStack:
         moto_port: int = 0,
         environment_overrides: dict[str, str] | None = None,
         parameter_overrides: dict[str, str] | None = None,
+        oidc_issuer: str | None = None,
     ) -> None:
         self.ports = {"ManagementApi": port, "SampleApi": sample_port}
         self.moto_port = moto_port
         self.environment_overrides = environment_overrides or {}
         # No X-Ray daemon here: the functions run with tracing off, as the template's Tracing=Disabled sets.
         self.parameter_overrides = {"Tracing": "Disabled", **(parameter_overrides or {})}
+        if oidc_issuer is not None:
+            # People sign in to the dashboard with the development issuer (`make run` starts it first), as a
+            # stack on AWS given SignInIssuer would with another issuer.
+            from archie_local.demo_trust import DASHBOARD_CLIENT_ID
+
+            self.parameter_overrides.update(
+                SignInIssuer=oidc_issuer,
+                SignInClientId=DASHBOARD_CLIENT_ID,
+                SignInAuthorizationEndpoint=f"{oidc_issuer}/authorize",
+                SignInTokenEndpoint=f"{oidc_issuer}/token",
+            )
         self.apis: dict[str, LocalApi] = {}
         self.services: dict[str, HttpService] = {}
         self.gateways: dict[str, Gateway] = {}
@@ -137,7 +150,8 @@ class LocalStack:
 
         logging.getLogger(AUTHORIZER_LOGGER).addHandler(self._log_capture)
         self.apis["ManagementApi"].static_site = site_file
-        self.apis["ManagementApi"].static_rendered = rendered_for
+        sign_in = local_sign_in_config(template, self.provisioned.resolver)
+        self.apis["ManagementApi"].static_rendered = functools.partial(rendered_for, sign_in=sign_in)
         self.apis["ManagementApi"].static_headers = security_headers(template, self.provisioned.resolver)
         for name, api in self.apis.items():
             self.gateways[name] = Gateway(api, self.access_log_sink())

@@ -178,15 +178,24 @@ class Resolver:
                 return self.condition(arguments)
         raise ValueError(f"condition not evaluated locally: {expression}")
 
-    def sub(self, text: str) -> str:
+    def sub(self, argument: str | list[Any]) -> str:
+        """Fn::Sub, in both its forms: a string, or [string, {name: value}] (the names resolved first)."""
+        variables: dict[str, str] = {}
+        text = argument
+        if isinstance(argument, list):
+            text, given = argument
+            variables = {name: str(self.resolve(value)) for name, value in given.items()}
+
         def replace(match: re.Match[str]) -> str:
             name = match.group(1)
+            if name in variables:
+                return variables[name]
             if "." in name and not name.startswith("AWS::"):
                 resource, attribute = name.split(".", 1)
                 return self.get_att(resource, attribute)
             return str(self.ref(name))
 
-        return re.sub(r"\$\{([^}!]+)\}", replace, text)
+        return re.sub(r"\$\{([^}!]+)\}", replace, str(text))
 
 
 def evaluate_conditions(template: dict[str, Any], resolver: Resolver) -> dict[str, bool]:

@@ -26,10 +26,21 @@ CHROMIUM_ARGS = [
 
 
 @pytest.fixture(scope="package")
-def stack() -> Iterator[Any]:
+def oidc_issuer() -> Iterator[Any]:
+    """The development issuer the dashboard signs people in with, as `make run` starts it."""
+    from archie_local.oidc_issuer import LocalOidcIssuer
+
+    with LocalOidcIssuer().serve() as running:
+        yield running
+
+
+@pytest.fixture(scope="package")
+def stack(oidc_issuer: Any) -> Iterator[Any]:
     from archie_local.stack import LocalStack
 
-    with LocalStack(port=0, sample_port=0, environment_overrides=FAST_ENVIRONMENT) as running:
+    with LocalStack(
+        port=0, sample_port=0, environment_overrides=FAST_ENVIRONMENT, oidc_issuer=oidc_issuer.url
+    ) as running:
         yield running
 
 

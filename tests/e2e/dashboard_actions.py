@@ -18,7 +18,7 @@ PAGE_WIDTH = "[document.scrollingElement.scrollWidth, window.innerWidth]"
 def sign_in(page: Any, stack: Any, key: str) -> None:
     page.goto(stack.url() + "/")
     page.get_by_label("API key", exact=True).fill(key)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.get_by_role("heading", name="API Keys", exact=True)).to_be_visible()
 
 

@@ -171,8 +171,8 @@ def test_every_control_has_a_label_and_the_modal_works_from_the_keyboard(stack, 
 def test_a_bad_key_is_refused_at_sign_in(stack, page) -> None:
     page.goto(stack.url() + "/")
     page.get_by_label("API key", exact=True).fill("archie_demo_dev_" + "A" * 40)
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.locator("#signin-error")).to_contain_text("not accepted")
     page.get_by_label("API key", exact=True).fill("hello")
-    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("button", name="Sign in", exact=True).click()
     expect(page.locator("#signin-error")).to_contain_text("not an Archie API key")

@@ -35,7 +35,7 @@ def test_a_role_editor_has_an_address_that_survives_reload_back_and_forward(stac
     other = page.context.new_page()
     other.goto(f"{stack.url()}/#/roles/route-reader")
     other.get_by_label("API key", exact=True).fill(admin)
-    other.get_by_role("button", name="Sign in").click()
+    other.get_by_role("button", name="Sign in", exact=True).click()
     expect(other.get_by_role("heading", name="Role route-reader")).to_be_visible()
     other.goto(f"{stack.url()}/#/roles/no-such-role")
     expect(other.get_by_role("alert")).to_contain_text("does not exist")

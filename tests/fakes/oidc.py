@@ -111,3 +111,14 @@ ADA = {
     "email_verified": True,
     "cognito:groups": ["developers", "platform-admins"],
 }
+
+
+def moto_getter(url: str, *, max_bytes: int, timeout: float) -> bytes:
+    """An HttpGetter through requests, which moto's mock intercepts for AWS addresses (urllib is not): a
+    Cognito user pool's discovery document and JWKS, as moto serves them in-process."""
+    import requests
+
+    response = requests.get(url, timeout=timeout, allow_redirects=False)
+    if response.status_code != 200 or len(response.content) > max_bytes:
+        raise FetchError(f"HTTP {response.status_code}")
+    return response.content

@@ -336,23 +336,37 @@ def test_the_dashboard_site_sends_a_strict_content_security_policy_and_security_
     assert behaviour["ResponseHeadersPolicyId"] == {"Ref": "DashboardResponseHeadersPolicy"}
     headers = resources["DashboardResponseHeadersPolicy"]["Properties"]["ResponseHeadersPolicyConfig"]
     security = headers["SecurityHeadersConfig"]
-    csp = security["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
+    csp, variables = security["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
     directives = dict(d.strip().split(" ", 1) for d in csp.split(";"))
     assert directives == {
         "default-src": "'none'",
         "script-src": "'self'",
         "style-src": "'self'",
         "img-src": "'self' data:",
-        "connect-src": "'self' https://*.execute-api.${AWS::Region}.${AWS::URLSuffix}",
+        "connect-src": "'self' https://*.execute-api.${AWS::Region}.${AWS::URLSuffix} ${SignInTokenSource}",
         "base-uri": "'none'",
         "form-action": "'none'",
         "frame-ancestors": "'none'",
+    }
+    # Beyond the API, the page connects to one address: the sign-in's token endpoint (no wildcard).
+    assert variables["SignInTokenSource"] == {
+        "Fn::If": [
+            "CognitoSignIn",
+            {"Fn::Sub": "https://${PeopleUserPoolDomain}.auth.${AWS::Region}.amazoncognito.com/oauth2/token"},
+            {"Ref": "SignInTokenEndpoint"},
+        ]
     }
     assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
     assert security["ReferrerPolicy"]["ReferrerPolicy"] == "no-referrer"
     assert security["FrameOptions"]["FrameOption"] == "DENY"
     assert security["ContentTypeOptions"]["Override"] is True
     assert all(header["Override"] is True for header in security.values())
+
+
+def test_the_user_pool_requires_a_second_factor_of_everyone_it_signs_in(cloudformation) -> None:
+    pool = cloudformation["Resources"]["PeopleUserPool"]["Properties"]
+    assert (pool["MfaConfiguration"], pool["EnabledMfas"]) == ("ON", ["SOFTWARE_TOKEN_MFA"])
+    assert pool["AdminCreateUserConfig"]["AllowAdminCreateUserOnly"] is True
 
 
 ALARMED = {

@@ -18,23 +18,14 @@ import pytest
 
 from archie_keys.app.issuer_keys import IssuerKeys
 from archie_keys.app.oidc_verifier import OidcVerifier, trusted_token
-from archie_keys.aws.oidc_discovery import FetchError, OidcDiscovery
+from archie_keys.aws.oidc_discovery import OidcDiscovery
 from archie_keys.domain import oidc_errors
 from archie_keys.domain.oidc_actor import person_actor
 from archie_keys.domain.trust import parse_trust_policy
+from tests.fakes.oidc import moto_getter
 
 REGION = "eu-west-1"
 PASSWORD = "Correct-Horse-9-battery"
-
-
-def moto_getter(url: str, *, max_bytes: int, timeout: float) -> bytes:
-    """requests, which moto's mock intercepts for AWS addresses (urllib is not intercepted)."""
-    import requests
-
-    response = requests.get(url, timeout=timeout, allow_redirects=False)
-    if response.status_code != 200 or len(response.content) > max_bytes:
-        raise FetchError(f"HTTP {response.status_code}")
-    return response.content
 
 
 @pytest.fixture

@@ -69,7 +69,7 @@ def authorize_query(**overrides: str) -> str:
     return urlencode({k: v for k, v in params.items() if v is not None})
 
 
-def sign_in(issuer: LocalOidcIssuer, user: str = "ada", **overrides: str) -> dict[str, list[str]]:
+def sign_in(issuer: LocalOidcIssuer, user: str = "alice", **overrides: str) -> dict[str, list[str]]:
     """Press the user's button on the sign-in page: the query the browser is redirected to."""
     form = authorize_query(**overrides) + "&" + urlencode({"user": user})
     status, headers, _ = call(
@@ -134,10 +134,28 @@ def test_a_minted_token_is_verified_through_discovery(issuer) -> None:
         {"sub": "s", "aud": "a", "claims": ["x"]},
         {"sub": "s", "aud": "a", "ttl_seconds": 86400},
         ["not", "an", "object"],
+        # A person (an admin of `make run`'s demo/dev, by group or by address): the sign-in page's to give.
+        {"sub": "demo-alice", "aud": "archie-keys", "claims": {"groups": ["platform-admins"]}},
+        {"sub": "s", "aud": "a", "claims": {"email": "alice@example.com", "email_verified": True}},
+        {"sub": "s", "aud": "a", "claims": {"email_verified": "true"}},
+        {"sub": "demo-alice", "aud": CLIENT},
     ],
 )
 def test_mint_refuses_what_it_cannot_mint(issuer, body) -> None:
     assert call(issuer, "POST", "/mint", json.dumps(body).encode())[0] == 400
+
+
+@pytest.mark.parametrize("host", ["evil.example:{port}", "127.0.0.1.evil.example:{port}", "127.0.0.1:1", ""])
+def test_the_issuer_answers_only_requests_addressed_to_it_by_its_loopback_name(issuer, host) -> None:
+    """A web page whose name its DNS rebinds to 127.0.0.1 reaches the issuer with its own name as Host."""
+    port = urlsplit(issuer.url).port
+    pipeline = json.dumps({"sub": "repo:demo/app:ref:refs/heads/main", "aud": "archie-keys"}).encode()
+
+    status, _, body = call(issuer, "POST", "/mint", pipeline, Host=host.format(port=port))
+
+    assert status == 421 and b"token" not in body
+    for name in ("127.0.0.1", "localhost"):
+        assert call(issuer, "POST", "/mint", pipeline, Host=f"{name}:{port}")[0] == 200
 
 
 def test_a_rotated_issuer_publishes_both_keys_and_signs_with_the_new(issuer) -> None:
@@ -155,7 +173,7 @@ def test_the_sign_in_page_lists_the_demo_users(issuer) -> None:
 
     page = body.decode()
     assert status == 200 and headers["Content-Type"].startswith("text/html")
-    assert all(name in page for name in ("Ada Lovelace", "Grace Hopper", "Alan Turing"))
+    assert all(name in page for name in ("Alice Example", "Bob Example", "Carol Example"))
     assert "default-src 'none'" in headers["Content-Security-Policy"]
 
 
@@ -166,8 +184,8 @@ def test_a_person_signs_in_with_pkce_and_gets_tokens_the_verifier_accepts(issuer
     assert answer["state"] == ["s-1"] and status == 200
     verified = verifier_of(issuer).verify(tokens["id_token"], issuer.url, {CLIENT})
     assert (verified.subject, verified.claims["email"], verified.claims["groups"]) == (
-        "demo-ada",
-        "ada@example.com",
+        "demo-alice",
+        "alice@example.com",
         ["platform-admins"],
     )
     assert verified.claims["nonce"] == "n-1"

@@ -66,7 +66,11 @@ def test_every_operation_is_described_secured_and_answers_its_errors() -> None:
     assert len(ids) == len(set(ids)) == 31
     for op in operations:
         public = op["operationId"] in ("githubSecretScanning", "exchangeToken")  # signed, or a token in the body
-        assert op["summary"] and op["tags"] and op.get("security") == (None if public else [{"bearerAuth": []}]), op
+        assert (
+            op["summary"]
+            and op["tags"]
+            and op.get("security") == (None if public else [{"bearerAuth": []}, {"personToken": []}])
+        ), op
         assert {"401", "422", "500"} | (set() if public else {"403"}) <= set(op["responses"]), op["operationId"]
         for status, answer in op["responses"].items():
             if status != "204":

@@ -43,3 +43,24 @@ def test_flush_targets_say_which_stages_serve_which_environment() -> None:
     management, orders = settings.flush_targets
     assert management == FlushTarget("mgmt", "v1") and management.serves("any", "where")
     assert orders.serves("acme", "prod") and not orders.serves("acme", "dev")
+
+
+@pytest.mark.parametrize(
+    ("given", "problem"),
+    [
+        ({"SIGN_IN_ISSUER": "https://id.example.com"}, "set together"),
+        ({"SIGN_IN_CLIENT_ID": "dashboard"}, "set together"),
+        ({"SIGN_IN_ISSUER": "http://id.example.com", "SIGN_IN_CLIENT_ID": "dashboard"}, "SIGN_IN_ISSUER: "),
+        ({"SIGN_IN_ISSUER": "http://127.0.0.1:3002", "SIGN_IN_CLIENT_ID": "dashboard"}, "SIGN_IN_ISSUER: "),
+        ({"SIGN_IN_ISSUER": "https://id.example.com", "SIGN_IN_CLIENT_ID": "a b"}, "SIGN_IN_CLIENT_ID is"),
+    ],
+)
+def test_the_sign_in_issuer_and_client_are_checked_at_start(given: dict[str, str], problem: str) -> None:
+    with pytest.raises(ConfigurationError, match=problem):
+        load_settings({**BASE, **given})
+
+
+def test_the_local_sign_in_issuer_is_accepted_where_loopback_issuers_are() -> None:
+    local = {"SIGN_IN_ISSUER": "http://127.0.0.1:3002", "SIGN_IN_CLIENT_ID": "archie-dashboard"}
+    settings = load_settings({**BASE, **local, "OIDC_ALLOW_LOOPBACK_HTTP": "1"})
+    assert (settings.sign_in_issuer, settings.sign_in_client_id) == ("http://127.0.0.1:3002", "archie-dashboard")

@@ -3,20 +3,20 @@
 The site is archie_local.site's: the dashboard at the root, the OpenAPI document at /openapi.json and Swagger
 UI at /docs/ (the document is static, so it is published here rather than by a function answering without
 a key on the management API). Reads the stack's outputs (ApiUrl, DashboardBucketName, the distribution),
-uploads every file with its content type, a config.js pointing at the API and the OpenAPI document naming
+uploads every file with its content type, a config.js pointing at the API and its sign-in (the SignIn*
+outputs), the OpenAPI document naming
 it as its server, and invalidates CloudFront's cache. Uses the ordinary AWS credential chain."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import mimetypes
 import sys
 import time
 
 import boto3
 
-from archie_local.site import served_openapi, site_files
+from archie_local.site import dashboard_config, served_openapi, sign_in_config, site_files
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,7 +30,7 @@ def main(argv: list[str] | None = None) -> int:
     for key, path in sorted(site_files().items()):
         body = path.read_bytes()
         if key == "config.js":
-            body = f"window.ARCHIE_CONFIG = {json.dumps({'apiUrl': api_url})};\n".encode()
+            body = dashboard_config(api_url, sign_in_config(outputs))
         elif key == "openapi.json":
             body = served_openapi(api_url)  # its servers: this stack's API
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"

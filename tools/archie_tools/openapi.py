@@ -59,7 +59,9 @@ def management_handlers() -> list[Path]:
 
 def generate() -> dict[str, Any]:
     from aws_lambda_powertools.event_handler.openapi.merge import OpenAPIMerge
-    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer, Server, Tag
+    from aws_lambda_powertools.event_handler.openapi.models import Server, Tag
+
+    from archie_keys.edge.openapi import security_schemes
 
     merge = OpenAPIMerge(
         title="archie-keys management API",
@@ -67,7 +69,7 @@ def generate() -> dict[str, Any]:
         description=DESCRIPTION,
         tags=[Tag.model_validate(tag) for tag in TAGS],
         servers=[Server.model_validate(server) for server in SERVERS],
-        security_schemes={"bearerAuth": HTTPBearer(bearerFormat="archie_<project>_<environment>_<key id><secret>")},
+        security_schemes=security_schemes(),
         on_conflict="error",
     )
     for path in management_handlers():

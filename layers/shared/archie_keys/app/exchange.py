@@ -9,30 +9,32 @@ One transaction commits the key, its audit event (actor `oidc:<issuer>#<sub>`, w
 token's replay mark (a token is usable once) and a check that the matched policy is still stored as it was
 read. So a token is consumed exactly when a key is made from it, a policy deleted or narrowed meanwhile makes
 no key, and a failing dependency leaves nothing half done: the pipeline retries with the same token.
+
+A token for the stack's sign-in client (a person's ID token for the dashboard) is refused whatever the
+policies say: a person signs in with it as a bearer (app.person_signin), and it never becomes a key.
 """
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
 
 from archie_keys.app.commands import CreateKey, Place
 from archie_keys.app.keys import commit_change, expiry_second, key_id_taken, new_key, prepare_grants, undeclared
 from archie_keys.app.oidc_verifier import OidcVerifier, trusted_token
 from archie_keys.app.services import Services
-from archie_keys.app.trust import admit, stored_policy
+from archie_keys.app.trust import admit, environment_policies
 from archie_keys.app.views import NewKey
 from archie_keys.aws.trust_store import REPLAYED
 from archie_keys.domain import limits
 from archie_keys.domain.clock import now_epoch, to_iso
-from archie_keys.domain.errors import ConflictError, ValidationFailedError
+from archie_keys.domain.errors import ConflictError
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.oidc_actor import workload_actor
+from archie_keys.domain.oidc_claims import names_audience
 from archie_keys.domain.oidc_errors import ReplayedTokenError, UntrustedTokenError
+from archie_keys.domain.oidc_tokens import read_token
 from archie_keys.domain.replay import replay_mark
 from archie_keys.domain.trust import TrustPolicy, exchange_ttl_seconds
-
-logger = logging.getLogger("archie_keys.exchange")
 
 
 @dataclass(frozen=True)
@@ -41,24 +43,6 @@ class ExchangeToken:
     token: str
     name: str | None = None
     ttl_seconds: int | None = None
-
-
-def _policies(services: Services, place: Place) -> dict[str, tuple[TrustPolicy, str]]:
-    """The environment's policies as accepted, with the `updated_at` each was read at. An undeclared
-    environment has none: the answer is the same refusal as for an untrusted token, so a caller without a
-    trusted token learns nothing about which environments exist."""
-    loopback = services.config.oidc_allow_loopback_http
-    found = {}
-    for stored in services.trust.list(place.project, place.environment):
-        try:
-            found[stored["name"]] = (stored_policy(stored, allow_loopback_http=loopback), stored["updated_at"])
-        except ValidationFailedError:
-            # Accepted under other settings (a loopback issuer, on a stack that no longer trusts one): it
-            # matches nothing rather than failing every exchange of the environment.
-            logger.warning(
-                "trust policy %s of %s/%s is not valid here", stored["name"], place.project, place.environment
-            )
-    return found
 
 
 def _key_name(command: ExchangeToken, policy: TrustPolicy, run_id: str | None) -> str:
@@ -72,7 +56,12 @@ def exchange_token(services: Services, verifier: OidcVerifier, command: Exchange
     """A key for a trusted token, or TokenRefusedError (401, one answer for every reason), or
     IssuerUnavailableError (503) when the issuer's keys cannot be read."""
     place = command.place
-    policies = _policies(services, place)
+    sign_in_client = services.config.sign_in_client_id
+    if sign_in_client and names_audience(read_token(command.token).claims, sign_in_client):
+        # A person's sign-in token (the dashboard's audience) is a bearer for as long as it lives, never a key
+        # that outlives it; refused before any policy is read, as every other refusal is answered.
+        raise UntrustedTokenError("a person's sign-in token is never exchanged for a key")
+    policies = environment_policies(services, place)
     if not policies:
         raise UntrustedTokenError(f"{place.project}/{place.environment} trusts no issuer")
     trusted = trusted_token(verifier, [policy for policy, _ in policies.values()], command.token)

@@ -64,6 +64,8 @@ class AppConfig:
     # Trust policies may name an issuer on http://127.0.0.1 (the local stack's development issuer); on AWS
     # issuers are https only.
     oidc_allow_loopback_http: bool = False
+    # The dashboard's client id at the stack's sign-in issuer: a token for it is a person's, never exchanged.
+    sign_in_client_id: str = ""
     # What the authorizer's recorded authorizations prove (domain.authorization_witness); by default not in
     # force, so a guarded delete relies on the audit alone.
     witness: WitnessBounds = NO_WITNESS

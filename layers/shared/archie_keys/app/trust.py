@@ -10,6 +10,7 @@ audited in the transaction that makes it.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from archie_keys.app.commands import Place
@@ -24,6 +25,7 @@ from archie_keys.domain.identity import Identity
 from archie_keys.domain.trust import TrustPolicy, parse_trust_policy
 
 _POLICY_NAME = limits.whole(limits.TRUST_POLICY_NAME_PATTERN)
+logger = logging.getLogger("archie_keys.trust")
 
 
 def admit(services: Services, place: Place, operation: str, limit: int) -> None:
@@ -48,6 +50,25 @@ def _check_name(name: str) -> None:
 def stored_policy(stored: dict[str, Any], *, allow_loopback_http: bool) -> TrustPolicy:
     """A stored item read back as the TrustPolicy it was accepted as."""
     return parse_trust_policy(stored["name"], stored["policy"], allow_loopback_http=allow_loopback_http)
+
+
+def environment_policies(services: Services, place: Place) -> dict[str, tuple[TrustPolicy, str]]:
+    """The environment's policies as accepted, with the `updated_at` each was read at: what the exchange and a
+    person's sign-in match tokens against. An undeclared environment has none: the answer is the same refusal
+    as for an untrusted token, so a caller without a trusted token learns nothing about which environments
+    exist."""
+    loopback = services.config.oidc_allow_loopback_http
+    found = {}
+    for stored in services.trust.list(place.project, place.environment):
+        try:
+            found[stored["name"]] = (stored_policy(stored, allow_loopback_http=loopback), stored["updated_at"])
+        except ValidationFailedError:
+            # Accepted under other settings (a loopback issuer, on a stack that no longer trusts one): it
+            # matches nothing rather than failing every token presented to the environment.
+            logger.warning(
+                "trust policy %s of %s/%s is not valid here", stored["name"], place.project, place.environment
+            )
+    return found
 
 
 def trust_view(stored: dict[str, Any]) -> dict[str, Any]:
@@ -110,6 +131,8 @@ def put_trust_policy(
         services.transactions.commit(writes)
     except TransactionRefused:
         raise ConflictError(f"trust policy {name} changed while this request ran; retry", code="conflict") from None
+    if previous is not None and previous["policy"] != stored_body:
+        _flush(services, place)
     stored = {
         "name": name,
         "policy": stored_body,
@@ -141,7 +164,8 @@ def list_trust_policies(services: Services, caller: Identity, place: Place) -> l
 def delete_trust_policy(services: Services, caller: Identity, place: Place, name: str) -> None:
     """Delete a policy: no token matches it from the commit on, and an exchange under way that matched it makes
     no key (app.exchange checks the policy in its transaction). Keys it already made live out their short
-    lives unless deleted."""
+    lives unless deleted. The environment's authorizer caches are flushed, so a person signed in under it
+    loses its roles at once (as after a replacement that changes it)."""
     caller.require(place.project, place.environment, "trust", "delete")
     _check_name(name)
     admit(services, place, "trust", limits.TRUST_CHANGES_PER_ENVIRONMENT_PER_MINUTE)
@@ -159,3 +183,11 @@ def delete_trust_policy(services: Services, caller: Identity, place: Place, name
         services.transactions.commit(writes)
     except TransactionRefused:
         raise ConflictError(f"trust policy {name} changed while this request ran; retry", code="conflict") from None
+    _flush(services, place)
+
+
+def _flush(services: Services, place: Place) -> None:
+    """After a policy is replaced or deleted: a person it gave roles to may hold an Allow in API Gateway's
+    cache (AuthorizerResultTtl) naming them; flush the environment's stages as a key's revocation does. A
+    stage that cannot be flushed is logged and counted (the stages-not-flushed alarm); the change holds."""
+    services.flusher.revoke_everywhere(place.project, place.environment)

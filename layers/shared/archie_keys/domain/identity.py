@@ -12,8 +12,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from archie_keys.domain.clock import now_epoch
 from archie_keys.domain.errors import ForbiddenError
 from archie_keys.domain.grants import ACTIONS, WILDCARD, Grants, covers_row, management_alternatives
+from archie_keys.domain.limits import OIDC_CLOCK_SKEW_SECONDS
+from archie_keys.domain.oidc_errors import ExpiredTokenError
 
 # The actor recorded for what the bootstrap command does (it holds AWS credentials, not a key).
 BOOTSTRAP_ACTOR = "bootstrap"
@@ -28,6 +31,10 @@ QUOTA_ACTOR = "quota"
 
 # The keys of the authorizer context, in the order a backend reads them.
 AUTHORIZER_CONTEXT_FIELDS = ("key_id", "project", "environment", "name", "roles", "permissions", "filters", "context")
+
+# A person's token's `exp`, in the authorizer context of a person only (never a key's: AUTHORIZER_CONTEXT_FIELDS
+# stay what a protected API's backend reads).
+TOKEN_EXPIRES_FIELD = "token_expires_epoch"
 
 _COMPACT: dict[str, Any] = {"separators": (",", ":"), "sort_keys": True}
 
@@ -70,6 +77,10 @@ class Identity:
     roles: tuple[str, ...]
     context: Mapping[str, str]
     grants: Grants
+    # A person's sign-in token's `exp` (app.person_signin); None for a key, whose expiry the authorizer checks
+    # and revocation flushes. API Gateway may serve a person's Allow from its cache after the token expired:
+    # the handler reading it back refuses it then (from_authorizer_context).
+    expires_epoch: int | None = None
 
     @classmethod
     def bootstrap(cls, project: str, environment: str) -> Identity:
@@ -116,7 +127,7 @@ class Identity:
 
     def to_authorizer_context(self) -> dict[str, str]:
         """The context API Gateway hands to the backend in requestContext.authorizer (values must be strings)."""
-        return {
+        context = {
             "key_id": self.key_id,
             "project": self.project,
             "environment": self.environment,
@@ -126,10 +137,24 @@ class Identity:
             "filters": json.dumps(self.grants.filters_by_resource(), **_COMPACT),
             "context": json.dumps(dict(self.context), **_COMPACT),
         }
+        if self.expires_epoch is not None:
+            context[TOKEN_EXPIRES_FIELD] = str(self.expires_epoch)
+        return context
 
     @classmethod
-    def from_authorizer_context(cls, context: Mapping[str, Any]) -> Identity:
-        """Read back what `to_authorizer_context` wrote. Raises ValueError when it is not such a context."""
+    def from_authorizer_context(cls, context: Mapping[str, Any], now: float | None = None) -> Identity:
+        """Read back what `to_authorizer_context` wrote. Raises ValueError when it is not such a context, and
+        ExpiredTokenError (401) when it is a person's whose token has expired by `now` (default: the clock),
+        with the clock skew the authorizer allows: API Gateway serves a cached Allow for up to
+        AuthorizerResultTtl whatever the token's `exp`, so this check runs on every request."""
+        expires = context.get(TOKEN_EXPIRES_FIELD)
+        if expires is not None:
+            try:
+                deadline = int(expires) + OIDC_CLOCK_SKEW_SECONDS
+            except (TypeError, ValueError) as error:
+                raise ValueError("malformed authorizer context") from error
+            if (now_epoch() if now is None else now) >= deadline:
+                raise ExpiredTokenError(f"expired at {expires}, after the authorizer allowed it")
         try:
             roles = json.loads(context.get("roles", "[]"))
             key_context = json.loads(context.get("context", "{}"))
@@ -144,6 +169,7 @@ class Identity:
                 roles=tuple(str(r) for r in roles),
                 context={str(k): str(v) for k, v in key_context.items()},
                 grants=Grants.from_entries(entries),
+                expires_epoch=int(expires) if expires is not None else None,
             )
         except (KeyError, TypeError) as error:
             raise ValueError("malformed authorizer context") from error

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from archie_keys.domain.limits import OIDC_ACTOR_DETAIL_MAX_CHARS
+from archie_keys.domain.limits import KEY_NAME_MAX_LENGTH, OIDC_ACTOR_DETAIL_MAX_CHARS
 
 WORKLOAD_PREFIX, PERSON_PREFIX = "oidc:", "user:"
 # The claims kept beside a workload's name: GitHub Actions' and GitLab CI's names for what ran, from where.
@@ -75,3 +75,10 @@ def person_actor(claims: Mapping[str, Any]) -> Actor:
     if isinstance(email, str) and _email_verified(claims) and _EMAIL.match(email) and not _CONTROL.search(email):
         return Actor(f"{PERSON_PREFIX}{email}")
     return Actor(f"{PERSON_PREFIX}{claims['sub']}")
+
+
+def person_display_name(claims: Mapping[str, Any], actor: Actor) -> str:
+    """What /whoami and the dashboard call a signed-in person: the token's `name` (display only, never an
+    identity: the audit uses `actor`), else the actor's name without its prefix."""
+    shown_name = _text(claims.get("name"))
+    return (shown_name or actor.name.removeprefix(PERSON_PREFIX))[:KEY_NAME_MAX_LENGTH]

@@ -114,3 +114,23 @@ def check_claims(claims: Mapping[str, Any], rules: ClaimRules) -> None:
     jti = claims.get("jti")
     if jti is not None and not (isinstance(jti, str) and 0 < len(jti) <= OIDC_JTI_MAX_LENGTH):
         raise InvalidClaimsError(f"jti must be 1-{OIDC_JTI_MAX_LENGTH} characters")
+
+
+def check_person_claims(claims: Mapping[str, Any], client_id: str) -> None:
+    """What a person's sign-in token must also be, beyond check_claims: an ID token for the dashboard's client.
+    An access token (`token_use` "access", as Cognito marks them) is refused: it says what the dashboard may
+    call, not who signed in. A token for several audiences is the dashboard's only when its authorized party
+    (`azp`) is the dashboard's client id (OpenID Connect Core 1.0, 2: ID Token)."""
+    if claims.get("token_use") == "access":
+        raise InvalidClaimsError("an access token is not a sign-in (token_use access)")
+    if client_id not in audiences_of(claims):
+        raise WrongAudienceError("aud does not name the sign-in client")
+    aud = claims.get("aud")
+    if isinstance(aud, list) and len(aud) > 1 and claims.get("azp") != client_id:
+        raise WrongAudienceError("aud names several audiences and azp is not the sign-in client")
+
+
+def names_audience(claims: Mapping[str, Any], audience: str) -> bool:
+    """Whether the token's `aud` (a string or a list, read leniently: unverified claims) names `audience`."""
+    aud = claims.get("aud")
+    return aud == audience or (isinstance(aud, list) and audience in aud)

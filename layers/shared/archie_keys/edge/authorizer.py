@@ -18,6 +18,15 @@ Two kinds of API use it:
 The policy is built from the key and the stage only, never from the route being called, so API Gateway's
 result cache (keyed on the identity sources) can serve it for every route of the stage.
 
+A person's OIDC token (a JWT: three base64url segments, never shaped like a key) is accepted as the bearer on
+the management API only (docs/federation.md, "People sign in"): from the stack's sign-in issuer, for the
+dashboard's client id only (SIGN_IN_ISSUER, SIGN_IN_CLIENT_ID), it is verified and matched with the trust
+policies of the environment the request's path names (app.person_signin), and the matched policy's roles and
+context are the caller's, as a key's would be. The policy answered covers that one environment's routes, so
+the cached answer serves the token there only (a token is for one environment: the dashboard signs in per
+environment). A refused token is a 401 (cached, as a malformed key's); an issuer or table that cannot be read
+is undecided (503, never cached). Nothing of the token path is imported for a key.
+
 Per-key limits (docs/limits.md): a key with `allowed_cidrs` is refused from outside them
 (`source_ip_not_allowed`, on the request's `requestContext.identity.sourceIp`, never a header) and on a stage
 that does not declare its cache keyed on that address (`source_ip_not_cache_keyed`); every Allow carries the
@@ -27,7 +36,9 @@ limits shares), so API Gateway applies the key's rate limit and quota, on cache 
 
 from __future__ import annotations
 
-from typing import Any
+import re
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 
 from archie_keys.app.authorization_witness import AuthorizationWitness
 from archie_keys.app.verification import KeyVerifier, VerifiedKey
@@ -40,6 +51,9 @@ from archie_keys.domain.policy import build_policy, data_paths, deny_policy, man
 from archie_keys.domain.usage_keys import usage_identifier
 from archie_keys.edge.log_lines import json_logger
 
+if TYPE_CHECKING:
+    from archie_keys.app.person_signin import PersonSignIn
+
 # The logger of the authorizer's log lines (the local stack ships this one to the authorizer's log group).
 AUTHORIZER_LOGGER = "archie-keys.authorizer"
 # Structured JSON, one line per decision that could not be made (never per refusal: the access log has those).
@@ -48,6 +62,11 @@ logger = json_logger(AUTHORIZER_LOGGER)
 UNAUTHORIZED = "Unauthorized"  # the exact message API Gateway turns into a 401
 # Any other message is an authorizer failure to API Gateway (never cached, 503 by the template's responses).
 UNDECIDED = "the key could not be checked now"
+# A compact JWS: a base64url JSON header ("{" encodes as "eyJ"), claims, and a signature (empty for alg none,
+# which is then refused as an algorithm, not as a shape). A key's parts are joined by "_" and hold no ".".
+_JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]*\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*\Z")
+# The log line of a refused person token: which check failed (never the token), for the operator.
+PERSON_REFUSED_MESSAGE = "person token refused"
 
 
 class Unauthorized(Exception):
@@ -151,6 +170,7 @@ def authorize(
     decisions: DecisionMetrics | None = None,
     usage_namespace: str | None = None,
     witness: AuthorizationWitness | None = None,
+    people: Callable[[], PersonSignIn] | None = None,
 ) -> dict[str, Any]:
     """Decide one REQUEST authorizer event: an Allow, a Deny (a refused key), or raise (module docstring).
     Each refusal is one metric line (`decisions`): Refused with its reason ("error" when undecided); an
@@ -158,11 +178,14 @@ def authorize(
     environment's bootstrap admin key: BootstrapKeyUsed, whose alarm pages (break-glass, docs/operations.md).
     `usage_namespace` (the stack's name) names the usage plans' API keys: with it, every Allow carries a
     usageIdentifierKey. A key's Allow is recorded by `witness` first (app.authorization_witness): unrecorded,
-    it is not given (undecided)."""
+    it is not given (undecided). `people` builds the person sign-in on first use (a JWT on the management API),
+    so a key's decision never imports or builds it."""
     token = bearer_token(event.get("headers"), event.get("multiValueHeaders"))
     stage_variables = event.get("stageVariables") or {}
     project, environment = stage_variables.get("project"), stage_variables.get("environment")
     data_api = bool(project or environment)
+    if token is not None and people is not None and not data_api and _JWT_SHAPE.match(token):
+        return authorize_person(event, token, people, decisions, usage_namespace)
     try:
         arn_prefix = stage_arn_prefix(str(event.get("methodArn", "")))
         if token is None:
@@ -203,6 +226,53 @@ def authorize(
         if decisions is not None:
             decisions.refused("error")
         raise Undecided() from None
+
+
+def authorize_person(
+    event: dict[str, Any],
+    token: str,
+    people: Callable[[], PersonSignIn],
+    decisions: DecisionMetrics | None,
+    usage_namespace: str | None,
+) -> dict[str, Any]:
+    """A person's token on the management API: an Allow of the routes the matched trust policy's roles grant
+    in the environment the path names, 401 for a token refused for any reason (one answer; the log line and
+    the metric say which check failed), or undecided (503) when the issuer or the table cannot be read."""
+    from archie_keys.domain.oidc_errors import TokenRefusedError
+
+    request_context = event.get("requestContext") or {}
+    try:
+        arn_prefix = stage_arn_prefix(str(event.get("methodArn", "")))
+        path = event.get("pathParameters") or {}
+        identity = people().identity(token, path.get("project"), path.get("environment"))
+    except TokenRefusedError as refusal:
+        logger.info(
+            PERSON_REFUSED_MESSAGE,
+            extra={
+                "reason": refusal.reason,
+                "detail": refusal.detail[:512],
+                "extended_request_id": request_context.get("extendedRequestId"),
+            },
+        )
+        if decisions is not None:
+            decisions.refused(f"token_{refusal.reason}")
+        raise Unauthorized() from None
+    except Exception:
+        # The issuer's keys or the trust policies unreadable, or a bug: no decision, no access, nothing cached.
+        logger.exception(UNDECIDED_MESSAGE, extra={"extended_request_id": request_context.get("extendedRequestId")})
+        if decisions is not None:
+            decisions.refused("error")
+        raise Undecided() from None
+    response: dict[str, Any] = {
+        "principalId": identity.key_id,
+        "policyDocument": build_policy(
+            arn_prefix, management_paths(identity.grants, identity.project, identity.environment)
+        ),
+        "context": identity.to_authorizer_context(),
+    }
+    if usage_namespace is not None:
+        response["usageIdentifierKey"] = usage_identifier(usage_namespace, None)
+    return response
 
 
 def _key_place(token: str | None) -> dict[str, str]:

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from archie_keys.app.ingest import AuditIngest
     from archie_keys.app.key_tags import TagKeyProvider, TagKeys
     from archie_keys.app.oidc_verifier import OidcVerifier
+    from archie_keys.app.person_signin import PersonSignIn
     from archie_keys.app.quota_events import QuotaNotices
     from archie_keys.app.services import EventRecorder
     from archie_keys.aws.audit_reader import AuditReader
@@ -71,6 +72,7 @@ class AwsServices:
             revocation_stale_seconds=self.settings.revocation_stale_seconds,
             expiry_flush_function=self.settings.expiry_flush_function_arn,
             oidc_allow_loopback_http=bool(self.settings.oidc_allow_loopback_http),
+            sign_in_client_id=self.settings.sign_in_client_id,
             witness=WitnessBounds(
                 result_ttl_seconds=self.settings.authorizer_result_ttl_seconds,
                 coalesce_seconds=self.settings.authorizer_witness_seconds,
@@ -131,6 +133,14 @@ class AwsServices:
         loopback = bool(self.settings.oidc_allow_loopback_http)
         keys = IssuerKeys(OidcDiscovery(allow_loopback_http=loopback))
         return OidcVerifier(keys, config=OidcVerifierConfig(allow_loopback_http=loopback))
+
+    @cached_property
+    def people(self) -> PersonSignIn:
+        """People's sign-in tokens on the management API (the authorizer builds it for the first JWT only)."""
+        from archie_keys.app.person_signin import PersonSignIn
+
+        settings = self.settings
+        return PersonSignIn(self, self.oidc_verifier, settings.sign_in_issuer, settings.sign_in_client_id)
 
     @cached_property
     def revocations(self) -> RevocationStore:

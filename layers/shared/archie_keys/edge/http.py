@@ -78,13 +78,13 @@ def _field_of(location: tuple[Any, ...]) -> str:
 
 
 def make_resolver() -> APIGatewayRestResolver:
-    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+    from archie_keys.edge.openapi import security_schemes
 
     app = APIGatewayRestResolver(enable_validation=True, cors=CORS)
     # Each function's resolver describes its own routes; `make openapi` merges them into one document.
     app.configure_openapi(
         title="archie-keys management API",
-        security_schemes={"bearerAuth": HTTPBearer(bearerFormat="archie_<project>_<environment>_<key id><secret>")},
+        security_schemes=security_schemes(),
     )
 
     # Registered by call rather than as decorators: Powertools' exception_handler is unannotated, and as a

@@ -16,7 +16,27 @@ from archie_keys.domain import limits
 from archie_keys.edge import schemas
 from archie_keys.edge.models import LeakedTokenModel
 
-SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+# Either an API key or a person's sign-in token (docs/federation.md, People sign in): alternatives.
+SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"personToken": []}]
+
+
+def security_schemes() -> dict[str, Any]:
+    """The bearers the management API takes, in the `Authorization: Bearer` header."""
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
+
+    return {
+        "bearerAuth": HTTPBearer(
+            bearerFormat="archie_<project>_<environment>_<key id><secret>", description="an API key"
+        ),
+        "personToken": HTTPBearer(
+            bearerFormat="JWT",
+            description="a person's OIDC ID token from the stack's sign-in issuer (the dashboard's Sign in with "
+            "SSO): accepted on an environment's routes when one of its trust policies matches the token, with "
+            "that policy's roles",
+        ),
+    }
+
+
 KEY_ID_PATTERN = r"^[0-9A-Za-z]{12}$"
 # limit: ASCII digits only, 1 to LIST_LIMIT_MAX (100); the pattern is the bound, so no other reading of
 # "5 ", "+5" or "1_0" is possible.
@@ -98,7 +118,8 @@ IdempotencyKeyHeader = Annotated[
 ]
 
 _ERRORS = {
-    401: "no valid key in `Authorization: Bearer <key>` (missing, malformed, unknown, expired, revoked), or for "
+    401: "no valid key or sign-in token in `Authorization: Bearer ...` (missing, malformed, unknown, expired, "
+    "revoked, or a token no trust policy of the environment matches), or for "
     "the secret scanning route no valid GitHub signature",
     403: "the key may not do this here: `forbidden`, `privilege_escalation`, `secret_not_owned`",
     404: "`not_found`: no such environment, key or role (the same answer whether it exists elsewhere or not)",

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -20,6 +21,7 @@ from archie_keys.aws.cache_flush import FlushTarget, parse_flush_targets
 from archie_keys.aws.clients import PROFILES
 from archie_keys.domain import limits
 from archie_keys.domain.hashing import Argon2Parameters
+from archie_keys.domain.oidc_claims import issuer_url_problem
 
 
 class ConfigurationError(RuntimeError):
@@ -112,6 +114,12 @@ class Settings:
     # 1: trust policies may name an issuer on http://127.0.0.1:<port> (the local stack's development issuer,
     # and the tests'); never set on AWS, where issuers are https with a DNS name.
     oidc_allow_loopback_http: int = _bounded(0, 0, 1)
+    # The OIDC issuer people sign in with and the dashboard's client id there (template.yaml: SignInIssuer and
+    # SignInClientId, or the stack's user pool). A person's bearer token is accepted only from this issuer and
+    # for this audience, and a token for this audience is never exchanged for a key (docs/federation.md).
+    # Both empty: nobody signs in with a token.
+    sign_in_issuer: str = ""
+    sign_in_client_id: str = ""
     # Timeouts and retry budget of every AWS client of this process (aws.clients.PROFILES).
     aws_client_profile: str = "request"
 
@@ -121,6 +129,28 @@ class Settings:
 
 
 _CONVERTERS = {"str": str, "int": int, "float": float}
+
+
+# The template's SignInClientId pattern (a Cognito app client id is 26 of these).
+_CLIENT_ID = re.compile(r"[A-Za-z0-9_.:-]{1,128}\Z")
+
+
+def _sign_in_problems(values: Mapping[str, Any]) -> list[str]:
+    """SIGN_IN_ISSUER and SIGN_IN_CLIENT_ID: both or neither; an issuer URL a trust policy could name; a client
+    id as the template allows."""
+    issuer, client_id = values.get("sign_in_issuer", ""), values.get("sign_in_client_id", "")
+    if not issuer and not client_id:
+        return []
+    if not (issuer and client_id):
+        return ["SIGN_IN_ISSUER and SIGN_IN_CLIENT_ID are set together or not at all"]
+    problems = []
+    loopback = bool(values.get("oidc_allow_loopback_http", 0))
+    problem = issuer_url_problem(issuer, allow_loopback_http=loopback)
+    if problem:
+        problems.append(f"SIGN_IN_ISSUER: {problem}")
+    if not _CLIENT_ID.match(client_id):
+        problems.append("SIGN_IN_CLIENT_ID is 1-128 letters, digits and _.:-")
+    return problems
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
@@ -152,6 +182,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         values[spec.name] = value
     if values.get("aws_client_profile", "request") not in PROFILES:
         problems.append(f"AWS_CLIENT_PROFILE must be one of {', '.join(PROFILES)}")
+    problems.extend(_sign_in_problems(values))
     if problems:
         raise ConfigurationError("invalid configuration: " + "; ".join(problems))
     return Settings(**values)
