@@ -99,7 +99,7 @@ build-if-possible:
 	else echo "no python3.13 here: skipping sam build (the built-layer tests will say so)" >&2; rm -rf $(BUILD_DIR); fi
 
 unit: install
-	$(PYTEST) tests/unit -q
+	$(PYTEST) -n auto tests/unit -q
 
 ## Offline SAM translation of template.yaml, checks on the CloudFormation it produces, and on the built layer.
 infrastructure: install build-if-possible
