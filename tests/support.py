@@ -6,7 +6,7 @@ import json
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -280,3 +280,24 @@ def provisioned_in_process(patch: Any) -> Iterator[Any]:
             functions.wait_idle(60, hurry=True)
             _in_process_functions.remove(functions)
             composition.reset()
+
+
+def key_events_tap(environment: dict[str, str], name: str) -> Callable[[], list[dict[str, Any]]]:
+    """Every event put on the stack's key events bus from now on, through a rule to a queue, as a team would
+    route them: a reader that returns (and removes) what arrived since it last read."""
+    import boto3
+
+    events, sqs = boto3.client("events"), boto3.client("sqs")
+    bus = environment["KEY_EVENTS_BUS"]
+    tap = sqs.create_queue(QueueName=name)["QueueUrl"]
+    tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps({"source": ["archie-keys"]}))
+    events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "tap", "Arn": tap_arn}])
+
+    def read() -> list[dict[str, Any]]:
+        received = sqs.receive_message(QueueUrl=tap, MaxNumberOfMessages=10).get("Messages", [])
+        for message in received:
+            sqs.delete_message(QueueUrl=tap, ReceiptHandle=message["ReceiptHandle"])
+        return [json.loads(m["Body"]) for m in received]
+
+    return read

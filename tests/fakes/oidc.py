@@ -122,3 +122,44 @@ def moto_getter(url: str, *, max_bytes: int, timeout: float) -> bytes:
     if response.status_code != 200 or len(response.content) > max_bytes:
         raise FetchError(f"HTTP {response.status_code}")
     return response.content
+
+
+PEOPLE_PASSWORD = "Correct-Horse-9-battery"
+
+
+@dataclass(frozen=True)
+class PeoplePool:
+    """A user pool of the template's kind (email user names, a public app client) in moto's cognito-idp, with
+    its people signed up and in their groups."""
+
+    issuer: str
+    client_id: str
+    cognito: Any
+
+    def sign_in(self, email: str) -> dict[str, str]:
+        """The pool's tokens for a person (IdToken, AccessToken, ...)."""
+        answer = self.cognito.initiate_auth(
+            ClientId=self.client_id,
+            AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": email, "PASSWORD": PEOPLE_PASSWORD},
+        )
+        return dict(answer["AuthenticationResult"])
+
+
+def people_pool(region: str, people: dict[str, list[str]]) -> PeoplePool:
+    """A pool in moto (mock_aws active) with `people`: email -> the groups they are in."""
+    import boto3
+
+    cognito = boto3.client("cognito-idp", region_name=region)
+    pool_id = cognito.create_user_pool(PoolName="archie-people", UsernameAttributes=["email"])["UserPool"]["Id"]
+    client_id = cognito.create_user_pool_client(
+        UserPoolId=pool_id, ClientName="dashboard", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"]
+    )["UserPoolClient"]["ClientId"]
+    for group in sorted({group for groups in people.values() for group in groups}):
+        cognito.create_group(UserPoolId=pool_id, GroupName=group)
+    for email, groups in people.items():
+        cognito.admin_create_user(UserPoolId=pool_id, Username=email, MessageAction="SUPPRESS")
+        cognito.admin_set_user_password(UserPoolId=pool_id, Username=email, Password=PEOPLE_PASSWORD, Permanent=True)
+        for group in groups:
+            cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=email, GroupName=group)
+    return PeoplePool(f"https://cognito-idp.{region}.amazonaws.com/{pool_id}", client_id, cognito)

@@ -22,46 +22,21 @@ from archie_keys.aws.oidc_discovery import OidcDiscovery
 from archie_keys.domain import oidc_errors
 from archie_keys.domain.oidc_actor import person_actor
 from archie_keys.domain.trust import parse_trust_policy
-from tests.fakes.oidc import moto_getter
+from tests.fakes.oidc import moto_getter, people_pool
 
 REGION = "eu-west-1"
-PASSWORD = "Correct-Horse-9-battery"
 
 
 @pytest.fixture
 def pool(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, Any]]:
-    import boto3
     from moto import mock_aws
 
     for name, value in {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     with mock_aws():
-        cognito = boto3.client("cognito-idp", region_name=REGION)
-        pool_id = cognito.create_user_pool(PoolName="archie-people", UsernameAttributes=["email"])["UserPool"]["Id"]
-        client_id = cognito.create_user_pool_client(
-            UserPoolId=pool_id, ClientName="dashboard", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"]
-        )["UserPoolClient"]["ClientId"]
-        cognito.create_group(UserPoolId=pool_id, GroupName="platform-admins")
-        for email, groups in (("ada@acme.example", ["platform-admins"]), ("grace@acme.example", [])):
-            cognito.admin_create_user(UserPoolId=pool_id, Username=email, MessageAction="SUPPRESS")
-            cognito.admin_set_user_password(UserPoolId=pool_id, Username=email, Password=PASSWORD, Permanent=True)
-            for group in groups:
-                cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=email, GroupName=group)
-
-        def sign_in(email: str) -> dict[str, str]:
-            answer = cognito.initiate_auth(
-                ClientId=client_id,
-                AuthFlow="USER_PASSWORD_AUTH",
-                AuthParameters={"USERNAME": email, "PASSWORD": PASSWORD},
-            )
-            return dict(answer["AuthenticationResult"])
-
-        yield {
-            "issuer": f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}",
-            "client_id": client_id,
-            "sign_in": sign_in,
-        }
+        people = people_pool(REGION, {"ada@acme.example": ["platform-admins"], "grace@acme.example": []})
+        yield {"issuer": people.issuer, "client_id": people.client_id, "sign_in": people.sign_in}
 
 
 @pytest.fixture

@@ -299,7 +299,6 @@ def test_a_cognito_user_pools_id_token_is_a_bearer_as_on_aws(api, admin_key, mon
     """The AWS path, as far as moto goes: the template's kind of user pool and public app client (moto's
     cognito-idp, in-process), a person in the platform-admins group, a policy on `cognito:groups`; the pool's
     discovery and JWKS are fetched from its https://cognito-idp... address (moto answers it)."""
-    import boto3
 
     from archie_keys.app.issuer_keys import IssuerKeys
     from archie_keys.app.oidc_verifier import OidcVerifier
@@ -307,27 +306,14 @@ def test_a_cognito_user_pools_id_token_is_a_bearer_as_on_aws(api, admin_key, mon
     from archie_keys.edge import composition
     from archie_keys.edge.composition import get_services
     from archie_local.template import REGION
-    from tests.fakes.oidc import moto_getter
+    from tests.fakes.oidc import moto_getter, people_pool
 
-    cognito = boto3.client("cognito-idp", region_name=REGION)
-    pool_id = cognito.create_user_pool(PoolName="people", UsernameAttributes=["email"])["UserPool"]["Id"]
-    client_id = cognito.create_user_pool_client(
-        UserPoolId=pool_id, ClientName="dashboard", ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH"]
-    )["UserPoolClient"]["ClientId"]
-    cognito.create_group(UserPoolId=pool_id, GroupName="platform-admins")
-    password = "Correct-Horse-9-battery"
-    for email, groups in (("alice@example.com", ["platform-admins"]), ("bob@example.com", [])):
-        cognito.admin_create_user(UserPoolId=pool_id, Username=email, MessageAction="SUPPRESS")
-        cognito.admin_set_user_password(UserPoolId=pool_id, Username=email, Password=password, Permanent=True)
-        for group in groups:
-            cognito.admin_add_user_to_group(UserPoolId=pool_id, Username=email, GroupName=group)
+    people = people_pool(REGION, {"alice@example.com": ["platform-admins"], "bob@example.com": []})
 
     def id_token(email: str) -> str:
-        auth = {"USERNAME": email, "PASSWORD": password}
-        answer = cognito.initiate_auth(ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH", AuthParameters=auth)
-        return str(answer["AuthenticationResult"]["IdToken"])
+        return people.sign_in(email)["IdToken"]
 
-    issuer = f"https://cognito-idp.{REGION}.amazonaws.com/{pool_id}"
+    issuer, client_id = people.issuer, people.client_id
     admins = {"issuer": issuer, "audience": client_id, "claims": {"cognito:groups": "platform-admins"}}
     assert api("PUT", env_path("demo", "dev", "/trust/admins"), admin_key, {**admins, "roles": ["admin"]}).status == 201
     # The stack's sign-in issuer and client, as the template names its pool's to the authorizer.

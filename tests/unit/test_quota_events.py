@@ -19,7 +19,7 @@ from botocore.exceptions import ClientError
 
 from archie_keys.edge import composition
 from archie_local.lambdas import FunctionRegistry
-from tests.support import env_path
+from tests.support import env_path, key_events_tap
 from tests.unit import test_per_key_limits, test_webhooks_api
 from tests.unit.test_audit import access_line, delivery, records
 from tests.unit.test_per_key_limits import LimitsStack
@@ -44,20 +44,7 @@ def ingest(aws: Any) -> Callable[[list[str]], dict[str, int]]:
 @pytest.fixture
 def bus_tap(aws: Any) -> Callable[[], list[dict[str, Any]]]:
     """Every event put on the key events bus, through a rule to a queue (as a team would route them)."""
-    events, sqs = boto3.client("events"), boto3.client("sqs")
-    bus = aws.environment["KEY_EVENTS_BUS"]
-    tap = sqs.create_queue(QueueName="quota-tap")["QueueUrl"]
-    tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="every-key-event", EventBusName=bus, EventPattern=json.dumps({"source": ["archie-keys"]}))
-    events.put_targets(Rule="every-key-event", EventBusName=bus, Targets=[{"Id": "tap", "Arn": tap_arn}])
-
-    def read() -> list[dict[str, Any]]:
-        received = sqs.receive_message(QueueUrl=tap, MaxNumberOfMessages=10).get("Messages", [])
-        for message in received:
-            sqs.delete_message(QueueUrl=tap, ReceiptHandle=message["ReceiptHandle"])
-        return [json.loads(m["Body"]) for m in received]
-
-    return read
+    return key_events_tap(aws.environment, "quota-tap")
 
 
 def refused(key_id: str | None, error: str = "QUOTA_EXCEEDED", at: float | None = None) -> str:

@@ -23,7 +23,7 @@ import pytest
 from archie_keys.domain.webhook_retries import MAX_ATTEMPTS
 from archie_local.http_server import HttpRequest, HttpResponse, HttpService
 from archie_local.queue_events import QueueEventSources, queue_sources
-from tests.support import env_path, in_process_functions
+from tests.support import env_path, in_process_functions, key_events_tap
 
 HOOKS = env_path("demo", "dev", "/webhooks")
 KEYS = env_path("demo", "dev", "/keys")
@@ -267,16 +267,10 @@ def test_deleting_a_webhook_drops_what_is_queued_for_it(api, admin_key, receiver
 
 
 def test_key_events_go_to_the_events_bus_whatever_the_webhooks(aws, api, admin_key) -> None:
-    events, sqs = boto3.client("events"), boto3.client("sqs")
-    bus = aws.environment["KEY_EVENTS_BUS"]
-    tap = sqs.create_queue(QueueName="bus-tap")["QueueUrl"]
-    tap_arn = sqs.get_queue_attributes(QueueUrl=tap, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="all-key-events", EventBusName=bus, EventPattern=json.dumps({"source": ["archie-keys"]}))
-    events.put_targets(Rule="all-key-events", EventBusName=bus, Targets=[{"Id": "tap", "Arn": tap_arn}])
+    tap = key_events_tap(aws.environment, "bus-tap")
     reader_role(api, admin_key)
     created = api("POST", KEYS, admin_key, {"name": "bus", "roles": ["reader"]}).body
-    received = sqs.receive_message(QueueUrl=tap, MaxNumberOfMessages=10).get("Messages", [])
-    routed = [json.loads(m["Body"]) for m in received]
+    routed = tap()
     assert [(e["detail-type"], e["detail"]["data"]["key_id"]) for e in routed] == [("key.created", created["key_id"])]
 
 
