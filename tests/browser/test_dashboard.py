@@ -7,7 +7,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard_actions import sign_in
+from tests.browser.dashboard_actions import sign_in
 from tests.support import env_path, http
 
 

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard_actions import open_signed_in, put_role
+from tests.browser.dashboard_actions import open_signed_in, put_role
 from tests.support import env_path, http
 
 NEW_YORK = ZoneInfo("America/New_York")

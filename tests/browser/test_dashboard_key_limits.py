@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard_actions import create_key, open_signed_in, put_role
+from tests.browser.dashboard_actions import create_key, open_signed_in, put_role
 from tests.support import http
 
 ORDERS = [{"resource": "orders", "actions": ["read"]}]

@@ -9,8 +9,8 @@ from datetime import datetime, timedelta
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard_actions import NO_HORIZONTAL_SCROLL, PAGE_WIDTH, create_key, open_signed_in, put_role
-from tests.e2e.test_dashboard_leaks import report_leak
+from tests.browser.dashboard_actions import NO_HORIZONTAL_SCROLL, PAGE_WIDTH, create_key, open_signed_in, put_role
+from tests.browser.test_dashboard_leaks import report_leak
 from tests.support import env_path, http
 
 ORDERS = [{"resource": "orders", "actions": ["read"]}]

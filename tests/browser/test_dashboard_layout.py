@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard_actions import NO_HORIZONTAL_SCROLL, PAGE_WIDTH, create_key, open_signed_in, put_role
+from tests.browser.dashboard_actions import NO_HORIZONTAL_SCROLL, PAGE_WIDTH, create_key, open_signed_in, put_role
 
 # Long enough to make the audit's Detail JSON (role.created lists every permission) and the key's own
 # page (a 128-character name, a 256-character context value, long role names) far wider than the window.

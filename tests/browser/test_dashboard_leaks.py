@@ -8,7 +8,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard_actions import create_key, open_signed_in, put_role
+from tests.browser.dashboard_actions import create_key, open_signed_in, put_role
 from tests.support import env_path, http
 
 KEPT_URL = "https://github.com/octo-org/billing/blob/4f2c1e0/config/settings.py"

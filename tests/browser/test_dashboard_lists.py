@@ -8,7 +8,7 @@ import time
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard_actions import as_if_last_used, create_key, open_signed_in, put_role
+from tests.browser.dashboard_actions import as_if_last_used, create_key, open_signed_in, put_role
 
 ORDERS = [{"resource": "orders", "actions": ["read"]}]
 

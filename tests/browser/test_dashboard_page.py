@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard_actions import create_key, open_signed_in, put_role, sign_in
+from tests.browser.dashboard_actions import create_key, open_signed_in, put_role, sign_in
 from tests.support import http
 
 # What a strict deployment would send: only this origin's own files, nothing inline.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard_actions import create_key, get_role, open_signed_in, put_role
+from tests.browser.dashboard_actions import create_key, get_role, open_signed_in, put_role
 
 TENANT_ORDERS = [{"resource": "orders", "actions": ["read"], "filters": {"tenant_id": {"from_context": "tenant"}}}]
 

@@ -10,7 +10,7 @@ import re
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard_actions import (
+from tests.browser.dashboard_actions import (
     NO_HORIZONTAL_SCROLL,
     PAGE_WIDTH,
     as_if_last_used,

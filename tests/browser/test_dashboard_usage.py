@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 
 from playwright.sync_api import expect
 
-from tests.e2e.dashboard_actions import create_key, open_signed_in, put_role
+from tests.browser.dashboard_actions import create_key, open_signed_in, put_role
 
 # Half an hour off UTC: labels and tooltips must be local times, not UTC hours with the zone's name.
 KOLKATA = ZoneInfo("Asia/Kolkata")

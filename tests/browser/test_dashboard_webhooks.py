@@ -18,7 +18,7 @@ import pytest
 from playwright.sync_api import expect
 
 from archie_local.http_server import HttpRequest, HttpResponse, HttpService
-from tests.e2e.dashboard_actions import NO_HORIZONTAL_SCROLL, PAGE_WIDTH, open_signed_in
+from tests.browser.dashboard_actions import NO_HORIZONTAL_SCROLL, PAGE_WIDTH, open_signed_in
 
 
 class Receiver:

@@ -1,5 +1,5 @@
 """Fixtures of the decision tests (tests/unit/test_decisions_*.py): one in-process stack per test module, and
-for each test a project/environment of its own on it (tests/unit/decision_stack.py says why)."""
+for each test a project/environment of its own on it (tests/component/decision_stack.py says why)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.unit.decision_stack import Environment, Stack, new_environment, running_stack
+from tests.component.decision_stack import Environment, Stack, new_environment, running_stack
 
 
 @pytest.fixture(scope="module")

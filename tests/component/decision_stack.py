@@ -4,7 +4,7 @@ environment of its own.
 The decision tests run under mutation testing too (make mutate), where each mutant reruns the tests that
 reach it: provisioning the template once per module instead of once per test keeps that affordable. Every
 test gets a project and environment nobody else uses and a fresh process state (`composition.reset()`, as a
-cold start has), so tests stay independent. The fixtures (`stack`, `env`) are in tests/unit/conftest.py.
+cold start has), so tests stay independent. The fixtures (`stack`, `env`) are in tests/component/conftest.py.
 """
 
 from __future__ import annotations

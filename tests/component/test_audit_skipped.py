@@ -13,7 +13,16 @@ from archie_keys.domain.clock import to_iso
 from archie_keys.edge.composition import get_services
 from archie_local.lambdas import FunctionRegistry
 from archie_tools.audit_skipped import main
-from tests.unit.test_compaction import HOT, begin, compactor, expected_usage, first_bucket, poison, usage, write_bucket
+from tests.component.test_compaction import (
+    HOT,
+    begin,
+    compactor,
+    expected_usage,
+    first_bucket,
+    poison,
+    usage,
+    write_bucket,
+)
 
 
 class Session:

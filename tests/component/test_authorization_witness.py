@@ -70,7 +70,7 @@ def test_each_setting_widens_the_bound_by_itself() -> None:
 
 def test_a_purged_witness_never_hides_an_authorization_a_guard_can_ask_about() -> None:
     assert WITNESS_RETENTION_SECONDS > LONGEST_GUARD_WINDOW_SECONDS + 3600 + 3600 + 900  # TTL, coalescing, answer
-    from tests.unit.test_openapi import DOCUMENT
+    from tests.component.test_openapi import DOCUMENT
 
     document = json.loads(DOCUMENT.read_text())
     delete = document["paths"]["/projects/{project}/environments/{environment}/keys/{key_id}"]["delete"]

@@ -27,7 +27,7 @@ from archie_keys.aws.compaction_ledger import CompactionLedger
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ServiceUnavailableError
 from archie_keys.edge.composition import get_services
-from tests.unit.test_audit import failing_writes
+from tests.component.test_audit import failing_writes
 
 BUCKET = 60.0
 HOT, COLD, QUIET = "HotkAAAAAAAA", "ColdAAAAAAAA", "QuieAAAAAAAA"

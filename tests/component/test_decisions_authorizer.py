@@ -14,7 +14,7 @@ import pytest
 
 from archie_keys.domain.keyformat import checksum
 from archie_local.gateway import policy_allows
-from tests.unit.decision_stack import Environment
+from tests.component.decision_stack import Environment
 
 MANAGEMENT = "arn:aws:execute-api:us-east-1:123456789012:mgmt000001/v1"
 SAMPLE = "arn:aws:execute-api:us-east-1:123456789012:orders0001/dev"

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from archie_local.template import load_template
-from tests.unit.decision_stack import new_environment
+from tests.component.decision_stack import new_environment
 
 EVENTS = Path(__file__).resolve().parents[2] / "events"
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:api1234567/v1/GET/projects/demo/environments/dev/keys"

@@ -10,7 +10,7 @@ import pytest
 from archie_keys.app import idempotent
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.models import CreateKeyBody
-from tests.unit.decision_stack import Environment, new_environment
+from tests.component.decision_stack import Environment, new_environment
 
 READER = {"resource": "orders", "actions": ["read"]}
 BODY = {"name": "deploy-bot", "roles": ["reader"]}

@@ -20,8 +20,8 @@ from archie_keys.domain.errors import KeyRefusedError
 from archie_keys.domain.keyformat import SECRET_LENGTH, checksum, key_id_millis, new_key_id
 from archie_keys.edge import composition
 from archie_keys.edge.composition import get_services
+from tests.component.decision_stack import Environment
 from tests.support import write_legacy_key
-from tests.unit.decision_stack import Environment
 
 TTL = 1.0
 

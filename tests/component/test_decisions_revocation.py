@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from archie_keys.edge import composition
-from tests.unit.decision_stack import Environment
+from tests.component.decision_stack import Environment
 
 READER = ({"resource": "orders", "actions": ["read"]}, {"resource": "keys", "actions": ["read"]})
 

@@ -2,8 +2,8 @@
 checked with that version, moves to the current one on that use (after which the old version is never needed
 for it again), and a create replayed after the rotation still hands back the key it created.
 
-tests/unit/test_pepper_rotation.py walks the operator's whole runbook (rotate, retire) through the API; these
-are the decisions themselves, on the shared stack mutation testing reruns (tests/unit/decision_stack.py)."""
+tests/component/test_pepper_rotation.py walks the operator's whole runbook (rotate, retire) through the API; these
+are the decisions themselves, on the shared stack mutation testing reruns (tests/component/decision_stack.py)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from archie_keys.domain.hashing import KeyHasher
 from archie_keys.edge import composition
 from archie_keys.edge.composition import get_services
 from archie_tools.pepper import PepperAdmin
-from tests.unit.decision_stack import Environment
+from tests.component.decision_stack import Environment
 
 READER = {"resource": "orders", "actions": ["read"]}
 

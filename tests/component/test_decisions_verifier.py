@@ -16,8 +16,8 @@ from archie_keys.app.verification import KeyVerifier, VerifierConfig
 from archie_keys.domain.errors import KeyRefusedError
 from archie_keys.domain.keyformat import checksum, generate_key
 from archie_keys.edge.composition import get_services
+from tests.component.decision_stack import Environment
 from tests.support import with_tagged_secret
-from tests.unit.decision_stack import Environment
 
 TTL, NEGATIVE_TTL, PROOF_TTL = 1.0, 5.0, 300.0
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
+from tests.component.test_error_messages import python_reprs
 from tests.support import env_path, write_legacy_key
-from tests.unit.test_error_messages import python_reprs
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = env_path("demo", "dev", "/keys")
@@ -216,7 +216,7 @@ def limits_capacity(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatc
     """API Gateway's account quota of API keys used up (its LimitExceededException), for a key with limits."""
     from archie_keys.edge import composition
     from archie_local.http_server import HttpService
-    from tests.unit.test_per_key_limits import RefusingControlPlane
+    from tests.component.test_per_key_limits import RefusingControlPlane
 
     refusing = HttpService(RefusingControlPlane("LimitExceededException"), 0).start()
     try:
@@ -373,7 +373,7 @@ def test_wrong_environment_is_answered_when_a_function_is_reached_without_the_ga
     assert (status, body["code"]) == (documented()["wrong_environment"], "wrong_environment")
 
 
-# Answered by a protected API's gateway responses, not by this API: tests/unit/test_per_key_limits.py gets each.
+# Answered by a protected API's gateway responses, not by this API: tests/component/test_per_key_limits.py gets each.
 PROTECTED_API_CODES = {"rate_limited", "quota_exhausted"}
 
 

@@ -23,7 +23,7 @@ ROLE = {"permissions": [{"resource": "orders", "actions": ["read"]}]}
 
 def schedules(aws: Any) -> dict[str, dict[str, Any]]:
     """The flush schedules of the expiry group (each key's expiry notices, one schedule each, share the group:
-    tests/unit/test_webhooks_api.py)."""
+    tests/component/test_webhooks_api.py)."""
     client, group = boto3.client("scheduler"), aws.environment["EXPIRY_SCHEDULE_GROUP"]
     names = [
         s["Name"] for s in client.list_schedules(GroupName=group)["Schedules"] if not s["Name"].startswith("notice-")

@@ -18,7 +18,7 @@ VIEWER = {"permissions": [{"resource": "keys", "actions": ["read"]}]}
 @pytest.fixture(autouse=True)
 def delivering(log_delivery: Any) -> None:
     """Log deliveries as the local stack makes them: a guarded delete reads the audit only once they prove
-    it holds every request answered before the delete arrived (tests/unit/test_ingest_watermark.py)."""
+    it holds every request answered before the delete arrived (tests/component/test_ingest_watermark.py)."""
 
 
 @pytest.fixture
@@ -87,7 +87,7 @@ def minute_buckets(aws, monkeypatch) -> None:
 def ingest_use(aws: Any, key_id: str) -> None:
     """An accepted request of the key, delivered to the audit ingest as API Gateway's access log would."""
     from archie_local.lambdas import FunctionRegistry
-    from tests.unit.test_audit import access_line, delivery
+    from tests.component.test_audit import access_line, delivery
 
     FunctionRegistry(aws.functions)["AuditIngestFunction"].invoke(delivery([access_line("use-1", 200, key_id)]))
 

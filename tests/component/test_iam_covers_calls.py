@@ -34,9 +34,9 @@ from archie_local.lambdas import FunctionRegistry, LocalFunction
 from archie_local.oidc_issuer import LocalOidcIssuer
 from archie_local.queue_events import QueueEventSources, queue_sources
 from archie_local.template import load_template
+from tests.component.test_audit import access_line, delivery
+from tests.component.test_secret_scanning import GitHub, alert
 from tests.support import compact, env_path, in_process_functions
-from tests.unit.test_audit import access_line, delivery
-from tests.unit.test_secret_scanning import GitHub, alert
 
 CURRENT = contextvars.ContextVar[str | None]("function", default=None)
 # API calls whose IAM action has another name.

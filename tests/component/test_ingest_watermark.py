@@ -185,7 +185,7 @@ def proven() -> float | None:
 
 def test_the_ingest_moves_the_watermark_only_once_a_deliverys_lines_are_stored(aws, ingest, monkeypatch) -> None:
     from archie_keys.aws.audit_writer import AuditWriter
-    from tests.unit.test_audit import access_line
+    from tests.component.test_audit import access_line
 
     ingest(attested_delivery([], 1, 1_000_000))  # an idle group's delivery: no line, still proof
     assert proven() == 1000.0
@@ -222,7 +222,7 @@ def test_two_ingest_instances_writing_one_source_lose_no_delivery(aws) -> None:
 
 
 def test_a_delivery_without_attestation_as_cloudwatch_sends_it_proves_nothing(aws, ingest) -> None:
-    from tests.unit.test_audit import access_line, delivery
+    from tests.component.test_audit import access_line, delivery
 
     ingest(delivery([access_line("aws-1", 200)]))
     assert proven() is None

@@ -22,8 +22,8 @@ from archie_keys.domain.errors import KeyRefusedError
 from archie_keys.domain.keyformat import generate_key, new_key_id
 from archie_keys.edge import composition
 from archie_keys.edge.composition import get_services
+from tests.component.decision_stack import Environment
 from tests.support import in_process_functions
-from tests.unit.decision_stack import Environment
 
 TTL = 1.0
 REVOCATIONS = "/keys/revocations"

@@ -18,7 +18,7 @@ from archie_keys.aws import metrics
 from archie_keys.edge import tracing
 from archie_local.lambdas import FunctionRegistry
 from archie_local.template import REPO_ROOT, STACK_NAME, load_template
-from tests.unit.test_audit import access_line, delivery
+from tests.component.test_audit import access_line, delivery
 
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:management/v1/GET/projects/demo/environments/dev/whoami"
 

@@ -17,8 +17,8 @@ import pytest
 
 from archie_local.http_server import HttpRequest, HttpResponse, HttpService
 from tests.conftest import InProcessApi
+from tests.fakes.gateway_api import Clock
 from tests.support import env_path
-from tests.unit.test_local_usage_plans import Clock
 
 KEYS = env_path("demo", "dev", "/keys")
 

@@ -19,11 +19,11 @@ from botocore.exceptions import ClientError
 
 from archie_keys.edge import composition
 from archie_local.lambdas import FunctionRegistry
+from tests.component import test_per_key_limits, test_webhooks_api
+from tests.component.test_audit import access_line, delivery, records
+from tests.component.test_per_key_limits import LimitsStack
+from tests.component.test_webhooks_api import reader_role, register, spec_verifies
 from tests.support import env_path, key_events_tap
-from tests.unit import test_per_key_limits, test_webhooks_api
-from tests.unit.test_audit import access_line, delivery, records
-from tests.unit.test_per_key_limits import LimitsStack
-from tests.unit.test_webhooks_api import reader_role, register, spec_verifies
 
 # The fixtures of the stacks these tests share: the limits' local gateway, a receiver, the webhook queue.
 limits_stack = test_per_key_limits.limits_stack

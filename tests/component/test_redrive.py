@@ -15,7 +15,7 @@ from archie_keys.edge.composition import get_services
 from archie_local.lambdas import FunctionRegistry, invocation_record
 from archie_local.template import load_template
 from archie_tools.redrive import main, original_payload, redrive
-from tests.unit.test_audit import access_line, delivery, records
+from tests.component.test_audit import access_line, delivery, records
 
 
 def queue_url(aws: Any, logical_id: str) -> str:

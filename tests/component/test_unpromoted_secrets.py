@@ -11,8 +11,8 @@ import pytest
 from archie_keys.aws import metrics
 from archie_keys.aws.secrets import SecretDelivery
 from archie_local.template import STACK_NAME, load_template
+from tests.component.test_metrics import emf_lines
 from tests.support import env_path
-from tests.unit.test_metrics import emf_lines
 
 KEYS = env_path("demo", "dev", "/keys")
 SECRET = "archie/keys/demo/dev/billing"

@@ -1,5 +1,5 @@
 """The package's layers point one way (edge -> app -> aws -> domain), the domain does no I/O, there are no
-import cycles, and no module grows past about 300 lines without saying why."""
+import cycles, and no module grows past 300 lines but the few named below, each until it is split."""
 
 from __future__ import annotations
 
@@ -79,9 +79,36 @@ def test_there_are_no_import_cycles() -> None:
         visit(module, [])
 
 
-def test_a_long_module_says_why_it_is_long() -> None:
-    paths = [*modules().values(), *(p for folder in OTHER_CODE for p in sorted(folder.rglob("*.py")))]
-    for path in paths:
+# The modules over MAX_LINES today, each at most the size it has now: issue 19 point 4 splits them, and a module
+# split below MAX_LINES must leave this list (so it can only shrink). A docstring saying why a module is long
+# used to pass this check; any module could say it, so nothing was held.
+LONG_MODULES = {
+    "layers/shared/archie_keys/aws/key_store.py": 633,
+    "layers/shared/archie_keys/edge/composition.py": 450,
+    "layers/shared/archie_keys/edge/models.py": 434,
+    "layers/shared/archie_keys/edge/schemas.py": 392,
+    "layers/shared/archie_keys/aws/cache_flush.py": 331,
+    "layers/shared/archie_keys/app/verification.py": 317,
+    # A runner (`make bench`), held to the rule since it moved out of tests/.
+    "tools/archie_tools/bench/authorizer_bench.py": 378,
+}
+
+
+def code_files() -> list[Path]:
+    return [*modules().values(), *(p for folder in OTHER_CODE for p in sorted(folder.rglob("*.py")))]
+
+
+def test_no_module_is_longer_than_300_lines_but_the_listed_ones_which_only_shrink() -> None:
+    too_long = {}
+    for path in code_files():
+        name = str(path.relative_to(ROOT))
         lines = len(path.read_text().splitlines())
-        docstring = ast.get_docstring(ast.parse(path.read_text())) or ""
-        assert lines <= MAX_LINES or "longer than" in docstring, f"{path}: {lines} lines and no reason given"
+        if lines > LONG_MODULES.get(name, MAX_LINES):
+            too_long[name] = lines
+    assert too_long == {}, f"longer than {MAX_LINES} lines (or than its listed size): {too_long}"
+
+
+def test_every_listed_long_module_is_still_long_and_still_there() -> None:
+    lengths = {str(path.relative_to(ROOT)): len(path.read_text().splitlines()) for path in code_files()}
+    stale = {name: lengths.get(name) for name in LONG_MODULES if lengths.get(name, 0) <= MAX_LINES}
+    assert stale == {}, f"split or gone: take these out of LONG_MODULES: {stale}"

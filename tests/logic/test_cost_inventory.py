@@ -9,9 +9,9 @@ from typing import Any
 
 from archie_keys.aws.metrics import METRIC_NAMES, REFUSAL_REASONS
 from archie_local.template import load_template
-from tests.bench.cost_fixed import monthly_fixed
-from tests.bench.cost_model import CLOUDWATCH_ALARM_METRIC_MONTH, Measured
-from tests.bench.cost_template import inventory, template_facts
+from archie_tools.bench.cost_fixed import monthly_fixed
+from archie_tools.bench.cost_model import CLOUDWATCH_ALARM_METRIC_MONTH, Measured
+from archie_tools.bench.cost_template import inventory, template_facts
 
 
 def quiet_measurements() -> Measured:
@@ -54,7 +54,7 @@ def test_every_metric_the_code_publishes_is_counted_once_per_dimension_set() -> 
 
 
 def test_webhook_deliveries_are_priced_from_the_delivery_function_in_the_template() -> None:
-    from tests.bench.cost_webhooks import DELIVERY_FUNCTION, delivery_costs
+    from archie_tools.bench.cost_webhooks import DELIVERY_FUNCTION, delivery_costs
 
     template = load_template()
     before = {line.name: line.usd for line in delivery_costs(template)}

@@ -51,20 +51,20 @@ DECIDING_MODULES = (
 
 # Unit tests that exercise those modules (each mutant runs only the ones that reach the mutated function,
 # fastest first, stopping at the first failure). They are ordinary unit tests and run in `make unit` too.
-# Only pure tests and tests sharing one stack per module (tests/unit/decision_stack.py): a test that
+# Only pure tests and tests sharing one stack per module (tests/component/decision_stack.py): a test that
 # provisions its own stack costs seconds per mutant that survives the tests before it.
 TESTS = (
-    "tests/unit/test_decisions_keyformat.py",
-    "tests/unit/test_decisions_rules.py",
-    "tests/unit/test_decisions_verifier.py",
-    "tests/unit/test_decisions_authorizer.py",
-    "tests/unit/test_decisions_idempotency.py",
-    "tests/unit/test_decisions_revocation.py",
-    "tests/unit/test_decisions_environment.py",
-    "tests/unit/test_decisions_rotation.py",
-    "tests/unit/test_keyformat.py",
-    "tests/unit/test_hashing.py",
-    "tests/unit/test_permissions.py",
+    "tests/logic/test_decisions_keyformat.py",
+    "tests/logic/test_decisions_rules.py",
+    "tests/component/test_decisions_verifier.py",
+    "tests/component/test_decisions_authorizer.py",
+    "tests/component/test_decisions_idempotency.py",
+    "tests/component/test_decisions_revocation.py",
+    "tests/component/test_decisions_environment.py",
+    "tests/component/test_decisions_rotation.py",
+    "tests/logic/test_keyformat.py",
+    "tests/logic/test_hashing.py",
+    "tests/logic/test_permissions.py",
 )
 
 MUTMUT_SETTINGS: dict[str, Any] = {
@@ -95,7 +95,7 @@ def stage() -> None:
     for linked in ("tests", *MUTMUT_SETTINGS["also_copy"]):
         (STAGE / linked).symlink_to(ROOT / linked, target_is_directory=True)
     pytest_settings = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
-    lines = ["# Written by tests/mutation/run.py for one `make mutate` run.", "[tool.mutmut]"]
+    lines = ["# Written by tools/archie_tools/mutate.py for one `make mutate` run.", "[tool.mutmut]"]
     lines += [f"{name} = {toml_value(value)}" for name, value in MUTMUT_SETTINGS.items()]
     lines += ["", "[tool.pytest.ini_options]"]
     lines += [f"{name} = {toml_value(value)}" for name, value in pytest_settings.items()]

@@ -1,11 +1,11 @@
 """`make bench`: the authorizer handler in-process against the local stack's moto server, then the audit
-compactor over one hot key's bucket (tests/bench/compaction_bench.py).
+compactor over one hot key's bucket (tools/archie_tools/bench/compaction_bench.py).
 
 Prints p50/p99 (microseconds) for a valid key with a cold in-function cache, the same key warm, a key with
 a bad checksum, a forged key (checksum-valid, never issued: refused by its tag) and a warm key holding 10
 roles x 20 permissions; the AWS calls malformed and forged keys cost (0), the time a known key id with a
 wrong secret takes beyond an unknown one (existence_gap_us_p50), how long after expires_at the gateway still
-answers 200 (expiry_late_ms_p99, tests.bench.expiry_bench), what a look-alike with a valid tag costs
+answers 200 (expiry_late_ms_p99, archie_tools.bench.expiry_bench), what a look-alike with a valid tag costs
 (verify_*); beside them the raw cost of one argon2 verify with the deployed parameters, one HMAC-SHA256 and
 one DynamoDB GetItem on the same backend. The last line is one JSON object. Numbers are from one run on one
 machine: compare within a run, not across runs.
@@ -167,7 +167,8 @@ def import_ms(runs: int = 15) -> tuple[float, float]:
     import subprocess
 
     def probe(code: str) -> float:
-        return float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603 - our code
+        return float(done.stdout)
 
     authorizer, boto3 = [], []
     for _ in range(runs):
@@ -188,7 +189,7 @@ def main() -> int:
     from archie_keys.domain.keyformat import checksum, key_tag
     from archie_keys.edge.composition import get_services, get_settings
     from archie_local.stack import LocalStack
-    from tests.bench import expiry_bench, guard_bench
+    from archie_tools.bench import expiry_bench, guard_bench
 
     # Deployed argon2 parameters (19456 KiB, t=2, p=1); keys may expire a second after they are made.
     with LocalStack(port=0, sample_port=0, environment_overrides={"KEY_MIN_LIFETIME_SECONDS": "1"}) as stack:
@@ -257,7 +258,7 @@ def main() -> int:
         def refused() -> None:
             try:
                 authorizer.invoke(bad_checksum)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - the authorizer's 401 is a bare Exception("Unauthorized")
                 assert str(error) == "Unauthorized"
 
         with AwsCallCounter() as counter:
@@ -306,7 +307,7 @@ def main() -> int:
 
     results.update(expiry)
     results["authorizer_import_ms"], results["boto3_import_ms"] = import_ms()
-    from tests.bench.compaction_bench import measure as measure_compaction
+    from archie_tools.bench.compaction_bench import measure as measure_compaction
 
     compaction = measure_compaction()  # its own moto server, after the authorizer's stack has stopped
     results["authorizer_over_boto3_import"] = round(results["authorizer_import_ms"] / results["boto3_import_ms"], 2)

@@ -165,8 +165,8 @@ def measure() -> dict[str, Any]:
         )
         assert moto._process is not None
         moto_before = cpu_seconds(moto._process.pid)
-        result = subprocess.run(
-            [sys.executable, "-m", "tests.bench.compaction_bench", "--child", repr(bucket)],
+        result = subprocess.run(  # noqa: S603 - this module, in a child interpreter
+            [sys.executable, "-m", "archie_tools.bench.compaction_bench", "--child", repr(bucket)],
             env={**os.environ, **environment, **connection, "AWS_CLIENT_PROFILE": "background"},
             capture_output=True,
             text=True,

@@ -1,6 +1,7 @@
 """`make cost`: what a million authorized requests cost, what a million refused ones cost, what a stack costs a
 month whatever its traffic, and how far each resource stretches: from the template and from what the local stack
-writes (tests/bench/cost_measure.py), at list prices with stated assumptions (tests/bench/cost_model.py).
+writes (tools/archie_tools/bench/cost_measure.py), at list prices with stated assumptions
+(tools/archie_tools/bench/cost_model.py).
 
 Prints the tables, then the capacity table; the last line is one JSON object: `usd_per_million_requests` (0%
 API Gateway cache hits, the full per-request audit, API Gateway's own fee excluded), the same at 90% hits and
@@ -17,11 +18,11 @@ import sys
 from collections.abc import Sequence
 
 from archie_keys.aws.audit_writer import AUDIT_SHARDS
-from tests.bench.cost_accepted import estimate
-from tests.bench.cost_capacity import Capacity, capacity
-from tests.bench.cost_fixed import monthly_fixed, per_key_monthly
-from tests.bench.cost_measure import measure
-from tests.bench.cost_model import (
+from archie_tools.bench.cost_accepted import estimate
+from archie_tools.bench.cost_capacity import Capacity, capacity
+from archie_tools.bench.cost_fixed import monthly_fixed, per_key_monthly
+from archie_tools.bench.cost_measure import measure
+from archie_tools.bench.cost_model import (
     ACCESS_LOG_STREAMS,
     ACTIVE_KEYS,
     API_GATEWAY_REST_TIERS,
@@ -39,9 +40,9 @@ from tests.bench.cost_model import (
     rounded,
     zipf_shares,
 )
-from tests.bench.cost_refused import estimate_refused
-from tests.bench.cost_template import inventory, template_facts
-from tests.bench.cost_webhooks import delivery_costs, event_costs
+from archie_tools.bench.cost_refused import estimate_refused
+from archie_tools.bench.cost_template import inventory, template_facts
+from archie_tools.bench.cost_webhooks import delivery_costs, event_costs
 
 FIRST_TIER = API_GATEWAY_REST_TIERS[0][1]
 
@@ -118,12 +119,14 @@ def limits_rows(top: Capacity, reserved: int) -> list[tuple[str, ...]]:
             "AuditTable hottest partition",
             f"{top.audit_hottest_partition_write_units} WCU/s",
             "1,000 WCU/s per partition",
-            "the compactor's own pace for a hot key's blocks (800 WCU/s a partition); raise AUDIT_SHARDS to spread wider",
+            "the compactor's own pace for a hot key's blocks (800 WCU/s a partition); "
+            "raise AUDIT_SHARDS to spread wider",
         ),
         (
             "one key's audit (compactor)",
             f"hottest key {zipf_shares()[0] * top.rps:,.0f} requests/s",
-            f"1,000 WCU/s per partition, {AUDIT_SHARDS} partitions a key: ~{top.one_key_max_requests_per_second:,.0f}/s",
+            f"1,000 WCU/s per partition, {AUDIT_SHARDS} partitions a key: "
+            f"~{top.one_key_max_requests_per_second:,.0f}/s",
             "raise AUDIT_SHARDS; the compactor paces each partition at 800 WCU/s (app.compaction_writes)",
         ),
         (
@@ -206,7 +209,10 @@ def main() -> int:
     )
     say(table(capacity_rows(capacities, by_rate)))
     say("\n" + table(limits_rows(capacities[-1], facts.reserved_authorizer_concurrency)))
-    say(f"Assumptions: deliveries of ~1 s from {ACCESS_LOG_STREAMS} access-log streams; see tests/bench/cost_model.py.")
+    say(
+        f"Assumptions: deliveries of ~1 s from {ACCESS_LOG_STREAMS} access-log streams; "
+        "see tools/archie_tools/bench/cost_model.py."
+    )
     slower = dataclasses.replace(facts, arrival_bucket_seconds=300.0)
     quiet = {str(rps): round(estimate(rps, 0.0, slower, measured).total, 4) for rps in CAPACITY_RPS}
     say(

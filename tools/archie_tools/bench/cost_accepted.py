@@ -1,4 +1,4 @@
-"""What a million authorized requests cost, component by component (no I/O: tests/bench/cost_model.py says
+"""What a million authorized requests cost, component by component (no I/O: tools/archie_tools/bench/cost_model.py says
 where the inputs come from). API Gateway's own fee is not a line: `make cost` adds it beside the total."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import math
 
 from archie_keys.app.verification import VerifierConfig
 from archie_keys.aws.audit_blocks import BLOCK_MAX_RECORDS
-from tests.bench.cost_model import (
+from archie_tools.bench.cost_model import (
     ARGON2_VERIFY_MS,
     COMPACTOR_SECONDS_PER_RECORD,
     COUNTED_ENTRY_BYTES,

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from archie_keys.app.compaction_writes import PARTITION_WRITE_UNITS_PER_SECOND
 from archie_keys.aws.audit_blocks import BLOCK_MAX_RECORDS
 from archie_keys.aws.audit_writer import AUDIT_SHARDS
-from tests.bench.cost_accepted import audit_writes_per_request, authorizer_refreshes_per_invocation
-from tests.bench.cost_model import (
+from archie_tools.bench.cost_accepted import audit_writes_per_request, authorizer_refreshes_per_invocation
+from archie_tools.bench.cost_model import (
     DYNAMODB_READ_MS,
     DYNAMODB_WRITE_MS,
     Measured,

@@ -1,11 +1,11 @@
 """What a stack costs a month whatever its traffic (`monthly_fixed`), and what each key adds
-(`per_key_monthly`): the template's inventory (tests/bench/cost_template.py) at list prices, with what the
+(`per_key_monthly`): the template's inventory (tools/archie_tools/bench/cost_template.py) at list prices, with what the
 local stack measured of the runs that happen on a schedule (the canary's calls and lines, the compactor's)."""
 
 from __future__ import annotations
 
-from tests.bench.cost_accepted import WARM_MS, cold_ms
-from tests.bench.cost_model import (
+from archie_tools.bench.cost_accepted import WARM_MS, cold_ms
+from archie_tools.bench.cost_model import (
     API_GATEWAY_REST_TIERS,
     API_GATEWAY_USAGE_PLAN_KEY_MONTH,
     CANARY_RUN_SECONDS,
@@ -35,8 +35,8 @@ from tests.bench.cost_model import (
     TemplateFacts,
     log_ingestion,
 )
-from tests.bench.cost_template import Inventory
-from tests.bench.cost_webhooks import idle_monthly
+from archie_tools.bench.cost_template import Inventory
+from archie_tools.bench.cost_webhooks import idle_monthly
 
 CANARY, COMPACTOR = "CanaryFunction", "AuditCompactFunction"
 
@@ -150,7 +150,8 @@ def monthly_fixed(facts: TemplateFacts, inventory: Inventory, measured: Measured
                 "million management requests)"
             )
             if inventory.web_acls
-            else f"off (ManagementApiRateLimitPerIp=0); on: ${WAF_PER_WEB_ACL_MONTH:g} + ${WAF_PER_RULE_MONTH:g} a rule",
+            else f"off (ManagementApiRateLimitPerIp=0); on: ${WAF_PER_WEB_ACL_MONTH:g} + "
+            f"${WAF_PER_RULE_MONTH:g} a rule",
         )
     )
     return lines

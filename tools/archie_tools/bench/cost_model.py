@@ -2,10 +2,11 @@
 no I/O.
 
 Inputs come from two places: the template (memory, architecture, tracing, log formats, indexes and their
-projections, retention, point-in-time recovery, alarms, metrics, schedules, secrets: tests/bench/cost_template.py)
+projections, retention, point-in-time recovery, alarms, metrics, schedules, secrets:
+tools/archie_tools/bench/cost_template.py)
 and what the local stack measurably writes (the bytes of an access-log line, of a record in a block, of what
 each function logs per invocation, of each item the audit and the authorizer touch, the AWS calls of a canary
-run: tests/bench/cost_measure.py). The arithmetic: cost_accepted.py (a million authorized requests),
+run: tools/archie_tools/bench/cost_measure.py). The arithmetic: cost_accepted.py (a million authorized requests),
 cost_refused.py (a million refused ones), cost_fixed.py (what a stack costs a month whatever its traffic, and
 per key), cost_capacity.py (how far each resource stretches).
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 
 from archie_keys.app.verification import LEGACY_DECISION_MAX_AGE_SECONDS
-from tests.bench.cost_accepted import (
+from archie_tools.bench.cost_accepted import (
     WARM_MS,
     access_log,
     audit_storage,
@@ -30,7 +30,7 @@ from tests.bench.cost_accepted import (
     key_read_units,
     usage_write_units,
 )
-from tests.bench.cost_model import (
+from archie_tools.bench.cost_model import (
     COMPACTOR_SECONDS_PER_RECORD,
     DYNAMODB_PER_READ_UNIT,
     DYNAMODB_PER_WRITE_UNIT,

@@ -24,7 +24,7 @@ from archie_local.template import (
     parameter_defaults,
     resources_of_type,
 )
-from tests.bench.cost_model import TemplateFacts
+from archie_tools.bench.cost_model import TemplateFacts
 
 _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86_400}

@@ -1,6 +1,6 @@
 """What webhooks cost (docs/webhooks.md, "What it costs"): per million deliveries, per million key events, and
 a month of the engine idle, from the template (the delivery function's memory, architecture and batch size)
-and the prices of tests/bench/cost_model.py. Nothing here is measured on the local stack: a delivery's cost
+and the prices of tools/archie_tools/bench/cost_model.py. Nothing here is measured on the local stack: a delivery's cost
 is its AWS requests and the receiver's answer time, which is the assumption below, stated in the output.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from archie_local.template import load_template
-from tests.bench.cost_model import (
+from archie_tools.bench.cost_model import (
     DYNAMODB_PER_READ_UNIT,
     DYNAMODB_PER_WRITE_UNIT,
     DYNAMODB_READ_MS,
@@ -19,7 +19,7 @@ from tests.bench.cost_model import (
     SECONDS_PER_MONTH,
     Line,
 )
-from tests.bench.cost_template import _function_property
+from archie_tools.bench.cost_template import _function_property
 
 DELIVERY_FUNCTION = "WebhookDeliveryFunction"
 # SQS standard queue requests (per 64 KB chunk; a delivery is one), and EventBridge custom events (per 64 KB).

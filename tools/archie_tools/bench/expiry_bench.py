@@ -1,8 +1,8 @@
 """Part of `make bench`: how late expiry is at the gateway, against the local stack.
 
-Keys of the sample API's environment expire two at a time, every other second, 24 in all; each is used once first, so the local
-gateway caches its Allow for ReauthorizeEvery (300 s). Around each expiry second its keys are called again and
-again; a key's lateness is how long after its expires_at the gateway still answered 200 (the moment the last
+Keys of the sample API's environment expire two at a time, every other second, 24 in all; each is used once first,
+so the local gateway caches its Allow for ReauthorizeEvery (300 s). Around each expiry second its keys are called
+again and again; a key's lateness is how long after its expires_at the gateway still answered 200 (the moment the last
 such request was sent), 0 when the first request after it was refused. What makes it late: ExpiryFlushFunction
 waking at the second, the coalesced flush of each stage serving the environment (aws.flush_coordination), and
 the gateway applying it.

@@ -54,7 +54,7 @@ def measure(stack: Any, admin: str) -> dict[str, Any]:
 
 
 def main() -> int:
-    """This measure alone (`.venv/bin/python -m tests.bench.guard_bench`): one JSON line on stdout."""
+    """This measure alone (`.venv/bin/python -m archie_tools.bench.guard_bench`): one JSON line on stdout."""
     import json
     import os
     import sys

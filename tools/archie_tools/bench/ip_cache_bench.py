@@ -19,8 +19,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from archie_local.gateway import Gateway
-from tests.bench.cost_model import DYNAMODB_PER_READ_UNIT, DYNAMODB_READ_MS, LAMBDA_PER_GB_SECOND, LAMBDA_PER_REQUEST
-from tests.bench.cost_template import template_facts
+from archie_tools.bench.cost_model import (
+    DYNAMODB_PER_READ_UNIT,
+    DYNAMODB_READ_MS,
+    LAMBDA_PER_GB_SECOND,
+    LAMBDA_PER_REQUEST,
+)
+from archie_tools.bench.cost_template import template_facts
 from tests.fakes.gateway_api import Clock, FakeAuthorizer, FakeKey, call, fake_api
 
 SEED = 21
