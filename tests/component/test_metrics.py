@@ -262,16 +262,68 @@ def test_tracing_is_one_decorator_that_opens_a_handler_subsegment_only_when_on(
     Tracer._reset_config()
 
 
-def test_every_handler_but_the_authorizer_is_traced_and_the_template_switches_tracing_everywhere() -> None:
+def handler_of(props: dict[str, Any], name: str) -> Any:
+    """A function's handler from a module loaded afresh (its own resolver, so nothing cached by another test)."""
+    import importlib.util
+
+    module_name, _, handler = props["Handler"].rpartition(".")
+    spec = importlib.util.spec_from_file_location(f"traced_{name}", REPO_ROOT / props["CodeUri"] / f"{module_name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return getattr(module, handler)
+
+
+# Traced only part of the way, found when this check stopped being a grep for "@traced" in the source: the
+# GitHub signature check (and the public keys it reads) runs before edge.http.handle, so a refused alert has
+# no trace. Listed so the check holds every other handler; it fails once this one is fixed, to be taken out.
+PARTLY_TRACED = {"SecretScanningFunction"}
+
+
+class CapturingTracer:
+    """Stands in for Powertools' Tracer: what it wraps never runs, so a handler that reaches it proves it is
+    traced without needing AWS; one that does not runs for real and fails this test."""
+
+    def __init__(self) -> None:
+        self.captured: list[str] = []
+
+    def capture_lambda_handler(self, handler: Any) -> Any:
+        def captured(event: Any, context: Any) -> str:
+            self.captured.append(handler.__name__)
+            return "traced"
+
+        return captured
+
+
+def test_every_handler_but_the_authorizer_is_traced_and_the_template_switches_tracing_everywhere(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from types import SimpleNamespace
+
     template = load_template()
     resources = template["Resources"]
+    context = SimpleNamespace(
+        function_name="f",
+        memory_limit_in_mb=128,
+        invoked_function_arn="arn:aws:lambda:r:1:function:f",
+        aws_request_id="r",
+    )
+    monkeypatch.setenv("LAMBDA_TASK_ROOT", "/var/task")
+    monkeypatch.setenv("POWERTOOLS_TRACE_DISABLED", "false")
+    untraced = []
     for name, resource in resources.items():
         # The authorizer's cold start is measured; the echo function stands in for a team's own backend.
         if resource["Type"] != "AWS::Serverless::Function" or name in ("AuthorizerFunction", "EchoFunction"):
             continue
-        props = resource["Properties"]
-        source = (REPO_ROOT / props["CodeUri"] / f"{props['Handler'].split('.')[0]}.py").read_text()
-        assert "@traced" in source or "handle(app, event, context)" in source, name
+        fake = CapturingTracer()
+        monkeypatch.setattr(tracing, "tracer", lambda fake=fake: fake)
+        try:
+            answer = handler_of(resource["Properties"], name)({}, context)
+        except Exception:  # an untraced handler ran for real, with no event and no AWS
+            answer = None
+        if answer != "traced" or len(fake.captured) != 1:
+            untraced.append(name)
+    assert set(untraced) == PARTLY_TRACED
     assert template["Globals"]["Function"]["Tracing"] == {"Fn::If": ["TracingOn", "Active", "PassThrough"]}
     disabled = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"]
     assert disabled == {"Fn::If": ["TracingOn", "false", "true"]}

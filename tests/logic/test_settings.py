@@ -2,18 +2,48 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 
 from archie_keys.aws.cache_flush import FlushTarget
 from archie_keys.edge.settings import ConfigurationError, load_settings
+from archie_local.template import Resolver, load_template, parameter_defaults
 
 BASE = {"KEYS_TABLE": "keys", "IDEMPOTENCY_TABLE": "idem", "PEPPER_SECRET_ID": "pepper", "KEY_TAG_SECRET_ID": "tags"}
 
 
-def test_defaults_are_the_deployed_ones() -> None:
-    settings = load_settings(BASE)
-    assert (settings.argon2.memory_kib, settings.argon2.time_cost) == (19456, 2)
-    assert settings.authorizer_cache_ttl_seconds == 1.0 and settings.flush_targets == ()
+# Named after the stack it deploys into: no code default could be the deployed value.
+PER_STACK = {"STACK_NAME", "PROTECTED_APIS_PATH"}
+
+
+def deployed_environment() -> dict[str, str]:
+    """What the template gives every function (Globals), with its parameters at their defaults: the values
+    that need no resource (a table's or a queue's name is the stack's, not a default)."""
+    template = load_template()
+    resolver = Resolver(parameter_defaults(template))
+    environment = {}
+    for name, value in template["Globals"]["Function"]["Environment"]["Variables"].items():
+        try:
+            environment[name] = str(resolver.resolve(value))
+        except KeyError:  # a resource the resolver has not provisioned
+            continue
+    return environment
+
+
+def test_the_code_defaults_are_what_the_template_deploys() -> None:
+    """A function that finds a variable unset (a test, a new function, a hand-made stack) behaves as a deployed
+    one: every setting the template gives a value of its own has that value as the code's default."""
+    deployed = {name: value for name, value in deployed_environment().items() if name not in PER_STACK}
+    assert {"ARGON2_MEMORY_KIB", "ARGON2_TIME_COST", "AUTHORIZER_CACHE_TTL_SECONDS"} <= set(deployed)
+    defaults, as_deployed = load_settings(BASE), load_settings({**deployed, **BASE})
+    differ = {
+        field.name: (getattr(defaults, field.name), getattr(as_deployed, field.name))
+        for field in dataclasses.fields(defaults)
+        if getattr(defaults, field.name) != getattr(as_deployed, field.name)
+    }
+    assert differ == {}
+    assert defaults.flush_targets == ()  # the registry, not a variable, names the stages to flush
 
 
 def test_every_problem_is_named() -> None:

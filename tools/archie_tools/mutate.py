@@ -54,8 +54,6 @@ DECIDING_MODULES = (
 # Only pure tests and tests sharing one stack per module (tests/component/decision_stack.py): a test that
 # provisions its own stack costs seconds per mutant that survives the tests before it.
 TESTS = (
-    "tests/logic/test_decisions_keyformat.py",
-    "tests/logic/test_decisions_rules.py",
     "tests/component/test_decisions_verifier.py",
     "tests/component/test_decisions_authorizer.py",
     "tests/component/test_decisions_idempotency.py",
