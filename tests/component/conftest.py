@@ -1,5 +1,7 @@
-"""Fixtures of the decision tests (tests/unit/test_decisions_*.py): one in-process stack per test module, and
-for each test a project/environment of its own on it (tests/component/decision_stack.py says why)."""
+"""Fixtures of the tests that share a stack (`stack`, `env`: the decisions mutation testing reruns, in
+test_authorizer, test_verifier, test_idempotency, test_pepper_rotation, test_key_tags, test_environment_isolation
+and test_mass_revocation): one in-process stack per test module, and for each test a project/environment of its
+own on it (tests/component/decision_stack.py says why). The root conftest's `aws` provisions a stack per test."""
 
 from __future__ import annotations
 

@@ -49,27 +49,28 @@ DECIDING_MODULES = (
     "app/idempotent.py",
 )
 
-# Unit tests that exercise those modules (each mutant runs only the ones that reach the mutated function,
-# fastest first, stopping at the first failure). They are ordinary unit tests and run in `make unit` too.
-# Only pure tests and tests sharing one stack per module (tests/component/decision_stack.py): a test that
-# provisions its own stack costs seconds per mutant that survives the tests before it.
+# Tests that exercise those modules (each mutant runs only the ones that reach the mutated function, fastest
+# first, stopping at the first failure). They are ordinary tests of the logic and component tiers and run in
+# `make test` too. Only pure tests and tests sharing one stack per module (tests/component/decision_stack.py):
+# a test that provisions its own stack (marked own_stack by tests/conftest.py) costs seconds per mutant that
+# survives the tests before it, so `-m "not own_stack"` leaves those of these files out.
 TESTS = (
-    "tests/component/test_decisions_verifier.py",
-    "tests/component/test_decisions_authorizer.py",
-    "tests/component/test_decisions_idempotency.py",
-    "tests/component/test_decisions_revocation.py",
-    "tests/component/test_decisions_environment.py",
-    "tests/component/test_decisions_rotation.py",
     "tests/logic/test_keyformat.py",
-    "tests/logic/test_hashing.py",
     "tests/logic/test_permissions.py",
+    "tests/logic/test_hashing.py",
+    "tests/component/test_verifier.py",
+    "tests/component/test_authorizer.py",
+    "tests/component/test_idempotency.py",
+    "tests/component/test_environment_isolation.py",
+    "tests/component/test_pepper_rotation.py",
 )
+SELECTION = ("-m", "not own_stack")
 
 MUTMUT_SETTINGS: dict[str, Any] = {
     "source_paths": ["src/archie_keys"],
     "only_mutate": [f"src/archie_keys/{module}" for module in DECIDING_MODULES],
     "pytest_add_cli_args": ["-p", "no:cacheprovider"],
-    "pytest_add_cli_args_test_selection": list(TESTS),
+    "pytest_add_cli_args_test_selection": [*SELECTION, *TESTS],
     # Read by tests relative to their own file (the sample events); mutmut copies tests/ itself.
     "also_copy": ["events"],
     # The staging folder is rebuilt for every run: nothing to compare with an earlier one.

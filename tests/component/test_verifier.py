@@ -1,6 +1,9 @@
 """Verification, cold and warm: every fact of a key's record decides, on an instance that never saw the key
-and on one that has it cached, and the caches never answer for longer, or for more keys, than they should.
-Time is a clock the test moves; reads are counted at the DynamoDB client."""
+and on one that has it cached, and the caches never answer for longer, or for more keys, than they should;
+a revoked key is refused by an authorizer that never saw it valid (a Lambda instance started after the
+revocation reads the record cold and must refuse it there, not only on a refresh of a decision it had
+cached). Time is a clock the test moves; reads are counted at the DynamoDB client. Every test shares one stack
+per module (tests/component/decision_stack.py), which is what mutation testing reruns for every mutant."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from archie_keys.app import verification
 from archie_keys.app.verification import KeyVerifier, VerifierConfig
 from archie_keys.domain.errors import KeyRefusedError
 from archie_keys.domain.keyformat import checksum, generate_key
+from archie_keys.edge import composition
 from archie_keys.edge.composition import get_services
 from tests.component.decision_stack import Environment
 from tests.support import with_tagged_secret
@@ -356,3 +360,41 @@ def test_a_disabled_key_is_refused_after_its_secret_is_proven_and_enabling_it_is
     assert env.call("PATCH", f"/keys/{created['key_id']}", body={"enabled": True}).status == 200
     clock.now += TTL  # not the negative cache's 5 s: the refusal was never remembered as one
     assert warm.verify(created["key"]).identity.key_id == created["key_id"]
+
+
+# --- Revoked, then presented to an instance that never saw the key ----------------------------------------------------
+
+
+READER = ({"resource": "orders", "actions": ["read"]}, {"resource": "keys", "actions": ["read"]})
+
+
+def fresh_authorizer_instance() -> None:
+    """What a cold start is: a new process, so nothing from the previous instance is remembered."""
+    composition.reset()
+
+
+@pytest.mark.parametrize("used_before", [False, True], ids=["never used", "used, then revoked"])
+def test_a_revoked_key_presented_to_a_fresh_authorizer_is_refused(env: Environment, used_before: bool) -> None:
+    # The sample API's stage serves demo/dev: point a stage of it at this test's environment.
+    sample = env.stack.apis["SampleApi"]
+    sample.gateway.api.variables.update(project=env.project, environment=env.environment)
+    env.role("reader", *READER)
+    created = env.key("reader")
+    key = created["key"]
+    if used_before:
+        assert sample("GET", "/orders/1", key).status == 200
+    assert env.call("DELETE", f"/keys/{created['key_id']}").status == 204
+
+    fresh_authorizer_instance()
+    assert sample("GET", "/orders/1", key).status == 403
+    fresh_authorizer_instance()
+    assert env.call("GET", "/keys", key).status == 403
+
+
+def test_verify_says_revoked_for_a_revoked_key_it_never_saw(env: Environment) -> None:
+    env.role("reader", *READER)
+    created = env.key("reader")
+    assert env.call("DELETE", f"/keys/{created['key_id']}").status == 204
+    fresh_authorizer_instance()
+    verdict = env.call("POST", "/verify", body={"key": created["key"]})
+    assert verdict.status == 200 and verdict.body == {"valid": False, "code": "revoked"}

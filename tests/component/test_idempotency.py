@@ -1,16 +1,72 @@
-"""What an Idempotency-Key may replay: only the same caller's same operation in the same environment, only
-while the key it created is still active, and never a response for another body."""
+"""CI retries are safe: an Idempotency-Key replays only the same caller's same operation in the same
+environment, only while the key it created is still active, and never a response for another body; and the
+key value a replay hands back is stored only sealed, never in any item or log line in the clear.
+
+The first tests provision a stack each; those after "Decisions on the shared stack" share one per module
+(tests/component/decision_stack.py), which is what mutation testing reruns for every mutant."""
 
 from __future__ import annotations
 
+import json
+import logging
 import time
 
 import pytest
 
 from archie_keys.app import idempotent
+from archie_keys.domain.keyformat import checksum
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.models import CreateKeyBody
 from tests.component.decision_stack import Environment, new_environment
+from tests.support import env_path
+
+KEYS = env_path("demo", "dev", "/keys")
+VIEWER = {"permissions": [{"resource": "keys", "actions": ["read"]}]}
+
+
+def test_a_retry_with_the_same_idempotency_key_returns_the_same_key_and_creates_nothing(
+    api, admin_key, table_items
+) -> None:
+    api("PUT", env_path("demo", "dev", "/roles/viewer"), admin_key, VIEWER)
+    body = {"name": "deploy-bot", "roles": ["viewer"]}
+    first = api("POST", KEYS, admin_key, body, headers={"Idempotency-Key": "pipeline-42"})
+    keys_after_first = len(table_items("KEYS_TABLE"))
+    again = api("POST", KEYS, admin_key, body, headers={"Idempotency-Key": "pipeline-42"})
+    assert first.status == again.status == 201
+    assert again.body["key"] == first.body["key"] and again.body["key_id"] == first.body["key_id"]
+    assert len(table_items("KEYS_TABLE")) == keys_after_first
+    # The same Idempotency-Key with another body is a client mistake, not a silent replay.
+    other = api(
+        "POST", KEYS, admin_key, {"name": "other", "roles": ["viewer"]}, headers={"Idempotency-Key": "pipeline-42"}
+    )
+    assert other.status == 422 and other.body["code"] == "idempotency_key_reused"
+    # A different Idempotency-Key is a different key.
+    fresh = api("POST", KEYS, admin_key, body, headers={"Idempotency-Key": "pipeline-43"})
+    assert fresh.status == 201 and fresh.body["key"] != first.body["key"]
+
+
+def test_the_key_value_is_in_no_dynamodb_item_and_no_log_line(api, admin_key, table_items, capsys, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    api("PUT", env_path("demo", "dev", "/roles/viewer"), admin_key, VIEWER)
+    created = api(
+        "POST", KEYS, admin_key, {"name": "secretive", "roles": ["viewer"]}, headers={"Idempotency-Key": "s-1"}
+    )
+    value = created.body["key"]
+    secret = value[-28:-6]
+    api("GET", KEYS, value)
+    wrong = value[:-28] + "Z" * 22
+    assert api("GET", KEYS, wrong + checksum(wrong)).status == 403  # a refused key (right id, wrong secret)
+    stored = json.dumps([table_items(t) for t in ("KEYS_TABLE", "IDEMPOTENCY_TABLE", "AUDIT_TABLE")])
+    assert secret not in stored and admin_key[-28:-6] not in stored
+    key_item = next(i for i in table_items("KEYS_TABLE") if i["sk"]["S"] == f"KEY#{created.body['key_id']}")
+    assert key_item["hash"]["S"].startswith("$argon2id$")
+    captured = capsys.readouterr()
+    logs = captured.out + captured.err + caplog.text
+    assert secret not in logs and admin_key[-28:-6] not in logs
+
+
+# --- Decisions on the shared stack ------------------------------------------------------------------------------------
+
 
 READER = {"resource": "orders", "actions": ["read"]}
 BODY = {"name": "deploy-bot", "roles": ["reader"]}
