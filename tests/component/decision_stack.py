@@ -1,7 +1,7 @@
 """One in-process stack (moto + the template's APIs) shared by the tests of one module, each test in an
 environment of its own.
 
-The decision tests run under mutation testing too (make mutate), where each mutant reruns the tests that
+The tests that share it run under mutation testing too (make mutate), where each mutant reruns the tests that
 reach it: provisioning the template once per module instead of once per test keeps that affordable. Every
 test gets a project and environment nobody else uses and a fresh process state (`composition.reset()`, as a
 cold start has), so tests stay independent. The fixtures (`stack`, `env`) are in tests/component/conftest.py.
