@@ -17,12 +17,10 @@ from typing import Any
 
 from archie_keys.app.commands import Place
 from archie_keys.app.delivery import delivered
+from archie_keys.app.ports import Write
 from archie_keys.app.services import Services
-from archie_keys.aws.dynamo import Write
-from archie_keys.aws.idempotency import COMPLETED, Claim, Existing
-from archie_keys.aws.secrets import PreparedSecret
 from archie_keys.domain import limits
-from archie_keys.domain.clock import now_epoch
+from archie_keys.domain.change_records import COMPLETED, Claim, Existing, PreparedSecret
 from archie_keys.domain.errors import ConflictError, ValidationFailedError
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.sealing import seal, unseal
@@ -177,7 +175,7 @@ def _active(services: Services, request: IdempotentRequest, key_id: str) -> bool
     if record is None or record.get("revoked_at") or record.get("rolled_to"):
         return False
     expires = record.get("expires_epoch")
-    return expires is None or float(expires) > now_epoch()
+    return expires is None or float(expires) > services.clock()
 
 
 def release(services: Services, ticket: Ticket | None) -> None:
