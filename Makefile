@@ -32,7 +32,7 @@ KEYS ?= 100
 SEED ?= 1
 THREADS ?= 16
 
-.PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible unit infrastructure integration e2e \
+.PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible logic unit infrastructure integration e2e \
 	fuzz openapi docs bench bench-ip-cache cost load load-smoke mutate bootstrap secret clean browser deploy-dashboard \
 	redrive audit-skipped pepper-status pepper-rotate pepper-retire replay-revocations oidc-issuer oidc-token shell-tools
 
@@ -51,9 +51,9 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt constraints.txt py
 run: install
 	@PORT=$(PORT) SAMPLE_PORT=$(SAMPLE_PORT) OIDC_PORT=$(OIDC_PORT) VERBOSE=$(VERBOSE) $(BIN)/python -m archie_local run
 
-## Every tier: lint, types, template checks (cfn-lint, checkov), the documentation site, unit, infrastructure
+## Every tier: lint, types, template checks (cfn-lint, checkov), the documentation site, logic, unit, infrastructure
 ## (SAM translation and the built layer), integration, a short load run, browser end-to-end, fuzzing.
-test: install lint typecheck cfn-lint checkov docs unit infrastructure integration load-smoke e2e fuzz
+test: install lint typecheck cfn-lint checkov docs logic unit infrastructure integration load-smoke e2e fuzz
 
 lint: install
 	$(BIN)/ruff check .
@@ -64,7 +64,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 typecheck: install
-	$(BIN)/mypy layers/shared/archie_keys local/archie_local tools/archie_tools functions tests/bench tests/contract
+	$(BIN)/mypy layers/shared/archie_keys local/archie_local tools/archie_tools functions tests/bench tests/contract tests/fakes/services.py tests/fakes/key_store.py tests/fakes/unit_of_work.py
 
 cfn-lint: install
 	$(BIN)/cfn-lint template.yaml
@@ -97,6 +97,10 @@ build: $(TOOLS)/sam/.installed-$(SAM_VERSION)
 build-if-possible:
 	@if [ -n "$(PYTHON313)" ]; then $(MAKE) --no-print-directory build; \
 	else echo "no python3.13 here: skipping sam build (the built-layer tests will say so)" >&2; rm -rf $(BUILD_DIR); fi
+
+## Every use case on in-memory fakes (tests/fakes): no moto, no network, one process, seconds.
+logic: install
+	$(PYTEST) -p no:xdist tests/logic -q
 
 unit: install
 	$(PYTEST) -n auto tests/unit -q

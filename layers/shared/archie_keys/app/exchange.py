@@ -24,8 +24,8 @@ from archie_keys.app.oidc_verifier import OidcVerifier, trusted_token
 from archie_keys.app.services import Services
 from archie_keys.app.trust import admit, environment_policies
 from archie_keys.app.views import NewKey
-from archie_keys.aws.trust_store import REPLAYED
 from archie_keys.domain import limits
+from archie_keys.domain.change_records import REPLAYED
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ConflictError
 from archie_keys.domain.identity import Identity

@@ -72,6 +72,16 @@ def request_for(place: Place, caller: Identity, operation: str, key: str | None,
     return IdempotentRequest(scope, key, body)
 
 
+def create_request(place: Place, caller: Identity, key: str | None, body: Any) -> IdempotentRequest | None:
+    """A key creation's request: its answer holds the key value, sealed under this scope."""
+    return request_for(place, caller, "create", key, body)
+
+
+def roll_request(place: Place, caller: Identity, key_id: str, key: str | None, body: Any) -> IdempotentRequest | None:
+    """A roll's request, bound to the key rolled: one Idempotency-Key reused on another key never replays."""
+    return request_for(place, caller, f"roll:{key_id}", key, body)
+
+
 @dataclass(frozen=True)
 class Ticket:
     """This request's claim on its idempotency record, and what completes it."""

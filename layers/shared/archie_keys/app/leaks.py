@@ -20,8 +20,8 @@ from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.ports import Write
 from archie_keys.app.revocation import forget_idempotent_response
 from archie_keys.app.services import Services
-from archie_keys.aws.audit_writer import EVENT_RECORDED
 from archie_keys.domain import limits
+from archie_keys.domain.change_records import EVENT_RECORDED
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ConditionFailed, KeyRefusedError
 from archie_keys.domain.identity import SCANNER_ACTOR

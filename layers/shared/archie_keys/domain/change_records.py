@@ -30,6 +30,11 @@ class Existing:
     pepper_version: str | None = None
 
 
+# Labels of refused conditions a use case tells apart from a conflict (domain.errors.ConditionFailed.labels):
+# the event was recorded before (a redelivered leak report), the OIDC token was exchanged before.
+EVENT_RECORDED = "audit_event_recorded"
+REPLAYED = "replayed"
+
 # A delivered secret's stages: consumers read AWSCURRENT; a prepared value waits as ARCHIE_PENDING until the
 # change that made it commits (aws.secrets).
 PENDING = "ARCHIE_PENDING"
