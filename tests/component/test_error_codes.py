@@ -89,9 +89,10 @@ def role_writer(api: Any, admin_key: str) -> str:
 def expired_roll(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
     soon = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 120))
     created = api("POST", KEYS, admin_key, {"name": "short", "roles": ["viewer"], "expires_at": soon}).body
-    import archie_keys.app.rotation as rotation
+    from archie_keys.edge.composition import AwsServices
 
-    monkeypatch.setattr(rotation, "now_epoch", lambda: time.time() + 3600)
+    # An hour later for the use cases (their clock is services.clock): the key has expired by then.
+    monkeypatch.setattr(AwsServices, "clock", property(lambda self: lambda: time.time() + 3600))
     return api("POST", f"{KEYS}/{created['key_id']}/roll", admin_key, {"grace_seconds": 0})
 
 

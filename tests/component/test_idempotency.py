@@ -182,7 +182,9 @@ def test_a_replay_at_the_instant_its_key_expires_is_refused_as_the_authorizer_re
     later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
     first = create(env, "ci-6", {**BODY, "expires_at": later})
     expires = float(env.record(first.body["key_id"])["expires_epoch"])
-    monkeypatch.setattr(idempotent, "now_epoch", lambda: expires)
+    from archie_keys.edge.composition import AwsServices
+
+    monkeypatch.setattr(AwsServices, "clock", property(lambda self: lambda: expires))
     assert create(env, "ci-6", {**BODY, "expires_at": later}).body["code"] == "key_not_active"
 
 
