@@ -14,7 +14,7 @@ from archie_keys.app.keys import create_key
 from archie_keys.app.views import new_key_response
 from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, place
 from archie_keys.edge.models import CreateKeyBody
 from archie_keys.edge.openapi import (
     SECURITY,
@@ -24,6 +24,7 @@ from archie_keys.edge.openapi import (
     answers,
     created_key_links,
 )
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 

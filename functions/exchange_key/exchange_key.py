@@ -16,8 +16,9 @@ from archie_keys.domain.oidc_errors import TokenRefusedError
 from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.federation_models import ExchangeBody
-from archie_keys.edge.http import error_response, handle, json_response, logger, make_resolver
+from archie_keys.edge.http import handle, logger, make_resolver
 from archie_keys.edge.openapi import EnvironmentPath, ProjectPath, answers
+from archie_keys.edge.responses import error_response, json_response
 
 app = make_resolver()
 

@@ -11,8 +11,9 @@ from archie_keys.app.keys import get_key
 from archie_keys.app.views import key_view
 from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, place
 from archie_keys.edge.openapi import SECURITY, EnvironmentPath, KeyIdPath, ProjectPath, answers
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 

@@ -16,7 +16,7 @@ from archie_keys.app import idempotent
 from archie_keys.app.mass_revocation import replay, revocation_status, revoke_keys
 from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, place
 from archie_keys.edge.models import RevokeKeysBody
 from archie_keys.edge.openapi import (
     SECURITY,
@@ -26,6 +26,7 @@ from archie_keys.edge.openapi import (
     RevocationIdPath,
     answers,
 )
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 

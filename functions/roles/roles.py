@@ -11,7 +11,7 @@ from archie_keys.app.roles import delete_role, get_role, list_roles, put_role
 from archie_keys.app.views import role_view
 from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, page, place
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, page, place
 from archie_keys.edge.models import RoleBody
 from archie_keys.edge.openapi import (
     SECURITY,
@@ -22,6 +22,7 @@ from archie_keys.edge.openapi import (
     TokenQuery,
     answers,
 )
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 BASE = "/projects/<project>/environments/<environment>/roles"

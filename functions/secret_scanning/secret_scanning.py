@@ -16,8 +16,9 @@ from archie_keys.domain.errors import UnauthorizedError
 from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.github_signatures import signed_by_github
-from archie_keys.edge.http import handle, json_response, logger, make_resolver
+from archie_keys.edge.http import handle, logger, make_resolver
 from archie_keys.edge.openapi import GithubKeyIdHeader, GithubSignatureHeader, LeakAlertBody, answers
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 

@@ -11,9 +11,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from archie_keys.app.verify import verify_key
 from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, place
 from archie_keys.edge.models import VerifyBody
 from archie_keys.edge.openapi import SECURITY, EnvironmentPath, ProjectPath, answers
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 

@@ -21,9 +21,10 @@ from archie_keys.app.webhooks import (
 from archie_keys.domain import limits
 from archie_keys.edge import schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, place
 from archie_keys.edge.models import RedriveBody, WebhookBody
 from archie_keys.edge.openapi import SECURITY, EnvironmentPath, ProjectPath, WebhookPath, answers
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 BASE = "/projects/<project>/environments/<environment>/webhooks"
