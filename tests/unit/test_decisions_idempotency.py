@@ -9,7 +9,7 @@ import pytest
 
 from archie_keys.app import idempotent
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.models import CreateKeyBody
+from archie_keys.edge.key_models import CreateKeyBody
 from tests.unit.decision_stack import Environment, new_environment
 
 READER = {"resource": "orders", "actions": ["read"]}

@@ -45,7 +45,7 @@ def test_an_invalid_idempotency_key_is_refused(api, admin_key) -> None:
 
 def test_a_duplicate_while_the_first_is_still_in_flight_gets_409_then_the_same_key(api, admin_key) -> None:
     from archie_keys.app import idempotent
-    from archie_keys.edge.models import CreateKeyBody
+    from archie_keys.edge.key_models import CreateKeyBody
 
     api("PUT", env_path("demo", "dev", "/roles/viewer"), admin_key, VIEWER)
     body = {"name": "deploy-bot", "roles": ["viewer"]}
