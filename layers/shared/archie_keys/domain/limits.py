@@ -252,7 +252,7 @@ CIDR_MAX_LENGTH = 49
 SOURCE_IP_MAX_LENGTH = 45
 
 # Rate limits become API Gateway usage plans (docs/limits.md): a key's steady rate and burst cannot usefully
-# exceed the account's own throttle per region (10,000 requests/s, a bucket of 5,000), and a quota is a usage
+# exceed the account's own throttle per region (10,000 requests/s, bursts of 5,000), and a quota is a usage
 # plan's int32 Limit, held well inside it.
 RATE_PER_SECOND_MAX = 10_000
 BURST_MAX = 5_000
