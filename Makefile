@@ -33,7 +33,7 @@ SEED ?= 1
 THREADS ?= 16
 
 .PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible unit infrastructure integration e2e \
-	fuzz openapi docs bench bench-ip-cache cost load load-smoke mutate bootstrap secret clean browser deploy-dashboard \
+	fuzz openapi docs complexity bench bench-ip-cache cost load load-smoke mutate bootstrap secret clean browser deploy-dashboard \
 	redrive audit-skipped pepper-status pepper-rotate pepper-retire replay-revocations oidc-issuer oidc-token shell-tools
 
 install: $(STAMP)
@@ -53,7 +53,9 @@ run: install
 
 ## Every tier: lint, types, template checks (cfn-lint, checkov), the documentation site, unit, infrastructure
 ## (SAM translation and the built layer), integration, a short load run, browser end-to-end, fuzzing.
-test: install lint typecheck cfn-lint checkov docs unit infrastructure integration load-smoke e2e fuzz
+## The gates (docs/testing.md): complexity (McCabe, also in lint), mypy strict on the package (typecheck), branch
+## coverage of layers/ by the unit tier (COVERAGE), and the built layer, which CI (CI=true) may not skip.
+test: install lint complexity typecheck cfn-lint checkov docs unit infrastructure integration load-smoke e2e fuzz
 
 lint: install
 	$(BIN)/ruff check .
@@ -62,6 +64,10 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## Only the complexity gate: no function above pyproject.toml's mccabe max-complexity (`make lint` checks it too).
+complexity: install
+	$(BIN)/ruff check --select C901 .
 
 typecheck: install
 	$(BIN)/mypy layers/shared/archie_keys local/archie_local tools/archie_tools functions tests/bench tests/contract
@@ -98,8 +104,11 @@ build-if-possible:
 	@if [ -n "$(PYTHON313)" ]; then $(MAKE) --no-print-directory build; \
 	else echo "no python3.13 here: skipping sam build (the built-layer tests will say so)" >&2; rm -rf $(BUILD_DIR); fi
 
+## Branch coverage of layers/ (the package Lambda runs), combined across the xdist workers; under 90% fails the
+## tier. COVERAGE= turns it off for a quicker run.
+COVERAGE ?= --cov=layers --cov-branch --cov-report=term:skip-covered --cov-fail-under=90
 unit: install
-	$(PYTEST) -n auto tests/unit -q
+	$(PYTEST) -n auto tests/unit -q $(COVERAGE)
 
 ## Offline SAM translation of template.yaml, checks on the CloudFormation it produces, and on the built layer.
 infrastructure: install build-if-possible
