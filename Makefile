@@ -223,4 +223,4 @@ audit-skipped: install
 	$(BIN)/python -m archie_tools.audit_skipped --stack-name $(STACK) $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache tests/artifacts build/mutate site
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache tests/artifacts build/mutate site .coverage .coverage.*
