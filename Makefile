@@ -32,7 +32,7 @@ KEYS ?= 100
 SEED ?= 1
 THREADS ?= 16
 
-.PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible logic component emulator \
+.PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible complexity logic component emulator \
 	infrastructure integration browser contract unit e2e fuzz openapi docs bench bench-ip-cache cost load load-smoke \
 	mutate bootstrap secret clean chromium deploy-dashboard redrive audit-skipped pepper-status pepper-rotate \
 	pepper-retire replay-revocations oidc-issuer oidc-token shell-tools
@@ -52,11 +52,12 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt constraints.txt py
 run: install
 	@PORT=$(PORT) SAMPLE_PORT=$(SAMPLE_PORT) OIDC_PORT=$(OIDC_PORT) VERBOSE=$(VERBOSE) $(BIN)/python -m archie_local run
 
-## Every tier (docs/testing.md): lint, types, template checks (cfn-lint, checkov), the documentation site, then
-## the test tiers by scope, fastest first: logic, component, emulator, infrastructure (SAM translation and the
-## built layer), integration, a short load run, browser, contract.
-test: install lint typecheck cfn-lint checkov docs logic component emulator infrastructure integration load-smoke \
-	browser contract
+## Every tier (docs/testing.md): lint, the complexity gate, types, template checks (cfn-lint, checkov), the
+## documentation site, then the test tiers by scope, fastest first: logic, component (with the coverage gate),
+## emulator, infrastructure (SAM translation and the built layer, which CI may not skip), integration, a short
+## load run, browser, contract.
+test: install lint complexity typecheck cfn-lint checkov docs logic component emulator infrastructure integration \
+	load-smoke browser contract
 
 lint: install
 	$(BIN)/ruff check .
@@ -65,6 +66,10 @@ lint: install
 format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+
+## Only the complexity gate: no function above pyproject.toml's mccabe max-complexity (`make lint` checks it too).
+complexity: install
+	$(BIN)/ruff check --select C901 .
 
 typecheck: install
 	$(BIN)/mypy layers/shared/archie_keys local/archie_local tools/archie_tools functions tests/contract tests/fakes/services.py tests/fakes/key_store.py tests/fakes/unit_of_work.py
@@ -103,13 +108,17 @@ build-if-possible:
 
 ## The domain and the use cases with no moto, no socket and no subprocess of the stack, and the checks on the
 ## repository's own files (layers, pins, docs): seconds, so one process (xdist's start-up would cost more).
+## Branch coverage of layers/ (the package Lambda runs): the logic tier starts the measure, the component tier
+## adds to it (combined across its xdist workers) and fails under 90%. COVERAGE= turns it off for a quicker run.
+COVERAGE ?= --cov=layers --cov-branch
+COVERAGE_GATE ?= $(if $(COVERAGE),--cov-append --cov-report=term:skip-covered --cov-fail-under=90)
 logic: install
-	$(PYTEST) -p no:xdist tests/logic -q
+	$(PYTEST) -p no:xdist tests/logic -q $(COVERAGE) $(if $(COVERAGE),--cov-report=)
 
 ## The real stores, handlers and authorizer on moto's in-process mock through the template's routes: each test
 ## provisions its own stack or shares one per module (tests/component/decision_stack.py), so every core is used.
 component: install
-	$(PYTEST) -n auto tests/component -q
+	$(PYTEST) -n auto tests/component -q $(COVERAGE) $(COVERAGE_GATE)
 
 ## The local stack's own behaviour: its API Gateway, usage plans, control plane, OIDC issuer, template reader.
 emulator: install
@@ -237,4 +246,4 @@ audit-skipped: install
 	$(BIN)/python -m archie_tools.audit_skipped --stack-name $(STACK) $(ARGS)
 
 clean:
-	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache tests/artifacts build/mutate site
+	rm -rf $(VENV) $(TOOLS) .aws-sam .pytest_cache .mypy_cache .ruff_cache tests/artifacts build/mutate site .coverage .coverage.*

@@ -11,9 +11,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.audit import query_audit
 from archie_keys.app.commands import AuditQuery
-from archie_keys.edge import schemas
+from archie_keys.edge import audit_schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, page, place
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, page, place
 from archie_keys.edge.openapi import (
     SECURITY,
     EnvironmentPath,
@@ -25,6 +25,7 @@ from archie_keys.edge.openapi import (
     TokenQuery,
     answers,
 )
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 
@@ -38,7 +39,7 @@ app = make_resolver()
     operation_id="queryAudit",
     tags=["audit"],
     security=SECURITY,
-    responses=answers({200: ("a page of records", schemas.AuditPage)}, 404),
+    responses=answers({200: ("a page of records", audit_schemas.AuditPage)}, 404),
 )
 def audit(
     project: ProjectPath,

@@ -12,10 +12,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from archie_keys.app import idempotent
 from archie_keys.app.keys import create_key
 from archie_keys.app.views import new_key_response
-from archie_keys.edge import schemas
+from archie_keys.edge import key_schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
-from archie_keys.edge.models import CreateKeyBody
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, place
+from archie_keys.edge.key_models import CreateKeyBody
 from archie_keys.edge.openapi import (
     SECURITY,
     EnvironmentPath,
@@ -24,6 +24,7 @@ from archie_keys.edge.openapi import (
     answers,
     created_key_links,
 )
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 
@@ -39,7 +40,7 @@ app = make_resolver()
     tags=["keys"],
     security=SECURITY,
     responses=answers(
-        {201: ("the new key; `key` is shown this once", schemas.NewKey)}, 404, 409, links=created_key_links()
+        {201: ("the new key; `key` is shown this once", key_schemas.NewKey)}, 404, 409, links=created_key_links()
     ),
 )
 def create(

@@ -12,10 +12,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.revocation import revoke_key
-from archie_keys.edge import schemas
+from archie_keys.edge import key_schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, place
 from archie_keys.edge.openapi import SECURITY, EnvironmentPath, KeyIdPath, ProjectPath, UnusedForQuery, answers
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 
@@ -35,7 +36,7 @@ app = make_resolver()
     responses=answers(
         {
             204: ("revoked and refused everywhere", None),
-            202: ("revoked; some stages' caches could not be flushed and are named", schemas.Revoked),
+            202: ("revoked; some stages' caches could not be flushed and are named", key_schemas.Revoked),
         },
         404,
         409,

@@ -9,11 +9,12 @@ from aws_lambda_powertools.event_handler.openapi.params import Body
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.environments import declare_environment, get_environment
-from archie_keys.edge import schemas
+from archie_keys.edge import environment_schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
-from archie_keys.edge.models import EnvironmentBody
+from archie_keys.edge.environment_models import EnvironmentBody
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, place
 from archie_keys.edge.openapi import SECURITY, EnvironmentPath, ProjectPath, answers
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 
@@ -27,7 +28,12 @@ app = make_resolver()
     operation_id="declareEnvironment",
     tags=["environments"],
     security=SECURITY,
-    responses=answers({201: ("declared now", schemas.Environment), 200: ("already declared", schemas.Environment)}),
+    responses=answers(
+        {
+            201: ("declared now", environment_schemas.Environment),
+            200: ("already declared", environment_schemas.Environment),
+        }
+    ),
 )
 def put_environment(
     project: ProjectPath, environment: EnvironmentPath, body: Annotated[EnvironmentBody | None, Body()] = None
@@ -46,7 +52,7 @@ def put_environment(
     operation_id="getEnvironment",
     tags=["environments"],
     security=SECURITY,
-    responses=answers({200: ("the declaration", schemas.Environment)}, 404),
+    responses=answers({200: ("the declaration", environment_schemas.Environment)}, 404),
 )
 def read_environment(project: ProjectPath, environment: EnvironmentPath) -> Response[Any]:
     return json_response(200, get_environment(get_services(), caller_from(app), place(project, environment)))

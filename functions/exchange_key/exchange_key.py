@@ -13,11 +13,12 @@ from archie_keys.app.exchange import ExchangeToken, exchange_token
 from archie_keys.app.views import new_key_response
 from archie_keys.domain import limits
 from archie_keys.domain.oidc_errors import TokenRefusedError
-from archie_keys.edge import schemas
+from archie_keys.edge import key_schemas
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.federation_models import ExchangeBody
-from archie_keys.edge.http import error_response, handle, json_response, logger, make_resolver
+from archie_keys.edge.http import handle, logger, make_resolver
 from archie_keys.edge.openapi import EnvironmentPath, ProjectPath, answers
+from archie_keys.edge.responses import error_response, json_response
 
 app = make_resolver()
 
@@ -44,7 +45,7 @@ app.exception_handler(TokenRefusedError)(_refused)  # by call: Powertools' decor
     operation_id="exchangeToken",
     tags=["federation"],
     security=[],
-    responses=answers({201: ("the new key; `key` is shown this once", schemas.NewKey)}, 409, authenticated=False),
+    responses=answers({201: ("the new key; `key` is shown this once", key_schemas.NewKey)}, 409, authenticated=False),
 )
 def exchange(project: ProjectPath, environment: EnvironmentPath, body: ExchangeBody) -> Response[Any]:
     command = ExchangeToken(Place(project, environment), body.token, body.name, body.ttl_seconds)

@@ -9,10 +9,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.keys import get_key
 from archie_keys.app.views import key_view
-from archie_keys.edge import schemas
+from archie_keys.edge import key_schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, place
 from archie_keys.edge.openapi import SECURITY, EnvironmentPath, KeyIdPath, ProjectPath, answers
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 
@@ -25,7 +26,7 @@ app = make_resolver()
     operation_id="getKey",
     tags=["keys"],
     security=SECURITY,
-    responses=answers({200: ("the key", schemas.Key)}, 404),
+    responses=answers({200: ("the key", key_schemas.Key)}, 404),
 )
 def key_get(project: ProjectPath, environment: EnvironmentPath, key_id: KeyIdPath) -> Response[Any]:
     record = get_key(get_services(), caller_from(app), place(project, environment), key_id)

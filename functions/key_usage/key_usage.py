@@ -8,10 +8,11 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.audit import key_usage
-from archie_keys.edge import schemas
+from archie_keys.edge import key_schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, place
 from archie_keys.edge.openapi import SECURITY, EnvironmentPath, KeyIdPath, ProjectPath, TimeQuery, answers
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 
@@ -24,7 +25,7 @@ app = make_resolver()
     operation_id="keyUsage",
     tags=["keys"],
     security=SECURITY,
-    responses=answers({200: ("requests per hour", schemas.Usage)}, 404),
+    responses=answers({200: ("requests per hour", key_schemas.Usage)}, 404),
 )
 def usage(
     project: ProjectPath, environment: EnvironmentPath, key_id: KeyIdPath, since: TimeQuery = None

@@ -9,9 +9,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.keys import list_keys
 from archie_keys.app.views import key_view
-from archie_keys.edge import schemas
+from archie_keys.edge import key_schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, page, place
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, page, place
 from archie_keys.edge.openapi import (
     SECURITY,
     EnvironmentPath,
@@ -22,6 +22,7 @@ from archie_keys.edge.openapi import (
     TokenQuery,
     answers,
 )
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 
@@ -35,7 +36,7 @@ app = make_resolver()
     operation_id="listKeys",
     tags=["keys"],
     security=SECURITY,
-    responses=answers({200: ("a page of keys", schemas.KeyPage)}, 404),
+    responses=answers({200: ("a page of keys", key_schemas.KeyPage)}, 404),
 )
 def keys_list(
     project: ProjectPath,

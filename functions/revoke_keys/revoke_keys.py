@@ -14,10 +14,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app import idempotent
 from archie_keys.app.mass_revocation import replay, revocation_status, revoke_keys
-from archie_keys.edge import schemas
+from archie_keys.edge import key_schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
-from archie_keys.edge.models import RevokeKeysBody
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, place
+from archie_keys.edge.key_models import RevokeKeysBody
 from archie_keys.edge.openapi import (
     SECURITY,
     EnvironmentPath,
@@ -26,6 +26,7 @@ from archie_keys.edge.openapi import (
     RevocationIdPath,
     answers,
 )
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 
@@ -44,7 +45,7 @@ app = make_resolver()
     tags=["keys"],
     security=SECURITY,
     responses=answers(
-        {202: ("every key it covers is refused everywhere; they are being marked", schemas.RevocationStarted)},
+        {202: ("every key it covers is refused everywhere; they are being marked", key_schemas.RevocationStarted)},
         404,
         409,
         links={
@@ -84,7 +85,7 @@ def start(
     operation_id="getRevocation",
     tags=["keys"],
     security=SECURITY,
-    responses=answers({200: ("the revocation", schemas.Revocation)}, 404),
+    responses=answers({200: ("the revocation", key_schemas.Revocation)}, 404),
 )
 def progress(project: ProjectPath, environment: EnvironmentPath, revocation_id: RevocationIdPath) -> Response[Any]:
     view = revocation_status(get_services(), caller_from(app), place(project, environment), revocation_id)

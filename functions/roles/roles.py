@@ -9,10 +9,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.roles import delete_role, get_role, list_roles, put_role
 from archie_keys.app.views import role_view
-from archie_keys.edge import schemas
+from archie_keys.edge import environment_schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, page, place
-from archie_keys.edge.models import RoleBody
+from archie_keys.edge.environment_models import RoleBody
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, page, place
 from archie_keys.edge.openapi import (
     SECURITY,
     EnvironmentPath,
@@ -22,6 +22,7 @@ from archie_keys.edge.openapi import (
     TokenQuery,
     answers,
 )
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 BASE = "/projects/<project>/environments/<environment>/roles"
@@ -35,7 +36,7 @@ BASE = "/projects/<project>/environments/<environment>/roles"
     operation_id="listRoles",
     tags=["roles"],
     security=SECURITY,
-    responses=answers({200: ("a page of roles", schemas.RolePage)}, 404),
+    responses=answers({200: ("a page of roles", environment_schemas.RolePage)}, 404),
 )
 def roles_list(
     project: ProjectPath, environment: EnvironmentPath, limit: LimitQuery = None, next_token: TokenQuery = None
@@ -52,7 +53,9 @@ def roles_list(
     operation_id="putRole",
     tags=["roles"],
     security=SECURITY,
-    responses=answers({201: ("created", schemas.Role), 200: ("replaced", schemas.Role)}, 404, 409),
+    responses=answers(
+        {201: ("created", environment_schemas.Role), 200: ("replaced", environment_schemas.Role)}, 404, 409
+    ),
 )
 def role_put(project: ProjectPath, environment: EnvironmentPath, role: RolePath, body: RoleBody) -> Response[Any]:
     command = body.to_command(place(project, environment), role)
@@ -69,7 +72,7 @@ def role_put(project: ProjectPath, environment: EnvironmentPath, role: RolePath,
     operation_id="getRole",
     tags=["roles"],
     security=SECURITY,
-    responses=answers({200: ("the role", schemas.Role)}, 404),
+    responses=answers({200: ("the role", environment_schemas.Role)}, 404),
 )
 def role_get(project: ProjectPath, environment: EnvironmentPath, role: RolePath) -> Response[Any]:
     return json_response(200, role_view(get_role(get_services(), caller_from(app), place(project, environment), role)))

@@ -14,10 +14,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from archie_keys.app import idempotent
 from archie_keys.app.rotation import roll_key
 from archie_keys.app.views import key_view, new_key_response
-from archie_keys.edge import schemas
+from archie_keys.edge import key_schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
-from archie_keys.edge.models import RollKeyBody
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, place
+from archie_keys.edge.key_models import RollKeyBody
 from archie_keys.edge.openapi import (
     SECURITY,
     EnvironmentPath,
@@ -27,6 +27,7 @@ from archie_keys.edge.openapi import (
     answers,
     created_key_links,
 )
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 
@@ -42,7 +43,7 @@ app = make_resolver()
     tags=["keys"],
     security=SECURITY,
     responses=answers(
-        {201: ("the successor; `key` is shown this once", schemas.RolledKey)}, 404, 409, links=created_key_links()
+        {201: ("the successor; `key` is shown this once", key_schemas.RolledKey)}, 404, 409, links=created_key_links()
     ),
 )
 def roll(

@@ -13,11 +13,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from archie_keys.app.leaks import LeakedToken, report_leaks
 from archie_keys.domain import limits
 from archie_keys.domain.errors import UnauthorizedError
-from archie_keys.edge import schemas
+from archie_keys.edge import leak_alerts
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.github_signatures import signed_by_github
-from archie_keys.edge.http import handle, json_response, logger, make_resolver
+from archie_keys.edge.http import handle, logger, make_resolver
 from archie_keys.edge.openapi import GithubKeyIdHeader, GithubSignatureHeader, LeakAlertBody, answers
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 
@@ -34,7 +35,9 @@ app = make_resolver()
     operation_id="githubSecretScanning",
     tags=["secret scanning"],
     security=[],
-    responses=answers({200: ("a label per reported token, in order", list[schemas.LeakLabel])}, authenticated=False),
+    responses=answers(
+        {200: ("a label per reported token, in order", list[leak_alerts.LeakLabel])}, authenticated=False
+    ),
 )
 def github_alert(
     body: LeakAlertBody,

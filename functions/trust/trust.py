@@ -13,8 +13,9 @@ from archie_keys.domain import limits
 from archie_keys.edge import federation_schemas
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.federation_models import TrustPolicyBody
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, place
 from archie_keys.edge.openapi import SECURITY, EnvironmentPath, ProjectPath, TrustPolicyPath, answers
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 BASE = "/projects/<project>/environments/<environment>/trust"

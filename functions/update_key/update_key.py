@@ -13,11 +13,12 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.key_updates import update_key
 from archie_keys.app.views import key_view
-from archie_keys.edge import schemas
+from archie_keys.edge import key_schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
-from archie_keys.edge.models import UpdateKeyBody
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, place
+from archie_keys.edge.key_models import UpdateKeyBody
 from archie_keys.edge.openapi import SECURITY, EnvironmentPath, KeyIdPath, ProjectPath, answers
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 
@@ -38,7 +39,7 @@ app = make_resolver()
     operation_id="updateKey",
     tags=["keys"],
     security=SECURITY,
-    responses=answers({200: ("the key as changed", schemas.UpdatedKey)}, 404, 409),
+    responses=answers({200: ("the key as changed", key_schemas.UpdatedKey)}, 404, 409),
 )
 def key_update(
     project: ProjectPath, environment: EnvironmentPath, key_id: KeyIdPath, body: UpdateKeyBody

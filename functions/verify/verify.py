@@ -9,11 +9,12 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.key_introspection import verify_key
-from archie_keys.edge import schemas
+from archie_keys.edge import key_schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
-from archie_keys.edge.models import VerifyBody
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, place
+from archie_keys.edge.key_models import VerifyBody
 from archie_keys.edge.openapi import SECURITY, EnvironmentPath, ProjectPath, answers
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 
@@ -26,7 +27,7 @@ app = make_resolver()
     operation_id="verifyKey",
     tags=["verify"],
     security=SECURITY,
-    responses=answers({200: ("the verdict", schemas.Verdict)}),
+    responses=answers({200: ("the verdict", key_schemas.Verdict)}),
 )
 def verify(project: ProjectPath, environment: EnvironmentPath, body: VerifyBody) -> Response[Any]:
     answer = verify_key(get_services(), caller_from(app), body.to_command(place(project, environment)))

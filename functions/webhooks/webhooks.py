@@ -19,11 +19,12 @@ from archie_keys.app.webhooks import (
     send_test,
 )
 from archie_keys.domain import limits
-from archie_keys.edge import schemas
+from archie_keys.edge import environment_schemas
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
-from archie_keys.edge.models import RedriveBody, WebhookBody
+from archie_keys.edge.environment_models import RedriveBody, WebhookBody
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, place
 from archie_keys.edge.openapi import SECURITY, EnvironmentPath, ProjectPath, WebhookPath, answers
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 BASE = "/projects/<project>/environments/<environment>/webhooks"
@@ -40,7 +41,7 @@ DeliveriesLimit = Annotated[
     operation_id="listWebhooks",
     tags=["webhooks"],
     security=SECURITY,
-    responses=answers({200: ("the webhooks", schemas.WebhookList)}, 404),
+    responses=answers({200: ("the webhooks", environment_schemas.WebhookList)}, 404),
 )
 def webhooks_list(project: ProjectPath, environment: EnvironmentPath) -> Response[Any]:
     found = list_webhooks(get_services(), caller_from(app), place(project, environment))
@@ -58,7 +59,10 @@ def webhooks_list(project: ProjectPath, environment: EnvironmentPath) -> Respons
     tags=["webhooks"],
     security=SECURITY,
     responses=answers(
-        {201: ("registered; `secret` is shown this once", schemas.Webhook), 200: ("changed", schemas.Webhook)},
+        {
+            201: ("registered; `secret` is shown this once", environment_schemas.Webhook),
+            200: ("changed", environment_schemas.Webhook),
+        },
         404,
         409,
     ),
@@ -79,7 +83,7 @@ def webhook_put(
     operation_id="getWebhook",
     tags=["webhooks"],
     security=SECURITY,
-    responses=answers({200: ("the webhook", schemas.Webhook)}, 404),
+    responses=answers({200: ("the webhook", environment_schemas.Webhook)}, 404),
 )
 def webhook_get(project: ProjectPath, environment: EnvironmentPath, name: WebhookPath) -> Response[Any]:
     return json_response(200, get_webhook(get_services(), caller_from(app), place(project, environment), name))
@@ -107,7 +111,7 @@ def webhook_delete(project: ProjectPath, environment: EnvironmentPath, name: Web
     operation_id="testWebhook",
     tags=["webhooks"],
     security=SECURITY,
-    responses=answers({202: ("queued", schemas.WebhookTestSent)}, 404),
+    responses=answers({202: ("queued", environment_schemas.WebhookTestSent)}, 404),
 )
 def webhook_test(project: ProjectPath, environment: EnvironmentPath, name: WebhookPath) -> Response[Any]:
     return json_response(202, send_test(get_services(), caller_from(app), place(project, environment), name))
@@ -121,7 +125,7 @@ def webhook_test(project: ProjectPath, environment: EnvironmentPath, name: Webho
     operation_id="listWebhookDeliveries",
     tags=["webhooks"],
     security=SECURITY,
-    responses=answers({200: ("recent deliveries", schemas.WebhookDeliveries)}, 404),
+    responses=answers({200: ("recent deliveries", environment_schemas.WebhookDeliveries)}, 404),
 )
 def webhook_deliveries(
     project: ProjectPath, environment: EnvironmentPath, name: WebhookPath, limit: DeliveriesLimit = 20
@@ -138,7 +142,7 @@ def webhook_deliveries(
     operation_id="redriveWebhook",
     tags=["webhooks"],
     security=SECURITY,
-    responses=answers({202: ("queued again", schemas.WebhookRedriven)}, 404),
+    responses=answers({202: ("queued again", environment_schemas.WebhookRedriven)}, 404),
 )
 def webhook_redrive(
     project: ProjectPath, environment: EnvironmentPath, name: WebhookPath, body: RedriveBody

@@ -8,9 +8,10 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app.key_introspection import whoami
-from archie_keys.edge import schemas
-from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
+from archie_keys.edge import key_schemas
+from archie_keys.edge.http import caller_from, handle, logger, make_resolver, place
 from archie_keys.edge.openapi import SECURITY, EnvironmentPath, ProjectPath, answers
+from archie_keys.edge.responses import json_response
 
 app = make_resolver()
 
@@ -23,7 +24,7 @@ app = make_resolver()
     operation_id="whoami",
     tags=["verify"],
     security=SECURITY,
-    responses=answers({200: ("the caller", schemas.Identity)}, reaches_aws=False),
+    responses=answers({200: ("the caller", key_schemas.Identity)}, reaches_aws=False),
 )
 def who(project: ProjectPath, environment: EnvironmentPath) -> Response[Any]:
     return json_response(200, whoami(caller_from(app), place(project, environment)))

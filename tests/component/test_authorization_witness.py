@@ -310,7 +310,7 @@ def test_a_witness_that_cannot_be_read_is_a_503_and_the_key_is_intact(api, admin
 
 
 def test_a_registration_may_declare_a_longer_authorizer_cache() -> None:
-    from archie_keys.aws.cache_flush import parse_registration
+    from archie_keys.aws.flush_registrations import parse_registration
 
     base = '"rest_api_id": "abc", "stage": "prod", "project": "demo", "environment": "dev"'
     assert parse_registration("{" + base + "}").authorizer_ttl_seconds is None
@@ -328,7 +328,7 @@ def serving_stages(monkeypatch: Any, *targets: Any) -> None:
 
 
 def test_a_stage_declaring_a_longer_cache_widens_the_bound(api, admin_key, key, monkeypatch) -> None:
-    from archie_keys.aws.cache_flush import FlushTarget
+    from archie_keys.domain.flush_targets import FlushTarget
 
     # Given a key authorized, then idle past the stack's bound (as in the test above)...
     assert api("GET", WHOAMI, key["key"]).status == 200
@@ -344,7 +344,7 @@ def test_a_stage_declaring_a_longer_cache_widens_the_bound(api, admin_key, key, 
 
 
 def test_an_unreadable_registration_leaves_the_witness_proving_nothing(api, admin_key, key, monkeypatch) -> None:
-    from archie_keys.aws.cache_flush import FlushTarget
+    from archie_keys.domain.flush_targets import FlushTarget
 
     serving_stages(monkeypatch, FlushTarget("/archie/protected-apis/typo", "", problem="unreadable registration"))
     reply = api("DELETE", f"{KEYS}/{key['key_id']}?if_unused_for=600", admin_key)  # a key never authorized

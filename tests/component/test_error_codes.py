@@ -139,7 +139,7 @@ def a_bug(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.
 def in_progress(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> Any:
     from archie_keys.app import idempotent
     from archie_keys.edge.composition import get_services
-    from archie_keys.edge.models import CreateKeyBody
+    from archie_keys.edge.key_models import CreateKeyBody
 
     body = {"name": "ci", "roles": ["viewer"]}
     scope = {"project": "demo", "environment": "dev", "caller": admin_key.split("_")[-1][:12], "operation": "create"}

@@ -13,8 +13,9 @@ from typing import Any
 
 import boto3
 
-from archie_keys.aws.cache_flush import CacheFlusher, FlushTarget
+from archie_keys.aws.cache_flush import CacheFlusher
 from archie_keys.aws.flush_coordination import FlushCoordinator
+from archie_keys.domain.flush_targets import FlushTarget
 
 STAGES = (FlushTarget("mgmt", "v1"), FlushTarget("orders", "dev", "demo", "dev"))
 INTERVAL = 1.0  # as deployed

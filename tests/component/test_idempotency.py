@@ -16,7 +16,7 @@ import pytest
 from archie_keys.app import idempotent
 from archie_keys.domain.keyformat import checksum
 from archie_keys.edge.composition import get_services
-from archie_keys.edge.models import CreateKeyBody
+from archie_keys.edge.key_models import CreateKeyBody
 from tests.component.decision_stack import Environment, new_environment
 from tests.support import env_path
 

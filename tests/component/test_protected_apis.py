@@ -10,8 +10,11 @@ from typing import Any
 import boto3
 import pytest
 
-from archie_keys.aws.cache_flush import CacheFlusher, ProtectedApiRegistry, parse_registration
+from archie_keys.aws.cache_flush import CacheFlusher
+from archie_keys.aws.flush_registrations import parse_registration
 from archie_keys.aws.metrics import MetricLines
+from archie_keys.aws.protected_api_registry import ProtectedApiRegistry
+from archie_keys.domain.flush_scope import serves
 from archie_local.template import STACK_NAME, load_template
 
 PATH = f"/{STACK_NAME}/protected-apis"
@@ -162,7 +165,7 @@ def test_a_registration_is_exactly_the_four_fields_with_valid_values(value: str)
 
 def test_a_registration_for_every_environment_uses_stars() -> None:
     target = parse_registration('{"rest_api_id": "a1", "stage": "v1", "project": "*", "environment": "*"}')
-    assert target.serves("acme", "prod") and target.serves("demo", "dev")
+    assert serves(target, "acme", "prod") and serves(target, "demo", "dev")
 
 
 def test_a_change_whose_flush_missed_a_stage_says_which_and_still_holds(api, admin_key, monkeypatch) -> None:

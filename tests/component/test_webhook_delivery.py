@@ -13,7 +13,7 @@ import pytest
 
 from archie_keys.app.webhook_delivery import Delivery, WebhookDeliverer
 from archie_keys.aws.webhook_http import WebhookSender
-from archie_keys.domain.limits import WEBHOOK_RETRY_DELAYS_SECONDS
+from archie_keys.domain.webhook_limits import WEBHOOK_RETRY_DELAYS_SECONDS
 from archie_keys.domain.webhook_retries import MAX_ATTEMPTS, retry_delay, schedule_span_seconds
 from archie_keys.domain.webhooks import KeySubject, key_event, new_message_id, new_secret, verify
 from archie_local.http_server import HttpRequest, HttpResponse, HttpService

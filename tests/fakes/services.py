@@ -265,14 +265,14 @@ class FakeUsage:
 
 
 class NoTrustPolicies:
-    """An environment that trusts no OIDC issuer (tests/unit covers federation on moto)."""
+    """An environment that trusts no OIDC issuer (tests/component covers federation on moto)."""
 
     def list(self, project: str, environment: str) -> list[Item]:
         return []
 
 
 class NoWebhooks:
-    """An environment with no webhooks: key events go nowhere (tests/unit covers their delivery)."""
+    """An environment with no webhooks: key events go nowhere (tests/component covers their delivery)."""
 
     def of_environment(self, project: str, environment: str) -> list[dict[str, Any]]:
         return []

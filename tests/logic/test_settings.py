@@ -6,7 +6,8 @@ import dataclasses
 
 import pytest
 
-from archie_keys.aws.cache_flush import FlushTarget
+from archie_keys.domain.flush_scope import serves
+from archie_keys.domain.flush_targets import FlushTarget
 from archie_keys.edge.settings import ConfigurationError, load_settings
 from archie_local.template import Resolver, load_template, parameter_defaults
 
@@ -71,8 +72,8 @@ def test_every_problem_is_named() -> None:
 def test_flush_targets_say_which_stages_serve_which_environment() -> None:
     settings = load_settings({**BASE, "FLUSH_TARGETS": "mgmt/v1, orders/prod/acme/prod"})
     management, orders = settings.flush_targets
-    assert management == FlushTarget("mgmt", "v1") and management.serves("any", "where")
-    assert orders.serves("acme", "prod") and not orders.serves("acme", "dev")
+    assert management == FlushTarget("mgmt", "v1") and serves(management, "any", "where")
+    assert serves(orders, "acme", "prod") and not serves(orders, "acme", "dev")
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 from archie_keys.aws.audit_blocks import ENV_BLOCK_PREFIX, arrival_bucket, block_records_of
-from archie_keys.aws.audit_writer import bucket as bucket_name
+from archie_keys.aws.audit_writer import partition_value
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ServiceUnavailableError
 
@@ -65,7 +65,7 @@ def pending_use(
             retry_after=int(max(60, size)),
         )
     since_iso = to_iso(since) if since is not None else None
-    prefix = f"{ENV_BLOCK_PREFIX}{bucket_name(project, environment)}#"
+    prefix = f"{ENV_BLOCK_PREFIX}{partition_value(project, environment)}#"
     latest: str | None = None
     for bucket in [*reversed(buckets), *reversed(skipped)]:  # newest first: a recent use ends it soonest
         refs = reader.arrivals(bucket)

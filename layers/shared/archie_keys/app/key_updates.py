@@ -5,7 +5,7 @@ Every field a key may change is one entry of UPDATABLE: how its value is read fr
 new value is stored, whether the change can give the key more than it had (then the key as it would be after
 the change is checked as a create is: roles that exist, the context they read, no privilege escalation, the
 authorizer's answer within its budget), and how the audit shows it. Adding a field is one entry here and one
-in the edge's model (edge.models.UpdateKeyBody).
+in the edge's model (edge.key_models.UpdateKeyBody).
 
 The change, its roles' counts and its `key.updated` event are one transaction, refused when the key changed
 or ended since it was read. Then every cache layer is flushed as a revocation does (aws.cache_flush), so the

@@ -7,7 +7,7 @@ from __future__ import annotations
 from archie_keys.app.webhook_delivery import AttemptRecord, Delivery
 from archie_keys.aws.items import Changes
 from archie_keys.aws.webhook_store import WebhookStore, split_webhook_path
-from archie_keys.domain import limits
+from archie_keys.domain import webhook_limits
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ConditionFailed
 
@@ -35,7 +35,7 @@ class DeliveryRecords:
             "error": record.error,
             "response": record.response or None,
             "next_attempt_at": to_iso(record.next_attempt_at) if record.next_attempt_at is not None else None,
-            "purge_epoch": int(record.at + limits.WEBHOOK_DELIVERY_RETENTION_SECONDS),
+            "purge_epoch": int(record.at + webhook_limits.WEBHOOK_DELIVERY_RETENTION_SECONDS),
         }
         # What an earlier attempt had and this one has not (a status, after a timeout) is removed: the record
         # is this attempt's. A dead letter's body stays until a redrive takes it.

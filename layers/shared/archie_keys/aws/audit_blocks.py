@@ -72,7 +72,13 @@ def window_end(epoch: float) -> float:
 
 
 def arrival_bucket(epoch: float, bucket_seconds: float) -> float:
-    """The start of the arrival bucket a moment falls in (buckets are aligned to the epoch)."""
+    """The start of the arrival bucket a moment falls in (buckets are aligned to the epoch).
+
+    One word, one meaning: a *bucket* is always an arrival bucket, a window of AUDIT_ARRIVAL_BUCKET_SECONDS
+    (a minute when deployed) of the time the ingest wrote environment blocks, which the compactor compacts
+    whole once it is closed, and skips whole when it keeps failing (AuditBucketsSkipped). An index partition is
+    a partition (aws.audit_writer.partition_value), a usage counter's period an hour, a rate limit a rate and
+    a burst (domain.rate_limits)."""
     return (epoch // bucket_seconds) * bucket_seconds
 
 

@@ -32,7 +32,7 @@ from archie_keys.aws.audit_writer import (
     INDEX_BY_ACTOR,
     INDEX_BY_ENV,
     INDEX_BY_KEY,
-    bucket,
+    partition_value,
 )
 from archie_keys.aws.dynamo import from_item, to_item
 from archie_keys.domain.audit import hour_of
@@ -114,7 +114,7 @@ class AuditReader:
         block_upper = later_at(upper, BLOCK_WINDOW_SECONDS)
         streams: list[Iterator[dict[str, Any]]] = []
         if key_id:
-            key_prefix = bucket(project, environment, key_id)
+            key_prefix = partition_value(project, environment, key_id)
             streams += [
                 self._index(INDEX_BY_KEY, "key_bucket", f"{key_prefix}#{shard}", lower, upper, limit + 1)
                 for shard in range(AUDIT_SHARDS)
@@ -125,13 +125,13 @@ class AuditReader:
                     for shard in range(AUDIT_SHARDS)
                 ]
         elif actor_key_id:
-            actor_prefix = bucket(project, environment, actor_key_id)
+            actor_prefix = partition_value(project, environment, actor_key_id)
             streams += [
                 self._index(INDEX_BY_ACTOR, "actor_bucket", f"{actor_prefix}#{shard}", lower, upper, limit + 1)
                 for shard in range(AUDIT_SHARDS)
             ]
         else:
-            env_prefix = bucket(project, environment)
+            env_prefix = partition_value(project, environment)
             streams += [
                 self._index(INDEX_BY_ENV, "env_bucket", f"{env_prefix}#{shard}", lower, upper, limit + 1)
                 for shard in range(AUDIT_SHARDS)

@@ -55,7 +55,10 @@ def shard_of(record_id: str) -> int:
     return int.from_bytes(hashlib.sha256(record_id.encode()).digest()[:2], "big") % AUDIT_SHARDS
 
 
-def bucket(*parts: str) -> str:
+def partition_value(*parts: str) -> str:
+    """An index partition's value: project, environment, [key id,] shard, joined by "#". The attributes that hold
+    it keep their stored names (key_bucket, actor_bucket, env_bucket: the template's indexes); in the code,
+    "bucket" means an arrival bucket only (aws.audit_blocks)."""
     return "#".join(parts)
 
 
@@ -101,13 +104,13 @@ class AuditWriter:
             "at": f"{to_iso(now)}#{event_id}",
             "time": to_iso(now),
             "purge_epoch": int(now + self.retention_seconds),
-            "actor_bucket": bucket(project, environment, actor_key_id, shard),
-            "env_bucket": bucket(project, environment, shard),
+            "actor_bucket": partition_value(project, environment, actor_key_id, shard),
+            "env_bucket": partition_value(project, environment, shard),
             "details": details or {},
         }
         if key_id:
             item["key_id"] = key_id
-            item["key_bucket"] = bucket(project, environment, key_id, shard)
+            item["key_bucket"] = partition_value(project, environment, key_id, shard)
         put: dict[str, Any] = {"TableName": self.table, "Item": to_item(item)}
         if once_for is None:
             return Write({"Put": put}, "audit_event")
@@ -126,7 +129,7 @@ class AuditWriter:
     def _block(self, pk_prefix: str, parts: tuple[str, ...], block: PackedBlock) -> dict[str, Any]:
         shard = shard_of(block.identifier)
         return {
-            "pk": f"{pk_prefix}{bucket(*parts, str(shard))}",
+            "pk": f"{pk_prefix}{partition_value(*parts, str(shard))}",
             "sk": block_at(block.end, block.identifier),
             "at": block_at(block.end, block.identifier),
             "kind": "block",

@@ -33,6 +33,10 @@ from typing import Any
 
 from archie_keys.aws.dynamo import aws_error_code, conditional_write, from_item, to_item
 
+# Flush attempts per change before its stage counts as not flushed (each attempt is a claim of its own, so a
+# failing stage is still called at most once an interval).
+from archie_keys.aws.flush_retry import FLUSH_ATTEMPTS
+
 logger = logging.getLogger("archie_keys.flush_coordination")
 
 # API Gateway's control plane takes about 10 FlushStageAuthorizersCache calls a second per account; one per
@@ -40,9 +44,6 @@ logger = logging.getLogger("archie_keys.flush_coordination")
 FLUSH_INTERVAL_SECONDS = 1.0
 # How often a change waiting on another instance's flush of the same stage looks again.
 POLL_SECONDS = 0.05
-# Flush attempts per change before its stage counts as not flushed (each attempt is a claim of its own, so a
-# failing stage is still called at most once an interval).
-FLUSH_ATTEMPTS = 3
 # A stage item lives a day after its last use.
 ITEM_TTL_SECONDS = 24 * 3600
 

@@ -14,7 +14,7 @@ from archie_keys.domain.errors import ServiceUnavailableError
 # SendMessageBatch takes at most 10 entries; an environment has at most 10 webhooks (limits).
 _SQS_BATCH = 10
 _EVENTS_BATCH = 10  # PutEvents takes at most 10 entries
-# SQS's longest visibility timeout: no retry delay is longer (limits.WEBHOOK_RETRY_DELAYS_SECONDS).
+# SQS's longest visibility timeout: no retry delay is longer (webhook_limits.WEBHOOK_RETRY_DELAYS_SECONDS).
 MAX_VISIBILITY_SECONDS = 12 * 3600
 EVENT_SOURCE = "archie-keys"
 

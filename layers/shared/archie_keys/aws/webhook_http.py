@@ -18,7 +18,7 @@ from email.utils import parsedate_to_datetime
 
 from archie_keys.domain.clock import now_epoch
 from archie_keys.domain.errors import ValidationFailedError
-from archie_keys.domain.limits import WEBHOOK_RESPONSE_KEPT_BYTES, WEBHOOK_TIMEOUT_SECONDS
+from archie_keys.domain.webhook_limits import WEBHOOK_RESPONSE_KEPT_BYTES, WEBHOOK_TIMEOUT_SECONDS
 from archie_keys.domain.webhook_retries import Outcome
 from archie_keys.domain.webhook_urls import (
     Address,

@@ -21,5 +21,5 @@ PROVEN_REFUSALS = frozenset({"revoked", "expired", "disabled", "source_ip_not_al
 
 
 def hour_of(epoch: float) -> str:
-    """The usage counters' hour bucket of a moment: 2026-11-26T09:00Z."""
+    """The hour a moment is counted in by the usage counters: 2026-11-26T09:00Z."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:00Z")

@@ -24,15 +24,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from archie_keys.domain.limits import GUARD_WINDOW_MAX_SECONDS
+
 # An instance writes a key's witness at most once per this many seconds (the authorizer's one write per key per
 # instance; `make cost`): every second of it widens the window a guarded delete must find idle by as much.
 DEFAULT_COALESCE_SECONDS = 60.0
 
 # A witness item lives this long after its last write, then DynamoDB's TTL purges it: longer than the longest
-# `if_unused_for` (edge.openapi: seven digits, under 116 days) plus any reach, so a purged witness only ever means
-# "not authorized within any window a guarded delete can ask about".
+# `if_unused_for` (limits.GUARD_WINDOW_MAX_SECONDS: seven digits, under 116 days) plus any reach, so a purged
+# witness only ever means "not authorized within any window a guarded delete can ask about".
 WITNESS_RETENTION_SECONDS = 120 * 24 * 3600
-LONGEST_GUARD_WINDOW_SECONDS = 9_999_999
+LONGEST_GUARD_WINDOW_SECONDS = GUARD_WINDOW_MAX_SECONDS
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, get_args
 
-ACTIONS = ("read", "write", "update", "delete")
+# What a permission may allow on a resource; the API's request and response models read the same type.
+Action = Literal["read", "write", "update", "delete"]
+ACTIONS: tuple[str, ...] = get_args(Action)
 WILDCARD = "*"
 
 

@@ -51,7 +51,9 @@ KEY_MAX_LENGTH = PREFIX_MAX_LENGTH + SLUG_MAX_LENGTH + 1 + SLUG_MAX_LENGTH + 1 +
 _PREFIX_RE = whole(PREFIX_PATTERN)
 SLUG_RE = whole(SLUG_PATTERN)
 _BASE62_RE = whole(r"^[0-9A-Za-z]+$")
-KEY_ID_RE = whole(rf"^[0-9A-Za-z]{{{KEY_ID_LENGTH}}}$")
+# A key's id, public (it names the key in paths, the audit and the dashboard): the API's documents read it here.
+KEY_ID_PATTERN = rf"^[0-9A-Za-z]{{{KEY_ID_LENGTH}}}$"
+KEY_ID_RE = whole(KEY_ID_PATTERN)
 
 
 def _unanchored(pattern: str) -> str:

@@ -1,16 +1,15 @@
-"""The bounds the service enforces on what clients send.
+"""The bounds the service enforces on what clients send, each written once, here.
 
-Validation (the pydantic models in edge/models.py, the route parameters in edge/openapi.py) and the key format
-read these constants, the dashboard's checks are held to them (tests/unit/test_dashboard_rules.py), and
-docs/api.md lists them. A few bounds are still literals
-where they are used (edge/openapi.py: the page size's pattern, if_unused_for, time parameters, the key id;
-edge/models.py and edge/openapi.py: a permission's actions, the fields and headers of GitHub's alerts);
-docs/api.md ("Bounds") names them. Each bound says which attack or AWS limit it respects.
+Validation (the pydantic models in edge/*_models.py, the route parameters in edge/openapi.py), the response
+schemas and the key format read these constants, the dashboard's checks are held to them
+(tests/logic/test_dashboard_rules.py), and docs/api.md lists them. Each bound says which attack or AWS limit it
+respects. (The key id's shape is the key format's: domain.keyformat.KEY_ID_PATTERN.)
 """
 
 from __future__ import annotations
 
 import re
+from typing import Literal, get_args
 
 # Project and environment names travel verbatim inside every key (so the authorizer can find the key's
 # partition without a lookup). Only lowercase letters and digits: no separator character, so the key can
@@ -54,6 +53,15 @@ JSON_MAX_DEPTH = 16
 # match of the published regex, 106 characters, so anything longer is simply not ours).
 LEAK_TOKENS_MAX = 100
 LEAK_TOKEN_MAX_LENGTH = 512
+# The other fields of an alert's token (GitHub may add more: they are ignored): its type's name, where it was
+# found (a URL, browsers' and proxies' 2,048 characters), and the kind of place.
+LEAK_TOKEN_TYPE_MAX_LENGTH = 128
+LEAK_URL_MAX_LENGTH = 2048
+LEAK_SOURCE_MAX_LENGTH = 128
+# GitHub's signature headers: the key identifier (a hex digest today) and a base64 DER ECDSA P-256 signature
+# (about 96 characters); anything longer is not GitHub's and is refused unread.
+GITHUB_KEY_ID_MAX_LENGTH = 256
+GITHUB_SIGNATURE_MAX_LENGTH = 512
 # A token is searched as the scanner searches a line, and each key found in it (its checksum holds) costs one
 # argon2 verify. A match of the published regex holds one key; a token may hold a few more, but one packed
 # with crafted shapes (anyone can compute a checksum) is checked for its first 4 only, so an alert costs at
@@ -67,6 +75,11 @@ NEXT_TOKEN_MAX_LENGTH = 1024
 # of them in UTC and in epoch seconds, whatever the offset given.
 TIME_MIN_YEAR = 2000
 TIME_MAX_YEAR = 9998
+# A time in a query (since, until) is read only when at most this long: an ISO 8601 time with microseconds and an
+# offset is 32 characters: anything past 64 is not one, and is refused unread.
+TIME_QUERY_MAX_LENGTH = 64
+# ?status= names a few statuses, comma-separated: every status once is 38 characters.
+STATUS_QUERY_MAX_LENGTH = 64
 
 # API Gateway accepts 10 MB bodies; the largest valid request (a role of 20 permissions with 8 filters of
 # 256 characters each) is about 45 KB. A bound keeps a hostile client
@@ -86,6 +99,10 @@ EXPIRES_AT_MAX_DAYS = 5 * 366
 
 LIST_LIMIT_DEFAULT = 25
 LIST_LIMIT_MAX = 100
+# ?limit= as ASCII digits only, 1 to LIST_LIMIT_MAX: the pattern is the bound, so no other reading of "5 ", "+5"
+# or "1_0" is possible. Spelled out for 100 (the assert keeps the two together).
+LIST_LIMIT_PATTERN = r"^(100|[1-9][0-9]?)$"
+assert LIST_LIMIT_MAX == 100, "LIST_LIMIT_PATTERN spells out the bound"
 
 # Idempotency-Key header: long enough for a UUID or a CI run id plus a step name.
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,128}$"
@@ -118,6 +135,11 @@ GUARD_FIRST_PAUSE_SECONDS = 0.05
 GUARD_LONGEST_PAUSE_SECONDS = 1.0
 # What a refused guarded delete tells its caller to wait before trying again.
 GUARD_RETRY_AFTER_SECONDS = 5
+# A guarded delete's window (`if_unused_for`, seconds) is at most seven digits, under 116 days: within the 90
+# days of usage kept and the authorization witness's retention (domain.authorization_witness).
+GUARD_WINDOW_MAX_DIGITS = 7
+GUARD_WINDOW_MAX_SECONDS = 10**GUARD_WINDOW_MAX_DIGITS - 1
+GUARD_WINDOW_PATTERN = rf"^[1-9][0-9]{{0,{GUARD_WINDOW_MAX_DIGITS - 1}}}$"
 
 # A revoked key stays readable to /verify ("revoked") and to investigators for this long, then TTL purges it.
 REVOKED_RETENTION_SECONDS = 30 * 24 * 3600
@@ -230,12 +252,13 @@ CIDR_MAX_LENGTH = 49
 SOURCE_IP_MAX_LENGTH = 45
 
 # Rate limits become API Gateway usage plans (docs/limits.md): a key's steady rate and burst cannot usefully
-# exceed the account's own throttle per region (10,000 requests/s, a bucket of 5,000), and a quota is a usage
+# exceed the account's own throttle per region (10,000 requests/s, bursts of 5,000), and a quota is a usage
 # plan's int32 Limit, held well inside it.
 RATE_PER_SECOND_MAX = 10_000
 BURST_MAX = 5_000
 QUOTA_LIMIT_MAX = 1_000_000_000
-QUOTA_PERIODS = ("day", "week", "month")
+QuotaPeriod = Literal["day", "week", "month"]
+QUOTA_PERIODS: tuple[str, ...] = get_args(QuotaPeriod)
 
 # Webhooks. A URL is fetched by the delivery function: a bound keeps a hostile one from being megabytes, and
 # 2,048 characters is what browsers and proxies reliably carry.
@@ -244,28 +267,12 @@ WEBHOOK_URL_MAX_LENGTH = 2048
 WEBHOOK_NAME_PATTERN = ROLE_NAME_PATTERN
 # Each webhook is a fan-out target of every matching event: a bound keeps one event's deliveries few.
 WEBHOOKS_PER_ENVIRONMENT_MAX = 10
-# Standard Webhooks: a signing secret is random, at least 24 bytes; we issue 32 and accept up to 64.
-WEBHOOK_SECRET_BYTES = 32
-WEBHOOK_SECRET_MIN_BYTES = 24
-WEBHOOK_SECRET_MAX_BYTES = 64
-# A receiver refuses a delivery signed further than this from its own clock (the specification's 5 minutes):
-# a captured delivery cannot be replayed later, and a retry is signed afresh with the time of its attempt.
-WEBHOOK_TOLERANCE_SECONDS = 5 * 60
-# The specification recommends a receiver be given 15 to 30 s; the delivery function's timeout is above it.
-WEBHOOK_TIMEOUT_SECONDS = 15
-# What a delivery record keeps of a receiver's answer (the dashboard shows it): enough to read an error.
-WEBHOOK_RESPONSE_KEPT_BYTES = 1024
-# Delays before each retry: the specification's example schedule, each step capped at 12 hours (SQS's longest
-# visibility timeout, the engine on AWS). Nine attempts over about 41.6 hours, past the 24 hours the issue asks.
-WEBHOOK_RETRY_DELAYS_SECONDS = (5, 5 * 60, 30 * 60, 2 * 3600, 5 * 3600, 10 * 3600, 12 * 3600, 12 * 3600)
-# Each delay is spread by up to this fraction either way, so receivers recovering from an outage are not met
-# by every queued delivery in the same second.
-WEBHOOK_RETRY_JITTER = 0.1
-# A delivery's record (its last attempt, and its body while it is a dead letter) is kept this long, past the
-# 41.6-hour schedule, so an owner back from a long weekend still finds what failed and can redrive it.
-WEBHOOK_DELIVERY_RETENTION_SECONDS = 30 * 86400
 # Recent deliveries answered per page (newest first).
 WEBHOOK_DELIVERIES_PAGE_MAX = 50
+# A delivery's id: 12 hex digits of its millisecond and 12 random ones (app.key_events).
+WEBHOOK_DELIVERY_ID_PATTERN = r"^[0-9a-f]{24}$"
+# Dead letters named in one redrive; without a list every dead letter is sent again.
+WEBHOOK_REDRIVE_MAX = 100
 
 # What each pattern means, in words: the message a client gets when a value does not match it.
 PATTERN_MEANINGS = {
@@ -279,6 +286,9 @@ PATTERN_MEANINGS = {
     KEY_NAME_PATTERN: "text without control characters",
     SECRET_NAME_PATTERN: f"1-{SECRET_NAME_MAX_LENGTH} characters of letters, digits and /_+=.@-",
     TRUST_CLAIM_NAME_PATTERN: "1-64 letters, digits, '_', ':', '.' or '-', not starting with a digit",
+    LIST_LIMIT_PATTERN: f"a whole number from 1 to {LIST_LIMIT_MAX} in ASCII digits",
+    GUARD_WINDOW_PATTERN: f"a whole number of seconds from 1 to {GUARD_WINDOW_MAX_SECONDS} in ASCII digits",
+    WEBHOOK_DELIVERY_ID_PATTERN: "24 lowercase hexadecimal digits",
 }
 
 

@@ -32,8 +32,8 @@ class Quota:
 
 @dataclass(frozen=True, slots=True)
 class Limits:
-    """A steady rate with its burst (a token bucket of `burst` tokens refilled at `rate_per_second`), a quota
-    per calendar period, or both."""
+    """A steady rate with its burst (API Gateway's throttle: up to `burst` requests at once, refilled at
+    `rate_per_second`), a quota per calendar period, or both."""
 
     rate_per_second: int | None = None
     burst: int | None = None

@@ -14,14 +14,14 @@ from typing import Any
 
 def lineage_of(record: Mapping[str, Any]) -> str:
     """The rotation chain a stored key belongs to: its first key's id (a roll carries it over as `lineage_id`),
-    whose API key carries the chain's bucket and quota."""
+    whose API key carries the chain's rate, burst and quota."""
     return str(record.get("lineage_id") or record["key_id"])
 
 
 def usage_identifier(namespace: str, lineage_id: str | None) -> str:
     """The API key value the authorizer returns as usageIdentifierKey: 42 alphanumeric characters (API Gateway
     takes 20 to 128), unique per stack. `lineage_id` is the id of the first key of a rotation chain, which a roll
-    carries over, so an old key and its successor draw on one bucket and one quota; None is the shared key of
+    carries over, so an old key and its successor draw on one rate and burst and one quota; None is the shared key of
     every key without limits. Not a credential: with ApiKeySourceType AUTHORIZER no client can present it."""
     if lineage_id is None:
         return unlimited_usage_identifier(namespace)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from archie_keys.domain.limits import WEBHOOK_RETRY_DELAYS_SECONDS, WEBHOOK_RETRY_JITTER
+from archie_keys.domain.webhook_limits import WEBHOOK_RETRY_DELAYS_SECONDS, WEBHOOK_RETRY_JITTER
 
 MAX_ATTEMPTS = len(WEBHOOK_RETRY_DELAYS_SECONDS) + 1
 LONGEST_DELAY_SECONDS = max(WEBHOOK_RETRY_DELAYS_SECONDS)

@@ -28,7 +28,7 @@ from typing import Any
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import shown
 from archie_keys.domain.keyformat import BASE62_ALPHABET, keys_in
-from archie_keys.domain.limits import (
+from archie_keys.domain.webhook_limits import (
     WEBHOOK_SECRET_BYTES,
     WEBHOOK_SECRET_MAX_BYTES,
     WEBHOOK_SECRET_MIN_BYTES,

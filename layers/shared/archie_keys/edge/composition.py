@@ -30,7 +30,7 @@ if TYPE_CHECKING:
     from archie_keys.app.quota_events import QuotaNotices
     from archie_keys.aws.audit_reader import AuditReader
     from archie_keys.aws.audit_writer import AuditWriter
-    from archie_keys.aws.cache_flush import CacheFlusher, FlushTarget, ProtectedApiRegistry
+    from archie_keys.aws.cache_flush import CacheFlusher
     from archie_keys.aws.dynamo import Transactions
     from archie_keys.aws.environment_rate import EnvironmentRateLimiter
     from archie_keys.aws.flush_coordination import FlushCoordinator
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from archie_keys.aws.key_event_channels import DeliveryQueue, KeyEventBus
     from archie_keys.aws.key_store import KeyStore
     from archie_keys.aws.metrics import DecisionMetrics, MetricLines
+    from archie_keys.aws.protected_api_registry import ProtectedApiRegistry
     from archie_keys.aws.quota_notices import QuotaNoticeClaims
     from archie_keys.aws.revocation_store import RevocationStore
     from archie_keys.aws.schedules import ExpirySchedules
@@ -48,6 +49,7 @@ if TYPE_CHECKING:
     from archie_keys.aws.usage_plans import UsagePlanLimits
     from archie_keys.aws.webhook_http import WebhookSender
     from archie_keys.aws.webhook_store import WebhookStore
+    from archie_keys.domain.flush_targets import FlushTarget
     from archie_keys.domain.paging import PagingTokens
 
 
@@ -230,7 +232,7 @@ class AwsServices:
 
     @cached_property
     def protected_apis(self) -> ProtectedApiRegistry:
-        from archie_keys.aws.cache_flush import ProtectedApiRegistry
+        from archie_keys.aws.protected_api_registry import ProtectedApiRegistry
 
         return ProtectedApiRegistry(self._client("ssm"), self.settings.protected_apis_path)
 

@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import ConfigDict, Field, StrictInt
 
 from archie_keys.domain import limits
-from archie_keys.edge.models import ContextName, ContextValue, KeyName, RoleName, StrictModel
+from archie_keys.edge.model_fields import ContextName, ContextValue, KeyName, RoleName, StrictModel
 
 
 class TrustPolicyBody(StrictModel):

@@ -13,8 +13,9 @@ from typing import Annotated, Any, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
 from archie_keys.domain import limits
+from archie_keys.domain.keyformat import KEY_ID_LENGTH, KEY_ID_PATTERN
 from archie_keys.edge import schemas
-from archie_keys.edge.models import LeakedTokenModel
+from archie_keys.edge.leak_alerts import LeakedTokenModel
 
 # Either an API key or a person's sign-in token (docs/federation.md, People sign in): alternatives.
 SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"personToken": []}]
@@ -37,15 +38,12 @@ def security_schemes() -> dict[str, Any]:
     }
 
 
-KEY_ID_PATTERN = r"^[0-9A-Za-z]{12}$"
-# limit: ASCII digits only, 1 to LIST_LIMIT_MAX (100); the pattern is the bound, so no other reading of
-# "5 ", "+5" or "1_0" is possible.
-LIMIT_PATTERN = r"^(100|[1-9][0-9]?)$"
-assert limits.LIST_LIMIT_MAX == 100, "LIMIT_PATTERN spells out the bound"
-
-ProjectPath = Annotated[str, Path(pattern=limits.SLUG_PATTERN, description="the project (1-24 of [a-z0-9])")]
-EnvironmentPath = Annotated[str, Path(pattern=limits.SLUG_PATTERN, description="the environment (1-24 of [a-z0-9])")]
-KeyIdPath = Annotated[str, Path(pattern=KEY_ID_PATTERN, description="the key's id (public, 12 letters and digits)")]
+_SLUG = f"1-{limits.SLUG_MAX_LENGTH} of [a-z0-9]"
+ProjectPath = Annotated[str, Path(pattern=limits.SLUG_PATTERN, description=f"the project ({_SLUG})")]
+EnvironmentPath = Annotated[str, Path(pattern=limits.SLUG_PATTERN, description=f"the environment ({_SLUG})")]
+KeyIdPath = Annotated[
+    str, Path(pattern=KEY_ID_PATTERN, description=f"the key's id (public, {KEY_ID_LENGTH} letters and digits)")
+]
 RolePath = Annotated[str, Path(pattern=limits.ROLE_NAME_PATTERN, description="the role's name")]
 WebhookPath = Annotated[str, Path(pattern=limits.WEBHOOK_NAME_PATTERN, description="the webhook's name")]
 TrustPolicyPath = Annotated[str, Path(pattern=limits.TRUST_POLICY_NAME_PATTERN, description="the trust policy's name")]
@@ -55,7 +53,8 @@ RevocationIdPath = Annotated[
 LimitQuery = Annotated[
     str | None,
     Query(
-        pattern=LIMIT_PATTERN, description=f"page size, 1-{limits.LIST_LIMIT_MAX} (default {limits.LIST_LIMIT_DEFAULT})"
+        pattern=limits.LIST_LIMIT_PATTERN,
+        description=f"page size, 1-{limits.LIST_LIMIT_MAX} (default {limits.LIST_LIMIT_DEFAULT})",
     ),
 ]
 TokenQuery = Annotated[
@@ -65,7 +64,10 @@ TokenQuery = Annotated[
 KeyIdQuery = Annotated[str | None, Query(pattern=KEY_ID_PATTERN, description="a key's id")]
 TimeQuery = Annotated[
     str | None,
-    Query(max_length=64, description="ISO 8601 with a time zone (Z or +hh:mm), years 2000-9998"),
+    Query(
+        max_length=limits.TIME_QUERY_MAX_LENGTH,
+        description=f"ISO 8601 with a time zone (Z or +hh:mm), years {limits.TIME_MIN_YEAR}-{limits.TIME_MAX_YEAR}",
+    ),
 ]
 NameQuery = Annotated[
     str | None,
@@ -78,7 +80,7 @@ NameQuery = Annotated[
 StatusQuery = Annotated[
     str | None,
     Query(
-        max_length=64,
+        max_length=limits.STATUS_QUERY_MAX_LENGTH,
         description="only keys in this status: active, disabled, rolled, expired, revoked (comma-separated for "
         "several); default every status but revoked",
     ),
@@ -87,7 +89,7 @@ KindQuery = Annotated[Literal["request", "event"] | None, Query(description="onl
 UnusedForQuery = Annotated[
     str | None,
     Query(
-        pattern=r"^[1-9][0-9]{0,6}$",
+        pattern=limits.GUARD_WINDOW_PATTERN,
         description="revoke only if the key has had no accepted request for this many seconds (else 409 key_in_use)",
     ),
 ]
@@ -97,13 +99,17 @@ LeakAlertBody = Annotated[
 ]
 GithubKeyIdHeader = Annotated[
     str | None,
-    Header(alias="Github-Public-Key-Identifier", max_length=256, description="which of GitHub's keys signed the body"),
+    Header(
+        alias="Github-Public-Key-Identifier",
+        max_length=limits.GITHUB_KEY_ID_MAX_LENGTH,
+        description="which of GitHub's keys signed the body",
+    ),
 ]
 GithubSignatureHeader = Annotated[
     str | None,
     Header(
         alias="Github-Public-Key-Signature",
-        max_length=512,
+        max_length=limits.GITHUB_SIGNATURE_MAX_LENGTH,
         description="base64 ECDSA P-256 / SHA-256 signature of the raw body",
     ),
 ]
@@ -113,7 +119,7 @@ IdempotencyKeyHeader = Annotated[
         alias="Idempotency-Key",
         pattern=limits.IDEMPOTENCY_KEY_PATTERN,
         description="makes a retry return the same answer (the same key, the same revocation) instead of a second "
-        "one (remembered 24 h)",
+        f"one (remembered {limits.IDEMPOTENCY_TTL_SECONDS // 3600} h)",
     ),
 ]
 
@@ -124,7 +130,7 @@ _ERRORS = {
     403: "the key may not do this here: `forbidden`, `privilege_escalation`, `secret_not_owned`",
     404: "`not_found`: no such environment, key or role (the same answer whether it exists elsewhere or not)",
     409: "the change conflicts with the stored state (see the error table of the API guide, docs/api.md)",
-    413: "`payload_too_large`: the body is over 64 KiB",
+    413: f"`payload_too_large`: the body is over {limits.BODY_MAX_BYTES // 1024} KiB",
     422: "the request is invalid: `validation_error` (with `errors`), `invalid_json`, or a named rule",
     429: "`rate_limited`: the environment's limit a minute on this route is reached; retry after `Retry-After` seconds",
     500: "`internal_error`: a bug on our side (never caused by what a client sends)",

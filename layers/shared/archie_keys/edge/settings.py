@@ -17,9 +17,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from archie_keys.aws.cache_flush import FlushTarget, parse_flush_targets
 from archie_keys.aws.clients import PROFILES
+from archie_keys.aws.flush_registrations import parse_flush_targets
 from archie_keys.domain import limits
+from archie_keys.domain.flush_targets import FlushTarget
 from archie_keys.domain.hashing import Argon2Parameters
 from archie_keys.domain.oidc_claims import issuer_url_problem
 

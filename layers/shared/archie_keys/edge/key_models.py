@@ -1,176 +1,30 @@
-"""Request models of the HTTP API. Unknown fields are refused, every bound comes from limits.
-
-Stored items have their own shape (archie_keys.store) and the authorizer works on plain dicts, so this
-module (and pydantic) stays off the authorizer's cold start. It is longer than 300 lines because every body
-of the API is here, beside the bounds they share: one place to read what a client may send.
+"""Request bodies of a key's life: create, roll, change (PATCH), verify, and revoke by context. Unknown fields are
+refused, every bound comes from domain.limits; a key's allow-list and limits are checked by the domain's rules
+(domain.network, domain.rate_limits), which name the field at fault.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
-from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
-    Field,
-    StrictBool,
-    StrictInt,
-    StringConstraints,
-    field_validator,
-)
+from pydantic import ConfigDict, Field, StrictBool, StrictInt, StringConstraints, field_validator
 
-from archie_keys.app.commands import CreateKey, Place, PutRole, PutWebhook, RevokeKeys, RollKey, UpdateKey, VerifyKey
+from archie_keys.app.commands import CreateKey, Place, RevokeKeys, RollKey, UpdateKey, VerifyKey
 from archie_keys.domain import limits as bounds  # not `limits`: a field of the key bodies
-from archie_keys.domain.clock import parse_client_time
 from archie_keys.domain.errors import ValidationFailedError
+from archie_keys.domain.grants import Action
 from archie_keys.domain.network import parse_allowed_cidrs
 from archie_keys.domain.rate_limits import Limits, parse_limits
-from archie_keys.domain.webhooks import EVENT_TYPES
-
-Action = Literal["read", "write", "update", "delete"]
-RoleName = Annotated[str, StringConstraints(pattern=bounds.ROLE_NAME_PATTERN)]
-ResourceName = Annotated[str, StringConstraints(pattern=bounds.RESOURCE_PATTERN)]
-WebhookEventType = Literal[
-    "key.created",
-    "key.updated",
-    "key.rolled",
-    "key.revoked",
-    "key.leaked",
-    "key.expiring",
-    "key.expired",
-    "key.quota_exhausted",
-]
-FilterField = Annotated[str, StringConstraints(pattern=bounds.FILTER_FIELD_PATTERN)]
-ContextName = Annotated[str, StringConstraints(pattern=bounds.CONTEXT_NAME_PATTERN)]
-ContextValue = Annotated[str, StringConstraints(max_length=bounds.CONTEXT_VALUE_MAX_LENGTH)]
-FilterLiteral = Annotated[str, StringConstraints(max_length=bounds.FILTER_LITERAL_MAX_LENGTH, strict=True)]
-KeyName = Annotated[
-    str,
-    StringConstraints(
-        min_length=1,
-        max_length=bounds.KEY_NAME_MAX_LENGTH,
-        pattern=bounds.KEY_NAME_PATTERN,
-        strip_whitespace=True,
-    ),
-]
-
-
-def _client_time(value: Any) -> datetime:
-    """Times arrive as ISO 8601 strings with a time zone, within the years the code represents."""
-    if not isinstance(value, str):
-        raise ValueError("must be an ISO 8601 time with a time zone, as a string")
-    return parse_client_time(value)
-
-
-ClientTime = Annotated[datetime, BeforeValidator(_client_time)]
-
-
-class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-
-class FromContext(StrictModel):
-    """A filter value taken from the key's context at authorization time."""
-
-    from_context: ContextName
-
-
-# Integer literals stay exact for every reader (JavaScript holds integers exactly only up to 2**53).
-FilterInt = Annotated[StrictInt, Field(ge=-bounds.FILTER_INT_MAX, le=bounds.FILTER_INT_MAX)]
-FilterValue = StrictBool | FilterInt | FilterLiteral | FromContext
-
-
-class PermissionModel(StrictModel):
-    resource: ResourceName
-    actions: list[Action] = Field(min_length=1, max_length=4)
-    filters: dict[FilterField, FilterValue] = Field(default_factory=dict, max_length=bounds.FILTERS_MAX_FIELDS)
-
-    @field_validator("actions")
-    @classmethod
-    def _unique_actions(cls, actions: list[str]) -> list[str]:
-        if len(set(actions)) != len(actions):
-            raise ValueError("actions must not repeat")
-        return actions
-
-
-class EnvironmentBody(StrictModel):
-    """Optional when declaring an environment: its settings."""
-
-    on_leak: Literal["revoke", "report"] | None = Field(
-        default=None,
-        description="a live key reported leaked by GitHub's secret scanning: revoke it (default), or report only",
-    )
-    legacy_keys: Literal["accept", "refuse"] | None = Field(
-        default=None,
-        description="whether keys of the first format (issued before key tags) are still checked: an environment "
-        "declared since refuses them, so a forged key is refused without a database read; one declared before "
-        "accepts them until set to refuse (409 legacy_keys_active while one is active)",
-    )
-
-
-class LeakedTokenModel(BaseModel):
-    """One token of a GitHub secret scanning alert (GitHub may add fields: they are ignored)."""
-
-    model_config = ConfigDict(extra="ignore")
-    token: str = Field(max_length=bounds.LEAK_TOKEN_MAX_LENGTH)
-    type: str = Field(max_length=128)
-    url: str = Field(default="", max_length=2048)
-    source: str = Field(default="", max_length=128)
-
-
-class RoleBody(StrictModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "description": "reads its tenant's orders",
-                    "permissions": [
-                        {
-                            "resource": "orders",
-                            "actions": ["read"],
-                            "filters": {"tenant_id": {"from_context": "tenant"}},
-                        }
-                    ],
-                }
-            ]
-        },
-    )
-
-    description: str = Field(default="", max_length=bounds.ROLE_DESCRIPTION_MAX_LENGTH)
-    permissions: list[PermissionModel] = Field(min_length=1, max_length=bounds.PERMISSIONS_PER_ROLE_MAX)
-
-    def to_command(self, place: Place, name: str) -> PutRole:
-        return PutRole(place, name, self.description, [p.model_dump(mode="json") for p in self.permissions])
-
-
-class WebhookBody(StrictModel):
-    """Where a webhook's deliveries go and which key events it takes (the URL is checked by the use case:
-    https, and no address inside a private network)."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [{"url": "https://hooks.example.com/archie", "events": ["key.created", "key.revoked"]}]
-        },
-    )
-
-    url: str = Field(min_length=1, max_length=bounds.WEBHOOK_URL_MAX_LENGTH)
-    events: list[WebhookEventType] = Field(min_length=1, max_length=len(EVENT_TYPES))
-
-    def to_command(self, place: Place, name: str) -> PutWebhook:
-        return PutWebhook(place, name, self.url, list(self.events))
-
-
-class RedriveBody(StrictModel):
-    model_config = ConfigDict(extra="forbid")
-
-    delivery_ids: list[Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{24}$")]] | None = Field(
-        default=None, max_length=100, description="the dead letters to send again (default: every one)"
-    )
-
+from archie_keys.edge.model_fields import (
+    ClientTime,
+    ContextName,
+    ContextValue,
+    KeyName,
+    Reason,
+    ResourceName,
+    RoleName,
+    StrictModel,
+)
 
 ReplaceSecret = Annotated[
     StrictBool,
@@ -195,7 +49,7 @@ LimitCount = Annotated[StrictInt, Field(ge=1)]
 
 class QuotaModel(StrictModel):
     limit: Annotated[StrictInt, Field(ge=1, le=bounds.QUOTA_LIMIT_MAX)]
-    period: Literal["day", "week", "month"]
+    period: bounds.QuotaPeriod
 
 
 class LimitsModel(StrictModel):
@@ -404,17 +258,6 @@ class VerifyBody(StrictModel):
         return VerifyKey(
             place=place, key=self.key, resource=self.resource, action=self.action, source_ip=self.source_ip
         )
-
-
-Reason = Annotated[
-    str,
-    StringConstraints(
-        min_length=1,
-        max_length=bounds.REVOCATION_REASON_MAX_LENGTH,
-        pattern=bounds.KEY_NAME_PATTERN,
-        strip_whitespace=True,
-    ),
-]
 
 
 class RevokeKeysBody(IdempotentBody):
