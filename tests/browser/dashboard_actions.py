@@ -68,9 +68,10 @@ def as_if_last_used(key_id: str, seconds_ago: float) -> None:
     from archie_keys.edge.composition import get_services
 
     store = get_services().store
+    # The last use this region counted lives on the key's USED item of the region (aws.key_items).
     store.client.update_item(
         TableName=store.table,
-        Key={"pk": {"S": partition("demo", "dev")}, "sk": {"S": f"KEY#{key_id}"}},
-        UpdateExpression="SET last_used_at = :t",
-        ExpressionAttributeValues={":t": {"S": to_iso(time.time() - seconds_ago)}},
+        Key={"pk": {"S": partition("demo", "dev")}, "sk": {"S": f"KEY#{key_id}#USED#{store.region}"}},
+        UpdateExpression="SET last_used_at = :t, part = :used",
+        ExpressionAttributeValues={":t": {"S": to_iso(time.time() - seconds_ago)}, ":used": {"S": "USED"}},
     )

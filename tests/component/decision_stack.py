@@ -70,9 +70,11 @@ class Environment:
         from archie_keys.aws.key_store import partition
         from archie_keys.edge.composition import get_settings
 
+        # A hash lives on the key's hash item (aws.key_items), everything else on the key's item.
+        sk = f"KEY#{key_id}#HASH" if set(values) <= {"hash", "hash_params", "pepper_version"} else f"KEY#{key_id}"
         boto3.client("dynamodb").update_item(
             TableName=get_settings().keys_table,
-            Key=to_item({"pk": partition(self.project, self.environment), "sk": f"KEY#{key_id}"}),
+            Key=to_item({"pk": partition(self.project, self.environment), "sk": sk}),
             UpdateExpression="SET " + ", ".join(f"#{name} = :{name}" for name in values),
             ConditionExpression="attribute_exists(pk)",
             ExpressionAttributeNames={f"#{name}": name for name in values},

@@ -494,7 +494,7 @@ def test_a_failure_while_deciding_is_a_503_and_is_logged_as_an_error(env, lines,
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("DynamoDB is down")
 
-    monkeypatch.setattr(get_services().verifier.store.client, "get_item", broken)
+    monkeypatch.setattr(get_services().verifier.store.client, "query", broken)
     assert decide(env, {"Authorization": f"Bearer {env.admin}"}) == UNDECIDED
     assert lines.undecided() == [
         {
@@ -526,7 +526,7 @@ def test_each_refusal_is_counted_once_by_its_reason_and_an_accepted_key_not_at_a
         raise RuntimeError("DynamoDB is down")
 
     composition.reset()  # a new instance, which must read the key
-    monkeypatch.setattr(composition.get_services().verifier.store.client, "get_item", broken)
+    monkeypatch.setattr(composition.get_services().verifier.store.client, "query", broken)
     assert decide(env, bearer) == UNDECIDED
 
     every = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.startswith('{"_aws"')]

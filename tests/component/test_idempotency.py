@@ -58,7 +58,8 @@ def test_the_key_value_is_in_no_dynamodb_item_and_no_log_line(api, admin_key, ta
     assert api("GET", KEYS, wrong + checksum(wrong)).status == 403  # a refused key (right id, wrong secret)
     stored = json.dumps([table_items(t) for t in ("KEYS_TABLE", "IDEMPOTENCY_TABLE", "AUDIT_TABLE")])
     assert secret not in stored and admin_key[-28:-6] not in stored
-    key_item = next(i for i in table_items("KEYS_TABLE") if i["sk"]["S"] == f"KEY#{created.body['key_id']}")
+    # The key's hash lives on its hash item (aws.key_items).
+    key_item = next(i for i in table_items("KEYS_TABLE") if i["sk"]["S"] == f"KEY#{created.body['key_id']}#HASH")
     assert key_item["hash"]["S"].startswith("$argon2id$")
     captured = capsys.readouterr()
     logs = captured.out + captured.err + caplog.text

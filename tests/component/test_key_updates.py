@@ -242,7 +242,7 @@ def test_a_roll_read_before_a_change_and_committed_after_it_is_refused(api, admi
     for stale in (read_before, services.store.get_key("demo", "dev", key["key_id"])):
         assert api("PATCH", f"{KEYS}/{key['key_id']}", admin_key, {"name": f"again {id(stale)}"}).status == 200
         with pytest.raises(TransactionRefused) as refused:
-            services.transactions.commit([services.store.key_roll_write(stale, {"rolled_to": "A" * 12})])
+            services.transactions.commit(services.store.key_roll_writes(stale, {"rolled_to": "A" * 12}))
         assert refused.value.labels == ["rolled_key"]
 
 

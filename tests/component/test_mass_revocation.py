@@ -77,8 +77,8 @@ def insert_keys(env: Environment, count: int, context: dict[str, str], key_id: s
             "pepper_version": hasher.version,
             "key_format": 2,
         }
-        (put,) = [w.item["Put"] for w in services.store.key_create_writes(record) if "Put" in w.item]
-        items.append(put["Item"])
+        # The key's items (aws.key_items: the key and its hash), as its creation puts them.
+        items += [w.item["Put"]["Item"] for w in services.store.key_create_writes(record) if "Put" in w.item]
         values.append(value)
     client, table = boto3.client("dynamodb"), services.settings.keys_table
     for start in range(0, len(items), 25):
@@ -105,7 +105,8 @@ def stored(env: Environment, prefix: str) -> list[dict[str, Any]]:
     found = []
     while True:
         page = boto3.client("dynamodb").query(**request)
-        found += [from_item(item) for item in page["Items"]]
+        # Key items only: a key's other items (its hash, its revocation: aws.key_items) carry a part.
+        found += [from_item(item) for item in page["Items"] if "part" not in item]
         if "LastEvaluatedKey" not in page:
             return found
         request["ExclusiveStartKey"] = page["LastEvaluatedKey"]

@@ -88,7 +88,7 @@ def test_keys_from_before_versions_were_recorded_are_marked_before_the_first_rot
     table, record = aws.environment["KEYS_TABLE"], stored(key)
     boto3.client("dynamodb").update_item(
         TableName=table,
-        Key={"pk": {"S": "PROJECT#demo#ENV#dev"}, "sk": {"S": f"KEY#{record['key_id']}"}},
+        Key={"pk": {"S": "PROJECT#demo#ENV#dev"}, "sk": {"S": f"KEY#{record['key_id']}#HASH"}},
         UpdateExpression="REMOVE pepper_version",
     )
     tool = admin_tool(aws)

@@ -112,11 +112,13 @@ class FakeKeyStore:
             lambda item: {**(item or {}), **stored},
         )
 
-    def role_delete_write(self, project: str, environment: str, name: str) -> FakeWrite:
+    def role_delete_writes(self, project: str, environment: str, name: str) -> list[FakeWrite]:
         key = _key(project, environment, f"ROLE#{name}")
-        return FakeWrite(
-            "role_in_use", key, lambda item: item is not None and int(item.get("key_count", 0)) <= 0, lambda _: None
-        )
+        return [
+            FakeWrite(
+                "role_in_use", key, lambda item: item is not None and int(item.get("key_count", 0)) <= 0, lambda _: None
+            )
+        ]
 
     def get_role(self, project: str, environment: str, name: str) -> dict[str, Any] | None:
         item = self.tables.get(_key(project, environment, f"ROLE#{name}"))
@@ -245,7 +247,7 @@ class FakeKeyStore:
     def key_mark_write(self, record: dict[str, Any], values: dict[str, Any]) -> FakeWrite:
         return self._key_write(record, "key", _exists, values)
 
-    def key_roll_write(self, record: dict[str, Any], values: dict[str, Any]) -> FakeWrite:
+    def key_roll_writes(self, record: dict[str, Any], values: dict[str, Any]) -> list[FakeWrite]:
         revision = record.get("revision")
 
         def rollable(item: Item | None) -> bool:
@@ -256,7 +258,7 @@ class FakeKeyStore:
                 and item.get("revision") == (int(revision) if revision is not None else None)
             )
 
-        return self._key_write(record, "rolled_key", rollable, values)
+        return [self._key_write(record, "rolled_key", rollable, values)]
 
     def update_key_hash(
         self,

@@ -11,7 +11,13 @@ from archie_keys.domain.flush_targets import FlushTarget
 from archie_keys.edge.settings import ConfigurationError, load_settings
 from archie_local.template import Resolver, load_template, parameter_defaults
 
-BASE = {"KEYS_TABLE": "keys", "IDEMPOTENCY_TABLE": "idem", "PEPPER_SECRET_ID": "pepper", "KEY_TAG_SECRET_ID": "tags"}
+BASE = {
+    "KEYS_TABLE": "keys",
+    "IDEMPOTENCY_TABLE": "idem",
+    "PEPPER_SECRET_ID": "pepper",
+    "KEY_TAG_SECRET_ID": "tags",
+    "AWS_REGION": "us-east-1",
+}
 
 
 # Named after the stack it deploys into: no code default could be the deployed value.
@@ -95,3 +101,27 @@ def test_the_local_sign_in_issuer_is_accepted_where_loopback_issuers_are() -> No
     local = {"SIGN_IN_ISSUER": "http://127.0.0.1:3002", "SIGN_IN_CLIENT_ID": "archie-dashboard"}
     settings = load_settings({**BASE, **local, "OIDC_ALLOW_LOOPBACK_HTTP": "1"})
     assert (settings.sign_in_issuer, settings.sign_in_client_id) == ("http://127.0.0.1:3002", "archie-dashboard")
+
+
+def test_the_region_is_lambdas_and_the_stacks_regions_start_with_it() -> None:
+    settings = load_settings({**BASE, "AWS_REGION": "eu-west-1", "ARCHIE_REGIONS": "us-east-1, eu-west-1"})
+    assert settings.aws_region == "eu-west-1" and settings.regions == ("eu-west-1", "us-east-1")
+    assert load_settings(BASE).regions == ("us-east-1",)
+    only_default = {k: v for k, v in BASE.items() if k != "AWS_REGION"} | {"AWS_DEFAULT_REGION": "ap-south-1"}
+    assert load_settings(only_default).aws_region == "ap-south-1"
+
+
+@pytest.mark.parametrize(
+    ("given", "named"),
+    [
+        ({"AWS_REGION": "US_EAST"}, "AWS_REGION='US_EAST' is not a region"),
+        ({"ARCHIE_REGIONS": "us-east-1,mars"}, "ARCHIE_REGIONS: 'mars'"),
+        ({"ARCHIE_REGIONS": "eu-west-1,eu-central-1"}, r"must include this region \(us-east-1\)"),
+    ],
+)
+def test_a_region_that_is_not_one_fails_at_start(given: dict[str, str], named: str) -> None:
+    with pytest.raises(ConfigurationError, match=named):
+        load_settings({**BASE, **given})
+    without = {k: v for k, v in BASE.items() if k != "AWS_REGION"}
+    with pytest.raises(ConfigurationError, match="AWS_REGION is required"):
+        load_settings(without)

@@ -47,22 +47,31 @@ class PepperAdmin:
         )
 
     def _keys(self) -> list[dict[str, Any]]:
-        """Every key item (a full scan: an operator's command, never a request path)."""
+        """Each key's item that holds its hash's pepper version: its hash item, or (a key hashed before keys
+        had hash items, archie_keys.aws.key_items) its key item. A full scan: an operator's command, never a
+        request path."""
         items, request = (
             [],
             {
                 "TableName": self.keys_table,
-                "FilterExpression": "kind = :key",
-                "ExpressionAttributeValues": {":key": {"S": "key"}},
-                "ProjectionExpression": "pk, sk, pepper_version",
+                "FilterExpression": "kind = :key OR #part = :hash AND attribute_exists(#hash)",
+                "ExpressionAttributeNames": {"#part": "part", "#hash": "hash"},
+                "ExpressionAttributeValues": {":key": {"S": "key"}, ":hash": {"S": "HASH"}},
+                "ProjectionExpression": "pk, sk, pepper_version, #part",
             },
         )
         while True:
             page = self.dynamodb.scan(**request)
             items.extend(page.get("Items", []))
             if "LastEvaluatedKey" not in page:
-                return items
+                break
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+        holders: dict[tuple[str, str], dict[str, Any]] = {}
+        for item in items:
+            key = (item["pk"]["S"], item["sk"]["S"].removesuffix("#HASH"))
+            if "part" in item or key not in holders:
+                holders[key] = {name: value for name, value in item.items() if name != "part"}
+        return list(holders.values())
 
     def usage(self) -> Counter[str]:
         """Pepper version -> how many keys (revoked ones included, until purged) were hashed with it."""

@@ -249,7 +249,11 @@ def measure() -> Measured:
         for i in accepted_audit
         if i["pk"]["S"].startswith("USAGE#")
     ]
-    key_records = [item_size(i) for i in key_items if i["sk"]["S"].startswith("KEY#") and "last_used_at" in i]
+    # A used key's record is all of its items (archie_keys.aws.key_items: the key, its hash, its last use).
+    used = {i["sk"]["S"].split("#")[1] for i in key_items if i["sk"]["S"].startswith("KEY#") and "last_used_at" in i}
+    key_records = [
+        sum(item_size(i) for i in key_items if i["sk"]["S"].split("#")[:2] == ["KEY", key_id]) for key_id in used
+    ]
     return Measured(
         access_log_line_bytes=sum(len(line.encode()) for line in accepted_lines) / len(accepted_lines),
         authorizer_stdout_bytes_per_allowed=allowed,

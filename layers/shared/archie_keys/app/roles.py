@@ -142,7 +142,7 @@ def delete_role(services: Services, caller: Identity, place: Place, name: str) -
             code="role_in_use",
         )
     writes = [
-        services.store.role_delete_write(place.project, place.environment, name),
+        *services.store.role_delete_writes(place.project, place.environment, name),
         services.audit.event_write(
             "role.deleted", place.project, place.environment, caller.key_id, None, {"role": name}
         ),

@@ -116,7 +116,7 @@ def roll_key(
         audit = services.audit
         writes = [
             *services.store.key_create_writes(record),
-            services.store.key_roll_write(old, rolled),
+            *services.store.key_roll_writes(old, rolled),
             audit.event_write("key.created", place.project, place.environment, caller.key_id, successor_id, created),
             audit.event_write(
                 "key.rolled",

@@ -18,19 +18,15 @@ The registry entry of each (aws.revocation_registry) is written with its start a
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
 from archie_keys.aws.dynamo import Write, conditional_write, from_item, to_item
-from archie_keys.aws.key_store import (
-    REVOCATION_SK_PREFIX,
-    count_query,
-    environment_declared_check,
-    partition,
-    role_count_write,
-    row_filter_expression,
-)
+from archie_keys.aws.environment_records import REVOCATION_SK_PREFIX
+from archie_keys.aws.key_filters import count_query, row_filter_expression
+from archie_keys.aws.key_items import PART
+from archie_keys.aws.key_table import DEFAULT_REGION, environment_declared_check, partition
+from archie_keys.aws.key_writes import revocation_writes
 from archie_keys.aws.revocation_registry import RevocationRegistry
 from archie_keys.domain.keyformat import KEY_ID_RANDOM_LENGTH, KEY_ID_TIME_LENGTH, encode_base62
 
@@ -49,9 +45,10 @@ def key_range(before_ms: int, since_ms: int | None = None) -> tuple[str, str]:
 
 
 class RevocationStore:
-    def __init__(self, table: str, client: Any, coordination_table: str = "") -> None:
+    def __init__(self, table: str, client: Any, coordination_table: str = "", region: str = DEFAULT_REGION) -> None:
         self.table = table
         self.client = client
+        self.region = region
         self.registry = RevocationRegistry(coordination_table, client)
 
     def _key(self, project: str, environment: str, sk: str) -> dict[str, Any]:
@@ -187,12 +184,12 @@ class RevocationStore:
         request = {
             "TableName": self.table,
             "KeyConditionExpression": "pk = :pk AND sk BETWEEN :low AND :high",
-            "FilterExpression": f"{unrevoked} AND {active} AND {expression}",
+            # Key items only (a key's other items, aws.key_items, carry a part).
+            "FilterExpression": f"attribute_not_exists(#part) AND {unrevoked} AND {active} AND {expression}",
             "ExpressionAttributeValues": to_item(values),
             "ConsistentRead": True,
         }
-        if names:
-            request["ExpressionAttributeNames"] = names
+        request["ExpressionAttributeNames"] = {**names, "#part": PART}
         return request
 
     def count_covered(self, rule: dict[str, Any]) -> int:
@@ -220,25 +217,14 @@ class RevocationStore:
         """Revoke `records` for the rule (label `key:<id>` for one revoked or gone meanwhile), uncount them on
         their roles (one write per role), and count them on the rule (label `revocation`: it ended)."""
         project, environment, revocation_id = rule["project"], rule["environment"], rule["revocation_id"]
-        values = {":at": revoked_at, ":by": rule["created_by"], ":purge": purge_epoch, ":rid": revocation_id}
+        values = {"revoked_at": revoked_at, "revoked_by": rule["created_by"], "revocation_id": revocation_id}
         writes = [
-            Write(
-                {
-                    "Update": {
-                        "TableName": self.table,
-                        "Key": self._key(project, environment, f"KEY#{record['key_id']}"),
-                        "UpdateExpression": "SET revoked_at = :at, revoked_by = :by, purge_epoch = :purge, "
-                        "revocation_id = :rid",
-                        "ConditionExpression": "attribute_exists(pk) AND attribute_not_exists(revoked_at)",
-                        "ExpressionAttributeValues": to_item(values),
-                    }
-                },
-                f"key:{record['key_id']}",
-            )
+            write
             for record in records
+            for write in revocation_writes(
+                self.table, record, values, purge_epoch, self.region, f"key:{record['key_id']}"
+            )
         ]
-        held = Counter(role for record in records for role in record.get("roles", ()))
-        writes += [role_count_write(self.table, project, environment, role, -n) for role, n in sorted(held.items())]
         writes.append(
             Write(
                 {

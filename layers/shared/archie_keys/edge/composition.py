@@ -96,7 +96,7 @@ class AwsServices:
     def store(self) -> KeyStore:
         from archie_keys.aws.key_store import KeyStore
 
-        return KeyStore(self.settings.keys_table, self.dynamodb)
+        return KeyStore(self.settings.keys_table, self.dynamodb, self.settings.aws_region)
 
     @cached_property
     def trust(self) -> TrustStore:
@@ -153,7 +153,9 @@ class AwsServices:
     def revocations(self) -> RevocationStore:
         from archie_keys.aws.revocation_store import RevocationStore
 
-        return RevocationStore(self.settings.keys_table, self.dynamodb, self.settings.coordination_table)
+        return RevocationStore(
+            self.settings.keys_table, self.dynamodb, self.settings.coordination_table, self.settings.aws_region
+        )
 
     @cached_property
     def invoker(self) -> AsyncInvoker:
@@ -423,7 +425,7 @@ class AwsServices:
         )
         from archie_keys.aws.key_store import KeyStore
 
-        store = KeyStore(self.settings.keys_table, self.decision_clients[0])
+        store = KeyStore(self.settings.keys_table, self.decision_clients[0], self.settings.aws_region)
         return KeyVerifier(store, self.hasher_provider, config, tag_keys=self.key_tags)
 
 

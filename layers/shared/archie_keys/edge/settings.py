@@ -123,6 +123,19 @@ class Settings:
     sign_in_client_id: str = ""
     # Timeouts and retry budget of every AWS client of this process (aws.clients.PROFILES).
     aws_client_profile: str = "request"
+    # The region this process runs and writes in (Lambda sets AWS_REGION; AWS_DEFAULT_REGION stands in where
+    # only it is set). Items written per region (a key's last use, a role's counter) carry its name, so two
+    # regions never write the same one (docs/regions-consistency.md).
+    aws_region: str = ""
+    # Every region the stack runs in, comma-separated (empty: this one alone): whose audit and usage a key's
+    # answers gather. It must include this region.
+    archie_regions: str = ""
+
+    @property
+    def regions(self) -> tuple[str, ...]:
+        """Every region of the stack, this one first."""
+        others = [name.strip() for name in self.archie_regions.split(",") if name.strip()]
+        return (self.aws_region, *(name for name in others if name != self.aws_region))
 
     @property
     def argon2(self) -> Argon2Parameters:
@@ -154,8 +167,27 @@ def _sign_in_problems(values: Mapping[str, Any]) -> list[str]:
     return problems
 
 
+# An AWS region's name (us-east-1, ap-southeast-2, us-gov-west-1, eu-central-2).
+_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-[0-9]{1,2}\Z")
+
+
+def _region_problems(values: Mapping[str, Any]) -> list[str]:
+    """AWS_REGION is a region's name; ARCHIE_REGIONS, when set, names regions and this one among them."""
+    region = values.get("aws_region", "")
+    if not region:
+        return ["AWS_REGION is required (Lambda sets it)"]
+    problems = [] if _REGION.match(region) else [f"AWS_REGION={region!r} is not a region's name"]
+    listed = [name.strip() for name in values.get("archie_regions", "").split(",") if name.strip()]
+    problems += [f"ARCHIE_REGIONS: {name!r} is not a region's name" for name in listed if not _REGION.match(name)]
+    if listed and region not in listed:
+        problems.append(f"ARCHIE_REGIONS must include this region ({region})")
+    return problems
+
+
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if environ is None else environ
+    if "AWS_REGION" not in env and "AWS_DEFAULT_REGION" in env:
+        env = {**env, "AWS_REGION": env["AWS_DEFAULT_REGION"]}
     values: dict[str, Any] = {}
     problems = []
     for spec in dataclasses.fields(Settings):
@@ -184,6 +216,7 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
     if values.get("aws_client_profile", "request") not in PROFILES:
         problems.append(f"AWS_CLIENT_PROFILE must be one of {', '.join(PROFILES)}")
     problems.extend(_sign_in_problems(values))
+    problems.extend(_region_problems(values))
     if problems:
         raise ConfigurationError("invalid configuration: " + "; ".join(problems))
     return Settings(**values)
