@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from archie_keys.app import idempotent
-from archie_keys.app.keys import create_key
+from archie_keys.app.key_creation import create_key
 from archie_keys.app.views import new_key_response
 from archie_keys.edge import key_schemas
 from archie_keys.edge.composition import get_services

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from archie_keys.app.keys import get_key
+from archie_keys.app.key_lookup import get_key
 from archie_keys.app.views import key_view
 from archie_keys.edge import key_schemas
 from archie_keys.edge.composition import get_services

@@ -52,6 +52,6 @@ def role(services: FakeServices, by: Identity, name: str, permissions: list[dict
 
 
 def new_key(services: FakeServices, by: Identity, name: str, roles: list[str], **fields: Any) -> Any:
-    from archie_keys.app.keys import create_key
+    from archie_keys.app.key_creation import create_key
 
     return create_key(services, by, CreateKey(PLACE, name, roles, **fields))  # type: ignore[arg-type]

@@ -7,8 +7,8 @@ import pytest
 from archie_keys.app import idempotent
 from archie_keys.app.commands import CreateKey, Place, RollKey, UpdateKey
 from archie_keys.app.environments import declare_environment
+from archie_keys.app.key_creation import create_key
 from archie_keys.app.key_updates import update_key
-from archie_keys.app.keys import create_key
 from archie_keys.app.roles import delete_role
 from archie_keys.app.rotation import roll_key
 from archie_keys.app.views import new_key_response

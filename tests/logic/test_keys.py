@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from archie_keys.app.commands import PageRequest
-from archie_keys.app.keys import get_key, list_keys
+from archie_keys.app.key_listing import list_keys
+from archie_keys.app.key_lookup import get_key
 from archie_keys.app.revocation import revoke_key
 from archie_keys.domain.errors import ForbiddenError, KeyRefusedError, NotFoundError, ValidationFailedError
 from tests.fakes.services import FakeServices

@@ -13,7 +13,7 @@ from typing import Any
 
 from archie_keys.app.commands import AuditQuery, Place
 from archie_keys.app.key_limits import quota_of
-from archie_keys.app.keys import get_key, no_such_key
+from archie_keys.app.key_lookup import get_key, no_such_key
 from archie_keys.app.services import Services
 from archie_keys.app.views import audit_view
 from archie_keys.aws.audit_reader import AT_MAX, AT_MIN

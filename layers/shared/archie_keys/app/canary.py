@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 
 from archie_keys.app.commands import CreateKey, Place, PutRole
 from archie_keys.app.environments import declare_environment
-from archie_keys.app.keys import create_key
+from archie_keys.app.key_creation import create_key
 from archie_keys.app.revocation import revoke_key
 from archie_keys.app.roles import put_role
 from archie_keys.app.services import Services

@@ -12,10 +12,22 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from types import TracebackType
+from typing import TYPE_CHECKING
 
-from archie_keys.domain.errors import ArchieError, ConditionFailed
+from archie_keys.domain.errors import (
+    ArchieError,
+    ConditionFailed,
+    ConflictError,
+    NotFoundError,
+    ValidationFailedError,
+)
+
+if TYPE_CHECKING:
+    from archie_keys.app.commands import Place
+    from archie_keys.app.ports import Write
+    from archie_keys.app.services import Services
 
 logger = logging.getLogger("archie_keys.changes")
 
@@ -64,3 +76,20 @@ def after_commit(action: Callable[[], None], what: str, sleep: Callable[[float],
                 sleep(AFTER_COMMIT_BACKOFF_SECONDS[attempt])
     logger.error("a follow-up of a committed change did not complete: %s", what)
     return False
+
+
+def commit_change(services: Services, writes: list[Write | None], labels: Mapping[str, Exception]) -> None:
+    """Commit one change; a refused condition becomes the client error its label names."""
+    try:
+        services.transactions.commit(writes)
+    except ConditionFailed as refused:
+        for label in refused.labels:
+            if label.startswith("role:"):
+                raise ValidationFailedError(f"unknown role: {label[5:]}", field="roles", code="unknown_role") from None
+            if label in labels:
+                raise labels[label] from None
+        raise ConflictError("a concurrent change touched the same items; retry", code="conflict") from None
+
+
+def undeclared(place: Place) -> NotFoundError:  # an environment not declared (or removed) at commit time
+    return NotFoundError(f"environment {place.project}/{place.environment} is not declared", field="environment")

@@ -3,7 +3,7 @@
 No key is presented: the token is the credential. It is verified against the environment's trust policies
 (app.oidc_verifier: the issuer's published keys, audience, subject, claims, lifetime), the most specific
 matching policy says which roles and context the key gets and how long it may live, and the key is made as
-any key is (app.keys.new_key: the same record, hash, authorizer budget and expiry schedule).
+any key is (app.key_minting.new_key: the same record, hash, authorizer budget and expiry schedule).
 
 One transaction commits the key, its audit event (actor `oidc:<issuer>#<sub>`, with the run's details), the
 token's replay mark (a token is usable once) and a check that the matched policy is still stored as it was
@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from archie_keys.app.changes import commit_change, undeclared
 from archie_keys.app.commands import CreateKey, Place
-from archie_keys.app.keys import commit_change, expiry_second, key_id_taken, new_key, prepare_grants, undeclared
+from archie_keys.app.key_minting import expiry_second, key_id_taken, new_key, prepare_grants
 from archie_keys.app.oidc_verifier import OidcVerifier, trusted_token
 from archie_keys.app.services import Services
 from archie_keys.app.trust import admit, environment_policies

@@ -20,19 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from archie_keys.app.changes import Change
+from archie_keys.app.changes import Change, commit_change
 from archie_keys.app.commands import UpdateKey
 from archie_keys.app.expiry_notices import schedule_notices
 from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.key_limits import move_chain, stored_limits
-from archie_keys.app.keys import (
-    check_authorizer_budget,
-    check_expiry,
-    commit_change,
-    covered_key,
-    key_not_active,
-    prepare_grants,
-)
+from archie_keys.app.key_lookup import covered_key, key_not_active
+from archie_keys.app.key_minting import check_authorizer_budget, check_expiry, prepare_grants
 from archie_keys.app.ports import FlushReport
 from archie_keys.app.services import Services
 from archie_keys.domain.clock import to_iso

@@ -21,9 +21,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from archie_keys.app import idempotent
-from archie_keys.app.changes import after_commit
+from archie_keys.app.changes import after_commit, commit_change, undeclared
 from archie_keys.app.commands import Place, RevokeKeys
-from archie_keys.app.keys import commit_change, undeclared
 from archie_keys.app.services import Services
 from archie_keys.domain import limits
 from archie_keys.domain.change_records import Existing

@@ -20,12 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from archie_keys.app.changes import after_commit
+from archie_keys.app.changes import after_commit, commit_change
 from archie_keys.app.commands import Place
 from archie_keys.app.ingest_proof import wait_until_ingested
 from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.key_limits import release_usage_key
-from archie_keys.app.keys import commit_change, covered_key, no_such_key
+from archie_keys.app.key_lookup import covered_key, no_such_key
 from archie_keys.app.ports import FlushReport, NothingFlushed, Write
 from archie_keys.app.services import Services
 from archie_keys.app.verification import is_expired

@@ -9,23 +9,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from archie_keys.app.changes import Change
+from archie_keys.app.changes import Change, commit_change, undeclared
 from archie_keys.app.commands import CreateKey, RollKey
 from archie_keys.app.delivery import delivered, delivery_preview, plan_delivery, prepare_delivery, secret_taken
 from archie_keys.app.expiry_notices import schedule_notices
 from archie_keys.app.idempotent import Ticket
 from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.key_limits import allowed_cidrs_fields, limits_fields
-from archie_keys.app.keys import (
+from archie_keys.app.key_lookup import live_key
+from archie_keys.app.key_minting import (
     check_expiry,
     check_secret_name,
-    commit_change,
     created_details,
     expiry_second,
     key_id_taken,
-    live_key,
     new_key,
-    undeclared,
 )
 from archie_keys.app.ports import FlushReport
 from archie_keys.app.revocation import forget_idempotent_response

@@ -14,7 +14,7 @@ import logging
 from typing import Any
 
 from archie_keys.app.commands import Place
-from archie_keys.app.keys import prepare_grants
+from archie_keys.app.key_minting import prepare_grants
 from archie_keys.app.services import Services
 from archie_keys.domain import limits
 from archie_keys.domain.clock import to_iso

@@ -3,7 +3,7 @@ Gateway may hold a cached Allow for up to ReauthorizeEvery seconds, so the envir
 at the expiry: ExpiryFlushFunction, invoked early, waits for the exact second, then asks for the (coalesced)
 flush (app.expiry).
 
-Keys expire on whole seconds (app.keys), and one invocation serves every key of an environment expiring in the
+Keys expire on whole seconds (app.key_minting), and one invocation serves every key of an environment expiring in the
 same second: 100,000 keys expiring together are one schedule and one flush per stage. EventBridge Scheduler
 fires a one-time schedule somewhere within the minute of its at() (60-second precision), so the schedule is set
 at the start of a minute that ends, with a margin for Lambda's queue, before the expiry. A key expiring too
