@@ -58,6 +58,7 @@ TAG_KEY = b"tag-key-of-the-tests-0123456789ab"
 
 def write_legacy_key(project: str, environment: str, roles: tuple[str, ...] = ("admin",)) -> str:
     """A key of the first format (no tag), written as the version before tags wrote it: its value."""
+    from archie_keys.domain.key_record import KeyRecord
     from archie_keys.domain.keyformat import SECRET_LENGTH, checksum, new_key_id
     from archie_keys.edge.composition import get_services
 
@@ -65,22 +66,22 @@ def write_legacy_key(project: str, environment: str, roles: tuple[str, ...] = ("
     key_id = new_key_id()
     body = f"archie_{project}_{environment}_{key_id}" + "L" * SECRET_LENGTH
     hasher = services.hasher()
-    record = {
-        "key_id": key_id,
-        "name": "legacy",
-        "name_folded": "legacy",
-        "prefix": "archie_",
-        "start": body[:-SECRET_LENGTH],
-        "project": project,
-        "environment": environment,
-        "roles": list(roles),
-        "context": {},
-        "created_at": "2026-01-01T00:00:00Z",
-        "created_by": "bootstrap",
-        "hash": hasher.hash_secret("L" * SECRET_LENGTH),
-        "hash_params": hasher.parameters.as_record(),
-        "pepper_version": hasher.version,
-    }
+    record = KeyRecord(  # no key_format: the first format's keys have none
+        key_id=key_id,
+        name="legacy",
+        name_folded="legacy",
+        prefix="archie_",
+        start=body[:-SECRET_LENGTH],
+        project=project,
+        environment=environment,
+        roles=tuple(roles),
+        context={},
+        created_at="2026-01-01T00:00:00Z",
+        created_by="bootstrap",
+        hash=hasher.hash_secret("L" * SECRET_LENGTH),
+        hash_params=hasher.parameters.as_record(),
+        pepper_version=hasher.version,
+    )
     services.transactions.commit(services.store.key_create_writes(record))
     return body + checksum(body)
 

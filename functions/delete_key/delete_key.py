@@ -52,7 +52,7 @@ def key_delete(
             202,
             {
                 "key_id": key_id,
-                "revoked_at": revocation.record["revoked_at"],
+                "revoked_at": revocation.record.revoked_at,
                 "unflushed_stages": list(revocation.flush.unflushed),
                 "message": "the key is revoked; these stages' caches could not be flushed and may accept it "
                 "until their cached answer expires (ReauthorizeEvery)",

@@ -53,9 +53,9 @@ def exchange(project: ProjectPath, environment: EnvironmentPath, body: ExchangeB
     created = exchange_token(services, services.oidc_verifier, command)
     logger.info(
         "oidc token exchanged",
-        extra={"key_id": created.record["key_id"], "actor": created.record["created_by"]},
+        extra={"key_id": created.record.key_id, "actor": created.record.created_by},
     )
-    location = f"/projects/{project}/environments/{environment}/keys/{created.record['key_id']}"
+    location = f"/projects/{project}/environments/{environment}/keys/{created.record.key_id}"
     return json_response(201, new_key_response(created), {"Location": location, "Cache-Control": "no-store"})
 
 

@@ -13,12 +13,15 @@ import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 
 from tests.support import env_path, provisioned_in_process
+
+if TYPE_CHECKING:
+    from archie_keys.domain.key_record import KeyRecord
 
 _places = itertools.count(1)
 
@@ -59,7 +62,7 @@ class Environment:
         assert reply.status == 201, reply.body
         return reply.body
 
-    def record(self, key_id: str) -> dict[str, Any]:
+    def record(self, key_id: str) -> KeyRecord | None:
         from archie_keys.edge.composition import get_services
 
         return get_services().store.get_key(self.project, self.environment, key_id)

@@ -279,7 +279,7 @@ def test_a_hash_with_outdated_parameters_is_upgraded_on_use(aws, admin_key, monk
     from archie_keys.edge import composition
 
     key_id = admin_key.split("_")[-1][:12]
-    before = get_services().store.get_key("demo", "dev", key_id)["hash"]
+    before = get_services().store.get_key("demo", "dev", key_id).hash
     monkeypatch.setenv("ARGON2_MEMORY_KIB", "512")
     composition.reset()
     get_services().verifier.verify(admin_key)

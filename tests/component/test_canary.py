@@ -13,6 +13,7 @@ import pytest
 
 from archie_keys.app.canary import CANARY_PLACE, PROBE_ROLE, ProbeResult, probe, whoami_path
 from archie_keys.aws import metrics
+from archie_keys.domain.key_record import KeyRecord
 from archie_keys.edge.composition import get_services
 from archie_local.template import REPO_ROOT, STACK_NAME
 
@@ -39,7 +40,7 @@ def run(call: Callable[[str, str], int]) -> tuple[ProbeResult, list[dict[str, An
     return result, [json.loads(line) for line in lines]
 
 
-def stored_key(key_id: str) -> dict[str, Any]:
+def stored_key(key_id: str) -> KeyRecord:
     key = get_services().store.get_key(CANARY_PLACE.project, CANARY_PLACE.environment, key_id)
     assert key is not None, key_id
     return key
@@ -53,8 +54,8 @@ def test_the_canary_declares_its_own_environment_uses_a_fresh_key_then_sees_it_r
     (line,) = reported
     assert line["CanaryProbe"] == 1 and line["Stack"] == STACK_NAME and line["step"] == "passed"
     key = stored_key(str(result.key_id))
-    assert key["revoked_at"] and key["revoked_by"] == "bootstrap"
-    assert key["expires_at"]  # short-lived even if the revocation had not happened
+    assert key.revoked_at and key.revoked_by == "bootstrap"
+    assert key.expires_at  # short-lived even if the revocation had not happened
     services = get_services()
     assert services.store.get_environment(CANARY_PLACE.project, CANARY_PLACE.environment) is not None
     role = services.store.get_role(CANARY_PLACE.project, CANARY_PLACE.environment, PROBE_ROLE)
@@ -66,7 +67,7 @@ def test_every_run_makes_and_revokes_its_own_key_in_the_same_environment(aws, ap
     second, reported = run(Gateway(api))
     assert first.passed and second.passed and first.key_id != second.key_id
     assert [line["CanaryProbe"] for line in reported] == [1]
-    assert all(stored_key(str(k))["revoked_at"] for k in (first.key_id, second.key_id))
+    assert all(stored_key(str(k)).revoked_at for k in (first.key_id, second.key_id))
 
 
 def test_a_revocation_the_gateway_never_sees_fails_the_probe(aws, api) -> None:
@@ -93,7 +94,7 @@ def test_a_key_the_authorizer_cannot_check_fails_the_probe_and_is_revoked_anyway
     result, reported = run(Gateway(api))
     assert not result.passed and result.step == "accepted"
     assert reported[0]["CanaryProbe"] == 0
-    assert stored_key(str(result.key_id))["revoked_at"]  # the probe's key never outlives the probe
+    assert stored_key(str(result.key_id)).revoked_at  # the probe's key never outlives the probe
 
 
 def test_an_api_that_cannot_be_reached_fails_the_probe_and_its_key_is_revoked(aws) -> None:
@@ -103,7 +104,7 @@ def test_an_api_that_cannot_be_reached_fails_the_probe_and_its_key_is_revoked(aw
     result, reported = run(unreachable)
     assert (result.passed, result.step, result.detail) == (False, "accepted", "connection refused")
     assert reported[0]["CanaryProbe"] == 0
-    assert stored_key(str(result.key_id))["revoked_at"]
+    assert stored_key(str(result.key_id)).revoked_at
 
 
 def test_the_scheduled_handler_probes_and_writes_its_metric_line(aws, api, monkeypatch, capsys) -> None:

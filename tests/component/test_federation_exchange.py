@@ -91,7 +91,7 @@ def test_a_token_for_a_trusted_repository_and_ref_gets_a_key_that_works_and_expi
     orders = apis["SampleApi"]("GET", "/orders/42", made.body["key"])
     assert orders.status == 200, orders.body
     # ... and expires on the second asked for (rounded down, never later), refused from that second on.
-    expires = get_services().store.get_key("demo", "dev", made.body["key_id"])["expires_epoch"]
+    expires = get_services().store.get_key("demo", "dev", made.body["key_id"]).expires_epoch
     assert math.floor(asked + 120) <= expires <= math.floor(time.time() + 120)
     settings = get_settings()
     config = VerifierConfig(settings.authorizer_cache_ttl_seconds, settings.authorizer_negative_cache_ttl_seconds)
@@ -109,7 +109,7 @@ def test_the_key_lives_the_policys_max_ttl_by_default_and_never_longer(api, admi
     asked = time.time()
     made = api("POST", EXCHANGE, None, {"token": issuer.mint(SUBJECT, AUDIENCE, RUN)})
     assert made.status == 201, made.body
-    expires = get_services().store.get_key("demo", "dev", made.body["key_id"])["expires_epoch"]
+    expires = get_services().store.get_key("demo", "dev", made.body["key_id"]).expires_epoch
     assert math.floor(asked) + 900 <= expires <= time.time() + 900  # the default max_ttl_seconds: 15 minutes
 
     longer = api("POST", EXCHANGE, None, {"token": issuer.mint(SUBJECT, AUDIENCE, RUN), "ttl_seconds": 901})

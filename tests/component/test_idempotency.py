@@ -182,7 +182,7 @@ def test_a_replay_at_the_instant_its_key_expires_is_refused_as_the_authorizer_re
 ) -> None:
     later = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3600))
     first = create(env, "ci-6", {**BODY, "expires_at": later})
-    expires = float(env.record(first.body["key_id"])["expires_epoch"])
+    expires = float(env.record(first.body["key_id"]).expires_epoch)
     from archie_keys.edge.composition import AwsServices
 
     monkeypatch.setattr(AwsServices, "clock", property(lambda self: lambda: expires))

@@ -19,6 +19,7 @@ from archie_keys.aws.dynamo import from_item, to_item
 from archie_keys.aws.key_store import partition
 from archie_keys.aws.revocation_store import RevocationStore
 from archie_keys.domain.errors import KeyRefusedError
+from archie_keys.domain.key_record import KeyRecord
 from archie_keys.domain.keyformat import generate_key, new_key_id
 from archie_keys.edge import composition
 from archie_keys.edge.composition import get_services
@@ -60,23 +61,23 @@ def insert_keys(env: Environment, count: int, context: dict[str, str], key_id: s
     values, items = [], []
     for _ in range(count):
         value, parsed = generate_key("archie_", env.project, env.environment, tag, key_id)
-        record = {
-            "key_id": parsed.key_id,
-            "name": f"consumer {len(values)}",
-            "name_folded": f"consumer {len(values)}",
-            "prefix": "archie_",
-            "start": parsed.start,
-            "project": env.project,
-            "environment": env.environment,
-            "roles": ["reader"],
-            "context": context,
-            "created_at": "2026-11-26T09:00:00.000Z",
-            "created_by": "bootstrap",
-            "hash": hasher.hash_secret(parsed.secret),
-            "hash_params": hasher.parameters.as_record(),
-            "pepper_version": hasher.version,
-            "key_format": 2,
-        }
+        record = KeyRecord(
+            key_id=parsed.key_id,
+            name=f"consumer {len(values)}",
+            name_folded=f"consumer {len(values)}",
+            prefix="archie_",
+            start=parsed.start,
+            project=env.project,
+            environment=env.environment,
+            roles=("reader",),
+            context=context,
+            created_at="2026-11-26T09:00:00.000Z",
+            created_by="bootstrap",
+            hash=hasher.hash_secret(parsed.secret),
+            hash_params=hasher.parameters.as_record(),
+            pepper_version=hasher.version,
+            key_format=2,
+        )
         # The key's items (aws.key_items: the key and its hash), as its creation puts them.
         items += [w.item["Put"]["Item"] for w in services.store.key_create_writes(record) if "Put" in w.item]
         values.append(value)
@@ -239,7 +240,7 @@ def test_a_tenant_administrator_revokes_only_within_its_own_rows(env) -> None:
     finished()
     assert narrower.status == 202 and narrower.body["matched"] == 1
     assert env.call("GET", f"{REVOCATIONS}/{narrower.body['revocation_id']}", admin).body["status"] == "done"
-    assert "revoked_at" in env.record(ours["key_id"]) and "revoked_at" not in env.record(theirs["key_id"])
+    assert env.record(ours["key_id"]).revoked_at and not env.record(theirs["key_id"]).revoked_at
     # A revocation beyond its rows (the environment administrator's) it cannot even see.
     beyond = env.call("POST", REVOCATIONS, body={"context": {"team": "ops"}, "reason": "ops team disbanded"})
     finished()
@@ -346,6 +347,6 @@ def test_a_key_whose_creation_committed_after_the_marking_went_past_is_marked_by
     job = RevocationJob(env.project, env.environment, answer["revocation_id"])
     run_revocation(get_services(), job, lambda: 300.0, lambda _: None)
 
-    assert late and "revoked_at" in env.record(key_id(late[0]))
+    assert late and env.record(key_id(late[0])).revoked_at
     progress = env.call("GET", f"{REVOCATIONS}/{answer['revocation_id']}").body
     assert (progress["status"], progress["revoked"], progress["matched"]) == ("done", 3, 3)

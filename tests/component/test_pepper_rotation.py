@@ -18,6 +18,7 @@ import pytest
 from archie_keys.app.verification import HasherSource, KeyVerifier, VerifierConfig
 from archie_keys.domain.errors import KeyRefusedError
 from archie_keys.domain.hashing import KeyHasher
+from archie_keys.domain.key_record import KeyRecord
 from archie_keys.edge import composition
 from archie_keys.edge.composition import get_services
 from archie_tools.pepper import KEEP_PREFIX, UNRECORDED, PepperAdmin
@@ -37,7 +38,7 @@ def admin_tool(aws: Any) -> PepperAdmin:
     )
 
 
-def stored(key: str) -> dict[str, Any]:
+def stored(key: str) -> KeyRecord:
     key_id = key.split("_")[-1][:12]
     record = get_services().store.get_key("demo", "dev", key_id)
     assert record is not None
@@ -55,7 +56,7 @@ def test_rotating_the_pepper_loses_no_key(aws, api, admin_key) -> None:
     replayable = api("POST", KEYS, admin_key, {"name": "ci", "roles": ["viewer"]}, headers={"Idempotency-Key": "ci-1"})
     tool = admin_tool(aws)
     first = tool.current()
-    assert all(stored(key)["pepper_version"] == first for key in keys)
+    assert all(stored(key).pepper_version == first for key in keys)
 
     second = tool.rotate()
     new_process()
@@ -63,10 +64,10 @@ def test_rotating_the_pepper_loses_no_key(aws, api, admin_key) -> None:
 
     # An old key still works, and its hash moves to the new version on that use.
     assert api("GET", env_path("demo", "dev", "/whoami"), keys[0]).status == 200
-    assert stored(keys[0])["pepper_version"] == second
+    assert stored(keys[0]).pepper_version == second
     # New keys use the new version; a replay sealed under the old one still answers.
     fresh = api("POST", KEYS, admin_key, {"name": "new", "roles": ["viewer"]}).body["key"]
-    assert stored(fresh)["pepper_version"] == second
+    assert stored(fresh).pepper_version == second
     replay = api("POST", KEYS, admin_key, {"name": "ci", "roles": ["viewer"]}, headers={"Idempotency-Key": "ci-1"})
     assert replay.status == 201 and replay.body["key"] == replayable.body["key"]
 
@@ -88,7 +89,7 @@ def test_keys_from_before_versions_were_recorded_are_marked_before_the_first_rot
     table, record = aws.environment["KEYS_TABLE"], stored(key)
     boto3.client("dynamodb").update_item(
         TableName=table,
-        Key={"pk": {"S": "PROJECT#demo#ENV#dev"}, "sk": {"S": f"KEY#{record['key_id']}#HASH"}},
+        Key={"pk": {"S": "PROJECT#demo#ENV#dev"}, "sk": {"S": f"KEY#{record.key_id}#HASH"}},
         UpdateExpression="REMOVE pepper_version",
     )
     tool = admin_tool(aws)
@@ -96,7 +97,7 @@ def test_keys_from_before_versions_were_recorded_are_marked_before_the_first_rot
     original = tool.current()
     tool.rotate()
     new_process()
-    assert stored(key)["pepper_version"] == original  # marked with the version it was hashed with
+    assert stored(key).pepper_version == original  # marked with the version it was hashed with
     assert api("GET", env_path("demo", "dev", "/whoami"), key).status == 200
 
 
@@ -150,7 +151,7 @@ def test_a_key_from_before_a_rotation_verifies_and_moves_to_the_current_pepper_o
     created = env.key("reader")
     before = env.record(created["key_id"])
     current = rotate()
-    assert before["pepper_version"] != current
+    assert before is not None and before.pepper_version != current
     # Until it is used, only the previous pepper can check it.
     with pytest.raises(KeyRefusedError):
         a_fresh_verifier(CurrentPepperOnly()).verify(created["key"])
@@ -159,9 +160,9 @@ def test_a_key_from_before_a_rotation_verifies_and_moves_to_the_current_pepper_o
 
     after = env.record(created["key_id"])
     hasher = get_services().hasher()
-    assert after["pepper_version"] == current and after["hash"] != before["hash"]
-    assert hasher.verify_mac(after["hash"], hasher.mac(secret_of(created["key"])))
-    assert after["hash_params"] == hasher.parameters.as_record()
+    assert after is not None and after.pepper_version == current and after.hash != before.hash
+    assert hasher.verify_mac(after.hash, hasher.mac(secret_of(created["key"])))
+    assert after.hash_params == hasher.parameters.as_record()
     # From now on the previous pepper is never needed for this key, on any instance.
     assert a_fresh_verifier(CurrentPepperOnly()).verify(created["key"]).identity.key_id == created["key_id"]
 

@@ -14,6 +14,7 @@ import pytest
 from archie_keys.app.leaks import LeakedToken, report_leaks
 from archie_keys.domain.clock import from_iso, to_iso
 from archie_keys.domain.identity import SCANNER_ACTOR
+from archie_keys.domain.key_record import KeyRecord
 from archie_keys.edge.composition import get_services
 from archie_tools.replay_revocations import main
 from tests.conftest import all_items
@@ -37,7 +38,7 @@ def restore(snapshot: list[dict[str, Any]]) -> None:
         client.put_item(TableName=table, Item=item)
 
 
-def key_item(key_id: str) -> dict[str, Any]:
+def key_item(key_id: str) -> KeyRecord:
     key = get_services().store.get_key("demo", "dev", key_id)
     assert key is not None, key_id
     return key
@@ -77,14 +78,14 @@ def test_keys_a_restore_brought_back_to_life_are_revoked_again_as_they_were_revo
     for name in ("deleted", "leaked"):
         assert api("GET", WHOAMI, keys[name]["key"]).status == 403, name
         again, before = key_item(keys[name]["key_id"]), world["revoked"][name]
-        for field in ("revoked_by", "leaked_url"):
-            assert again.get(field) == before.get(field), (name, field)
+        assert (again.revoked_by, again.leaked_url) == (before.revoked_by, before.leaked_url), name
         # At its event's time, which the audit wrote within milliseconds of the revocation itself.
-        assert abs(from_iso(again["revoked_at"]) - from_iso(before["revoked_at"])) < 1, name
-        assert abs(int(again["purge_epoch"]) - int(before["purge_epoch"])) <= 1, name
-        assert bool(again.get("leaked_at")) == bool(before.get("leaked_at")), name
-    assert key_item(keys["leaked"]["key_id"])["revoked_by"] == SCANNER_ACTOR
-    assert key_item(keys["leaked"]["key_id"])["leaked_url"] == world["url"]
+        assert again.revoked_at and before.revoked_at
+        assert abs(from_iso(again.revoked_at) - from_iso(before.revoked_at)) < 1, name
+        assert abs(int(again.purge_epoch or 0) - int(before.purge_epoch or 0)) <= 1, name
+        assert bool(again.leaked_at) == bool(before.leaked_at), name
+    assert key_item(keys["leaked"]["key_id"]).revoked_by == SCANNER_ACTOR
+    assert key_item(keys["leaked"]["key_id"]).leaked_url == world["url"]
     assert api("GET", WHOAMI, keys["kept"]["key"]).status == 200
     role = get_services().store.get_role("demo", "dev", "reader")
     assert role is not None and role["key_count"] == world["role"]["key_count"] - 1  # late is not in the table

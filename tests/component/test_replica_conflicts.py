@@ -10,6 +10,7 @@ global tables' rule). Every pair runs in both orders of write time.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -22,6 +23,7 @@ from archie_keys.aws.dynamo import Transactions, Write, from_item, to_item
 from archie_keys.aws.key_store import KeyStore, partition
 from archie_keys.aws.revocation_store import RevocationStore
 from archie_keys.domain.clock import to_iso
+from archie_keys.domain.key_record import KeyRecord
 from archie_keys.domain.key_status import DISABLED, REVOKED, ROLLED, key_status
 from archie_local.moto_transactions import install as install_transactions
 from archie_local.template import load_template
@@ -100,38 +102,39 @@ def start_with_a_key(a: Region, b: Region) -> dict[str, dict[str, Any]]:
     a.store.client.put_item(TableName="keys", Item=to_item(env))
     role = {"description": "", "permissions": [], "updated_at": to_iso(NOW), "updated_by": "admin"}
     a.commit([a.store.role_write(PROJECT, ENVIRONMENT, name, role, None) for name in ("reader", "writer")])
-    record = {
-        "key_id": KEY,
-        "project": PROJECT,
-        "environment": ENVIRONMENT,
-        "name": "billing",
-        "name_folded": "billing",
-        "prefix": "archie_",
-        "roles": ["reader"],
-        "context": {},
-        "created_at": to_iso(NOW),
-        "created_by": "admin",
-        "expires_at": to_iso(FAR),
-        "expires_epoch": int(FAR),
-        "hash": "argon2-original",
-        "hash_params": {"m": 8},
-        "pepper_version": "v1",
-    }
+    record = KeyRecord(
+        key_id=KEY,
+        project=PROJECT,
+        environment=ENVIRONMENT,
+        name="billing",
+        name_folded="billing",
+        prefix="archie_",
+        start=f"archie_{PROJECT}_{ENVIRONMENT}_{KEY}",
+        roles=("reader",),
+        context={},
+        created_at=to_iso(NOW),
+        created_by="admin",
+        expires_at=to_iso(FAR),
+        expires_epoch=float(int(FAR)),
+        hash="argon2-original",
+        hash_params={"m": 8},
+        pepper_version="v1",
+    )
     a.commit(a.store.key_create_writes(record))
     start = a.items()
     _put_all(b, start)
     return start
 
 
-def key(region: Region) -> dict[str, Any]:
+def key(region: Region) -> KeyRecord:
     record = region.store.get_key(PROJECT, ENVIRONMENT, KEY)
     assert record is not None
     return record
 
 
-def another_key(region: Region, key_id: str) -> dict[str, Any]:
+def another_key(region: Region, key_id: str) -> KeyRecord:
     """A new key's record like the first one's (as a create would build it)."""
-    return {k: v for k, v in key(region).items() if k not in ("pk", "sk", "kind")} | {"key_id": key_id}
+    return dataclasses.replace(key(region), key_id=key_id)
 
 
 def counts(region: Region) -> dict[str, int]:
@@ -225,7 +228,7 @@ def test_a_revocation_in_one_region_survives_any_change_made_at_once_in_the_othe
     for region in regions:
         record = key(region)
         assert key_status(record, NOW + 10).status == REVOKED
-        assert record["revoked_by"] == "admin"
+        assert record.revoked_by == "admin"
 
 
 @ORDERS
@@ -236,7 +239,7 @@ def test_a_mass_revocation_survives_a_change_made_at_once_in_the_other_region(
     run(regions, mass_revoke, concurrent, a_writes_last)
     for region in regions:
         assert key_status(key(region), NOW + 10).status == REVOKED
-        assert key(region)["revocation_id"] == "R1"
+        assert key(region).revocation_id == "R1"
 
 
 @ORDERS
@@ -257,7 +260,7 @@ def test_a_rolls_shorter_expiry_is_kept_whatever_a_patch_in_the_other_region_set
     run(regions, roll, concurrent, a_writes_last)
     for region in regions:
         record = key(region)
-        assert record["expires_epoch"] == GRACE_END and record["rolled_to"] == "K000000000b2"
+        assert record.expires_epoch == GRACE_END and record.rolled_to == "K000000000b2"
         assert key_status(record, NOW + 10).status == ROLLED
         assert key_status(record, GRACE_END + 1).status == REVOKED  # rolled away at the grace's end
 
@@ -319,7 +322,7 @@ def test_the_last_use_is_the_latest_any_region_counted(regions: tuple[Region, Re
     b.store.touch_last_used(PROJECT, ENVIRONMENT, KEY, to_iso(NOW + 5))
     replicate(a, b, start, a if a_writes_last else b)
     for region in regions:
-        assert key(region)["last_used_at"] == to_iso(NOW + 9)
+        assert key(region).last_used_at == to_iso(NOW + 9)
 
 
 def test_the_authorizer_reads_every_item_that_decides_a_key_in_one_query(regions: tuple[Region, Region]) -> None:
@@ -336,5 +339,5 @@ def test_the_authorizer_reads_every_item_that_decides_a_key_in_one_query(regions
 
     reader = KeyStore("keys", Counting(), A)
     record = reader.get_key(PROJECT, ENVIRONMENT, KEY)
-    assert record is not None and record["revoked_at"] and record["hash"] == "argon2-original"
+    assert record is not None and record.revoked_at and record.hash == "argon2-original"
     assert calls == ["query"]

@@ -230,7 +230,7 @@ def test_keys_revoked_before_a_later_token_failed_are_flushed_now_and_again_on_r
         assert send(api, github, body).status == 503  # GitHub redelivers the alert
 
     def revoked(key_id: str) -> bool:
-        return bool(composition.get_services().store.get_key("demo", "dev", key_id).get("revoked_at"))
+        return bool(composition.get_services().store.get_key("demo", "dev", key_id).revoked_at)
 
     assert revoked(key["key_id"]) and not revoked(second["key_id"])
     assert flushed == [("demo", "dev")]  # the first key's revocation reached every cache at once

@@ -146,7 +146,7 @@ def test_a_key_is_accepted_until_the_instant_it_expires_cold_or_warm(env: Enviro
     clock = Clock()
     env.role("reader", {"resource": "orders", "actions": ["read"]})
     created = env.key("reader", expires_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(clock.now + 120)))
-    expires = float(env.record(created["key_id"])["expires_epoch"])
+    expires = float(env.record(created["key_id"]).expires_epoch)
     clock.now = expires - 0.5
     warm = verifier(clock)
     assert warm.verify(created["key"]).expires_epoch == expires
@@ -200,9 +200,9 @@ def test_a_role_edited_to_need_context_the_key_lacks_drops_that_permission_only(
 
 
 def test_a_cold_verify_with_current_parameters_leaves_the_stored_hash_alone(env: Environment) -> None:
-    before = env.record(key_id_of(env.admin))["hash"]
+    before = env.record(key_id_of(env.admin)).hash
     verifier(Clock()).verify(env.admin)
-    assert env.record(key_id_of(env.admin))["hash"] == before
+    assert env.record(key_id_of(env.admin)).hash == before
 
 
 # --- Warm: an instance that has the key cached -------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """app.ports.KeyStore in memory, with the conditions aws.key_store.KeyStore puts on its writes (each write's
 docstring there names its label): the logic tier runs every key use case on it, and
-tests/unit/test_fake_key_store_conformance.py holds the two to the same answers on moto."""
+tests/unit/test_fake_key_store_conformance.py holds the two to the same answers on moto. A key is one item,
+made from and read into a KeyRecord by the same functions the DynamoDB store uses (domain.key_record)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 
 from archie_keys.domain.environment_state import EnvironmentState, RevocationRule
 from archie_keys.domain.errors import NotFoundError
+from archie_keys.domain.key_record import KeyRecord, key_record, stored_fields
 from archie_keys.domain.key_status import DEFAULT_LISTED, key_status
 from tests.fakes.unit_of_work import FakeWrite, Item, ItemKey, MemoryTables
 
@@ -145,17 +147,18 @@ class FakeKeyStore:
 
     # --- keys ------------------------------------------------------------------------------------------
 
-    def key_create_writes(self, record: dict[str, Any]) -> list[FakeWrite]:
-        project, environment = record["project"], record["environment"]
-        item = {"sk": f"KEY#{record['key_id']}", "kind": "key", **record}
+    def key_create_writes(self, record: KeyRecord) -> list[FakeWrite]:
+        project, environment = record.project, record.environment
+        item = {"sk": f"KEY#{record.key_id}", "kind": "key", **stored_fields(record)}
         return [
             FakeWrite("environment", _key(project, environment, "ENV"), _exists),
-            FakeWrite("key", _key(project, environment, f"KEY#{record['key_id']}"), _absent, lambda _: item),
-            *(self._count(project, environment, name, +1) for name in record["roles"]),
+            FakeWrite("key", _key(project, environment, f"KEY#{record.key_id}"), _absent, lambda _: item),
+            *(self._count(project, environment, name, +1) for name in record.roles),
         ]
 
-    def get_key(self, project: str, environment: str, key_id: str, *, consistent: bool = True) -> dict[str, Any] | None:
-        return self.tables.get(_key(project, environment, f"KEY#{key_id}"))
+    def get_key(self, project: str, environment: str, key_id: str, *, consistent: bool = True) -> KeyRecord | None:
+        item = self.tables.get(_key(project, environment, f"KEY#{key_id}"))
+        return key_record(item) if item is not None else None
 
     def list_keys(
         self,
@@ -167,44 +170,42 @@ class FakeKeyStore:
         name_contains: str | None = None,
         statuses: Sequence[str] = DEFAULT_LISTED,
         now: float = 0.0,
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[KeyRecord], str | None]:
         keys = [
-            item
+            (key[3], key_record(item))
             for key, item in reversed(self.tables.under(("keys", project, environment)))
             if key[3].startswith("KEY#")
         ]
         chosen = [
-            k
-            for k in keys
-            if (after is None or str(k["sk"]) < after)
+            (sk, k)
+            for sk, k in keys
+            if (after is None or sk < after)
             and key_status(k, now).status in statuses
-            and ({} in alternatives or _matches(dict(k.get("context") or {}), alternatives))
-            and (not name_contains or name_contains.casefold() in str(k.get("name_folded", "")))
+            and ({} in alternatives or _matches(k.context, alternatives))
+            and (not name_contains or name_contains.casefold() in (k.name_folded or ""))
         ]
         page = chosen[:limit]
-        return page, str(page[-1]["sk"]) if len(chosen) > limit else None
+        return [k for _, k in page], page[-1][0] if len(chosen) > limit else None
 
     def _key_write(
-        self, record: dict[str, Any], label: str, holds: Any, values: dict[str, Any], remove: Sequence[str] = ()
+        self, record: KeyRecord, label: str, holds: Any, values: dict[str, Any], remove: Sequence[str] = ()
     ) -> FakeWrite:
         def changed(item: Item | None) -> Item:
             assert item is not None
             return {k: v for k, v in {**item, **values}.items() if k not in remove}
 
-        return FakeWrite(
-            label, _key(record["project"], record["environment"], f"KEY#{record['key_id']}"), holds, changed
-        )
+        return FakeWrite(label, _key(record.project, record.environment, f"KEY#{record.key_id}"), holds, changed)
 
     def key_update_writes(
         self,
-        record: dict[str, Any],
+        record: KeyRecord,
         values: dict[str, Any],
         remove: Sequence[str],
         roles_added: Sequence[str],
         roles_removed: Sequence[str],
         now: float,
     ) -> list[FakeWrite]:
-        revision = int(record.get("revision", 0))
+        revision = record.revision or 0
 
         def changeable(item: Item | None) -> bool:
             return (
@@ -215,7 +216,7 @@ class FakeKeyStore:
                 and int(item.get("revision", 0)) == revision
             )
 
-        project, environment = record["project"], record["environment"]
+        project, environment = record.project, record.environment
         return [
             self._key_write(record, "key", changeable, {**values, "revision": revision + 1}, remove),
             *(self._count(project, environment, name, +1) for name in roles_added),
@@ -224,7 +225,7 @@ class FakeKeyStore:
 
     def key_revoke_writes(
         self,
-        record: dict[str, Any],
+        record: KeyRecord,
         revoked_at: str,
         revoked_by: str,
         purge_epoch: int,
@@ -238,24 +239,24 @@ class FakeKeyStore:
             return unused_since is None or used is None or str(used) < unused_since
 
         values = {"revoked_at": revoked_at, "revoked_by": revoked_by, "purge_epoch": purge_epoch, **(also_set or {})}
-        project, environment = record["project"], record["environment"]
+        project, environment = record.project, record.environment
         return [
             self._key_write(record, "key", revocable, values),
-            *(self._count(project, environment, name, -1) for name in record["roles"]),
+            *(self._count(project, environment, name, -1) for name in record.roles),
         ]
 
-    def key_mark_write(self, record: dict[str, Any], values: dict[str, Any]) -> FakeWrite:
+    def key_mark_write(self, record: KeyRecord, values: dict[str, Any]) -> FakeWrite:
         return self._key_write(record, "key", _exists, values)
 
-    def key_roll_writes(self, record: dict[str, Any], values: dict[str, Any]) -> list[FakeWrite]:
-        revision = record.get("revision")
+    def key_roll_writes(self, record: KeyRecord, values: dict[str, Any]) -> list[FakeWrite]:
+        revision = record.revision
 
         def rollable(item: Item | None) -> bool:
             return (
                 item is not None
                 and "revoked_at" not in item
                 and "rolled_to" not in item
-                and item.get("revision") == (int(revision) if revision is not None else None)
+                and item.get("revision") == revision
             )
 
         return [self._key_write(record, "rolled_key", rollable, values)]
@@ -289,8 +290,8 @@ class FakeKeyStore:
         item = self.tables.get(_key(project, environment, f"SEEN#{key_id}"))
         return float(item["authorized_epoch"]) if item else None
 
-    def not_authorized_since_check(self, record: dict[str, Any], bound: float) -> FakeWrite:
-        key = _key(record["project"], record["environment"], f"SEEN#{record['key_id']}")
+    def not_authorized_since_check(self, record: KeyRecord, bound: float) -> FakeWrite:
+        key = _key(record.project, record.environment, f"SEEN#{record.key_id}")
         return FakeWrite("key", key, lambda item: item is None or float(item["authorized_epoch"]) < bound)
 
     def get_secret_holder(self, project: str, environment: str, name: str) -> dict[str, Any] | None:

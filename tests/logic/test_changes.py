@@ -31,7 +31,7 @@ def test_a_key_manager_cannot_hand_out_the_admin_role(services: FakeServices, ad
     with pytest.raises(ForbiddenError) as refused:
         new_key(services, manager, "escalated", ["admin"])
     assert refused.value.code == "privilege_escalation"
-    assert new_key(services, manager, "peer", ["keys-manager"]).record["roles"] == ["keys-manager"]
+    assert new_key(services, manager, "peer", ["keys-manager"]).record.roles == ("keys-manager",)
 
 
 def test_a_role_manager_cannot_define_a_role_beyond_its_own(services: FakeServices, admin) -> None:
@@ -66,24 +66,24 @@ def test_declaring_an_environment_again_changes_nothing_and_another_needs_its_ow
 def test_rolling_gives_a_successor_and_the_old_key_works_through_its_grace(services: FakeServices, admin) -> None:
     role(services, admin, "reader", READER)
     old = new_key(services, admin, "ci", ["reader"])
-    successor, old_record, _ = roll_key(services, admin, RollKey(PLACE, old.record["key_id"], grace_seconds=600))
+    successor, old_record, _ = roll_key(services, admin, RollKey(PLACE, old.record.key_id, grace_seconds=600))
     assert caller(services, successor.value).name == "ci"
-    assert old_record["rolled_to"] == successor.record["key_id"]
+    assert old_record.rolled_to == successor.record.key_id
     caller(services, old.value)  # still within its grace
     services.clock.advance(601)
     with pytest.raises(KeyRefusedError):
         caller(services, old.value)
     with pytest.raises(ConflictError):
-        roll_key(services, admin, RollKey(PLACE, old.record["key_id"], grace_seconds=0))
+        roll_key(services, admin, RollKey(PLACE, old.record.key_id, grace_seconds=0))
 
 
 def test_a_patch_changes_a_key_in_place_and_a_revoked_one_is_not_active(services: FakeServices, admin) -> None:
     role(services, admin, "reader", READER)
     role(services, admin, "writer", WRITER)
     made = new_key(services, admin, "ci", ["reader"])
-    key_id = made.record["key_id"]
+    key_id = made.record.key_id
     update = update_key(services, admin, UpdateKey(PLACE, key_id, {"name": "deploy", "roles": ["writer"]}))
-    assert update.record["name"] == "deploy" and caller(services, made.value).roles == ("writer",)
+    assert update.record.name == "deploy" and caller(services, made.value).roles == ("writer",)
     assert update.flush is not None  # a change of rights is flushed from every cache
     assert services.store.get_role("shop", "prod", "reader")["key_count"] == 0
     assert "key.updated" in services.audit.names()

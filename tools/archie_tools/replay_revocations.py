@@ -31,7 +31,10 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from archie_keys.domain.key_record import KeyRecord
 
 REVOKING = ("key.deleted", "key.leaked")
 NOTICED = ("key.created", "key.rolled")
@@ -176,16 +179,16 @@ class Replay:
         if record is None:
             return "not in the table"
         if event.event == "key.rolled":
-            if record.get("revoked_at") or record.get("rolled_to"):
+            if record.revoked_at or record.rolled_to:
                 return "present"
             return f"lost: roll again (was to expire {event.details.get('expires_at')})"
         if event.event == "key.leaked" and not event.revokes:
             return self.mark_leak(record, event)
-        if record.get("revoked_at"):
+        if record.revoked_at:
             return "already revoked"
         return "would revoke" if self.dry_run else self.revoke(record, event)
 
-    def revoke(self, record: dict[str, Any], event: Event) -> str:
+    def revoke(self, record: KeyRecord, event: Event) -> str:
         from archie_keys.app.revocation import forget_idempotent_response
         from archie_keys.aws.dynamo import TransactionRefused
         from archie_keys.domain import limits
@@ -195,7 +198,7 @@ class Replay:
         leak = {"leaked_at": event.time, "leaked_url": event.details.get("url")} if event.event == "key.leaked" else {}
         purge = int(from_iso(event.time) + limits.REVOKED_RETENTION_SECONDS)
         details = {
-            "name": record.get("name"),
+            "name": record.name,
             "replay_of": event.id,
             "replayed_event": event.event,
             "reason": "a revocation replayed after the keys table was restored",
@@ -213,9 +216,9 @@ class Replay:
         forget_idempotent_response(services, record)
         return "revoked"
 
-    def mark_leak(self, record: dict[str, Any], event: Event) -> str:
+    def mark_leak(self, record: KeyRecord, event: Event) -> str:
         """A leak an environment only reported left the key live and marked: the mark is restored."""
-        if record.get("leaked_at"):
+        if record.leaked_at:
             return "present"
         if not self.dry_run:
             marks = {"leaked_at": event.time, "leaked_url": event.details.get("url") or ""}

@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(f"admin key: {new.value}")
     print(
-        f"key id {new.record['key_id']} in {args.project}/{args.environment}; store the key now, it is not shown again",
+        f"key id {new.record.key_id} in {args.project}/{args.environment}; store the key now, it is not shown again",
         file=sys.stderr,
     )
     return 0

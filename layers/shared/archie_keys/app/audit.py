@@ -56,7 +56,7 @@ def _coverage(services: Services, place: Place, scope: RowScope) -> Callable[[st
             return False
         if key_id not in known:
             record = services.store.get_key(place.project, place.environment, key_id, consistent=False)
-            known[key_id] = record is not None and scope.covers(record.get("context", {}))
+            known[key_id] = record is not None and scope.covers(record.context)
         return known[key_id]
 
     return covered
@@ -129,7 +129,7 @@ def key_usage(services: Services, caller: Identity, place: Place, key_id: str, s
         raise ValidationFailedError(f"since may go back at most {limits.USAGE_MAX_DAYS} days", field="since")
     answer: dict[str, Any] = {
         "key_id": key_id,
-        "last_used_at": record.get("last_used_at"),
+        "last_used_at": record.last_used_at,
         "hours": services.audit_reader.usage(place.project, place.environment, key_id, min(since_epoch, now)),
     }
     quota = quota_of(services, record, now)

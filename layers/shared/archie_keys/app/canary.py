@@ -95,7 +95,7 @@ def probe(
         new = create_key(
             services, actor, CreateKey(place=place, name="canary probe", roles=[PROBE_ROLE], expires_at=expires)
         )
-        key_id = str(new.record["key_id"])
+        key_id = new.record.key_id
         step = "accepted"
         status = call(path, new.value)
         if status != 200:

@@ -18,7 +18,6 @@ record existed is known by its tag alone).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from archie_keys.app.changes import Change, after_commit
 from archie_keys.app.commands import CreateKey, Place
@@ -29,6 +28,7 @@ from archie_keys.domain.change_records import CURRENT, PENDING, PreparedSecret
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ConflictError, ForbiddenError, SecretInUseError
 from archie_keys.domain.identity import RowScope
+from archie_keys.domain.key_record import KeyRecord
 
 # The answer's secret_stage when the secret was given to another key after this one was delivered.
 REPLACED = "REPLACED"
@@ -50,9 +50,9 @@ class Delivery:
     writes: list[Write | None]
 
 
-def _live(record: dict[str, Any], now: float) -> bool:
+def _live(record: KeyRecord, now: float) -> bool:
     """Active, or rolled and still in its grace period: consumers of the secret may be using it."""
-    return not record.get("revoked_at") and not is_expired(record.get("expires_epoch"), now)
+    return not record.revoked_at and not is_expired(record.expires_epoch, now)
 
 
 def plan_delivery(
@@ -74,7 +74,7 @@ def plan_delivery(
     # A tenant administrator cannot take over a secret serving a key it does not manage (and with it that
     # key's consumers and their traffic); a secret whose key is gone (purged 30 days after revocation) has no
     # known owner, so only an unfiltered grant may write to it.
-    covered = scope.covers(holder.get("context", {})) if holder is not None else scope.every_row
+    covered = scope.covers(holder.context) if holder is not None else scope.every_row
     if not covered:
         raise ForbiddenError(
             "this secret holds a key this key may not manage; choose another secret_name",

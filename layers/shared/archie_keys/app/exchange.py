@@ -81,7 +81,7 @@ def exchange_token(services: Services, verifier: OidcVerifier, command: Exchange
     grants = prepare_grants(services, place, roles, context)
     workload = Identity(actor.name, place.project, place.environment, create.name, tuple(roles), context, grants)
     value, record = new_key(services, workload, create, expires_epoch, now, trust_policy=policy.name)
-    key_id = record["key_id"]
+    key_id = record.key_id
     services.schedules.put(place.project, place.environment, expires_epoch)
     details = {
         "name": create.name,

@@ -18,6 +18,7 @@ from archie_keys.app.services import Services
 from archie_keys.aws.schedules import MAX_WAIT_SECONDS
 from archie_keys.domain.clock import wait_seconds
 from archie_keys.domain.identity import EXPIRY_ACTOR
+from archie_keys.domain.key_record import KeyRecord
 from archie_keys.domain.keyformat import KEY_ID_RE, SLUG_RE
 from archie_keys.domain.webhooks import EXPIRING_NOTICE_DAYS
 
@@ -52,12 +53,12 @@ class ExpiryNotice:
         return cls(project, environment, key_id, expires, days)
 
 
-def schedule_notices(services: Services, record: Mapping[str, Any]) -> None:
+def schedule_notices(services: Services, record: KeyRecord) -> None:
     """After a key with an expiry commits: its notices, each retried and logged, never failing the creation."""
-    expires = record.get("expires_epoch")
+    expires = record.expires_epoch
     if expires is None:
         return
-    project, environment, key_id = str(record["project"]), str(record["environment"]), str(record["key_id"])
+    project, environment, key_id = record.project, record.environment, record.key_id
     for days in NOTICE_DAYS:
         after_commit(
             functools.partial(_put, services, project, environment, key_id, int(expires), days),
@@ -80,15 +81,15 @@ def send_notice(
     record = services.store.get_key(notice.project, notice.environment, notice.key_id)
     if (
         record is None
-        or record.get("revoked_at")
-        or record.get("rolled_to")
-        or record.get("expires_epoch") is None
-        or int(record["expires_epoch"]) != notice.expires_epoch
+        or record.revoked_at
+        or record.rolled_to
+        or record.expires_epoch is None
+        or int(record.expires_epoch) != notice.expires_epoch
     ):
         return {"key_id": notice.key_id, "sent": None}
     if notice.days == 0:
-        emit_key_event(services, "key.expired", record, EXPIRY_ACTOR, {"expired_at": record["expires_at"]})
+        emit_key_event(services, "key.expired", record, EXPIRY_ACTOR, {"expired_at": record.expires_at})
         return {"key_id": notice.key_id, "sent": "key.expired"}
-    details = {"expires_at": record["expires_at"], "days_left": notice.days}
+    details = {"expires_at": record.expires_at, "days_left": notice.days}
     emit_key_event(services, "key.expiring", record, EXPIRY_ACTOR, details)
     return {"key_id": notice.key_id, "sent": "key.expiring"}

@@ -182,10 +182,10 @@ def _replay(services: Services, request: IdempotentRequest, found: Existing) -> 
 
 def _active(services: Services, request: IdempotentRequest, key_id: str) -> bool:
     record = services.store.get_key(request.scope["project"], request.scope["environment"], key_id)
-    if record is None or record.get("revoked_at") or record.get("rolled_to"):
+    if record is None or record.revoked_at or record.rolled_to:
         return False
-    expires = record.get("expires_epoch")
-    return expires is None or float(expires) > services.clock()
+    expires = record.expires_epoch
+    return expires is None or expires > services.clock()
 
 
 def release(services: Services, ticket: Ticket | None) -> None:

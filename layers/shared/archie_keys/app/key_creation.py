@@ -16,12 +16,20 @@ from archie_keys.app.delivery import delivered, delivery_preview, plan_delivery,
 from archie_keys.app.expiry_notices import schedule_notices
 from archie_keys.app.idempotent import Ticket
 from archie_keys.app.key_events import emit_key_event
-from archie_keys.app.key_limits import allowed_cidrs_fields, limits_fields
-from archie_keys.app.key_minting import check_expiry, check_secret_name, created_details, key_id_taken, new_key
+from archie_keys.app.key_limits import limits_fields
+from archie_keys.app.key_minting import (
+    check_expiry,
+    check_secret_name,
+    created_details,
+    created_limits,
+    key_id_taken,
+    new_key,
+)
 from archie_keys.app.services import Services
 from archie_keys.app.views import NewKey, new_key_response
 from archie_keys.domain.escalation import refuse_uncovered_context
 from archie_keys.domain.identity import Identity
+from archie_keys.domain.key_record import with_changes
 
 
 def create_key(services: Services, caller: Identity, command: CreateKey, ticket: Ticket | None = None) -> NewKey:
@@ -35,20 +43,26 @@ def create_key(services: Services, caller: Identity, command: CreateKey, ticket:
     now = services.clock()
     expires_epoch = check_expiry(command.expires_at, now, services.config.key_min_lifetime_seconds)
     refuse_uncovered_context(scope, dict(command.context))
-    extra = {"idempotency_id": ticket.request.record_id} if ticket else {}
-    extra.update(allowed_cidrs_fields(command.allowed_cidrs))
-    value, record = new_key(services, caller, command, expires_epoch, now, **extra)
-    key_id = record["key_id"]
+    value, record = new_key(
+        services,
+        caller,
+        command,
+        expires_epoch,
+        now,
+        allowed_cidrs=command.allowed_cidrs,
+        idempotency_id=ticket.request.record_id if ticket else None,
+    )
+    key_id = record.key_id
     plan = plan_delivery(services, command, scope)
     # Before anything else is prepared: the likeliest to fail (API Gateway's control plane), and repeatable.
-    record.update(limits_fields(services, key_id, command.limits))
+    record = with_changes(record, limits_fields(services, key_id, command.limits))
     with Change() as change:
         if expires_epoch is not None:
             # Not undone if the key is not committed: the flush it arranges may serve other keys of that second.
             services.schedules.put(place.project, place.environment, expires_epoch)
         delivery = prepare_delivery(services, change, plan, place, value, key_id, caller.key_id)
         details: dict[str, Any] = {"name": command.name, "roles": list(command.roles)}
-        details.update({name: record[name] for name in ("allowed_cidrs", "limits") if name in record})
+        details.update(created_limits(record))
         if delivery is not None:
             details["secret_name"] = delivery.prepared.name
         writes = [

@@ -17,6 +17,7 @@ from archie_keys.app.changes import after_commit
 from archie_keys.app.services import Services
 from archie_keys.app.webhook_delivery import Delivery
 from archie_keys.aws.webhook_store import webhook_path
+from archie_keys.domain.key_record import KeyRecord
 from archie_keys.domain.webhooks import KeySubject, key_event, new_message_id
 
 
@@ -61,7 +62,7 @@ def queue_deliveries(services: Services, deliveries: Sequence[Delivery]) -> None
 def emit_key_event(
     services: Services,
     event_type: str,
-    record: Mapping[str, Any],
+    record: KeyRecord,
     actor: str,
     details: Mapping[str, Any] | None = None,
     occurred_at: float | None = None,
@@ -76,7 +77,7 @@ def emit_key_event(
 def emit_key_events(
     services: Services,
     event_type: str,
-    about: Sequence[tuple[Mapping[str, Any], Mapping[str, Any] | None]],
+    about: Sequence[tuple[KeyRecord, Mapping[str, Any] | None]],
     actor: str,
     occurred_at: float | None = None,
 ) -> bool:
@@ -85,11 +86,11 @@ def emit_key_events(
     succeeded (each is retried first, and a failure logged)."""
     if not about:
         return True
-    project, environment = str(about[0][0]["project"]), str(about[0][0]["environment"])
+    project, environment = about[0][0].project, about[0][0].environment
     at = occurred_at if occurred_at is not None else services.clock()
     bodies = []
     for record, details in about:
-        subject = KeySubject(str(record["key_id"]), str(record.get("name", "")), project, environment)
+        subject = KeySubject(record.key_id, record.name, project, environment)
         bodies.append((new_message_id(), key_event(event_type, subject, actor, at, details)))
     planned: list[Delivery] | None = None
 

@@ -23,6 +23,7 @@ from archie_keys.app.changes import Change
 from archie_keys.app.services import Services
 from archie_keys.aws.dynamo import aws_error_code
 from archie_keys.domain.errors import ConflictError
+from archie_keys.domain.key_record import KeyRecord
 from archie_keys.domain.rate_limits import Limits, QuotaUsage, limits_of
 from archie_keys.domain.usage_keys import lineage_of
 
@@ -60,19 +61,13 @@ def limits_fields(services: Services, lineage_id: str, limits: Limits | None) ->
     return {"limits": limits.to_dict(), "lineage_id": lineage_id}
 
 
-def allowed_cidrs_fields(allowed_cidrs: tuple[str, ...]) -> dict[str, Any]:
-    return {"allowed_cidrs": list(allowed_cidrs)} if allowed_cidrs else {}
-
-
-def stored_limits(record: dict[str, Any]) -> dict[str, Any] | None:
+def stored_limits(record: KeyRecord) -> dict[str, Any] | None:
     """A key's limits as stored and answered (numbers as ints), or None for none: what a PATCH compares."""
-    limits = limits_of(record.get("limits"))
+    limits = limits_of(record.limits)
     return None if limits is None else limits.to_dict()
 
 
-def move_chain(
-    services: Services, record: dict[str, Any], new: dict[str, Any] | None, change: Change
-) -> dict[str, Any]:
+def move_chain(services: Services, record: KeyRecord, new: dict[str, Any] | None, change: Change) -> dict[str, Any]:
     """PATCH `limits` of a stored key, before its change commits: the chain's API key moved to the plan of the
     new limits (503 if API Gateway fails, 409 limits_capacity if its quotas are used up), and moved back to the
     plan of the old limits if the change then does not commit (an undo of `change`, registered before the
@@ -86,7 +81,7 @@ def move_chain(
     if new_limits is None:
         return {}
     lineage = lineage_of(record)
-    old = limits_of(record.get("limits"))
+    old = limits_of(record.limits)
     if old is not None:
         # Without old limits nothing needs undoing: the key's Allows name the shared API key until the change
         # commits, so the chain's, wherever it is, admits nothing (as after a create that did not commit).
@@ -110,21 +105,21 @@ def _put_back(services: Services, lineage_id: str, limits: Limits) -> None:
     logger.error("the chain %s is in the usage plan of limits its key does not show", lineage_id)
 
 
-def quota_of(services: Services, record: dict[str, Any], now: float) -> QuotaUsage | None:
+def quota_of(services: Services, record: KeyRecord, now: float) -> QuotaUsage | None:
     """This period's quota of a key with one (GetUsage of its chain's API key), else None."""
-    limits = limits_of(record.get("limits"))
+    limits = limits_of(record.limits)
     if limits is None or limits.quota is None:
         return None
     return services.usage_plans.quota(lineage_of(record), limits, now)
 
 
-def release_usage_key(services: Services, revoked: dict[str, Any], chain_still_live: bool) -> None:
+def release_usage_key(services: Services, revoked: KeyRecord, chain_still_live: bool) -> None:
     """After a key with limits is revoked: delete its chain's API key unless another key of the chain is still
     live. Best effort, after the revocation committed (the authorizer refuses the key whatever API Gateway
     holds): a failure is logged and leaves an API key that admits nothing, released by the next revocation of
     the chain or by hand (docs/limits.md)."""
     # lineage_id stays on a key whose limits a PATCH removed: its chain's API key is still to be released.
-    if not (revoked.get("limits") or revoked.get("lineage_id")) or chain_still_live:
+    if not (revoked.limits or revoked.lineage_id) or chain_still_live:
         return
     try:
         services.usage_plans.detach(lineage_of(revoked))

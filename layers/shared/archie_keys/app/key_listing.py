@@ -10,6 +10,7 @@ from archie_keys.app.commands import PageRequest, Place
 from archie_keys.app.services import Services
 from archie_keys.domain.errors import ValidationFailedError
 from archie_keys.domain.identity import Identity
+from archie_keys.domain.key_record import KeyRecord
 from archie_keys.domain.key_status import DEFAULT_LISTED, STATUSES
 from archie_keys.domain.paging import token_scope
 
@@ -28,7 +29,7 @@ def check_statuses(statuses: Sequence[str] | None) -> tuple[str, ...]:
 
 def list_keys(
     services: Services, caller: Identity, place: Place, page: PageRequest, statuses: Sequence[str] | None = None
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[KeyRecord], str | None]:
     """Newest first; only the keys the caller's filters cover, in the statuses asked (default: every one but
     revoked), and never an empty page while some remain."""
     scope = caller.require(place.project, place.environment, "keys", "read")

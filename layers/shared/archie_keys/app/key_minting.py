@@ -22,6 +22,7 @@ from archie_keys.domain.errors import ConflictError, ValidationFailedError, show
 from archie_keys.domain.escalation import refuse_escalation
 from archie_keys.domain.grants import Grants, required_context_names, resolve_grants
 from archie_keys.domain.identity import Identity
+from archie_keys.domain.key_record import KeyRecord
 from archie_keys.domain.keyformat import generate_key
 from archie_keys.domain.policy import build_policy, data_paths, management_paths
 
@@ -99,46 +100,67 @@ def prepare_grants(services: Services, place: Place, role_names: list[str], cont
 
 
 def new_key(
-    services: Services, caller: Identity, command: CreateKey, expires_epoch: float | None, now: float, **extra: Any
-) -> tuple[str, dict[str, Any]]:
+    services: Services,
+    caller: Identity,
+    command: CreateKey,
+    expires_epoch: float | None,
+    now: float,
+    *,
+    allowed_cidrs: tuple[str, ...] = (),
+    idempotency_id: str | None = None,
+    rolled_from: str | None = None,
+    break_glass: bool = False,
+    trust_policy: str | None = None,
+) -> tuple[str, KeyRecord]:
     """Check what the key would grant, and make its value and stored record (nothing is written)."""
     place = command.place
-    roles, context = list(command.roles), dict(command.context)
-    grants = prepare_grants(services, place, roles, context)
+    roles, context = tuple(command.roles), dict(command.context)
+    grants = prepare_grants(services, place, list(roles), context)
     refuse_escalation(caller.grants, list(grants.entries), "this key", field="roles")
-    check_authorizer_budget(
-        Identity("x" * 12, place.project, place.environment, command.name, tuple(roles), context, grants)
-    )
+    check_authorizer_budget(Identity("x" * 12, place.project, place.environment, command.name, roles, context, grants))
     hasher = services.hasher()
     value, parsed = generate_key(command.prefix, place.project, place.environment, services.key_tags().current)
-    record: dict[str, Any] = {
-        "key_id": parsed.key_id,
-        "name": command.name,
-        # For searching by name, ignoring case (DynamoDB's contains() is case-sensitive).
-        "name_folded": command.name.casefold(),
-        "prefix": command.prefix,
-        "start": parsed.start,
-        "project": place.project,
-        "environment": place.environment,
-        "roles": roles,
-        "context": context,
-        "created_at": to_iso(now),
-        "created_by": caller.key_id,
-        "expires_at": to_iso(expires_epoch) if expires_epoch is not None else None,
-        "expires_epoch": expires_epoch,
-        "hash": hasher.hash_secret(parsed.secret),
-        "hash_params": hasher.parameters.as_record(),
-        "pepper_version": hasher.version or None,
+    record = KeyRecord(
+        key_id=parsed.key_id,
+        name=command.name,
+        name_folded=command.name.casefold(),
+        prefix=command.prefix,
+        start=parsed.start,
+        project=place.project,
+        environment=place.environment,
+        roles=roles,
+        context=context,
+        created_at=to_iso(now),
+        created_by=caller.key_id,
+        expires_at=to_iso(expires_epoch) if expires_epoch is not None else None,
+        expires_epoch=expires_epoch,
+        hash=hasher.hash_secret(parsed.secret),
+        hash_params=hasher.parameters.as_record(),
+        pepper_version=hasher.version or None,
         # Tagged (domain.keyformat): the keys an environment must still check the old way have none.
-        "key_format": 2,
-        **extra,
-    }
-    return value, {k: v for k, v in record.items() if v is not None}
+        key_format=2,
+        allowed_cidrs=allowed_cidrs,
+        idempotency_id=idempotency_id,
+        rolled_from=rolled_from,
+        break_glass=break_glass,
+        trust_policy=trust_policy,
+    )
+    return value, record
 
 
-def created_details(record: dict[str, Any]) -> dict[str, Any]:
+def created_details(record: KeyRecord) -> dict[str, Any]:
     """What a key.created event says beyond the key: when it expires (null: never) and its roles."""
-    return {"expires_at": record.get("expires_at"), "roles": list(record.get("roles", []))}
+    return {"expires_at": record.expires_at, "roles": list(record.roles)}
+
+
+def created_limits(record: KeyRecord) -> dict[str, Any]:
+    """What the key.created audit event says of a new key's allow-list and limits, when it has them."""
+    shown: dict[str, Any] = {}
+    if record.allowed_cidrs:
+        shown["allowed_cidrs"] = list(record.allowed_cidrs)
+    if record.limits is not None:
+        shown["limits"] = record.limits
+    return shown
 
 
 def key_id_taken() -> ConflictError:

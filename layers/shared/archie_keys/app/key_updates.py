@@ -33,6 +33,7 @@ from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ConflictError
 from archie_keys.domain.escalation import refuse_escalation, refuse_uncovered_context
 from archie_keys.domain.identity import Identity
+from archie_keys.domain.key_record import KeyRecord, with_changes
 from archie_keys.domain.key_status import key_status
 
 # How the audit shows a change: its old and new values, or (context, whose values may name customers and
@@ -50,7 +51,7 @@ class Stored:
 
 @dataclass(frozen=True)
 class Updatable:
-    current: Callable[[dict[str, Any]], Any]
+    current: Callable[[KeyRecord], Any]
     store: Callable[[Any, Identity, float], Stored]
     # (old, new) -> whether the key may be able to do more after the change than before.
     widens: Callable[[Any, Any], bool]
@@ -90,24 +91,24 @@ def _widens_network(old: list[str], new: list[str]) -> bool:
 
 UPDATABLE: dict[str, Updatable] = {
     "name": Updatable(
-        current=lambda record: record.get("name"),
+        current=lambda record: record.name,
         store=lambda name, caller, now: Stored({"name": name, "name_folded": name.casefold()}),
         widens=lambda old, new: False,
     ),
     "roles": Updatable(
-        current=lambda record: list(record.get("roles", [])),
+        current=lambda record: list(record.roles),
         store=lambda roles, caller, now: Stored({"roles": list(roles)}),
         widens=lambda old, new: True,
     ),
     "context": Updatable(
-        current=lambda record: dict(record.get("context", {})),
+        current=lambda record: dict(record.context),
         store=lambda context, caller, now: Stored({"context": dict(context)}),
         widens=lambda old, new: True,
         audit=NAMES_ONLY,
     ),
     # Stored as the epoch second it expires (None: never); a later expiry, or none, lets the key do more.
     "expires_at": Updatable(
-        current=lambda record: float(record["expires_epoch"]) if record.get("expires_epoch") is not None else None,
+        current=lambda record: record.expires_epoch,
         store=_store_expiry,
         widens=lambda old, new: new is None or (old is not None and new > old),
         shown=lambda epoch: to_iso(epoch) if epoch is not None else None,
@@ -115,7 +116,7 @@ UPDATABLE: dict[str, Updatable] = {
     # The canonical list (the edge parses it, domain.network); [] for anywhere. Cached decisions stay correct:
     # API Gateway's cache is keyed on the address, and the change is flushed as any other.
     "allowed_cidrs": Updatable(
-        current=lambda record: list(record.get("allowed_cidrs") or []),
+        current=lambda record: list(record.allowed_cidrs),
         store=_store_allowed_cidrs,
         widens=_widens_network,
     ),
@@ -124,7 +125,7 @@ UPDATABLE: dict[str, Updatable] = {
     "limits": Updatable(current=stored_limits, store=_store_limits, widens=lambda old, new: False),
     # Enabling gives the key back what it could do; disabling only takes away.
     "enabled": Updatable(
-        current=lambda record: not record.get("disabled_at"),
+        current=lambda record: not record.disabled_at,
         store=_store_enabled,
         widens=lambda old, new: bool(new) and not old,
     ),
@@ -133,7 +134,7 @@ UPDATABLE: dict[str, Updatable] = {
 
 @dataclass(frozen=True)
 class KeyUpdate:
-    record: dict[str, Any]
+    record: KeyRecord
     # None when nothing changed (every value was already as asked): nothing written, nothing flushed.
     flush: FlushReport | None
 
@@ -173,13 +174,13 @@ def update_key(services: Services, caller: Identity, command: UpdateKey) -> KeyU
     if not changes:
         return KeyUpdate(record, None)
     after = {name: new for name, (_, new) in changes.items()}
-    roles = list(after.get("roles", record.get("roles", [])))
-    context = dict(after.get("context", record.get("context", {})))
+    roles = list(after.get("roles", record.roles))
+    context = dict(after.get("context", record.context))
     refuse_uncovered_context(scope, context)
     if any(UPDATABLE[name].widens(old, new) for name, (old, new) in changes.items()):
         grants = prepare_grants(services, place, roles, context)
         refuse_escalation(caller.grants, list(grants.entries), "this key", field="roles")
-        name = str(after.get("name", record.get("name", "")))
+        name = str(after.get("name", record.name))
         check_authorizer_budget(
             Identity("x" * 12, place.project, place.environment, name, tuple(roles), context, grants)
         )
@@ -189,7 +190,7 @@ def update_key(services: Services, caller: Identity, command: UpdateKey) -> KeyU
         stored = UPDATABLE[name].store(new, caller, now)
         sets.update(stored.sets)
         removes.extend(stored.removes)
-    before_roles = list(record.get("roles", []))
+    before_roles = list(record.roles)
     added = [role for role in roles if role not in before_roles]
     dropped = [role for role in before_roles if role not in roles]
     new_expiry = after.get("expires_at")
@@ -211,13 +212,12 @@ def update_key(services: Services, caller: Identity, command: UpdateKey) -> KeyU
                 place.project,
                 place.environment,
                 caller.key_id,
-                record["key_id"],
+                record.key_id,
                 _audit_details(changes),
             ),
         ]
         commit_change(services, writes, {"key": changed})
-    updated = {name: value for name, value in {**record, **sets}.items() if name not in removes}
-    updated["revision"] = int(record.get("revision", 0)) + 1
+    updated = with_changes(record, {**sets, "revision": (record.revision or 0) + 1}, removes)
     # Webhooks and the events bus hear the change once it is committed: the names of the fields changed
     # (docs/webhooks.md; the audit event holds their old and new values).
     emit_key_event(services, "key.updated", updated, caller.key_id, {"changed": sorted(changes)}, now)

@@ -14,7 +14,6 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from itertools import islice
-from typing import Any
 
 from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.ports import Write
@@ -25,6 +24,7 @@ from archie_keys.domain.change_records import EVENT_RECORDED
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ConditionFailed, KeyRefusedError
 from archie_keys.domain.identity import SCANNER_ACTOR
+from archie_keys.domain.key_record import KeyRecord
 from archie_keys.domain.keyformat import keys_in, parse_key
 
 TRUE_POSITIVE, FALSE_POSITIVE = "true_positive", "false_positive"
@@ -49,7 +49,7 @@ def _keys_reported(token: str) -> list[str]:
     return [value for _, value, _ in islice(keys_in(token), limits.LEAK_KEYS_PER_TOKEN_MAX)]
 
 
-def _issued(services: Services, value: str) -> tuple[dict[str, Any] | None, bool]:
+def _issued(services: Services, value: str) -> tuple[KeyRecord | None, bool]:
     """(record, live) when `value` is a key this service issued, else (None, False)."""
     try:
         verified = services.verifier.verify(value)
@@ -70,20 +70,20 @@ def _issued(services: Services, value: str) -> tuple[dict[str, Any] | None, bool
     return services.store.get_key(project, environment, key_id), live
 
 
-def _event(services: Services, record: dict[str, Any], leak: LeakedToken, action: str) -> Write | None:
+def _event(services: Services, record: KeyRecord, leak: LeakedToken, action: str) -> Write | None:
     """The leak's `key.leaked` event, written once per key and place (url, source): a redelivered alert, or
     one replayed by whoever saw it (GitHub's signature carries no time), refuses its transaction instead of
     adding another event, and another match of the same key in the same place is the same leak."""
     details = {"url": leak.url, "source": leak.source, "type": leak.type, "action": action}
-    project, environment, key_id = record["project"], record["environment"], record["key_id"]
+    project, environment, key_id = record.project, record.environment, record.key_id
     once_for = (key_id, leak.url, leak.source)
     return services.audit.event_write("key.leaked", project, environment, SCANNER_ACTOR, key_id, details, once_for)
 
 
-def _react(services: Services, record: dict[str, Any], live: bool, leak: LeakedToken) -> bool:
+def _react(services: Services, record: KeyRecord, live: bool, leak: LeakedToken) -> bool:
     """Record the leak (and revoke a live key unless its environment only reports), unless this leak is
     recorded already. Returns whether this call revoked the key."""
-    project, environment = record["project"], record["environment"]
+    project, environment = record.project, record.environment
     declaration = services.store.get_environment(project, environment) or {}
     now = services.clock()
     marks = {"leaked_at": to_iso(now), "leaked_url": leak.url}
@@ -130,8 +130,8 @@ def report_leaks(services: Services, leaks: list[LeakedToken]) -> list[dict[str,
                 revoked = _react(services, record, live, leak)
                 # A key this scanner revoked before (an alert GitHub redelivers after a failure that came
                 # between that revocation and its flush) is flushed again: flushing twice costs nothing.
-                if revoked or (not live and record.get("revoked_by") == SCANNER_ACTOR):
-                    to_flush.add((record["project"], record["environment"]))
+                if revoked or (not live and record.revoked_by == SCANNER_ACTOR):
+                    to_flush.add((record.project, record.environment))
             token_hash = hashlib.sha256(leak.token.encode("utf-8")).hexdigest()
             answers.append({"token_hash": token_hash, "token_type": leak.type, "label": label})
     finally:

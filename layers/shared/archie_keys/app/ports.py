@@ -6,7 +6,8 @@ implements them in memory for the logic tier (tests/logic). Each port lists only
 
 Writes are opaque to the use cases: a store builds them (`key_create_writes`, `event_write`, ...) and the unit
 of work commits a list of them all or none, raising domain.errors.ConditionFailed with the labels of the
-conditions that did not hold. Records are dicts as the stores return them.
+conditions that did not hold. A key is a domain.key_record.KeyRecord both ways; other records are still dicts
+as the stores return them.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 
 from archie_keys.domain.change_records import Claim, Existing, PreparedSecret
 from archie_keys.domain.environment_state import EnvironmentState
+from archie_keys.domain.key_record import KeyRecord
 
 # Seconds since the epoch, now (domain.clock.now_epoch on AWS; a clock a test advances in the logic tier).
 Clock = Callable[[], float]
@@ -57,10 +59,8 @@ class KeyStore(Protocol):
         self, project: str, environment: str, limit: int, after: str | None
     ) -> tuple[list[dict[str, Any]], str | None]: ...
 
-    def key_create_writes(self, record: dict[str, Any]) -> Sequence[Write]: ...
-    def get_key(
-        self, project: str, environment: str, key_id: str, *, consistent: bool = True
-    ) -> dict[str, Any] | None: ...
+    def key_create_writes(self, record: KeyRecord) -> Sequence[Write]: ...
+    def get_key(self, project: str, environment: str, key_id: str, *, consistent: bool = True) -> KeyRecord | None: ...
     def list_keys(
         self,
         project: str,
@@ -71,10 +71,10 @@ class KeyStore(Protocol):
         name_contains: str | None = None,
         statuses: Sequence[str] = ...,
         now: float = 0.0,
-    ) -> tuple[list[dict[str, Any]], str | None]: ...
+    ) -> tuple[list[KeyRecord], str | None]: ...
     def key_update_writes(
         self,
-        record: dict[str, Any],
+        record: KeyRecord,
         values: dict[str, Any],
         remove: Sequence[str],
         roles_added: Sequence[str],
@@ -83,18 +83,18 @@ class KeyStore(Protocol):
     ) -> Sequence[Write]: ...
     def key_revoke_writes(
         self,
-        record: dict[str, Any],
+        record: KeyRecord,
         revoked_at: str,
         revoked_by: str,
         purge_epoch: int,
         unused_since: str | None = None,
         also_set: dict[str, Any] | None = None,
     ) -> Sequence[Write]: ...
-    def key_mark_write(self, record: dict[str, Any], values: dict[str, Any]) -> Write: ...
-    def key_roll_writes(self, record: dict[str, Any], values: dict[str, Any]) -> Sequence[Write]: ...
+    def key_mark_write(self, record: KeyRecord, values: dict[str, Any]) -> Write: ...
+    def key_roll_writes(self, record: KeyRecord, values: dict[str, Any]) -> Sequence[Write]: ...
 
     def last_authorization(self, project: str, environment: str, key_id: str) -> float | None: ...
-    def not_authorized_since_check(self, record: dict[str, Any], bound: float) -> Write: ...
+    def not_authorized_since_check(self, record: KeyRecord, bound: float) -> Write: ...
 
     def get_secret_holder(self, project: str, environment: str, name: str) -> dict[str, Any] | None: ...
     def secret_holder_write(
@@ -107,9 +107,7 @@ class DecisionStore(Protocol):
     authorizer's store, on clients that give up within about two seconds."""
 
     def environment_state(self, project: str, environment: str) -> EnvironmentState | None: ...
-    def get_key(
-        self, project: str, environment: str, key_id: str, *, consistent: bool = True
-    ) -> dict[str, Any] | None: ...
+    def get_key(self, project: str, environment: str, key_id: str, *, consistent: bool = True) -> KeyRecord | None: ...
     def get_roles(self, project: str, environment: str, names: Sequence[str]) -> dict[str, dict[str, Any]]: ...
     def update_key_hash(
         self,
@@ -225,7 +223,7 @@ class RevocationStore(Protocol):
     def count_covered(self, rule: dict[str, Any]) -> int: ...
     def uncovered_page(
         self, rule: dict[str, Any], after: str | None, limit: int, since_ms: int | None = None
-    ) -> tuple[list[dict[str, Any]], str | None]: ...
+    ) -> tuple[list[KeyRecord], str | None]: ...
     def mark_writes(
-        self, rule: dict[str, Any], records: Sequence[dict[str, Any]], revoked_at: str, purge_epoch: int
+        self, rule: dict[str, Any], records: Sequence[KeyRecord], revoked_at: str, purge_epoch: int
     ) -> Sequence[Write]: ...

@@ -73,7 +73,7 @@ class QuotaNotices:
         services = self._services
         claims = services.quota_notices
         record = services.store.get_key(refusal.project, refusal.environment, refusal.key_id, consistent=False)
-        limits = limits_of(record.get("limits")) if record is not None else None
+        limits = limits_of(record.limits) if record is not None else None
         if record is None or claims is None or limits is None or limits.quota is None:
             self._settle(refusal.key_id, now + SETTLED_MEMORY_SECONDS, now)  # nothing to tell, for a while
             return False

@@ -18,7 +18,6 @@ becomes a guard instead of a habit.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any
 
 from archie_keys.app.changes import after_commit, commit_change
 from archie_keys.app.commands import Place
@@ -35,30 +34,29 @@ from archie_keys.domain.authorization_witness import WitnessBounds, idle_bound, 
 from archie_keys.domain.clock import from_iso, to_iso
 from archie_keys.domain.errors import KeyInUseError, NotFoundError, ServiceUnavailableError
 from archie_keys.domain.identity import Identity
+from archie_keys.domain.key_record import KeyRecord, with_changes
 
 
 @dataclass(frozen=True)
 class Revocation:
-    record: dict[str, Any]
+    record: KeyRecord
     flush: FlushReport
 
 
-def forget_idempotent_response(services: Services, record: dict[str, Any]) -> None:
+def forget_idempotent_response(services: Services, record: KeyRecord) -> None:
     """A key no longer active must not be handed back by a replay of the request that created it."""
-    record_id = record.get("idempotency_id")
+    record_id = record.idempotency_id
     if record_id:
-        after_commit(
-            lambda: services.idempotency.forget_response(record_id, record["key_id"]), "drop the sealed response"
-        )
+        after_commit(lambda: services.idempotency.forget_response(record_id, record.key_id), "drop the sealed response")
 
 
-def _in_use(services: Services, place: Place, record: dict[str, Any], since: float) -> KeyInUseError:
-    hours = services.audit_reader.usage(place.project, place.environment, record["key_id"], since)
+def _in_use(services: Services, place: Place, record: KeyRecord, since: float) -> KeyInUseError:
+    hours = services.audit_reader.usage(place.project, place.environment, record.key_id, since)
     recent = sum(hour["allowed"] for hour in hours if hour["hour"] >= hour_of(since))
     return KeyInUseError(
-        f"the key was used at {record.get('last_used_at')}, within the last {int(services.clock() - since)} seconds; "
+        f"the key was used at {record.last_used_at}, within the last {int(services.clock() - since)} seconds; "
         "it is not revoked (move its consumers, then try again)",
-        last_used_at=record.get("last_used_at"),
+        last_used_at=record.last_used_at,
         recent_requests=recent,
     )
 
@@ -79,16 +77,16 @@ def _witness_bounds(services: Services, place: Place) -> WitnessBounds:
     return replace(bounds, result_ttl_seconds=declared)
 
 
-def _prove_idle(services: Services, place: Place, record: dict[str, Any], arrival: float, since: float) -> Write | None:
+def _prove_idle(services: Services, place: Place, record: KeyRecord, arrival: float, since: float) -> Write | None:
     """Raise KeyInUseError (409) when the key was used since `since`, ServiceUnavailableError (503) when that
     cannot be proven; return the witness's re-check for the revocation's write when the authorizer proved it."""
-    if record.get("last_used_at") and str(record["last_used_at"]) >= to_iso(since):
+    if record.last_used_at and record.last_used_at >= to_iso(since):
         raise _in_use(services, place, record, since)  # the audit has already counted a use in the window
     bounds = _witness_bounds(services, place)
     bound = idle_bound(arrival, arrival - since, bounds)
     if bound is not None:
         try:
-            recorded = services.store.last_authorization(place.project, place.environment, record["key_id"])
+            recorded = services.store.last_authorization(place.project, place.environment, record.key_id)
         except Exception as error:  # the witness cannot be read: no proof either way, and no guess
             raise ServiceUnavailableError(
                 "the key's last authorization cannot be read now; the key is not revoked (retry shortly)",
@@ -101,11 +99,11 @@ def _prove_idle(services: Services, place: Place, record: dict[str, Any], arriva
     wait_until_ingested(services.ingest_watermarks.proven_through, arrival)
     # last_used_at covers what the compactor has counted; the last couple of minutes are read here.
     latest = max(
-        str(record.get("last_used_at") or ""),
-        services.compactor.pending_use(place.project, place.environment, record["key_id"], since) or "",
+        record.last_used_at or "",
+        services.compactor.pending_use(place.project, place.environment, record.key_id, since) or "",
     )
     if latest and latest >= to_iso(since):
-        raise _in_use(services, place, {**record, "last_used_at": latest}, since)
+        raise _in_use(services, place, with_changes(record, {"last_used_at": latest}), since)
     return None
 
 
@@ -119,11 +117,11 @@ def revoke_key(
     arrival = services.clock()
     scope = caller.require(place.project, place.environment, "keys", "delete")
     record = covered_key(services, place, key_id, scope)
-    if record.get("revoked_at"):
+    if record.revoked_at:
         # Already revoked (a retry whose answer was lost, say): the same answer, and nothing is written. The
         # first DELETE may have died between its commit and its flush, so while a cache could still hold an
         # Allow, the retry flushes again (coalesced, as every flush), as a concurrent revocation's answer does.
-        if arrival - from_iso(str(record["revoked_at"])) < limits.AUTHORIZER_CACHE_MAX_SECONDS:
+        if arrival - from_iso(record.revoked_at) < limits.AUTHORIZER_CACHE_MAX_SECONDS:
             return Revocation(record, services.flusher.revoke_everywhere(place.project, place.environment))
         return Revocation(record, NothingFlushed())
     since = arrival - if_unused_for if if_unused_for is not None else None
@@ -146,7 +144,7 @@ def revoke_key(
             place.environment,
             caller.key_id,
             key_id,
-            {"name": record.get("name"), **({"if_unused_for": if_unused_for} if if_unused_for is not None else {})},
+            {"name": record.name, **({"if_unused_for": if_unused_for} if if_unused_for is not None else {})},
         ),
     ]
     try:
@@ -155,7 +153,7 @@ def revoke_key(
         # The write refused: revoked meanwhile (the same answer as a second DELETE: done), used since the read
         # above (409, with when), or gone.
         now_stored = services.store.get_key(place.project, place.environment, key_id)
-        if now_stored is not None and now_stored.get("revoked_at"):
+        if now_stored is not None and now_stored.revoked_at:
             # The other revocation may still be flushing: this answer, too, waits until every layer refuses.
             return Revocation(now_stored, services.flusher.revoke_everywhere(place.project, place.environment))
         if since is not None and now_stored is not None:
@@ -163,7 +161,7 @@ def revoke_key(
         raise
     emit_key_event(services, "key.revoked", record, caller.key_id, {"reason": "revoked"}, now)
     forget_idempotent_response(services, record)
-    if record.get("limits"):
+    if record.limits:
         # After the commit, so never raised: a failed read of the chain would answer 5xx for a revoked key and
         # skip the flush below, and a retried DELETE of a revoked key flushes nothing.
         after_commit(
@@ -172,17 +170,18 @@ def revoke_key(
         )
     # Its expiry's schedule stays: other keys may expire in that second, and one flush more is harmless.
     return Revocation(
-        {**record, "revoked_at": to_iso(now)}, services.flusher.revoke_everywhere(place.project, place.environment)
+        with_changes(record, {"revoked_at": to_iso(now)}),
+        services.flusher.revoke_everywhere(place.project, place.environment),
     )
 
 
-def _chain_still_live(services: Services, place: Place, record: dict[str, Any], now: float) -> bool:
+def _chain_still_live(services: Services, place: Place, record: KeyRecord, now: float) -> bool:
     """Whether another key of the revoked key's rotation chain is still accepted (its successor, or the key it
     was rolled from, in its grace period): they share the chain's usage-plan API key."""
-    for other_id in (record.get("rolled_to"), record.get("rolled_from")):
+    for other_id in (record.rolled_to, record.rolled_from):
         if not other_id:
             continue
-        other = services.store.get_key(place.project, place.environment, str(other_id))
-        if other is not None and not other.get("revoked_at") and not is_expired(other.get("expires_epoch"), now):
+        other = services.store.get_key(place.project, place.environment, other_id)
+        if other is not None and not other.revoked_at and not is_expired(other.expires_epoch, now):
             return True
     return False

@@ -30,6 +30,7 @@ from archie_keys.app.services import Services
 from archie_keys.domain import limits
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ConditionFailed, ConflictError, ServiceUnavailableError
+from archie_keys.domain.key_record import KeyRecord
 from archie_keys.domain.keyformat import KEY_ID_RE, SLUG_RE
 
 logger = logging.getLogger("archie_keys.revocation_worker")
@@ -84,15 +85,15 @@ class RevocationJob:
         return event
 
 
-def _batches(records: Sequence[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def _batches(records: Sequence[KeyRecord]) -> list[list[KeyRecord]]:
     """Keys in groups whose transaction stays within TRANSACTION_ITEMS: per key its revocation's items
     (aws.key_writes.revocation_writes: three, and one per role it holds) and its audit event, and the rule's
     count once."""
-    batches: list[list[dict[str, Any]]] = []
-    batch: list[dict[str, Any]] = []
+    batches: list[list[KeyRecord]] = []
+    batch: list[KeyRecord] = []
     used = 1
     for record in records:
-        cost = 4 + len(record.get("roles", ()))
+        cost = 4 + len(record.roles)
         if batch and used + cost > TRANSACTION_ITEMS:
             batches.append(batch)
             batch, used = [], 1
@@ -112,7 +113,7 @@ class Marker:
         self.sleep = sleep
         self.ended = False  # the revocation ended meanwhile (another worker finished it)
 
-    def _writes(self, batch: list[dict[str, Any]], now: float) -> list[Write | None]:
+    def _writes(self, batch: list[KeyRecord], now: float) -> list[Write | None]:
         rule, audit = self.rule, self.services.audit
         purge = int(now + limits.REVOKED_RETENTION_SECONDS)
         events = [
@@ -121,14 +122,14 @@ class Marker:
                 rule["project"],
                 rule["environment"],
                 rule["created_by"],
-                record["key_id"],
-                {"name": record.get("name"), "revocation_id": rule["revocation_id"], "reason": rule.get("reason")},
+                record.key_id,
+                {"name": record.name, "revocation_id": rule["revocation_id"], "reason": rule.get("reason")},
             )
             for record in batch
         ]
         return [*self.services.revocations.mark_writes(rule, batch, to_iso(now), purge), *events]
 
-    def mark(self, records: Sequence[dict[str, Any]]) -> int:
+    def mark(self, records: Sequence[KeyRecord]) -> int:
         """Revoke `records` (those revoked meanwhile by anyone are left alone); returns how many this did."""
         done = 0
         for batch in _batches(records):
@@ -137,7 +138,7 @@ class Marker:
                 break
         return done
 
-    def _commit(self, batch: list[dict[str, Any]]) -> int:
+    def _commit(self, batch: list[KeyRecord]) -> int:
         conflicts = 0
         while batch and not self.ended:
             writes = self._writes(batch, self.services.clock())
@@ -150,7 +151,7 @@ class Marker:
                 gone = {label.removeprefix("key:") for label in refused.labels if label.startswith("key:")}
                 if not gone:
                     raise
-                batch = [record for record in batch if record["key_id"] not in gone]
+                batch = [record for record in batch if record.key_id not in gone]
                 continue
             except ConflictError:
                 conflicts += 1
@@ -166,10 +167,10 @@ class Marker:
             return len(batch)
         return 0
 
-    def _forget_responses(self, batch: list[dict[str, Any]]) -> None:
+    def _forget_responses(self, batch: list[KeyRecord]) -> None:
         """A key created with an Idempotency-Key must not be handed back by a replay: drop each one's response
         (replays check the key anyway; this keeps no sealed value of a dead key for the rest of its day)."""
-        holding = [record for record in batch if record.get("idempotency_id")]
+        holding = [record for record in batch if record.idempotency_id]
         if holding:
             tasks = [(contextvars.copy_context(), record) for record in holding]  # the caller's trace in each
             with ThreadPoolExecutor(min(8, len(holding)), thread_name_prefix="forget") as pool:

@@ -49,6 +49,7 @@ class HasherSource(Protocol):
 if TYPE_CHECKING:
     from archie_keys.app.key_tags import TagKeys
     from archie_keys.app.ports import DecisionStore as KeyStore
+    from archie_keys.domain.key_record import KeyRecord
 
 # How old an environment's cached state may be when it only decides whether an untagged key is worth a
 # database read: whether the environment accepts the first format changes rarely (an operator's PUT), and
@@ -184,26 +185,23 @@ class KeyVerifier:
         assert record is not None
         # Fetch the roles while argon2 runs (it releases the GIL): the cold path costs about one GetItem plus
         # one verify instead of two round trips plus a verify. Discarded if the secret is wrong.
-        roles_future = self._executor().submit(
-            self._store.get_roles, parsed.project, parsed.environment, tuple(record.get("roles", ()))
-        )
+        roles_future = self._executor().submit(self._store.get_roles, parsed.project, parsed.environment, record.roles)
         # A key hashed before the pepper was rotated is checked with the pepper version it records.
-        recorded = record.get("pepper_version")
+        recorded = record.pepper_version
         hashed_with = hasher if recorded in (None, hasher.version) else self._hasher_provider.for_version(recorded)
         record_mac = mac if hashed_with is hasher else hashed_with.mac(parsed.secret)
-        secret_matches = hashed_with.verify_mac(record["hash"], record_mac)
+        secret_matches = hashed_with.verify_mac(record.hash, record_mac)
         # The prefix is part of the key: a key re-prefixed (its checksum recomputed) is refused like a wrong
         # secret, after the same work, and compared in constant time.
-        prefix_matches = hmac.compare_digest(str(record.get("prefix", "")).encode(), parsed.prefix.encode("ascii"))
+        prefix_matches = hmac.compare_digest(record.prefix.encode(), parsed.prefix.encode("ascii"))
         if not (secret_matches and prefix_matches):
             roles_future.cancel()
             self._refuse(parsed, seen, "not_found", now)
-        if record.get("revoked_at"):
+        if record.revoked_at:
             self._refuse(parsed, seen, "revoked", now)
-        expires_epoch = record.get("expires_epoch")
-        if is_expired(expires_epoch, now):
+        if is_expired(record.expires_epoch, now):
             self._refuse(parsed, seen, "expired", now)
-        stored_hash = record["hash"]
+        stored_hash = record.hash
         if hasher.needs_rehash(stored_hash) or recorded != hasher.version:
             # Outdated argon2 parameters or pepper version: rehash with today's, now that the secret is known,
             # and remember the new hash (the next refresh reads it and must not take it for a replaced key).
@@ -230,14 +228,14 @@ class KeyVerifier:
         proof is younger than its own TTL."""
         record = self._store.get_key(parsed.project, parsed.environment, parsed.key_id)
         ident = (parsed.project, parsed.environment, parsed.key_id)
-        if record is None or record.get("revoked_at"):
+        if record is None or record.revoked_at:
             self._forget(ident)
             self._refuse(parsed, seen, "revoked", now)
         assert record is not None
-        if record["hash"] != entry.stored_hash or now >= entry.proof_until:
+        if record.hash != entry.stored_hash or now >= entry.proof_until:
             self._forget(ident)
             return self._verify_cold(parsed, hasher, mac, seen, now)
-        if is_expired(record.get("expires_epoch"), now):
+        if is_expired(record.expires_epoch, now):
             self._forget(ident)
             self._refuse(parsed, seen, "expired", now)
         verified = self._build(parsed, record)
@@ -245,12 +243,12 @@ class KeyVerifier:
         return verified
 
     def _build(
-        self, parsed: ParsedKey, record: dict[str, Any], roles: dict[str, dict[str, Any]] | None = None
+        self, parsed: ParsedKey, record: KeyRecord, roles: dict[str, dict[str, Any]] | None = None
     ) -> VerifiedKey:
-        role_names = tuple(record.get("roles", ()))
+        role_names = record.roles
         if roles is None:
             roles = self._store.get_roles(parsed.project, parsed.environment, role_names)
-        context = dict(record.get("context", {}))
+        context = dict(record.context)
         grants = resolve_grants(
             [(name, roles[name]["permissions"]) for name in role_names if name in roles], context, strict=False
         )
@@ -258,17 +256,17 @@ class KeyVerifier:
             key_id=parsed.key_id,
             project=parsed.project,
             environment=parsed.environment,
-            name=record.get("name", ""),
+            name=record.name,
             roles=role_names,
             context=context,
             grants=grants,
         )
         return VerifiedKey(
             identity,
-            record.get("expires_epoch"),
-            disabled=bool(record.get("disabled_at")),
-            allow_list=AllowList.of(record.get("allowed_cidrs")),
-            limits_lineage=lineage_of(record) if record.get("limits") else None,
+            record.expires_epoch,
+            disabled=bool(record.disabled_at),
+            allow_list=AllowList.of(record.allowed_cidrs),
+            limits_lineage=lineage_of(record) if record.limits else None,
             break_glass=is_break_glass(record),
         )
 

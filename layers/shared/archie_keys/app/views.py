@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from archie_keys.domain.clock import now_epoch
+from archie_keys.domain.key_record import KeyRecord, shown_fields
 from archie_keys.domain.key_status import key_status
 from archie_keys.domain.rate_limits import limits_of
 
@@ -16,30 +17,13 @@ class NewKey:
     """A key just made: its value (shown this once), its stored record, and where its value was delivered."""
 
     value: str
-    record: dict[str, Any]
+    record: KeyRecord
     delivered: dict[str, str] | None = None
 
 
-KEY_FIELDS = (
-    "key_id",
-    "name",
-    "prefix",
-    "start",
-    "project",
-    "environment",
-    "roles",
-    "context",
-    "created_at",
-    "created_by",
-    "expires_at",
-    "last_used_at",
-    "rolled_from",
-    "rolled_to",
-    "leaked_at",
-    "allowed_cidrs",
-    "limits",
-    "updated_at",
-)
+# What the API shows of a key as stored: the record's SHOWN fields (domain.key_record), in their order; the
+# view adds what is derived (enabled, status, and a revoked key's when, by whom and why).
+KEY_FIELDS = shown_fields()
 ENVIRONMENT_FIELDS = ("project", "environment", "created_at", "created_by", "on_leak")
 REQUEST_RECORD_FIELDS = (
     "kind",
@@ -62,16 +46,18 @@ REQUEST_RECORD_FIELDS = (
 EVENT_RECORD_FIELDS = ("kind", "time", "project", "environment", "event", "actor_key_id", "key_id", "details")
 
 
-def key_view(record: dict[str, Any], now: float | None = None) -> dict[str, Any]:
+def key_view(record: KeyRecord, now: float | None = None) -> dict[str, Any]:
     """The API's view of a stored key: never the hash. Its status (domain.key_status) with, for a revoked key,
     when, by whom and why."""
     current = now_epoch() if now is None else now
-    view = {name: record.get(name) for name in KEY_FIELDS}
-    view["key_format"] = int(record.get("key_format", 1))  # 1: issued before key tags
-    view["allowed_cidrs"] = list(record.get("allowed_cidrs") or [])
-    limits = limits_of(record.get("limits"))  # whole numbers again, not DynamoDB's Decimals
+    view = {name: getattr(record, name) for name in KEY_FIELDS}
+    view["key_format"] = record.key_format or 1  # 1: issued before key tags
+    view["roles"] = list(record.roles)
+    view["context"] = dict(record.context)
+    view["allowed_cidrs"] = list(record.allowed_cidrs)
+    limits = limits_of(record.limits)  # whole numbers again, not DynamoDB's Decimals
     view["limits"] = limits.to_dict() if limits is not None else None
-    view["enabled"] = not record.get("disabled_at")
+    view["enabled"] = not record.disabled_at
     status = key_status(record, current)
     view["status"] = status.status
     view["revoked_at"] = status.revoked_at
@@ -82,7 +68,7 @@ def key_view(record: dict[str, Any], now: float | None = None) -> dict[str, Any]
 
 def new_key_response(new: NewKey) -> dict[str, Any]:
     """The one response that carries a key value."""
-    return {"key": new.value, "key_id": new.record["key_id"], "record": key_view(new.record), **(new.delivered or {})}
+    return {"key": new.value, "key_id": new.record.key_id, "record": key_view(new.record), **(new.delivered or {})}
 
 
 def role_view(role: dict[str, Any]) -> dict[str, Any]:

@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from archie_keys.domain.clock import to_iso
+from archie_keys.domain.key_record import KeyRecord, key_record
 
 # The attribute naming an item's part of a key; the key item has none (so filters keep to key items).
 PART = "part"
@@ -62,11 +63,11 @@ def _earliest(*epochs: Any) -> float | None:
     return min(known) if known else None
 
 
-def merge_key_items(key_id: str, items: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
+def merge_key_items(key_id: str, items: Iterable[dict[str, Any]]) -> KeyRecord | None:
     """The key's record from its items, None when its key item is not there (never created, or purged):
     revoked when any item says so, rolled when its roll item or key item does, expiring at the earliest expiry
     any item sets, disabled as its latest change of `enabled` left it, last used at the latest any region
-    counted. The result has the fields of the one-item record readers know."""
+    counted. The one place a stored key becomes a KeyRecord (domain.key_record)."""
     main, parts = _parts(key_id, items)
     if main is None:
         return None
@@ -95,7 +96,7 @@ def merge_key_items(key_id: str, items: Iterable[dict[str, Any]]) -> dict[str, A
     latest = max([*used, str(main.get("last_used_at") or "")])
     if latest:
         record["last_used_at"] = latest
-    return record
+    return key_record(record)
 
 
 def group_key_items(items: Iterable[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:

@@ -42,6 +42,7 @@ from archie_keys.aws.key_writes import KeyWrites
 from archie_keys.aws.role_counts import role_count_write
 from archie_keys.aws.role_records import RoleRecords, decode_role
 from archie_keys.domain.authorization_witness import WITNESS_RETENTION_SECONDS
+from archie_keys.domain.key_record import KeyRecord
 from archie_keys.domain.key_status import DEFAULT_LISTED, key_status
 
 __all__ = [
@@ -67,7 +68,7 @@ _DECIDING_PARTS = (REVOKED, ROLLED, STATE)
 class KeyStore(EnvironmentRecords, RoleRecords, KeyWrites):
     # --- keys ------------------------------------------------------------------------------------------
 
-    def get_key(self, project: str, environment: str, key_id: str, *, consistent: bool = True) -> dict[str, Any] | None:
+    def get_key(self, project: str, environment: str, key_id: str, *, consistent: bool = True) -> KeyRecord | None:
         """The key's record merged from its items (aws.key_items), read together by one Query: about one read
         unit, as a GetItem of the one item was."""
         items = self._prefix(project, environment, key_sk(key_id), consistent=consistent)
@@ -83,7 +84,7 @@ class KeyStore(EnvironmentRecords, RoleRecords, KeyWrites):
         name_contains: str | None = None,
         statuses: Sequence[str] = DEFAULT_LISTED,
         now: float = 0.0,
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[KeyRecord], str | None]:
         """Keys in one of `statuses` at `now` (domain.key_status), newest first, whose context matches one of
         the row-filter alternatives ([{}]: all) and, with `name_contains`, whose name contains it (ignoring
         case); and the sort key the next page goes on after (None: the last page). The filter reads the key
@@ -148,13 +149,13 @@ class KeyStore(EnvironmentRecords, RoleRecords, KeyWrites):
         item = self.get(project, environment, f"SEEN#{key_id}")
         return float(item["authorized_epoch"]) if item and "authorized_epoch" in item else None
 
-    def not_authorized_since_check(self, record: dict[str, Any], bound: float) -> Write:
+    def not_authorized_since_check(self, record: KeyRecord, bound: float) -> Write:
         """A transaction item refused (label `key`, as a key used meanwhile) when the key was recorded
         authorized at or after `bound`: an authorization recorded between a guarded delete's read of the
         witness and its revocation is not missed."""
         check = {
             "TableName": self.table,
-            "Key": self._key(record["project"], record["environment"], f"SEEN#{record['key_id']}"),
+            "Key": self._key(record.project, record.environment, f"SEEN#{record.key_id}"),
             "ConditionExpression": "attribute_not_exists(authorized_epoch) OR authorized_epoch < :bound",
             "ExpressionAttributeValues": to_item({":bound": bound}),
         }

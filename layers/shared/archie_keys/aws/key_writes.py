@@ -15,6 +15,7 @@ from archie_keys.aws.dynamo import Write, conditional_write, to_item
 from archie_keys.aws.key_items import HASH, HASH_FIELDS, LAYOUT, PART, REVOKED, ROLLED, STATE, USED, key_sk, part_sk
 from archie_keys.aws.key_table import KeyTable, environment_declared_check, partition
 from archie_keys.aws.role_counts import count_writes, revoked_entry_writes
+from archie_keys.domain.key_record import KeyRecord, stored_fields
 
 
 def _set(
@@ -33,12 +34,12 @@ def _set(
 
 
 def revocation_writes(
-    table: str, record: dict[str, Any], values: dict[str, Any], purge_epoch: int, region: str, label: str
+    table: str, record: KeyRecord, values: dict[str, Any], purge_epoch: int, region: str, label: str
 ) -> list[Write]:
     """Revoke one key: its REVOKED item (put once: label `label` when this region already holds one), the
     copy on its key item, its hash kept until the purge, and its roles' revocation entries (aws.role_counts).
     `values`: revoked_at, revoked_by and what else the revocation records."""
-    project, environment, key_id = record["project"], record["environment"], record["key_id"]
+    project, environment, key_id = record.project, record.environment, record.key_id
     pk = partition(project, environment)
     recorded = {**values, "purge_epoch": purge_epoch}
     revoked = {"pk": pk, "sk": part_sk(key_id, REVOKED), PART: REVOKED, "written_in": region, **recorded}
@@ -65,21 +66,22 @@ def revocation_writes(
         Write(main, label),
         Write({"Put": put}, label),
         Write(keep_hash, label),
-        *revoked_entry_writes(table, project, environment, key_id, record.get("roles", ())),
+        *revoked_entry_writes(table, project, environment, key_id, record.roles),
     ]
 
 
 class KeyWrites(KeyTable):
-    def key_create_writes(self, record: dict[str, Any]) -> list[Write]:
+    def key_create_writes(self, record: KeyRecord) -> list[Write]:
         """Write a key (its item and its hash item) and count it on each of its roles in this region: a role
         deleted at the same moment (label `role:<name>`) or an environment not declared (label `environment`)
         refuses the whole creation."""
-        project, environment, key_id = record["project"], record["environment"], record["key_id"]
+        project, environment, key_id = record.project, record.environment, record.key_id
         pk = partition(project, environment)
-        fields = {name: value for name, value in record.items() if name not in HASH_FIELDS}
+        stored = stored_fields(record)
+        fields = {name: value for name, value in stored.items() if name not in HASH_FIELDS}
         main = {"pk": pk, "sk": key_sk(key_id), "kind": "key", "layout": LAYOUT} | fields
         hashed = {"pk": pk, "sk": part_sk(key_id, HASH), PART: HASH} | {
-            name: record[name] for name in HASH_FIELDS if name in record
+            name: stored[name] for name in HASH_FIELDS if name in stored
         }
         return [
             environment_declared_check(self.table, project, environment),
@@ -103,12 +105,12 @@ class KeyWrites(KeyTable):
                 },
                 "key",
             ),
-            *count_writes(self.table, project, environment, record["roles"], +1, self.region, checked=True),
+            *count_writes(self.table, project, environment, record.roles, +1, self.region, checked=True),
         ]
 
     def key_update_writes(
         self,
-        record: dict[str, Any],
+        record: KeyRecord,
         values: dict[str, Any],
         remove: Sequence[str],
         roles_added: Sequence[str],
@@ -119,8 +121,8 @@ class KeyWrites(KeyTable):
         was read (its `revision`), and move this region's counts from the roles it loses to those it gains. A
         change of `enabled` is written on the key's STATE item too (what decides). Labels: `key` when it
         changed or ended meanwhile, `role:<name>` for a role gained that is gone."""
-        project, environment, key_id = record["project"], record["environment"], record["key_id"]
-        revision = int(record.get("revision", 0))
+        project, environment, key_id = record.project, record.environment, record.key_id
+        revision = record.revision or 0
         sets = {**values, "revision": revision + 1, "layout": LAYOUT}
         names = {f"#k{i}": name for i, name in enumerate(sets)}
         names.update({f"#r{i}": name for i, name in enumerate(remove)})
@@ -159,7 +161,7 @@ class KeyWrites(KeyTable):
 
     def key_revoke_writes(
         self,
-        record: dict[str, Any],
+        record: KeyRecord,
         revoked_at: str,
         revoked_by: str,
         purge_epoch: int,
@@ -176,28 +178,26 @@ class KeyWrites(KeyTable):
         if unused_since is not None:
             check = {
                 "TableName": self.table,
-                "Key": self._key(
-                    record["project"], record["environment"], part_sk(record["key_id"], USED, self.region)
-                ),
+                "Key": self._key(record.project, record.environment, part_sk(record.key_id, USED, self.region)),
                 "ConditionExpression": "attribute_not_exists(last_used_at) OR last_used_at < :since",
                 "ExpressionAttributeValues": to_item({":since": unused_since}),
             }
             writes.append(Write({"ConditionCheck": check}, "key"))
         return writes
 
-    def key_mark_write(self, record: dict[str, Any], values: dict[str, Any]) -> Write:
+    def key_mark_write(self, record: KeyRecord, values: dict[str, Any]) -> Write:
         """Record facts about a key that change nothing it may do (a leak report on a key kept live)."""
-        key = self._key(record["project"], record["environment"], key_sk(record["key_id"]))
+        key = self._key(record.project, record.environment, key_sk(record.key_id))
         return Write(_set(self.table, key, values, "attribute_exists(pk)", {}), "key")
 
-    def key_roll_writes(self, record: dict[str, Any], values: dict[str, Any]) -> list[Write]:
+    def key_roll_writes(self, record: KeyRecord, values: dict[str, Any]) -> list[Write]:
         """Mark a live, not yet rolled key as rolled: its ROLLED item (put once; its expiry caps the key's)
         and the copy on its key item (label `rolled_key` when it was revoked, rolled or changed meanwhile: its
         successor copies the roles and context that were read)."""
-        project, environment, key_id = record["project"], record["environment"], record["key_id"]
+        project, environment, key_id = record.project, record.environment, record.key_id
         key = self._key(project, environment, key_sk(key_id))
         condition = "attribute_exists(pk) AND attribute_not_exists(revoked_at) AND attribute_not_exists(rolled_to)"
-        revision = record.get("revision")
+        revision = record.revision
         if revision is None:
             main = _set(self.table, key, values, condition + " AND attribute_not_exists(revision)", {})
         else:

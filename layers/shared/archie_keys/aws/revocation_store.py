@@ -28,6 +28,7 @@ from archie_keys.aws.key_items import PART
 from archie_keys.aws.key_table import DEFAULT_REGION, environment_declared_check, partition
 from archie_keys.aws.key_writes import revocation_writes
 from archie_keys.aws.revocation_registry import RevocationRegistry
+from archie_keys.domain.key_record import KeyRecord, key_record
 from archie_keys.domain.keyformat import KEY_ID_RANDOM_LENGTH, KEY_ID_TIME_LENGTH, encode_base62
 
 RUNNING_SK = "RUNNING#REVOCATIONS"
@@ -198,21 +199,23 @@ class RevocationStore:
 
     def uncovered_page(
         self, rule: dict[str, Any], after: str | None, limit: int, since_ms: int | None = None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[KeyRecord], str | None]:
         """Up to `limit` keys the rule covers that are not revoked yet, in key order after the sort key
         `after`, and the sort key to go on after (None: none left). `since_ms`: only keys created since."""
         request = {**self._covered_query(rule, own_too=False, since_ms=since_ms), "Limit": limit}
         if after is not None:
             request["ExclusiveStartKey"] = self._key(rule["project"], rule["environment"], after)
         response = self.client.query(**request)
-        items = [from_item(item) for item in response.get("Items", [])]
+        # Key items alone (the Query leaves their parts out): enough for marking, which reads a key's id, name,
+        # roles and idempotency id, never what its parts decide.
+        items = [key_record(from_item(item)) for item in response.get("Items", [])]
         last = response.get("LastEvaluatedKey")
         return items, str(from_item(last)["sk"]) if last else None
 
     # --- marking keys ----------------------------------------------------------------------------------
 
     def mark_writes(
-        self, rule: dict[str, Any], records: Sequence[dict[str, Any]], revoked_at: str, purge_epoch: int
+        self, rule: dict[str, Any], records: Sequence[KeyRecord], revoked_at: str, purge_epoch: int
     ) -> list[Write]:
         """Revoke `records` for the rule (label `key:<id>` for one revoked or gone meanwhile), uncount them on
         their roles (one write per role), and count them on the rule (label `revocation`: it ended)."""
@@ -221,9 +224,7 @@ class RevocationStore:
         writes = [
             write
             for record in records
-            for write in revocation_writes(
-                self.table, record, values, purge_epoch, self.region, f"key:{record['key_id']}"
-            )
+            for write in revocation_writes(self.table, record, values, purge_epoch, self.region, f"key:{record.key_id}")
         ]
         writes.append(
             Write(

@@ -10,13 +10,16 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from archie_keys.domain.clock import now_epoch
 from archie_keys.domain.errors import ForbiddenError
 from archie_keys.domain.grants import ACTIONS, WILDCARD, Grants, covers_row, management_alternatives
 from archie_keys.domain.limits import OIDC_CLOCK_SKEW_SECONDS
 from archie_keys.domain.oidc_errors import ExpiredTokenError
+
+if TYPE_CHECKING:
+    from archie_keys.domain.key_record import KeyRecord
 
 # The actor recorded for what the bootstrap command does (it holds AWS credentials, not a key).
 BOOTSTRAP_ACTOR = "bootstrap"
@@ -39,18 +42,14 @@ TOKEN_EXPIRES_FIELD = "token_expires_epoch"
 _COMPACT: dict[str, Any] = {"separators": (",", ":"), "sort_keys": True}
 
 
-# Stored on a roll's successor of a break-glass key: the roller, not the bootstrap command, made it, yet it is
-# the same credential rotated, so its use must page as the original's did.
-BREAK_GLASS_FIELD = "break_glass"
-
-
-def is_break_glass(record: Mapping[str, Any]) -> bool:
+def is_break_glass(record: KeyRecord) -> bool:
     """Whether a stored key is an environment's bootstrap admin key: made by the bootstrap command (or rolled
-    from such a key, BREAK_GLASS_FIELD) and holding its every-permission role. Once pipelines federate and
-    people sign in, it is the break-glass credential, and every use of it raises an alarm. (The canary's keys
-    are made by the bootstrap actor too, with a role that grants nothing: they are not.)"""
-    made_by_bootstrap = record.get("created_by") == BOOTSTRAP_ACTOR or bool(record.get(BREAK_GLASS_FIELD))
-    return made_by_bootstrap and BOOTSTRAP_ROLE in (record.get("roles") or ())
+    from such a key: `break_glass`, set on a roll's successor, since the roller, not the bootstrap command,
+    made it, yet it is the same credential rotated) and holding its every-permission role. Once pipelines
+    federate and people sign in, it is the break-glass credential, and every use of it raises an alarm. (The
+    canary's keys are made by the bootstrap actor too, with a role that grants nothing: they are not.)"""
+    made_by_bootstrap = record.created_by == BOOTSTRAP_ACTOR or record.break_glass
+    return made_by_bootstrap and BOOTSTRAP_ROLE in record.roles
 
 
 @dataclass(frozen=True)

@@ -14,12 +14,11 @@ Precedence, strongest first: revoked, expired, disabled, rolled, active (a disab
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from archie_keys.domain.clock import from_iso, to_iso
 from archie_keys.domain.identity import SCANNER_ACTOR
+from archie_keys.domain.key_record import KeyRecord
 
 ACTIVE, DISABLED, ROLLED, EXPIRED, REVOKED = "active", "disabled", "rolled", "expired", "revoked"
 STATUSES = (ACTIVE, DISABLED, ROLLED, EXPIRED, REVOKED)
@@ -44,34 +43,34 @@ class KeyStatus:
         return self.status in (ACTIVE, DISABLED)
 
 
-def _rolled_away(record: Mapping[str, Any]) -> KeyStatus:
+def _rolled_away(record: KeyRecord, expires: float) -> KeyStatus:
     # Revoked by its roll: at the end of its grace, by whoever rolled it (not recorded before `rolled_by` was).
-    return KeyStatus(REVOKED, to_iso(float(record["expires_epoch"])), record.get("rolled_by"), ROLLED_AWAY)
+    return KeyStatus(REVOKED, to_iso(expires), record.rolled_by, ROLLED_AWAY)
 
 
-def _revocation_reason(record: Mapping[str, Any]) -> str:
-    if record.get("revocation_id"):
+def _revocation_reason(record: KeyRecord) -> str:
+    if record.revocation_id:
         return MASS_REVOCATION
-    if record.get("revoked_by") == SCANNER_ACTOR:
+    if record.revoked_by == SCANNER_ACTOR:
         return LEAKED
     return DELETED
 
 
-def key_status(record: Mapping[str, Any], now: float) -> KeyStatus:
-    expires = record.get("expires_epoch")
-    ended = expires is not None and now >= float(expires)
-    revoked_at = record.get("revoked_at")
+def key_status(record: KeyRecord, now: float) -> KeyStatus:
+    expires = record.expires_epoch
+    ended = expires is not None and now >= expires
+    revoked_at = record.revoked_at
     if revoked_at:
         # A rolled-away key deleted afterwards was revoked by its roll first.
-        if record.get("rolled_to") and expires is not None and float(expires) <= from_iso(str(revoked_at)):
-            return _rolled_away(record)
-        return KeyStatus(REVOKED, str(revoked_at), record.get("revoked_by"), _revocation_reason(record))
-    if record.get("rolled_to") and ended:
-        return _rolled_away(record)
+        if record.rolled_to and expires is not None and expires <= from_iso(revoked_at):
+            return _rolled_away(record, expires)
+        return KeyStatus(REVOKED, revoked_at, record.revoked_by, _revocation_reason(record))
+    if record.rolled_to and expires is not None and ended:
+        return _rolled_away(record, expires)
     if ended:
         return KeyStatus(EXPIRED)
-    if record.get("disabled_at"):
+    if record.disabled_at:
         return KeyStatus(DISABLED)
-    if record.get("rolled_to"):
+    if record.rolled_to:
         return KeyStatus(ROLLED)
     return KeyStatus(ACTIVE)

@@ -8,14 +8,16 @@ needs only these names: its cold start imports this module, not the parsing and 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from archie_keys.domain.key_record import KeyRecord
 
 
-def lineage_of(record: Mapping[str, Any]) -> str:
+def lineage_of(record: KeyRecord) -> str:
     """The rotation chain a stored key belongs to: its first key's id (a roll carries it over as `lineage_id`),
     whose API key carries the chain's rate, burst and quota."""
-    return str(record.get("lineage_id") or record["key_id"])
+    return record.lineage_id or record.key_id
 
 
 def usage_identifier(namespace: str, lineage_id: str | None) -> str:

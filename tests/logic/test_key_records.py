@@ -1,0 +1,83 @@
+"""A key's record (domain.key_record): one typed record the key store returns and takes, each field declared
+once, the API's view derived from it."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from archie_keys.app.views import KEY_FIELDS, key_view
+from archie_keys.domain.key_record import KeyRecord, key_record, stored_fields, with_changes
+from archie_keys.edge.key_schemas import Key
+
+# What the view derives rather than shows as stored.
+DERIVED = ("enabled", "status", "revoked_at", "revoked_by", "revoked_reason")
+
+RECORD = KeyRecord(
+    key_id="Vcj3KjwYaY4a",
+    name="ci",
+    name_folded="ci",
+    prefix="archie_",
+    start="archie_shop_prod_Vcj3KjwYaY4a",
+    project="shop",
+    environment="prod",
+    roles=("reader",),
+    context={"tenant": "acme"},
+    created_at="2026-11-26T09:00:00Z",
+    created_by="bootstrap",
+    hash="$argon2id$...",
+    hash_params={"m": 19456, "t": 2, "p": 1},
+    key_format=2,
+)
+
+
+def test_the_answer_shows_the_records_shown_fields_and_what_the_view_derives() -> None:
+    # The documented answer (OpenAPI) and the record name the same fields: a field added to one and not the
+    # other fails here.
+    assert set(Key.model_fields) == set(KEY_FIELDS) | set(DERIVED)
+    assert list(key_view(RECORD, now=0.0)) == [*KEY_FIELDS, *DERIVED]
+
+
+def test_the_view_never_shows_the_hash_or_the_stores_own_fields() -> None:
+    view = key_view(RECORD, now=0.0)
+    assert not {"hash", "hash_params", "pepper_version", "name_folded", "expires_epoch", "revision"} & set(view)
+    assert view["roles"] == ["reader"] and view["status"] == "active" and view["key_format"] == 2
+
+
+def test_a_stored_key_reads_back_as_the_record_it_was_written_from() -> None:
+    item = {"pk": "PROJECT#shop#ENV#prod", "sk": "KEY#Vcj3KjwYaY4a", "kind": "key", "layout": 2}
+    assert key_record(item | stored_fields(RECORD)) == RECORD
+
+
+def test_an_attribute_the_record_does_not_know_is_left_out_not_refused() -> None:
+    # A newer release may write an attribute this one does not know while a deploy rolls out.
+    assert key_record(stored_fields(RECORD) | {"added_later": "x"}) == RECORD
+
+
+def test_what_is_not_set_is_not_stored() -> None:
+    stored = stored_fields(RECORD)
+    assert "allowed_cidrs" not in stored and "break_glass" not in stored and "expires_epoch" not in stored
+    legacy = dataclasses.replace(RECORD, key_format=None)
+    # An environment counts the keys of the first format by their having no key_format.
+    assert "key_format" not in stored_fields(legacy)
+    assert key_view(legacy, now=0.0)["key_format"] == 1
+
+
+def test_stored_numbers_and_lists_come_back_as_the_records_types() -> None:
+    record = key_record(stored_fields(RECORD) | {"expires_epoch": 1800000000, "roles": ["a", "b"], "revision": 3})
+    assert record.expires_epoch == 1800000000.0 and isinstance(record.expires_epoch, float)
+    assert record.roles == ("a", "b") and record.revision == 3
+
+
+def test_a_change_sets_and_removes_fields_and_refuses_a_name_that_is_no_field() -> None:
+    disabled = with_changes(RECORD, {"disabled_at": "2026-11-27T00:00:00Z", "disabled_by": "admin"})
+    assert disabled.disabled_at and key_view(disabled, now=0.0)["status"] == "disabled"
+    assert with_changes(disabled, {}, ("disabled_at", "disabled_by")) == RECORD
+    with pytest.raises(KeyError, match="revoked_att"):
+        with_changes(RECORD, {"revoked_att": "2026-11-27T00:00:00Z"})
+
+
+def test_a_record_is_frozen() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        RECORD.name = "other"  # type: ignore[misc]
