@@ -284,7 +284,7 @@ def test_a_hash_with_outdated_parameters_is_upgraded_on_use(aws, admin_key, monk
     composition.reset()
     get_services().verifier.verify(admin_key)
     after = get_services().store.get_key("demo", "dev", key_id)
-    assert after["hash"] != before and "m=512" in after["hash"] and after["hash_params"]["m"] == 512
+    assert after is not None and after.hash != before and "m=512" in after.hash and after.hash_params["m"] == 512
 
 
 def test_a_forged_key_is_refused_without_any_read_even_with_the_table_gone(aws, admin_key) -> None:
