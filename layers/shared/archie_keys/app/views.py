@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from archie_keys.domain.audit import REQUEST_RECORD_FIELDS
 from archie_keys.domain.clock import now_epoch
 from archie_keys.domain.key_record import KeyRecord, shown_fields
 from archie_keys.domain.key_status import key_status
@@ -25,24 +26,8 @@ class NewKey:
 # view adds what is derived (enabled, status, and a revoked key's when, by whom and why).
 KEY_FIELDS = shown_fields()
 ENVIRONMENT_FIELDS = ("project", "environment", "created_at", "created_by", "on_leak")
-REQUEST_RECORD_FIELDS = (
-    "kind",
-    "time",
-    "project",
-    "environment",
-    "request_id",
-    "method",
-    "path",
-    "resource",
-    "status",
-    "source_ip",
-    "user_agent",
-    "key_id",
-    "claimed_key_id",
-    "reason",
-    "error",
-    "api",
-)
+# A request as the audit shows it: the stored record's fields (domain.audit) and the place its block names.
+REQUEST_VIEW_FIELDS = ("kind", "project", "environment", *REQUEST_RECORD_FIELDS)
 EVENT_RECORD_FIELDS = ("kind", "time", "project", "environment", "event", "actor_key_id", "key_id", "details")
 
 
@@ -92,7 +77,7 @@ def environment_view(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def audit_view(item: dict[str, Any]) -> dict[str, Any]:
-    fields = EVENT_RECORD_FIELDS if item.get("kind") == "event" else REQUEST_RECORD_FIELDS
+    fields = EVENT_RECORD_FIELDS if item.get("kind") == "event" else REQUEST_VIEW_FIELDS
     view = {name: item[name] for name in fields if item.get(name) is not None}
     view["id"] = item["pk"].split("#", 1)[1]
     return view

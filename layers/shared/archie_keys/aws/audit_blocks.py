@@ -46,24 +46,6 @@ BLOCK_ITEM_OVERHEAD_BYTES = 300
 KEY_BLOCK_PREFIX = "BLK#"
 ENV_BLOCK_PREFIX = "ENVB#"
 INDEX_BY_ARRIVAL = "by_arrival"
-# A stored record's fields, beyond its id (the extended request id) and what its block names (project,
-# environment): the request's own, as the ingest reads them from the access log, and its key: `key_id` when
-# attributed (app.ingest), else the id a token only claimed, and the authorizer's refusal reason if any.
-RECORD_FIELDS = (
-    "key_id",
-    "claimed_key_id",
-    "reason",
-    "time",
-    "request_id",
-    "method",
-    "path",
-    "resource",
-    "status",
-    "source_ip",
-    "user_agent",
-    "api",
-    "error",
-)
 
 
 def window_end(epoch: float) -> float:
@@ -126,8 +108,8 @@ def chunked(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def records_json(records: list[dict[str, Any]]) -> bytes:
-    """Records (each {"id", ...RECORD_FIELDS}) as the JSON array a block stores, before compression: its length
-    is what BLOCK_MAX_BYTES bounds."""
+    """Records (each {"id", ...domain.audit.REQUEST_RECORD_FIELDS}) as the JSON array a block stores, before
+    compression: its length is what BLOCK_MAX_BYTES bounds."""
     return json.dumps(records, separators=(",", ":"), sort_keys=True).encode()
 
 
@@ -139,7 +121,7 @@ def compress(text: bytes) -> bytes:
 
 
 def pack(records: list[dict[str, Any]]) -> bytes:
-    """Records (each {"id", ...RECORD_FIELDS}) as one compressed JSON array."""
+    """Records (each {"id", ...domain.audit.REQUEST_RECORD_FIELDS}) as one compressed JSON array."""
     return compress(records_json(records))
 
 

@@ -20,6 +20,28 @@ UNDECIDED_MESSAGE = "key not decided"
 PROVEN_REFUSALS = frozenset({"revoked", "expired", "disabled", "source_ip_not_allowed", "source_ip_not_cache_keyed"})
 
 
+# A request's record, the one list of its fields (beyond its `id`, the extended request id, and what its block
+# names: project and environment): the request's own, as the ingest reads them from the access log (app.ingest),
+# and its key: `key_id` when attributed, else the id a token only claimed, and the authorizer's refusal reason
+# if any. A block stores these (aws.audit_blocks), the API shows them (app.views.audit_view), and
+# edge.audit_schemas.RequestRecord documents each (tests/logic/test_records.py holds it to this list).
+REQUEST_RECORD_FIELDS = (
+    "time",
+    "request_id",
+    "method",
+    "path",
+    "resource",
+    "status",
+    "source_ip",
+    "user_agent",
+    "key_id",
+    "claimed_key_id",
+    "reason",
+    "error",
+    "api",
+)
+
+
 def hour_of(epoch: float) -> str:
     """The hour a moment is counted in by the usage counters: 2026-11-26T09:00Z."""
     return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:00Z")

@@ -8,7 +8,7 @@ than a silent None, and each of its fields is declared here once.
     with_changes     the record as a committed change leaves it (PATCH, a roll, a revocation)
 
 Adding a field is one line in KeyRecord (SHOWN if the API shows it, and then in edge.key_schemas.Key, the
-documented answer; tests/logic/test_key_records.py holds the two to the same names). Storage attributes
+documented answer; tests/logic/test_records.py holds the two to the same names). Storage attributes
 (pk, sk, kind, layout, part, ...) are not fields: key_record leaves them, and any attribute it does not know
 (one written by a newer release during a deploy), out.
 """

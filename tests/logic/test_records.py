@@ -1,5 +1,5 @@
-"""A key's record (domain.key_record): one typed record the key store returns and takes, each field declared
-once, the API's view derived from it."""
+"""Records at the data edge: a key's (domain.key_record), one typed record the key store returns and takes,
+each field declared once and the API's view derived from it; and a request's in the audit (domain.audit)."""
 
 from __future__ import annotations
 
@@ -7,8 +7,10 @@ import dataclasses
 
 import pytest
 
-from archie_keys.app.views import KEY_FIELDS, key_view
+from archie_keys.app.views import KEY_FIELDS, audit_view, key_view
+from archie_keys.domain.audit import REQUEST_RECORD_FIELDS
 from archie_keys.domain.key_record import KeyRecord, key_record, stored_fields, with_changes
+from archie_keys.edge.audit_schemas import RequestRecord
 from archie_keys.edge.key_schemas import Key
 
 # What the view derives rather than shows as stored.
@@ -81,3 +83,11 @@ def test_a_change_sets_and_removes_fields_and_refuses_a_name_that_is_no_field() 
 def test_a_record_is_frozen() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         RECORD.name = "other"  # type: ignore[misc]
+
+
+def test_the_audit_shows_a_requests_stored_fields_and_documents_each() -> None:
+    stored = {name: f"{name} value" for name in REQUEST_RECORD_FIELDS}
+    item = {"pk": "REQ#Ab1-extended", "kind": "request", "project": "shop", "environment": "prod", **stored}
+    view = audit_view(item | {"added_later": "x"})
+    assert set(view) == {"id", "kind", "project", "environment", *REQUEST_RECORD_FIELDS}
+    assert set(RequestRecord.model_fields) == set(view)
