@@ -59,7 +59,7 @@ def test_the_canary_declares_its_own_environment_uses_a_fresh_key_then_sees_it_r
     services = get_services()
     assert services.store.get_environment(CANARY_PLACE.project, CANARY_PLACE.environment) is not None
     role = services.store.get_role(CANARY_PLACE.project, CANARY_PLACE.environment, PROBE_ROLE)
-    assert role is not None and role["key_count"] == 0
+    assert role is not None and role.key_count == 0
 
 
 def test_every_run_makes_and_revokes_its_own_key_in_the_same_environment(aws, api) -> None:

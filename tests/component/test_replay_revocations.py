@@ -88,7 +88,7 @@ def test_keys_a_restore_brought_back_to_life_are_revoked_again_as_they_were_revo
     assert key_item(keys["leaked"]["key_id"]).leaked_url == world["url"]
     assert api("GET", WHOAMI, keys["kept"]["key"]).status == 200
     role = get_services().store.get_role("demo", "dev", "reader")
-    assert role is not None and role["key_count"] == world["role"]["key_count"] - 1  # late is not in the table
+    assert role is not None and role.key_count == world["role"].key_count - 1  # late is not in the table
     for name in ("deleted", "leaked"):  # each replay is audited on its key, by the operator who ran it
         audit = env_path("demo", "dev", f"/audit?key_id={keys[name]['key_id']}&kind=event")
         (replayed,) = [e for e in api("GET", audit, admin_key).body["records"] if e["actor_key_id"] == "operator:alice"]

@@ -139,7 +139,7 @@ def another_key(region: Region, key_id: str) -> KeyRecord:
 
 def counts(region: Region) -> dict[str, int]:
     roles = [region.store.get_role(PROJECT, ENVIRONMENT, name) for name in ("reader", "writer")]
-    return {role["name"]: role["key_count"] for role in roles if role}
+    return {role.name: role.key_count or 0 for role in roles if role}
 
 
 # --- the changes, each as its use case builds it for its region ---------------------------------------------
@@ -311,7 +311,7 @@ def test_a_role_edit_in_one_region_loses_no_key_counted_in_the_other(
     replicate(a, b, start, a if a_writes_last else b)
     for region in regions:
         assert counts(region)["reader"] == 2
-        assert region.store.get_role(PROJECT, ENVIRONMENT, "reader")["description"] == "read"  # type: ignore[index]
+        assert region.store.get_role(PROJECT, ENVIRONMENT, "reader").description == "read"  # type: ignore[union-attr]
 
 
 @ORDERS

@@ -13,6 +13,7 @@ from archie_keys.domain.environment_state import EnvironmentState, RevocationRul
 from archie_keys.domain.errors import NotFoundError
 from archie_keys.domain.key_record import KeyRecord, key_record, stored_fields
 from archie_keys.domain.key_status import DEFAULT_LISTED, key_status
+from archie_keys.domain.role_record import RoleRecord, role_record
 from tests.fakes.unit_of_work import FakeWrite, Item, ItemKey, MemoryTables
 
 
@@ -26,14 +27,6 @@ def _exists(item: Item | None) -> bool:
 
 def _absent(item: Item | None) -> bool:
     return item is None
-
-
-def _decode_role(item: Item) -> Item:
-    role = dict(item)
-    if isinstance(role.get("permissions"), str):
-        role["permissions"] = json.loads(role["permissions"])
-    role["key_count"] = int(role.get("key_count", 0))
-    return role
 
 
 def _matches(context: dict[str, Any], alternatives: Sequence[dict[str, Any]]) -> bool:
@@ -89,7 +82,7 @@ class FakeKeyStore:
     # --- roles -----------------------------------------------------------------------------------------
 
     def role_write(
-        self, project: str, environment: str, name: str, values: dict[str, Any], previous: dict[str, Any] | None
+        self, project: str, environment: str, name: str, values: dict[str, Any], previous: RoleRecord | None
     ) -> FakeWrite:
         stored = {
             "description": values["description"],
@@ -110,7 +103,7 @@ class FakeKeyStore:
         return FakeWrite(
             "role",
             key,
-            lambda item: item is not None and item.get("updated_at") == previous["updated_at"],
+            lambda item: item is not None and item.get("updated_at") == previous.updated_at,
             lambda item: {**(item or {}), **stored},
         )
 
@@ -122,21 +115,21 @@ class FakeKeyStore:
             )
         ]
 
-    def get_role(self, project: str, environment: str, name: str) -> dict[str, Any] | None:
+    def get_role(self, project: str, environment: str, name: str) -> RoleRecord | None:
         item = self.tables.get(_key(project, environment, f"ROLE#{name}"))
-        return _decode_role(item) if item else None
+        return role_record(item) if item else None
 
-    def get_roles(self, project: str, environment: str, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def get_roles(self, project: str, environment: str, names: Sequence[str]) -> dict[str, RoleRecord]:
         found = (self.get_role(project, environment, name) for name in names)
-        return {role["name"]: role for role in found if role is not None}
+        return {role.name: role for role in found if role is not None}
 
     def list_roles(
         self, project: str, environment: str, limit: int, after: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[RoleRecord], str | None]:
         roles = [item for key, item in self.tables.under(("keys", project, environment)) if key[3].startswith("ROLE#")]
         roles = [r for r in roles if after is None or str(r["sk"]) > after]
         page = roles[:limit]
-        return [_decode_role(r) for r in page], str(page[-1]["sk"]) if len(roles) > limit else None
+        return [role_record(r) for r in page], str(page[-1]["sk"]) if len(roles) > limit else None
 
     def _count(self, project: str, environment: str, role: str, delta: int) -> FakeWrite:
         def moved(item: Item | None) -> Item:

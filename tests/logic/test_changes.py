@@ -85,7 +85,7 @@ def test_a_patch_changes_a_key_in_place_and_a_revoked_one_is_not_active(services
     update = update_key(services, admin, UpdateKey(PLACE, key_id, {"name": "deploy", "roles": ["writer"]}))
     assert update.record.name == "deploy" and caller(services, made.value).roles == ("writer",)
     assert update.flush is not None  # a change of rights is flushed from every cache
-    assert services.store.get_role("shop", "prod", "reader")["key_count"] == 0
+    assert services.store.get_role("shop", "prod", "reader").key_count == 0
     assert "key.updated" in services.audit.names()
     from archie_keys.app.revocation import revoke_key
 

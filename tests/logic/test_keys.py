@@ -20,7 +20,7 @@ def test_a_new_key_authenticates_and_its_value_is_never_stored(services: FakeSer
     stored = services.store.get_key("shop", "prod", made.record.key_id)
     assert made.value not in repr(stored) and made.value not in repr(services.tables.items)
     assert services.audit.names()[-1] == "key.created"
-    assert services.store.get_role("shop", "prod", "reader")["key_count"] == 1
+    assert services.store.get_role("shop", "prod", "reader").key_count == 1
 
 
 def test_a_key_cannot_grant_more_than_its_creator_holds(services: FakeServices, admin) -> None:
@@ -60,7 +60,7 @@ def test_revoking_a_key_refuses_it_flushes_the_caches_and_is_idempotent(services
         caller(services, made.value)
     assert refused.value.reason == "revoked"
     assert services.flusher.flushes[-1][:2] == ("shop", "prod")
-    assert services.store.get_role("shop", "prod", "reader")["key_count"] == 0
+    assert services.store.get_role("shop", "prod", "reader").key_count == 0
     events = services.audit.names().count("key.revoked")
     again = revoke_key(services, admin, PLACE, key_id)
     assert again.record.revoked_at and services.audit.names().count("key.revoked") == events

@@ -7,10 +7,12 @@ import dataclasses
 
 import pytest
 
-from archie_keys.app.views import KEY_FIELDS, audit_view, key_view
+from archie_keys.app.views import KEY_FIELDS, ROLE_FIELDS, audit_view, key_view, role_view
 from archie_keys.domain.audit import REQUEST_RECORD_FIELDS
 from archie_keys.domain.key_record import KeyRecord, key_record, stored_fields, with_changes
+from archie_keys.domain.role_record import role_record
 from archie_keys.edge.audit_schemas import RequestRecord
+from archie_keys.edge.environment_schemas import Role
 from archie_keys.edge.key_schemas import Key
 
 # What the view derives rather than shows as stored.
@@ -91,3 +93,24 @@ def test_the_audit_shows_a_requests_stored_fields_and_documents_each() -> None:
     view = audit_view(item | {"added_later": "x"})
     assert set(view) == {"id", "kind", "project", "environment", *REQUEST_RECORD_FIELDS}
     assert set(RequestRecord.model_fields) == set(view)
+
+
+def test_a_role_reads_from_its_item_and_shows_its_shown_fields() -> None:
+    item = {
+        "pk": "PROJECT#shop#ENV#prod",
+        "sk": "ROLE#reader",
+        "kind": "role",
+        "name": "reader",
+        "description": "reads orders",
+        "permissions": '[{"resource":"orders","actions":["read"],"filters":{}}]',  # stored as JSON text
+        "created_at": "2026-11-26T09:00:00Z",
+        "updated_at": "2026-11-26T09:00:00Z",
+        "updated_by": "admin",
+        "key_count": 2,
+    }
+    role = role_record(item)
+    assert role.permissions == ({"resource": "orders", "actions": ["read"], "filters": {}},)
+    view = role_view(role)
+    assert list(view) == list(ROLE_FIELDS) and view["key_count"] == 2 and "updated_by" not in view
+    # The answer adds only what a change reports (the stages it could not flush).
+    assert set(Role.model_fields) == {*ROLE_FIELDS, "unflushed_stages"}

@@ -87,7 +87,7 @@ def prepare_grants(services: Services, place: Place, role_names: list[str], cont
     for name in role_names:
         if name not in roles:
             raise ValidationFailedError(f"unknown role: {name}", field="roles", code="unknown_role")
-    needed = required_context_names(p for name in role_names for p in roles[name]["permissions"])
+    needed = required_context_names(p for name in role_names for p in roles[name].permissions)
     missing = sorted(needed - set(context))
     if missing:
         raise ValidationFailedError(
@@ -96,7 +96,7 @@ def prepare_grants(services: Services, place: Place, role_names: list[str], cont
             code="missing_context",
         )
     # Every context name the roles read is present (checked above), so strict resolution cannot fail here.
-    return resolve_grants([(name, roles[name]["permissions"]) for name in role_names], context, strict=True)
+    return resolve_grants([(name, roles[name].permissions) for name in role_names], context, strict=True)
 
 
 def new_key(

@@ -83,7 +83,7 @@ class PersonSignIn:
         # (the policy stays, as a key naming a deleted role stays).
         stored = self._services.store.get_roles(project, environment, roles)
         grants = resolve_grants(
-            [(name, stored[name]["permissions"]) for name in roles if name in stored], context, strict=False
+            [(name, stored[name].permissions) for name in roles if name in stored], context, strict=False
         )
         return Identity(
             key_id=actor.name,

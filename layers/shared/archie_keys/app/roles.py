@@ -4,7 +4,7 @@ role is shown only to a caller that may read every key."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import replace
 
 from archie_keys.app.commands import PageRequest, Place, PutRole
 from archie_keys.app.ports import FlushReport
@@ -15,6 +15,7 @@ from archie_keys.domain.errors import ConditionFailed, ConflictError, NotFoundEr
 from archie_keys.domain.escalation import refuse_escalation, with_unknown_context
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.paging import token_scope
+from archie_keys.domain.role_record import RoleRecord
 
 _ROLE_NAME_RE = limits.whole(limits.ROLE_NAME_PATTERN)
 
@@ -37,11 +38,11 @@ def _sees_key_counts(caller: Identity) -> bool:
     return caller.covers_every_row("keys", "read")
 
 
-def _as_seen_by(caller: Identity, role: dict[str, Any]) -> dict[str, Any]:
-    return role if _sees_key_counts(caller) else {**role, "key_count": None}
+def _as_seen_by(caller: Identity, role: RoleRecord) -> RoleRecord:
+    return role if _sees_key_counts(caller) else replace(role, key_count=None)
 
 
-def put_role(services: Services, caller: Identity, command: PutRole) -> tuple[dict[str, Any], bool, FlushReport | None]:
+def put_role(services: Services, caller: Identity, command: PutRole) -> tuple[RoleRecord, bool, FlushReport | None]:
     """Create or replace a role, with its audit event in the same transaction. Changing an existing role's
     permissions flushes the authorizer caches (keys holding it may have lost some). Returns (role, created,
     flush report)."""
@@ -77,21 +78,24 @@ def put_role(services: Services, caller: Identity, command: PutRole) -> tuple[di
         raise ConflictError(f"role {command.name} changed while this request ran; retry", code="conflict") from None
     role = _as_seen_by(
         caller,
-        {
-            "name": command.name,
-            **values,
-            "created_at": previous["created_at"] if previous else now,
-            "key_count": previous["key_count"] if previous else 0,
-        },
+        RoleRecord(
+            name=command.name,
+            description=command.description,
+            permissions=tuple(permissions),
+            created_at=previous.created_at if previous else now,
+            updated_at=now,
+            updated_by=caller.key_id,
+            key_count=previous.key_count if previous else 0,
+        ),
     )
     # Keys holding a replaced role may have lost permissions that caches still grant; a new role, or an edit
     # of its description only, changes nothing any key may do (the flush costs a second and every stage).
-    changed = previous is not None and previous["permissions"] != permissions
+    changed = previous is not None and list(previous.permissions) != permissions
     flush = services.flusher.revoke_everywhere(place.project, place.environment) if changed else None
     return role, previous is None, flush
 
 
-def get_role(services: Services, caller: Identity, place: Place, name: str) -> dict[str, Any]:
+def get_role(services: Services, caller: Identity, place: Place, name: str) -> RoleRecord:
     caller.require(place.project, place.environment, "roles", "read")
     check_role_name(name)
     services.store.require_environment(place.project, place.environment)
@@ -103,7 +107,7 @@ def get_role(services: Services, caller: Identity, place: Place, name: str) -> d
 
 def list_roles(
     services: Services, caller: Identity, place: Place, page: PageRequest
-) -> tuple[list[dict[str, Any]], str | None]:
+) -> tuple[list[RoleRecord], str | None]:
     caller.require(place.project, place.environment, "roles", "read")
     services.store.require_environment(place.project, place.environment)
     tokens, where = services.paging_tokens(), token_scope(place.project, place.environment)
@@ -122,15 +126,15 @@ def _in_use(caller: Identity, name: str, count: int) -> ConflictError:
     )
 
 
-def delete_role(services: Services, caller: Identity, place: Place, name: str) -> dict[str, Any]:
+def delete_role(services: Services, caller: Identity, place: Place, name: str) -> RoleRecord:
     caller.require(place.project, place.environment, "roles", "delete")
     check_role_name(name)
     services.store.require_environment(place.project, place.environment)
     role = services.store.get_role(place.project, place.environment, name)
     if role is None:
         raise _no_such_role(name)
-    if role["key_count"] > 0:
-        raise _in_use(caller, name, role["key_count"])
+    if (role.key_count or 0) > 0:
+        raise _in_use(caller, name, role.key_count or 0)
     trusting = sorted(
         p["name"] for p in services.trust.list(place.project, place.environment) if name in p["policy"]["roles"]
     )
@@ -151,5 +155,5 @@ def delete_role(services: Services, caller: Identity, place: Place, name: str) -
         services.transactions.commit(writes)
     except ConditionFailed:
         now = services.store.get_role(place.project, place.environment, name)  # a key or a delete came in between
-        raise (_no_such_role(name) if now is None else _in_use(caller, name, now["key_count"])) from None
+        raise (_no_such_role(name) if now is None else _in_use(caller, name, now.key_count or 0)) from None
     return _as_seen_by(caller, role)

@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from archie_keys.app.key_tags import TagKeys
     from archie_keys.app.ports import DecisionStore as KeyStore
     from archie_keys.domain.key_record import KeyRecord
+    from archie_keys.domain.role_record import RoleRecord
 
 # How old an environment's cached state may be when it only decides whether an untagged key is worth a
 # database read: whether the environment accepts the first format changes rarely (an operator's PUT), and
@@ -242,15 +243,13 @@ class KeyVerifier:
         self._remember(parsed, entry.stored_hash, seen, verified, now, proof_until=entry.proof_until)
         return verified
 
-    def _build(
-        self, parsed: ParsedKey, record: KeyRecord, roles: dict[str, dict[str, Any]] | None = None
-    ) -> VerifiedKey:
+    def _build(self, parsed: ParsedKey, record: KeyRecord, roles: dict[str, RoleRecord] | None = None) -> VerifiedKey:
         role_names = record.roles
         if roles is None:
             roles = self._store.get_roles(parsed.project, parsed.environment, role_names)
         context = dict(record.context)
         grants = resolve_grants(
-            [(name, roles[name]["permissions"]) for name in role_names if name in roles], context, strict=False
+            [(name, roles[name].permissions) for name in role_names if name in roles], context, strict=False
         )
         identity = Identity(
             key_id=parsed.key_id,

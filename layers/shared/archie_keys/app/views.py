@@ -11,6 +11,7 @@ from archie_keys.domain.clock import now_epoch
 from archie_keys.domain.key_record import KeyRecord, shown_fields
 from archie_keys.domain.key_status import key_status
 from archie_keys.domain.rate_limits import limits_of
+from archie_keys.domain.role_record import RoleRecord, role_shown_fields
 
 
 @dataclass(frozen=True)
@@ -25,6 +26,7 @@ class NewKey:
 # What the API shows of a key as stored: the record's SHOWN fields (domain.key_record), in their order; the
 # view adds what is derived (enabled, status, and a revoked key's when, by whom and why).
 KEY_FIELDS = shown_fields()
+ROLE_FIELDS = role_shown_fields()
 ENVIRONMENT_FIELDS = ("project", "environment", "created_at", "created_by", "on_leak")
 # A request as the audit shows it: the stored record's fields (domain.audit) and the place its block names.
 REQUEST_VIEW_FIELDS = ("kind", "project", "environment", *REQUEST_RECORD_FIELDS)
@@ -56,15 +58,11 @@ def new_key_response(new: NewKey) -> dict[str, Any]:
     return {"key": new.value, "key_id": new.record.key_id, "record": key_view(new.record), **(new.delivered or {})}
 
 
-def role_view(role: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "name": role["name"],
-        "description": role.get("description", ""),
-        "permissions": role["permissions"],
-        "created_at": role["created_at"],
-        "updated_at": role["updated_at"],
-        "key_count": role.get("key_count", 0),
-    }
+def role_view(role: RoleRecord) -> dict[str, Any]:
+    """The API's view of a role: its SHOWN fields (domain.role_record)."""
+    view = {name: getattr(role, name) for name in ROLE_FIELDS}
+    view["permissions"] = list(role.permissions)
+    return view
 
 
 def environment_view(record: dict[str, Any]) -> dict[str, Any]:

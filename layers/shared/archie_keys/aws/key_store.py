@@ -40,7 +40,7 @@ from archie_keys.aws.key_pager import query_page
 from archie_keys.aws.key_table import DEFAULT_REGION, environment_declared_check, partition
 from archie_keys.aws.key_writes import KeyWrites
 from archie_keys.aws.role_counts import role_count_write
-from archie_keys.aws.role_records import RoleRecords, decode_role
+from archie_keys.aws.role_records import RoleRecords
 from archie_keys.domain.authorization_witness import WITNESS_RETENTION_SECONDS
 from archie_keys.domain.key_record import KeyRecord
 from archie_keys.domain.key_status import DEFAULT_LISTED, key_status
@@ -52,7 +52,6 @@ __all__ = [
     "REVOCATION_SK_PREFIX",
     "KeyStore",
     "count_query",
-    "decode_role",
     "environment_declared_check",
     "partition",
     "role_count_write",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any
 
 from archie_keys.aws.dynamo import Write, from_item, to_item
@@ -11,19 +12,12 @@ from archie_keys.aws.key_pager import query_page
 from archie_keys.aws.key_table import KeyTable
 from archie_keys.aws.role_counts import COUNT_PREFIX, counters_unchanged_checks, counts_by_role
 from archie_keys.domain.errors import ServiceUnavailableError
-
-
-def decode_role(item: dict[str, Any]) -> dict[str, Any]:
-    role = dict(item)
-    if isinstance(role.get("permissions"), str):
-        role["permissions"] = json.loads(role["permissions"])
-    role["key_count"] = int(role.get("key_count", 0))
-    return role
+from archie_keys.domain.role_record import RoleRecord, role_record
 
 
 class RoleRecords(KeyTable):
     def role_write(
-        self, project: str, environment: str, name: str, values: dict[str, Any], previous: dict[str, Any] | None
+        self, project: str, environment: str, name: str, values: dict[str, Any], previous: RoleRecord | None
     ) -> Write:
         """Create a role (when `previous` is None; refused if one appeared meanwhile) or replace the definition
         of `previous` (refused if it changed meanwhile). Its counts live on items of their own. Label: `role`."""
@@ -50,7 +44,7 @@ class RoleRecords(KeyTable):
             "ConditionExpression": "attribute_exists(pk) AND #updated = :previous",
             "ExpressionAttributeNames": {**names, "#updated": "updated_at"},
             "ExpressionAttributeValues": to_item(
-                {**{f":a{i}": value for i, value in enumerate(stored.values())}, ":previous": previous["updated_at"]}
+                {**{f":a{i}": value for i, value in enumerate(stored.values())}, ":previous": previous.updated_at}
             ),
         }
         return Write({"Update": update}, "role")
@@ -81,29 +75,29 @@ class RoleRecords(KeyTable):
             writes.append(Write({"ConditionCheck": refused}, "role_in_use"))
         return writes
 
-    def _counted(self, project: str, environment: str, role: dict[str, Any], prefix: str) -> dict[str, Any]:
+    def _counted(self, project: str, environment: str, role: RoleRecord, prefix: str) -> RoleRecord:
         counts = counts_by_role(self._prefix(project, environment, prefix))
-        return {**role, "key_count": int(role.get("key_count", 0)) + counts.get(role["name"], 0)}
+        return replace(role, key_count=(role.key_count or 0) + counts.get(role.name, 0))
 
-    def get_role(self, project: str, environment: str, name: str) -> dict[str, Any] | None:
+    def get_role(self, project: str, environment: str, name: str) -> RoleRecord | None:
         item = self.get(project, environment, f"ROLE#{name}")
         if not item:
             return None
-        return self._counted(project, environment, decode_role(item), f"{COUNT_PREFIX}{name}#")
+        return self._counted(project, environment, role_record(item), f"{COUNT_PREFIX}{name}#")
 
-    def get_roles(self, project: str, environment: str, names: Sequence[str]) -> dict[str, dict[str, Any]]:
+    def get_roles(self, project: str, environment: str, names: Sequence[str]) -> dict[str, RoleRecord]:
         """The named roles of one partition in one BatchGetItem (strongly consistent), without their counts
         (the decision needs none). Missing ones are absent."""
         if not names:
             return {}
         keys = [self._key(project, environment, f"ROLE#{name}") for name in names]
-        found: dict[str, dict[str, Any]] = {}
+        found: dict[str, RoleRecord] = {}
         request: dict[str, Any] = {self.table: {"Keys": keys, "ConsistentRead": True}}
         for _ in range(5):  # unprocessed keys are retried a bounded number of times, then it is unavailable
             response = self.client.batch_get_item(RequestItems=request)
             for item in response.get("Responses", {}).get(self.table, []):
-                role = decode_role(from_item(item))
-                found[role["name"]] = role
+                role = role_record(from_item(item))
+                found[role.name] = role
             request = response.get("UnprocessedKeys") or {}
             if not request:
                 return found
@@ -111,12 +105,12 @@ class RoleRecords(KeyTable):
 
     def list_roles(
         self, project: str, environment: str, limit: int, after: str | None
-    ) -> tuple[list[dict[str, Any]], str | None]:
+    ) -> tuple[list[RoleRecord], str | None]:
         """A page of roles with their counts (one more Query: the partition's counters), and the sort key the
         next page goes on after (None: the last page)."""
         items, resume = query_page(self.client, self.table, (project, environment), "ROLE#", limit, after, False)
         if not items:
             return [], resume
         counts = counts_by_role(self._prefix(project, environment, COUNT_PREFIX))
-        roles = [decode_role(item) for item in items]
-        return [{**role, "key_count": role["key_count"] + counts.get(role["name"], 0)} for role in roles], resume
+        roles = [role_record(item) for item in items]
+        return [replace(role, key_count=(role.key_count or 0) + counts.get(role.name, 0)) for role in roles], resume
