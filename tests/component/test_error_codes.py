@@ -106,7 +106,12 @@ def stale_role_edit(api: Any, admin_key: str, viewer: dict[str, Any], monkeypatc
     def read_then_someone_edits(store: KeyStore, project: str, environment: str, name: str) -> Any:
         role = read(store, project, environment, name)
         monkeypatch.setattr(KeyStore, "get_role", read)
-        meanwhile = {**role, "updated_at": "2099-01-01T00:00:00.000Z", "updated_by": "someone"}
+        meanwhile = {
+            "description": role.description,
+            "permissions": list(role.permissions),
+            "updated_at": "2099-01-01T00:00:00.000Z",
+            "updated_by": "someone",
+        }
         get_services().transactions.commit([store.role_write(project, environment, name, meanwhile, role)])
         return role
 
