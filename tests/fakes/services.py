@@ -18,7 +18,9 @@ from archie_keys.domain.change_records import COMPLETED, CURRENT, IN_PROGRESS, P
 from archie_keys.domain.errors import ForbiddenError
 from archie_keys.domain.hashing import Argon2Parameters, KeyHasher
 from archie_keys.domain.paging import PagingTokens
+from tests.fakes.channels import FakeEventBus, FakeUsagePlans
 from tests.fakes.key_store import FakeKeyStore
+from tests.fakes.revocations import FakeRevocationStore
 from tests.fakes.unit_of_work import FakeUnitOfWork, FakeWrite, Item, MemoryTables
 
 # The smallest argon2 argon2-cffi accepts: the logic tier checks decisions, not the cost of hashing.
@@ -298,8 +300,10 @@ class FakeServices:
         self.trust = NoTrustPolicies()
         self.ingest_watermarks = FakeWatermarks(self.clock)
         self.compactor = self.audit_reader = FakeUsage()
+        self.revocations = FakeRevocationStore(self.tables)
+        self.usage_plans = FakeUsagePlans()
         self.key_event_queue = None
-        self.key_event_bus = None
+        self.key_event_bus = FakeEventBus()
         self.pepper_version = "pepper-1"
         self._hashers: dict[str, KeyHasher] = {}
 
@@ -347,4 +351,8 @@ def _conforms(services: FakeServices) -> None:
     secrets: ports.SecretDelivery = services.secrets
     invoker: ports.AsyncInvoker = services.invoker
     clock: ports.Clock = services.clock
+    revocations: ports.RevocationStore = services.revocations
+    usage_plans: ports.UsagePlans = services.usage_plans
+    bus: ports.KeyEventBus = services.key_event_bus
     del store, decisions, unit_of_work, audit, idempotency, schedules, flusher, secrets, invoker, clock
+    del revocations, usage_plans, bus

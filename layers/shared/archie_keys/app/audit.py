@@ -16,9 +16,8 @@ from archie_keys.app.key_limits import quota_of
 from archie_keys.app.key_lookup import get_key, no_such_key
 from archie_keys.app.services import Services
 from archie_keys.app.views import audit_view
-from archie_keys.aws.audit_reader import AT_MAX, AT_MIN
 from archie_keys.domain import limits
-from archie_keys.domain.clock import parse_client_time, to_iso
+from archie_keys.domain.clock import parse_client_time
 from archie_keys.domain.errors import ValidationFailedError
 from archie_keys.domain.identity import SCANNER_ACTOR, Identity, RowScope
 from archie_keys.domain.keyformat import KEY_ID_RE
@@ -102,14 +101,14 @@ def query_audit(services: Services, caller: Identity, query: AuditQuery) -> tupl
     }
     tokens, where = services.paging_tokens(), token_scope(place.project, place.environment)
     after = tokens.read(query.page.next_token, "audit", where, bound) if query.page.next_token else None
+    lower, upper = services.audit_reader.at_bounds(since, until)
     items, more = services.audit_reader.query(
         place.project,
         place.environment,
         key_id=key_id,
         actor_key_id=actor,
-        lower=to_iso(since) if since is not None else AT_MIN,
-        # "#~" sorts after every "#<id>", so a record at exactly `until` is included.
-        upper=f"{to_iso(until)}#~" if until is not None else AT_MAX,
+        lower=lower,
+        upper=upper,
         after=after,
         limit=query.page.limit,
         requests=query.kind != "event",  # events only: the request blocks are not even read

@@ -13,8 +13,8 @@ from __future__ import annotations
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from archie_keys.aws.audit_blocks import ENV_BLOCK_PREFIX, arrival_bucket, block_records_of
-from archie_keys.aws.audit_writer import partition_value
+from archie_keys.aws.audit_blocks import arrival_bucket, block_records_of
+from archie_keys.aws.audit_writer import is_environment_block_of
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ServiceUnavailableError
 
@@ -65,11 +65,10 @@ def pending_use(
             retry_after=int(max(60, size)),
         )
     since_iso = to_iso(since) if since is not None else None
-    prefix = f"{ENV_BLOCK_PREFIX}{partition_value(project, environment)}#"
     latest: str | None = None
     for bucket in [*reversed(buckets), *reversed(skipped)]:  # newest first: a recent use ends it soonest
         refs = reader.arrivals(bucket)
-        mine = (ref for ref in refs if ref["pk"].startswith(prefix) and key_id in ref["key_ids"])
+        mine = (ref for ref in refs if is_environment_block_of(ref, project, environment) and key_id in ref["key_ids"])
         while batch := list(islice(mine, READ_BATCH)):
             for block in reader.blocks(batch):
                 for record in _records(block):

@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from archie_keys.domain.change_records import Claim, Existing, PreparedSecret
 from archie_keys.domain.environment_state import EnvironmentState
+from archie_keys.domain.rate_limits import Limits, QuotaUsage
 
 # Seconds since the epoch, now (domain.clock.now_epoch on AWS; a clock a test advances in the logic tier).
 Clock = Callable[[], float]
@@ -229,3 +230,18 @@ class RevocationStore(Protocol):
     def mark_writes(
         self, rule: dict[str, Any], records: Sequence[dict[str, Any]], revoked_at: str, purge_epoch: int
     ) -> Sequence[Write]: ...
+
+
+class UsagePlans(Protocol):
+    """API Gateway's usage plans, where a rotation chain's API key carries its per-key limits. `attach` raises
+    domain.errors.CapacityExhausted when the account has no room for another API key or plan."""
+
+    def attach(self, lineage_id: str | None, limits: Limits | None) -> str: ...
+    def detach(self, lineage_id: str) -> None: ...
+    def quota(self, lineage_id: str, limits: Limits, now: float) -> QuotaUsage | None: ...
+
+
+class KeyEventBus(Protocol):
+    """Where key events are published for other systems (EventBridge), beside the webhooks."""
+
+    def put(self, event_type: str, bodies: Sequence[bytes]) -> None: ...

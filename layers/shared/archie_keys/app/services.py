@@ -27,21 +27,22 @@ if TYPE_CHECKING:
         EventRecorder,
         ExpirySchedules,
         IdempotencyStore,
+        KeyEventBus,
         KeyStore,
         PepperSource,
         RevocationStore,
         SecretDelivery,
         UnitOfWork,
+        UsagePlans,
         Write,
     )
     from archie_keys.app.verification import KeyVerifier
     from archie_keys.aws.audit_reader import AuditReader
     from archie_keys.aws.environment_rate import EnvironmentRateLimiter
     from archie_keys.aws.ingest_watermarks import IngestWatermarks
-    from archie_keys.aws.key_event_channels import DeliveryQueue, KeyEventBus
+    from archie_keys.aws.key_event_channels import DeliveryQueue
     from archie_keys.aws.quota_notices import QuotaNoticeClaims
     from archie_keys.aws.trust_store import TrustStore
-    from archie_keys.aws.usage_plans import UsagePlanLimits
     from archie_keys.aws.webhook_http import WebhookSender
     from archie_keys.aws.webhook_store import WebhookStore
     from archie_keys.domain.paging import PagingTokens
@@ -114,7 +115,7 @@ class Services(Protocol):
     @property
     def verifier(self) -> KeyVerifier: ...
     @property
-    def usage_plans(self) -> UsagePlanLimits: ...
+    def usage_plans(self) -> UsagePlans: ...
     @property
     def webhooks(self) -> WebhookStore: ...
     @property

@@ -6,10 +6,11 @@ from __future__ import annotations
 
 from archie_keys.app.webhook_delivery import AttemptRecord, Delivery
 from archie_keys.aws.items import Changes
-from archie_keys.aws.webhook_store import WebhookStore, split_webhook_path
+from archie_keys.aws.webhook_store import WebhookStore
 from archie_keys.domain import webhook_limits
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ConditionFailed
+from archie_keys.domain.webhook_paths import split_webhook_path
 
 # A dead-letter listing reads at most this many pages of a webhook's deliveries (its 30 days of records).
 _DEAD_LETTER_PAGES = 20

@@ -62,6 +62,11 @@ def partition_value(*parts: str) -> str:
     return "#".join(parts)
 
 
+def is_environment_block_of(block_key: Mapping[str, Any], project: str, environment: str) -> bool:
+    """Whether an environment block (its key, as the arrival index lists it) holds this environment's requests."""
+    return str(block_key["pk"]).startswith(f"{ENV_BLOCK_PREFIX}{partition_value(project, environment)}#")
+
+
 class AuditWriter:
     def __init__(self, table: str, client: Any, retention_days: int) -> None:
         self.table = table

@@ -22,16 +22,6 @@ DELIVERY_SK = "WHDLV#"
 _DEAD_LETTER_PAGES = 20
 
 
-def webhook_path(project: str, environment: str, name: str) -> str:
-    """The name a delivery carries for its webhook: `<project>/<environment>/<name>`."""
-    return f"{project}/{environment}/{name}"
-
-
-def split_webhook_path(path: str) -> tuple[str, str, str]:
-    project, environment, name = path.split("/", 2)
-    return project, environment, name
-
-
 class WebhookStore:
     def __init__(self, items: Items, table: str) -> None:
         self.items, self.table = items, table
