@@ -1,5 +1,6 @@
 """The whole service on one machine: moto server + provisioned resources + local API Gateways + emulated
-Scheduler and Lambda Invoke, with the real handlers invoked in-process. No AWS account, no Docker."""
+Scheduler and Lambda Invoke, with the real handlers invoked in-process. No AWS account, no Docker.
+It is longer than 300 lines because it is the one place that starts, wires and stops a region's services."""
 
 from __future__ import annotations
 
@@ -61,8 +62,9 @@ class LocalStack:
         environment_overrides: dict[str, str] | None = None,
         parameter_overrides: dict[str, str] | None = None,
         oidc_issuer: str | None = None,
+        replica_secrets: dict[str, str] | None = None,  # outside the primary region: archie_local.regions
     ) -> None:
-        self.ports = {"ManagementApi": port, "SampleApi": sample_port}
+        self.replica_secrets, self.ports = replica_secrets or {}, {"ManagementApi": port, "SampleApi": sample_port}
         self.moto_port = moto_port
         self.environment_overrides = environment_overrides or {}
         # No X-Ray daemon here: the functions run with tracing off, as the template's Tracing=Disabled sets.
@@ -131,8 +133,9 @@ class LocalStack:
         os.environ.pop("AWS_PROFILE", None)
         template = load_template()
         self.provisioned: Provisioned = provision(
-            template, self.moto_url, self.parameter_overrides, {**LOCAL_ENVIRONMENT, **self.environment_overrides}
-        )
+            template, self.moto_url, self.parameter_overrides, {**LOCAL_ENVIRONMENT, **self.environment_overrides},
+            self.replica_secrets,
+        )  # fmt: skip
         os.environ.update(self.provisioned.environment)
         from archie_keys.edge import composition
 

@@ -1,0 +1,19 @@
+"""The keys table's DynamoDB stream in this region (an event source mapping): a revocation, role edit, disable
+or mass revocation replicated from another region flushes this region's authorizer caches, and a replicated
+key's expiry is scheduled here too (app.replicated_changes). Raises when a stage could not be flushed, so the
+mapping retries the batch, bisects it, and finally sends it to the on-failure queue."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from archie_keys.app.replicated_changes import flush_replicated
+from archie_keys.edge.composition import get_services
+from archie_keys.edge.tracing import traced
+
+
+@traced
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # Lambda sets AWS_REGION in every function's environment: the region whose stages this one flushes.
+    return flush_replicated(get_services(), event.get("Records") or [], os.environ["AWS_REGION"])

@@ -1,0 +1,65 @@
+"""Use case: a batch of the keys table's stream records in one region. For each environment where a change
+replicated from another region takes a right away (domain.replication), flush this region's protected stages
+the one way every change does (aws.cache_flush: `CacheFlusher.revoke_everywhere`, coalesced per stage with
+every other change's flushes by aws.flush_coordination); and schedule here the expiry of a replicated key,
+whose origin region scheduled only its own stages' flush.
+
+Raises when a stage could not be flushed, so the event source mapping retries the batch (bisecting it) and,
+after its retries, sends its description to the on-failure queue: a replayed flush is harmless, a lost one
+leaves a revoked key allowed until the stage's cache runs out.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from archie_keys.app.services import Services
+from archie_keys.aws.cache_flush import FlushReport
+from archie_keys.aws.dynamo import from_item
+from archie_keys.domain.clock import now_epoch
+from archie_keys.domain.replication import ItemChange, ReplicationPlan, plan_replicated
+
+logger = logging.getLogger("archie_keys.replicated_changes")
+
+# Environments flushed at once: each flush waits out the authorizers' instance TTL between its two calls, so
+# a batch touching several environments must not flush them one after another.
+PARALLEL_ENVIRONMENTS = 8
+
+
+def change_of(record: Mapping[str, Any]) -> ItemChange:
+    """A DynamoDB stream record (as Lambda's event source mapping delivers it) as an ItemChange."""
+    data = record.get("dynamodb") or {}
+    old, new = data.get("OldImage"), data.get("NewImage")
+    return ItemChange(
+        event=str(record.get("eventName", "")),
+        keys=from_item(data.get("Keys") or {}),
+        old=from_item(old) if old else None,
+        new=from_item(new) if new else None,
+    )
+
+
+def flush_replicated(services: Services, records: Sequence[Mapping[str, Any]], own_region: str) -> dict[str, Any]:
+    """Flush and schedule what the batch calls for in `own_region`; answers what it did."""
+    plan: ReplicationPlan = plan_replicated([change_of(r) for r in records], own_region, now_epoch())
+    for project, environment, second in plan.expiries:
+        services.schedules.put(project, environment, float(second))
+    reports: list[FlushReport] = []
+    if plan.flush:
+        with ThreadPoolExecutor(min(PARALLEL_ENVIRONMENTS, len(plan.flush)), thread_name_prefix="replicated") as pool:
+            reports = list(pool.map(lambda place: services.flusher.revoke_everywhere(*place), plan.flush))
+    unflushed = sorted({stage for report in reports for stage in report.unflushed})
+    answer = {
+        "records": len(records),
+        "flushed_environments": [f"{p}/{e}" for p, e in plan.flush],
+        "expiries_scheduled": len(plan.expiries),
+        "own_region": plan.own_region,
+        "ignored": plan.ignored,
+        "unknown_origin": plan.unknown_origin,
+    }
+    logger.info("replicated changes", extra=answer)
+    if unflushed:
+        raise RuntimeError(f"stages not flushed: {', '.join(unflushed)}")
+    return answer
