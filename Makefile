@@ -32,9 +32,10 @@ KEYS ?= 100
 SEED ?= 1
 THREADS ?= 16
 
-.PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible unit infrastructure integration e2e \
-	fuzz openapi docs bench bench-regions bench-ip-cache cost load load-smoke mutate bootstrap secret clean browser deploy-dashboard \
-	redrive audit-skipped pepper-status pepper-rotate pepper-retire replay-revocations oidc-issuer oidc-token shell-tools
+.PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible logic component emulator \
+	infrastructure integration browser contract unit e2e fuzz openapi docs bench bench-regions bench-ip-cache cost \
+	load load-smoke mutate bootstrap secret clean chromium deploy-dashboard redrive audit-skipped pepper-status \
+	pepper-rotate pepper-retire replay-revocations oidc-issuer oidc-token shell-tools
 
 install: $(STAMP)
 
@@ -54,9 +55,11 @@ run: install
 	@PORT=$(PORT) SAMPLE_PORT=$(SAMPLE_PORT) OIDC_PORT=$(OIDC_PORT) VERBOSE=$(VERBOSE) REGIONS=$(REGIONS) \
 	  SECOND_PORT=$(SECOND_PORT) SECOND_SAMPLE_PORT=$(SECOND_SAMPLE_PORT) $(BIN)/python -m archie_local run
 
-## Every tier: lint, types, template checks (cfn-lint, checkov), the documentation site, unit, infrastructure
-## (SAM translation and the built layer), integration, a short load run, browser end-to-end, fuzzing.
-test: install lint typecheck cfn-lint checkov docs unit infrastructure integration load-smoke e2e fuzz
+## Every tier (docs/testing.md): lint, types, template checks (cfn-lint, checkov), the documentation site, then
+## the test tiers by scope, fastest first: logic, component, emulator, infrastructure (SAM translation and the
+## built layer), integration, a short load run, browser, contract.
+test: install lint typecheck cfn-lint checkov docs logic component emulator infrastructure integration load-smoke \
+	browser contract
 
 lint: install
 	$(BIN)/ruff check .
@@ -67,7 +70,7 @@ format: install
 	$(BIN)/ruff check --fix .
 
 typecheck: install
-	$(BIN)/mypy layers/shared/archie_keys local/archie_local tools/archie_tools functions tests/bench tests/contract
+	$(BIN)/mypy layers/shared/archie_keys local/archie_local tools/archie_tools functions tests/contract tests/fakes/services.py tests/fakes/key_store.py tests/fakes/unit_of_work.py
 
 cfn-lint: install
 	$(BIN)/cfn-lint template.yaml
@@ -101,8 +104,22 @@ build-if-possible:
 	@if [ -n "$(PYTHON313)" ]; then $(MAKE) --no-print-directory build; \
 	else echo "no python3.13 here: skipping sam build (the built-layer tests will say so)" >&2; rm -rf $(BUILD_DIR); fi
 
-unit: install
-	$(PYTEST) -n auto tests/unit -q
+## The domain and the use cases with no moto, no socket and no subprocess of the stack, and the checks on the
+## repository's own files (layers, pins, docs): seconds, so one process (xdist's start-up would cost more).
+logic: install
+	$(PYTEST) -p no:xdist tests/logic -q
+
+## The real stores, handlers and authorizer on moto's in-process mock through the template's routes: each test
+## provisions its own stack or shares one per module (tests/component/decision_stack.py), so every core is used.
+component: install
+	$(PYTEST) -n auto tests/component -q
+
+## The local stack's own behaviour: its API Gateway, usage plans, control plane, OIDC issuer, template reader.
+emulator: install
+	$(PYTEST) -p no:xdist tests/emulator -q
+
+## The tiers that ran as one `make unit` before tests were split by scope; kept while docs and habits name it.
+unit: logic component emulator
 
 ## Offline SAM translation of template.yaml, checks on the CloudFormation it produces, and on the built layer.
 infrastructure: install build-if-possible
@@ -111,11 +128,14 @@ infrastructure: install build-if-possible
 integration: install shell-tools
 	$(PYTEST) tests/integration -q
 
-e2e: install browser
-	$(PYTEST) tests/e2e -q
+## The dashboard in headless Debian chromium (Playwright). `make e2e` is its former name.
+browser: install chromium
+	$(PYTEST) tests/browser -q
+
+e2e: browser
 
 ## Debian's chromium for the dashboard tests (Playwright never downloads a browser here).
-browser:
+chromium:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  echo "installing Debian's chromium for the browser tests"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
@@ -130,8 +150,11 @@ shell-tools:
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; fi; fi
 
 ## Schemathesis against the local stack's /openapi.json (FUZZ_EXAMPLES per operation, default 12; about a minute).
-fuzz: install
+## `make fuzz` is the same tier under the name the docs have always used.
+contract: install
 	$(BIN)/python -m tests.contract.fuzz
+
+fuzz: contract
 
 ## Regenerate docs/openapi.json from the resolvers in functions/ (a unit test fails when it is stale).
 openapi: install
@@ -144,21 +167,21 @@ docs: install
 
 ## Authorizer benchmark and expiry's lateness at the local gateway: p50/p99 on stderr; stdout is one JSON object and nothing else.
 bench: install
-	@$(BIN)/python -m tests.bench.authorizer_bench
+	@$(BIN)/python -m archie_tools.bench.authorizer_bench
 
 ## Two regions (docs/regions.md): a revocation in one region until the other's sample API refuses (p50, p99 over
 ## 20 keys), a creation until the other has it, and the local replication's own lag; stdout is one JSON line.
 bench-regions: install
-	@$(BIN)/python -m tests.bench.regions_bench
+	@$(BIN)/python -m archie_tools.bench.regions_bench
 
 ## What keying the authorizer cache on the source address costs in cache hits, for five client populations
 ## (docs/limits.md); stdout is one JSON line, a table on stderr. About a minute.
 bench-ip-cache: install
-	@$(BIN)/python -m tests.bench.ip_cache_bench
+	@$(BIN)/python -m archie_tools.bench.ip_cache_bench
 
 ## Cost per million authorized requests and the capacity table, from the template and the local stack's bytes.
 cost: install
-	@$(BIN)/python -m tests.bench.cost
+	@$(BIN)/python -m archie_tools.bench.cost
 
 ## The local sample API under load through the local gateway (README: "Under load"); stdout is one JSON line.
 ## make load DURATION=30 RATE=10 KEYS=100 SEED=1 THREADS=16. Exits 1 when a request was lost or wrongly answered.
@@ -173,7 +196,7 @@ load-smoke: install
 
 ## Mutation testing (mutmut) of the modules that decide; kill rate per module, the last line is JSON. Slow: not in `make test`.
 mutate: install
-	$(BIN)/python -m tests.mutation.run
+	$(BIN)/python -m archie_tools.mutate
 
 ## First admin key of another environment on the running local stack (`make run`; or AWS: add STACK=<name>).
 bootstrap: install

@@ -13,6 +13,14 @@ import pytest
 from tests.support import Reply, decode, encode_body, provisioned_in_process, request_headers
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the tests that provision a stack of their own (the `aws` fixture, a few seconds each): `make mutate`
+    leaves them out (`-m "not own_stack"`), since it reruns its tests for every mutant that survives."""
+    for item in items:
+        if "aws" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.own_stack)
+
+
 @pytest.fixture
 def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     with provisioned_in_process(monkeypatch) as provisioned:

@@ -6,7 +6,7 @@
 * ```python: a Python example (the typed client's runs after the shell block before it, in its folder).
 
 Either shell kind uses `API`, `SAMPLE` and `KEY` for the local stack, never its default ports, and defines
-every other variable it reads in an earlier line of the same page (tests/unit/test_doc_examples.py)."""
+every other variable it reads in an earlier line of the same page (tests/logic/test_doc_examples.py)."""
 
 from __future__ import annotations
 

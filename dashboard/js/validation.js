@@ -1,6 +1,6 @@
 // The rules the server enforces, checked in the browser too so a person hears about a mistake as they type.
 // Every rule lives here and only here. Each `export const` below is a literal copy of the server's constant
-// of the same name (archie_keys limits), and tests/unit/test_dashboard_rules.py fails when the two differ,
+// of the same name (archie_keys limits), and tests/logic/test_dashboard_rules.py fails when the two differ,
 // so keep them literals: no arithmetic, no building one from another.
 
 // Project and environment names travel inside every key.

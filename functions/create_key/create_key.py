@@ -50,7 +50,7 @@ def create(
 ) -> Response[Any]:
     services, caller = get_services(), caller_from(app)
     command = body.to_command(place(project, environment))
-    request = idempotent.request_for(command.place, caller, "create", idempotency_key, body.fingerprinted())
+    request = idempotent.create_request(command.place, caller, idempotency_key, body.fingerprinted())
     response = idempotent.once(
         services, request, lambda ticket: new_key_response(create_key(services, caller, command, ticket))
     )

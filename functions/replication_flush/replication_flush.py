@@ -9,6 +9,7 @@ import os
 from typing import Any
 
 from archie_keys.app.replicated_changes import flush_replicated
+from archie_keys.aws.stream_records import item_change
 from archie_keys.edge.composition import get_services
 from archie_keys.edge.tracing import traced
 
@@ -16,4 +17,5 @@ from archie_keys.edge.tracing import traced
 @traced
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     # Lambda sets AWS_REGION in every function's environment: the region whose stages this one flushes.
-    return flush_replicated(get_services(), event.get("Records") or [], os.environ["AWS_REGION"])
+    changes = [item_change(record) for record in event.get("Records") or []]
+    return flush_replicated(get_services(), changes, os.environ["AWS_REGION"])

@@ -54,7 +54,7 @@ def roll(
 ) -> Response[Any]:
     services, caller = get_services(), caller_from(app)
     command = body.to_command(place(project, environment), key_id)
-    request = idempotent.request_for(command.place, caller, f"roll:{key_id}", idempotency_key, body.fingerprinted())
+    request = idempotent.roll_request(command.place, caller, key_id, idempotency_key, body.fingerprinted())
 
     def roll_once(ticket: idempotent.Ticket | None) -> dict[str, Any]:
         successor, old, flush = roll_key(services, caller, command, ticket)

@@ -7,7 +7,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from archie_keys.app.verify import whoami
+from archie_keys.app.key_introspection import whoami
 from archie_keys.edge import schemas
 from archie_keys.edge.http import caller_from, handle, json_response, logger, make_resolver, place
 from archie_keys.edge.openapi import SECURITY, EnvironmentPath, ProjectPath, answers

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import dataclasses
 
-from tests.bench.cost_accepted import estimate
-from tests.bench.cost_fixed import monthly_fixed
-from tests.bench.cost_measure import measure
-from tests.bench.cost_model import DYNAMODB_PER_WRITE_UNIT, REFERENCE_RPS
-from tests.bench.cost_refused import estimate_refused
-from tests.bench.cost_template import inventory, template_facts
+from archie_tools.bench.cost_accepted import estimate
+from archie_tools.bench.cost_fixed import monthly_fixed
+from archie_tools.bench.cost_measure import measure
+from archie_tools.bench.cost_model import DYNAMODB_PER_WRITE_UNIT, REFERENCE_RPS
+from archie_tools.bench.cost_refused import estimate_refused
+from archie_tools.bench.cost_template import inventory, template_facts
 
 
 def test_a_million_requests_cost_at_most_a_dollar_twenty_five_accepted_or_refused() -> None:

@@ -13,9 +13,9 @@ from tests.support import http
 PATH_VALUES = {"project": "demo", "environment": "dev", "role": "order-reader", "name": "billing"}
 CREATE_KEY = ("POST", "/projects/{project}/environments/{environment}/keys")
 # Two examples name something outside the stack: the exchange's token must come from an issuer a trust policy
-# names, minted for the moment (tests/unit/test_federation_exchange.py and test_make_run.py exchange real
+# names, minted for the moment (tests/component/test_federation_exchange.py and test_make_run.py exchange real
 # ones), and a webhook's receiver must resolve, which an offline machine's DNS does not
-# (tests/unit/test_webhooks_api.py registers receivers on 127.0.0.1).
+# (tests/component/test_webhooks_api.py registers receivers on 127.0.0.1).
 MINTED_ELSEWHERE = {
     ("POST", "/projects/{project}/environments/{environment}/keys/exchange"),
     ("PUT", "/projects/{project}/environments/{environment}/webhooks/{name}"),

@@ -3,7 +3,7 @@
 Every route is declared once, in its function's Powertools resolver (functions/<name>/<name>.py, with the
 parameters and answers of archie_keys.edge.openapi); Powertools' OpenAPIMerge merges the resolvers of the
 template's ManagementApi functions into one document, written to docs/openapi.json. `--check` fails when
-the committed document differs from what the code generates (CI runs it through tests/unit/test_openapi.py).
+the committed document differs from what the code generates (CI runs it through tests/component/test_openapi.py).
 """
 
 from __future__ import annotations

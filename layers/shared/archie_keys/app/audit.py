@@ -17,13 +17,13 @@ from archie_keys.app.keys import get_key, no_such_key
 from archie_keys.app.services import Services
 from archie_keys.app.views import audit_view
 from archie_keys.aws.audit_reader import AT_MAX, AT_MIN
-from archie_keys.aws.key_store import partition
 from archie_keys.domain import limits
-from archie_keys.domain.clock import now_epoch, parse_client_time, to_iso
+from archie_keys.domain.clock import parse_client_time, to_iso
 from archie_keys.domain.errors import ValidationFailedError
 from archie_keys.domain.identity import SCANNER_ACTOR, Identity, RowScope
 from archie_keys.domain.keyformat import KEY_ID_RE
 from archie_keys.domain.oidc_actor import WORKLOAD_PREFIX
+from archie_keys.domain.paging import token_scope
 
 
 def _key_id_filter(value: str | None, field: str) -> str | None:
@@ -100,7 +100,7 @@ def query_audit(services: Services, caller: Identity, query: AuditQuery) -> tupl
         "kind": query.kind,
         "rows": list(scope.alternatives),
     }
-    tokens, where = services.paging_tokens(), partition(place.project, place.environment)
+    tokens, where = services.paging_tokens(), token_scope(place.project, place.environment)
     after = tokens.read(query.page.next_token, "audit", where, bound) if query.page.next_token else None
     items, more = services.audit_reader.query(
         place.project,
@@ -121,7 +121,7 @@ def query_audit(services: Services, caller: Identity, query: AuditQuery) -> tupl
 
 def key_usage(services: Services, caller: Identity, place: Place, key_id: str, since: str | None) -> dict[str, Any]:
     record = get_key(services, caller, place, key_id)
-    now = now_epoch()
+    now = services.clock()
     since_epoch = _time(since, "since")
     if since_epoch is None:
         since_epoch = now - 24 * 3600

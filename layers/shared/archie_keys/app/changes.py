@@ -15,8 +15,7 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-from archie_keys.aws.dynamo import TransactionRefused
-from archie_keys.domain.errors import ArchieError
+from archie_keys.domain.errors import ArchieError, ConditionFailed
 
 logger = logging.getLogger("archie_keys.changes")
 
@@ -56,7 +55,7 @@ def after_commit(action: Callable[[], None], what: str, sleep: Callable[[float],
         try:
             action()
             return True
-        except (ArchieError, TransactionRefused):
+        except (ArchieError, ConditionFailed):
             logger.exception("a follow-up of a committed change was refused: %s", what)
             return False
         except Exception:  # noqa: BLE001 - any failure of a follow-up is retried, then reported, never raised

@@ -22,11 +22,11 @@ from typing import Any
 
 from archie_keys.app.changes import Change, after_commit
 from archie_keys.app.commands import CreateKey, Place
+from archie_keys.app.ports import Write
 from archie_keys.app.services import Services
 from archie_keys.app.verification import is_expired
-from archie_keys.aws.dynamo import Write
-from archie_keys.aws.secrets import CURRENT, PENDING, PreparedSecret
-from archie_keys.domain.clock import now_epoch, to_iso
+from archie_keys.domain.change_records import CURRENT, PENDING, PreparedSecret
+from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ConflictError, ForbiddenError, SecretInUseError
 from archie_keys.domain.identity import RowScope
 
@@ -50,9 +50,9 @@ class Delivery:
     writes: list[Write | None]
 
 
-def _live(record: dict[str, Any]) -> bool:
+def _live(record: dict[str, Any], now: float) -> bool:
     """Active, or rolled and still in its grace period: consumers of the secret may be using it."""
-    return not record.get("revoked_at") and not is_expired(record.get("expires_epoch"), now_epoch())
+    return not record.get("revoked_at") and not is_expired(record.get("expires_epoch"), now)
 
 
 def plan_delivery(
@@ -83,7 +83,7 @@ def plan_delivery(
         )
     if holder is None or holder_id == own_key_id:
         return DeliveryPlan(name, True, previous, None)
-    if _live(holder) and not command.replace_secret:
+    if _live(holder, services.clock()) and not command.replace_secret:
         raise SecretInUseError(holder_id)
     return DeliveryPlan(name, True, previous, holder_id)
 
@@ -97,7 +97,7 @@ def prepare_delivery(
         return None
     prepared = services.secrets.prepare(plan.name, value, place.project, place.environment, key_id, plan.exists)
     change.undo_with(lambda: services.secrets.undo(prepared), f"secret {prepared.name}")
-    holder = {"key_id": key_id, "version_id": prepared.version_id, "updated_at": to_iso(now_epoch())}
+    holder = {"key_id": key_id, "version_id": prepared.version_id, "updated_at": to_iso(services.clock())}
     writes: list[Write | None] = [
         services.store.secret_holder_write(place.project, place.environment, plan.name, holder, plan.previous)
     ]

@@ -13,7 +13,7 @@ from archie_keys.domain.environment_state import EnvironmentState
 from archie_keys.domain.limits import ENVIRONMENT_CACHE_MAX
 
 if TYPE_CHECKING:
-    from archie_keys.aws.key_store import KeyStore
+    from archie_keys.app.ports import DecisionStore as KeyStore
 
 
 class EnvironmentStates:

@@ -8,10 +8,9 @@ from typing import Any
 from archie_keys.app.commands import Place
 from archie_keys.app.services import Services
 from archie_keys.app.views import environment_view
-from archie_keys.aws.dynamo import TransactionRefused
-from archie_keys.domain.clock import now_epoch, to_iso
+from archie_keys.domain.clock import to_iso
 from archie_keys.domain.environment_state import LEGACY_KEYS_ACCEPT, LEGACY_KEYS_REFUSE
-from archie_keys.domain.errors import ConflictError, ValidationFailedError
+from archie_keys.domain.errors import ConditionFailed, ConflictError, ValidationFailedError
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.keyformat import SLUG_RE
 
@@ -42,7 +41,7 @@ def declare_environment(
     record = {
         "project": place.project,
         "environment": place.environment,
-        "created_at": to_iso(now_epoch()),
+        "created_at": to_iso(services.clock()),
         "created_by": caller.key_id,
         "on_leak": on_leak or "revoke",
         "legacy_keys": legacy_keys or LEGACY_KEYS_REFUSE,
@@ -53,7 +52,7 @@ def declare_environment(
     ]
     try:
         services.transactions.commit(writes)
-    except TransactionRefused:
+    except ConditionFailed:
         existing = services.store.require_environment(place.project, place.environment)
         return _change_settings(services, caller, place, existing, on_leak=on_leak, legacy_keys=legacy_keys), False
     return environment_view(record), True
@@ -67,7 +66,7 @@ def _change_settings(
     if not changes:
         return environment_view(existing)
     if changes.get("legacy_keys") == LEGACY_KEYS_REFUSE:
-        active = services.store.count_active_legacy_keys(place.project, place.environment, now_epoch())
+        active = services.store.count_active_legacy_keys(place.project, place.environment, services.clock())
         if active:
             raise ConflictError(
                 f"{active} active key(s) of the first format (issued before key tags) would stop working; roll "

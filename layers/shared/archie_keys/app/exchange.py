@@ -24,9 +24,9 @@ from archie_keys.app.oidc_verifier import OidcVerifier, trusted_token
 from archie_keys.app.services import Services
 from archie_keys.app.trust import admit, environment_policies
 from archie_keys.app.views import NewKey
-from archie_keys.aws.trust_store import REPLAYED
 from archie_keys.domain import limits
-from archie_keys.domain.clock import now_epoch, to_iso
+from archie_keys.domain.change_records import REPLAYED
+from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ConflictError
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.oidc_actor import workload_actor
@@ -71,7 +71,7 @@ def exchange_token(services: Services, verifier: OidcVerifier, command: Exchange
     admit(services, place, "exchange", limits.EXCHANGES_PER_ENVIRONMENT_PER_MINUTE)
     claims = trusted.token.claims
     actor = workload_actor(claims)
-    now = now_epoch()
+    now = services.clock()
     expires_epoch = expiry_second(now + ttl)
     roles, context = list(policy.roles), dict(policy.context)
     create = CreateKey(place, _key_name(command, policy, actor.details.get("run_id")), roles, context=context)

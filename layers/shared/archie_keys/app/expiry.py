@@ -14,7 +14,7 @@ from typing import Any
 
 from archie_keys.app.services import Services
 from archie_keys.aws.schedules import MAX_WAIT_SECONDS
-from archie_keys.domain.clock import now_epoch, wait_seconds
+from archie_keys.domain.clock import wait_seconds
 from archie_keys.domain.keyformat import KEY_ID_RE, SLUG_RE
 
 
@@ -54,7 +54,7 @@ def flush_on_expiry(
     since = None
     if event.expires_epoch is not None:
         since = float(event.expires_epoch)
-        wait = since - now_epoch()
+        wait = since - services.clock()
         if wait > 0:
             # Never more than a schedule can be early: a clock far off must not hold the function to its
             # timeout (the flush then comes early, and the authorizer still refuses the key on every miss).

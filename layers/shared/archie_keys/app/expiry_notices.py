@@ -15,8 +15,8 @@ from typing import Any
 from archie_keys.app.changes import after_commit
 from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.services import Services
-from archie_keys.aws.schedules import MAX_WAIT_SECONDS, put_notice
-from archie_keys.domain.clock import now_epoch, wait_seconds
+from archie_keys.aws.schedules import MAX_WAIT_SECONDS
+from archie_keys.domain.clock import wait_seconds
 from archie_keys.domain.identity import EXPIRY_ACTOR
 from archie_keys.domain.keyformat import KEY_ID_RE, SLUG_RE
 from archie_keys.domain.webhooks import EXPIRING_NOTICE_DAYS
@@ -66,7 +66,7 @@ def schedule_notices(services: Services, record: Mapping[str, Any]) -> None:
 
 
 def _put(services: Services, project: str, environment: str, key_id: str, expires: int, days: int) -> None:
-    put_notice(services.schedules, project, environment, key_id, expires, days)
+    services.schedules.put_notice(project, environment, key_id, expires, days)
 
 
 def send_notice(
@@ -74,7 +74,7 @@ def send_notice(
 ) -> dict[str, Any]:
     """Send the notice if the key is still as it was scheduled for; what was done."""
     if notice.days == 0:
-        wait = notice.expires_epoch - now_epoch()
+        wait = notice.expires_epoch - services.clock()
         if wait > 0:  # invoked directly (an expiry too close for a schedule): the key.expired comes after it
             sleep(min(wait, MAX_WAIT_SECONDS))
     record = services.store.get_key(notice.project, notice.environment, notice.key_id)

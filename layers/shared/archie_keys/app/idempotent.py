@@ -17,12 +17,10 @@ from typing import Any
 
 from archie_keys.app.commands import Place
 from archie_keys.app.delivery import delivered
+from archie_keys.app.ports import Write
 from archie_keys.app.services import Services
-from archie_keys.aws.dynamo import Write
-from archie_keys.aws.idempotency import COMPLETED, Claim, Existing
-from archie_keys.aws.secrets import PreparedSecret
 from archie_keys.domain import limits
-from archie_keys.domain.clock import now_epoch
+from archie_keys.domain.change_records import COMPLETED, Claim, Existing, PreparedSecret
 from archie_keys.domain.errors import ConflictError, ValidationFailedError
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.sealing import seal, unseal
@@ -72,6 +70,16 @@ def request_for(place: Place, caller: Identity, operation: str, key: str | None,
         "operation": operation,
     }
     return IdempotentRequest(scope, key, body)
+
+
+def create_request(place: Place, caller: Identity, key: str | None, body: Any) -> IdempotentRequest | None:
+    """A key creation's request: its answer holds the key value, sealed under this scope."""
+    return request_for(place, caller, "create", key, body)
+
+
+def roll_request(place: Place, caller: Identity, key_id: str, key: str | None, body: Any) -> IdempotentRequest | None:
+    """A roll's request, bound to the key rolled: one Idempotency-Key reused on another key never replays."""
+    return request_for(place, caller, f"roll:{key_id}", key, body)
 
 
 @dataclass(frozen=True)
@@ -177,7 +185,7 @@ def _active(services: Services, request: IdempotentRequest, key_id: str) -> bool
     if record is None or record.get("revoked_at") or record.get("rolled_to"):
         return False
     expires = record.get("expires_epoch")
-    return expires is None or float(expires) > now_epoch()
+    return expires is None or float(expires) > services.clock()
 
 
 def release(services: Services, ticket: Ticket | None) -> None:

@@ -17,7 +17,6 @@ from archie_keys.app.changes import after_commit
 from archie_keys.app.services import Services
 from archie_keys.app.webhook_delivery import Delivery
 from archie_keys.aws.webhook_store import webhook_path
-from archie_keys.domain.clock import now_epoch
 from archie_keys.domain.webhooks import KeySubject, key_event, new_message_id
 
 
@@ -87,7 +86,7 @@ def emit_key_events(
     if not about:
         return True
     project, environment = str(about[0][0]["project"]), str(about[0][0]["environment"])
-    at = occurred_at if occurred_at is not None else now_epoch()
+    at = occurred_at if occurred_at is not None else services.clock()
     bodies = []
     for record, details in about:
         subject = KeySubject(str(record["key_id"]), str(record.get("name", "")), project, environment)

@@ -33,9 +33,9 @@ from archie_keys.app.keys import (
     key_not_active,
     prepare_grants,
 )
+from archie_keys.app.ports import FlushReport
 from archie_keys.app.services import Services
-from archie_keys.aws.cache_flush import FlushReport
-from archie_keys.domain.clock import now_epoch, to_iso
+from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ConflictError
 from archie_keys.domain.escalation import refuse_escalation, refuse_uncovered_context
 from archie_keys.domain.identity import Identity
@@ -170,7 +170,7 @@ def update_key(services: Services, caller: Identity, command: UpdateKey) -> KeyU
     place = command.place
     scope = caller.require(place.project, place.environment, "keys", "update")
     record = covered_key(services, place, command.key_id, scope)
-    now = now_epoch()
+    now = services.clock()
     status = key_status(record, now)
     if not status.changeable:
         raise key_not_active(status.status)

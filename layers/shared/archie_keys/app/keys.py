@@ -24,18 +24,18 @@ from archie_keys.app.expiry_notices import schedule_notices
 from archie_keys.app.idempotent import Ticket
 from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.key_limits import allowed_cidrs_fields, limits_fields
+from archie_keys.app.ports import Write
 from archie_keys.app.services import Services
 from archie_keys.app.views import NewKey, new_key_response
-from archie_keys.aws.dynamo import TransactionRefused, Write
-from archie_keys.aws.key_store import partition
 from archie_keys.domain import limits
-from archie_keys.domain.clock import now_epoch, to_iso
-from archie_keys.domain.errors import ConflictError, NotFoundError, ValidationFailedError, shown
+from archie_keys.domain.clock import to_iso
+from archie_keys.domain.errors import ConditionFailed, ConflictError, NotFoundError, ValidationFailedError, shown
 from archie_keys.domain.escalation import refuse_escalation, refuse_uncovered_context
 from archie_keys.domain.grants import Grants, required_context_names, resolve_grants
 from archie_keys.domain.identity import Identity, RowScope
 from archie_keys.domain.key_status import DEFAULT_LISTED, STATUSES, key_status
 from archie_keys.domain.keyformat import KEY_ID_RE, generate_key
+from archie_keys.domain.paging import token_scope
 from archie_keys.domain.policy import build_policy, data_paths, management_paths
 
 # A stage ARN as long as the budget assumes (see limits.STAGE_ARN_BUDGET_LENGTH).
@@ -120,7 +120,7 @@ def commit_change(services: Services, writes: list[Write | None], labels: Mappin
     """Commit one change; a refused condition becomes the client error its label names."""
     try:
         services.transactions.commit(writes)
-    except TransactionRefused as refused:
+    except ConditionFailed as refused:
         for label in refused.labels:
             if label.startswith("role:"):
                 raise ValidationFailedError(f"unknown role: {label[5:]}", field="roles", code="unknown_role") from None
@@ -175,7 +175,7 @@ def create_key(services: Services, caller: Identity, command: CreateKey, ticket:
     if command.secret_name is not None:
         check_secret_name(services.config.secret_name_prefix, place, command.secret_name)
     services.store.require_environment(place.project, place.environment)
-    now = now_epoch()
+    now = services.clock()
     expires_epoch = check_expiry(command.expires_at, now, services.config.key_min_lifetime_seconds)
     refuse_uncovered_context(scope, dict(command.context))
     extra = {"idempotency_id": ticket.request.record_id} if ticket else {}
@@ -232,7 +232,7 @@ def covered_key(services: Services, place: Place, key_id: str, scope: RowScope) 
     if record is None or not scope.covers(record.get("context", {})):
         raise no_such_key()
     # DynamoDB's TTL deletes a revoked key up to days after its purge time; it is gone from then on.
-    if record.get("purge_epoch") is not None and float(record["purge_epoch"]) <= now_epoch():
+    if record.get("purge_epoch") is not None and float(record["purge_epoch"]) <= services.clock():
         raise no_such_key()
     return record
 
@@ -241,7 +241,7 @@ def live_key(services: Services, place: Place, key_id: str, scope: RowScope) -> 
     """A covered key that is not revoked; a revoked one answers 409 key_not_active."""
     record = covered_key(services, place, key_id, scope)
     if record.get("revoked_at"):
-        raise key_not_active(key_status(record, now_epoch()).status)
+        raise key_not_active(key_status(record, services.clock()).status)
     return record
 
 
@@ -279,12 +279,19 @@ def list_keys(
     scope = caller.require(place.project, place.environment, "keys", "read")
     wanted = check_statuses(statuses)
     services.store.require_environment(place.project, place.environment)
-    tokens, where = services.paging_tokens(), partition(place.project, place.environment)
+    tokens, where = services.paging_tokens(), token_scope(place.project, place.environment)
     bound: dict[str, Any] = {"rows": list(scope.alternatives), "name": page.name_contains}
     if wanted != DEFAULT_LISTED:
         bound["status"] = list(wanted)  # a token goes on only with the filter it was issued for
     after = tokens.read(page.next_token, "keys", where, bound) if page.next_token else None
     items, resume = services.store.list_keys(
-        place.project, place.environment, page.limit, after, scope.alternatives, page.name_contains, wanted, now_epoch()
+        place.project,
+        place.environment,
+        page.limit,
+        after,
+        scope.alternatives,
+        page.name_contains,
+        wanted,
+        services.clock(),
     )
     return items, tokens.issue("keys", where, bound, resume) if resume is not None else None

@@ -17,13 +17,13 @@ from itertools import islice
 from typing import Any
 
 from archie_keys.app.key_events import emit_key_event
+from archie_keys.app.ports import Write
 from archie_keys.app.revocation import forget_idempotent_response
 from archie_keys.app.services import Services
-from archie_keys.aws.audit_writer import EVENT_RECORDED
-from archie_keys.aws.dynamo import TransactionRefused, Write
 from archie_keys.domain import limits
-from archie_keys.domain.clock import now_epoch, to_iso
-from archie_keys.domain.errors import KeyRefusedError
+from archie_keys.domain.change_records import EVENT_RECORDED
+from archie_keys.domain.clock import to_iso
+from archie_keys.domain.errors import ConditionFailed, KeyRefusedError
 from archie_keys.domain.identity import SCANNER_ACTOR
 from archie_keys.domain.keyformat import keys_in, parse_key
 
@@ -85,7 +85,7 @@ def _react(services: Services, record: dict[str, Any], live: bool, leak: LeakedT
     recorded already. Returns whether this call revoked the key."""
     project, environment = record["project"], record["environment"]
     declaration = services.store.get_environment(project, environment) or {}
-    now = now_epoch()
+    now = services.clock()
     marks = {"leaked_at": to_iso(now), "leaked_url": leak.url}
     action = "already_inactive" if not live else REPORT if declaration.get("on_leak") == REPORT else REVOKE
     writes: list[Write | None] = []
@@ -96,13 +96,13 @@ def _react(services: Services, record: dict[str, Any], live: bool, leak: LeakedT
         writes = [services.store.key_mark_write(record, marks)]
     try:
         services.transactions.commit([*writes, _event(services, record, leak, action)])
-    except TransactionRefused as refused:
+    except ConditionFailed as refused:
         if EVENT_RECORDED in refused.labels:
             return False  # this leak was handled when the alert first came: nothing more to do or record
         # Revoked between the read and the write (by someone, or an earlier token of this same alert).
         try:
             services.transactions.commit([_event(services, record, leak, "already_inactive")])
-        except TransactionRefused as again:
+        except ConditionFailed as again:
             if EVENT_RECORDED not in again.labels:
                 raise
             # Recorded meanwhile by a concurrent delivery of this alert.

@@ -25,9 +25,9 @@ from archie_keys.app.changes import after_commit
 from archie_keys.app.commands import Place, RevokeKeys
 from archie_keys.app.keys import commit_change, undeclared
 from archie_keys.app.services import Services
-from archie_keys.aws.idempotency import Existing
 from archie_keys.domain import limits
-from archie_keys.domain.clock import now_epoch, to_iso
+from archie_keys.domain.change_records import Existing
+from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ConflictError, NotFoundError, ServiceUnavailableError
 from archie_keys.domain.escalation import refuse_uncovered_context
 from archie_keys.domain.identity import Identity
@@ -58,7 +58,7 @@ def revoke_keys(
         scope, match, "revoke keys", " (the context must hold each of its filter fields with its own value)"
     )
     services.store.require_environment(place.project, place.environment)
-    now = now_epoch()
+    now = services.clock()
     before_ms = int(now * 1000)
     revocation_id = new_key_id(before_ms)
     rule = {
@@ -90,7 +90,9 @@ def revoke_keys(
         code="too_many_revocations",
     )
     commit_change(services, writes, {"environment": undeclared(place), "too_many_revocations": full})
-    committed = now_epoch()  # the rule is in every authorizer's reads from here (a state read before it lives a TTL)
+    committed = (
+        services.clock()
+    )  # the rule is in every authorizer's reads from here (a state read before it lives a TTL)
     start_worker(services, place, revocation_id)
     return settled_answer(services, place, rule, committed)
 

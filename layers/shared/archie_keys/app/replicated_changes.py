@@ -12,14 +12,12 @@ leaves a revoked key allowed until the stage's cache runs out.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from archie_keys.app.ports import FlushReport
 from archie_keys.app.services import Services
-from archie_keys.aws.cache_flush import FlushReport
-from archie_keys.aws.dynamo import from_item
-from archie_keys.domain.clock import now_epoch
 from archie_keys.domain.replication import ItemChange, ReplicationPlan, plan_replicated
 
 logger = logging.getLogger("archie_keys.replicated_changes")
@@ -29,21 +27,10 @@ logger = logging.getLogger("archie_keys.replicated_changes")
 PARALLEL_ENVIRONMENTS = 8
 
 
-def change_of(record: Mapping[str, Any]) -> ItemChange:
-    """A DynamoDB stream record (as Lambda's event source mapping delivers it) as an ItemChange."""
-    data = record.get("dynamodb") or {}
-    old, new = data.get("OldImage"), data.get("NewImage")
-    return ItemChange(
-        event=str(record.get("eventName", "")),
-        keys=from_item(data.get("Keys") or {}),
-        old=from_item(old) if old else None,
-        new=from_item(new) if new else None,
-    )
-
-
-def flush_replicated(services: Services, records: Sequence[Mapping[str, Any]], own_region: str) -> dict[str, Any]:
-    """Flush and schedule what the batch calls for in `own_region`; answers what it did."""
-    plan: ReplicationPlan = plan_replicated([change_of(r) for r in records], own_region, now_epoch())
+def flush_replicated(services: Services, changes: Sequence[ItemChange], own_region: str) -> dict[str, Any]:
+    """Flush and schedule what the batch's changes (aws.stream_records) call for in `own_region`; answers what
+    it did."""
+    plan: ReplicationPlan = plan_replicated(changes, own_region, services.clock())
     for project, environment, second in plan.expiries:
         services.schedules.put(project, environment, float(second))
     reports: list[FlushReport] = []
@@ -52,7 +39,7 @@ def flush_replicated(services: Services, records: Sequence[Mapping[str, Any]], o
             reports = list(pool.map(lambda place: services.flusher.revoke_everywhere(*place), plan.flush))
     unflushed = sorted({stage for report in reports for stage in report.unflushed})
     answer = {
-        "records": len(records),
+        "records": len(changes),
         "flushed_environments": [f"{p}/{e}" for p, e in plan.flush],
         "expiries_scheduled": len(plan.expiries),
         "own_region": plan.own_region,

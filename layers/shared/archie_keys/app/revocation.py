@@ -26,14 +26,13 @@ from archie_keys.app.ingest_proof import wait_until_ingested
 from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.key_limits import release_usage_key
 from archie_keys.app.keys import commit_change, covered_key, no_such_key
+from archie_keys.app.ports import FlushReport, NothingFlushed, Write
 from archie_keys.app.services import Services
 from archie_keys.app.verification import is_expired
-from archie_keys.aws.cache_flush import FlushReport
-from archie_keys.aws.dynamo import Write
 from archie_keys.domain import limits
 from archie_keys.domain.audit import hour_of
 from archie_keys.domain.authorization_witness import WitnessBounds, idle_bound, proves_idle
-from archie_keys.domain.clock import from_iso, now_epoch, to_iso
+from archie_keys.domain.clock import from_iso, to_iso
 from archie_keys.domain.errors import KeyInUseError, NotFoundError, ServiceUnavailableError
 from archie_keys.domain.identity import Identity
 
@@ -57,7 +56,7 @@ def _in_use(services: Services, place: Place, record: dict[str, Any], since: flo
     hours = services.audit_reader.usage(place.project, place.environment, record["key_id"], since)
     recent = sum(hour["allowed"] for hour in hours if hour["hour"] >= hour_of(since))
     return KeyInUseError(
-        f"the key was used at {record.get('last_used_at')}, within the last {int(now_epoch() - since)} seconds; "
+        f"the key was used at {record.get('last_used_at')}, within the last {int(services.clock() - since)} seconds; "
         "it is not revoked (move its consumers, then try again)",
         last_used_at=record.get("last_used_at"),
         recent_requests=recent,
@@ -117,7 +116,7 @@ def revoke_key(
     could not be flushed are named). With `if_unused_for`, only when its last accepted request is older than
     that many seconds (else 409 key_in_use, and nothing changes). A key already revoked is answered as
     revoked, with nothing written or recorded (DELETE is idempotent)."""
-    arrival = now_epoch()
+    arrival = services.clock()
     scope = caller.require(place.project, place.environment, "keys", "delete")
     record = covered_key(services, place, key_id, scope)
     if record.get("revoked_at"):
@@ -126,12 +125,12 @@ def revoke_key(
         # Allow, the retry flushes again (coalesced, as every flush), as a concurrent revocation's answer does.
         if arrival - from_iso(str(record["revoked_at"])) < limits.AUTHORIZER_CACHE_MAX_SECONDS:
             return Revocation(record, services.flusher.revoke_everywhere(place.project, place.environment))
-        return Revocation(record, FlushReport())
+        return Revocation(record, NothingFlushed())
     since = arrival - if_unused_for if if_unused_for is not None else None
     witness_check: Write | None = None
     if since is not None:
         witness_check = _prove_idle(services, place, record, arrival, since)
-    now = now_epoch()
+    now = services.clock()
     writes = [
         witness_check,
         *services.store.key_revoke_writes(

@@ -24,12 +24,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from archie_keys.app.key_events import emit_key_events
+from archie_keys.app.ports import Write
 from archie_keys.app.revocation import forget_idempotent_response
 from archie_keys.app.services import Services
-from archie_keys.aws.dynamo import TransactionRefused, Write
 from archie_keys.domain import limits
-from archie_keys.domain.clock import now_epoch, to_iso
-from archie_keys.domain.errors import ConflictError, ServiceUnavailableError
+from archie_keys.domain.clock import to_iso
+from archie_keys.domain.errors import ConditionFailed, ConflictError, ServiceUnavailableError
 from archie_keys.domain.keyformat import KEY_ID_RE, SLUG_RE
 
 logger = logging.getLogger("archie_keys.revocation_worker")
@@ -138,10 +138,10 @@ class Marker:
     def _commit(self, batch: list[dict[str, Any]]) -> int:
         conflicts = 0
         while batch and not self.ended:
-            writes = self._writes(batch, now_epoch())
+            writes = self._writes(batch, self.services.clock())
             try:
                 self.services.transactions.commit(writes)
-            except TransactionRefused as refused:
+            except ConditionFailed as refused:
                 if "revocation" in refused.labels:
                     self.ended = True
                     return 0
@@ -188,7 +188,7 @@ def run_revocation(
     if rule is None or rule.get("status") != "running":
         revocations.registry.unregister(job.project, job.environment, job.revocation_id)
         return {"status": "done", "revocation_id": job.revocation_id}
-    revocations.registry.heartbeat(job.project, job.environment, job.revocation_id, int(now_epoch() * 1000))
+    revocations.registry.heartbeat(job.project, job.environment, job.revocation_id, int(services.clock() * 1000))
     marker = Marker(services, rule, sleep)
     marked = 0
     cursor, phase = job.cursor, job.phase
@@ -198,7 +198,7 @@ def run_revocation(
             return {"status": "running", "marked": marked, "cursor": cursor}
         keys, cursor = revocations.uncovered_page(rule, cursor, PAGE_KEYS)
         marked += marker.mark(keys)
-        revocations.registry.heartbeat(job.project, job.environment, job.revocation_id, int(now_epoch() * 1000))
+        revocations.registry.heartbeat(job.project, job.environment, job.revocation_id, int(services.clock() * 1000))
         if marker.ended:
             return {"status": "done", "marked": marked}
         if cursor is None:
@@ -219,7 +219,7 @@ def _last_pass(
     """Once every key created before the rule is committed, mark those committed late, then end it."""
     revocations, settle = services.revocations, services.config.revocation_settle_seconds
     settled = int(rule["before_ms"]) / 1000 + settle
-    wait = settled - now_epoch()
+    wait = settled - services.clock()
     if wait > 0:
         if wait > remaining_seconds() - RESERVE_SECONDS:
             go_on(job.event("final"))
@@ -248,7 +248,7 @@ def _finish(services: Services, job: RevocationJob) -> None:
         rule = revocations.get(job.project, job.environment, job.revocation_id)
         if rule is None or rule.get("status") != "running":
             return  # another worker ended it
-        now = now_epoch()
+        now = services.clock()
         details = {
             "revocation_id": job.revocation_id,
             "matched": rule.get("matched"),
@@ -263,7 +263,7 @@ def _finish(services: Services, job: RevocationJob) -> None:
         try:
             services.transactions.commit(writes)
             return
-        except TransactionRefused as refused:
+        except ConditionFailed as refused:
             if "revocation" not in refused.labels:
                 raise
             # Another worker counted a batch since the read (or ended it): read again.
@@ -275,7 +275,7 @@ def _finish(services: Services, job: RevocationJob) -> None:
 def sweep(services: Services, go_on: Callable[[dict[str, Any]], None], now: float | None = None) -> int:
     """Resume every revocation under way here whose worker gave no sign of life for the stale time (a worker
     whose retries ran out, or that was never started). Returns how many it resumed."""
-    current_ms = int((now_epoch() if now is None else now) * 1000)
+    current_ms = int((services.clock() if now is None else now) * 1000)
     stale_ms = int(services.config.revocation_stale_seconds * 1000)
     resumed = 0
     for entry in services.revocations.registry.registered():

@@ -7,15 +7,14 @@ from __future__ import annotations
 from typing import Any
 
 from archie_keys.app.commands import PageRequest, Place, PutRole
+from archie_keys.app.ports import FlushReport
 from archie_keys.app.services import Services
-from archie_keys.aws.cache_flush import FlushReport
-from archie_keys.aws.dynamo import TransactionRefused
-from archie_keys.aws.key_store import partition
 from archie_keys.domain import limits
-from archie_keys.domain.clock import now_epoch, to_iso
-from archie_keys.domain.errors import ConflictError, NotFoundError, ValidationFailedError
+from archie_keys.domain.clock import to_iso
+from archie_keys.domain.errors import ConditionFailed, ConflictError, NotFoundError, ValidationFailedError
 from archie_keys.domain.escalation import refuse_escalation, with_unknown_context
 from archie_keys.domain.identity import Identity
+from archie_keys.domain.paging import token_scope
 
 _ROLE_NAME_RE = limits.whole(limits.ROLE_NAME_PATTERN)
 
@@ -53,7 +52,7 @@ def put_role(services: Services, caller: Identity, command: PutRole) -> tuple[di
     permissions = [dict(p) for p in command.permissions]
     refuse_escalation(caller.grants, with_unknown_context(permissions), "this role", field="permissions")
     previous = services.store.get_role(place.project, place.environment, command.name)
-    now = to_iso(now_epoch())
+    now = to_iso(services.clock())
     values = {
         "description": command.description,
         "permissions": permissions,
@@ -74,7 +73,7 @@ def put_role(services: Services, caller: Identity, command: PutRole) -> tuple[di
     ]
     try:
         services.transactions.commit(writes)
-    except TransactionRefused:
+    except ConditionFailed:
         raise ConflictError(f"role {command.name} changed while this request ran; retry", code="conflict") from None
     role = _as_seen_by(
         caller,
@@ -107,7 +106,7 @@ def list_roles(
 ) -> tuple[list[dict[str, Any]], str | None]:
     caller.require(place.project, place.environment, "roles", "read")
     services.store.require_environment(place.project, place.environment)
-    tokens, where = services.paging_tokens(), partition(place.project, place.environment)
+    tokens, where = services.paging_tokens(), token_scope(place.project, place.environment)
     after = tokens.read(page.next_token, "roles", where, {}) if page.next_token else None
     roles, resume = services.store.list_roles(place.project, place.environment, page.limit, after)
     next_token = tokens.issue("roles", where, {}, resume) if resume is not None else None
@@ -150,7 +149,7 @@ def delete_role(services: Services, caller: Identity, place: Place, name: str) -
     ]
     try:
         services.transactions.commit(writes)
-    except TransactionRefused:
+    except ConditionFailed:
         now = services.store.get_role(place.project, place.environment, name)  # a key or a delete came in between
         raise (_no_such_role(name) if now is None else _in_use(caller, name, now["key_count"])) from None
     return _as_seen_by(caller, role)

@@ -27,13 +27,13 @@ from archie_keys.app.keys import (
     new_key,
     undeclared,
 )
+from archie_keys.app.ports import FlushReport
 from archie_keys.app.revocation import forget_idempotent_response
 from archie_keys.app.services import Services
 from archie_keys.app.verification import is_expired
 from archie_keys.app.views import NewKey, key_view, new_key_response
-from archie_keys.aws.cache_flush import FlushReport
 from archie_keys.domain import limits
-from archie_keys.domain.clock import from_iso, now_epoch, to_iso
+from archie_keys.domain.clock import from_iso, to_iso
 from archie_keys.domain.errors import ConflictError
 from archie_keys.domain.identity import BREAK_GLASS_FIELD, Identity, is_break_glass
 from archie_keys.domain.rate_limits import limits_of
@@ -58,7 +58,7 @@ def roll_key(
     place, key_id = command.place, command.key_id
     scope = caller.require(place.project, place.environment, "keys", "write")
     old = live_key(services, place, key_id, scope)
-    now = now_epoch()
+    now = services.clock()
     if is_expired(old.get("expires_epoch"), now):
         raise ConflictError("this key has expired; create a new key instead", field="key_id", code="key_expired")
     if old.get("rolled_to"):

@@ -20,20 +20,26 @@ if TYPE_CHECKING:
     from archie_keys.app.compaction import AuditCompactor
     from archie_keys.app.key_tags import TagKeys
     from archie_keys.app.oidc_verifier import OidcVerifier
+    from archie_keys.app.ports import (
+        AsyncInvoker,
+        CacheFlusher,
+        Clock,
+        EventRecorder,
+        ExpirySchedules,
+        IdempotencyStore,
+        KeyStore,
+        PepperSource,
+        RevocationStore,
+        SecretDelivery,
+        UnitOfWork,
+        Write,
+    )
     from archie_keys.app.verification import KeyVerifier
     from archie_keys.aws.audit_reader import AuditReader
-    from archie_keys.aws.cache_flush import CacheFlusher
-    from archie_keys.aws.dynamo import Transactions, Write
     from archie_keys.aws.environment_rate import EnvironmentRateLimiter
-    from archie_keys.aws.idempotency import IdempotencyStore
     from archie_keys.aws.ingest_watermarks import IngestWatermarks
-    from archie_keys.aws.invoker import AsyncInvoker
     from archie_keys.aws.key_event_channels import DeliveryQueue, KeyEventBus
-    from archie_keys.aws.key_store import KeyStore
     from archie_keys.aws.quota_notices import QuotaNoticeClaims
-    from archie_keys.aws.revocation_store import RevocationStore
-    from archie_keys.aws.schedules import ExpirySchedules
-    from archie_keys.aws.secrets import SecretDelivery
     from archie_keys.aws.trust_store import TrustStore
     from archie_keys.aws.usage_plans import UsagePlanLimits
     from archie_keys.aws.webhook_http import WebhookSender
@@ -71,29 +77,20 @@ class AppConfig:
     witness: WitnessBounds = NO_WITNESS
 
 
-class EventRecorder(Protocol):
-    """Where management events go (aws.audit_writer.AuditWriter, or NoAudit): each event is one item of the
-    transaction that makes the change it describes."""
-
-    def event_write(
-        self,
-        event: str,
-        project: str,
-        environment: str,
-        actor_key_id: str,
-        key_id: str | None = None,
-        details: dict[str, Any] | None = None,
-        once_for: tuple[str, ...] | None = None,
-    ) -> Write | None: ...
-
-
 class Services(Protocol):
+    """The collaborators of the use cases: ports (app.ports) where the logic tier runs them on fakes."""
+
     @property
     def config(self) -> AppConfig: ...
     @property
+    def clock(self) -> Clock:
+        """Now, in epoch seconds: every use case reads the time here, so a test can set it."""
+        ...
+
+    @property
     def store(self) -> KeyStore: ...
     @property
-    def transactions(self) -> Transactions: ...
+    def transactions(self) -> UnitOfWork: ...
     @property
     def audit(self) -> EventRecorder: ...
     @property
@@ -147,10 +144,6 @@ class Services(Protocol):
     def key_tags(self) -> TagKeys: ...
     def hasher_for(self, pepper_version: str | None) -> KeyHasher: ...
     def paging_tokens(self) -> PagingTokens: ...
-
-
-# Reads one version of the pepper: None for the current one. Returns (pepper, its version id).
-PepperSource = Callable[[str | None], tuple[bytes, str]]
 
 
 # When a re-read of the pepper fails, the last good one keeps serving for at most this long (an outage of

@@ -16,10 +16,9 @@ from typing import Any
 from archie_keys.app.commands import Place
 from archie_keys.app.keys import prepare_grants
 from archie_keys.app.services import Services
-from archie_keys.aws.dynamo import TransactionRefused
 from archie_keys.domain import limits
-from archie_keys.domain.clock import now_epoch, to_iso
-from archie_keys.domain.errors import ConflictError, NotFoundError, ValidationFailedError
+from archie_keys.domain.clock import to_iso
+from archie_keys.domain.errors import ConditionFailed, ConflictError, NotFoundError, ValidationFailedError
 from archie_keys.domain.escalation import refuse_escalation, refuse_uncovered_context
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.trust import TrustPolicy, parse_trust_policy
@@ -33,7 +32,7 @@ def admit(services: Services, place: Place, operation: str, limit: int) -> None:
     limiter = services.environment_rate
     if limiter is not None:
         window = limits.ENVIRONMENT_RATE_WINDOW_SECONDS
-        limiter.admit(place.project, place.environment, operation, limit, window, now_epoch())
+        limiter.admit(place.project, place.environment, operation, limit, window, services.clock())
 
 
 def _no_such_policy(name: str) -> NotFoundError:
@@ -117,7 +116,7 @@ def put_trust_policy(
             field="name",
             code="too_many_trust_policies",
         )
-    now = to_iso(now_epoch())
+    now = to_iso(services.clock())
     stored_body = {key: value for key, value in policy.to_body().items() if value is not None}
     values = {"policy": stored_body, "updated_at": now, "updated_by": caller.key_id}
     event = "trust.created" if previous is None else "trust.updated"
@@ -129,7 +128,7 @@ def put_trust_policy(
     ]
     try:
         services.transactions.commit(writes)
-    except TransactionRefused:
+    except ConditionFailed:
         raise ConflictError(f"trust policy {name} changed while this request ran; retry", code="conflict") from None
     if previous is not None and previous["policy"] != stored_body:
         _flush(services, place)
@@ -181,7 +180,7 @@ def delete_trust_policy(services: Services, caller: Identity, place: Place, name
     ]
     try:
         services.transactions.commit(writes)
-    except TransactionRefused:
+    except ConditionFailed:
         raise ConflictError(f"trust policy {name} changed while this request ran; retry", code="conflict") from None
     _flush(services, place)
 

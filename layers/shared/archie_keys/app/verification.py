@@ -48,7 +48,7 @@ class HasherSource(Protocol):
 
 if TYPE_CHECKING:
     from archie_keys.app.key_tags import TagKeys
-    from archie_keys.aws.key_store import KeyStore
+    from archie_keys.app.ports import DecisionStore as KeyStore
 
 # How old an environment's cached state may be when it only decides whether an untagged key is worth a
 # database read: whether the environment accepts the first format changes rarely (an operator's PUT), and

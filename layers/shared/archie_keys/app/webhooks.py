@@ -21,11 +21,11 @@ from archie_keys.app.key_events import delivery_message, new_delivery_id
 from archie_keys.app.services import Services
 from archie_keys.app.webhook_delivery import Delivery
 from archie_keys.app.webhook_records import DeliveryRecords
-from archie_keys.aws.dynamo import TransactionRefused
 from archie_keys.aws.webhook_store import split_webhook_path, webhook_path
 from archie_keys.domain import limits
-from archie_keys.domain.clock import now_epoch, to_iso
+from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import (
+    ConditionFailed,
     ConflictError,
     NotFoundError,
     ServiceUnavailableError,
@@ -96,7 +96,7 @@ def put_webhook(services: Services, caller: Identity, command: PutWebhook) -> We
             field="name",
             code="too_many_webhooks",
         )
-    now = to_iso(now_epoch())
+    now = to_iso(services.clock())
     item: dict[str, Any] = {
         "project": place.project,
         "environment": place.environment,
@@ -136,7 +136,7 @@ def put_webhook(services: Services, caller: Identity, command: PutWebhook) -> We
     ]
     try:
         services.transactions.commit(writes)
-    except TransactionRefused:
+    except ConditionFailed:
         raise ConflictError(f"webhook {command.name} changed while this request ran; retry", code="conflict") from None
     return WebhookAnswer(webhook_view(item), previous is None, secret)
 
@@ -172,7 +172,7 @@ def delete_webhook(services: Services, caller: Identity, place: Place, name: str
     ]
     try:
         services.transactions.commit(writes)
-    except TransactionRefused:
+    except ConditionFailed:
         raise _no_such_webhook(name) from None
 
 
@@ -186,7 +186,7 @@ def send_test(services: Services, caller: Identity, place: Place, name: str) -> 
     """Queue a `webhook.test` event for this webhook alone (whatever its events), signed and retried like any
     other; its delivery shows with the others."""
     webhook = _existing(services, caller, place, name, "write")
-    now = now_epoch()
+    now = services.clock()
     body = webhook_test_event(place.project, place.environment, name, caller.key_id, now)
     delivery = Delivery(
         new_delivery_id(now),

@@ -42,11 +42,11 @@ from archie_keys.aws.audit_blocks import (
     window_end,
 )
 from archie_keys.aws.dynamo import Transactions, Write, conditional_write, to_item
+from archie_keys.domain.change_records import EVENT_RECORDED
 from archie_keys.domain.clock import from_iso, to_iso
 
 AUDIT_SHARDS = 4
 # The label of a refused event written `once_for` something: that event is already recorded.
-EVENT_RECORDED = "audit_event_recorded"
 COMPACTION_PK, COMPACTION_SK = "COMPACTION", "STATE"
 INDEX_BY_KEY, INDEX_BY_ACTOR, INDEX_BY_ENV = "by_key", "by_actor", "by_env"
 

@@ -6,15 +6,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from archie_keys.aws.dynamo_types import aws_error_code, conditional_write, from_item, to_item
 from archie_keys.domain.errors import ConditionFailed, ConflictError, ServiceUnavailableError
 
 __all__ = ["TransactionRefused", "Transactions", "Write", "aws_error_code", "conditional_write", "from_item", "to_item"]
-
-if TYPE_CHECKING:
-    from archie_keys.aws import items
 
 
 @dataclass(frozen=True)
@@ -41,15 +38,20 @@ class Transactions:
     def __init__(self, client: Any) -> None:
         self.client = client
 
-    def commit(self, writes: Sequence[Write | items.Write | None]) -> None:
-        """Writes built as TransactItems entries (Write) or as aws.items values (translated here), all or none."""
+    def commit(self, writes: Sequence[object]) -> None:
+        """Writes built as TransactItems entries (Write) or as aws.items values (translated here), all or none;
+        None entries are skipped. Typed `object` so this class is the use cases' unit of work (app.ports)."""
         from archie_keys.aws.dynamo_items import write_request
+        from archie_keys.aws.items import Check, Delete, Put, Update
 
-        chosen = [
-            write if isinstance(write, Write) else Write(dict([write_request(write)]), write.label)
-            for write in writes
-            if write is not None
-        ]
+        chosen: list[Write] = []
+        for write in writes:
+            if isinstance(write, Write):
+                chosen.append(write)
+            elif isinstance(write, Put | Update | Delete | Check):
+                chosen.append(Write(dict([write_request(write)]), write.label))
+            elif write is not None:
+                raise TypeError(f"not a write of this adapter: {write!r}")
         try:
             # The token makes a retry of this same call idempotent: when botocore resends a transaction whose
             # answer was lost (a read timeout after DynamoDB committed it), DynamoDB answers the retry as the

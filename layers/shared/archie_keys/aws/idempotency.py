@@ -18,31 +18,12 @@ from __future__ import annotations
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from archie_keys.aws.dynamo import Write, aws_error_code, conditional_write, from_item, to_item
+from archie_keys.domain.change_records import COMPLETED, IN_PROGRESS, Claim, Existing
 
-IN_PROGRESS, COMPLETED = "in_progress", "completed"
-
-
-@dataclass(frozen=True)
-class Claim:
-    """This request holds the record: it does the work and completes (or releases) the record."""
-
-    record_id: str
-    token: str
-
-
-@dataclass(frozen=True)
-class Existing:
-    """Another request holds or completed the record."""
-
-    status: str
-    fingerprint: str
-    response: dict[str, Any] | None
-    key_id: str | None
-    pepper_version: str | None = None
+__all__ = ["COMPLETED", "IN_PROGRESS", "Claim", "Existing", "IdempotencyStore"]
 
 
 class IdempotencyStore:

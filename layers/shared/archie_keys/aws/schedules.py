@@ -117,6 +117,10 @@ class ExpirySchedules:
             "Target": target,
         }
 
+    def put_notice(self, project: str, environment: str, key_id: str, expires: int, days: int) -> bool:
+        """A key's expiry notice (module function put_notice), as a method: what app.ports.ExpirySchedules asks."""
+        return put_notice(self, project, environment, key_id, expires, days)
+
     def put(self, project: str, environment: str, expires_epoch: float) -> bool:
         """Arrange the flush at `expires_epoch` (a whole second; a fraction is rounded down). Returns False when
         scheduling is not configured (then API Gateway's cache runs out within ReauthorizeEvery)."""

@@ -17,28 +17,20 @@ Which key a secret belongs to, and who may write to it, is decided in app.delive
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from archie_keys.aws.dynamo import aws_error_code
+from archie_keys.domain.change_records import CURRENT, PENDING, PreparedSecret
 from archie_keys.domain.errors import ConflictError, ForbiddenError
 
-PENDING = "ARCHIE_PENDING"
-CURRENT = "AWSCURRENT"
+__all__ = ["CURRENT", "PENDING", "PreparedSecret", "SecretDelivery"]
+
 TAG_STACK, TAG_PROJECT, TAG_ENVIRONMENT, TAG_KEY_ID = (
     "archie-keys:stack",
     "archie-keys:project",
     "archie-keys:environment",
     "archie-keys:key-id",
 )
-
-
-@dataclass(frozen=True)
-class PreparedSecret:
-    name: str
-    version_id: str
-    created: bool  # this delivery created the secret (undo deletes it)
-    key_id: str  # the key whose value that version is
 
 
 class SecretDelivery:

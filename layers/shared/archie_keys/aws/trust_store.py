@@ -20,13 +20,12 @@ from typing import Any
 
 from archie_keys.aws.dynamo import Write, from_item, to_item
 from archie_keys.aws.key_store import partition
+from archie_keys.domain.change_records import REPLAYED
 from archie_keys.domain.limits import TRUST_POLICIES_PER_ENVIRONMENT_MAX
 from archie_keys.domain.replay import ReplayMark
 
 TRUST_SK_PREFIX = "TRUST#"
 REPLAY_PK_PREFIX = "REPLAY#"
-# The label of a refused replay mark: the token was exchanged before.
-REPLAYED = "replayed"
 
 
 class TrustStore:

@@ -12,7 +12,7 @@ import json
 def shown(value: object) -> str:
     """A value inside a message: a string in quotes ('tenant'), anything else as JSON ({"tenant_id": "t-17"}).
     Clients read these messages, and a Python repr ({'tenant_id': 't-17'}, None) is neither JSON nor plain text:
-    every message built from a value renders it with this (tests/unit/test_error_messages.py)."""
+    every message built from a value renders it with this (tests/component/test_error_messages.py)."""
     if isinstance(value, str):
         return f"'{value}'"
     return json.dumps(value, ensure_ascii=False, sort_keys=True, default=str)

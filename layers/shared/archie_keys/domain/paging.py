@@ -35,6 +35,12 @@ def _refused() -> ValidationFailedError:
     return ValidationFailedError("next_token is not a token this listing gave", field="next_token")
 
 
+def token_scope(project: str, environment: str) -> str:
+    """What a listing's token is bound to: one environment. The same text as the environment's partition key
+    (aws.key_store.partition) because tokens were first bound to that: tokens issued before stay valid."""
+    return f"PROJECT#{project}#ENV#{environment}"
+
+
 class PagingTokens:
     def __init__(self, key: bytes) -> None:
         self._key = key

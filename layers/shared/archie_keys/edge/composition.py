@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from archie_keys.app.services import AppConfig, HasherProvider, NoAudit
 from archie_keys.app.verification import KeyVerifier, VerifierConfig
 from archie_keys.domain.authorization_witness import WitnessBounds
+from archie_keys.domain.clock import now_epoch
 from archie_keys.domain.hashing import KeyHasher
 from archie_keys.edge.settings import Settings, load_settings
 
@@ -25,8 +26,8 @@ if TYPE_CHECKING:
     from archie_keys.app.key_tags import TagKeyProvider, TagKeys
     from archie_keys.app.oidc_verifier import OidcVerifier
     from archie_keys.app.person_signin import PersonSignIn
+    from archie_keys.app.ports import Clock, EventRecorder
     from archie_keys.app.quota_events import QuotaNotices
-    from archie_keys.app.services import EventRecorder
     from archie_keys.aws.audit_reader import AuditReader
     from archie_keys.aws.audit_writer import AuditWriter
     from archie_keys.aws.cache_flush import CacheFlusher, FlushTarget, ProtectedApiRegistry
@@ -80,6 +81,10 @@ class AwsServices:
                 in_force_since=since if (since := self.settings.authorizer_witness_since) >= 0 else None,
             ),
         )
+
+    @property
+    def clock(self) -> Clock:
+        return now_epoch
 
     @cached_property
     def dynamodb(self) -> Any:

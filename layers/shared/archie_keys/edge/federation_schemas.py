@@ -1,5 +1,5 @@
 """Response models of the federation routes (docs/federation.md): a trust policy as the API shows it, and the
-environment's list of them. Held to the real answers by tests/unit/test_openapi.py, as edge.schemas is."""
+environment's list of them. Held to the real answers by tests/component/test_openapi.py, as edge.schemas is."""
 
 from __future__ import annotations
 

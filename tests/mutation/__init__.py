@@ -1,1 +1,0 @@
-"""`make mutate`: mutation testing (mutmut) of the modules that make security decisions. See docs/mutation.md."""
