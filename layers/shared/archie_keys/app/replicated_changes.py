@@ -34,7 +34,9 @@ def flush_replicated(services: Services, changes: Sequence[ItemChange], own_regi
     for project, environment, second in plan.expiries:
         services.schedules.put(project, environment, float(second))
     reports: list[FlushReport] = []
-    if plan.flush:
+    if len(plan.flush) == 1:  # the usual batch: one environment, flushed on this thread
+        reports = [services.flusher.revoke_everywhere(*plan.flush[0])]
+    elif plan.flush:
         with ThreadPoolExecutor(min(PARALLEL_ENVIRONMENTS, len(plan.flush)), thread_name_prefix="replicated") as pool:
             reports = list(pool.map(lambda place: services.flusher.revoke_everywhere(*place), plan.flush))
     unflushed = sorted({stage for report in reports for stage in report.unflushed})
