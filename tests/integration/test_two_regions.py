@@ -78,3 +78,22 @@ def test_with_one_region_down_the_other_fully_works(regions: TwoRegions) -> None
     wait_until(lambda: regions.arrived(EAST, new_id), SECONDS)
     assert regions.sample_status(EAST, new_key) == 200
     wait_until(lambda: regions.sample_status(EAST, known) == 403, SECONDS)
+
+
+def test_a_key_presented_in_a_region_before_it_arrived_works_there_once_the_refusal_runs_out(
+    regions: TwoRegions,
+) -> None:
+    # Given a key created in the first region while replication is cut, and presented in the second, which
+    # refuses it (its gateway caches the refusal, its authorizers remember it for their negative cache's 5 s)
+    regions.fault("/replication", {"on": False})
+    try:
+        key, key_id = regions.create_key(EAST, "early-west")
+        assert regions.sample_status(WEST, key) in (401, 403)
+    finally:
+        regions.fault("/replication", {"on": True})
+    wait_until(lambda: regions.arrived(WEST, key_id), SECONDS)
+    # When it is presented there again and again while the arrival's flushes come and go, each miss answered
+    # by the remembered refusal and cached again
+    # Then it works there once the refusal has run out (negative cache 5 s, the flush a second later), not
+    # after the gateway's ReauthorizeEvery (300 s)
+    wait_until(lambda: regions.sample_status(WEST, key) == 200, 5 + SECONDS, step=0.1)

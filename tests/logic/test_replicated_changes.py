@@ -135,3 +135,22 @@ def test_a_stage_not_flushed_fails_the_batch_so_the_mapping_retries_it() -> None
     records = [record("REMOVE", "KEY#k1", {**REMOTE}, None)]
     with pytest.raises(RuntimeError, match="orders/dev"):
         flush_replicated(services, [item_change(r) for r in records], "us-east-1")  # type: ignore[arg-type]
+
+
+def test_an_arrived_key_is_flushed_again_once_the_authorizers_negative_cache_has_run_out() -> None:
+    # Given a batch where a key arrives from eu-west-1 and another is revoked there
+    services = SimpleNamespace(flusher=Flusher(), schedules=Schedules(), clock=lambda: NOW)
+    records = [
+        record("INSERT", "KEY#k3", None, {"name": "new", **REMOTE}),
+        record("MODIFY", "KEY#k1", {**REMOTE}, {"revoked_at": "2027-01-01T00:00:00Z", **REMOTE}),
+    ]
+    # When the batch is handled with the authorizers remembering a refusal for 5 s
+    answer = flush_replicated(services, [item_change(r) for r in records], "us-east-1", arrival_settle_seconds=5.0)
+    # Then demo/dev is flushed now (the revocation does not wait), and once more 6 s on (for the arrival)
+    assert services.flusher.calls == [("demo", "dev")]
+    assert services.schedules.put_calls == [("demo", "dev", NOW + 6.0)]
+    assert answer["arrival_flushes_scheduled"] == 1
+    # A revocation alone asks for no later flush
+    later = SimpleNamespace(flusher=Flusher(), schedules=Schedules(), clock=lambda: NOW)
+    flush_replicated(later, [item_change(records[1])], "us-east-1", arrival_settle_seconds=5.0)
+    assert later.schedules.put_calls == []

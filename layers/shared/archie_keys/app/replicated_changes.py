@@ -27,12 +27,22 @@ logger = logging.getLogger("archie_keys.replicated_changes")
 PARALLEL_ENVIRONMENTS = 8
 
 
-def flush_replicated(services: Services, changes: Sequence[ItemChange], own_region: str) -> dict[str, Any]:
+def flush_replicated(
+    services: Services, changes: Sequence[ItemChange], own_region: str, arrival_settle_seconds: float = 0.0
+) -> dict[str, Any]:
     """Flush and schedule what the batch's changes (aws.stream_records) call for in `own_region`; answers what
-    it did."""
-    plan: ReplicationPlan = plan_replicated(changes, own_region, services.clock())
+    it did. `arrival_settle_seconds`: how long the authorizers remember a refusal (their negative cache); an
+    environment where a key arrived is flushed again once that long has passed, by the expiry flush (a
+    schedule, or for so near a second an asynchronous invocation that waits for it) so this batch, and the
+    stream shard behind it, does not wait."""
+    now = services.clock()
+    plan: ReplicationPlan = plan_replicated(changes, own_region, now)
     for project, environment, second in plan.expiries:
         services.schedules.put(project, environment, float(second))
+    if arrival_settle_seconds > 0:
+        for project, environment in plan.arrivals:
+            # A second after the last refusal cached before the arrival has left every instance's memory.
+            services.schedules.put(project, environment, now + arrival_settle_seconds + 1)
     reports: list[FlushReport] = []
     if len(plan.flush) == 1:  # the usual batch: one environment, flushed on this thread
         reports = [services.flusher.revoke_everywhere(*plan.flush[0])]
@@ -44,6 +54,7 @@ def flush_replicated(services: Services, changes: Sequence[ItemChange], own_regi
         "records": len(changes),
         "flushed_environments": [f"{p}/{e}" for p, e in plan.flush],
         "expiries_scheduled": len(plan.expiries),
+        "arrival_flushes_scheduled": len(plan.arrivals) if arrival_settle_seconds > 0 else 0,
         "own_region": plan.own_region,
         "ignored": plan.ignored,
         "unknown_origin": plan.unknown_origin,

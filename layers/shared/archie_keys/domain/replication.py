@@ -61,6 +61,9 @@ class ReplicationPlan:
 
     flush: tuple[tuple[str, str], ...] = ()
     expiries: tuple[tuple[str, str, int], ...] = ()
+    # Environments where a key arrived: a refusal of it, cached before, may be cached again after the flush
+    # from the authorizers' negative cache, so they are flushed once more when that has run out.
+    arrivals: tuple[tuple[str, str], ...] = ()
     own_region: int = 0  # changes made in this region: its writer flushed them
     ignored: int = 0  # changes that take nothing away
     unknown_origin: int = 0  # flushed because their region could not be told
@@ -112,6 +115,7 @@ def plan_replicated(changes: Iterable[ItemChange], own_region: str, now: float) 
     """The flushes and schedules a batch of changes calls for in `own_region`, each environment once."""
     environments: dict[tuple[str, str], int] = {}
     expiries: set[tuple[str, str, int]] = set()
+    arrivals: set[tuple[str, str]] = set()
     own = ignored = unknown = 0
     for change in changes:
         place = environment_of(str(change.keys.get("pk", "")))
@@ -130,9 +134,12 @@ def plan_replicated(changes: Iterable[ItemChange], own_region: str, now: float) 
             continue
         unknown += origin is None
         environments[place] = environments.get(place, 0) + 1
+        if change.event == "INSERT" and str(change.keys.get("sk", "")).startswith("KEY#"):
+            arrivals.add(place)
     return ReplicationPlan(
         flush=tuple(sorted(environments)),
         expiries=tuple(sorted(expiries)),
+        arrivals=tuple(sorted(arrivals)),
         own_region=own,
         ignored=ignored,
         unknown_origin=unknown,
