@@ -35,7 +35,8 @@ app = make_resolver()
     summary="Query the audit trail",
     description="Requests and management events, newest first: by the key they used or are about "
     "(`key_id`), by the key that made a change (`actor_key_id`), in a time range. A filtered `audit` grant "
-    "sees only the records of the keys its filters cover.",
+    "sees only the records of the keys its filters cover. A stack in several regions answers from every "
+    "region's audit, naming in `unavailable_regions` any that did not answer.",
     operation_id="queryAudit",
     tags=["audit"],
     security=SECURITY,
@@ -61,8 +62,7 @@ def audit(
         since=since or None,
         until=until or None,
     )
-    records, token = query_audit(get_services(), caller_from(app), command)
-    return json_response(200, {"records": records, "next_token": token})
+    return json_response(200, query_audit(get_services(), caller_from(app), command))
 
 
 @logger.inject_lambda_context

@@ -19,6 +19,7 @@ from archie_keys.domain.errors import ForbiddenError
 from archie_keys.domain.hashing import Argon2Parameters, KeyHasher
 from archie_keys.domain.paging import PagingTokens
 from tests.fakes.key_store import FakeKeyStore
+from tests.fakes.regional_audit import FakeRegionalAudit, FakeRegionAudit
 from tests.fakes.unit_of_work import FakeUnitOfWork, FakeWrite, Item, MemoryTables
 
 # The smallest argon2 argon2-cffi accepts: the logic tier checks decisions, not the cost of hashing.
@@ -251,19 +252,6 @@ class FakeWatermarks:
         return None if self.behind is None else self.clock() - self.behind + 1.0
 
 
-class FakeUsage:
-    """Uses the audit has seen but not compacted yet (key id -> ISO time), and no hourly usage."""
-
-    def __init__(self) -> None:
-        self.pending: dict[str, str] = {}
-
-    def pending_use(self, project: str, environment: str, key_id: str, since: float | None = None) -> str | None:
-        return self.pending.get(key_id)
-
-    def usage(self, project: str, environment: str, key_id: str, since: float | None = None) -> list[Item]:
-        return []
-
-
 class NoTrustPolicies:
     """An environment that trusts no OIDC issuer (tests/component covers federation on moto)."""
 
@@ -297,7 +285,9 @@ class FakeServices:
         self.webhooks = NoWebhooks()
         self.trust = NoTrustPolicies()
         self.ingest_watermarks = FakeWatermarks(self.clock)
-        self.compactor = self.audit_reader = FakeUsage()
+        # This region's audit (uses not compacted yet, hourly usage, records); more regions: add to regional_audit.
+        self.compactor = self.audit_reader = FakeRegionAudit()
+        self.regional_audit = FakeRegionalAudit({self.store.region: self.audit_reader})
         self.key_event_queue = None
         self.key_event_bus = None
         self.pepper_version = "pepper-1"
@@ -347,4 +337,5 @@ def _conforms(services: FakeServices) -> None:
     secrets: ports.SecretDelivery = services.secrets
     invoker: ports.AsyncInvoker = services.invoker
     clock: ports.Clock = services.clock
-    del store, decisions, unit_of_work, audit, idempotency, schedules, flusher, secrets, invoker, clock
+    regional_audit: ports.RegionalAuditReads = services.regional_audit
+    del regional_audit, store, decisions, unit_of_work, audit, idempotency, schedules, flusher, secrets, invoker, clock

@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from archie_keys.aws.metrics import DecisionMetrics, MetricLines
     from archie_keys.aws.protected_api_registry import ProtectedApiRegistry
     from archie_keys.aws.quota_notices import QuotaNoticeClaims
+    from archie_keys.aws.regional_audit import RegionalAudit
     from archie_keys.aws.revocation_store import RevocationStore
     from archie_keys.aws.schedules import ExpirySchedules
     from archie_keys.aws.secrets import SecretDelivery
@@ -186,6 +187,12 @@ class AwsServices:
         from archie_keys.aws.audit_reader import AuditReader
 
         return AuditReader(self.settings.audit_table, self.dynamodb)
+
+    @cached_property
+    def regional_audit(self) -> RegionalAudit:
+        from archie_keys.aws.regional_audit import RegionalAudit
+
+        return RegionalAudit.of_stack(self.settings, self.audit_reader)
 
     @cached_property
     def ingest(self) -> AuditIngest:
