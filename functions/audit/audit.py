@@ -35,8 +35,7 @@ app = make_resolver()
     summary="Query the audit trail",
     description="Requests and management events, newest first: by the key they used or are about "
     "(`key_id`), by the key that made a change (`actor_key_id`), in a time range. A filtered `audit` grant "
-    "sees only the records of the keys its filters cover. A stack in several regions answers from every "
-    "region's audit, naming in `unavailable_regions` any that did not answer.",
+    "sees only the records of the keys its filters cover.",
     operation_id="queryAudit",
     tags=["audit"],
     security=SECURITY,

@@ -112,7 +112,8 @@ def _refuse_if_used_elsewhere(
     raise ServiceUnavailableError(
         f"the key was authorized in {region} at {to_iso(latest)}, too recently before the window for that to prove "
         "it idle from this region; the key is not revoked (retry after the time this answer gives)",
-        retry_after=max(limits.GUARD_RETRY_AFTER_SECONDS, math.ceil(latest - bound)),
+        # the bound moves with the clock: one second past `latest` the record proves the window idle
+        retry_after=max(limits.GUARD_RETRY_AFTER_SECONDS, math.floor(latest - bound) + 1),
     )
 
 
