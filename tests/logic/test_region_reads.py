@@ -246,3 +246,44 @@ def test_each_region_keeps_its_own_witness_and_the_latest_counts(witnessed: Fake
     there.record_authorization("shop", "prod", "Vc37AAAAAAAA", 1500.0)  # never replaces A's later record
     assert here.authorizations("shop", "prod", "Vc37AAAAAAAA") == {A: 2000.0, B: 1500.0}
     assert here.last_authorization("shop", "prod", "Vc37AAAAAAAA") == 2000.0
+
+
+# --- another region's audit table -------------------------------------------------------------------------
+
+
+class Stacks:
+    """Each region's CloudFormation, as far as DescribeStackResource goes: the audit table it named."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[str, str, str]] = []
+        self.down: set[str] = set()
+
+    def client_for(self, service: str, region: str) -> Any:
+        stacks = self
+
+        class Client:
+            def describe_stack_resource(self, StackName: str, LogicalResourceId: str) -> dict[str, Any]:
+                stacks.asked.append((region, StackName, LogicalResourceId))
+                if region in stacks.down:
+                    raise ConnectionError(region)
+                return {"StackResourceDetail": {"PhysicalResourceId": f"{StackName}-AuditTable-{region}"}}
+
+        return Client()
+
+
+def test_another_regions_table_is_named_by_its_stack_once_unless_configured() -> None:
+    from archie_keys.aws.audit_reader import AuditReader
+    from archie_keys.aws.regional_audit import RegionalAudit
+
+    stacks = Stacks()
+    own = AuditReader("here", None)
+    regional = RegionalAudit((A, B, "ap-south-1"), own, stacks.client_for, "archie", {"ap-south-1": "configured"})
+    assert regional.reader(A) is own
+    stacks.down.add(B)
+    with pytest.raises(ConnectionError):
+        regional.reader(B)  # not remembered: asked again next time
+    stacks.down.clear()
+    assert regional.reader(B).table == "archie-AuditTable-eu-west-1"
+    assert regional.reader(B) is regional.reader(B)
+    assert regional.reader("ap-south-1").table == "configured"
+    assert stacks.asked == [(B, "archie", "AuditTable")] * 2
