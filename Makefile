@@ -75,7 +75,7 @@ complexity: install
 	$(BIN)/ruff check --select C901 .
 
 typecheck: install
-	$(BIN)/mypy layers/shared/archie_keys local/archie_local tools/archie_tools functions tests/contract tests/fakes/services.py tests/fakes/key_store.py tests/fakes/unit_of_work.py tests/fakes/revocations.py tests/fakes/channels.py
+	$(BIN)/mypy layers/shared/archie_keys local/archie_local tools/archie_tools functions tests/contract tests/fakes/services.py tests/fakes/key_store.py tests/fakes/unit_of_work.py tests/fakes/revocations.py tests/fakes/channels.py tests/fakes/regional_audit.py
 
 cfn-lint: install
 	$(BIN)/cfn-lint template.yaml

@@ -94,8 +94,10 @@ class KeyStore(Protocol):
     def key_mark_write(self, record: dict[str, Any], values: dict[str, Any]) -> Write: ...
     def key_roll_writes(self, record: dict[str, Any], values: dict[str, Any]) -> Sequence[Write]: ...
 
-    def last_authorization(self, project: str, environment: str, key_id: str) -> float | None: ...
-    def not_authorized_since_check(self, record: dict[str, Any], bound: float) -> Write: ...
+    def authorizations(self, project: str, environment: str, key_id: str) -> dict[str, float]: ...
+    def not_authorized_since_checks(
+        self, record: dict[str, Any], bound: float, regions: Sequence[str]
+    ) -> Sequence[Write]: ...
 
     def get_secret_holder(self, project: str, environment: str, name: str) -> dict[str, Any] | None: ...
     def secret_holder_write(
@@ -245,3 +247,31 @@ class KeyEventBus(Protocol):
     """Where key events are published for other systems (EventBridge), beside the webhooks."""
 
     def put(self, event_type: str, bodies: Sequence[bytes]) -> None: ...
+
+
+class AuditReads(Protocol):
+    """One region's audit (aws.audit_reader.AuditReader): a page of records newest first, hourly usage."""
+
+    def query(
+        self,
+        project: str,
+        environment: str,
+        *,
+        key_id: str | None,
+        actor_key_id: str | None,
+        lower: str,
+        upper: str,
+        after: str | None,
+        limit: int,
+        requests: bool = True,
+        accept: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> tuple[list[dict[str, Any]], bool]: ...
+    def usage(self, project: str, environment: str, key_id: str, since_epoch: float) -> list[dict[str, Any]]: ...
+
+
+class RegionalAuditReads(Protocol):
+    """Every region's audit (aws.regional_audit.RegionalAudit): the stack's regions, this one first."""
+
+    @property
+    def regions(self) -> tuple[str, ...]: ...
+    def reader(self, region: str) -> AuditReads: ...

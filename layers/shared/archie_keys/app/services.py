@@ -30,6 +30,7 @@ if TYPE_CHECKING:
         KeyEventBus,
         KeyStore,
         PepperSource,
+        RegionalAuditReads,
         RevocationStore,
         SecretDelivery,
         UnitOfWork,
@@ -96,6 +97,11 @@ class Services(Protocol):
     def audit(self) -> EventRecorder: ...
     @property
     def audit_reader(self) -> AuditReader: ...
+    @property
+    def regional_audit(self) -> RegionalAuditReads:
+        """Every region's audit table (each region's is its own, not replicated), this region's first."""
+        ...
+
     @property
     def compactor(self) -> AuditCompactor: ...
     @property
