@@ -1,6 +1,6 @@
 """app.ports.KeyStore in memory, with the conditions aws.key_store.KeyStore puts on its writes (each write's
 docstring there names its label): the logic tier runs every key use case on it, and
-tests/unit/test_fake_key_store_conformance.py holds the two to the same answers on moto."""
+tests/component/test_fake_key_store_conformance.py holds the two to the same answers on moto."""
 
 from __future__ import annotations
 

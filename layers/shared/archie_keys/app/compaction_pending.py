@@ -10,17 +10,20 @@ minutes of traffic are decoded).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from archie_keys.aws.audit_blocks import arrival_bucket, block_records_of
-from archie_keys.aws.audit_writer import is_environment_block_of
+from archie_keys.domain.audit_blocks import arrival_bucket, block_records_of
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ServiceUnavailableError
 
 if TYPE_CHECKING:
-    from archie_keys.aws.audit_reader import AuditReader
-    from archie_keys.aws.compaction_ledger import CompactionLedger
+    from archie_keys.app.audit_ports import AuditReader, CompactionLedger
+
+# Whether a block an arrival bucket lists holds an environment's requests (AuditBlockWriter's: the table's
+# key says it).
+HoldsEnvironment = Callable[[Mapping[str, Any], str, str], bool]
 
 # A guarded delete reads the buckets not yet compacted itself; past this many it answers 503 instead.
 MAX_PENDING_BUCKETS = 10
@@ -30,6 +33,7 @@ READ_BATCH = 100  # BatchGetItem's most
 def pending_use(
     reader: AuditReader,
     ledger: CompactionLedger,
+    is_environment_block_of: HoldsEnvironment,
     bucket_seconds: float,
     now: float,
     place: tuple[str, str, str],

@@ -68,6 +68,9 @@ def is_environment_block_of(block_key: Mapping[str, Any], project: str, environm
 
 
 class AuditWriter:
+    # The function above, as the compactor's port asks it of the writer (app.audit_ports.AuditBlockWriter).
+    is_environment_block_of = staticmethod(is_environment_block_of)
+
     def __init__(self, table: str, client: Any, retention_days: int) -> None:
         self.table = table
         self.client = client

@@ -11,6 +11,7 @@ first. app.webhook_records writes them (the DeliveryLog of app.webhook_delivery)
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from archie_keys.aws.items import Changes, Delete, Items, Put, Update, absent, eq, exists, prefix
@@ -84,7 +85,15 @@ class WebhookStore:
         )
         return page.items, page.last_key
 
-    def update_delivery(self, project: str, environment: str, name: str, delivery_id: str, changes: Changes) -> None:
-        """Create or change a delivery's record."""
+    def update_delivery(
+        self,
+        project: str,
+        environment: str,
+        name: str,
+        delivery_id: str,
+        values: Mapping[str, Any],
+        remove: Sequence[str] = (),
+    ) -> None:
+        """Create or change a delivery's record: set `values` (None values are left out) and remove `remove`."""
         key = self._key(project, environment, f"{DELIVERY_SK}{name}#{delivery_id}")
-        self.items.write(Update(self.table, key, changes))
+        self.items.write(Update(self.table, key, Changes(set=values, remove=tuple(remove))))
