@@ -21,9 +21,19 @@ KEYS_TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Delete
 OWNED_ATTRIBUTES = {
     # Its rehash, and its record of when it last let a key through (the SEEN# item: authorized_epoch and the
     # item's purge time; app.authorization_witness), which a guarded delete reads.
-    "AuthorizerFunctionRole": {"pk", "sk", "hash", "hash_params", "pepper_version", "authorized_epoch", "purge_epoch"},
-    "VerifyFunctionRole": {"pk", "sk", "hash", "hash_params", "pepper_version"},
-    "AuditCompactFunctionRole": {"pk", "sk", "last_used_at"},
+    # `part` names which of a key's items a write makes (aws.key_items: the hash item, a region's use item).
+    "AuthorizerFunctionRole": {
+        "pk",
+        "sk",
+        "part",
+        "hash",
+        "hash_params",
+        "pepper_version",
+        "authorized_epoch",
+        "purge_epoch",
+    },
+    "VerifyFunctionRole": {"pk", "sk", "part", "hash", "hash_params", "pepper_version"},
+    "AuditCompactFunctionRole": {"pk", "sk", "part", "last_used_at"},
     # A delivery's record (app.webhook_records) and a webhook disabled by its receiver's 410: never a key's
     # attributes, nor a webhook's sealed secret.
     "WebhookDeliveryFunctionRole": {
