@@ -33,9 +33,9 @@ SEED ?= 1
 THREADS ?= 16
 
 .PHONY: install run test lint format typecheck cfn-lint checkov build build-if-possible complexity logic component emulator \
-	infrastructure integration browser contract unit e2e fuzz openapi docs bench bench-ip-cache cost load load-smoke \
-	mutate bootstrap secret clean chromium deploy-dashboard redrive audit-skipped pepper-status pepper-rotate \
-	pepper-retire replay-revocations oidc-issuer oidc-token shell-tools
+	infrastructure integration browser contract unit e2e fuzz openapi docs bench bench-regions bench-ip-cache cost \
+	load load-smoke mutate bootstrap secret clean chromium deploy-dashboard redrive audit-skipped pepper-status \
+	pepper-rotate pepper-retire replay-revocations oidc-issuer oidc-token shell-tools
 
 install: $(STAMP)
 
@@ -49,8 +49,11 @@ $(STAMP): requirements-dev.txt layers/shared/requirements.txt constraints.txt py
 
 ## The local stack in the foreground: moto + local API Gateways + dashboard; prints `admin key: ...`, its addresses
 ## and `export` lines to paste, then is quiet while idle (functions' logs: .local-stack.log; VERBOSE=1 streams them).
+## REGIONS=us-east-1,eu-west-1: one stack per region, the keys table replicated between them (docs/regions.md);
+## the second on SECOND_PORT/SECOND_SAMPLE_PORT (default PORT + 2, SAMPLE_PORT + 2).
 run: install
-	@PORT=$(PORT) SAMPLE_PORT=$(SAMPLE_PORT) OIDC_PORT=$(OIDC_PORT) VERBOSE=$(VERBOSE) $(BIN)/python -m archie_local run
+	@PORT=$(PORT) SAMPLE_PORT=$(SAMPLE_PORT) OIDC_PORT=$(OIDC_PORT) VERBOSE=$(VERBOSE) REGIONS=$(REGIONS) \
+	  SECOND_PORT=$(SECOND_PORT) SECOND_SAMPLE_PORT=$(SECOND_SAMPLE_PORT) $(BIN)/python -m archie_local run
 
 ## Every tier (docs/testing.md): lint, the complexity gate, types, template checks (cfn-lint, checkov), the
 ## documentation site, then the test tiers by scope, fastest first: logic, component (with the coverage gate),
@@ -72,7 +75,7 @@ complexity: install
 	$(BIN)/ruff check --select C901 .
 
 typecheck: install
-	$(BIN)/mypy layers/shared/archie_keys local/archie_local tools/archie_tools functions tests/contract tests/fakes/services.py tests/fakes/key_store.py tests/fakes/unit_of_work.py
+	$(BIN)/mypy layers/shared/archie_keys local/archie_local tools/archie_tools functions tests/contract tests/fakes/services.py tests/fakes/key_store.py tests/fakes/unit_of_work.py tests/fakes/revocations.py tests/fakes/channels.py tests/fakes/regional_audit.py
 
 cfn-lint: install
 	$(BIN)/cfn-lint template.yaml
@@ -174,6 +177,11 @@ docs: install
 ## Authorizer benchmark and expiry's lateness at the local gateway: p50/p99 on stderr; stdout is one JSON object and nothing else.
 bench: install
 	@$(BIN)/python -m archie_tools.bench.authorizer_bench
+
+## Two regions (docs/regions.md): a revocation in one region until the other's sample API refuses (p50, p99 over
+## 20 keys), a creation until the other has it, and the local replication's own lag; stdout is one JSON line.
+bench-regions: install
+	@$(BIN)/python -m archie_tools.bench.regions_bench
 
 ## What keying the authorizer cache on the source address costs in cache hits, for five client populations
 ## (docs/limits.md); stdout is one JSON line, a table on stderr. About a minute.

@@ -61,8 +61,7 @@ def audit(
         since=since or None,
         until=until or None,
     )
-    records, token = query_audit(get_services(), caller_from(app), command)
-    return json_response(200, {"records": records, "next_token": token})
+    return json_response(200, query_audit(get_services(), caller_from(app), command))
 
 
 @logger.inject_lambda_context

@@ -41,6 +41,13 @@ def main(argv: list[str] | None = None) -> int:
         default=int(os.environ.get("OIDC_PORT", "3002")),
         help="the development OIDC issuer's port (0: a free one)",
     )
+    parser.add_argument(
+        "--regions",
+        default=os.environ.get("REGIONS", ""),
+        help="run: one stack per region, the keys table replicated between them (archie_local.regions)",
+    )
+    parser.add_argument("--second-port", type=int, default=int(os.environ.get("SECOND_PORT") or 0))
+    parser.add_argument("--second-sample-port", type=int, default=int(os.environ.get("SECOND_SAMPLE_PORT") or 0))
     parser.add_argument("--project", default="demo")
     parser.add_argument("--environment", default="dev")
     parser.add_argument(
@@ -67,6 +74,15 @@ def main(argv: list[str] | None = None) -> int:
 
         return read_secret(args.name, args.state_file)
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    if len([r for r in args.regions.split(",") if r.strip()]) > 1:
+        from archie_local.regions import run_regions
+
+        return run_regions(args)
+    # One region of `make run REGIONS=...` (archie_local.regions starts each): its template parameters, the
+    # primary's secrets as replicated here, and whether it bootstraps (the primary only: the rest replicates).
+    region_parameters = json.loads(os.environ.get("ARCHIE_LOCAL_PARAMETERS") or "{}")
+    replica_secrets = json.loads(os.environ.get("ARCHIE_LOCAL_REPLICA_SECRETS") or "{}")
+    replica_only = os.environ.get("ARCHIE_LOCAL_REPLICA_ONLY") == "1"
 
     # Handlers log to stdout as on Lambda; here stdout belongs to the one `admin key:` line, so their logs go
     # to the log file, and to stderr only when they need a person (or with --verbose).
@@ -95,11 +111,18 @@ def main(argv: list[str] | None = None) -> int:
     with (
         LocalOidcIssuer().serve(args.oidc_port) as issuer,
         LocalStack(
-            port=args.port, sample_port=args.sample_port, moto_port=args.moto_port, oidc_issuer=issuer.url
+            port=args.port,
+            sample_port=args.sample_port,
+            moto_port=args.moto_port,
+            oidc_issuer=issuer.url,
+            parameter_overrides=region_parameters,
+            replica_secrets=replica_secrets,
         ) as stack,
     ):
-        key = stack.bootstrap(args.project, args.environment)
-        trust_local_issuer(issuer.url, args.project, args.environment)
+        key = ""
+        if not replica_only:
+            key = stack.bootstrap(args.project, args.environment)
+            trust_local_issuer(issuer.url, args.project, args.environment)
         err = sys.stderr
         print(f"management API + dashboard: {stack.url('ManagementApi')}/", file=err)
         print(f"OpenAPI document, Swagger UI: {stack.url('ManagementApi')}/openapi.json, /docs/", file=err)
@@ -118,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(f"bootstrapped {args.project}/{args.environment}; Ctrl-C stops everything", file=err)
         state = Path(args.state_file)
-        state.write_text(json.dumps({**stack.connection(), STATE_KEY: issuer.url}, indent=2) + "\n")
+        addresses = {"MANAGEMENT_URL": stack.url("ManagementApi"), "SAMPLE_URL": stack.url("SampleApi")}
+        state.write_text(json.dumps({**stack.connection(), **addresses, STATE_KEY: issuer.url}, indent=2) + "\n")
         print(f"connection for `make bootstrap`: {state}", file=err)
         shown = "streamed here too" if args.verbose else "VERBOSE=1 streams them here"
         print(f"function logs and metrics:  {args.log_file} ({shown})", file=err)
@@ -131,7 +155,8 @@ def main(argv: list[str] | None = None) -> int:
         for line in export_lines(variables):
             print(line, file=err)
         err.flush()
-        print(f"admin key: {key}", file=key_out, flush=True)
+        if key:
+            print(f"admin key: {key}", file=key_out, flush=True)
         try:
             while not stop.wait(0.5):
                 pass

@@ -95,10 +95,13 @@ def provision(
     endpoint_url: str | None,
     parameter_overrides: dict[str, str] | None = None,
     environment_overrides: dict[str, str] | None = None,
+    replica_secrets: dict[str, str] | None = None,
 ) -> Provisioned:
     """endpoint_url None: whatever boto3 is patched to (moto's mock_aws in unit tests). The parameters are the
     template's defaults, then LOCAL_PARAMETERS, then `parameter_overrides`; only the resources the resulting
-    conditions create are provisioned."""
+    conditions create are provisioned. `replica_secrets` (secret name -> JSON value and version): outside the
+    primary region of a multi-region stack, the primary's secrets as Secrets Manager replicates them here
+    (archie_local.regions)."""
     session = boto3.session.Session(region_name=REGION, aws_access_key_id="local", aws_secret_access_key="local")
 
     def client(service: str) -> Any:
@@ -110,7 +113,9 @@ def provision(
     # In dependency order: a later resource's properties may name an earlier one (a queue's ARN, a table).
     _queues(template, resolver, client("sqs"))
     _tables(template, resolver, client("dynamodb"))
+    _global_tables(template, resolver, client("dynamodb"))
     _secrets(template, resolver, client("secretsmanager"))
+    _replica_secrets(template, resolver, client("secretsmanager"), replica_secrets or {})
     specs = functions(template, resolver)
     _log_groups(template, resolver, client("logs"))
     _schedule_groups(template, resolver, client("scheduler"))
@@ -153,6 +158,56 @@ def _tables(template: dict[str, Any], resolver: Resolver, dynamodb: Any) -> None
             )
         resolver.refs[name] = name
         resolver.attributes[(name, "Arn")] = description["TableArn"]
+
+
+def _replicas_here(spec: dict[str, Any], resolver: Resolver, key: str) -> bool:
+    """Whether this region holds a replica of a resource the primary region's stack creates (its Condition is
+    then false here): a global table's Replicas or a secret's ReplicaRegions name it."""
+    replicas = resolver.resolve(spec.get("Properties", {}).get(key))
+    return isinstance(replicas, list) and any(isinstance(r, dict) and r.get("Region") == REGION for r in replicas)
+
+
+def _global_tables(template: dict[str, Any], resolver: Resolver, dynamodb: Any) -> None:
+    """A global table in every region it has a replica in: created by the primary's stack there, and here the
+    replica replication made (locally, archie_local.replication copies items between the regions' servers)."""
+    for name, spec in template.get("Resources", {}).items():
+        if spec.get("Type") != "AWS::DynamoDB::GlobalTable":
+            continue
+        if not (resolver.active(spec) or _replicas_here(spec, resolver, "Replicas")):
+            continue
+        props = resolver.resolve(spec["Properties"])
+        table = props["TableName"]
+        view = props.get("StreamSpecification", {}).get("StreamViewType", "NEW_AND_OLD_IMAGES")
+        description = dynamodb.create_table(
+            TableName=table,
+            AttributeDefinitions=props["AttributeDefinitions"],
+            KeySchema=props["KeySchema"],
+            BillingMode="PAY_PER_REQUEST",
+            StreamSpecification={"StreamEnabled": True, "StreamViewType": view},
+        )["TableDescription"]
+        ttl = props.get("TimeToLiveSpecification")
+        if ttl and str(ttl.get("Enabled")).lower() == "true":
+            dynamodb.update_time_to_live(
+                TableName=table, TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True}
+            )
+        resolver.refs[name] = table
+        resolver.attributes[(name, "Arn")] = description["TableArn"]
+        resolver.attributes[(name, "StreamArn")] = description["LatestStreamArn"]
+
+
+def _replica_secrets(template: dict[str, Any], resolver: Resolver, secretsmanager: Any, values: dict[str, str]) -> None:
+    """The replicas of the primary region's secrets, under the primary's names (so the ARN the template derives
+    from PrimaryPepperSecretArn finds them) and with its values, as Secrets Manager replicates them."""
+    for spec in template.get("Resources", {}).values():
+        if spec.get("Type") != "AWS::SecretsManager::Secret" or resolver.active(spec):
+            continue
+        if _replicas_here(spec, resolver, "ReplicaRegions"):
+            for secret_name, replica in values.items():
+                if not secretsmanager.list_secrets(Filters=[{"Key": "name", "Values": [secret_name]}])["SecretList"]:
+                    current = json.loads(replica)  # {"value", "version"}: the primary's current version
+                    secretsmanager.create_secret(
+                        Name=secret_name, SecretString=current["value"], ClientRequestToken=current["version"]
+                    )
 
 
 def _secrets(template: dict[str, Any], resolver: Resolver, secretsmanager: Any) -> None:

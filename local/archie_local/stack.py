@@ -7,9 +7,6 @@ import functools
 import json
 import logging
 import os
-import socket
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -20,6 +17,7 @@ from archie_local.gateway import Gateway
 from archie_local.http_server import HttpService
 from archie_local.lambdas import FunctionRegistry
 from archie_local.logs import LOCAL_DELIVERER, FunctionLogCapture, LogsEmulator
+from archie_local.moto_server import MotoServer, free_port
 from archie_local.provision import Provisioned, provision
 from archie_local.queue_events import QueueEventSources, queue_sources
 from archie_local.routing import LocalApi, build_apis
@@ -28,12 +26,6 @@ from archie_local.site import local_sign_in_config, rendered_for, security_heade
 from archie_local.template import REGION, FunctionSpec, load_template, resources_of_type
 
 logger = logging.getLogger("archie_local")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 # The audit's arrival buckets locally: a key's audit trails its environment's by about two buckets, which on
@@ -61,8 +53,10 @@ class LocalStack:
         environment_overrides: dict[str, str] | None = None,
         parameter_overrides: dict[str, str] | None = None,
         oidc_issuer: str | None = None,
+        replica_secrets: dict[str, str] | None = None,  # outside the primary region: archie_local.regions
     ) -> None:
         self.ports = {"ManagementApi": port, "SampleApi": sample_port}
+        self.replica_secrets = replica_secrets or {}
         self.moto_port = moto_port
         self.environment_overrides = environment_overrides or {}
         # No X-Ray daemon here: the functions run with tracing off, as the template's Tracing=Disabled sets.
@@ -131,7 +125,11 @@ class LocalStack:
         os.environ.pop("AWS_PROFILE", None)
         template = load_template()
         self.provisioned: Provisioned = provision(
-            template, self.moto_url, self.parameter_overrides, {**LOCAL_ENVIRONMENT, **self.environment_overrides}
+            template,
+            self.moto_url,
+            self.parameter_overrides,
+            {**LOCAL_ENVIRONMENT, **self.environment_overrides},
+            self.replica_secrets,
         )
         os.environ.update(self.provisioned.environment)
         from archie_keys.edge import composition
@@ -246,50 +244,6 @@ class LocalStack:
             os.environ.clear()
             os.environ.update(self._saved_environ)
             self._saved_environ = None
-
-
-class MotoServer:
-    """moto's server (archie_local.moto_process: one request at a time) on 127.0.0.1:port, started and stopped
-    with the stack."""
-
-    def __init__(self, port: int) -> None:
-        self.port = port
-        self.url = f"http://127.0.0.1:{port}"
-        self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def pid(self) -> int | None:
-        """The server's process id while it runs (make load measures its CPU time)."""
-        return self._process.pid if self._process is not None else None
-
-    def start(self, timeout: float = 30) -> MotoServer:
-        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [sys.executable, "-m", "archie_local.moto_process", "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return self
-            except OSError:
-                if self._process.poll() is not None or time.monotonic() > deadline:
-                    self.stop()
-                    raise RuntimeError(f"moto server did not start on port {self.port}") from None
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self._process is None:
-            return
-        if self._process.poll() is None:
-            self._process.terminate()
-            try:
-                self._process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self._process.kill()
-                self._process.wait(timeout=10)
-        self._process = None
 
 
 def control_plane_lazy(stack: LocalStack) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +20,9 @@ import yaml
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE_PATH = REPO_ROOT / "template.yaml"
 
-REGION = "us-east-1"
+# The region this process emulates. One local stack is one region; `make run REGIONS=a,b` runs one process
+# per region (archie_local.regions), each told its region here before anything imports this module's names.
+REGION = os.environ.get("ARCHIE_LOCAL_REGION") or "us-east-1"
 ACCOUNT_ID = "123456789012"
 STACK_NAME = "archie-local"
 
@@ -81,6 +84,12 @@ class _NoValue:
 NO_VALUE = _NoValue()
 
 
+def _as_list(value: Any) -> list[Any]:
+    """A list a function takes: a CommaDelimitedList parameter is kept here as its text, which a Ref to it in
+    CloudFormation gives as the list of its items."""
+    return value.split(",") if isinstance(value, str) else list(value)
+
+
 @dataclass
 class Resolver:
     """Resolves Ref / Fn::GetAtt / Fn::Sub / Fn::If (and the conditions it names) / Fn::Join / Fn::Split
@@ -132,8 +141,10 @@ class Resolver:
                 return self.resolve(when_true if self.condition(condition) else when_false)
             if set(value) == {"Fn::Join"}:
                 separator, items = value["Fn::Join"]
-                resolved = self.resolve(items)
-                return str(separator).join(str(item) for item in resolved)
+                return str(separator).join(str(item) for item in _as_list(self.resolve(items)))
+            if set(value) == {"Fn::Select"}:
+                index, items = value["Fn::Select"]
+                return _as_list(self.resolve(items))[int(self.resolve(index))]
             if set(value) == {"Fn::Split"}:
                 separator, text = value["Fn::Split"]
                 return str(self.resolve(text)).split(str(separator))

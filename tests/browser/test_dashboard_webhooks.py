@@ -165,7 +165,7 @@ def dead_letter_for(name: str, url: str, body: bytes) -> str:
     one, through the local stack's own store (the same process): its message id."""
     from archie_keys.app.webhook_delivery import AttemptRecord, Delivery
     from archie_keys.app.webhook_records import DeliveryRecords
-    from archie_keys.aws.webhook_store import webhook_path
+    from archie_keys.domain.webhook_paths import webhook_path
     from archie_keys.edge.composition import get_services
 
     delivery = Delivery("dlv-e2e-dead-1", webhook_path("demo", "dev", name), url, "msg_e2e_dead_1", body, attempt=8)

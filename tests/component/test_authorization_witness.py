@@ -238,15 +238,15 @@ def test_an_authorization_recorded_between_the_read_and_the_revocation_stops_it(
 ) -> None:
     from archie_keys.aws.key_store import KeyStore
 
-    read = KeyStore.last_authorization
+    read = KeyStore.authorizations
 
     def read_then_the_key_is_authorized(store: KeyStore, *args: Any) -> Any:
         recorded = read(store, *args)
-        monkeypatch.setattr(KeyStore, "last_authorization", read)
+        monkeypatch.setattr(KeyStore, "authorizations", read)
         assert api("GET", WHOAMI, key["key"]).status == 200  # an Allow, recorded, after the guard's read
         return recorded
 
-    monkeypatch.setattr(KeyStore, "last_authorization", read_then_the_key_is_authorized)
+    monkeypatch.setattr(KeyStore, "authorizations", read_then_the_key_is_authorized)
     reply = api("DELETE", f"{KEYS}/{key['key_id']}?if_unused_for=600", admin_key)
     assert reply.status == 409 and reply.body["code"] == "key_in_use", reply.body
     assert_intact(api, admin_key, key)
@@ -282,7 +282,10 @@ def failing_calls(monkeypatch: Any, operation: str) -> None:
     original = botocore.client.BaseClient._make_api_call
 
     def failing(client: Any, name: str, params: dict[str, Any]) -> Any:
-        if name == operation and "SEEN#" in json.dumps(params.get("Key", {})):
+        # A write names its item (Key), the guard's read its items' prefix (ExpressionAttributeValues).
+        if name == operation and "SEEN#" in json.dumps(
+            [params.get("Key", {}), params.get("ExpressionAttributeValues")]
+        ):
             raise ClientError({"Error": {"Code": "InternalServerError", "Message": "down"}}, name)
         return original(client, name, params)
 
@@ -298,7 +301,7 @@ def test_a_witness_that_cannot_be_written_is_a_503_from_the_authorizer(api, admi
 
 
 def test_a_witness_that_cannot_be_read_is_a_503_and_the_key_is_intact(api, admin_key, key, monkeypatch) -> None:
-    failing_calls(monkeypatch, "GetItem")
+    failing_calls(monkeypatch, "Query")
     reply = api("DELETE", f"{KEYS}/{key['key_id']}?if_unused_for=600", admin_key)
     monkeypatch.undo()
     assert reply.status == 503 and reply.body["code"] == "service_unavailable", reply.body

@@ -9,6 +9,10 @@ transaction by the action it stands for) and, where a statement names the partit
 (dynamodb:LeadingKeys), partition; other services by action. Other conditions are checked elsewhere
 (tests/infrastructure/test_production.py).
 
+The calls are checked twice: against the stack as one region deploys it, and as the second region of two
+deploys it (Regions given: the keys table is this region's replica of the global table, named by the stack,
+and the stream consumer of replicated changes exists, whose calls are recorded too).
+
 Every write path runs, each with values that change what is stored: a write that changes nothing (declaring
 an environment again with the same settings) never reaches the call that changes it, and would hide a
 missing action until the first real change on AWS answered 500.
@@ -33,7 +37,15 @@ from archie_keys.domain.webhooks import EVENT_TYPES
 from archie_local.lambdas import FunctionRegistry, LocalFunction
 from archie_local.oidc_issuer import LocalOidcIssuer
 from archie_local.queue_events import QueueEventSources, queue_sources
-from archie_local.template import load_template
+from archie_local.template import (
+    ACCOUNT_ID,
+    REGION,
+    STACK_NAME,
+    Resolver,
+    evaluate_conditions,
+    load_template,
+)
+from archie_local.template import functions as template_functions
 from tests.component.test_audit import access_line, delivery
 from tests.component.test_secret_scanning import GitHub, alert
 from tests.support import compact, env_path, in_process_functions
@@ -77,7 +89,9 @@ def leading_keys(statement: dict[str, Any]) -> list[str] | None:
     return None
 
 
-def statements_by_function(resolver: Any) -> dict[str, list[dict[str, Any]]]:
+def statements_by_function(resolver: Resolver, checked: set[str]) -> dict[str, list[dict[str, Any]]]:
+    """The Allow statements of each function in `checked`, resolved with `resolver`: its conditions decide which
+    roles a policy is attached to (a role only some stacks have is named under an Fn::If)."""
     resources = load_template()["Resources"]
     found: dict[str, list[dict[str, Any]]] = {}
     for name, resource in resources.items():
@@ -87,7 +101,10 @@ def statements_by_function(resolver: Any) -> dict[str, list[dict[str, Any]]]:
                     found.setdefault(name, []).extend(policy["Statement"])
     for resource in resources.values():
         if resource["Type"] == "AWS::IAM::Policy":
-            for role in resource["Properties"]["Roles"]:
+            for named in resource["Properties"]["Roles"]:
+                role = resolver.chosen(named)
+                if role is None:
+                    continue
                 function = role["Ref"].removesuffix("Role")
                 found.setdefault(function, []).extend(resource["Properties"]["PolicyDocument"]["Statement"])
     return {
@@ -101,6 +118,62 @@ def statements_by_function(resolver: Any) -> dict[str, list[dict[str, Any]]]:
             if s.get("Effect") == "Allow"
         ]
         for function, statements in found.items()
+        if function in checked
+    }
+
+
+OTHER_REGION = "ap-southeast-2"  # the other region of the two, where the primary's secrets are
+
+
+def second_region(resolver: Resolver) -> Resolver:
+    """The same stack's names with its conditions as the second region of two evaluates them."""
+    secret = f"arn:aws:secretsmanager:{OTHER_REGION}:{ACCOUNT_ID}:secret:{STACK_NAME}"
+    parameters = {
+        **resolver.parameters,
+        "Regions": f"{OTHER_REGION},{REGION}",
+        "PrimaryPepperSecretArn": f"{secret}-pepper-AbCdEf",
+        "PrimaryKeyTagSecretArn": f"{secret}-tags-AbCdEf",
+        "KeysTableStreamArn": f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{STACK_NAME}-keys/stream/2027-01-01T00:00:00.000",
+    }
+    # The consumer's dead-letter queue, which a one-region stack does not provision (SQS calls are checked by
+    # action only, so its ARN is a name here).
+    queue = {("ReplicationFlushDeadLetterQueue", "Arn"): f"arn:aws:sqs:{REGION}:{ACCOUNT_ID}:replication-flush-dlq"}
+    other = Resolver(parameters, refs=resolver.refs, attributes={**resolver.attributes, **queue})
+    evaluate_conditions(load_template(), other)
+    assert other.condition("ConsumesReplication") and not other.condition("PrimaryRegion")
+    return other
+
+
+def replicated_changes(key_id: str) -> dict[str, Any]:
+    """A stream batch as the second region's consumer receives it: a key revoked in the other region, and a
+    key created there with an expiry (scheduled here too)."""
+    place = {"pk": "PROJECT#demo#ENV#dev"}
+    origin = {"aws:rep:updateregion": OTHER_REGION}
+    revoked = {**place, "sk": f"KEY#{key_id}", **origin}
+    created = {**place, "sk": "KEY#Vc37BBBBBBBB", "expires_epoch": int(time.time()) + 7200, **origin}
+
+    def record(event: str, keys: dict[str, Any], old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
+        images = {"NewImage": to_item(new), **({"OldImage": to_item(old)} if old else {})}
+        return {"eventName": event, "eventSource": "aws:dynamodb", "dynamodb": {"Keys": to_item(keys), **images}}
+
+    return {
+        "Records": [
+            record("MODIFY", place | {"sk": revoked["sk"]}, revoked, {**revoked, "revoked_at": "2027-01-01T00:00:00Z"}),
+            record("INSERT", place | {"sk": created["sk"]}, None, created),
+        ]
+    }
+
+
+def denied_calls(
+    recorded: list[tuple[str, str, str, dict[str, Any]]],
+    statements: dict[str, list[dict[str, Any]]],
+    table_arn: dict[str, str],
+) -> set[tuple[str, str, str, str | None]]:
+    return {
+        (function, action, resource, partition)
+        for function, service, operation, params in recorded
+        for action, resource, partition in needed(service, operation, params, table_arn)
+        if not allowed(statements.get(function, []), action, resource, partition)
     }
 
 
@@ -348,18 +421,29 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(
     finally:
         CURRENT.reset(token)
     assert result.passed, result
+    # The second region's stream consumer, which a one-region stack does not create, on its batch.
+    monkeypatch.setenv("AWS_REGION", REGION)
+    consumer = LocalFunction(template_functions(load_template())["ReplicationFlushFunction"])
+    flushed = consumer.invoke(replicated_changes(key_id))
+    assert flushed["flushed_environments"] == ["demo/dev"] and flushed["expiries_scheduled"] == 1, flushed
 
     table_arn = {
         name: aws.resolver.attributes[(name, "Arn")]
         for name in ("KeysTable", "AuditTable", "IdempotencyTable", "CoordinationTable")
     }
-    statements = statements_by_function(aws.resolver)
-    denied = set()
-    for function, service, operation, params in recorded:
-        for action, resource, partition in needed(service, operation, params, table_arn):
-            if not allowed(statements.get(function, []), action, resource, partition):
-                denied.add((function, action, resource, partition))
     exercised = {function for function, *_ in recorded}
+    # A one-region stack has no consumer: every other function's calls are checked against its statements.
+    one_region = exercised - {"ReplicationFlushFunction"}
+    denied = denied_calls(
+        [call for call in recorded if call[0] in one_region],
+        statements_by_function(aws.resolver, one_region),
+        table_arn,
+    )
+    # Two regions: the same calls, and the consumer's, on this region's replica of the global table.
+    replica = f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{STACK_NAME}-keys"
+    both = denied_calls(
+        recorded, statements_by_function(second_region(aws.resolver), exercised), {**table_arn, "KeysTable": replica}
+    )
     assert {
         "AuthorizerFunction",
         "AuditFunction",
@@ -380,6 +464,7 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(
         "WebhookDeliveryFunction",
         "TrustFunction",
         "ExchangeKeyFunction",
+        "ReplicationFlushFunction",
     } <= exercised
     environment_updates = [
         item["Update"]
@@ -390,6 +475,7 @@ def test_every_call_each_function_makes_is_allowed_by_its_policy(
     ]
     assert len(environment_updates) == 2  # on_leak changed, twice: the path that writes a declared environment
     assert denied == set(), json.dumps(sorted(denied), indent=1)
+    assert both == set(), json.dumps(sorted(both), indent=1)
 
 
 def test_the_partition_check_catches_a_call_outside_the_partition_a_statement_allows() -> None:

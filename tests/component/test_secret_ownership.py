@@ -208,7 +208,7 @@ def test_of_two_deliveries_that_read_the_same_holder_only_one_takes_the_secret(
     api, admin_key, roles, table_items, monkeypatch
 ) -> None:
     """A delivery that commits between another's check and its commit wins; the other is refused whole."""
-    from archie_keys.app import delivery, keys
+    from archie_keys.app import delivery, key_creation
     from archie_keys.edge.composition import get_services
 
     first = api("POST", KEYS, admin_key, {"name": "first", "roles": ["service"], "secret_name": SECRET}).body
@@ -221,7 +221,7 @@ def test_of_two_deliveries_that_read_the_same_holder_only_one_takes_the_secret(
         services.transactions.commit([services.store.secret_holder_write("demo", "dev", SECRET, holder, plan.previous)])
         return plan
 
-    monkeypatch.setattr(keys, "plan_delivery", another_delivery_commits_meanwhile)
+    monkeypatch.setattr(key_creation, "plan_delivery", another_delivery_commits_meanwhile)
     before_keys = len(table_items("KEYS_TABLE"))
     reply = api(
         "POST", KEYS, admin_key, {"name": "second", "roles": ["service"], "secret_name": SECRET, "replace_secret": True}

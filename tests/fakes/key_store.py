@@ -1,7 +1,7 @@
 """app.ports.KeyStore in memory, with the conditions aws.key_store.KeyStore puts on its writes (each write's
 docstring there names its label): the logic tier runs every key use case on it, and
-tests/unit/test_fake_key_store_conformance.py holds the two to the same answers on moto. A key is one item,
-made from and read into a KeyRecord by the same functions the DynamoDB store uses (domain.key_record)."""
+tests/component/test_fake_key_store_conformance.py holds the two to the same answers on moto. A key is one
+item, made from and read into a KeyRecord by the same functions the DynamoDB store uses (domain.key_record)."""
 
 from __future__ import annotations
 
@@ -34,8 +34,10 @@ def _matches(context: dict[str, Any], alternatives: Sequence[dict[str, Any]]) ->
 
 
 class FakeKeyStore:
-    def __init__(self, tables: MemoryTables) -> None:
+    def __init__(self, tables: MemoryTables, region: str = "us-east-1") -> None:
         self.tables = tables
+        # The region whose witness items this store writes (as aws.key_store.KeyStore's).
+        self.region = region
 
     # --- environments ----------------------------------------------------------------------------------
 
@@ -274,18 +276,30 @@ class FakeKeyStore:
     # --- what the authorizer witnessed, and delivered secrets' holders --------------------------------
 
     def record_authorization(self, project: str, environment: str, key_id: str, at: float) -> None:
-        key = _key(project, environment, f"SEEN#{key_id}")
+        key = _key(project, environment, f"SEEN#{key_id}#{self.region}")
         seen = self.tables.get(key)
         if seen is None or float(seen["authorized_epoch"]) < at:
             self.tables.items[key] = {"authorized_epoch": at}
 
-    def last_authorization(self, project: str, environment: str, key_id: str) -> float | None:
-        item = self.tables.get(_key(project, environment, f"SEEN#{key_id}"))
-        return float(item["authorized_epoch"]) if item else None
+    def authorizations(self, project: str, environment: str, key_id: str) -> dict[str, float]:
+        """Each region's witness ("": the item from before per-region ones), as the store's one Query reads them."""
+        own = f"SEEN#{key_id}"
+        found = {}
+        for key, item in self.tables.under(_key(project, environment, "")[:3]):
+            if key[3] == own or key[3].startswith(own + "#"):
+                found[key[3][len(own) + 1 :]] = float(item["authorized_epoch"])
+        return found
 
-    def not_authorized_since_check(self, record: KeyRecord, bound: float) -> FakeWrite:
-        key = _key(record.project, record.environment, f"SEEN#{record.key_id}")
-        return FakeWrite("key", key, lambda item: item is None or float(item["authorized_epoch"]) < bound)
+    def last_authorization(self, project: str, environment: str, key_id: str) -> float | None:
+        return max(self.authorizations(project, environment, key_id).values(), default=None)
+
+    def not_authorized_since_checks(self, record: KeyRecord, bound: float, regions: Sequence[str]) -> list[FakeWrite]:
+        checks = []
+        for region in regions:
+            sk = f"SEEN#{record.key_id}" + (f"#{region}" if region else "")
+            key = _key(record.project, record.environment, sk)
+            checks.append(FakeWrite("key", key, lambda item: item is None or float(item["authorized_epoch"]) < bound))
+        return checks
 
     def get_secret_holder(self, project: str, environment: str, name: str) -> dict[str, Any] | None:
         return self.tables.get(_key(project, environment, f"SECRET#{name}"))

@@ -18,7 +18,10 @@ from archie_keys.domain.change_records import COMPLETED, CURRENT, IN_PROGRESS, P
 from archie_keys.domain.errors import ForbiddenError
 from archie_keys.domain.hashing import Argon2Parameters, KeyHasher
 from archie_keys.domain.paging import PagingTokens
+from tests.fakes.channels import FakeEventBus, FakeUsagePlans
 from tests.fakes.key_store import FakeKeyStore
+from tests.fakes.regional_audit import FakeRegionalAudit, FakeRegionAudit
+from tests.fakes.revocations import FakeRevocationStore
 from tests.fakes.unit_of_work import FakeUnitOfWork, FakeWrite, Item, MemoryTables
 
 # The smallest argon2 argon2-cffi accepts: the logic tier checks decisions, not the cost of hashing.
@@ -251,19 +254,6 @@ class FakeWatermarks:
         return None if self.behind is None else self.clock() - self.behind + 1.0
 
 
-class FakeUsage:
-    """Uses the audit has seen but not compacted yet (key id -> ISO time), and no hourly usage."""
-
-    def __init__(self) -> None:
-        self.pending: dict[str, str] = {}
-
-    def pending_use(self, project: str, environment: str, key_id: str, since: float | None = None) -> str | None:
-        return self.pending.get(key_id)
-
-    def usage(self, project: str, environment: str, key_id: str, since: float | None = None) -> list[Item]:
-        return []
-
-
 class NoTrustPolicies:
     """An environment that trusts no OIDC issuer (tests/component covers federation on moto)."""
 
@@ -297,9 +287,13 @@ class FakeServices:
         self.webhooks = NoWebhooks()
         self.trust = NoTrustPolicies()
         self.ingest_watermarks = FakeWatermarks(self.clock)
-        self.compactor = self.audit_reader = FakeUsage()
+        # This region's audit (uses not compacted yet, hourly usage, records); more regions: add to regional_audit.
+        self.compactor = self.audit_reader = FakeRegionAudit()
+        self.regional_audit = FakeRegionalAudit({self.store.region: self.audit_reader})
+        self.revocations = FakeRevocationStore(self.tables)
+        self.usage_plans = FakeUsagePlans()
         self.key_event_queue = None
-        self.key_event_bus = None
+        self.key_event_bus = FakeEventBus()
         self.pepper_version = "pepper-1"
         self._hashers: dict[str, KeyHasher] = {}
 
@@ -347,4 +341,9 @@ def _conforms(services: FakeServices) -> None:
     secrets: ports.SecretDelivery = services.secrets
     invoker: ports.AsyncInvoker = services.invoker
     clock: ports.Clock = services.clock
+    revocations: ports.RevocationStore = services.revocations
+    usage_plans: ports.UsagePlans = services.usage_plans
+    bus: ports.KeyEventBus = services.key_event_bus
+    regional_audit: ports.RegionalAuditReads = services.regional_audit
     del store, decisions, unit_of_work, audit, idempotency, schedules, flusher, secrets, invoker, clock
+    del revocations, usage_plans, bus, regional_audit

@@ -4,7 +4,7 @@ Every fake store keeps its items in one `MemoryTables` (item key -> item), so on
 its roles' counts, an audit event and an idempotency record together, as on DynamoDB. A `FakeWrite` is a
 condition on one item and the change made to it; `FakeUnitOfWork.commit` checks every condition first and
 applies nothing unless all hold, raising domain.errors.ConditionFailed with the labels that failed (the
-contract app.ports.UnitOfWork states, and tests/logic/test_fakes_conformance.py checks on moto).
+contract app.ports.UnitOfWork states, and tests/component/test_fake_key_store_conformance.py checks on moto).
 """
 
 from __future__ import annotations

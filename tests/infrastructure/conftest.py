@@ -9,6 +9,7 @@ import pytest
 from samtranslator.translator.transform import transform
 
 from archie_local.template import load_template
+from tests.infrastructure.deployments import DEPLOYMENTS, deployed
 
 
 class NoManagedPolicies:
@@ -35,3 +36,15 @@ def cloudformation() -> Iterator[dict[str, Any]]:
         yield transform(
             packaged(load_template()), {"AWS::Region": "eu-west-1", "AWS::Partition": "aws"}, NoManagedPolicies()
         )
+
+
+@pytest.fixture(scope="module", params=list(DEPLOYMENTS))
+def shape(request: pytest.FixtureRequest) -> str:
+    """Each shape of stack (tests/infrastructure/deployments.py): one region, the primary of two, the second."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="module")
+def deployment(shape: str, cloudformation: dict[str, Any]) -> dict[str, Any]:
+    """The translated template as a stack of that shape deploys it."""
+    return deployed(cloudformation, shape)

@@ -26,6 +26,7 @@ ROLLBACK_ALARMS = {"AuthorizerErrorsAlarm", "AuthorizerForbiddenSpikeAlarm"}
 ONE_IS_ENOUGH = {
     "AuditIngestDeadLetterQueueAlarm",
     "ExpiryFlushDeadLetterQueueAlarm",
+    "ReplicationFlushDeadLetterQueueAlarm",
     "WebhookDeadLetterQueueAlarm",
     "AuditIngestDroppedEventsAlarm",
     "ExpiryFlushDroppedEventsAlarm",

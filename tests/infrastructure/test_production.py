@@ -13,6 +13,7 @@ from archie_keys.app.canary import CANARY_PLACE
 from archie_keys.aws import metrics
 from archie_keys.aws.key_store import KeyStore, partition
 from archie_local.template import load_template
+from tests.infrastructure.deployments import deployed
 from tests.infrastructure.test_template import of_type
 
 KEYS_TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
@@ -20,9 +21,19 @@ KEYS_TABLE_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:Delete
 OWNED_ATTRIBUTES = {
     # Its rehash, and its record of when it last let a key through (the SEEN# item: authorized_epoch and the
     # item's purge time; app.authorization_witness), which a guarded delete reads.
-    "AuthorizerFunctionRole": {"pk", "sk", "hash", "hash_params", "pepper_version", "authorized_epoch", "purge_epoch"},
-    "VerifyFunctionRole": {"pk", "sk", "hash", "hash_params", "pepper_version"},
-    "AuditCompactFunctionRole": {"pk", "sk", "last_used_at"},
+    # `part` names which of a key's items a write makes (aws.key_items: the hash item, a region's use item).
+    "AuthorizerFunctionRole": {
+        "pk",
+        "sk",
+        "part",
+        "hash",
+        "hash_params",
+        "pepper_version",
+        "authorized_epoch",
+        "purge_epoch",
+    },
+    "VerifyFunctionRole": {"pk", "sk", "part", "hash", "hash_params", "pepper_version"},
+    "AuditCompactFunctionRole": {"pk", "sk", "part", "last_used_at"},
     # A delivery's record (app.webhook_records) and a webhook disabled by its receiver's 410: never a key's
     # attributes, nor a webhook's sealed secret.
     "WebhookDeliveryFunctionRole": {
@@ -90,8 +101,14 @@ def identity_statements(template: dict[str, Any]) -> list[tuple[str, dict[str, A
     return found
 
 
+# The keys table a statement names: the regional KeysTable (one region), or this region's replica of the global
+# table, named by the stack (Regions given: its ARN is built, as another region's stack creates no table).
+KEYS_TABLE_NAMES = ("KeysTable", "table/${AWS::StackName}-keys")
+
+
 def names_keys_table(resource: Any) -> bool:
-    return "KeysTable" in json.dumps(resource)
+    text = json.dumps(resource)
+    return any(name in text for name in KEYS_TABLE_NAMES)
 
 
 def problems(statements: list[tuple[str, dict[str, Any]]]) -> list[str]:
@@ -126,8 +143,8 @@ def problems(statements: list[tuple[str, dict[str, Any]]]) -> list[str]:
     return found
 
 
-def test_no_wildcard_action_no_unexplained_star_resource_no_unconditioned_keys_table_write(cloudformation) -> None:
-    statements = identity_statements(cloudformation)
+def test_no_wildcard_action_no_unexplained_star_resource_no_unconditioned_keys_table_write(deployment) -> None:
+    statements = identity_statements(deployment)
     assert {role for role, _ in statements} >= set(OWNED_ATTRIBUTES)
     assert problems(statements) == []
 
@@ -136,6 +153,11 @@ def test_the_least_privilege_check_catches_what_it_is_for() -> None:
     keys = {"Fn::GetAtt": ["KeysTable", "Arn"]}
     assert len(problems([("AnyRole", {"Action": "dynamodb:*", "Resource": keys})])) == 1
     assert len(problems([("AuditIngestFunctionRole", {"Action": "dynamodb:UpdateItem", "Resource": keys})])) == 1
+    replica = {
+        "Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/${AWS::StackName}-keys"
+    }
+    assert len(problems([("AuditIngestFunctionRole", {"Action": "dynamodb:UpdateItem", "Resource": replica})])) == 1
+    assert len(problems([("AuthorizerFunctionRole", {"Action": "dynamodb:UpdateItem", "Resource": replica})])) == 1
     assert problems([("CreateKeyFunctionRole", {"Action": "dynamodb:PutItem", "Resource": keys})]) == []
     assert len(problems([("CanaryFunctionRole", {"Action": "dynamodb:PutItem", "Resource": keys})])) == 1
     own = {"ForAllValues:StringEquals": {"dynamodb:LeadingKeys": ["PROJECT#canary#ENV#probe"]}}
@@ -199,8 +221,8 @@ def test_cloudwatch_logs_may_invoke_the_ingest_only_for_its_three_log_groups(clo
     assert len(permissions) == len(of_type(cloudformation, "AWS::Logs::SubscriptionFilter")) == 2
 
 
-def test_flushing_is_allowed_on_authorizer_caches_only_and_the_registry_is_read_by_path(cloudformation) -> None:
-    resources = cloudformation["Resources"]
+def test_flushing_is_allowed_on_authorizer_caches_only_and_the_registry_is_read_by_path(shape, deployment) -> None:
+    resources = deployment["Resources"]
     flush = resources["FlushAuthorizerCachePolicy"]["Properties"]["PolicyDocument"]["Statement"]
     assert flush == [
         {
@@ -226,38 +248,75 @@ def test_flushing_is_allowed_on_authorizer_caches_only_and_the_registry_is_read_
     # Beside the flushers: the ingest (which stages are protected), and the functions that put a key with limits
     # in a usage plan covering every registered stage (create, and the usage answer's plan lookup).
     assert flushers | {"AuditIngestFunctionRole", "CreateKeyFunctionRole", "KeyUsageFunctionRole"} == readers
-    assert "flush-targets" not in json.dumps(cloudformation)
+    # Several regions: each region's stream consumer flushes for the changes replicated from the others.
+    assert ("ReplicationFlushFunctionRole" in flushers) == ("ReplicationFlushFunctionRole" in readers)
+    assert ("ReplicationFlushFunctionRole" in flushers) == (shape != "one region")
+    assert "flush-targets" not in json.dumps(deployment)
 
 
-@pytest.mark.parametrize("secret", ["PepperSecret", "KeyTagSecret"])
-def test_only_the_functions_that_hash_or_tag_keys_may_read_the_pepper_or_the_tag_keys(cloudformation, secret) -> None:
-    resources = cloudformation["Resources"]
-    readers = {
+def reads_secret(resource: Any, secret: str) -> bool:
+    """A statement's resource is the secret: this stack's own (one region, or the primary of several), or
+    outside the primary region the replica here, its ARN built from the primary's (Primary<secret>Arn)."""
+    return resource == {"Ref": secret} or f"Primary{secret}Arn" in json.dumps(resource)
+
+
+def secret_readers(deployment: dict[str, Any], secret: str) -> set[str]:
+    return {
         role
-        for role, statement in identity_statements(cloudformation)
+        for role, statement in identity_statements(deployment)
         if "secretsmanager:GetSecretValue" in as_list(statement["Action"])
-        and {"Ref": secret} in as_list(statement["Resource"])
+        and any(reads_secret(resource, secret) for resource in as_list(statement["Resource"]))
     }
+
+
+def allowed_by_secret_policy(resources: dict[str, Any], secret: str) -> tuple[set[str], list[Any]]:
+    """The roles the secret's resource policy lets read it, and every principal it names."""
     policy = resources[f"{secret}Policy"]["Properties"]
     (deny,) = policy["ResourcePolicy"]["Statement"]
     assert (deny["Effect"], deny["Principal"], deny["Action"]) == ("Deny", "*", "secretsmanager:GetSecretValue")
     allowed = deny["Condition"]["StringNotEquals"]["aws:PrincipalArn"]["Fn::Split"][1]["Fn::Join"][1]
-    allowed_roles = {item["Fn::GetAtt"][0] for item in allowed if "Fn::GetAtt" in item}
-    # A role that exists only under a condition is named only then (else "", which matches no principal).
-    allowed_roles |= {item["Fn::If"][1]["Fn::GetAtt"][0] for item in allowed if "Fn::If" in item}
-    assert all(item["Fn::If"][2] == "" for item in allowed if "Fn::If" in item)
-    assert allowed_roles == readers and len(readers) >= 2
+    return {item["Fn::GetAtt"][0] for item in allowed if "Fn::GetAtt" in item}, allowed
+
+
+@pytest.mark.parametrize("secret", ["PepperSecret", "KeyTagSecret"])
+def test_only_the_functions_that_hash_or_tag_keys_may_read_the_pepper_or_the_tag_keys(
+    cloudformation, shape, deployment, secret
+) -> None:
+    resources = deployment["Resources"]
+    readers = secret_readers(deployment, secret)
+    assert len(readers) >= 2
+    if shape == "second of two":
+        # The secret and its policy are the primary's, replicated here with the policy (Secrets Manager copies a
+        # secret's resource policy to its replicas): this stack creates neither, and its roles read the replica
+        # in their own region, so the region keeps working when the primary's is down.
+        assert secret not in resources and f"{secret}Policy" not in resources
+        for _, statement in identity_statements(deployment):
+            for resource in as_list(statement["Resource"]):
+                if reads_secret(resource, secret):
+                    assert resource["Fn::Sub"][0].startswith("arn:${AWS::Partition}:secretsmanager:${AWS::Region}:")
+        # The primary's policy names the same functions (its roles; this region's go in PepperReaderArns).
+        primary_allowed, _ = allowed_by_secret_policy(deployed(cloudformation, "primary of two")["Resources"], secret)
+        assert readers == primary_allowed
+        return
+    allowed_roles, allowed = allowed_by_secret_policy(resources, secret)
+    # A role that exists only under a condition (the canary) is named only then: else "", which matches no one.
+    assert "" in allowed or "CanaryFunctionRole" in allowed_roles
+    assert allowed_roles == readers
     assert {"Fn::Join": [",", {"Ref": "PepperReaderArns"}]} in allowed  # operators, e.g. for bootstrap
+    policy = resources[f"{secret}Policy"]["Properties"]
     assert policy["BlockPublicPolicy"] is True and policy["SecretId"] == {"Ref": secret}
     stored = resources[secret]
     assert stored["DeletionPolicy"] == stored["UpdateReplacePolicy"] == "Retain"
+    # Several regions: the same value (and version ids) in each other region, a replica per region.
+    replicas = [replica["Region"] for replica in stored["Properties"].get("ReplicaRegions", [])]
+    assert replicas == ([{"Fn::Select": [1, {"Ref": "Regions"}]}] if shape == "primary of two" else [])
 
 
 def test_delivered_secrets_are_written_only_under_the_prefix_and_only_if_this_stack_created_them(
-    cloudformation,
+    deployment,
 ) -> None:
     checked = 0
-    for role, statement in identity_statements(cloudformation):
+    for role, statement in identity_statements(deployment):
         actions = set(as_list(statement["Action"])) & {
             "secretsmanager:CreateSecret",
             "secretsmanager:TagResource",
@@ -419,13 +478,15 @@ def test_every_signal_an_operator_needs_has_an_alarm_that_notifies_the_required_
     assert "Default" not in load_template()["Parameters"]["AlarmTopicArn"]
 
 
-def dashboard_body(cloudformation: dict[str, Any]) -> dict[str, Any]:
-    text = cloudformation["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+def dashboard_body(deployment: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard's JSON with each ${...} of its Fn::Sub as "x" (the Sub's variables are checked apart)."""
+    sub = deployment["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    text = sub[0] if isinstance(sub, list) else sub
     return json.loads(re.sub(r"\$\{[^}]+\}", "x", text))
 
 
-def test_the_dashboard_shows_decisions_by_reason_latency_cache_effectiveness_and_audit_lag(cloudformation) -> None:
-    widgets = dashboard_body(cloudformation)["widgets"]
+def test_the_dashboard_shows_decisions_by_reason_latency_cache_effectiveness_and_audit_lag(deployment) -> None:
+    widgets = dashboard_body(deployment)["widgets"]
     rows = [row for w in widgets for row in w["properties"]["metrics"]]
     ours = [row for row in rows if row[0] == "ArchieKeys"]
     assert {row[1] for row in ours} == set(metrics.METRIC_NAMES)
@@ -438,6 +499,12 @@ def test_the_dashboard_shows_decisions_by_reason_latency_cache_effectiveness_and
     titles = " ".join(w["properties"]["title"] for w in widgets).lower()
     for topic in ("decisions", "latency", "cache effectiveness", "audit lag"):
         assert topic in titles, topic
+    # Its keys-table rows name the table this stack's functions use (KEYS_TABLE), in every shape.
+    sub = deployment["Resources"]["OperationsDashboard"]["Properties"]["DashboardBody"]["Fn::Sub"]
+    authorizer = deployment["Resources"]["AuthorizerFunction"]["Properties"]["Environment"]["Variables"]
+    assert sub[1]["KeysTableName"] == authorizer["KEYS_TABLE"]
+    named = re.findall(r'"TableName", "(\$\{[^}]+\})", \{"label": "keys table', sub[0])
+    assert named == ["${KeysTableName}"] * 2
 
 
 def test_tracing_is_one_switch_for_functions_and_apis(cloudformation) -> None:

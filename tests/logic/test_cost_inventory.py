@@ -64,3 +64,22 @@ def test_webhook_deliveries_are_priced_from_the_delivery_function_in_the_templat
     assert after["delivery function"] > before["delivery function"]
     assert after["SQS"] == before["SQS"]
     assert "webhook queue pollers" in fixed(template)
+
+
+def test_a_second_region_is_priced_from_the_template_as_each_region_deploys_it() -> None:
+    from archie_tools.bench.cost_model import DYNAMODB_PER_REPLICATED_WRITE_UNIT, SECRETS_MANAGER_PER_SECRET_MONTH
+    from archie_tools.bench.cost_regions import CONSUMER, monthly, per_million
+
+    template, measured = load_template(), quiet_measurements()
+    one = inventory(template)
+    lines, second = monthly(template_facts(template), one, measured)
+    by_name = {line.name: line.usd for line in lines}
+    # The second region creates no secrets (it reads the primary's replicas, priced apart) and has the consumer
+    # and its alarms, which a one-region stack does not.
+    assert second.secrets == [] and CONSUMER in second.function_memory_mb and CONSUMER not in one.function_memory_mb
+    assert by_name["replica secrets"] == len(one.secrets) * SECRETS_MANAGER_PER_SECRET_MONTH
+    assert by_name["primary's replication"] > 0 and by_name["second region's stack"] > 0
+    # Each keys-table write is billed again in the replica; the stream's reads by the trigger are free.
+    replicated = {line.name: line.usd for line in per_million(1_000, template_facts(template), measured, second)}
+    assert replicated["stream reads"] == 0
+    assert replicated["replicated writes (rWRU)"] >= DYNAMODB_PER_REPLICATED_WRITE_UNIT * 1e6 * 0.01

@@ -89,7 +89,7 @@ def test_a_record_is_frozen() -> None:
 
 def test_the_audit_shows_a_requests_stored_fields_and_documents_each() -> None:
     stored = {name: f"{name} value" for name in REQUEST_RECORD_FIELDS}
-    item = {"pk": "REQ#Ab1-extended", "kind": "request", "project": "shop", "environment": "prod", **stored}
+    item = {"id": "Ab1-extended", "kind": "request", "project": "shop", "environment": "prod", **stored}
     view = audit_view(item | {"added_later": "x"})
     assert set(view) == {"id", "kind", "project", "environment", *REQUEST_RECORD_FIELDS}
     assert set(RequestRecord.model_fields) == set(view)

@@ -41,6 +41,7 @@ DECIDING_MODULES = (
     "domain/keyformat.py",
     "domain/hashing.py",
     "app/verification.py",
+    "app/verified_key.py",
     "domain/grants.py",
     "domain/escalation.py",
     "domain/identity.py",

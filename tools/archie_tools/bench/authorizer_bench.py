@@ -8,7 +8,8 @@ wrong secret takes beyond an unknown one (existence_gap_us_p50), how long after 
 answers 200 (expiry_late_ms_p99, archie_tools.bench.expiry_bench), what a look-alike with a valid tag costs
 (verify_*); beside them the raw cost of one argon2 verify with the deployed parameters, one HMAC-SHA256 and
 one DynamoDB GetItem on the same backend. The last line is one JSON object. Numbers are from one run on one
-machine: compare within a run, not across runs.
+machine: compare within a run, not across runs. The events and keys it presents are
+archie_tools.bench.authorizer_scenarios', its timing bench_timing's, the cold-start imports import_probe's.
 """
 
 from __future__ import annotations
@@ -19,162 +20,12 @@ import hmac
 import json
 import os
 import secrets
-import statistics
 import sys
-import threading
-import time
-from collections.abc import Callable
 from typing import Any
 
-import botocore.endpoint
-
-METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:management/v1/GET/projects/demo/environments/dev/keys"
-
-
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    ordered = sorted(samples)
-    p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))]
-    return statistics.median(ordered) * 1e6, p99 * 1e6
-
-
-def timed(action: Callable[[], Any]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
-
-
-def measure(action: Callable[[], Any], runs: int, before: Callable[[], Any] | None = None) -> tuple[float, float]:
-    samples = []
-    for _ in range(runs):
-        if before is not None:
-            before()
-        start = time.perf_counter()
-        action()
-        samples.append(time.perf_counter() - start)
-    return percentiles(samples)
-
-
-class AwsCallCounter:
-    """Counts HTTP requests botocore sends from this thread (the one invoking the authorizer), whatever client
-    or session makes them; the local stack's own background threads (the scheduler emulator) don't count."""
-
-    def __init__(self) -> None:
-        self.calls = 0
-        self._original = botocore.endpoint.Endpoint.make_request
-        self._thread = threading.get_ident()
-
-    def __enter__(self) -> AwsCallCounter:
-        counter, original = self, self._original
-
-        def counting(endpoint: Any, *args: Any, **kwargs: Any) -> Any:
-            if threading.get_ident() == counter._thread:
-                counter.calls += 1
-            return original(endpoint, *args, **kwargs)
-
-        botocore.endpoint.Endpoint.make_request = counting
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        botocore.endpoint.Endpoint.make_request = self._original
-
-
-def refuse_quietly(candidate: str) -> None:
-    from archie_keys.domain.errors import KeyRefusedError
-    from archie_keys.edge.composition import get_services
-
-    try:
-        get_services().verifier.verify(candidate)
-    except KeyRefusedError as refusal:
-        assert refusal.reason == "not_found"
-
-
-def forged_event(real: str, key_id: str | None = None) -> dict[str, Any]:
-    """A checksum-valid key in the same place as `real`, with a random secret (and a random id unless given)."""
-    from archie_keys.domain.keyformat import SECRET_LENGTH, checksum, new_key_id
-
-    place = "_".join(real.split("_")[:-1]) + "_"
-    body = place + (key_id or new_key_id()) + secrets.token_hex(SECRET_LENGTH)[:SECRET_LENGTH]
-    return event(body + checksum(body))
-
-
-def deny(authorizer: Any, request: dict[str, Any]) -> None:
-    answer = authorizer.invoke(request)
-    assert answer["policyDocument"]["Statement"][0]["Effect"] == "Deny", answer
-
-
-def event(key: str) -> dict[str, Any]:
-    return {
-        "type": "REQUEST",
-        "methodArn": METHOD_ARN,
-        "headers": {"Authorization": f"Bearer {key}"},
-        "requestContext": {"requestId": "bench"},
-    }
-
-
-def wide_key(stack: Any, admin: str) -> str:
-    """A key with 10 roles of 20 permissions each, every permission with a context-filled filter."""
-    from tests.support import env_path, http
-
-    base = stack.url()
-    for r in range(10):
-        permissions = [
-            {
-                "resource": f"res{r}x{p}",
-                "actions": ["read", "write", "update", "delete"],
-                "filters": {"tenant_id": {"from_context": "tenant"}, "region": "eu"},
-            }
-            for p in range(20)
-        ]
-        assert (
-            http(base, "PUT", env_path("demo", "dev", f"/roles/wide{r}"), admin, {"permissions": permissions}).status
-            == 201
-        )
-    reply = http(
-        base,
-        "POST",
-        env_path("demo", "dev", "/keys"),
-        admin,
-        {"name": "wide", "roles": [f"wide{r}" for r in range(10)], "context": {"tenant": "t-1"}},
-    )
-    assert reply.status == 201, reply.body
-    return str(reply.body["key"])
-
-
-# What a cold start loads before its first decision: the handler module and everything that decision imports
-# on first use (boto3 and its DynamoDB types, argon2, the thread pool of the cold path). Deferring an import
-# to the first call would not make a cold start faster, so the probe counts it here.
-AUTHORIZER_PROBE = """
-import importlib.util, sys, time
-start = time.perf_counter()
-sys.path.insert(0, "layers/shared")  # as Lambda puts the layer (/opt/python) on the path: no editable finder
-spec = importlib.util.spec_from_file_location("authorizer", "functions/authorizer/authorizer.py")
-module = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(module)
-import boto3, boto3.dynamodb.types, argon2, concurrent.futures
-print((time.perf_counter() - start) * 1000)
-"""
-BOTO3_PROBE = """
-import time
-start = time.perf_counter()
-import boto3
-print((time.perf_counter() - start) * 1000)
-"""
-
-
-def import_ms(runs: int = 15) -> tuple[float, float]:
-    """(authorizer, bare boto3) import times in fresh interpreters, medians of interleaved runs, so drift in a
-    shared machine's speed affects both sides of their ratio alike."""
-    import subprocess
-
-    def probe(code: str) -> float:
-        done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603 - our code
-        return float(done.stdout)
-
-    authorizer, boto3 = [], []
-    for _ in range(runs):
-        authorizer.append(probe(AUTHORIZER_PROBE))
-        boto3.append(probe(BOTO3_PROBE))
-    return statistics.median(authorizer), statistics.median(boto3)
+from archie_tools.bench.authorizer_scenarios import deny, event, forged_event, refuse_quietly, wide_key
+from archie_tools.bench.bench_timing import AwsCallCounter, measure, percentiles, timed
+from archie_tools.bench.import_probe import import_ms
 
 
 def main() -> int:

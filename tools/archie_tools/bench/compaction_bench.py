@@ -141,8 +141,8 @@ def cpu_seconds(pid: int) -> float:
 
 def measure() -> dict[str, Any]:
     """Write the bucket into a fresh moto server, compact it in a child process; the bench's fields."""
+    from archie_local.moto_server import MotoServer, free_port
     from archie_local.provision import provision
-    from archie_local.stack import MotoServer, free_port
     from archie_local.template import REGION, load_template
 
     saved = dict(os.environ)

@@ -41,6 +41,7 @@ from archie_tools.bench.cost_model import (
     zipf_shares,
 )
 from archie_tools.bench.cost_refused import estimate_refused
+from archie_tools.bench.cost_regions import PRIMARY, flush_usd, monthly, per_million
 from archie_tools.bench.cost_template import inventory, template_facts
 from archie_tools.bench.cost_webhooks import delivery_costs, event_costs
 
@@ -189,6 +190,21 @@ def main() -> int:
     )
     say(lines_table(key_events, "$/M events", "each matching webhook adds a delivery"))
     say("\nPer key and month: " + "; ".join(f"{line.name} {usd_text(line.usd)} ({line.note})" for line in per_key))
+    second_fixed, second = monthly(facts, stack, measured)
+    replicated = per_million(REFERENCE_RPS, facts, measured, second)
+    flush = flush_usd(second, facts)
+    say(
+        f"\nA second region (Regions={PRIMARY['Regions']}, docs/regions.md): what replication adds per million "
+        f"authorized requests at {REFERENCE_RPS:,}/s, and a month; requests served there cost what they cost above:\n"
+    )
+    say(lines_table(replicated, "$/M", "beside the tables above, whichever region serves the requests"))
+    say(lines_table(second_fixed, "$/month", f"${sum(line.usd for line in second_fixed) * 12:,.0f} a year"))
+    say(
+        f"Capacity: a replicated revocation costs each other region's consumer ~${flush:.1e} and one coalesced "
+        "FlushStageAuthorizersCache per stage (at most one a second per stage); one concurrent batch per stream "
+        "shard; replicated writes draw on the replica's partitions as local ones do (1,000 WCU/s each); each "
+        "region reserves its own AuthorizerReservedConcurrency for the requests it serves."
+    )
     capacities = [capacity(rps, facts, measured) for rps in CAPACITY_RPS]
     by_rate = {}
     for rps in CAPACITY_RPS:
@@ -236,6 +252,13 @@ def main() -> int:
             "deliveries_breakdown": {line.name: round(line.usd, 4) for line in deliveries},
         },
         "per_key_usd_per_month": {line.name: float(f"{line.usd:.3g}") for line in per_key},
+        "second_region": {
+            "usd_per_million_requests": round(sum(line.usd for line in replicated), 4),
+            "breakdown": {line.name: round(line.usd, 5) for line in replicated},
+            "fixed_usd_per_month": round(sum(line.usd for line in second_fixed), 2),
+            "fixed_breakdown": {line.name: round(line.usd, 4) for line in second_fixed},
+            "revocation_flush_usd": float(f"{flush:.3g}"),
+        },
         "breakdown": {line.name: round(line.usd, 5) for line in cold.lines},
         "breakdown_90pct_cache_hits": {line.name: round(line.usd, 5) for line in warm.lines},
         "refused_breakdown": {line.name: round(line.usd, 5) for line in refused.lines},

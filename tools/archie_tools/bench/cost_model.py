@@ -12,9 +12,9 @@ per key), cost_capacity.py (how far each resource stretches).
 
 Prices are AWS's public list prices for us-east-1 (N. Virginia), named below with the month this list was
 dated; no free tier is applied. Room for what comes: a per-key feature (issue 21: limits, webhooks) adds its
-price here and a line to cost_fixed.per_key_monthly or to the per-request estimates; a second region (issue
-22) multiplies the keys table's writes by its replicas at DYNAMODB_PER_REPLICATED_WRITE_UNIT, and the fixed
-costs by region where they are per region (alarms, dashboard, secrets' replicas, the canary, the compactor).
+price here and a line to cost_fixed.per_key_monthly or to the per-request estimates. A second region (issue
+22): cost_regions.py, the keys table's writes again in each replica at DYNAMODB_PER_REPLICATED_WRITE_UNIT, their
+transfer, the stream consumers, and the fixed costs of the template as the second region deploys it.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ LAMBDA_PER_GB_SECOND = {"arm64": 0.0000133334, "x86_64": 0.0000166667}
 DYNAMODB_PER_WRITE_UNIT = 0.625 / 1e6  # on-demand write request unit (1 KB); the November 2024 rates
 DYNAMODB_PER_READ_UNIT = 0.125 / 1e6  # on-demand read request unit (4 KB strongly consistent, 8 KB eventually)
 DYNAMODB_PER_REPLICATED_WRITE_UNIT = 0.625 / 1e6  # a global table's write, per replica region (issue 22)
+DATA_TRANSFER_INTER_REGION_PER_GB = 0.02  # out of us-east-1 to another AWS region (a global table's replication)
 DYNAMODB_PER_GB_MONTH = 0.25  # standard table class storage
 DYNAMODB_PITR_PER_GB_MONTH = 0.20  # continuous backups (point-in-time recovery), on the table's size
 LOGS_PER_GB_INGESTED = 0.50  # CloudWatch Logs standard class ingestion (the first tier of Lambda's logs too)
@@ -101,6 +102,16 @@ KEYS_TABLE_ITEMS = 100_000
 # Authorization header at all (API Gateway answers 401 without calling the authorizer).
 REFUSED_MIX = {"forged": 0.5, "revoked": 0.3, "malformed": 0.1, "keyless": 0.1}
 REVOKED_KEYS = 20
+
+# A second region (cost_regions.py). Lambda polls each shard of a DynamoDB stream about 4 times a second and
+# invokes once per poll that finds records; an on-demand table starts with about 4 partitions, a shard each.
+STREAM_POLLS_PER_SECOND_PER_SHARD, STREAM_SHARDS = 4, 4
+# The consumer on a batch of bookkeeping only (parse, plan, no call): billed ms.
+REPLICATION_BATCH_MS = 20.0
+# The consumer on a replicated revocation: two coalesced flushes an instance cache TTL (1 s) apart.
+REPLICATION_FLUSH_SECONDS = 1.2
+# The authorizer's witness (a SEEN# item: keys, authorized_epoch, purge_epoch), as replicated.
+WITNESS_ITEM_BYTES = 100
 
 # The workload the headline is computed for, and the capacity table's rows.
 REFERENCE_RPS = 1_000

@@ -52,9 +52,10 @@ class Inventory:
     web_acl_rules: int
 
 
-def production(template: dict[str, Any]) -> Resolver:
-    """The template's conditions with its default parameters: what a production deploy creates."""
-    resolver = Resolver(parameter_defaults(template))
+def production(template: dict[str, Any], overrides: dict[str, str] | None = None) -> Resolver:
+    """The template's conditions with its default parameters (and `overrides`, e.g. a region of several):
+    what a production deploy creates."""
+    resolver = Resolver(parameter_defaults(template, overrides))
     evaluate_conditions(template, resolver)
     return resolver
 
@@ -157,6 +158,7 @@ def read_metrics(template: dict[str, Any], resolver: Resolver) -> set[str]:
                 named.add(_metric_id(namespace, metric["MetricName"], dims))
     for spec in resources_of_type(template, "AWS::CloudWatch::Dashboard", resolver).values():
         body = spec["Properties"]["DashboardBody"]["Fn::Sub"]
+        body = body[0] if isinstance(body, list) else body  # [text, variables]: the names the rows need stay names
         body = body.replace("${AWS::StackName}", STACK_NAME).replace("${AWS::Region}", REGION)
         for widget in json.loads(re.sub(r"\$\{([^}]+)\}", r"\1", body))["widgets"]:
             for row in widget.get("properties", {}).get("metrics", []):
@@ -194,9 +196,9 @@ def published_metrics(namespace: str) -> set[str]:
     return published
 
 
-def inventory(template: dict[str, Any] | None = None) -> Inventory:
+def inventory(template: dict[str, Any] | None = None, overrides: dict[str, str] | None = None) -> Inventory:
     template = template or load_template()
-    resolver = production(template)
+    resolver = production(template, overrides)
     functions = resources_of_type(template, "AWS::Serverless::Function", resolver)
     schedules = {
         name: schedule_seconds(event["Properties"]["ScheduleExpression"])

@@ -9,21 +9,30 @@ asking for an uncovered key by id answers 404.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from archie_keys.app.commands import AuditQuery, Place
 from archie_keys.app.key_limits import quota_of
 from archie_keys.app.key_lookup import get_key, no_such_key
+from archie_keys.app.region_fanout import gather
 from archie_keys.app.services import Services
 from archie_keys.app.views import audit_view
-from archie_keys.aws.audit_reader import AT_MAX, AT_MIN
 from archie_keys.domain import limits
-from archie_keys.domain.clock import parse_client_time, to_iso
+from archie_keys.domain.clock import parse_client_time
 from archie_keys.domain.errors import ValidationFailedError
 from archie_keys.domain.identity import SCANNER_ACTOR, Identity, RowScope
 from archie_keys.domain.keyformat import KEY_ID_RE
 from archie_keys.domain.oidc_actor import WORKLOAD_PREFIX
 from archie_keys.domain.paging import token_scope
+from archie_keys.domain.region_reads import (
+    FROM_NEWEST,
+    RegionPage,
+    decode_positions,
+    encode_positions,
+    merge_region_pages,
+    sum_usage_hours,
+)
 
 
 def _key_id_filter(value: str | None, field: str) -> str | None:
@@ -62,7 +71,9 @@ def _coverage(services: Services, place: Place, scope: RowScope) -> Callable[[st
     return covered
 
 
-def query_audit(services: Services, caller: Identity, query: AuditQuery) -> tuple[list[dict[str, Any]], str | None]:
+def query_audit(services: Services, caller: Identity, query: AuditQuery) -> dict[str, Any]:
+    """A page of the environment's records newest first, from every region's audit: {"records", "next_token"},
+    and "unavailable_regions" when a region did not answer (domain.region_reads: paging across regions)."""
     place = query.place
     scope = caller.require(place.project, place.environment, "audit", "read")
     services.store.require_environment(place.project, place.environment)
@@ -101,22 +112,41 @@ def query_audit(services: Services, caller: Identity, query: AuditQuery) -> tupl
         "rows": list(scope.alternatives),
     }
     tokens, where = services.paging_tokens(), token_scope(place.project, place.environment)
-    after = tokens.read(query.page.next_token, "audit", where, bound) if query.page.next_token else None
-    items, more = services.audit_reader.query(
-        place.project,
-        place.environment,
-        key_id=key_id,
-        actor_key_id=actor,
-        lower=to_iso(since) if since is not None else AT_MIN,
-        # "#~" sorts after every "#<id>", so a record at exactly `until` is included.
-        upper=f"{to_iso(until)}#~" if until is not None else AT_MAX,
-        after=after,
-        limit=query.page.limit,
-        requests=query.kind != "event",  # events only: the request blocks are not even read
-        accept=None if scope.every_row and query.kind is None else accept,
+    position = tokens.read(query.page.next_token, "audit", where, bound) if query.page.next_token else None
+    audit = services.regional_audit
+    lower, upper = services.audit_reader.at_bounds(since, until)
+    positions = (
+        decode_positions(position, audit.regions) if position is not None else dict.fromkeys(audit.regions, FROM_NEWEST)
     )
-    next_token = tokens.issue("audit", where, bound, items[-1]["at"]) if more and items else None
-    return [audit_view(item) for item in items], next_token
+
+    def ask(region: str) -> RegionPage:
+        items, more = audit.reader(region).query(
+            place.project,
+            place.environment,
+            key_id=key_id,
+            actor_key_id=actor,
+            lower=lower,
+            upper=upper,
+            after=positions[region],
+            limit=query.page.limit,
+            requests=query.kind != "event",  # events only: the request blocks are not even read
+            accept=None if scope.every_row and query.kind is None else accept,
+        )
+        return RegionPage(items, more)
+
+    gathered = gather(audit.regions, ask)
+    merged = merge_region_pages(
+        {region: gathered.answers.get(region) for region in audit.regions}, positions, query.page.limit
+    )
+    answer: dict[str, Any] = {
+        "records": [audit_view(item) for item in merged.items],
+        "next_token": tokens.issue("audit", where, bound, encode_positions(merged.positions))
+        if merged.positions is not None
+        else None,
+    }
+    if merged.unavailable:
+        answer["unavailable_regions"] = merged.unavailable
+    return answer
 
 
 def key_usage(services: Services, caller: Identity, place: Place, key_id: str, since: str | None) -> dict[str, Any]:
@@ -130,9 +160,29 @@ def key_usage(services: Services, caller: Identity, place: Place, key_id: str, s
     answer: dict[str, Any] = {
         "key_id": key_id,
         "last_used_at": record.last_used_at,
-        "hours": services.audit_reader.usage(place.project, place.environment, key_id, min(since_epoch, now)),
     }
+    usage = regional_usage(services, place, key_id, min(since_epoch, now))
+    answer["hours"] = usage.hours
+    if usage.unavailable:
+        answer["unavailable_regions"] = usage.unavailable
     quota = quota_of(services, record, now)
     if quota is not None:
         answer["quota"] = quota
     return answer
+
+
+@dataclass(frozen=True)
+class RegionalUsage:
+    hours: list[dict[str, Any]]
+    unavailable: list[str]
+
+
+def regional_usage(services: Services, place: Place, key_id: str, since_epoch: float) -> RegionalUsage:
+    """A key's hourly usage added up over every region that answered (each counts the requests it served)."""
+    audit = services.regional_audit
+    gathered = gather(
+        audit.regions, lambda region: audit.reader(region).usage(place.project, place.environment, key_id, since_epoch)
+    )
+    if len(audit.regions) == 1:
+        return RegionalUsage(gathered.answers[audit.regions[0]], [])
+    return RegionalUsage(sum_usage_hours(gathered.answers.values()), gathered.unavailable)

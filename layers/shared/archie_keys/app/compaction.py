@@ -53,15 +53,13 @@ from archie_keys.app.compaction_chunks import MAX_OPEN_RECORDS, KeyChunk, KeyChu
 from archie_keys.app.compaction_pending import pending_use
 from archie_keys.app.compaction_reads import blocks_in_order
 from archie_keys.app.compaction_writes import PARTITION_WRITE_UNITS_PER_SECOND, BlockWrites, PartitionPacer
-from archie_keys.aws.audit_blocks import BLOCK_MAX_BYTES, BLOCK_MAX_RECORDS, block_records_of
+from archie_keys.domain.audit_blocks import BLOCK_MAX_BYTES, BLOCK_MAX_RECORDS, block_records_of
 from archie_keys.domain.clock import from_iso, to_iso
 from archie_keys.domain.errors import ServiceUnavailableError
 
 if TYPE_CHECKING:
-    from archie_keys.aws.audit_reader import AuditReader
-    from archie_keys.aws.audit_writer import AuditWriter
-    from archie_keys.aws.compaction_ledger import CompactionLedger, LedgerState
-    from archie_keys.aws.key_store import KeyStore
+    from archie_keys.app.audit_ports import AuditBlockWriter, AuditReader, CompactionLedger, LastUse
+    from archie_keys.domain.audit_ledger import LedgerState
 
 logger = logging.getLogger("archie_keys.compaction")
 
@@ -121,9 +119,9 @@ def _aws_failure_unknown(error: BaseException) -> bool:
 class AuditCompactor:
     def __init__(
         self,
-        writer: AuditWriter,
+        writer: AuditBlockWriter,
         reader: AuditReader,
-        keys: KeyStore,
+        keys: LastUse,
         ledger: CompactionLedger,
         bucket_seconds: float,
         settle_seconds: float,
@@ -149,7 +147,8 @@ class AuditCompactor:
         """The time of an accepted request of the key among those not compacted yet (app.compaction_pending);
         what a guarded delete adds to last_used_at."""
         place = (project, environment, key_id)
-        return pending_use(self.reader, self.ledger, self.bucket_seconds, self.clock(), place, since)
+        holds = self.writer.is_environment_block_of
+        return pending_use(self.reader, self.ledger, holds, self.bucket_seconds, self.clock(), place, since)
 
     def newest_closed(self, now: float) -> float:
         """The start of the newest arrival bucket no ingest can still write into."""

@@ -19,7 +19,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from archie_keys.aws.audit_blocks import (
+from archie_keys.domain.audit import hour_of
+from archie_keys.domain.audit_blocks import (
     BLOCK_MAX_BYTES,
     BLOCK_MAX_RECORDS,
     BLOCK_WINDOW_SECONDS,
@@ -28,8 +29,7 @@ from archie_keys.aws.audit_blocks import (
     compress,
     window_end,
 )
-from archie_keys.aws.audit_blocks import records_json as as_json
-from archie_keys.domain.audit import hour_of
+from archie_keys.domain.audit_blocks import records_json as as_json
 from archie_keys.domain.clock import from_iso
 
 # Records held in open slots before the fullest are cut early: a few tens of MB of decoded records.

@@ -10,17 +10,20 @@ minutes of traffic are decoded).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from itertools import islice
 from typing import TYPE_CHECKING, Any
 
-from archie_keys.aws.audit_blocks import ENV_BLOCK_PREFIX, arrival_bucket, block_records_of
-from archie_keys.aws.audit_writer import partition_value
+from archie_keys.domain.audit_blocks import arrival_bucket, block_records_of
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ServiceUnavailableError
 
 if TYPE_CHECKING:
-    from archie_keys.aws.audit_reader import AuditReader
-    from archie_keys.aws.compaction_ledger import CompactionLedger
+    from archie_keys.app.audit_ports import AuditReader, CompactionLedger
+
+# Whether a block an arrival bucket lists holds an environment's requests (AuditBlockWriter's: the table's
+# key says it).
+HoldsEnvironment = Callable[[Mapping[str, Any], str, str], bool]
 
 # A guarded delete reads the buckets not yet compacted itself; past this many it answers 503 instead.
 MAX_PENDING_BUCKETS = 10
@@ -30,6 +33,7 @@ READ_BATCH = 100  # BatchGetItem's most
 def pending_use(
     reader: AuditReader,
     ledger: CompactionLedger,
+    is_environment_block_of: HoldsEnvironment,
     bucket_seconds: float,
     now: float,
     place: tuple[str, str, str],
@@ -65,11 +69,10 @@ def pending_use(
             retry_after=int(max(60, size)),
         )
     since_iso = to_iso(since) if since is not None else None
-    prefix = f"{ENV_BLOCK_PREFIX}{partition_value(project, environment)}#"
     latest: str | None = None
     for bucket in [*reversed(buckets), *reversed(skipped)]:  # newest first: a recent use ends it soonest
         refs = reader.arrivals(bucket)
-        mine = (ref for ref in refs if ref["pk"].startswith(prefix) and key_id in ref["key_ids"])
+        mine = (ref for ref in refs if is_environment_block_of(ref, project, environment) and key_id in ref["key_ids"])
         while batch := list(islice(mine, READ_BATCH)):
             for block in reader.blocks(batch):
                 for record in _records(block):

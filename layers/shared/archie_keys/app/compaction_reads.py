@@ -8,7 +8,7 @@ from itertools import islice
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from archie_keys.aws.audit_reader import AuditReader
+    from archie_keys.app.audit_ports import AuditReader
 
 
 def blocks_in_order(reader: AuditReader, bucket: float, index_page: int, batch_size: int) -> Iterator[dict[str, Any]]:

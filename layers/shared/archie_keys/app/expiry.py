@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from archie_keys.app.services import Services
-from archie_keys.aws.schedules import MAX_WAIT_SECONDS
 from archie_keys.domain.clock import wait_seconds
+from archie_keys.domain.expiry_timing import MAX_WAIT_SECONDS
 from archie_keys.domain.keyformat import KEY_ID_RE, SLUG_RE
 
 

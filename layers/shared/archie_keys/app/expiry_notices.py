@@ -15,8 +15,8 @@ from typing import Any
 from archie_keys.app.changes import after_commit
 from archie_keys.app.key_events import emit_key_event
 from archie_keys.app.services import Services
-from archie_keys.aws.schedules import MAX_WAIT_SECONDS
 from archie_keys.domain.clock import wait_seconds
+from archie_keys.domain.expiry_timing import MAX_WAIT_SECONDS
 from archie_keys.domain.identity import EXPIRY_ACTOR
 from archie_keys.domain.key_record import KeyRecord
 from archie_keys.domain.keyformat import KEY_ID_RE, SLUG_RE

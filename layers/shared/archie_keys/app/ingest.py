@@ -14,7 +14,7 @@ attributed to a record (`key_id`: the key's own audit and usage count it) only w
 the key's secret and the key belongs to that place; any other id the token carried is kept as
 `claimed_key_id`, so nobody can file requests under another environment or pad a chosen key's trail.
 
-Records are stored many to an item, in environment blocks (aws.audit_blocks): that is what keeps the audit
+Records are stored many to an item, in environment blocks (domain.audit_blocks): that is what keeps the audit
 of every request affordable, refused ones included. The compactor (app.compaction) later copies the
 attributed records into key blocks and counts them in their key's usage and `last_used_at`.
 
@@ -31,14 +31,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from archie_keys.aws.audit_blocks import arrival_bucket, chunked, window_end
 from archie_keys.domain import limits
+from archie_keys.domain.audit_blocks import arrival_bucket, chunked, window_end
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.keyformat import KEY_ID_RE, SLUG_RE
 
 if TYPE_CHECKING:
-    from archie_keys.aws.audit_writer import AuditWriter
-    from archie_keys.aws.ingest_watermarks import IngestWatermarks
+    from archie_keys.app.audit_ports import AuditBlockWriter, IngestWatermarks
     from archie_keys.domain.ingest_watermark import Attestation
 
 logger = logging.getLogger("archie_keys.ingest")
@@ -94,7 +93,7 @@ class IngestReport:
 class AuditIngest:
     def __init__(
         self,
-        writer: AuditWriter,
+        writer: AuditBlockWriter,
         stage_environments: StageEnvironments,
         on_batch_lag: Callable[[float], None] | None = None,
         clock: Callable[[], float] = time.time,

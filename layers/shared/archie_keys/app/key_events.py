@@ -16,8 +16,8 @@ from typing import Any
 from archie_keys.app.changes import after_commit
 from archie_keys.app.services import Services
 from archie_keys.app.webhook_delivery import Delivery
-from archie_keys.aws.webhook_store import webhook_path
 from archie_keys.domain.key_record import KeyRecord
+from archie_keys.domain.webhook_paths import webhook_path
 from archie_keys.domain.webhooks import KeySubject, key_event, new_message_id
 
 

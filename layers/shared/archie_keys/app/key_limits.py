@@ -21,17 +21,13 @@ from typing import Any
 
 from archie_keys.app.changes import Change
 from archie_keys.app.services import Services
-from archie_keys.aws.dynamo import aws_error_code
-from archie_keys.domain.errors import ConflictError
+from archie_keys.domain.errors import CapacityExhausted, ConflictError
 from archie_keys.domain.key_record import KeyRecord
 from archie_keys.domain.rate_limits import Limits, QuotaUsage, limits_of
 from archie_keys.domain.usage_keys import lineage_of
 
 logger = logging.getLogger("archie_keys.key_limits")
 
-# API Gateway's answer when the account's API keys (10,000 per region, not raised) or usage plans (300,
-# raisable) are used up: not an outage a retry fixes, so 409 saying so rather than 503.
-_CAPACITY_CODES = frozenset({"LimitExceededException"})
 # Attempts to put a chain's API key back in the plan of its old limits when a PATCH did not commit.
 PUT_BACK_ATTEMPTS = 3
 
@@ -41,15 +37,15 @@ def attach_limits(services: Services, lineage_id: str, limits: Limits) -> None:
     safely; an AWS failure propagates (503 at the edge) and nothing else is done."""
     try:
         services.usage_plans.attach(lineage_id, limits)
-    except Exception as error:
-        if aws_error_code(error) in _CAPACITY_CODES:
-            raise ConflictError(
-                "API Gateway's API keys or usage plans of this account and region are used up (docs/limits.md: "
-                "where the design stops); use limits another key already has, or ask for the quota to be raised",
-                field="limits",
-                code="limits_capacity",
-            ) from None
-        raise
+    except CapacityExhausted:
+        # The account's API keys (10,000 per region, not raised) or usage plans (300, raisable) are used up:
+        # not an outage a retry fixes, so 409 saying so rather than 503.
+        raise ConflictError(
+            "API Gateway's API keys or usage plans of this account and region are used up (docs/limits.md: "
+            "where the design stops); use limits another key already has, or ask for the quota to be raised",
+            field="limits",
+            code="limits_capacity",
+        ) from None
 
 
 def limits_fields(services: Services, lineage_id: str, limits: Limits | None) -> dict[str, Any]:

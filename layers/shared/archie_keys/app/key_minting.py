@@ -23,7 +23,7 @@ from archie_keys.domain.escalation import refuse_escalation
 from archie_keys.domain.grants import Grants, required_context_names, resolve_grants
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.key_record import KeyRecord
-from archie_keys.domain.keyformat import generate_key
+from archie_keys.domain.keyformat import generate_key, new_key_id
 from archie_keys.domain.policy import build_policy, data_paths, management_paths
 
 # A stage ARN as long as the budget assumes (see limits.STAGE_ARN_BUDGET_LENGTH).
@@ -119,7 +119,9 @@ def new_key(
     refuse_escalation(caller.grants, list(grants.entries), "this key", field="roles")
     check_authorizer_budget(Identity("x" * 12, place.project, place.environment, command.name, roles, context, grants))
     hasher = services.hasher()
-    value, parsed = generate_key(command.prefix, place.project, place.environment, services.key_tags().current)
+    # The id carries the creation time (a mass revocation covers the keys made before it): the services' clock's.
+    key_id = new_key_id(int(now * 1000))
+    value, parsed = generate_key(command.prefix, place.project, place.environment, services.key_tags().current, key_id)
     record = KeyRecord(
         key_id=parsed.key_id,
         name=command.name,

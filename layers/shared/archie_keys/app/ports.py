@@ -19,6 +19,7 @@ from typing import Any, Protocol
 from archie_keys.domain.change_records import Claim, Existing, PreparedSecret
 from archie_keys.domain.environment_state import EnvironmentState
 from archie_keys.domain.key_record import KeyRecord
+from archie_keys.domain.rate_limits import Limits, QuotaUsage
 from archie_keys.domain.role_record import RoleRecord
 
 # Seconds since the epoch, now (domain.clock.now_epoch on AWS; a clock a test advances in the logic tier).
@@ -94,8 +95,10 @@ class KeyStore(Protocol):
     def key_mark_write(self, record: KeyRecord, values: dict[str, Any]) -> Write: ...
     def key_roll_writes(self, record: KeyRecord, values: dict[str, Any]) -> Sequence[Write]: ...
 
-    def last_authorization(self, project: str, environment: str, key_id: str) -> float | None: ...
-    def not_authorized_since_check(self, record: KeyRecord, bound: float) -> Write: ...
+    def authorizations(self, project: str, environment: str, key_id: str) -> dict[str, float]: ...
+    def not_authorized_since_checks(
+        self, record: KeyRecord, bound: float, regions: Sequence[str]
+    ) -> Sequence[Write]: ...
 
     def get_secret_holder(self, project: str, environment: str, name: str) -> dict[str, Any] | None: ...
     def secret_holder_write(
@@ -228,3 +231,46 @@ class RevocationStore(Protocol):
     def mark_writes(
         self, rule: dict[str, Any], records: Sequence[KeyRecord], revoked_at: str, purge_epoch: int
     ) -> Sequence[Write]: ...
+
+
+class UsagePlans(Protocol):
+    """API Gateway's usage plans, where a rotation chain's API key carries its per-key limits. `attach` raises
+    domain.errors.CapacityExhausted when the account has no room for another API key or plan."""
+
+    def attach(self, lineage_id: str | None, limits: Limits | None) -> str: ...
+    def detach(self, lineage_id: str) -> None: ...
+    def quota(self, lineage_id: str, limits: Limits, now: float) -> QuotaUsage | None: ...
+
+
+class KeyEventBus(Protocol):
+    """Where key events are published for other systems (EventBridge), beside the webhooks."""
+
+    def put(self, event_type: str, bodies: Sequence[bytes]) -> None: ...
+
+
+class AuditReads(Protocol):
+    """One region's audit (aws.audit_reader.AuditReader): a page of records newest first, hourly usage."""
+
+    def query(
+        self,
+        project: str,
+        environment: str,
+        *,
+        key_id: str | None,
+        actor_key_id: str | None,
+        lower: str,
+        upper: str,
+        after: str | None,
+        limit: int,
+        requests: bool = True,
+        accept: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> tuple[list[dict[str, Any]], bool]: ...
+    def usage(self, project: str, environment: str, key_id: str, since_epoch: float) -> list[dict[str, Any]]: ...
+
+
+class RegionalAuditReads(Protocol):
+    """Every region's audit (aws.regional_audit.RegionalAudit): the stack's regions, this one first."""
+
+    @property
+    def regions(self) -> tuple[str, ...]: ...
+    def reader(self, region: str) -> AuditReads: ...

@@ -17,8 +17,11 @@ becomes a guard instead of a habit.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from archie_keys.app.audit import regional_usage
 from archie_keys.app.changes import after_commit, commit_change
 from archie_keys.app.commands import Place
 from archie_keys.app.ingest_proof import wait_until_ingested
@@ -51,7 +54,7 @@ def forget_idempotent_response(services: Services, record: KeyRecord) -> None:
 
 
 def _in_use(services: Services, place: Place, record: KeyRecord, since: float) -> KeyInUseError:
-    hours = services.audit_reader.usage(place.project, place.environment, record.key_id, since)
+    hours = regional_usage(services, place, record.key_id, since).hours
     recent = sum(hour["allowed"] for hour in hours if hour["hour"] >= hour_of(since))
     return KeyInUseError(
         f"the key was used at {record.last_used_at}, within the last {int(services.clock() - since)} seconds; "
@@ -77,23 +80,68 @@ def _witness_bounds(services: Services, place: Place) -> WitnessBounds:
     return replace(bounds, result_ttl_seconds=declared)
 
 
-def _prove_idle(services: Services, place: Place, record: KeyRecord, arrival: float, since: float) -> Write | None:
+# The witness item from before each region had its own (app.ports.KeyStore.authorizations).
+LEGACY_WITNESS = ""
+
+
+def _elsewhere(recorded: dict[str, float], regions: Sequence[str]) -> dict[str, float]:
+    """The authorizations recorded by regions other than this one (regions[0]). The item from before each region
+    had its own is this region's in a single-region stack; with several, any region may have written it last."""
+    return {
+        region or "an unknown region": at
+        for region, at in recorded.items()
+        if region != regions[0] and (region or len(regions) > 1)
+    }
+
+
+def _refuse_if_used_elsewhere(
+    services: Services, place: Place, record: KeyRecord, since: float, recorded: dict[str, float], bound: float
+) -> None:
+    """Raise when another region authorized the key too recently for its witness to prove it idle: 409 when it
+    authorized it within the window (it let a request through then), else 503 until its record is old enough.
+    This region's audit cannot say what that region's authorizations led to: its requests are in its own."""
+    recent = {region: at for region, at in recorded.items() if at >= bound}
+    if not recent:
+        return
+    region, latest = max(recent.items(), key=lambda pair: pair[1])
+    if latest >= since:
+        used = max(record.last_used_at or "", to_iso(latest))
+        raise _in_use(services, place, with_changes(record, {"last_used_at": used}), since)
+    raise ServiceUnavailableError(
+        f"the key was authorized in {region} at {to_iso(latest)}, too recently before the window for that to prove "
+        "it idle from this region; the key is not revoked (retry after the time this answer gives)",
+        # the bound moves with the clock: one second past `latest` the record proves the window idle
+        retry_after=max(limits.GUARD_RETRY_AFTER_SECONDS, math.floor(latest - bound) + 1),
+    )
+
+
+def _prove_idle(services: Services, place: Place, record: KeyRecord, arrival: float, since: float) -> Sequence[Write]:
     """Raise KeyInUseError (409) when the key was used since `since`, ServiceUnavailableError (503) when that
     cannot be proven; return the witness's re-check for the revocation's write when the authorizer proved it."""
     if record.last_used_at and record.last_used_at >= to_iso(since):
         raise _in_use(services, place, record, since)  # the audit has already counted a use in the window
     bounds = _witness_bounds(services, place)
     bound = idle_bound(arrival, arrival - since, bounds)
+    regions = services.regional_audit.regions
     if bound is not None:
         try:
-            recorded = services.store.last_authorization(place.project, place.environment, record.key_id)
+            recorded = services.store.authorizations(place.project, place.environment, record.key_id)
         except Exception as error:  # the witness cannot be read: no proof either way, and no guess
             raise ServiceUnavailableError(
                 "the key's last authorization cannot be read now; the key is not revoked (retry shortly)",
                 retry_after=limits.GUARD_RETRY_AFTER_SECONDS,
             ) from error
-        if proves_idle(recorded, arrival, arrival - since, bounds):
-            return services.store.not_authorized_since_check(record, bound)
+        if proves_idle(max(recorded.values(), default=None), arrival, arrival - since, bounds):
+            return services.store.not_authorized_since_checks(record, bound, (LEGACY_WITNESS, *regions))
+        _refuse_if_used_elsewhere(services, place, record, since, _elsewhere(recorded, regions), bound)
+    elif len(regions) > 1:
+        # This region's audit cannot see another region's last minutes (each region compacts its own), and
+        # the witness that could is not in force: refuse rather than guess (on AWS the audit alone is a 503 too).
+        raise ServiceUnavailableError(
+            "with several regions a guarded delete needs the authorizer's witness (AuthorizerWitnessSince), which "
+            "is not in force; the key is not revoked",
+            retry_after=limits.GUARD_RETRY_AFTER_SECONDS,
+        )
     # The authorizer saw the key within the window plus its reach (or is not a witness here): the audit
     # decides. Every request answered before this delete arrived must be in it before it is read (else 503).
     wait_until_ingested(services.ingest_watermarks.proven_through, arrival)
@@ -104,7 +152,11 @@ def _prove_idle(services: Services, place: Place, record: KeyRecord, arrival: fl
     )
     if latest and latest >= to_iso(since):
         raise _in_use(services, place, with_changes(record, {"last_used_at": latest}), since)
-    return None
+    if bound is None or len(regions) == 1:
+        return []
+    # This region's audit decided for this region; the other regions' witnesses proved them idle above, and
+    # the revocation's write re-checks that, as it does when the witness alone decides.
+    return services.store.not_authorized_since_checks(record, bound, (LEGACY_WITNESS, *regions[1:]))
 
 
 def revoke_key(
@@ -125,12 +177,12 @@ def revoke_key(
             return Revocation(record, services.flusher.revoke_everywhere(place.project, place.environment))
         return Revocation(record, NothingFlushed())
     since = arrival - if_unused_for if if_unused_for is not None else None
-    witness_check: Write | None = None
+    witness_checks: Sequence[Write] = ()
     if since is not None:
-        witness_check = _prove_idle(services, place, record, arrival, since)
+        witness_checks = _prove_idle(services, place, record, arrival, since)
     now = services.clock()
     writes = [
-        witness_check,
+        *witness_checks,
         *services.store.key_revoke_writes(
             record,
             to_iso(now),

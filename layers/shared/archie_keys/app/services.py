@@ -17,7 +17,9 @@ from archie_keys.domain.authorization_witness import DEFAULT_COALESCE_SECONDS, W
 from archie_keys.domain.hashing import Argon2Parameters, KeyHasher
 
 if TYPE_CHECKING:
+    from archie_keys.app.audit_ports import AuditReader, IngestWatermarks
     from archie_keys.app.compaction import AuditCompactor
+    from archie_keys.app.event_ports import KeyEventQueue, QuotaNotices, WebhookStore, WebhookTargets
     from archie_keys.app.key_tags import TagKeys
     from archie_keys.app.oidc_verifier import OidcVerifier
     from archie_keys.app.ports import (
@@ -27,23 +29,18 @@ if TYPE_CHECKING:
         EventRecorder,
         ExpirySchedules,
         IdempotencyStore,
+        KeyEventBus,
         KeyStore,
         PepperSource,
+        RegionalAuditReads,
         RevocationStore,
         SecretDelivery,
         UnitOfWork,
+        UsagePlans,
         Write,
     )
+    from archie_keys.app.trust_ports import EnvironmentRate, TrustStore
     from archie_keys.app.verification import KeyVerifier
-    from archie_keys.aws.audit_reader import AuditReader
-    from archie_keys.aws.environment_rate import EnvironmentRateLimiter
-    from archie_keys.aws.ingest_watermarks import IngestWatermarks
-    from archie_keys.aws.key_event_channels import DeliveryQueue, KeyEventBus
-    from archie_keys.aws.quota_notices import QuotaNoticeClaims
-    from archie_keys.aws.trust_store import TrustStore
-    from archie_keys.aws.usage_plans import UsagePlanLimits
-    from archie_keys.aws.webhook_http import WebhookSender
-    from archie_keys.aws.webhook_store import WebhookStore
     from archie_keys.domain.paging import PagingTokens
 
 
@@ -78,7 +75,8 @@ class AppConfig:
 
 
 class Services(Protocol):
-    """The collaborators of the use cases: ports (app.ports) where the logic tier runs them on fakes."""
+    """The collaborators of the use cases, each typed by its port (app.ports, app.audit_ports,
+    app.event_ports, app.trust_ports) or by a use case's own class: nothing here names aws/."""
 
     @property
     def config(self) -> AppConfig: ...
@@ -95,6 +93,11 @@ class Services(Protocol):
     def audit(self) -> EventRecorder: ...
     @property
     def audit_reader(self) -> AuditReader: ...
+    @property
+    def regional_audit(self) -> RegionalAuditReads:
+        """Every region's audit table (each region's is its own, not replicated), this region's first."""
+        ...
+
     @property
     def compactor(self) -> AuditCompactor: ...
     @property
@@ -114,16 +117,16 @@ class Services(Protocol):
     @property
     def verifier(self) -> KeyVerifier: ...
     @property
-    def usage_plans(self) -> UsagePlanLimits: ...
+    def usage_plans(self) -> UsagePlans: ...
     @property
     def webhooks(self) -> WebhookStore: ...
     @property
-    def webhook_targets(self) -> WebhookSender:
+    def webhook_targets(self) -> WebhookTargets:
         """Checks a webhook URL (and sends deliveries): the local stack's policy locally, AWS's there."""
         ...
 
     @property
-    def key_event_queue(self) -> DeliveryQueue | None:
+    def key_event_queue(self) -> KeyEventQueue | None:
         """The webhook delivery queue; None where the stack has none (a bootstrap run)."""
         ...
 
@@ -134,9 +137,9 @@ class Services(Protocol):
     @property
     def oidc_verifier(self) -> OidcVerifier: ...
     @property
-    def environment_rate(self) -> EnvironmentRateLimiter | None: ...
+    def environment_rate(self) -> EnvironmentRate | None: ...
     @property
-    def quota_notices(self) -> QuotaNoticeClaims | None:
+    def quota_notices(self) -> QuotaNotices | None:
         """Which chains were told their quota is used up this period; None without a coordination table."""
         ...
 

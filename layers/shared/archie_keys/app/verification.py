@@ -14,8 +14,8 @@ Refusals carry a reason (malformed, not_found, expired, revoked, disabled, wrong
 shows. A forged key and a known key id with a wrong secret both fail the tag the same way and read `not_found`,
 so neither timing nor answer tells an attacker which keys exist. In an environment accepting untagged keys, an
 unknown key and a wrong secret both cost one GetItem and one argon2 verify; a wrong secret then costs the roles
-read besides (docs/key-format.md: keys issued before tags). It is longer than 300 lines because the decision
-and its two caches, which must agree on every refusal, are kept in one class.
+read besides (docs/key-format.md: keys issued before tags). The decision and its two caches, which must agree on
+every refusal, are kept in one class; what it answers and how it is configured are app.verified_key's.
 """
 
 from __future__ import annotations
@@ -24,10 +24,11 @@ import hmac
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 from archie_keys.app.environment_states import EnvironmentStates
+from archie_keys.app.verified_key import VerifiedKey, VerifierConfig, is_expired
 from archie_keys.domain.environment_state import EnvironmentState
 from archie_keys.domain.errors import KeyRefusedError
 from archie_keys.domain.grants import resolve_grants
@@ -37,6 +38,16 @@ from archie_keys.domain.keyformat import MalformedKeyError, ParsedKey, has_valid
 from archie_keys.domain.limits import NEGATIVE_CACHE_MAX, POSITIVE_CACHE_MAX
 from archie_keys.domain.network import AllowList
 from archie_keys.domain.usage_keys import lineage_of
+
+# What a decision answers and its configuration, imported from here by the authorizer, the use cases and tests.
+__all__ = [
+    "LEGACY_DECISION_MAX_AGE_SECONDS",
+    "HasherSource",
+    "KeyVerifier",
+    "VerifiedKey",
+    "VerifierConfig",
+    "is_expired",
+]
 
 
 class HasherSource(Protocol):
@@ -58,32 +69,6 @@ if TYPE_CHECKING:
 LEGACY_DECISION_MAX_AGE_SECONDS = 300.0
 
 
-@dataclass(frozen=True)
-class VerifierConfig:
-    # How long a warm instance trusts its own decision. It bounds how stale a revocation can be at the
-    # function layer, so it is short; a refresh costs one GetItem, not another argon2 verify.
-    cache_ttl_seconds: float = 1.0
-    # How long a refused key is remembered, so a flood of the same bad key costs no DynamoDB reads.
-    negative_cache_ttl_seconds: float = 5.0
-    # How long a verified secret is remembered (the argon2 proof); the record itself is re-read every TTL.
-    proof_ttl_seconds: float = 300.0
-
-
-@dataclass
-class VerifiedKey:
-    identity: Identity
-    expires_epoch: float | None
-    break_glass: bool = False  # an environment's bootstrap admin key (identity.is_break_glass): alarmed on use
-    disabled: bool = False  # refused from the positive cache: enabling it again is seen within one cache TTL
-    # Per-consumer memo of derived answers (the authorizer keeps its built policy here), dropped with the entry.
-    memo: dict[Any, Any] = field(default_factory=dict)
-    # Where the key may be used from, parsed once per record read. Never folded into the memo: the address is
-    # checked on every request (it changes; the key does not).
-    allow_list: AllowList = field(default_factory=lambda: AllowList(()))
-    # The rotation chain whose API key carries the key's rate limit and quota (docs/limits.md); None: no limits.
-    limits_lineage: str | None = None
-
-
 @dataclass
 class _Entry:
     mac: bytes
@@ -91,10 +76,6 @@ class _Entry:
     verified: VerifiedKey
     fresh_until: float
     proof_until: float
-
-
-def is_expired(expires_epoch: float | None, now: float) -> bool:
-    return expires_epoch is not None and now >= expires_epoch
 
 
 class KeyVerifier:

@@ -77,5 +77,5 @@ def environment_view(record: dict[str, Any]) -> dict[str, Any]:
 def audit_view(item: dict[str, Any]) -> dict[str, Any]:
     fields = EVENT_RECORD_FIELDS if item.get("kind") == "event" else REQUEST_VIEW_FIELDS
     view = {name: item[name] for name in fields if item.get(name) is not None}
-    view["id"] = item["pk"].split("#", 1)[1]
+    view["id"] = item["id"]  # the reader's (aws.audit_reader), never parsed from a table key here
     return view

@@ -1,15 +1,20 @@
-"""The delivery records of webhooks (app.webhook_delivery's DeliveryLog) on the keys table (aws.webhook_store):
+"""The delivery records of webhooks (app.webhook_delivery's DeliveryLog) in the webhook store (app.webhook_ports):
 each delivery's last attempt, for the webhook's recent deliveries, and while it is a dead letter, what a redrive
 sends again. A receiver that answered 410 Gone disables its webhook."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
 from archie_keys.app.webhook_delivery import AttemptRecord, Delivery
-from archie_keys.aws.items import Changes
-from archie_keys.aws.webhook_store import WebhookStore, split_webhook_path
 from archie_keys.domain import webhook_limits
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ConditionFailed
+from archie_keys.domain.webhook_paths import split_webhook_path
+
+if TYPE_CHECKING:
+    from archie_keys.app.webhook_ports import WebhookStore
 
 # A dead-letter listing reads at most this many pages of a webhook's deliveries (its 30 days of records).
 _DEAD_LETTER_PAGES = 20
@@ -19,9 +24,9 @@ class DeliveryRecords:
     def __init__(self, store: WebhookStore) -> None:
         self.store = store
 
-    def _write(self, webhook: str, delivery_id: str, changes: Changes) -> None:
+    def _write(self, webhook: str, delivery_id: str, values: Mapping[str, Any], remove: Sequence[str] = ()) -> None:
         project, environment, name = split_webhook_path(webhook)
-        self.store.update_delivery(project, environment, name, delivery_id, changes)
+        self.store.update_delivery(project, environment, name, delivery_id, values, remove)
 
     def attempted(self, record: AttemptRecord) -> None:
         values = {
@@ -40,11 +45,7 @@ class DeliveryRecords:
         # What an earlier attempt had and this one has not (a status, after a timeout) is removed: the record
         # is this attempt's. A dead letter's body stays until a redrive takes it.
         removed = tuple(name for name, value in values.items() if value is None)
-        self._write(
-            record.webhook,
-            record.delivery_id,
-            Changes(set={k: v for k, v in values.items() if v is not None}, remove=removed),
-        )
+        self._write(record.webhook, record.delivery_id, {k: v for k, v in values.items() if v is not None}, removed)
         if record.result == "gone":
             project, environment, name = split_webhook_path(record.webhook)
             try:
@@ -53,8 +54,8 @@ class DeliveryRecords:
                 pass  # deleted meanwhile: nothing left to disable
 
     def dead_letter(self, delivery: Delivery, record: AttemptRecord) -> None:
-        changes = Changes(set={"dead": True, "url": delivery.url, "body": delivery.body.decode("utf-8")})
-        self._write(delivery.webhook, delivery.delivery_id, changes)
+        values = {"dead": True, "url": delivery.url, "body": delivery.body.decode("utf-8")}
+        self._write(delivery.webhook, delivery.delivery_id, values)
 
     def dead_letters(self, webhook: str) -> list[Delivery]:
         project, environment, name = split_webhook_path(webhook)
@@ -72,5 +73,5 @@ class DeliveryRecords:
         return found
 
     def forget_dead_letter(self, delivery: Delivery) -> None:
-        changes = Changes(set={"result": "redriven"}, remove=("dead", "body", "url", "next_attempt_at"))
-        self._write(delivery.webhook, delivery.delivery_id, changes)
+        remove = ("dead", "body", "url", "next_attempt_at")
+        self._write(delivery.webhook, delivery.delivery_id, {"result": "redriven"}, remove)

@@ -21,7 +21,6 @@ from archie_keys.app.key_events import delivery_message, new_delivery_id
 from archie_keys.app.services import Services
 from archie_keys.app.webhook_delivery import Delivery
 from archie_keys.app.webhook_records import DeliveryRecords
-from archie_keys.aws.webhook_store import split_webhook_path, webhook_path
 from archie_keys.domain import limits
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import (
@@ -34,6 +33,7 @@ from archie_keys.domain.errors import (
 )
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.sealing import seal, unseal
+from archie_keys.domain.webhook_paths import split_webhook_path, webhook_path
 from archie_keys.domain.webhooks import EVENT_TYPES, new_message_id, new_secret, webhook_test_event
 
 _NAME_RE = limits.whole(limits.WEBHOOK_NAME_PATTERN)

@@ -36,7 +36,7 @@ from archie_keys.aws.audit_writer import (
 )
 from archie_keys.aws.dynamo import from_item, to_item
 from archie_keys.domain.audit import hour_of
-from archie_keys.domain.clock import from_iso
+from archie_keys.domain.clock import from_iso, to_iso
 from archie_keys.domain.errors import ServiceUnavailableError
 
 # `at` values are "<ISO time>#<id>": these bound every possible one.
@@ -156,8 +156,14 @@ class AuditReader:
                 continue
             if len(page) == limit:
                 return page, True
-            page.append(item)
+            page.append({**item, "id": item["pk"].split("#", 1)[1]})  # the record's id: its key minus the kind
         return page, False
+
+    @staticmethod
+    def at_bounds(since: float | None, until: float | None) -> tuple[str, str]:
+        """query's lower and upper for records at or after `since` and at or before `until` (None: unbounded);
+        "#~" sorts after every "#<id>", so a record at exactly `until` is included."""
+        return (to_iso(since) if since is not None else AT_MIN, f"{to_iso(until)}#~" if until is not None else AT_MAX)
 
     def arrivals(self, bucket_start: float, page_size: int | None = None) -> Iterator[dict[str, Any]]:
         """Every environment block written in one arrival bucket: its keys (pk, sk) and the key ids it holds,

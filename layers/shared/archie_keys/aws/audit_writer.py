@@ -62,7 +62,15 @@ def partition_value(*parts: str) -> str:
     return "#".join(parts)
 
 
+def is_environment_block_of(block_key: Mapping[str, Any], project: str, environment: str) -> bool:
+    """Whether an environment block (its key, as the arrival index lists it) holds this environment's requests."""
+    return str(block_key["pk"]).startswith(f"{ENV_BLOCK_PREFIX}{partition_value(project, environment)}#")
+
+
 class AuditWriter:
+    # The function above, as the compactor's port asks it of the writer (app.audit_ports.AuditBlockWriter).
+    is_environment_block_of = staticmethod(is_environment_block_of)
+
     def __init__(self, table: str, client: Any, retention_days: int) -> None:
         self.table = table
         self.client = client

@@ -43,10 +43,15 @@ def client_config(profile: str) -> Any:
     )
 
 
-def new_client(service: str, profile: str) -> Any:
+def new_client(service: str, profile: str, region: str | None = None, endpoint_url: str | None = None) -> Any:
+    """A client of this process's region, or of `region` (another region of the stack: aws.regional_audit);
+    `endpoint_url` only where a region is not AWS's own endpoint (the local stack's second region)."""
     import boto3  # imported on first use: a function that never reaches AWS never pays for it
 
-    return boto3.client(service, config=client_config(profile))
+    extra: dict[str, Any] = {"region_name": region} if region else {}
+    if endpoint_url:
+        extra["endpoint_url"] = endpoint_url
+    return boto3.client(service, config=client_config(profile), **extra)
 
 
 # AWS error codes that mean "the service could not do it now", not "the request was wrong".

@@ -12,40 +12,16 @@ sk = SKIPPED#<bucket>   a bucket the compactor gave up on after its retries: whe
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
 from archie_keys.aws.audit_writer import COMPACTION_PK, COMPACTION_SK
 from archie_keys.aws.dynamo import TransactionRefused, Transactions, Write, conditional_write, from_item, to_item
+from archie_keys.domain.audit_ledger import LedgerState, SkippedBucket
 from archie_keys.domain.clock import from_iso, to_iso
 
 SKIPPED_PREFIX = "SKIPPED#"
 # What a failure's message keeps: enough to name the block or the call that failed.
 ERROR_MAX_CHARS = 500
-
-
-@dataclass(frozen=True)
-class LedgerState:
-    done_through: float
-    failing_bucket: float | None = None
-    failures: int = 0
-    unavailable: int = 0
-
-
-@dataclass(frozen=True)
-class SkippedBucket:
-    bucket: float
-    skipped_at: str
-    failures: int
-    error: str
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "bucket": to_iso(self.bucket),
-            "skipped_at": self.skipped_at,
-            "failures": self.failures,
-            "error": self.error,
-        }
 
 
 class CompactionLedger:

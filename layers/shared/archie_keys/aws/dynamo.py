@@ -51,7 +51,7 @@ class Transactions:
             elif isinstance(write, Put | Update | Delete | Check):
                 chosen.append(Write(dict([write_request(write)]), write.label))
             elif write is not None:
-                raise TypeError(f"not a write of this adapter: {write!r}")
+                raise TypeError(f"not a write of this adapter: {type(write).__name__}")
         try:
             # The token makes a retry of this same call idempotent: when botocore resends a transaction whose
             # answer was lost (a read timeout after DynamoDB committed it), DynamoDB answers the retry as the

@@ -7,10 +7,11 @@
          COUNT#ROLE#...      how many keys hold each role, per region (aws.role_counts)
          KEY#<key_id>...     a key and the items that decide it (aws.key_items); key ids sort by creation
                              time, so a reverse Query lists newest first
-         SEEN#<key_id>       when the authorizer last authorized the key (`authorized_epoch`; the authorizer
-                             as witness, domain.authorization_witness): an item of its own, so the items
-                             that decide a key's validity are never written by the authorizer, and outside
-                             the `KEY#` prefix the listings read
+         SEEN#<key_id>#<region>  when the authorizer of that region last authorized the key (`authorized_epoch`;
+                             the authorizer as witness, domain.authorization_witness): items of their own, so
+                             the items that decide a key's validity are never written by the authorizer, and
+                             outside the `KEY#` prefix the listings read; one per region, so that no region's
+                             write replaces another's in a global table (SEEN#<key_id>: from before)
          SECRET#<name>       a delivered secret: the key whose value it holds (`key_id`) and that value's
                              version (`version_id`)
 
@@ -35,7 +36,7 @@ from archie_keys.aws.key_filters import (
     row_filter_expression,
     status_filter,
 )
-from archie_keys.aws.key_items import PART, REVOKED, ROLLED, STATE, group_key_items, key_sk, merge_key_items
+from archie_keys.aws.key_items import PART, REVOKED, ROLLED, STATE, USED, group_key_items, key_sk, merge_key_items
 from archie_keys.aws.key_pager import query_page
 from archie_keys.aws.key_table import DEFAULT_REGION, environment_declared_check, partition
 from archie_keys.aws.key_writes import KeyWrites
@@ -59,9 +60,19 @@ __all__ = [
     "status_filter",
 ]
 
+# The witness item every region wrote before each region had its own (read and checked until it is purged).
+LEGACY_SEEN = ""
+
+
+def seen_sk(key_id: str, region: str | None = None) -> str:
+    """The witness items of a key: SEEN#<key id>#<region>, one per region; SEEN#<key id> is the one from before,
+    and with no region the prefix of them all (key ids are 12 characters: no other key's item shares it)."""
+    return f"SEEN#{key_id}" + (f"#{region}" if region else "")
+
+
 # The items a listing reads besides key items: those that decide a status (a key item's copy may have lost it
-# to a conflicting write in another region).
-_DECIDING_PARTS = (REVOKED, ROLLED, STATE)
+# to a conflicting write in another region), and each region's last use (the key item has none since them).
+_MERGED_PARTS = (REVOKED, ROLLED, STATE, USED)
 
 
 class KeyStore(EnvironmentRecords, RoleRecords, KeyWrites):
@@ -90,7 +101,7 @@ class KeyStore(EnvironmentRecords, RoleRecords, KeyWrites):
         items' copies of their state; each key found is merged with its deciding items and checked again."""
         terms = [status_filter(statuses)]
         names: dict[str, str] = {"#part": PART}
-        values: dict[str, Any] = {":now": now, **{f":part{i}": part for i, part in enumerate(_DECIDING_PARTS)}}
+        values: dict[str, Any] = {":now": now, **{f":part{i}": part for i, part in enumerate(_MERGED_PARTS)}}
         if name_contains:
             terms.append("contains(name_folded, :name)")
             values[":name"] = name_contains.casefold()
@@ -106,7 +117,7 @@ class KeyStore(EnvironmentRecords, RoleRecords, KeyWrites):
             values.update(rows[2])
             narrow = True
         # AND binds before OR: every key item that matches, and every deciding item (merged below).
-        parts = ", ".join(f":part{i}" for i in range(len(_DECIDING_PARTS)))
+        parts = ", ".join(f":part{i}" for i in range(len(_MERGED_PARTS)))
         expression = f"#part IN ({parts}) OR attribute_not_exists(#part) AND " + " AND ".join(terms)
         batch = FILTERED_READ_BATCH if narrow else 0
         items, resume = query_page(
@@ -131,34 +142,53 @@ class KeyStore(EnvironmentRecords, RoleRecords, KeyWrites):
     # --- the authorizer as witness (domain.authorization_witness) -----------------------------------------
 
     def record_authorization(self, project: str, environment: str, key_id: str, at: float) -> None:
-        """Record that the key was authorized at `at` (epoch seconds). Monotonic: an instance whose clock or
-        write lags another's never moves the stored time back (the refused condition is success: a later time
-        is already there). Any other failure raises: the authorizer must not answer Allow unrecorded."""
+        """Record that the key was authorized at `at` (epoch seconds), on this region's witness item: only this
+        region writes it, so in a global table no other region's write replaces it with an older time (each
+        region's condition holds in that region only). Monotonic: an instance whose clock or write lags
+        another's never moves the stored time back (the refused condition is success: a later time is already
+        there). Any other failure raises: the authorizer must not answer Allow unrecorded."""
         conditional_write(
             self.client.update_item,
             TableName=self.table,
-            Key=self._key(project, environment, f"SEEN#{key_id}"),
+            Key=self._key(project, environment, seen_sk(key_id, self.region)),
             UpdateExpression="SET authorized_epoch = :at, purge_epoch = :purge",
             ConditionExpression="attribute_not_exists(authorized_epoch) OR authorized_epoch < :at",
             ExpressionAttributeValues=to_item({":at": at, ":purge": int(at + WITNESS_RETENTION_SECONDS)}),
         )
 
-    def last_authorization(self, project: str, environment: str, key_id: str) -> float | None:
-        """When the key was last recorded authorized (strongly consistent), None when never (or purged)."""
-        item = self.get(project, environment, f"SEEN#{key_id}")
-        return float(item["authorized_epoch"]) if item and "authorized_epoch" in item else None
+    def authorizations(self, project: str, environment: str, key_id: str) -> dict[str, float]:
+        """When each region last recorded the key authorized, as this region's replica holds it (strongly
+        consistent, one Query): region -> epoch seconds; "" for the one item every region wrote before the
+        witness was kept per region (LEGACY_SEEN)."""
+        found: dict[str, float] = {}
+        for item in self._prefix(project, environment, seen_sk(key_id)):
+            if "authorized_epoch" in item:
+                found[str(item["sk"])[len(seen_sk(key_id)) + 1 :]] = float(item["authorized_epoch"])
+        return found
 
-    def not_authorized_since_check(self, record: KeyRecord, bound: float) -> Write:
-        """A transaction item refused (label `key`, as a key used meanwhile) when the key was recorded
-        authorized at or after `bound`: an authorization recorded between a guarded delete's read of the
-        witness and its revocation is not missed."""
-        check = {
-            "TableName": self.table,
-            "Key": self._key(record.project, record.environment, f"SEEN#{record.key_id}"),
-            "ConditionExpression": "attribute_not_exists(authorized_epoch) OR authorized_epoch < :bound",
-            "ExpressionAttributeValues": to_item({":bound": bound}),
-        }
-        return Write({"ConditionCheck": check}, "key")
+    def last_authorization(self, project: str, environment: str, key_id: str) -> float | None:
+        """When the key was last recorded authorized in any region, None when never (or purged)."""
+        return max(self.authorizations(project, environment, key_id).values(), default=None)
+
+    def not_authorized_since_checks(self, record: KeyRecord, bound: float, regions: Sequence[str]) -> list[Write]:
+        """Transaction items refused (label `key`, as a key used meanwhile) when the key was recorded authorized at
+        or after `bound` by any of `regions` ("": the item from before the per-region ones): an authorization
+        recorded between a guarded delete's read of the witness and its revocation is not missed (another
+        region's, once it has replicated here)."""
+        return [
+            Write(
+                {
+                    "ConditionCheck": {
+                        "TableName": self.table,
+                        "Key": self._key(record.project, record.environment, seen_sk(record.key_id, region)),
+                        "ConditionExpression": "attribute_not_exists(authorized_epoch) OR authorized_epoch < :bound",
+                        "ExpressionAttributeValues": to_item({":bound": bound}),
+                    }
+                },
+                "key",
+            )
+            for region in regions
+        ]
 
     # --- delivered secrets -----------------------------------------------------------------------------
 

@@ -25,21 +25,17 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from archie_keys.aws.dynamo import aws_error_code
+from archie_keys.domain.expiry_timing import (  # the timing both this module and the expiry functions rely on
+    LAMBDA_LEAD_SECONDS,
+    MAX_WAIT_SECONDS,
+    SCHEDULE_AHEAD_SECONDS,
+    SCHEDULER_PRECISION_SECONDS,
+)
 
 if TYPE_CHECKING:
     from archie_keys.aws.invoker import AsyncInvoker
 
 logger = logging.getLogger("archie_keys.schedules")
-
-# EventBridge Scheduler invokes a one-time schedule within the minute of its at() time.
-SCHEDULER_PRECISION_SECONDS = 60
-# Beyond that minute: Lambda's asynchronous queue and a cold start, before the function can wait.
-LAMBDA_LEAD_SECONDS = 10
-# A schedule's at() must still be ahead when it is created.
-SCHEDULE_AHEAD_SECONDS = 5
-# The longest the function waits for its second: a schedule fires at most 130 s early, a direct invocation
-# 135 s (ExpiryFlushFunction's timeout leaves room for the flush after it).
-MAX_WAIT_SECONDS = SCHEDULER_PRECISION_SECONDS * 2 + LAMBDA_LEAD_SECONDS + SCHEDULE_AHEAD_SECONDS
 
 
 @dataclass(frozen=True)

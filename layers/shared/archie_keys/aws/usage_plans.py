@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from archie_keys.aws.dynamo import aws_error_code
+from archie_keys.domain.errors import CapacityExhausted
 from archie_keys.domain.rate_limits import (
     Limits,
     QuotaUsage,
@@ -85,7 +86,16 @@ class UsagePlanLimits:
 
     def attach(self, lineage_id: str | None, limits: Limits | None) -> str:
         """Put the rotation chain's API key (the shared one for None) in the plan of `limits`, out of any other
-        plan of this stack; the usageIdentifierKey to return for its keys."""
+        plan of this stack; the usageIdentifierKey to return for its keys. CapacityExhausted when API Gateway
+        has no room left for another API key or plan (its LimitExceededException)."""
+        try:
+            return self._attach(lineage_id, limits)
+        except Exception as error:
+            if aws_error_code(error) == "LimitExceededException":
+                raise CapacityExhausted(str(error)) from error
+            raise
+
+    def _attach(self, lineage_id: str | None, limits: Limits | None) -> str:
         value = usage_identifier(self.namespace, lineage_id)
         key_id = self._api_key_id(lineage_id, value)
         target = self.plan_id(limits)

@@ -11,6 +11,7 @@ first. app.webhook_records writes them (the DeliveryLog of app.webhook_delivery)
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from archie_keys.aws.items import Changes, Delete, Items, Put, Update, absent, eq, exists, prefix
@@ -20,16 +21,6 @@ WEBHOOK_SK = "WEBHOOK#"
 DELIVERY_SK = "WHDLV#"
 # A dead-letter listing reads at most this many pages of a webhook's deliveries (its 30 days of records).
 _DEAD_LETTER_PAGES = 20
-
-
-def webhook_path(project: str, environment: str, name: str) -> str:
-    """The name a delivery carries for its webhook: `<project>/<environment>/<name>`."""
-    return f"{project}/{environment}/{name}"
-
-
-def split_webhook_path(path: str) -> tuple[str, str, str]:
-    project, environment, name = path.split("/", 2)
-    return project, environment, name
 
 
 class WebhookStore:
@@ -94,7 +85,15 @@ class WebhookStore:
         )
         return page.items, page.last_key
 
-    def update_delivery(self, project: str, environment: str, name: str, delivery_id: str, changes: Changes) -> None:
-        """Create or change a delivery's record."""
+    def update_delivery(
+        self,
+        project: str,
+        environment: str,
+        name: str,
+        delivery_id: str,
+        values: Mapping[str, Any],
+        remove: Sequence[str] = (),
+    ) -> None:
+        """Create or change a delivery's record: set `values` (None values are left out) and remove `remove`."""
         key = self._key(project, environment, f"{DELIVERY_SK}{name}#{delivery_id}")
-        self.items.write(Update(self.table, key, changes))
+        self.items.write(Update(self.table, key, Changes(set=values, remove=tuple(remove))))

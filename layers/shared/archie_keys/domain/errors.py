@@ -137,6 +137,11 @@ class ConditionFailed(Exception):
         self.labels = labels
 
 
+class CapacityExhausted(Exception):
+    """An account-wide quota of a provider is used up (API Gateway's API keys, 10,000 per region, or usage
+    plans): no retry helps, so a use case answers with a client error that says so rather than 503."""
+
+
 class KeyRefusedError(Exception):
     """A presented key is not acceptable. `reason` is one of the verify codes (malformed, not_found, expired,
     revoked, disabled, wrong_environment, forbidden); callers outside verify must not reveal it to the client."""

@@ -57,3 +57,9 @@ class EventRecord(Answer):
 class AuditPage(Answer):
     records: list[Annotated[RequestRecord | EventRecord, Field(discriminator="kind")]]
     next_token: str | None
+    unavailable_regions: list[str] | None = Field(
+        default=None,
+        description="in a stack of several regions, the regions whose audit did not answer in time: the page holds "
+        "the others' records, and its next page (if any) reads those regions on from where they stood (absent when "
+        "every region answered)",
+    )

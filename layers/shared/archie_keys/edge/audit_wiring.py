@@ -15,6 +15,7 @@ if TYPE_CHECKING:
     from archie_keys.aws.audit_reader import AuditReader
     from archie_keys.aws.audit_writer import AuditWriter
     from archie_keys.aws.ingest_watermarks import IngestWatermarks
+    from archie_keys.aws.regional_audit import RegionalAudit
 
 
 class AuditWiring(Wiring):
@@ -35,6 +36,13 @@ class AuditWiring(Wiring):
         from archie_keys.aws.audit_reader import AuditReader
 
         return AuditReader(self.settings.audit_table, self.dynamodb)
+
+    @cached_property
+    def regional_audit(self) -> RegionalAudit:
+        """Every region's audit, this one first (the reads of `GET /audit` and usage fan out to them)."""
+        from archie_keys.aws.regional_audit import RegionalAudit
+
+        return RegionalAudit.of_stack(self.settings, self.audit_reader)
 
     @cached_property
     def ingest_watermarks(self) -> IngestWatermarks:

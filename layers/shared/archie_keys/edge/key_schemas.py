@@ -177,6 +177,11 @@ class Usage(Answer):
     last_used_at: Time | None
     hours: list[UsageHour]
     quota: QuotaUsage | None = Field(default=None, description="for a key with a quota: this period's use")
+    unavailable_regions: list[str] | None = Field(
+        default=None,
+        description="in a stack of several regions, the regions whose usage did not answer in time: `hours` add "
+        "up the others (absent when every region answered)",
+    )
 
 
 class ResolvedPermission(Answer):

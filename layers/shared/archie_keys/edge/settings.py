@@ -23,6 +23,7 @@ from archie_keys.domain import limits
 from archie_keys.domain.flush_targets import FlushTarget
 from archie_keys.domain.hashing import Argon2Parameters
 from archie_keys.domain.oidc_claims import issuer_url_problem
+from archie_keys.domain.region_reads import parse_region_map
 
 
 class ConfigurationError(RuntimeError):
@@ -130,6 +131,12 @@ class Settings:
     # Every region the stack runs in, comma-separated (empty: this one alone): whose audit and usage a key's
     # answers gather. It must include this region.
     archie_regions: str = ""
+    # Another region's audit table, where it is not found from that region's stack (aws.regional_audit):
+    # "<region>=<table>,...". Set by the local stack, whose tables are named by their logical id; empty on AWS.
+    audit_tables: str = ""
+    # Another region's endpoint, where it is not AWS's own: "<region>=<url>,..." (the local stack's second
+    # region has a moto server of its own). Empty on AWS.
+    region_endpoints: str = ""
 
     @property
     def regions(self) -> tuple[str, ...]:
@@ -181,6 +188,13 @@ def _region_problems(values: Mapping[str, Any]) -> list[str]:
     problems += [f"ARCHIE_REGIONS: {name!r} is not a region's name" for name in listed if not _REGION.match(name)]
     if listed and region not in listed:
         problems.append(f"ARCHIE_REGIONS must include this region ({region})")
+    for name in ("audit_tables", "region_endpoints"):
+        try:
+            mapped = parse_region_map(values.get(name, ""))
+        except ValueError as error:
+            problems.append(f"{name.upper()}: {error}")
+            continue
+        problems += [f"{name.upper()}: {key!r} is not a region's name" for key in mapped if not _REGION.match(key)]
     return problems
 
 

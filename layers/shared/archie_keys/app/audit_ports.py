@@ -1,0 +1,98 @@
+"""The audit pipeline's side of the seam (app.ports holds the key changes'): what the ingest, the compactor,
+the audit views and the guarded delete need of the audit table, as Protocols with only the calls they make.
+
+aws/ implements them structurally (aws.audit_reader.AuditReader, aws.audit_writer.AuditWriter,
+aws.compaction_ledger.CompactionLedger, aws.ingest_watermarks.IngestWatermarks, and the key store's
+`touch_last_used`); mypy checks it where edge.composition hands them over. Blocks travel as domain values
+(domain.audit_blocks.PackedBlock to store one, the stored item's dict when read: its records are
+domain.audit_blocks.block_records_of's to decode), the ledger's state as domain.audit_ledger's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+from archie_keys.domain.audit_blocks import PackedBlock
+from archie_keys.domain.audit_ledger import LedgerState, SkippedBucket
+from archie_keys.domain.ingest_watermark import Attestation, SourceProgress
+
+
+class AuditReader(Protocol):
+    """Reads the audit: records newest first, a key's hourly usage, and for the compactor and a guarded
+    delete, the environment blocks an arrival bucket lists and how far compaction got."""
+
+    def query(
+        self,
+        project: str,
+        environment: str,
+        *,
+        key_id: str | None,
+        actor_key_id: str | None,
+        lower: str,
+        upper: str,
+        after: str | None,
+        limit: int,
+        requests: bool = True,
+        accept: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> tuple[list[dict[str, Any]], bool]: ...
+    def at_bounds(self, since: float | None, until: float | None) -> tuple[str, str]: ...
+    def usage(self, project: str, environment: str, key_id: str, since_epoch: float) -> list[dict[str, Any]]: ...
+
+    def arrivals(self, bucket_start: float, page_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """The blocks an arrival bucket lists ({pk, sk, at, key_ids}), always in the same order."""
+        ...
+
+    def blocks(self, refs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The stored blocks these refs name, in any order."""
+        ...
+
+    def compacted_through(self) -> float | None: ...
+
+
+class AuditBlockWriter(Protocol):
+    """Writes request blocks and usage, and moves the compaction mark; every write is idempotent (a block
+    already stored, a bucket already counted, a mark moved by another run: False)."""
+
+    def put_environment_block(
+        self, project: str, environment: str, records: list[dict[str, Any]], arrival_bucket: float
+    ) -> bool: ...
+    def put_key_block(
+        self,
+        project: str,
+        environment: str,
+        key_id: str,
+        block: PackedBlock,
+        pace: Callable[[str, int], None] | None = None,
+    ) -> bool: ...
+    def add_bucket_usage(
+        self, project: str, environment: str, key_id: str, hour: str, outcomes: Mapping[str, int], arrival: float
+    ) -> bool: ...
+    def begin_compaction(self, before: float) -> None: ...
+    def advance_compaction(self, done_through: float, previous: float | None) -> bool: ...
+    def is_environment_block_of(self, block_key: Mapping[str, Any], project: str, environment: str) -> bool:
+        """Whether a block an arrival bucket lists holds this environment's requests (the table's key says)."""
+        ...
+
+
+class CompactionLedger(Protocol):
+    """How far the compactor got, the failures of the bucket after that, and the buckets it skipped."""
+
+    def state(self) -> LedgerState | None: ...
+    def record_failure(self, through: float, failing: float, failures: int, unavailable: int, error: str) -> bool: ...
+    def skip(self, through: float, bucket: float, failures: int, error: str, now: float) -> bool: ...
+    def skipped(self) -> Sequence[SkippedBucket]: ...
+    def retried(self, bucket: float, failures: int, error: str | None) -> None: ...
+
+
+class LastUse(Protocol):
+    """Where the compactor records a key's latest accepted request (the key store)."""
+
+    def touch_last_used(self, project: str, environment: str, key_id: str, last_used_at: str) -> None: ...
+
+
+class IngestWatermarks(Protocol):
+    """How far each delivery source's lines are proven stored (domain.ingest_watermark)."""
+
+    def record(self, attestation: Attestation) -> SourceProgress: ...
+    def proven_through(self) -> float | None: ...
