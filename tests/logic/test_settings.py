@@ -117,7 +117,7 @@ def test_the_region_is_lambdas_and_the_stacks_regions_start_with_it() -> None:
         ({"AWS_REGION": "US_EAST"}, "AWS_REGION='US_EAST' is not a region"),
         ({"ARCHIE_REGIONS": "us-east-1,mars"}, "ARCHIE_REGIONS: 'mars'"),
         ({"ARCHIE_REGIONS": "eu-west-1,eu-central-1"}, r"must include this region \(us-east-1\)"),
-        ({"AUDIT_TABLES": "eu-west-1"}, "AUDIT_TABLES: 'eu-west-1' is not <region>=<value>"),
+        ({"AUDIT_TABLES": "eu-west-1"}, "AUDIT_TABLES: not <region>=<value>: eu-west-1"),
         ({"REGION_ENDPOINTS": "mars=http://127.0.0.1:5000"}, "REGION_ENDPOINTS: 'mars' is not a region"),
     ],
 )

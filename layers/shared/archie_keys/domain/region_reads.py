@@ -117,6 +117,6 @@ def parse_region_map(text: str) -> dict[str, str]:
             continue
         region, sep, value = (piece.strip() for piece in entry.partition("="))
         if not sep or not region or not value:
-            raise ValueError(f"{entry!r} is not <region>=<value>")
+            raise ValueError(f"not <region>=<value>: {entry}")
         found[region] = value
     return found
