@@ -21,6 +21,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import boto3
+
+from archie_keys.aws.key_store import KeyStore
+
 REGIONS = ("us-east-1", "eu-west-1")
 STARTUP_SECONDS = 240  # two stacks, one after the other, on a busy two-core machine
 REGION_LINE = re.compile(r"region (\S+): management API (\S+)/ sample API (\S+)/orders")
@@ -32,9 +36,17 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def call(method: str, url: str, key: str | None = None, body: Any = None, timeout: float = 10) -> tuple[int, Any]:
+def call(
+    method: str,
+    url: str,
+    key: str | None = None,
+    body: Any = None,
+    timeout: float = 10,
+    extra_headers: dict[str, str] | None = None,
+) -> tuple[int, Any]:
     """(status, JSON body or None); a refused connection or a timeout is status 0 (a region down)."""
     headers = {"Content-Type": "application/json"} | ({"Authorization": f"Bearer {key}"} if key else {})
+    headers |= extra_headers or {}
     data = json.dumps(body).encode() if body is not None else None
     request = urllib.request.Request(url, data=data, method=method, headers=headers)
     try:
@@ -67,6 +79,7 @@ class TwoRegions:
     management: dict[str, str] = field(default_factory=dict)
     sample: dict[str, str] = field(default_factory=dict)
     faults: str = ""
+    state_files: dict[str, Path] = field(default_factory=dict)
 
     def keys_url(self, region: str) -> str:
         return f"{self.management[region]}/projects/demo/environments/dev/keys"
@@ -85,8 +98,23 @@ class TwoRegions:
         not hold the key: presenting a key before it arrives caches its refusal, docs/regions.md)."""
         return call("GET", f"{self.keys_url(region)}/{key_id}", self.key)[0] == 200
 
-    def sample_status(self, region: str, key: str) -> int:
-        return call("GET", f"{self.sample[region]}/orders", key, timeout=5)[0]
+    def sample_status(self, region: str, key: str, user_agent: str | None = None) -> int:
+        """The sample API's answer to the key; `user_agent` tells its audit record apart from others."""
+        headers = {"User-Agent": user_agent} if user_agent else None
+        return call("GET", f"{self.sample[region]}/orders", key, timeout=5, extra_headers=headers)[0]
+
+    def witnesses(self, region: str, key_id: str) -> dict[str, float]:
+        """When each region's authorizer last recorded the key authorized, as `region`'s replica of the keys
+        table holds it (read from its moto server with the service's own store)."""
+        connection = json.loads(self.state_files[region].read_text())
+        client = boto3.client(
+            "dynamodb",
+            region_name=region,
+            endpoint_url=connection["AWS_ENDPOINT_URL"],
+            aws_access_key_id="local",
+            aws_secret_access_key="local",
+        )
+        return KeyStore(connection["KEYS_TABLE"], client, region).authorizations("demo", "dev", key_id)
 
     def fault(self, path: str, body: Any = None) -> Any:
         status, answer = call(
@@ -115,6 +143,8 @@ def two_regions() -> Iterator[TwoRegions]:
         line = process.stdout.readline()  # bounded: the program exits (EOF) when it fails to start
         assert line.startswith("admin key: "), (line, (folder / "stderr").read_text()[-2000:])
         run = TwoRegions(line.strip().removeprefix("admin key: "))
+        # Each region's connection, as archie_local.regions has each region's process write it.
+        run.state_files = {region: folder / f"state-{region}.json" for region in REGIONS}
         deadline = time.monotonic() + 10
         while not run.faults:
             assert time.monotonic() < deadline, (folder / "stderr").read_text()

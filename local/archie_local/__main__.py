@@ -83,6 +83,8 @@ def main(argv: list[str] | None = None) -> int:
     region_parameters = json.loads(os.environ.get("ARCHIE_LOCAL_PARAMETERS") or "{}")
     replica_secrets = json.loads(os.environ.get("ARCHIE_LOCAL_REPLICA_SECRETS") or "{}")
     replica_only = os.environ.get("ARCHIE_LOCAL_REPLICA_ONLY") == "1"
+    # And what its functions are told of the other regions (archie_local.regions: their audit tables, endpoints).
+    environment_overrides = json.loads(os.environ.get("ARCHIE_LOCAL_ENVIRONMENT") or "{}")
 
     # Handlers log to stdout as on Lambda; here stdout belongs to the one `admin key:` line, so their logs go
     # to the log file, and to stderr only when they need a person (or with --verbose).
@@ -116,6 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             moto_port=args.moto_port,
             oidc_issuer=issuer.url,
             parameter_overrides=region_parameters,
+            environment_overrides=environment_overrides,
             replica_secrets=replica_secrets,
         ) as stack,
     ):

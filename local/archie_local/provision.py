@@ -138,8 +138,15 @@ def _queues(template: dict[str, Any], resolver: Resolver, sqs: Any) -> None:
         resolver.attributes[(name, "QueueName")] = name
 
 
+def local_table_name(logical_id: str) -> str:
+    """A table's name in the local stack: its logical id (CloudFormation adds the stack's name and a random
+    suffix), so each region of `make run REGIONS=...` names its tables alike (archie_local.regions)."""
+    return logical_id
+
+
 def _tables(template: dict[str, Any], resolver: Resolver, dynamodb: Any) -> None:
-    for name, spec in resources_of_type(template, "AWS::DynamoDB::Table", resolver).items():
+    for logical_id, spec in resources_of_type(template, "AWS::DynamoDB::Table", resolver).items():
+        name = local_table_name(logical_id)
         props = resolver.resolve(spec["Properties"])
         request: dict[str, Any] = {
             "TableName": name,
@@ -156,8 +163,8 @@ def _tables(template: dict[str, Any], resolver: Resolver, dynamodb: Any) -> None
                 TableName=name,
                 TimeToLiveSpecification={"AttributeName": ttl["AttributeName"], "Enabled": True},
             )
-        resolver.refs[name] = name
-        resolver.attributes[(name, "Arn")] = description["TableArn"]
+        resolver.refs[logical_id] = name
+        resolver.attributes[(logical_id, "Arn")] = description["TableArn"]
 
 
 def _replicas_here(spec: dict[str, Any], resolver: Resolver, key: str) -> bool:

@@ -9,6 +9,10 @@ SECOND_PORT/SECOND_SAMPLE_PORT (default PORT + 2, SAMPLE_PORT + 2). stdout: the 
 stderr: a `region <name>:` line per region and the fault switch's address. Each region's own output goes to
 its log file (`.local-stack-<region>.log`).
 
+Each region's functions read the other's audit (`GET /audit`, a key's usage, a guarded delete) from its moto
+server, as they read another region's table on AWS: ARCHIE_REGIONS comes from the template's Regions;
+AUDIT_TABLES and REGION_ENDPOINTS, which a stack on AWS does not need, from here.
+
 The fault switch (HTTP on 127.0.0.1): GET /status; POST /replication {"on": false|true}; POST
 /regions/<name>/down and /regions/<name>/up (the region's processes stopped with SIGSTOP: its endpoints stop
 answering, as an unreachable region's do; SIGCONT brings it back).
@@ -30,15 +34,17 @@ from typing import IO, Any
 
 import boto3
 
+from archie_local.moto_server import free_port
+from archie_local.provision import local_table_name
 from archie_local.replication import Region, Replicator
 
 START_SECONDS = 180
 
 
-def _start(region: str, args: argparse.Namespace, ports: tuple[int, int], env: dict[str, str], log: Path) -> Any:
+def _start(region: str, args: argparse.Namespace, ports: tuple[int, int, int], env: dict[str, str], log: Path) -> Any:
     command = [
         sys.executable, "-m", "archie_local", "run",
-        "--port", str(ports[0]), "--sample-port", str(ports[1]),
+        "--port", str(ports[0]), "--sample-port", str(ports[1]), "--moto-port", str(ports[2]),
         "--oidc-port", "0" if env.get("ARCHIE_LOCAL_REPLICA_ONLY") else str(args.oidc_port),
         "--state-file", f"{Path(args.state_file).with_suffix('')}-{region}.json",
         "--log-file", str(log),
@@ -66,6 +72,18 @@ def _wait_state(path: Path, process: Any, deadline: float) -> dict[str, str]:
             raise RuntimeError(f"the local stack of {path.stem} exited ({process.returncode})")
         time.sleep(0.1)
     raise TimeoutError(f"the local stack of {path.stem} did not start in {START_SECONDS} s")
+
+
+def _cross_region_environment(name: str, moto_urls: dict[str, str]) -> dict[str, str]:
+    """What a region's functions are given to read the other regions' audit tables (aws.regional_audit), as a
+    stack on AWS finds them from each region's stack: every region's audit table by name (each local region
+    names its tables alike) and each other region's moto server as that region's endpoint. ARCHIE_REGIONS,
+    the list itself, comes from the template's Regions parameter."""
+    audit_table = local_table_name("AuditTable")
+    return {
+        "AUDIT_TABLES": ",".join(f"{region}={audit_table}" for region in moto_urls),
+        "REGION_ENDPOINTS": ",".join(f"{region}={url}" for region, url in moto_urls.items() if region != name),
+    }
 
 
 def _secret_values(connection: dict[str, str]) -> dict[str, str]:
@@ -140,9 +158,13 @@ def run_regions(args: argparse.Namespace) -> int:
     if len(set(names)) != len(names):
         raise SystemExit("REGIONS names a region twice")
     second = (args.second_port or args.port + 2, args.second_sample_port or args.sample_port + 2)
-    ports = [(args.port, args.sample_port), second]
-    if len(names) > len(ports):
+    if len(names) > 2:
         raise SystemExit("the local stack runs two regions (PORT/SAMPLE_PORT, SECOND_PORT/SECOND_SAMPLE_PORT)")
+    # Each region's moto port is chosen before any region starts: the first region's functions read the
+    # second's audit through it, and the second starts only once the first has (it needs the primary's secrets).
+    moto_ports = [free_port() for _ in names]
+    ports = [(*pair, moto) for pair, moto in zip([(args.port, args.sample_port), second], moto_ports, strict=False)]
+    moto_urls = {name: f"http://127.0.0.1:{port}" for name, port in zip(names, moto_ports, strict=True)}
     log = Path(args.log_file)
     parameters = {"Regions": ",".join(names)}
     processes: dict[str, Any] = {}
@@ -155,7 +177,10 @@ def run_regions(args: argparse.Namespace) -> int:
     try:
         deadline = time.monotonic() + START_SECONDS
         primary = names[0]
-        env = {"ARCHIE_LOCAL_PARAMETERS": json.dumps(parameters)}
+        env = {
+            "ARCHIE_LOCAL_PARAMETERS": json.dumps(parameters),
+            "ARCHIE_LOCAL_ENVIRONMENT": json.dumps(_cross_region_environment(primary, moto_urls)),
+        }
         processes[primary] = _start(primary, args, ports[0], env, log.with_name(f"{log.stem}-{primary}{log.suffix}"))
         state = Path(f"{Path(args.state_file).with_suffix('')}-{primary}.json")
         connections[primary] = _wait_state(state, processes[primary], deadline)
@@ -174,6 +199,7 @@ def run_regions(args: argparse.Namespace) -> int:
                 "ARCHIE_LOCAL_PARAMETERS": json.dumps(region_parameters),
                 "ARCHIE_LOCAL_REPLICA_SECRETS": json.dumps(replicas),
                 "ARCHIE_LOCAL_REPLICA_ONLY": "1",
+                "ARCHIE_LOCAL_ENVIRONMENT": json.dumps(_cross_region_environment(name, moto_urls)),
             }
             processes[name] = _start(name, args, ports[index], env, log.with_name(f"{log.stem}-{name}{log.suffix}"))
             state = Path(f"{Path(args.state_file).with_suffix('')}-{name}.json")

@@ -42,6 +42,11 @@ def conditions(template: dict[str, Any], shape: str) -> dict[str, bool]:
     return dict(evaluate_conditions(template, resolver))
 
 
+def with_parameters(template: dict[str, Any], shape: str, value: Any) -> Any:
+    """`value` (decided: no Fn::If left) resolved against that shape's parameters, as CloudFormation would."""
+    return _RegionResolver(parameter_defaults(template, DEPLOYMENTS[shape])).resolve(value)
+
+
 def decided(value: Any, holds: dict[str, bool]) -> Any:
     """`value` with every Fn::If replaced by the branch its condition picks and AWS::NoValue left out (a
     property or list item that is AWS::NoValue comes back as _NO_VALUE, which the caller drops)."""

@@ -8,7 +8,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from tests.infrastructure.deployments import deployed
+from tests.infrastructure.deployments import DEPLOYMENTS, deployed, with_parameters
 
 
 def references(value: Any) -> Iterator[str]:
@@ -68,3 +68,25 @@ def test_one_keys_table_in_each_shape_and_every_function_names_it_alike(shape, d
         if spec["Type"] == "AWS::Lambda::Function" and "Environment" in spec.get("Properties", {})
     }
     assert len(tables) == 1
+
+
+def test_every_function_of_a_stack_of_several_regions_names_every_region(shape, deployment, cloudformation) -> None:
+    """`GET /audit`, a key's usage and a guarded delete read every region's audit (aws.regional_audit) only when
+    ARCHIE_REGIONS names them: a stack of several regions gives each function the whole list, this region in it;
+    a stack of one region sets nothing, and stays as it was."""
+    regions = [name for name in DEPLOYMENTS[shape].get("Regions", "").split(",") if name]
+    functions = {
+        name: spec["Properties"].get("Environment", {}).get("Variables", {})
+        for name, spec in deployment["Resources"].items()
+        if spec["Type"] == "AWS::Lambda::Function"
+    }
+    assert functions
+    named = {
+        name: with_parameters(cloudformation, shape, variables["ARCHIE_REGIONS"]).split(",")
+        for name, variables in functions.items()
+        if "ARCHIE_REGIONS" in variables
+    }
+    if not regions:
+        assert named == {}
+    else:
+        assert named == dict.fromkeys(functions, regions)

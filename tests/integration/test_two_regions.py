@@ -5,6 +5,7 @@ replication catches up afterwards. One two-region stack (`make run REGIONS=...`)
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -97,3 +98,56 @@ def test_a_key_presented_in_a_region_before_it_arrived_works_there_once_the_refu
     # Then it works there once the refusal has run out (negative cache 5 s, the flush a second later), not
     # after the gateway's ReauthorizeEvery (300 s)
     wait_until(lambda: regions.sample_status(WEST, key) == 200, 5 + SECONDS, step=0.1)
+
+
+AUDIT_SECONDS = 30  # each region's audit: its log delivery, then its compactor's next arrival bucket (about 3 s)
+
+
+def _key_audit(regions: TwoRegions, region: str, key_id: str) -> tuple[int, Any]:
+    return call(
+        "GET", f"{regions.management[region]}/projects/demo/environments/dev/audit?key_id={key_id}", regions.key
+    )
+
+
+def _agents(answer: Any) -> set[str]:
+    return {record.get("user_agent") for record in answer["records"] if record["kind"] == "request"}
+
+
+def test_a_keys_audit_asked_in_one_region_holds_what_each_region_served_and_names_a_region_down(
+    regions: TwoRegions,
+) -> None:
+    # Given a key used in both regions, each request told apart by its user agent
+    key, key_id = regions.create_key(EAST, "used-in-both")
+    wait_until(lambda: regions.arrived(WEST, key_id), SECONDS)
+    assert regions.sample_status(EAST, key, user_agent=f"probe-{EAST}") == 200
+    assert regions.sample_status(WEST, key, user_agent=f"probe-{WEST}") == 200
+    served = {f"probe-{EAST}", f"probe-{WEST}"}
+    # When the first region is asked for the key's audit, once each region has ingested and compacted its own
+    # Then its answer holds the requests both regions served, and no region is missing
+    wait_until(lambda: served <= _agents(_key_audit(regions, EAST, key_id)[1]), AUDIT_SECONDS, step=0.25)
+    status, answer = _key_audit(regions, EAST, key_id)
+    assert status == 200 and "unavailable_regions" not in answer, answer
+    # And with the second region down, the answer still comes, with the first region's records and the second
+    # named as missing
+    regions.fault(f"/regions/{WEST}/down", {})
+    try:
+        status, answer = _key_audit(regions, EAST, key_id)
+    finally:
+        regions.fault(f"/regions/{WEST}/up", {})
+    assert status == 200, answer
+    assert answer["unavailable_regions"] == [WEST]
+    assert _agents(answer) == {f"probe-{EAST}"}
+
+
+def test_a_guarded_delete_in_one_region_refuses_a_key_used_only_in_the_other(regions: TwoRegions) -> None:
+    # Given a key used only in the second region, its authorizer's record of that use replicated to the first
+    key, key_id = regions.create_key(WEST, "used-west-only")
+    wait_until(lambda: regions.arrived(EAST, key_id), SECONDS)
+    assert regions.sample_status(WEST, key) == 200
+    wait_until(lambda: WEST in regions.witnesses(EAST, key_id), SECONDS)
+    # When the first region is asked to delete it only if unused for an hour
+    status, body = call("DELETE", f"{regions.keys_url(EAST)}/{key_id}?if_unused_for=3600", regions.key)
+    # Then it refuses, and the key still works
+    assert status == 409 and body["code"] == "key_in_use", body
+    assert call("GET", f"{regions.keys_url(EAST)}/{key_id}", regions.key)[1]["status"] == "active"
+    assert regions.sample_status(WEST, key) == 200
