@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from archie_keys.app import ports
+from archie_keys.domain.environment_record import EnvironmentRecord
 from archie_keys.domain.errors import ConditionFailed
 from archie_keys.domain.key_record import KeyRecord
 from archie_keys.domain.keyformat import new_key_id
@@ -45,8 +46,12 @@ class Ports:
         return "ok"
 
     def declare(self) -> None:
-        record = {"project": self.project, "environment": self.environment, "created_at": NOW_ISO}
+        record = EnvironmentRecord(
+            project=self.project, environment=self.environment, created_at=NOW_ISO, created_by="bootstrap"
+        )
         assert self.commit([self.store.environment_write(record)]) == "ok"
+        # Read back as the record it was written from, by either store.
+        assert self.store.get_environment(self.project, self.environment) == record
 
     def role(self, name: str) -> str | set[str]:
         values = {"description": "", "permissions": [], "updated_at": NOW_ISO, "updated_by": "admin"}
@@ -141,7 +146,9 @@ def test_a_key_in_an_undeclared_environment_is_refused_as_environment(impl: Port
 
 
 def test_an_environment_declared_twice_is_refused_as_environment_exists(impl: Ports) -> None:
-    record = {"project": impl.project, "environment": impl.environment, "created_at": NOW_ISO}
+    record = EnvironmentRecord(
+        project=impl.project, environment=impl.environment, created_at=NOW_ISO, created_by="bootstrap"
+    )
     assert impl.commit([impl.store.environment_write(record)]) == {"environment_exists"}
 
 

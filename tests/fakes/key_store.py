@@ -9,6 +9,11 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from archie_keys.domain.environment_record import (
+    EnvironmentRecord,
+    environment_record,
+    environment_stored_fields,
+)
 from archie_keys.domain.environment_state import EnvironmentState, RevocationRule
 from archie_keys.domain.errors import NotFoundError
 from archie_keys.domain.key_record import KeyRecord, key_record, stored_fields
@@ -41,20 +46,19 @@ class FakeKeyStore:
 
     # --- environments ----------------------------------------------------------------------------------
 
-    def environment_write(self, record: dict[str, Any]) -> FakeWrite:
-        item = {"kind": "environment", **record}
-        return FakeWrite(
-            "environment_exists", _key(record["project"], record["environment"], "ENV"), _absent, lambda _: item
-        )
+    def environment_write(self, record: EnvironmentRecord) -> FakeWrite:
+        item = {"kind": "environment", **environment_stored_fields(record)}
+        return FakeWrite("environment_exists", _key(record.project, record.environment, "ENV"), _absent, lambda _: item)
 
-    def environment_update_write(self, record: dict[str, Any], values: dict[str, Any]) -> FakeWrite:
-        key = _key(record["project"], record["environment"], "ENV")
+    def environment_update_write(self, record: EnvironmentRecord, values: dict[str, Any]) -> FakeWrite:
+        key = _key(record.project, record.environment, "ENV")
         return FakeWrite("environment", key, _exists, lambda item: {**(item or {}), **values})
 
-    def get_environment(self, project: str, environment: str) -> dict[str, Any] | None:
-        return self.tables.get(_key(project, environment, "ENV"))
+    def get_environment(self, project: str, environment: str) -> EnvironmentRecord | None:
+        item = self.tables.get(_key(project, environment, "ENV"))
+        return None if item is None else environment_record(item)
 
-    def require_environment(self, project: str, environment: str) -> dict[str, Any]:
+    def require_environment(self, project: str, environment: str) -> EnvironmentRecord:
         record = self.get_environment(project, environment)
         if record is None:
             raise NotFoundError(f"environment {project}/{environment} is not declared", field="environment")
@@ -71,7 +75,8 @@ class FakeKeyStore:
         )
 
     def environment_state(self, project: str, environment: str) -> EnvironmentState | None:
-        declaration = self.get_environment(project, environment)
+        # The item itself, as aws.environment_records reads it for the authorizer.
+        declaration = self.tables.get(_key(project, environment, "ENV"))
         if declaration is None:
             return None
         rules = tuple(

@@ -1,5 +1,6 @@
 """Records at the data edge: a key's (domain.key_record), one typed record the key store returns and takes,
-each field declared once and the API's view derived from it; and a request's in the audit (domain.audit)."""
+each field declared once and the API's view derived from it; a role's and an environment's the same way; and a
+request's in the audit (domain.audit)."""
 
 from __future__ import annotations
 
@@ -7,12 +8,25 @@ import dataclasses
 
 import pytest
 
-from archie_keys.app.views import KEY_FIELDS, ROLE_FIELDS, audit_view, key_view, role_view
+from archie_keys.app.views import (
+    ENVIRONMENT_FIELDS,
+    KEY_FIELDS,
+    ROLE_FIELDS,
+    audit_view,
+    environment_view,
+    key_view,
+    role_view,
+)
 from archie_keys.domain.audit import REQUEST_RECORD_FIELDS
+from archie_keys.domain.environment_record import (
+    EnvironmentRecord,
+    environment_record,
+    environment_stored_fields,
+)
 from archie_keys.domain.key_record import KeyRecord, key_record, stored_fields, with_changes
 from archie_keys.domain.role_record import role_record
 from archie_keys.edge.audit_schemas import RequestRecord
-from archie_keys.edge.environment_schemas import Role
+from archie_keys.edge.environment_schemas import Environment, Role
 from archie_keys.edge.key_schemas import Key
 
 # What the view derives rather than shows as stored.
@@ -114,3 +128,28 @@ def test_a_role_reads_from_its_item_and_shows_its_shown_fields() -> None:
     assert list(view) == list(ROLE_FIELDS) and view["key_count"] == 2 and "updated_by" not in view
     # The answer adds only what a change reports (the stages it could not flush).
     assert set(Role.model_fields) == {*ROLE_FIELDS, "unflushed_stages"}
+
+
+def test_an_environment_reads_back_as_the_record_it_was_written_from_and_shows_its_shown_fields() -> None:
+    record = EnvironmentRecord(
+        project="shop",
+        environment="prod",
+        created_at="2026-11-26T09:00:00Z",
+        created_by="bootstrap",
+        on_leak="report",
+        legacy_keys="refuse",
+    )
+    item = {"pk": "PROJECT#shop#ENV#prod", "sk": "ENV", "kind": "environment", "added_later": "x"}
+    assert environment_record(item | environment_stored_fields(record)) == record
+    view = environment_view(record)
+    assert list(view) == list(ENVIRONMENT_FIELDS) and view["on_leak"] == "report"
+    # The documented answer (OpenAPI) and the record name the same fields.
+    assert set(Environment.model_fields) == set(ENVIRONMENT_FIELDS)
+
+
+def test_an_environment_declared_before_its_settings_shows_their_defaults() -> None:
+    # Declared before key tags (no legacy_keys) and before leak handling (no on_leak): it accepts the keys of
+    # the first format it holds and revokes a leaked key.
+    stored = {"project": "shop", "environment": "prod", "created_at": "2026-11-26T09:00:00Z", "created_by": "bootstrap"}
+    view = environment_view(environment_record(stored))
+    assert view["legacy_keys"] == "accept" and view["on_leak"] == "revoke"

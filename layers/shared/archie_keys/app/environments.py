@@ -3,13 +3,15 @@ counts: an environment has no rows a filter could select."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from archie_keys.app.commands import Place
 from archie_keys.app.services import Services
 from archie_keys.app.views import environment_view
 from archie_keys.domain.clock import to_iso
-from archie_keys.domain.environment_state import LEGACY_KEYS_ACCEPT, LEGACY_KEYS_REFUSE
+from archie_keys.domain.environment_record import EnvironmentRecord
+from archie_keys.domain.environment_state import LEGACY_KEYS_REFUSE
 from archie_keys.domain.errors import ConditionFailed, ConflictError, ValidationFailedError
 from archie_keys.domain.identity import Identity
 from archie_keys.domain.keyformat import SLUG_RE
@@ -38,14 +40,14 @@ def declare_environment(
     check_slug(place.project, "project")
     check_slug(place.environment, "environment")
     caller.require(place.project, place.environment, "environments", "write")
-    record = {
-        "project": place.project,
-        "environment": place.environment,
-        "created_at": to_iso(services.clock()),
-        "created_by": caller.key_id,
-        "on_leak": on_leak or "revoke",
-        "legacy_keys": legacy_keys or LEGACY_KEYS_REFUSE,
-    }
+    record = EnvironmentRecord(
+        project=place.project,
+        environment=place.environment,
+        created_at=to_iso(services.clock()),
+        created_by=caller.key_id,
+        on_leak=on_leak or "revoke",
+        legacy_keys=legacy_keys or LEGACY_KEYS_REFUSE,
+    )
     writes = [
         services.store.environment_write(record),
         services.audit.event_write("environment.declared", place.project, place.environment, caller.key_id),
@@ -59,9 +61,9 @@ def declare_environment(
 
 
 def _change_settings(
-    services: Services, caller: Identity, place: Place, existing: dict[str, Any], **wanted: str | None
+    services: Services, caller: Identity, place: Place, existing: EnvironmentRecord, **wanted: str | None
 ) -> dict[str, Any]:
-    now = {"on_leak": existing.get("on_leak", "revoke"), "legacy_keys": legacy_state(existing)}
+    now = {"on_leak": existing.on_leak, "legacy_keys": existing.legacy_keys}
     changes = {name: value for name, value in wanted.items() if value is not None and value != now[name]}
     if not changes:
         return environment_view(existing)
@@ -79,12 +81,7 @@ def _change_settings(
         "environment.updated", place.project, place.environment, caller.key_id, None, changes
     )
     services.transactions.commit([changed, event])
-    return environment_view({**existing, **changes})
-
-
-def legacy_state(record: dict[str, Any]) -> str:
-    """An environment declared before key tags has no setting: it accepts the keys it has."""
-    return str(record.get("legacy_keys", LEGACY_KEYS_ACCEPT))
+    return environment_view(replace(existing, **changes))
 
 
 def get_environment(services: Services, caller: Identity, place: Place) -> dict[str, Any]:

@@ -84,10 +84,10 @@ def _react(services: Services, record: KeyRecord, live: bool, leak: LeakedToken)
     """Record the leak (and revoke a live key unless its environment only reports), unless this leak is
     recorded already. Returns whether this call revoked the key."""
     project, environment = record.project, record.environment
-    declaration = services.store.get_environment(project, environment) or {}
+    declaration = services.store.get_environment(project, environment)
     now = services.clock()
     marks = {"leaked_at": to_iso(now), "leaked_url": leak.url}
-    action = "already_inactive" if not live else REPORT if declaration.get("on_leak") == REPORT else REVOKE
+    action = "already_inactive" if not live else REPORT if declaration and declaration.on_leak == REPORT else REVOKE
     writes: list[Write | None] = []
     if action == REVOKE:
         purge = int(now + limits.REVOKED_RETENTION_SECONDS)

@@ -8,6 +8,7 @@ from typing import Any
 
 from archie_keys.domain.audit import REQUEST_RECORD_FIELDS
 from archie_keys.domain.clock import now_epoch
+from archie_keys.domain.environment_record import EnvironmentRecord, environment_shown_fields
 from archie_keys.domain.key_record import KeyRecord, shown_fields
 from archie_keys.domain.key_status import key_status
 from archie_keys.domain.rate_limits import limits_of
@@ -27,7 +28,7 @@ class NewKey:
 # view adds what is derived (enabled, status, and a revoked key's when, by whom and why).
 KEY_FIELDS = shown_fields()
 ROLE_FIELDS = role_shown_fields()
-ENVIRONMENT_FIELDS = ("project", "environment", "created_at", "created_by", "on_leak")
+ENVIRONMENT_FIELDS = environment_shown_fields()
 # A request as the audit shows it: the stored record's fields (domain.audit) and the place its block names.
 REQUEST_VIEW_FIELDS = ("kind", "project", "environment", *REQUEST_RECORD_FIELDS)
 EVENT_RECORD_FIELDS = ("kind", "time", "project", "environment", "event", "actor_key_id", "key_id", "details")
@@ -65,13 +66,10 @@ def role_view(role: RoleRecord) -> dict[str, Any]:
     return view
 
 
-def environment_view(record: dict[str, Any]) -> dict[str, Any]:
-    return {
-        **{name: record.get(name) for name in ENVIRONMENT_FIELDS},
-        "on_leak": record.get("on_leak", "revoke"),
-        # Declared before key tags: it accepts the keys of the first format it holds.
-        "legacy_keys": record.get("legacy_keys", "accept"),
-    }
+def environment_view(record: EnvironmentRecord) -> dict[str, Any]:
+    """The API's view of an environment: its SHOWN fields (domain.environment_record), settings an environment
+    declared before them does not store shown as their defaults."""
+    return {name: getattr(record, name) for name in ENVIRONMENT_FIELDS}
 
 
 def audit_view(item: dict[str, Any]) -> dict[str, Any]:

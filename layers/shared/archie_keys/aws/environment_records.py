@@ -9,6 +9,11 @@ from archie_keys.aws.dynamo import Write, from_item, to_item
 from archie_keys.aws.key_filters import MAX_QUERY_ROUND_TRIPS, count_query
 from archie_keys.aws.key_items import PART
 from archie_keys.aws.key_table import KeyTable, partition
+from archie_keys.domain.environment_record import (
+    EnvironmentRecord,
+    environment_record,
+    environment_stored_fields,
+)
 from archie_keys.domain.environment_state import (
     LEGACY_KEYS_ACCEPT,
     LEGACY_KEYS_REFUSE,
@@ -23,18 +28,19 @@ REVOCATION_SK_PREFIX = "ENV#REVOCATION#"
 
 
 class EnvironmentRecords(KeyTable):
-    def environment_write(self, record: dict[str, Any]) -> Write:
+    def environment_write(self, record: EnvironmentRecord) -> Write:
         """Declare an environment; refused (label `environment_exists`) when it is already declared."""
-        item = {"pk": partition(record["project"], record["environment"]), "sk": "ENV", "kind": "environment", **record}
+        key = {"pk": partition(record.project, record.environment), "sk": "ENV", "kind": "environment"}
+        item = key | environment_stored_fields(record)
         put = {"TableName": self.table, "Item": to_item(item), "ConditionExpression": "attribute_not_exists(pk)"}
         return Write({"Put": put}, "environment_exists")
 
-    def environment_update_write(self, record: dict[str, Any], values: dict[str, Any]) -> Write:
+    def environment_update_write(self, record: EnvironmentRecord, values: dict[str, Any]) -> Write:
         """Change settings of a declared environment."""
         names = {f"#e{i}": name for i, name in enumerate(values)}
         update = {
             "TableName": self.table,
-            "Key": self._key(record["project"], record["environment"], "ENV"),
+            "Key": self._key(record.project, record.environment, "ENV"),
             "UpdateExpression": "SET " + ", ".join(f"#e{i} = :e{i}" for i in range(len(values))),
             "ConditionExpression": "attribute_exists(pk)",
             "ExpressionAttributeNames": names,
@@ -42,8 +48,9 @@ class EnvironmentRecords(KeyTable):
         }
         return Write({"Update": update}, "environment")
 
-    def get_environment(self, project: str, environment: str) -> dict[str, Any] | None:
-        return self.get(project, environment, "ENV")
+    def get_environment(self, project: str, environment: str) -> EnvironmentRecord | None:
+        item = self.get(project, environment, "ENV")
+        return None if item is None else environment_record(item)
 
     def count_active_legacy_keys(self, project: str, environment: str, now: float) -> int:
         """How many keys of the first format (untagged: no `key_format`) are neither revoked nor expired.
@@ -63,7 +70,8 @@ class EnvironmentRecords(KeyTable):
     def environment_state(self, project: str, environment: str) -> EnvironmentState | None:
         """What the authorizer needs of an environment, in one strongly consistent Query of its `ENV` items:
         the declaration and the mass revocations under way (`ENV#REVOCATION#<id>`, status running). None when
-        the environment is not declared."""
+        the environment is not declared. It reads the declaration's item itself, not as an EnvironmentRecord:
+        the authorizer needs only the one setting, and a declaration missing another field still decides."""
         response = self.client.query(
             TableName=self.table,
             KeyConditionExpression="pk = :pk AND begins_with(sk, :env)",
@@ -82,7 +90,7 @@ class EnvironmentRecords(KeyTable):
         accepted = declaration.get("legacy_keys", LEGACY_KEYS_ACCEPT) != LEGACY_KEYS_REFUSE
         return EnvironmentState(legacy_keys_accepted=accepted, rules=rules)
 
-    def require_environment(self, project: str, environment: str) -> dict[str, Any]:
+    def require_environment(self, project: str, environment: str) -> EnvironmentRecord:
         record = self.get_environment(project, environment)
         if record is None:
             raise NotFoundError(f"environment {project}/{environment} is not declared", field="environment")
