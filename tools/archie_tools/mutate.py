@@ -59,6 +59,12 @@ TESTS = (
     "tests/logic/test_keyformat.py",
     "tests/logic/test_permissions.py",
     "tests/logic/test_hashing.py",
+    # The use cases on in-memory fakes: create, roll, revoke, idempotent replay, delegated administration (the
+    # idempotency scopes and the escalation checks reach the deciding modules here, in milliseconds).
+    "tests/logic/test_keys.py",
+    "tests/logic/test_changes.py",
+    "tests/logic/test_delegated_administration.py",
+    "tests/logic/test_records.py",
     "tests/component/test_verifier.py",
     "tests/component/test_authorizer.py",
     "tests/component/test_idempotency.py",
