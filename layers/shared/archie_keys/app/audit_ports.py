@@ -18,9 +18,9 @@ from archie_keys.domain.audit_ledger import LedgerState, SkippedBucket
 from archie_keys.domain.ingest_watermark import Attestation, SourceProgress
 
 
-class AuditReader(Protocol):
-    """Reads the audit: records newest first, a key's hourly usage, and for the compactor and a guarded
-    delete, the environment blocks an arrival bucket lists and how far compaction got."""
+class AuditRecords(Protocol):
+    """One region's audit records newest first and a key's hourly usage: all that a read of another region's
+    audit needs (app.ports.RegionalAuditReads)."""
 
     def query(
         self,
@@ -36,8 +36,14 @@ class AuditReader(Protocol):
         requests: bool = True,
         accept: Callable[[dict[str, Any]], bool] | None = None,
     ) -> tuple[list[dict[str, Any]], bool]: ...
-    def at_bounds(self, since: float | None, until: float | None) -> tuple[str, str]: ...
     def usage(self, project: str, environment: str, key_id: str, since_epoch: float) -> list[dict[str, Any]]: ...
+
+
+class AuditReader(AuditRecords, Protocol):
+    """Reads this region's audit: its records and usage, and for the compactor and a guarded delete, the
+    environment blocks an arrival bucket lists and how far compaction got."""
+
+    def at_bounds(self, since: float | None, until: float | None) -> tuple[str, str]: ...
 
     def arrivals(self, bucket_start: float, page_size: int | None = None) -> Iterator[dict[str, Any]]:
         """The blocks an arrival bucket lists ({pk, sk, at, key_ids}), always in the same order."""

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from archie_keys.app.audit_ports import AuditRecords
 from archie_keys.domain.change_records import Claim, Existing, PreparedSecret
 from archie_keys.domain.environment_record import EnvironmentRecord
 from archie_keys.domain.environment_state import EnvironmentState
@@ -249,29 +250,9 @@ class KeyEventBus(Protocol):
     def put(self, event_type: str, bodies: Sequence[bytes]) -> None: ...
 
 
-class AuditReads(Protocol):
-    """One region's audit (aws.audit_reader.AuditReader): a page of records newest first, hourly usage."""
-
-    def query(
-        self,
-        project: str,
-        environment: str,
-        *,
-        key_id: str | None,
-        actor_key_id: str | None,
-        lower: str,
-        upper: str,
-        after: str | None,
-        limit: int,
-        requests: bool = True,
-        accept: Callable[[dict[str, Any]], bool] | None = None,
-    ) -> tuple[list[dict[str, Any]], bool]: ...
-    def usage(self, project: str, environment: str, key_id: str, since_epoch: float) -> list[dict[str, Any]]: ...
-
-
 class RegionalAuditReads(Protocol):
     """Every region's audit (aws.regional_audit.RegionalAudit): the stack's regions, this one first."""
 
     @property
     def regions(self) -> tuple[str, ...]: ...
-    def reader(self, region: str) -> AuditReads: ...
+    def reader(self, region: str) -> AuditRecords: ...
