@@ -204,8 +204,9 @@ load-smoke: install
 	@$(BIN)/python -m archie_tools.load --duration 6 --rate 20 --keys 20 --seed 1 --deadline 120
 
 ## Mutation testing (mutmut) of the modules that decide; kill rate per module, the last line is JSON. Slow: not in `make test`.
+## MODULES=edge/authorizer.py,... mutates only those (a full run is half an hour).
 mutate: install
-	$(BIN)/python -m archie_tools.mutate
+	MUTATE_MODULES="$(MODULES)" $(BIN)/python -m archie_tools.mutate
 
 ## First admin key of another environment on the running local stack (`make run`; or AWS: add STACK=<name>).
 bootstrap: install
