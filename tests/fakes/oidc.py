@@ -68,6 +68,12 @@ def compact(header: dict[str, Any] | str, payload: dict[str, Any] | str, signatu
     return f"{part(header)}.{part(payload)}.{b64url(signature)}"
 
 
+# The in-process issuer of the verifier's tests (tests/logic/oidc/conftest.py serves it), the audience its
+# tokens are minted for, and a pipeline's subject.
+TEST_ISSUER = "https://token.actions.githubusercontent.example"
+AUDIENCE = "archie-keys"
+GITHUB_SUB = "repo:acme/billing:ref:refs/heads/main"
+
 # What the issuers send: the claims of a GitHub Actions token, a GitLab CI id_token and a Cognito ID token
 # (their documented shapes, with our example names).
 GITHUB = "https://token.actions.githubusercontent.com"

@@ -18,36 +18,12 @@ from archie_keys.domain import oidc_errors
 from archie_keys.domain.limits import OIDC_TOKEN_MAX_LENGTH
 from archie_keys.domain.trust import TrustPolicy, parse_trust_policy
 from archie_local.oidc_issuer import LocalOidcIssuer
-from tests.fakes.oidc import FakeClock, InProcessInternet, b64url, compact
-
-ISSUER = "https://token.actions.githubusercontent.example"
-AUDIENCE = "archie-keys"
-GITHUB_SUB = "repo:acme/billing:ref:refs/heads/main"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def internet() -> InProcessInternet:
-    return InProcessInternet()
-
-
-@pytest.fixture
-def issuer(internet: InProcessInternet, clock: FakeClock) -> LocalOidcIssuer:
-    return internet.serve(LocalOidcIssuer(ISSUER, clock=clock))
-
-
-@pytest.fixture
-def verifier(internet: InProcessInternet, clock: FakeClock) -> OidcVerifier:
-    return OidcVerifier(IssuerKeys(OidcDiscovery(internet), clock), clock)
+from tests.fakes.oidc import AUDIENCE, GITHUB_SUB, TEST_ISSUER, b64url, compact
 
 
 def refusal(verifier: OidcVerifier, token: object, audiences: set[str] | None = None) -> oidc_errors.TokenRefusedError:
     with pytest.raises(oidc_errors.TokenRefusedError) as caught:
-        verifier.verify(token, ISSUER, audiences or {AUDIENCE})
+        verifier.verify(token, TEST_ISSUER, audiences or {AUDIENCE})
     return caught.value
 
 
@@ -60,15 +36,15 @@ def signed_by_issuer(issuer: LocalOidcIssuer, header: dict[str, Any], claims: di
 
 def claims(issuer: LocalOidcIssuer, **overrides: Any) -> dict[str, Any]:
     now = int(issuer.clock())
-    return {"iss": ISSUER, "sub": GITHUB_SUB, "aud": AUDIENCE, "iat": now, "exp": now + 300, **overrides}
+    return {"iss": TEST_ISSUER, "sub": GITHUB_SUB, "aud": AUDIENCE, "iat": now, "exp": now + 300, **overrides}
 
 
 def test_a_token_signed_by_the_trusted_issuer_for_our_audience_is_verified(issuer, verifier) -> None:
     token = issuer.mint(GITHUB_SUB, AUDIENCE, {"repository": "acme/billing", "run_id": "7"})
 
-    verified = verifier.verify(token, ISSUER, {AUDIENCE})
+    verified = verifier.verify(token, TEST_ISSUER, {AUDIENCE})
 
-    assert (verified.issuer, verified.subject, verified.alg) == (ISSUER, GITHUB_SUB, "RS256")
+    assert (verified.issuer, verified.subject, verified.alg) == (TEST_ISSUER, GITHUB_SUB, "RS256")
     assert verified.claims["repository"] == "acme/billing"
 
 
@@ -83,7 +59,7 @@ def test_an_ec_issuer_is_verified_with_es256(internet, clock, verifier) -> None:
 
 
 def test_a_token_whose_aud_lists_our_audience_among_others_is_verified(issuer, verifier) -> None:
-    assert verifier.verify(issuer.mint(GITHUB_SUB, ["sts.amazonaws.com", AUDIENCE]), ISSUER, {AUDIENCE})
+    assert verifier.verify(issuer.mint(GITHUB_SUB, ["sts.amazonaws.com", AUDIENCE]), TEST_ISSUER, {AUDIENCE})
 
 
 def test_every_refusal_gives_the_client_the_same_answer_and_the_operator_the_reason(issuer, verifier, clock) -> None:
@@ -126,7 +102,7 @@ def test_a_token_of_another_issuer_is_refused_without_fetching_anything(issuer, 
 
 
 def test_a_token_claiming_our_issuer_but_signed_by_another_key_is_refused(issuer, verifier, clock) -> None:
-    impostor = LocalOidcIssuer(ISSUER, clock=clock)  # same iss, its own key, and it copies the real kid
+    impostor = LocalOidcIssuer(TEST_ISSUER, clock=clock)  # same iss, its own key, and it copies the real kid
     forged = impostor.mint(GITHUB_SUB, AUDIENCE, header={"kid": issuer.kid})
 
     assert refusal(verifier, forged).reason == "signature"
@@ -164,7 +140,7 @@ def test_an_alg_the_key_does_not_declare_is_refused_though_its_type_could_verify
 
 
 def test_an_rsa_alg_against_an_ec_key_is_refused(internet, clock, verifier) -> None:
-    ec = internet.serve(LocalOidcIssuer(ISSUER, algorithm="ES256", clock=clock))
+    ec = internet.serve(LocalOidcIssuer(TEST_ISSUER, algorithm="ES256", clock=clock))
     token = compact({"alg": "RS256", "kid": ec.kid}, claims(ec), b"\x00" * 256)
 
     assert refusal(verifier, token).reason == "algorithm"
@@ -219,7 +195,7 @@ def test_anything_that_is_not_a_bounded_compact_jws_is_refused_unread(verifier, 
 def test_an_expired_token_is_refused_once_the_skew_has_passed(issuer, verifier, clock) -> None:
     token = issuer.mint(GITHUB_SUB, AUDIENCE, ttl_seconds=300)
     clock.advance(300 + 59)
-    assert verifier.verify(token, ISSUER, {AUDIENCE})  # within 60 s of skew
+    assert verifier.verify(token, TEST_ISSUER, {AUDIENCE})  # within 60 s of skew
 
     clock.advance(1)
     assert refusal(verifier, token).reason == "expired"
@@ -227,14 +203,14 @@ def test_an_expired_token_is_refused_once_the_skew_has_passed(issuer, verifier, 
 
 def test_a_token_not_yet_valid_or_issued_in_the_future_is_refused_beyond_the_skew(issuer, verifier, clock) -> None:
     now = clock()
-    assert verifier.verify(issuer.mint(GITHUB_SUB, AUDIENCE, {"nbf": now + 60}), ISSUER, {AUDIENCE})
+    assert verifier.verify(issuer.mint(GITHUB_SUB, AUDIENCE, {"nbf": now + 60}), TEST_ISSUER, {AUDIENCE})
 
     assert refusal(verifier, issuer.mint(GITHUB_SUB, AUDIENCE, {"nbf": now + 61})).reason == "not_yet_valid"
     assert refusal(verifier, issuer.mint(GITHUB_SUB, AUDIENCE, issued_at=now + 120)).reason == "not_yet_valid"
 
 
 def test_a_token_minted_to_live_longer_than_a_day_is_refused(issuer, verifier) -> None:
-    assert verifier.verify(issuer.mint(GITHUB_SUB, AUDIENCE, ttl_seconds=24 * 3600), ISSUER, {AUDIENCE})
+    assert verifier.verify(issuer.mint(GITHUB_SUB, AUDIENCE, ttl_seconds=24 * 3600), TEST_ISSUER, {AUDIENCE})
 
     assert refusal(verifier, issuer.mint(GITHUB_SUB, AUDIENCE, ttl_seconds=24 * 3600 + 1)).reason == "lifetime"
     assert refusal(verifier, issuer.mint(GITHUB_SUB, AUDIENCE, ttl_seconds=0)).reason == "lifetime"
@@ -267,7 +243,7 @@ def test_locally_the_development_issuer_on_127_0_0_1_is_trusted(internet, clock)
 
 
 def github_policy(name: str, subject: str, roles: list[str], audience: str = AUDIENCE) -> TrustPolicy:
-    body = {"issuer": ISSUER, "audience": audience, "subject": subject, "roles": roles}
+    body = {"issuer": TEST_ISSUER, "audience": audience, "subject": subject, "roles": roles}
     return parse_trust_policy(name, body)
 
 
