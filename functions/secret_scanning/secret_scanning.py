@@ -48,16 +48,22 @@ def github_alert(
     return json_response(200, report_leaks(get_services(), leaks), {"Cache-Control": "no-store"})
 
 
+def unsigned_refusal(event: dict[str, Any]) -> dict[str, Any] | None:
+    """401 unless GitHub signed the raw body. Checked before anything parses it: an unsigned request learns
+    nothing, not even whether its body would have been valid."""
+    raw = event.get("body") or ""
+    if signed_by_github(raw.encode("utf-8"), event.get("headers"), get_services().secret_scanning_public_keys()):
+        return None
+    refusal = UnauthorizedError("a valid GitHub secret scanning signature is required")
+    return {
+        "statusCode": refusal.status,
+        "headers": {"Content-Type": "application/json"},
+        "body": json.dumps(refusal.to_body()),
+    }
+
+
 @logger.inject_lambda_context
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    # The signature is checked on the raw body before anything parses it: an unsigned request learns nothing,
-    # not even whether its body would have been valid.
-    raw = event.get("body") or ""
-    if not signed_by_github(raw.encode("utf-8"), event.get("headers"), get_services().secret_scanning_public_keys()):
-        refusal = UnauthorizedError("a valid GitHub secret scanning signature is required")
-        return {
-            "statusCode": refusal.status,
-            "headers": {"Content-Type": "application/json"},
-            "body": json.dumps(refusal.to_body()),
-        }
-    return handle(app, event, context)
+    # The signature check runs inside the traced entry, so a refused alert (and the GitHub keys it fetched)
+    # shows in the trace too.
+    return handle(app, event, context, gate=unsigned_refusal)

@@ -274,12 +274,6 @@ def handler_of(props: dict[str, Any], name: str) -> Any:
     return getattr(module, handler)
 
 
-# Traced only part of the way, found when this check stopped being a grep for "@traced" in the source: the
-# GitHub signature check (and the public keys it reads) runs before edge.http.handle, so a refused alert has
-# no trace. Listed so the check holds every other handler; it fails once this one is fixed, to be taken out.
-PARTLY_TRACED = {"SecretScanningFunction"}
-
-
 class CapturingTracer:
     """Stands in for Powertools' Tracer: what it wraps never runs, so a handler that reaches it proves it is
     traced without needing AWS; one that does not runs for real and fails this test."""
@@ -323,7 +317,7 @@ def test_every_handler_but_the_authorizer_is_traced_and_the_template_switches_tr
             answer = None
         if answer != "traced" or len(fake.captured) != 1:
             untraced.append(name)
-    assert set(untraced) == PARTLY_TRACED
+    assert untraced == []
     assert template["Globals"]["Function"]["Tracing"] == {"Fn::If": ["TracingOn", "Active", "PassThrough"]}
     disabled = template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"]
     assert disabled == {"Fn::If": ["TracingOn", "false", "true"]}

@@ -58,14 +58,21 @@ _entries: weakref.WeakKeyDictionary[APIGatewayRestResolver, Callable[[dict[str, 
 )
 
 
-def handle(app: APIGatewayRestResolver, event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handle(
+    app: APIGatewayRestResolver,
+    event: dict[str, Any],
+    context: Any,
+    gate: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None,
+) -> dict[str, Any]:
     """Every API handler's entry: traced (edge.tracing), configuration checked, body bounded in size and depth
-    before any parsing, then routed."""
+    before any parsing, then routed. A `gate` (a handler module's one, the same on every call: the first call's
+    is kept with the entry) sees the raw event first, inside the trace, and answers instead when it refuses."""
     entry = _entries.get(app)
     if entry is None:
 
         def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-            return _handle(app, event, context)
+            refusal = gate(event) if gate is not None else None
+            return refusal if refusal is not None else _handle(app, event, context)
 
         entry = _entries[app] = traced(lambda_handler)
     return entry(event, context)
