@@ -1,6 +1,6 @@
 """Records at the data edge: a key's (domain.key_record), one typed record the key store returns and takes,
 each field declared once and the API's view derived from it; a role's and an environment's the same way; and a
-request's in the audit (domain.audit)."""
+request's in the audit (domain.audit_records)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from archie_keys.app.views import (
     key_view,
     role_view,
 )
-from archie_keys.domain.audit import REQUEST_RECORD_FIELDS
+from archie_keys.domain.audit_records import REQUEST_RECORD_FIELDS, audit_record
 from archie_keys.domain.environment_record import (
     EnvironmentRecord,
     environment_record,
@@ -104,7 +104,7 @@ def test_a_record_is_frozen() -> None:
 def test_the_audit_shows_a_requests_stored_fields_and_documents_each() -> None:
     stored = {name: f"{name} value" for name in REQUEST_RECORD_FIELDS}
     item = {"id": "Ab1-extended", "kind": "request", "project": "shop", "environment": "prod", **stored}
-    view = audit_view(item | {"added_later": "x"})
+    view = audit_view(audit_record(item | {"added_later": "x"}))
     assert set(view) == {"id", "kind", "project", "environment", *REQUEST_RECORD_FIELDS}
     assert set(RequestRecord.model_fields) == set(view)
 
