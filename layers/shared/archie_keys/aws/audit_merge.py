@@ -6,24 +6,24 @@ from __future__ import annotations
 
 import heapq
 from collections.abc import Iterator
-from typing import Any
 
 from archie_keys.aws.audit_blocks import block_records_of
+from archie_keys.aws.items import Item
 from archie_keys.domain.audit_records import at_of
 
 
-def merged(streams: list[Iterator[dict[str, Any]]], requests: bool) -> Iterator[dict[str, Any]]:
+def merged(streams: list[Iterator[Item]], requests: bool) -> Iterator[Item]:
     """The streams' records newest first. A block, when the merge reaches it, is replaced by its records:
     each is earlier than the block's `at`, so none of them is due before anything already yielded."""
-    heap: list[tuple[_Descending, int, dict[str, Any], Iterator[dict[str, Any]] | None]] = []
+    heap: list[tuple[_Descending, int, Item, Iterator[Item] | None]] = []
     order = 0
 
-    def push(item: dict[str, Any], stream: Iterator[dict[str, Any]] | None) -> None:
+    def push(item: Item, stream: Iterator[Item] | None) -> None:
         nonlocal order
         order += 1
         heapq.heappush(heap, (_Descending(item["at"]), order, item, stream))
 
-    def advance(stream: Iterator[dict[str, Any]]) -> None:
+    def advance(stream: Iterator[Item]) -> None:
         item = next(stream, None)
         if item is not None:
             push(item, stream)
@@ -41,7 +41,7 @@ def merged(streams: list[Iterator[dict[str, Any]]], requests: bool) -> Iterator[
                 push(record, None)
 
 
-def block_records(block: dict[str, Any]) -> list[dict[str, Any]]:
+def block_records(block: Item) -> list[Item]:
     """A block's records as the items of single requests read."""
     place = {
         "kind": "request",

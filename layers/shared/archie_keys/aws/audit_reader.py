@@ -37,6 +37,7 @@ from archie_keys.aws.audit_writer import (
     partition_value,
 )
 from archie_keys.aws.dynamo import from_item, to_item
+from archie_keys.aws.items import Item
 from archie_keys.domain.audit import hour_of
 from archie_keys.domain.audit_records import AuditRecord, HourlyUsage, audit_record, hourly_usage
 from archie_keys.domain.clock import from_iso, to_iso
@@ -54,7 +55,7 @@ class AuditReader:
         self.client = client
         self.clock = clock
 
-    def _pages(self, request: dict[str, Any], most: int | None = None) -> Iterator[dict[str, Any]]:
+    def _pages(self, request: dict[str, Any], most: int | None = None) -> Iterator[Item]:
         """Query pages. With `most`, the page size grows fourfold from the request's Limit up to `most`: a
         block may hold one record or hundreds, so a first small page is cheap and later ones catch up."""
         while True:
@@ -67,9 +68,7 @@ class AuditReader:
             if most is not None:
                 request["Limit"] = min(most, request["Limit"] * 4)
 
-    def _index(
-        self, index: str, attribute: str, value: str, lower: str, upper: str, batch: int
-    ) -> Iterator[dict[str, Any]]:
+    def _index(self, index: str, attribute: str, value: str, lower: str, upper: str, batch: int) -> Iterator[Item]:
         return self._pages(
             {
                 "TableName": self.table,
@@ -82,7 +81,7 @@ class AuditReader:
             }
         )
 
-    def _blocks(self, pk: str, lower: str, upper: str, most: int) -> Iterator[dict[str, Any]]:
+    def _blocks(self, pk: str, lower: str, upper: str, most: int) -> Iterator[Item]:
         return self._pages(
             {
                 "TableName": self.table,
@@ -115,7 +114,7 @@ class AuditReader:
             upper = min(upper, after)
         # A block sorts at its window's end: one holding records up to `upper` may sort a window later.
         block_upper = later_at(upper, BLOCK_WINDOW_SECONDS)
-        streams: list[Iterator[dict[str, Any]]] = []
+        streams: list[Iterator[Item]] = []
         if key_id:
             key_prefix = partition_value(project, environment, key_id)
             streams += [
@@ -233,7 +232,7 @@ class AuditReader:
         return [hourly_usage({**item, "hour": item["sk"]}) for item in self._pages(request)]
 
 
-def _stored_block(item: dict[str, Any]) -> StoredBlock:
+def _stored_block(item: Item) -> StoredBlock:
     """A block's item as read (its key ids, an environment block's index entry, are the arrival index's)."""
     return StoredBlock(
         pk=item["pk"],
