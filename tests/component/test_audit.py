@@ -114,7 +114,7 @@ def test_a_redelivered_batch_creates_no_duplicates_and_counts_nothing_twice(inge
     ingest(batch)
     assert len([r for r in records(key_id) if r["kind"] == "request"]) == 4
     usage = get_services().audit_reader.usage("demo", "dev", key_id, time.time() - 3600)
-    assert sum(h["requests"] for h in usage) == 4
+    assert sum(h.requests for h in usage) == 4
 
 
 def test_control_messages_and_malformed_lines_never_fail_the_batch(ingest) -> None:
@@ -158,7 +158,7 @@ def test_every_refusal_of_a_proven_key_is_in_its_audit_and_usage_even_from_the_g
     assert sorted(r["id"] for r in found) == sorted(ids)
     assert {(r["status"], r["reason"], r["key_id"]) for r in found} == {(403, "revoked", KEY_ID)}
     usage = get_services().audit_reader.usage("demo", "dev", KEY_ID, time.time() - 3600)
-    assert sum(h["refused"] for h in usage) == 5 and sum(h["allowed"] for h in usage) == 0
+    assert sum(h.refused for h in usage) == 5 and sum(h.allowed for h in usage) == 0
 
 
 def test_pages_are_newest_first_and_bounded_in_time(ingest, api, admin_key) -> None:
@@ -236,7 +236,7 @@ def test_a_busy_key_costs_two_stored_items_per_block_of_requests_not_one_per_req
             break
     assert seen == list(reversed(ids))
     usage = get_services().audit_reader.usage("demo", "dev", KEY_ID, window_start)
-    assert sum(h["requests"] for h in usage) == len(ids)
+    assert sum(h.requests for h in usage) == len(ids)
 
 
 def test_records_of_blocks_and_single_records_come_out_in_time_order(ingest, api, admin_key) -> None:
@@ -366,7 +366,7 @@ def test_a_batch_retried_after_a_failed_write_records_every_request_once(aws, in
         for name in [f"f{attempt}-{i}" for i in range(6)] + [f"f{attempt}-refused"]:
             assert env_records.count(name) == 1, name
         assert sorted(r["id"] for r in records(key_id)) == sorted(f"f{attempt}-{i}" for i in range(6))
-        counted = sum(h["requests"] for h in get_services().audit_reader.usage("demo", "dev", key_id, base / 1000))
+        counted = sum(h.requests for h in get_services().audit_reader.usage("demo", "dev", key_id, base / 1000))
         assert counted == 6
 
 
@@ -389,7 +389,7 @@ def test_a_compaction_that_fails_is_completed_by_the_next_run_and_counts_each_re
                     compact()
         compact()  # the next scheduled run
         assert sorted(r["id"] for r in records(key_id)) == sorted(f"f{attempt}-{i}" for i in range(6))
-        counted = sum(h["requests"] for h in get_services().audit_reader.usage("demo", "dev", key_id, base / 1000))
+        counted = sum(h.requests for h in get_services().audit_reader.usage("demo", "dev", key_id, base / 1000))
         assert counted == 6  # a key block is stored counted, or not at all
         assert get_services().store.get_key("demo", "dev", key_id) is None  # no stray item for an unknown key
         if attempt == total:
@@ -415,7 +415,7 @@ def test_a_run_that_fails_to_move_its_mark_is_redone_without_a_duplicate(aws, in
             compact()
     assert sorted(r["id"] for r in records("MarkAAAAAAAA")) == sorted(f"f0-{i}" for i in range(6))
     usage = get_services().audit_reader.usage("demo", "dev", "MarkAAAAAAAA", base / 1000)
-    assert sum(h["requests"] for h in usage) == 6
+    assert sum(h.requests for h in usage) == 6
 
 
 def test_huge_client_fields_cannot_make_a_block_too_big_to_store(aws, ingest, api, admin_key) -> None:
@@ -432,7 +432,7 @@ def test_huge_client_fields_cannot_make_a_block_too_big_to_store(aws, ingest, ap
     found = records()
     assert len(found) == 100 and all(len(r["user_agent"]) == 1024 for r in found)
     usage = get_services().audit_reader.usage("demo", "dev", KEY_ID, window_start)
-    assert sum(h["requests"] for h in usage) == 600
+    assert sum(h.requests for h in usage) == 600
 
 
 def api_records_of_env(project: str = "demo", environment: str = "dev") -> list[str]:

@@ -24,6 +24,7 @@ from archie_keys.app.compaction import (
 from archie_keys.aws.audit_blocks import arrival_value, block_records_of
 from archie_keys.aws.audit_writer import shard_of
 from archie_keys.aws.compaction_ledger import CompactionLedger
+from archie_keys.domain.audit_records import request_record
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ServiceUnavailableError
 from archie_keys.edge.composition import get_services
@@ -82,7 +83,9 @@ def write_bucket(
         chunk = records[start : start + block_records]
         if keyless:
             chunk.append({"id": f"{tag}-anon-{start}", "time": chunk[0]["time"], "status": 401, "api": "abc/v1"})
-        assert writer.put_environment_block("demo", "dev", sorted(chunk, key=lambda r: r["id"]), bucket)
+        stored = sorted(chunk, key=lambda r: r["id"])
+        typed = [request_record({"project": "demo", "environment": "dev", **record}) for record in stored]
+        assert writer.put_environment_block("demo", "dev", typed, bucket)
 
 
 def key_records(key_id: str) -> list[str]:
@@ -98,7 +101,7 @@ def key_records(key_id: str) -> list[str]:
 
 def usage(key_id: str) -> Counter[str]:
     hours = get_services().audit_reader.usage("demo", "dev", key_id, time.time() - 86400)
-    return Counter({"allowed": sum(h["allowed"] for h in hours), "refused": sum(h["refused"] for h in hours)})
+    return Counter({"allowed": sum(h.allowed for h in hours), "refused": sum(h.refused for h in hours)})
 
 
 def expected_usage(count: int) -> Counter[str]:
@@ -361,4 +364,4 @@ def test_ninety_days_of_a_busy_keys_usage_are_answered_whole(aws) -> None:
             },
         )
     answered = get_services().audit_reader.usage("demo", "dev", HOT, now - 90 * 86400)
-    assert [h["hour"] for h in answered] == sorted(hours) and sum(h["requests"] for h in answered) == 8 * len(hours)
+    assert [h.hour for h in answered] == sorted(hours) and sum(h.requests for h in answered) == 8 * len(hours)

@@ -47,7 +47,7 @@ def test_a_redriven_audit_batch_duplicates_nothing_and_leaves_the_queue_empty(aw
     assert (report.redriven, report.failed, report.unreadable) == (1, 0, 0)
     assert len([r for r in records(key_id) if r["kind"] == "request"]) == 3
     usage = get_services().audit_reader.usage("demo", "dev", key_id, time.time() - 3600)
-    assert sum(hour["requests"] for hour in usage) == 3
+    assert sum(hour.requests for hour in usage) == 3
     assert dead_letters(url) == []
 
 

@@ -96,7 +96,7 @@ def audit(api: InProcessApi, admin_key: str, environment: str = "dev", query: st
 
 def usage(key_id: str, environment: str = "dev") -> tuple[int, int]:
     hours = get_services().audit_reader.usage("demo", environment, key_id, time.time() - 3600)
-    return sum(h["allowed"] for h in hours), sum(h["refused"] for h in hours)
+    return sum(h.allowed for h in hours), sum(h.refused for h in hours)
 
 
 def test_every_request_of_a_revoked_key_served_from_the_gateways_cache_is_in_its_audit(

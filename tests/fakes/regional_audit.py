@@ -4,9 +4,9 @@ region's hourly usage, and a switch that takes the region down."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from archie_keys.aws.audit_reader import AuditReader
+from archie_keys.domain.audit_records import AuditRecord, HourlyUsage, audit_record, hourly_usage
 from tests.fakes.unit_of_work import Item
 
 
@@ -15,7 +15,8 @@ class RegionDown(ConnectionError):
 
 
 class FakeRegionAudit:
-    """One region's audit table: its records (each with `at`), its hourly counters, and uses not compacted yet."""
+    """One region's audit table: its records as stored (each with `at`), its hourly counters as stored, and uses
+    not compacted yet; read back as the real reader's records, through the same way in."""
 
     def __init__(self) -> None:
         self.records: list[Item] = []
@@ -43,25 +44,31 @@ class FakeRegionAudit:
         after: str | None,
         limit: int,
         requests: bool = True,
-        accept: Callable[[dict[str, Any]], bool] | None = None,
-    ) -> tuple[list[dict[str, Any]], bool]:
-        """As aws.audit_reader.AuditReader.query: lower <= at <= upper and at < after, newest first."""
+        accept: Callable[[AuditRecord], bool] | None = None,
+    ) -> tuple[list[AuditRecord], bool]:
+        """As aws.audit_reader.AuditReader.query: lower <= at <= upper and at < after, newest first; a record
+        stored without its place is in the queried one (the real reader reads only that place's)."""
         self.queries += 1
         self._answer()
+        place = {"project": project, "environment": environment}
         found = [
-            {**record, "id": record["pk"].split("#", 1)[1]}  # as the real reader: its key minus the kind
-            for record in sorted(self.records, key=lambda record: record["at"], reverse=True)
-            if lower <= record["at"] <= upper
-            and (after is None or record["at"] < after)
-            and (key_id is None or record.get("key_id") == key_id)
-            and (requests or record.get("kind") == "event")
-            and (accept is None or accept(record))
+            record
+            for record in (
+                # Its id as the real reader gives it: its key minus the kind.
+                audit_record({**place, **stored, "id": stored["pk"].split("#", 1)[1]})
+                for stored in sorted(self.records, key=lambda stored: stored["at"], reverse=True)
+                if lower <= stored["at"] <= upper
+                and (after is None or stored["at"] < after)
+                and (key_id is None or stored.get("key_id") == key_id)
+                and (requests or stored.get("kind") == "event")
+            )
+            if accept is None or accept(record)
         ]
         return found[:limit], len(found) > limit
 
-    def usage(self, project: str, environment: str, key_id: str, since_epoch: float | None = None) -> list[Item]:
+    def usage(self, project: str, environment: str, key_id: str, since_epoch: float | None = None) -> list[HourlyUsage]:
         self._answer()
-        return [dict(hour) for hour in self.hours]
+        return [hourly_usage(hour) for hour in self.hours]
 
     def pending_use(self, project: str, environment: str, key_id: str, since: float | None = None) -> str | None:
         return self.pending.get(key_id)

@@ -14,6 +14,7 @@ from archie_keys.app.commands import AuditQuery, PageRequest
 from archie_keys.app.region_fanout import gather
 from archie_keys.app.revocation import revoke_key
 from archie_keys.app.services import AppConfig
+from archie_keys.domain.audit_records import AuditRecord, HourlyUsage, audit_record
 from archie_keys.domain.authorization_witness import WitnessBounds
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import KeyInUseError, ServiceUnavailableError, ValidationFailedError
@@ -35,6 +36,11 @@ A, B = "us-east-1", "eu-west-1"
 def record(second: int, name: str, key_id: str | None = None) -> dict[str, Any]:
     at = f"2026-01-01T00:00:{second:02d}Z#{name}"
     return {"pk": f"REQ#{name}", "at": at, "kind": "request", "time": at.split("#")[0], "key_id": key_id}
+
+
+def read(second: int, name: str) -> AuditRecord:
+    """A record as a region's reader answers it (its id, in its place)."""
+    return audit_record({**record(second, name), "id": name, "project": "shop", "environment": "prod"})
 
 
 def two_regions(services: FakeServices) -> FakeRegionAudit:
@@ -62,17 +68,17 @@ def page_through(services: FakeServices, admin: Identity, limit: int, between: A
 
 
 def test_a_page_keeps_the_newest_across_regions_and_every_answering_region_reads_on_from_its_last() -> None:
-    a = RegionPage([record(9, "a9"), record(5, "a5")], more=True)
-    b = RegionPage([record(8, "b8"), record(7, "b7")], more=False)
+    a = RegionPage([read(9, "a9"), read(5, "a5")], more=True)
+    b = RegionPage([read(8, "b8"), read(7, "b7")], more=False)
     merged = merge_region_pages({A: a, B: b}, {A: None, B: None}, limit=3)
-    assert [item["pk"] for item in merged.items] == ["REQ#a9", "REQ#b8", "REQ#b7"]
+    assert [item.id for item in merged.items] == ["a9", "b8", "b7"]
     assert merged.positions == {A: record(7, "b7")["at"], B: record(7, "b7")["at"]}
     # Every region stands at one place: the token holds the same text as before regions (one `at`).
     assert encode_positions(merged.positions) == record(7, "b7")["at"]
 
 
 def test_a_region_that_did_not_answer_keeps_its_place_and_is_named() -> None:
-    a = RegionPage([record(9, "a9"), record(5, "a5")], more=True)
+    a = RegionPage([read(9, "a9"), read(5, "a5")], more=True)
     merged = merge_region_pages({A: a, B: None}, {A: None, B: None}, limit=1)
     assert merged.unavailable == [B]
     assert merged.positions == {A: record(9, "a9")["at"], B: None}
@@ -92,15 +98,17 @@ def test_a_token_from_before_regions_and_a_region_added_since_read_from_the_comm
 
 
 def test_usage_adds_up_the_regions_hour_by_hour() -> None:
-    a = [{"hour": "2026-01-01T01:00:00Z", "allowed": 3, "refused": 1, "requests": 4}]
+    a = [HourlyUsage(hour="2026-01-01T01:00:00Z", allowed=3, refused=1)]
     b = [
-        {"hour": "2026-01-01T00:00:00Z", "allowed": 2, "refused": 0, "requests": 2},
-        {"hour": "2026-01-01T01:00:00Z", "allowed": 5, "refused": 2, "requests": 7},
+        HourlyUsage(hour="2026-01-01T00:00:00Z", allowed=2, refused=0),
+        HourlyUsage(hour="2026-01-01T01:00:00Z", allowed=5, refused=2),
     ]
-    assert sum_usage_hours([a, b]) == [
-        {"hour": "2026-01-01T00:00:00Z", "allowed": 2, "refused": 0, "requests": 2},
-        {"hour": "2026-01-01T01:00:00Z", "allowed": 8, "refused": 3, "requests": 11},
+    summed = sum_usage_hours([a, b])
+    assert summed == [
+        HourlyUsage(hour="2026-01-01T00:00:00Z", allowed=2, refused=0),
+        HourlyUsage(hour="2026-01-01T01:00:00Z", allowed=8, refused=3),
     ]
+    assert [hour.requests for hour in summed] == [2, 11]
 
 
 # --- asking the regions ------------------------------------------------------------------------------------

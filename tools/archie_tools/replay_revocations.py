@@ -34,6 +34,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from archie_keys.domain.audit_records import AuditRecord, EventRecord
     from archie_keys.domain.key_record import KeyRecord
 
 REVOKING = ("key.deleted", "key.leaked")
@@ -66,16 +67,16 @@ class Event:
     details: dict[str, Any]
 
     @classmethod
-    def of(cls, item: dict[str, Any]) -> Event:
+    def of(cls, record: EventRecord) -> Event:
         return cls(
-            str(item["pk"]).removeprefix("EVT#"),
-            str(item["event"]),
-            str(item["time"]),
-            str(item["project"]),
-            str(item["environment"]),
-            str(item.get("key_id", "")),
-            str(item.get("actor_key_id", "")),
-            dict(item.get("details") or {}),
+            record.id,
+            record.event,
+            record.time,
+            record.project,
+            record.environment,
+            record.key_id or "",
+            record.actor_key_id,
+            dict(record.details),
         )
 
     @property
@@ -87,8 +88,10 @@ class Event:
         return f"{self.project}/{self.environment} {self.key_id} {self.event} of {self.time} by {self.actor}"
 
 
-def wanted(item: dict[str, Any]) -> bool:
-    return item.get("kind") == "event" and item.get("event") in REVOKING + NOTICED and bool(item.get("key_id"))
+def wanted(record: AuditRecord) -> bool:
+    from archie_keys.domain.audit_records import EventRecord
+
+    return isinstance(record, EventRecord) and record.event in REVOKING + NOTICED and bool(record.key_id)
 
 
 def environments(dynamodb: Any, keys_table: str) -> list[tuple[str, str]]:
@@ -112,6 +115,7 @@ def environments(dynamodb: Any, keys_table: str) -> list[tuple[str, str]]:
 def events_since(reader: Any, project: str, environment: str, since: str) -> list[Event]:
     """The environment's revocations, creations and rolls since `since`, oldest first."""
     from archie_keys.aws.audit_reader import AT_MAX
+    from archie_keys.domain.audit_records import EventRecord
 
     found: list[Event] = []
     after = None
@@ -128,10 +132,10 @@ def events_since(reader: Any, project: str, environment: str, since: str) -> lis
             requests=False,
             accept=wanted,
         )
-        found += [Event.of(item) for item in page]
+        found += [Event.of(record) for record in page if isinstance(record, EventRecord)]
         if not more or not page:
             return sorted(found, key=lambda e: (e.time, e.id))
-        after = page[-1]["at"]
+        after = page[-1].at
 
 
 @dataclass

@@ -61,6 +61,7 @@ def write_bucket(table: str, bucket: float) -> int:
     from archie_keys.aws.audit_blocks import chunked, window_end
     from archie_keys.aws.audit_writer import AuditWriter
     from archie_keys.aws.clients import new_client
+    from archie_keys.domain.audit_records import RequestRecord, request_record
     from archie_keys.domain.clock import from_iso
 
     writer = AuditWriter(table, new_client("dynamodb", "background"), 90)
@@ -68,7 +69,7 @@ def write_bucket(table: str, bucket: float) -> int:
     chooser = random.Random(18)
     start = bucket - SECONDS  # requests of the minute before, arriving in this bucket
 
-    def write(records: list[dict[str, Any]]) -> bool:
+    def write(records: list[RequestRecord]) -> bool:
         return writer.put_environment_block("demo", "prod", records, bucket)
 
     written = 0
@@ -76,9 +77,10 @@ def write_bucket(table: str, bucket: float) -> int:
         for second in range(SECONDS):
             blocks = []
             for stream in range(STREAMS):
-                windows: dict[float, list[dict[str, Any]]] = {}
-                for record in delivery(stream, second, start, chooser):
-                    windows.setdefault(window_end(from_iso(record["time"])), []).append(record)
+                windows: dict[float, list[RequestRecord]] = {}
+                for stored in delivery(stream, second, start, chooser):
+                    record = request_record({"project": "demo", "environment": "prod", **stored})
+                    windows.setdefault(window_end(from_iso(record.time)), []).append(record)
                 blocks += [block for records in windows.values() for block in chunked(records)]
             written += sum(pool.map(write, blocks))
     return written
@@ -109,7 +111,7 @@ def child(bucket: float) -> None:
     wall = time.perf_counter() - started
     after = os.times()
     hours = AuditReader(table, client).usage("demo", "prod", KEY_ID, bucket - 7200)
-    counted = sum(hour["requests"] for hour in hours)
+    counted = sum(hour.requests for hour in hours)
     peak_kb = peak_rss_kb()
     figures = {
         "records": report.records,

@@ -17,8 +17,9 @@ from archie_keys.app.key_limits import quota_of
 from archie_keys.app.key_lookup import get_key, no_such_key
 from archie_keys.app.region_fanout import gather
 from archie_keys.app.services import Services
-from archie_keys.app.views import audit_view
+from archie_keys.app.views import audit_view, usage_view
 from archie_keys.domain import limits
+from archie_keys.domain.audit_records import AuditRecord, EventRecord, HourlyUsage
 from archie_keys.domain.clock import parse_client_time
 from archie_keys.domain.errors import ValidationFailedError
 from archie_keys.domain.identity import SCANNER_ACTOR, Identity, RowScope
@@ -86,20 +87,20 @@ def query_audit(services: Services, caller: Identity, query: AuditQuery) -> dict
     if not (covered(key_id) if key_id else True) or not (covered(actor) if actor else True):
         raise no_such_key()
 
-    def accept(item: dict[str, Any]) -> bool:
-        if query.kind is not None and item.get("kind") != query.kind:
+    def accept(record: AuditRecord) -> bool:
+        if query.kind is not None and record.kind != query.kind:
             return False
         if scope.every_row:
             return True
-        if item.get("kind") == "event":
+        if isinstance(record, EventRecord):
             # A leak report's actor is GitHub's scanner, an exchange's a pipeline (oidc:...): no tenant's key,
             # so the event is as visible as the key it is about.
-            actor, about = item.get("actor_key_id"), item.get("key_id")
-            if str(actor).startswith(WORKLOAD_PREFIX):
+            actor, about = record.actor_key_id, record.key_id
+            if actor.startswith(WORKLOAD_PREFIX):
                 return about is not None and covered(about)
             actor_covered = actor == SCANNER_ACTOR or covered(actor)
             return actor_covered and (about is None or covered(about))
-        return covered(item.get("key_id"))
+        return covered(record.key_id)
 
     # The position in a token is bound to everything that shapes the listing, so it cannot be replayed
     # against another range or another caller's rows.
@@ -162,7 +163,7 @@ def key_usage(services: Services, caller: Identity, place: Place, key_id: str, s
         "last_used_at": record.last_used_at,
     }
     usage = regional_usage(services, place, key_id, min(since_epoch, now))
-    answer["hours"] = usage.hours
+    answer["hours"] = [usage_view(hour) for hour in usage.hours]
     if usage.unavailable:
         answer["unavailable_regions"] = usage.unavailable
     quota = quota_of(services, record, now)
@@ -173,7 +174,7 @@ def key_usage(services: Services, caller: Identity, place: Place, key_id: str, s
 
 @dataclass(frozen=True)
 class RegionalUsage:
-    hours: list[dict[str, Any]]
+    hours: list[HourlyUsage]
     unavailable: list[str]
 
 

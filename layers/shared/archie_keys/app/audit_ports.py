@@ -3,18 +3,20 @@ the audit views and the guarded delete need of the audit table, as Protocols wit
 
 aws/ implements them structurally (aws.audit_reader.AuditReader, aws.audit_writer.AuditWriter,
 aws.compaction_ledger.CompactionLedger, aws.ingest_watermarks.IngestWatermarks, and the key store's
-`touch_last_used`); mypy checks it where edge.composition hands them over. Blocks travel as domain values
-(domain.audit_blocks.PackedBlock to store one, the stored item's dict when read: its records are
-domain.audit_blocks.block_records_of's to decode), the ledger's state as domain.audit_ledger's.
+`touch_last_used`); mypy checks it where edge.composition hands them over. What crosses it is typed
+(domain.audit_records: a request or event record, an hour's usage; domain.audit_blocks: a block to store,
+PackedBlock, an arrival index entry, ArrivalRef, a block read back, StoredBlock), the ledger's state
+domain.audit_ledger's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
-from archie_keys.domain.audit_blocks import PackedBlock
+from archie_keys.domain.audit_blocks import ArrivalRef, PackedBlock, StoredBlock
 from archie_keys.domain.audit_ledger import LedgerState, SkippedBucket
+from archie_keys.domain.audit_records import AuditRecord, HourlyUsage, RequestRecord
 from archie_keys.domain.ingest_watermark import Attestation, SourceProgress
 
 
@@ -34,9 +36,9 @@ class AuditRecords(Protocol):
         after: str | None,
         limit: int,
         requests: bool = True,
-        accept: Callable[[dict[str, Any]], bool] | None = None,
-    ) -> tuple[list[dict[str, Any]], bool]: ...
-    def usage(self, project: str, environment: str, key_id: str, since_epoch: float) -> list[dict[str, Any]]: ...
+        accept: Callable[[AuditRecord], bool] | None = None,
+    ) -> tuple[list[AuditRecord], bool]: ...
+    def usage(self, project: str, environment: str, key_id: str, since_epoch: float) -> list[HourlyUsage]: ...
 
 
 class AuditReader(AuditRecords, Protocol):
@@ -45,11 +47,11 @@ class AuditReader(AuditRecords, Protocol):
 
     def at_bounds(self, since: float | None, until: float | None) -> tuple[str, str]: ...
 
-    def arrivals(self, bucket_start: float, page_size: int | None = None) -> Iterator[dict[str, Any]]:
-        """The blocks an arrival bucket lists ({pk, sk, at, key_ids}), always in the same order."""
+    def arrivals(self, bucket_start: float, page_size: int | None = None) -> Iterator[ArrivalRef]:
+        """The blocks an arrival bucket lists, always in the same order."""
         ...
 
-    def blocks(self, refs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def blocks(self, refs: Sequence[ArrivalRef]) -> list[StoredBlock]:
         """The stored blocks these refs name, in any order."""
         ...
 
@@ -61,7 +63,7 @@ class AuditBlockWriter(Protocol):
     already stored, a bucket already counted, a mark moved by another run: False)."""
 
     def put_environment_block(
-        self, project: str, environment: str, records: list[dict[str, Any]], arrival_bucket: float
+        self, project: str, environment: str, records: Sequence[RequestRecord], arrival_bucket: float
     ) -> bool: ...
     def put_key_block(
         self,
@@ -76,7 +78,7 @@ class AuditBlockWriter(Protocol):
     ) -> bool: ...
     def begin_compaction(self, before: float) -> None: ...
     def advance_compaction(self, done_through: float, previous: float | None) -> bool: ...
-    def is_environment_block_of(self, block_key: Mapping[str, Any], project: str, environment: str) -> bool:
+    def is_environment_block_of(self, block: ArrivalRef, project: str, environment: str) -> bool:
         """Whether a block an arrival bucket lists holds this environment's requests (the table's key says)."""
         ...
 

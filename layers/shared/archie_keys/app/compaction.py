@@ -53,7 +53,7 @@ from archie_keys.app.compaction_chunks import MAX_OPEN_RECORDS, KeyChunk, KeyChu
 from archie_keys.app.compaction_pending import pending_use
 from archie_keys.app.compaction_reads import blocks_in_order
 from archie_keys.app.compaction_writes import PARTITION_WRITE_UNITS_PER_SECOND, BlockWrites, PartitionPacer
-from archie_keys.domain.audit_blocks import BLOCK_MAX_BYTES, BLOCK_MAX_RECORDS, block_records_of
+from archie_keys.domain.audit_blocks import BLOCK_MAX_BYTES, BLOCK_MAX_RECORDS, StoredBlock
 from archie_keys.domain.clock import from_iso, to_iso
 from archie_keys.domain.errors import ServiceUnavailableError
 
@@ -264,12 +264,12 @@ class AuditCompactor:
             list(pool.map(add_usage, chunker.usage.items()))
             list(pool.map(self._touch, chunker.latest.items()))
 
-    def _chunks_of(self, chunker: KeyChunker, block: dict[str, Any]) -> list[KeyChunk]:
+    def _chunks_of(self, chunker: KeyChunker, block: StoredBlock) -> list[KeyChunk]:
         try:
-            return chunker.add(block["project"], block["environment"], block_records_of(block))
+            return chunker.add(block.project, block.environment, block.packed_records())
         except Exception as error:  # whatever is wrong with it (zlib, JSON, a field missing), name the block
             raise UnreadableBlockError(
-                f"the environment block {block.get('pk')} {block.get('sk')} cannot be read: {_text(error)}"
+                f"the environment block {block.pk} {block.sk} cannot be read: {_text(error)}"
             ) from error
 
     def _touch(self, item: tuple[tuple[str, str, str], str]) -> None:

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
 
 from archie_keys.domain.audit import hour_of
 from archie_keys.domain.audit_blocks import (
@@ -25,6 +24,7 @@ from archie_keys.domain.audit_blocks import (
     BLOCK_MAX_RECORDS,
     BLOCK_WINDOW_SECONDS,
     PackedBlock,
+    PackedRecord,
     block_id,
     compress,
     window_end,
@@ -39,7 +39,7 @@ WINDOW_CACHE = 1_000
 Slot = tuple[str, str, str, float]  # project, environment, key id, window end
 
 
-def is_refused(record: dict[str, Any]) -> bool:
+def is_refused(record: PackedRecord) -> bool:
     """A request of a key the authorizer refused (the key proven, then revoked, expired, ...) or denied."""
     return bool(record.get("reason")) or int(record["status"]) in (401, 403)
 
@@ -65,7 +65,7 @@ class KeyChunk:
 
 @dataclass
 class _Open:
-    records: list[dict[str, Any]] = field(default_factory=list)
+    records: list[PackedRecord] = field(default_factory=list)
     ids: set[str] = field(default_factory=set)
 
 
@@ -84,8 +84,9 @@ class KeyChunker:
     _slots: dict[Slot, _Open] = field(default_factory=dict)
     _windows: dict[str, float] = field(default_factory=dict)
 
-    def add(self, project: str, environment: str, records: list[dict[str, Any]]) -> list[KeyChunk]:
-        """One environment block's records (in their stored order); returns the chunks they completed."""
+    def add(self, project: str, environment: str, records: list[PackedRecord]) -> list[KeyChunk]:
+        """One environment block's records, as packed and in their stored order (a key block packs them again
+        as they are: domain.audit_blocks.PackedRecord says why not typed); returns the chunks they completed."""
         done: list[KeyChunk] = []
         for record in records:
             key_id = record.pop("key_id", None)
@@ -163,7 +164,7 @@ class KeyChunker:
             del self._slots[slot]
         return done
 
-    def _fitting(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def _fitting(self, records: list[PackedRecord]) -> list[PackedRecord]:
         """The longest front of `records` whose JSON array fits in max_bytes (at least one record: a record's
         client fields are bounded, limits.AUDIT_FIELD_MAX_CHARS, so one always fits)."""
         size = 1  # "["
@@ -173,7 +174,7 @@ class KeyChunker:
                 return records[:count]
         return records
 
-    def _chunk(self, slot: Slot, records: list[dict[str, Any]], text: bytes) -> KeyChunk:
+    def _chunk(self, slot: Slot, records: list[PackedRecord], text: bytes) -> KeyChunk:
         project, environment, key_id, end = slot
         hour = hour_of(end - 1)
         counts = self.usage.setdefault((project, environment, key_id, hour), Counter())

@@ -10,11 +10,12 @@ minutes of traffic are decoded).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from itertools import islice
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from archie_keys.domain.audit_blocks import arrival_bucket, block_records_of
+from archie_keys.domain.audit_blocks import ArrivalRef, StoredBlock, arrival_bucket
+from archie_keys.domain.audit_records import RequestRecord
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ServiceUnavailableError
 
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
 
 # Whether a block an arrival bucket lists holds an environment's requests (AuditBlockWriter's: the table's
 # key says it).
-HoldsEnvironment = Callable[[Mapping[str, Any], str, str], bool]
+HoldsEnvironment = Callable[[ArrivalRef, str, str], bool]
 
 # A guarded delete reads the buckets not yet compacted itself; past this many it answers 503 instead.
 MAX_PENDING_BUCKETS = 10
@@ -72,21 +73,21 @@ def pending_use(
     latest: str | None = None
     for bucket in [*reversed(buckets), *reversed(skipped)]:  # newest first: a recent use ends it soonest
         refs = reader.arrivals(bucket)
-        mine = (ref for ref in refs if is_environment_block_of(ref, project, environment) and key_id in ref["key_ids"])
+        mine = (ref for ref in refs if is_environment_block_of(ref, project, environment) and key_id in ref.key_ids)
         while batch := list(islice(mine, READ_BATCH)):
             for block in reader.blocks(batch):
                 for record in _records(block):
-                    if record.get("key_id") != key_id or record.get("error") == "ACCESS_DENIED":
+                    if record.key_id != key_id or record.error == "ACCESS_DENIED":
                         continue
-                    if since_iso is not None and record["time"] >= since_iso:
-                        return str(record["time"])
-                    latest = max(latest or "", record["time"])
+                    if since_iso is not None and record.time >= since_iso:
+                        return record.time
+                    latest = max(latest or "", record.time)
     return latest
 
 
-def _records(block: dict[str, Any]) -> list[dict[str, Any]]:
+def _records(block: StoredBlock) -> list[RequestRecord]:
     try:
-        return block_records_of(block)
+        return block.requests()
     except Exception as error:  # a block the compactor cannot read either: the guard cannot be proven
         raise ServiceUnavailableError(
             "a block of the key's recent requests cannot be read, so its latest use cannot be proven; "

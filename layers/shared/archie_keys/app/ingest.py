@@ -33,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from archie_keys.domain import limits
 from archie_keys.domain.audit_blocks import arrival_bucket, chunked, window_end
+from archie_keys.domain.audit_records import RequestRecord, request_record
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.keyformat import KEY_ID_RE, SLUG_RE
 
@@ -68,7 +69,7 @@ class IngestReport:
     skipped: int = 0
     control_messages: int = 0
     # (project, environment, window end) -> records of the requests sent to that environment in that window
-    blocks: dict[tuple[str, str, float], list[dict[str, Any]]] = field(default_factory=dict)
+    blocks: dict[tuple[str, str, float], list[RequestRecord]] = field(default_factory=dict)
     # requests of proven keys refused for their quota (app.quota_events)
     quota_refusals: list[QuotaRefusal] = field(default_factory=list)
 
@@ -82,12 +83,7 @@ class IngestReport:
         self.quota_refusals.extend(other.quota_refusals)
 
     def as_dict(self) -> dict[str, int]:
-        return {
-            "records": self.records,
-            "refusals": self.refusals,
-            "skipped": self.skipped,
-            "control_messages": self.control_messages,
-        }
+        return {name: getattr(self, name) for name in ("records", "refusals", "skipped", "control_messages")}
 
 
 class AuditIngest:
@@ -198,28 +194,30 @@ class AuditIngest:
         place = self._environment_of(line, path)
         if place is None:
             raise ValueError("no project and environment for this request")
-        record: dict[str, Any] = {
-            "id": record_id,
-            "time": to_iso(epoch),
-            "request_id": _present(line.get("request_id")),
-            "method": line.get("method"),
-            "path": _bounded(path),
-            "resource": resource,
-            "status": status,
-            "source_ip": _present(line.get("source_ip")),
-            "user_agent": _bounded(_present(line.get("user_agent"))),
-            "api": f"{line.get('api_id')}/{line.get('stage')}",
-            "error": _present(line.get("error")),
-            **attribution(line, place),
-        }
-        report.records += 1
-        report.refusals += "reason" in record
         project, environment = place
-        if record["error"] == QUOTA_EXCEEDED and "key_id" in record:
-            report.quota_refusals.append(QuotaRefusal(project, environment, record["key_id"], epoch))
-        report.blocks.setdefault((project, environment, window_end(epoch)), []).append(
-            {k: v for k, v in record.items() if v is not None}
+        record = request_record(
+            {
+                "id": record_id,
+                "project": project,
+                "environment": environment,
+                "time": to_iso(epoch),
+                "request_id": _present(line.get("request_id")),
+                "method": line.get("method"),
+                "path": _bounded(path),
+                "resource": resource,
+                "status": status,
+                "source_ip": _present(line.get("source_ip")),
+                "user_agent": _bounded(_present(line.get("user_agent"))),
+                "api": f"{line.get('api_id')}/{line.get('stage')}",
+                "error": _present(line.get("error")),
+                **attribution(line, place),
+            }
         )
+        report.records += 1
+        report.refusals += record.reason is not None
+        if record.error == QUOTA_EXCEEDED and record.key_id is not None:
+            report.quota_refusals.append(QuotaRefusal(project, environment, record.key_id, epoch))
+        report.blocks.setdefault((project, environment, window_end(epoch)), []).append(record)
 
     def _write_blocks(self, report: IngestReport) -> None:
         """Store the batch's environment blocks, listed under the arrival bucket they are written in. Records
@@ -237,7 +235,7 @@ class AuditIngest:
             self.writer.begin_compaction(first - self.arrival_bucket_seconds)
             self._compaction_begun = True
 
-        def write(chunk: tuple[str, str, list[dict[str, Any]]]) -> None:
+        def write(chunk: tuple[str, str, list[RequestRecord]]) -> None:
             # The bucket of the moment of this write (not of the batch's start): the compactor waits for the
             # settle time after a bucket ends, which only has to cover one write and the index catching up.
             arrival = arrival_bucket(self._clock(), self.arrival_bucket_seconds)

@@ -55,7 +55,7 @@ def forget_idempotent_response(services: Services, record: KeyRecord) -> None:
 
 def _in_use(services: Services, place: Place, record: KeyRecord, since: float) -> KeyInUseError:
     hours = regional_usage(services, place, record.key_id, since).hours
-    recent = sum(hour["allowed"] for hour in hours if hour["hour"] >= hour_of(since))
+    recent = sum(hour.allowed for hour in hours if hour.hour >= hour_of(since))
     return KeyInUseError(
         f"the key was used at {record.last_used_at}, within the last {int(services.clock() - since)} seconds; "
         "it is not revoked (move its consumers, then try again)",

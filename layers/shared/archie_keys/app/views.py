@@ -6,7 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from archie_keys.domain.audit import REQUEST_RECORD_FIELDS
+from archie_keys.domain.audit_records import (
+    EVENT_RECORD_FIELDS,
+    REQUEST_RECORD_FIELDS,
+    USAGE_FIELDS,
+    AuditRecord,
+    EventRecord,
+    HourlyUsage,
+)
 from archie_keys.domain.clock import now_epoch
 from archie_keys.domain.environment_record import EnvironmentRecord, environment_shown_fields
 from archie_keys.domain.key_record import KeyRecord, shown_fields
@@ -29,9 +36,10 @@ class NewKey:
 KEY_FIELDS = shown_fields()
 ROLE_FIELDS = role_shown_fields()
 ENVIRONMENT_FIELDS = environment_shown_fields()
-# A request as the audit shows it: the stored record's fields (domain.audit) and the place its block names.
+# A record as the audit shows it (domain.audit_records): a request's own fields and the place its block names,
+# an event's fields; each view then its id.
 REQUEST_VIEW_FIELDS = ("kind", "project", "environment", *REQUEST_RECORD_FIELDS)
-EVENT_RECORD_FIELDS = ("kind", "time", "project", "environment", "event", "actor_key_id", "key_id", "details")
+EVENT_VIEW_FIELDS = ("kind", *EVENT_RECORD_FIELDS)
 
 
 def key_view(record: KeyRecord, now: float | None = None) -> dict[str, Any]:
@@ -72,8 +80,15 @@ def environment_view(record: EnvironmentRecord) -> dict[str, Any]:
     return {name: getattr(record, name) for name in ENVIRONMENT_FIELDS}
 
 
-def audit_view(item: dict[str, Any]) -> dict[str, Any]:
-    fields = EVENT_RECORD_FIELDS if item.get("kind") == "event" else REQUEST_VIEW_FIELDS
-    view = {name: item[name] for name in fields if item.get(name) is not None}
-    view["id"] = item["id"]  # the reader's (aws.audit_reader), never parsed from a table key here
+def audit_view(record: AuditRecord) -> dict[str, Any]:
+    """The API's view of an audit record: its set fields (an absent one is not shown as null), then its id (the
+    reader's, aws.audit_reader: never parsed from a table key here)."""
+    fields = EVENT_VIEW_FIELDS if isinstance(record, EventRecord) else REQUEST_VIEW_FIELDS
+    view = {name: value for name in fields if (value := getattr(record, name)) is not None}
+    view["id"] = record.id
     return view
+
+
+def usage_view(usage: HourlyUsage) -> dict[str, Any]:
+    """The API's view of a key's requests in one hour: its counters and their sum."""
+    return {name: getattr(usage, name) for name in USAGE_FIELDS}

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import heapq
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from archie_keys.aws.audit_blocks import (
@@ -21,10 +21,12 @@ from archie_keys.aws.audit_blocks import (
     ENV_BLOCK_PREFIX,
     INDEX_BY_ARRIVAL,
     KEY_BLOCK_PREFIX,
+    ArrivalRef,
+    StoredBlock,
     arrival_value,
-    block_records_of,
     later_at,
 )
+from archie_keys.aws.audit_merge import block_records, merged
 from archie_keys.aws.audit_writer import (
     AUDIT_SHARDS,
     COMPACTION_PK,
@@ -35,7 +37,9 @@ from archie_keys.aws.audit_writer import (
     partition_value,
 )
 from archie_keys.aws.dynamo import from_item, to_item
+from archie_keys.aws.items import Item
 from archie_keys.domain.audit import hour_of
+from archie_keys.domain.audit_records import AuditRecord, HourlyUsage, audit_record, hourly_usage
 from archie_keys.domain.clock import from_iso, to_iso
 from archie_keys.domain.errors import ServiceUnavailableError
 
@@ -51,7 +55,7 @@ class AuditReader:
         self.client = client
         self.clock = clock
 
-    def _pages(self, request: dict[str, Any], most: int | None = None) -> Iterator[dict[str, Any]]:
+    def _pages(self, request: dict[str, Any], most: int | None = None) -> Iterator[Item]:
         """Query pages. With `most`, the page size grows fourfold from the request's Limit up to `most`: a
         block may hold one record or hundreds, so a first small page is cheap and later ones catch up."""
         while True:
@@ -64,9 +68,7 @@ class AuditReader:
             if most is not None:
                 request["Limit"] = min(most, request["Limit"] * 4)
 
-    def _index(
-        self, index: str, attribute: str, value: str, lower: str, upper: str, batch: int
-    ) -> Iterator[dict[str, Any]]:
+    def _index(self, index: str, attribute: str, value: str, lower: str, upper: str, batch: int) -> Iterator[Item]:
         return self._pages(
             {
                 "TableName": self.table,
@@ -79,7 +81,7 @@ class AuditReader:
             }
         )
 
-    def _blocks(self, pk: str, lower: str, upper: str, most: int) -> Iterator[dict[str, Any]]:
+    def _blocks(self, pk: str, lower: str, upper: str, most: int) -> Iterator[Item]:
         return self._pages(
             {
                 "TableName": self.table,
@@ -103,8 +105,8 @@ class AuditReader:
         after: str | None,
         limit: int,
         requests: bool = True,
-        accept: Callable[[dict[str, Any]], bool] | None = None,
-    ) -> tuple[list[dict[str, Any]], bool]:
+        accept: Callable[[AuditRecord], bool] | None = None,
+    ) -> tuple[list[AuditRecord], bool]:
         """Records with lower <= at <= upper (and at < after, when paging), newest first, that `accept` takes:
         up to `limit` of them, and whether more remain. requests=False skips the request blocks (a caller
         that wants only events)."""
@@ -112,7 +114,7 @@ class AuditReader:
             upper = min(upper, after)
         # A block sorts at its window's end: one holding records up to `upper` may sort a window later.
         block_upper = later_at(upper, BLOCK_WINDOW_SECONDS)
-        streams: list[Iterator[dict[str, Any]]] = []
+        streams: list[Iterator[Item]] = []
         if key_id:
             key_prefix = partition_value(project, environment, key_id)
             streams += [
@@ -142,8 +144,8 @@ class AuditReader:
                     for shard in range(AUDIT_SHARDS)
                 ]
         now = self.clock()
-        page: list[dict[str, Any]] = []
-        for item in _merged(streams, requests):
+        page: list[AuditRecord] = []
+        for item in merged(streams, requests):
             if item["at"] > upper or item["at"] < lower:
                 continue  # a block's neighbour outside the range, or one of its records
             if after is not None and item["at"] >= after:
@@ -152,11 +154,12 @@ class AuditReader:
                 continue  # past retention: TTL deletes it eventually, reads never show it
             if actor_key_id and key_id and item.get("actor_key_id") != actor_key_id:
                 continue
-            if accept is not None and not accept(item):
+            record = audit_record({**item, "id": item["pk"].split("#", 1)[1]})  # its id: its key minus the kind
+            if accept is not None and not accept(record):
                 continue
             if len(page) == limit:
                 return page, True
-            page.append({**item, "id": item["pk"].split("#", 1)[1]})  # the record's id: its key minus the kind
+            page.append(record)
         return page, False
 
     @staticmethod
@@ -165,14 +168,14 @@ class AuditReader:
         "#~" sorts after every "#<id>", so a record at exactly `until` is included."""
         return (to_iso(since) if since is not None else AT_MIN, f"{to_iso(until)}#~" if until is not None else AT_MAX)
 
-    def arrivals(self, bucket_start: float, page_size: int | None = None) -> Iterator[dict[str, Any]]:
+    def arrivals(self, bucket_start: float, page_size: int | None = None) -> Iterator[ArrivalRef]:
         """Every environment block written in one arrival bucket: its keys (pk, sk) and the key ids it holds,
         each shard read a page (`page_size` entries) at a time, the shards merged in `at` order. The order is
         always the same for a closed bucket (the compactor's chunks depend on it), and it is not shard after
         shard: a key block made of one environment block's records has that block's id, hence its shard, so
         reading the shards one after another would send a hot key's blocks to one partition at a time."""
 
-        def shard(number: int) -> Iterator[dict[str, Any]]:
+        def shard(number: int) -> Iterator[ArrivalRef]:
             request: dict[str, Any] = {
                 "TableName": self.table,
                 "IndexName": INDEX_BY_ARRIVAL,
@@ -182,22 +185,23 @@ class AuditReader:
             if page_size is not None:
                 request["Limit"] = page_size
             for item in self._pages(request):
-                yield {"pk": item["pk"], "sk": item["sk"], "at": item["at"], "key_ids": item.get("key_ids", [])}
+                keys = frozenset(str(key_id) for key_id in item.get("key_ids", ()))
+                yield ArrivalRef(pk=item["pk"], sk=item["sk"], at=item["at"], key_ids=keys)
 
-        return heapq.merge(*(shard(n) for n in range(AUDIT_SHARDS)), key=lambda ref: (ref["at"], ref["pk"]))
+        return heapq.merge(*(shard(n) for n in range(AUDIT_SHARDS)), key=lambda ref: (ref.at, ref.pk))
 
-    def blocks(self, refs: list[dict[str, Any]], attempts: int = 6) -> list[dict[str, Any]]:
+    def blocks(self, refs: Sequence[ArrivalRef], attempts: int = 6) -> list[StoredBlock]:
         """The blocks these refs name (pk, sk), read strongly consistent (the index that named them is not).
         Keys DynamoDB leaves unprocessed are asked again with exponential backoff, a bounded number of times."""
-        found: list[dict[str, Any]] = []
+        found: list[StoredBlock] = []
         for start in range(0, len(refs), 100):
-            batch = [to_item({"pk": ref["pk"], "sk": ref["sk"]}) for ref in refs[start : start + 100]]
+            batch = [to_item({"pk": ref.pk, "sk": ref.sk}) for ref in refs[start : start + 100]]
             pending: dict[str, Any] = {self.table: {"Keys": batch, "ConsistentRead": True}}
             for attempt in range(attempts):
                 if attempt:
                     time.sleep(0.05 * 2**attempt)
                 response = self.client.batch_get_item(RequestItems=pending)
-                found += [from_item(item) for item in response.get("Responses", {}).get(self.table, [])]
+                found += [_stored_block(from_item(item)) for item in response.get("Responses", {}).get(self.table, [])]
                 pending = response.get("UnprocessedKeys") or {}
                 if not pending:
                     break
@@ -213,7 +217,7 @@ class AuditReader:
         item = response.get("Item")
         return from_iso(from_item(item)["done_through"]) if item else None
 
-    def usage(self, project: str, environment: str, key_id: str, since_epoch: float) -> list[dict[str, Any]]:
+    def usage(self, project: str, environment: str, key_id: str, since_epoch: float) -> list[HourlyUsage]:
         """A key's hourly counters since a moment, every page of them: a counter names the arrival buckets it
         counted (aws.audit_writer.add_bucket_usage), so 90 days of them pass the 1 MB a Query page reads."""
         request: dict[str, Any] = {
@@ -225,74 +229,20 @@ class AuditReader:
                 {":pk": f"USAGE#{project}#{environment}#{key_id}", ":since": hour_of(since_epoch)}
             ),
         }
-        return [
-            {
-                "hour": i["sk"],
-                "allowed": int(i.get("allowed", 0)),
-                "refused": int(i.get("refused", 0)),
-                "requests": int(i.get("allowed", 0)) + int(i.get("refused", 0)),
-            }
-            for i in self._pages(request)
-        ]
+        return [hourly_usage({**item, "hour": item["sk"]}) for item in self._pages(request)]
 
 
-def _merged(streams: list[Iterator[dict[str, Any]]], requests: bool) -> Iterator[dict[str, Any]]:
-    """The streams' records newest first. A block, when the merge reaches it, is replaced by its records:
-    each is earlier than the block's `at`, so none of them is due before anything already yielded."""
-    heap: list[tuple[_Descending, int, dict[str, Any], Iterator[dict[str, Any]] | None]] = []
-    order = 0
-
-    def push(item: dict[str, Any], stream: Iterator[dict[str, Any]] | None) -> None:
-        nonlocal order
-        order += 1
-        heapq.heappush(heap, (_Descending(item["at"]), order, item, stream))
-
-    def advance(stream: Iterator[dict[str, Any]]) -> None:
-        item = next(stream, None)
-        if item is not None:
-            push(item, stream)
-
-    for stream in streams:
-        advance(stream)
-    while heap:
-        _, _, item, source = heapq.heappop(heap)
-        if source is not None:
-            advance(source)
-        if item.get("kind") != "block":
-            yield item
-        elif requests:
-            for record in block_records(item):
-                push(record, None)
+def _stored_block(item: Item) -> StoredBlock:
+    """A block's item as read (its key ids, an environment block's index entry, are the arrival index's)."""
+    return StoredBlock(
+        pk=item["pk"],
+        sk=item["sk"],
+        project=item["project"],
+        environment=item["environment"],
+        key_id=item.get("key_id"),
+        data=bytes(item["records"]),
+    )
 
 
-def block_records(block: dict[str, Any]) -> list[dict[str, Any]]:
-    """A block's records as the items of single requests read."""
-    place = {
-        "kind": "request",
-        "project": block["project"],
-        "environment": block["environment"],
-        "purge_epoch": block["purge_epoch"],
-    }
-    if "key_id" in block:  # a key block names its key once; an environment block's records each name theirs
-        place["key_id"] = block["key_id"]
-    return [
-        {
-            **place,
-            **{k: v for k, v in record.items() if k != "id"},
-            "pk": f"REQ#{record['id']}",
-            "at": f"{record['time']}#{record['id']}",
-        }
-        for record in block_records_of(block)
-    ]
-
-
-class _Descending:
-    """A heap key that sorts strings in reverse (heapq is a min-heap)."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __lt__(self, other: _Descending) -> bool:
-        return self.value > other.value
+# Tools and tests that read a block's item from the table directly see its records as the reader's merge does.
+__all__ = ["AT_MAX", "AT_MIN", "BLOCKS_PER_QUERY", "AuditReader", "block_records"]

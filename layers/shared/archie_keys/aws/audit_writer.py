@@ -28,12 +28,13 @@ import hashlib
 import json
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from archie_keys.aws.audit_blocks import (
     ENV_BLOCK_PREFIX,
     KEY_BLOCK_PREFIX,
+    ArrivalRef,
     PackedBlock,
     arrival_value,
     block_at,
@@ -42,6 +43,7 @@ from archie_keys.aws.audit_blocks import (
     window_end,
 )
 from archie_keys.aws.dynamo import Transactions, Write, conditional_write, to_item
+from archie_keys.domain.audit_records import RequestRecord
 from archie_keys.domain.change_records import EVENT_RECORDED
 from archie_keys.domain.clock import from_iso, to_iso
 
@@ -62,9 +64,9 @@ def partition_value(*parts: str) -> str:
     return "#".join(parts)
 
 
-def is_environment_block_of(block_key: Mapping[str, Any], project: str, environment: str) -> bool:
-    """Whether an environment block (its key, as the arrival index lists it) holds this environment's requests."""
-    return str(block_key["pk"]).startswith(f"{ENV_BLOCK_PREFIX}{partition_value(project, environment)}#")
+def is_environment_block_of(block: ArrivalRef, project: str, environment: str) -> bool:
+    """Whether an environment block (as the arrival index lists it) holds this environment's requests."""
+    return block.pk.startswith(f"{ENV_BLOCK_PREFIX}{partition_value(project, environment)}#")
 
 
 class AuditWriter:
@@ -148,24 +150,24 @@ class AuditWriter:
         }
 
     def put_environment_block(
-        self, project: str, environment: str, records: list[dict[str, Any]], arrival_bucket: float
+        self, project: str, environment: str, records: Sequence[RequestRecord], arrival_bucket: float
     ) -> bool:
-        """Store one environment block: an environment's records (each {"id", "time", ...}, `key_id` on those
-        attributed to a key) from one window of one delivery. A block holding attributed records is listed
+        """Store one environment block: an environment's records (`key_id` on those attributed to a key) from
+        one window of one delivery. A block holding attributed records is listed
         under the arrival bucket it is written in, with their key ids (the compactor finds it there, and a
         guarded delete reads only the blocks of its key); one without (refused or keyless requests only) is
         not listed, which saves the index write. Returns False when the block is already stored (a
         redelivery): it is then neither stored nor listed again."""
         packed = PackedBlock(
-            block_id(record["id"] for record in records),
-            window_end(from_iso(records[0]["time"])),
+            block_id(record.id for record in records),
+            window_end(from_iso(records[0].time)),
             len(records),
             pack(records),
         )
         item = self._block(ENV_BLOCK_PREFIX, (project, environment), packed)
         shard = item.pop("_shard")
         item.update({"project": project, "environment": environment})
-        keys = {str(record["key_id"]) for record in records if record.get("key_id")}
+        keys = {record.key_id for record in records if record.key_id}
         if keys:
             item.update({"arrival": arrival_value(arrival_bucket, shard), "key_ids": keys})
         return self._put_new(item)

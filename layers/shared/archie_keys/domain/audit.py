@@ -20,26 +20,8 @@ UNDECIDED_MESSAGE = "key not decided"
 PROVEN_REFUSALS = frozenset({"revoked", "expired", "disabled", "source_ip_not_allowed", "source_ip_not_cache_keyed"})
 
 
-# A request's record, the one list of its fields (beyond its `id`, the extended request id, and what its block
-# names: project and environment): the request's own, as the ingest reads them from the access log (app.ingest),
-# and its key: `key_id` when attributed, else the id a token only claimed, and the authorizer's refusal reason
-# if any. A block stores these (aws.audit_blocks), the API shows them (app.views.audit_view), and
-# edge.audit_schemas.RequestRecord documents each (tests/logic/test_records.py holds it to this list).
-REQUEST_RECORD_FIELDS = (
-    "time",
-    "request_id",
-    "method",
-    "path",
-    "resource",
-    "status",
-    "source_ip",
-    "user_agent",
-    "key_id",
-    "claimed_key_id",
-    "reason",
-    "error",
-    "api",
-)
+# A request's record and the one list of its fields (REQUEST_RECORD_FIELDS) are domain.audit_records': not
+# here, so the authorizer, which imports this module, does not load them.
 
 
 def hour_of(epoch: float) -> str:

@@ -13,9 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
+
+from archie_keys.domain.audit_records import RequestRecord, request_record, stored_request
+
+# A request record as a block packs it: its id and its set own fields, as JSON (domain.audit_records'
+# stored_request makes one, request_record reads one). Only the compactor handles records in this form: it
+# re-packs them as they are, where a typed round trip would double its CPU per record (`make bench`).
+PackedRecord = dict[str, Any]
 
 BLOCK_WINDOW_SECONDS = 60
 BLOCK_MAX_RECORDS = 500
@@ -44,16 +51,16 @@ def block_id(record_ids: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(sorted(record_ids)).encode()).hexdigest()[:24]
 
 
-def chunked(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+def chunked(records: Sequence[RequestRecord]) -> list[list[RequestRecord]]:
     """Records as blocks: without duplicates, in id order, at most BLOCK_MAX_RECORDS and BLOCK_MAX_BYTES (of
-    JSON, before compression) to a block, so the same records always make the same blocks and no block nears
-    DynamoDB's 400 KB item limit, whatever the records hold."""
-    unique = sorted({record["id"]: record for record in records}.values(), key=lambda record: record["id"])
-    blocks: list[list[dict[str, Any]]] = []
-    current: list[dict[str, Any]] = []
+    JSON as packed, before compression) to a block, so the same records always make the same blocks and no
+    block nears DynamoDB's 400 KB item limit, whatever the records hold."""
+    unique = sorted({record.id: record for record in records}.values(), key=lambda record: record.id)
+    blocks: list[list[RequestRecord]] = []
+    current: list[RequestRecord] = []
     size = 0
     for record in unique:
-        record_size = len(json.dumps(record, separators=(",", ":")).encode())
+        record_size = len(json.dumps(stored_request(record), separators=(",", ":")).encode())
         if current and (len(current) == BLOCK_MAX_RECORDS or size + record_size > BLOCK_MAX_BYTES):
             blocks.append(current)
             current, size = [], 0
@@ -64,10 +71,9 @@ def chunked(records: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     return blocks
 
 
-def records_json(records: list[dict[str, Any]]) -> bytes:
-    """Records (each {"id", ...domain.audit.REQUEST_RECORD_FIELDS}) as the JSON array a block stores, before
-    compression: its length
-    is what BLOCK_MAX_BYTES bounds."""
+def records_json(records: Sequence[PackedRecord]) -> bytes:
+    """Records as packed (domain.audit_records.stored_request's) as the JSON array a block stores, before
+    compression: its length is what BLOCK_MAX_BYTES bounds."""
     return json.dumps(records, separators=(",", ":"), sort_keys=True).encode()
 
 
@@ -78,9 +84,9 @@ def compress(text: bytes) -> bytes:
     return zlib.compress(text, 6)
 
 
-def pack(records: list[dict[str, Any]]) -> bytes:
-    """Records (each {"id", ...domain.audit.REQUEST_RECORD_FIELDS}) as one compressed JSON array."""
-    return compress(records_json(records))
+def pack(records: Sequence[RequestRecord]) -> bytes:
+    """Records as one compressed JSON array of what a block stores of each (stored_request)."""
+    return compress(records_json([stored_request(record) for record in records]))
 
 
 @dataclass(frozen=True)
@@ -99,12 +105,48 @@ class PackedBlock:
         return -(-(len(self.data) + BLOCK_ITEM_OVERHEAD_BYTES) // 1024)
 
 
-def block_records_of(block: dict[str, Any]) -> list[dict[str, Any]]:
-    """The records a stored block holds, as packed."""
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ArrivalRef:
+    """An environment block as the arrival index lists it: the table's keys that name it (opaque above aws/:
+    aws.audit_writer.is_environment_block_of reads them), its `at`, and the keys whose records it holds."""
+
+    pk: str
+    sk: str
+    at: str
+    key_ids: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredBlock:
+    """A block as read back: the keys that name it, the place it holds records of, and its packed records."""
+
+    pk: str
+    sk: str
+    project: str
+    environment: str
+    # A key block's key (its records do not repeat it); None for an environment block.
+    key_id: str | None = None
+    data: bytes
+
+    def packed_records(self) -> list[PackedRecord]:
+        """Its records as packed, for a caller that packs them again as they are (app.compaction_chunks:
+        the compactor's path that bounds one key's rate, where a typed round trip would only cost CPU)."""
+        return unpack(self.data)
+
+    def requests(self) -> list[RequestRecord]:
+        """Its records, each with the place (and, for a key block, the key) the block names."""
+        place = {"project": self.project, "environment": self.environment}
+        if self.key_id is not None:
+            place["key_id"] = self.key_id
+        return [request_record({**place, **record}) for record in self.packed_records()]
+
+
+def block_records_of(block: Mapping[str, Any]) -> list[PackedRecord]:
+    """The records a stored block's item holds, as packed (tools and tests that read the table directly)."""
     return unpack(bytes(block["records"]))
 
 
-def unpack(data: bytes) -> list[dict[str, Any]]:
+def unpack(data: bytes) -> list[PackedRecord]:
     records = json.loads(zlib.decompress(data))
     if not isinstance(records, list):
         raise ValueError("an audit block that is not a list of records")

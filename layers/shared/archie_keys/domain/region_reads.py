@@ -18,10 +18,11 @@ token that carries it is authenticated (domain.paging), so a position is only ev
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
+from archie_keys.domain.audit_records import AuditRecord, HourlyUsage
 from archie_keys.domain.errors import ValidationFailedError
 
 # A region that has not given a record of this listing yet: it is read from the newest.
@@ -33,13 +34,13 @@ class RegionPage:
     """What one region answered: up to `limit` records newest first (each with its `at`), and whether it
     holds more after the last of them."""
 
-    items: list[dict[str, Any]]
+    items: list[AuditRecord]
     more: bool
 
 
 @dataclass(frozen=True)
 class MergedPage:
-    items: list[dict[str, Any]]
+    items: list[AuditRecord]
     # Where each region reads on (None: no next page).
     positions: dict[str, str | None] | None
     unavailable: list[str] = field(default_factory=list)
@@ -79,14 +80,12 @@ def merge_region_pages(
     record kept; a region that did not answer stays where it stood."""
     answered = {region: page for region, page in pages.items() if page is not None}
     unavailable = [region for region, page in pages.items() if page is None]
-    ranked = sorted(
-        (item for page in answered.values() for item in page.items), key=lambda item: item["at"], reverse=True
-    )
+    ranked = sorted((item for page in answered.values() for item in page.items), key=lambda item: item.at, reverse=True)
     kept = ranked[:limit]
     more = len(ranked) > limit or any(page.more for page in answered.values())
     if not more or not kept:
         return MergedPage(kept, None, unavailable)
-    last = kept[-1]["at"]
+    last = kept[-1].at
     following: dict[str, str | None] = {}
     for region, before in positions.items():
         if region in answered:
@@ -97,16 +96,16 @@ def merge_region_pages(
     return MergedPage(kept, following, unavailable)
 
 
-def sum_usage_hours(per_region: Iterable[Iterable[Mapping[str, Any]]]) -> list[dict[str, Any]]:
+def sum_usage_hours(per_region: Iterable[Iterable[HourlyUsage]]) -> list[HourlyUsage]:
     """Hourly counters of several regions added hour by hour, oldest hour first (each region counts only the
     requests it served, so the sums count every request once)."""
-    totals: dict[str, dict[str, Any]] = {}
+    allowed: Counter[str] = Counter()
+    refused: Counter[str] = Counter()
     for hours in per_region:
         for hour in hours:
-            total = totals.setdefault(hour["hour"], {"hour": hour["hour"], "allowed": 0, "refused": 0, "requests": 0})
-            for counter in ("allowed", "refused", "requests"):
-                total[counter] += int(hour.get(counter, 0))
-    return [totals[hour] for hour in sorted(totals)]
+            allowed[hour.hour] += hour.allowed
+            refused[hour.hour] += hour.refused
+    return [HourlyUsage(hour=hour, allowed=allowed[hour], refused=refused[hour]) for hour in sorted(allowed)]
 
 
 def parse_region_map(text: str) -> dict[str, str]:
