@@ -214,31 +214,33 @@ def test_two_runs_of_one_bucket_at_once_count_it_once(aws) -> None:
     assert usage(HOT) == expected_usage(120) and usage(COLD) == expected_usage(30)
 
 
-def poison(bucket: float) -> str:
-    """An environment block listed in `bucket` for HOT whose records cannot be decoded."""
+def poison(bucket: float, broken: str = "records") -> str:
+    """An environment block listed in `bucket` for HOT whose records cannot be decoded (or, `broken="place"`,
+    that does not say whose records it holds)."""
     pk = "ENVB#demo#dev#0"
-    boto3.client("dynamodb").put_item(
-        TableName=get_services().audit_writer.table,
-        Item={
-            "pk": {"S": pk},
-            "sk": {"S": f"{to_iso(bucket)}#poison"},
-            "at": {"S": f"{to_iso(bucket)}#poison"},
-            "kind": {"S": "block"},
-            "project": {"S": "demo"},
-            "environment": {"S": "dev"},
-            "records": {"B": b"not zlib"},
-            "arrival": {"S": arrival_value(bucket, shard_of("poison"))},
-            "key_ids": {"SS": [HOT]},
-        },
-    )
+    item = {
+        "pk": {"S": pk},
+        "sk": {"S": f"{to_iso(bucket)}#poison"},
+        "at": {"S": f"{to_iso(bucket)}#poison"},
+        "kind": {"S": "block"},
+        "project": {"S": "demo"},
+        "environment": {"S": "dev"},
+        "records": {"B": b"not zlib"},
+        "arrival": {"S": arrival_value(bucket, shard_of("poison"))},
+        "key_ids": {"SS": [HOT]},
+    }
+    if broken == "place":
+        del item["project"]
+    boto3.client("dynamodb").put_item(TableName=get_services().audit_writer.table, Item=item)
     return pk
 
 
-def test_a_bucket_that_always_fails_is_skipped_after_its_retries_named_and_retried_later(aws, caplog) -> None:
+@pytest.mark.parametrize("broken", ["records", "place"])
+def test_a_bucket_that_always_fails_is_skipped_after_its_retries_named_and_retried_later(aws, caplog, broken) -> None:
     bucket = first_bucket()
     begin(bucket)
     write_bucket(bucket, {HOT: 30}, "p0")
-    poison(bucket)
+    poison(bucket, broken)
     write_bucket(bucket + BUCKET, {HOT: 25, COLD: 5}, "p1")
     write_bucket(bucket + 2 * BUCKET, {COLD: 8}, "p2")
     alarms: list[tuple[str, str]] = []

@@ -53,7 +53,7 @@ from archie_keys.app.compaction_chunks import MAX_OPEN_RECORDS, KeyChunk, KeyChu
 from archie_keys.app.compaction_pending import pending_use
 from archie_keys.app.compaction_reads import blocks_in_order
 from archie_keys.app.compaction_writes import PARTITION_WRITE_UNITS_PER_SECOND, BlockWrites, PartitionPacer
-from archie_keys.domain.audit_blocks import BLOCK_MAX_BYTES, BLOCK_MAX_RECORDS, StoredBlock
+from archie_keys.domain.audit_blocks import BLOCK_MAX_BYTES, BLOCK_MAX_RECORDS, StoredBlock, UnreadableBlockError
 from archie_keys.domain.clock import from_iso, to_iso
 from archie_keys.domain.errors import ServiceUnavailableError
 
@@ -72,10 +72,6 @@ START_MARGIN_SECONDS = 120.0
 ABORT_MARGIN_SECONDS = 10.0
 MAX_BUCKET_FAILURES = 3
 MAX_UNAVAILABLE_FAILURES = 30
-
-
-class UnreadableBlockError(ValueError):
-    """An environment block the compactor cannot decode: an error of its bucket's own, never AWS's."""
 
 
 class BucketTimeoutError(RuntimeError):

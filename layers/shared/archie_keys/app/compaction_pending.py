@@ -14,7 +14,7 @@ from collections.abc import Callable
 from itertools import islice
 from typing import TYPE_CHECKING
 
-from archie_keys.domain.audit_blocks import ArrivalRef, StoredBlock, arrival_bucket
+from archie_keys.domain.audit_blocks import ArrivalRef, StoredBlock, UnreadableBlockError, arrival_bucket
 from archie_keys.domain.audit_records import RequestRecord
 from archie_keys.domain.clock import to_iso
 from archie_keys.domain.errors import ServiceUnavailableError
@@ -75,7 +75,7 @@ def pending_use(
         refs = reader.arrivals(bucket)
         mine = (ref for ref in refs if is_environment_block_of(ref, project, environment) and key_id in ref.key_ids)
         while batch := list(islice(mine, READ_BATCH)):
-            for block in reader.blocks(batch):
+            for block in _blocks(reader, batch):
                 for record in _records(block):
                     if record.key_id != key_id or record.error == "ACCESS_DENIED":
                         continue
@@ -85,12 +85,24 @@ def pending_use(
     return latest
 
 
+def _unreadable() -> ServiceUnavailableError:
+    """A block the compactor cannot read either: the guard cannot be proven."""
+    return ServiceUnavailableError(
+        "a block of the key's recent requests cannot be read, so its latest use cannot be proven; "
+        "the audit compactor skips and names it (AuditBucketsSkipped)",
+        retry_after=60,
+    )
+
+
+def _blocks(reader: AuditReader, batch: list[ArrivalRef]) -> list[StoredBlock]:
+    try:
+        return reader.blocks(batch)
+    except UnreadableBlockError as error:  # its item lacks its place or records
+        raise _unreadable() from error
+
+
 def _records(block: StoredBlock) -> list[RequestRecord]:
     try:
         return block.requests()
-    except Exception as error:  # a block the compactor cannot read either: the guard cannot be proven
-        raise ServiceUnavailableError(
-            "a block of the key's recent requests cannot be read, so its latest use cannot be proven; "
-            "the audit compactor skips and names it (AuditBucketsSkipped)",
-            retry_after=60,
-        ) from error
+    except Exception as error:  # its records do not decode
+        raise _unreadable() from error

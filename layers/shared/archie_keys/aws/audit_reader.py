@@ -39,6 +39,7 @@ from archie_keys.aws.audit_writer import (
 from archie_keys.aws.dynamo import from_item, to_item
 from archie_keys.aws.items import Item
 from archie_keys.domain.audit import hour_of
+from archie_keys.domain.audit_blocks import UnreadableBlockError
 from archie_keys.domain.audit_records import AuditRecord, HourlyUsage, audit_record, hourly_usage
 from archie_keys.domain.clock import from_iso, to_iso
 from archie_keys.domain.errors import ServiceUnavailableError
@@ -233,15 +234,21 @@ class AuditReader:
 
 
 def _stored_block(item: Item) -> StoredBlock:
-    """A block's item as read (its key ids, an environment block's index entry, are the arrival index's)."""
-    return StoredBlock(
-        pk=item["pk"],
-        sk=item["sk"],
-        project=item["project"],
-        environment=item["environment"],
-        key_id=item.get("key_id"),
-        data=bytes(item["records"]),
-    )
+    """A block's item as read (its key ids, an environment block's index entry, are the arrival index's). An
+    item without its place or records is named in the error: the compactor fails (then skips) that bucket."""
+    try:
+        return StoredBlock(
+            pk=item["pk"],
+            sk=item["sk"],
+            project=item["project"],
+            environment=item["environment"],
+            key_id=item.get("key_id"),
+            data=bytes(item["records"]),
+        )
+    except (KeyError, TypeError) as error:
+        raise UnreadableBlockError(
+            f"the audit block {item.get('pk')} {item.get('sk')} cannot be read: {error!r}"
+        ) from error
 
 
 # Tools and tests that read a block's item from the table directly see its records as the reader's merge does.

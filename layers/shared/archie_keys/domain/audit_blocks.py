@@ -116,6 +116,11 @@ class ArrivalRef:
     key_ids: frozenset[str] = frozenset()
 
 
+class UnreadableBlockError(ValueError):
+    """A stored block that cannot be read (its place or records missing, its data not a block): an error of its
+    bucket's own, never AWS's, so the compactor retries that bucket a few times and then skips it."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class StoredBlock:
     """A block as read back: the keys that name it, the place it holds records of, and its packed records."""
