@@ -21,6 +21,7 @@ from archie_keys.domain.keyformat import (
     checksum,
     encode_base62,
     generate_key,
+    key_id_millis,
     keys_in,
     new_key_id,
     parse_key,
@@ -187,6 +188,15 @@ def test_a_key_id_encodes_its_creation_time_in_milliseconds() -> None:
     assert before <= documented_decode(key_id[:7]) <= after
     assert new_key_id(1_700_000_000_000)[:7] == encode_base62(1_700_000_000_000, 7)
     assert all(c in BASE62_ALPHABET for c in new_key_id())
+
+
+@pytest.mark.parametrize("millis", [0, 1, 61, 62, 1_700_000_000_000, 1_764_547_200_123, 62**7 - 1])
+def test_a_key_ids_creation_time_is_read_back_to_the_millisecond(millis: int) -> None:
+    # What a mass revocation compares with its own moment: keys made before it are covered, keys after it not.
+    key_id = new_key_id(millis)
+    assert key_id_millis(key_id) == millis == documented_decode(key_id[:7])
+    # Only the time part counts: the random part after it (here its largest and smallest digits) never does.
+    assert key_id_millis(key_id[:7] + "z" * 5) == key_id_millis(key_id[:7] + "0" * 5) == millis
 
 
 def test_a_given_key_id_is_used_as_is() -> None:
