@@ -6,6 +6,8 @@ nothing memoised from an earlier one. tests/component runs the same function thr
 
 from __future__ import annotations
 
+import json
+import logging
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,8 +45,9 @@ def decide(services: FakeServices, headers: Any, multi: Any = None, **fields: An
         "stageVariables": {**ON_STAGE, **fields.pop("stage", {})},
         "requestContext": {"requestId": "req-1", "identity": {"sourceIp": fields.pop("source_ip", "198.51.100.7")}},
     }
+    namespace, decisions = fields.pop("usage_namespace", STACK), fields.pop("decisions", None)
     try:
-        return authorizer.authorize(event, services.verifier, usage_namespace=fields.pop("usage_namespace", STACK))
+        return authorizer.authorize(event, services.verifier, decisions, namespace, fields.pop("witness", None))
     except authorizer.Unauthorized:
         return UNAUTHORIZED
 
@@ -163,3 +166,69 @@ def test_a_failure_while_deciding_says_so_and_is_never_a_401(services, reader, m
         decide(services, bearer(reader.value))
     # Lambda's error line, which API Gateway turns into a 503 (AUTHORIZER_FAILURE), tells the operator why.
     assert str(failed.value) == "the key could not be checked now"
+
+
+def test_a_stage_with_one_of_its_two_variables_serves_no_key_and_the_log_says_why(services, reader) -> None:
+    """The operator's mistake, not the key's: undecided (503, the error alarm), and the log line names it."""
+    failures: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = failures.append  # type: ignore[method-assign]
+    logging.getLogger(authorizer.AUTHORIZER_LOGGER).addHandler(handler)
+    try:
+        for stage in ({"project": PLACE.project}, {"environment": PLACE.environment}):
+            event = {
+                "methodArn": f"{STAGE}/GET/orders",
+                "headers": bearer(reader.value),
+                "stageVariables": stage,
+                "requestContext": {"extendedRequestId": "ext-1="},
+            }
+            with pytest.raises(authorizer.Undecided):
+                authorizer.authorize(event, services.verifier)
+    finally:
+        logging.getLogger(authorizer.AUTHORIZER_LOGGER).removeHandler(handler)
+
+    assert [(r.getMessage(), str(r.exc_info[1]) if r.exc_info else None) for r in failures] == 2 * [
+        ("key not decided", "a protected stage must set both the project and environment stage variables")
+    ]
+
+
+def test_only_an_environments_bootstrap_key_pages_when_accepted(services, reader) -> None:
+    """Break-glass: the bootstrap admin key's every accepted use is a BootstrapKeyUsed line naming the key and
+    its environment (its alarm pages); any other key's Allow writes no line at all."""
+    from archie_keys.app.bootstrap import bootstrap
+    from archie_keys.app.commands import Place
+    from archie_keys.aws.metrics import DecisionMetrics, MetricLines
+    from archie_keys.domain.keyformat import parse_key
+
+    lines: list[str] = []
+    decisions = DecisionMetrics(MetricLines("ArchieKeys", STACK, write=lines.append))
+    break_glass = bootstrap(services, Place(PLACE.project, "qa")).value
+    qa = {"project": PLACE.project, "environment": "qa"}
+
+    assert decide(services, bearer(reader.value), decisions=decisions)["principalId"]
+    assert lines == []
+    assert decide(services, bearer(break_glass), decisions=decisions, stage=qa)["principalId"]
+    (line,) = [json.loads(text) for text in lines]
+    assert (line["BootstrapKeyUsed"], line["key_id"], line["project"], line["environment"]) == (
+        1,
+        parse_key(break_glass).key_id,
+        PLACE.project,
+        "qa",
+    )
+
+
+def test_an_allow_is_recorded_on_the_keys_own_place_before_it_is_given(services, admin, reader) -> None:
+    """What a guarded delete reads to refuse deleting a key in use (app.authorization_witness): recorded for
+    the key that was allowed, in its environment; a refused key records nothing."""
+    from archie_keys.app.authorization_witness import AuthorizationWitness
+
+    witness = AuthorizationWitness(services.store, 60.0, services.clock)
+    other = new_key(services, admin, "other", ["reader"])
+    revoke_key(services, admin, PLACE, other.record.key_id)
+
+    assert decide(services, bearer(reader.value), witness=witness)["principalId"] == reader.record.key_id
+    assert denial(decide(services, bearer(other.value), witness=witness))["refusal"] == "revoked"
+
+    last = services.store.last_authorization
+    assert last(PLACE.project, PLACE.environment, reader.record.key_id) == services.clock()
+    assert last(PLACE.project, PLACE.environment, other.record.key_id) is None
