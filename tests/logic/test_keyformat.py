@@ -21,6 +21,7 @@ from archie_keys.domain.keyformat import (
     checksum,
     encode_base62,
     generate_key,
+    has_valid_tag,
     key_id_millis,
     keys_in,
     new_key_id,
@@ -197,6 +198,17 @@ def test_a_key_ids_creation_time_is_read_back_to_the_millisecond(millis: int) ->
     assert key_id_millis(key_id) == millis == documented_decode(key_id[:7])
     # Only the time part counts: the random part after it (here its largest and smallest digits) never does.
     assert key_id_millis(key_id[:7] + "z" * 5) == key_id_millis(key_id[:7] + "0" * 5) == millis
+
+
+def test_only_a_key_tagged_under_one_of_the_tag_keys_passes_the_tag_check() -> None:
+    # The tag lets a forged key be refused before any read: a valid checksum alone never passes it.
+    value, _ = generate_key("archie_", "demo", "dev", TAG_KEY)
+    other_tag_key = b"another-tag-key-0123456789abcdefg"
+    body = value[:-6]
+    retagged = body[:-6] + ("A" if body[-6] != "A" else "B") + body[-5:]
+    assert has_valid_tag(value, [TAG_KEY]) and has_valid_tag(value, [other_tag_key, TAG_KEY])  # during rotation
+    assert not has_valid_tag(value, [other_tag_key]) and not has_valid_tag(value, [])
+    assert not has_valid_tag(retagged + checksum(retagged), [TAG_KEY])
 
 
 def test_a_given_key_id_is_used_as_is() -> None:
