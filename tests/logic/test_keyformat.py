@@ -209,6 +209,11 @@ def test_only_a_key_tagged_under_one_of_the_tag_keys_passes_the_tag_check() -> N
     assert has_valid_tag(value, [TAG_KEY]) and has_valid_tag(value, [other_tag_key, TAG_KEY])  # during rotation
     assert not has_valid_tag(value, [other_tag_key]) and not has_valid_tag(value, [])
     assert not has_valid_tag(retagged + checksum(retagged), [TAG_KEY])
+    # A tag is bound to its own key's text: one key's tag moved onto another key is no tag.
+    second = generate_key("archie_", "demo", "dev", TAG_KEY)[0][:-6]
+    transplanted = second[:-6] + body[-6:]
+    assert has_valid_tag(second + checksum(second), [TAG_KEY])
+    assert not has_valid_tag(transplanted + checksum(transplanted), [TAG_KEY])
 
 
 def test_a_given_key_id_is_used_as_is() -> None:
