@@ -23,6 +23,7 @@ from archie_keys.domain.keyformat import (
     generate_key,
     has_valid_tag,
     key_id_millis,
+    key_tag,
     keys_in,
     new_key_id,
     parse_key,
@@ -214,6 +215,20 @@ def test_only_a_key_tagged_under_one_of_the_tag_keys_passes_the_tag_check() -> N
     transplanted = second[:-6] + body[-6:]
     assert has_valid_tag(second + checksum(second), [TAG_KEY])
     assert not has_valid_tag(transplanted + checksum(transplanted), [TAG_KEY])
+
+
+def test_a_key_issued_by_an_earlier_release_keeps_its_tag() -> None:
+    # Every issued key carries its tag: a change to how tags are computed (digest size, personalization, byte
+    # order) would refuse every key already out there. This one was issued under TAG_KEY and stays valid.
+    issued = "archie_demo_dev_Vc37AAAAAAAAR4nd0mPart1234ABhW3CRX1wP7Y4"
+    assert key_tag(TAG_KEY, issued[:-12]) == "hW3CRX" and checksum(issued[:-6]) == issued[-6:]
+    assert has_valid_tag(issued, [TAG_KEY])
+
+
+@pytest.mark.parametrize("size", [31, 65])
+def test_a_tag_key_of_the_wrong_size_is_refused_saying_which_sizes_fit(size: int) -> None:
+    with pytest.raises(ValueError, match=r"^a tag key has 32 to 64 bytes\Z"):
+        generate_key("archie_", "demo", "dev", b"k" * size)
 
 
 def test_a_given_key_id_is_used_as_is() -> None:
