@@ -118,6 +118,29 @@ def test_an_idempotent_create_replays_the_same_key_and_creates_nothing(services:
     assert reused.value.code == "idempotency_key_reused"
 
 
+def _roll_once(services: FakeServices, admin, key_id: str, key: str, grace: int) -> dict:
+    # As the roll handler does: the request is bound to the key rolled.
+    request = idempotent.roll_request(PLACE, admin, key_id, key, {"grace_seconds": grace})
+    command = RollKey(PLACE, key_id, grace_seconds=grace)
+    return idempotent.once(services, request, lambda t: new_key_response(roll_key(services, admin, command, t)[0]))
+
+
+def test_an_idempotent_roll_replays_its_successor_and_the_same_header_on_another_key_rolls_that_key(
+    services: FakeServices, admin
+) -> None:
+    role(services, admin, "reader", READER)
+    first, second = (new_key(services, admin, name, ["reader"]).record.key_id for name in ("ci", "deploy"))
+    rolled = _roll_once(services, admin, first, "roll-1", 600)
+    again = _roll_once(services, admin, first, "roll-1", 600)  # the answer was lost: the retry gets it again
+    assert (again["key_id"], again["key"]) == (rolled["key_id"], rolled["key"])
+    assert caller(services, again["key"]).name == "ci"
+    with pytest.raises(ValidationFailedError) as reused:
+        _roll_once(services, admin, first, "roll-1", 0)
+    assert reused.value.code == "idempotency_key_reused"
+    other = _roll_once(services, admin, second, "roll-1", 600)  # one header reused on another key: no replay
+    assert other["key_id"] != rolled["key_id"] and caller(services, other["key"]).name == "deploy"
+
+
 def test_a_create_that_fails_to_commit_leaves_nothing_and_its_retry_runs(services: FakeServices, admin) -> None:
     role(services, admin, "reader", READER)
     body = {"name": "ci", "roles": ["reader"]}

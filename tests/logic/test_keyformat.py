@@ -21,6 +21,9 @@ from archie_keys.domain.keyformat import (
     checksum,
     encode_base62,
     generate_key,
+    has_valid_tag,
+    key_id_millis,
+    key_tag,
     keys_in,
     new_key_id,
     parse_key,
@@ -187,6 +190,45 @@ def test_a_key_id_encodes_its_creation_time_in_milliseconds() -> None:
     assert before <= documented_decode(key_id[:7]) <= after
     assert new_key_id(1_700_000_000_000)[:7] == encode_base62(1_700_000_000_000, 7)
     assert all(c in BASE62_ALPHABET for c in new_key_id())
+
+
+@pytest.mark.parametrize("millis", [0, 1, 61, 62, 1_700_000_000_000, 1_764_547_200_123, 62**7 - 1])
+def test_a_key_ids_creation_time_is_read_back_to_the_millisecond(millis: int) -> None:
+    # What a mass revocation compares with its own moment: keys made before it are covered, keys after it not.
+    key_id = new_key_id(millis)
+    assert key_id_millis(key_id) == millis == documented_decode(key_id[:7])
+    # Only the time part counts: the random part after it (here its largest and smallest digits) never does.
+    assert key_id_millis(key_id[:7] + "z" * 5) == key_id_millis(key_id[:7] + "0" * 5) == millis
+
+
+def test_only_a_key_tagged_under_one_of_the_tag_keys_passes_the_tag_check() -> None:
+    # The tag lets a forged key be refused before any read: a valid checksum alone never passes it.
+    value, _ = generate_key("archie_", "demo", "dev", TAG_KEY)
+    other_tag_key = b"another-tag-key-0123456789abcdefg"
+    body = value[:-6]
+    retagged = body[:-6] + ("A" if body[-6] != "A" else "B") + body[-5:]
+    assert has_valid_tag(value, [TAG_KEY]) and has_valid_tag(value, [other_tag_key, TAG_KEY])  # during rotation
+    assert not has_valid_tag(value, [other_tag_key]) and not has_valid_tag(value, [])
+    assert not has_valid_tag(retagged + checksum(retagged), [TAG_KEY])
+    # A tag is bound to its own key's text: one key's tag moved onto another key is no tag.
+    second = generate_key("archie_", "demo", "dev", TAG_KEY)[0][:-6]
+    transplanted = second[:-6] + body[-6:]
+    assert has_valid_tag(second + checksum(second), [TAG_KEY])
+    assert not has_valid_tag(transplanted + checksum(transplanted), [TAG_KEY])
+
+
+def test_a_key_issued_by_an_earlier_release_keeps_its_tag() -> None:
+    # Every issued key carries its tag: a change to how tags are computed (digest size, personalization, byte
+    # order) would refuse every key already out there. This one was issued under TAG_KEY and stays valid.
+    issued = "archie_demo_dev_Vc37AAAAAAAAR4nd0mPart1234ABhW3CRX1wP7Y4"
+    assert key_tag(TAG_KEY, issued[:-12]) == "hW3CRX" and checksum(issued[:-6]) == issued[-6:]
+    assert has_valid_tag(issued, [TAG_KEY])
+
+
+@pytest.mark.parametrize("size", [31, 65])
+def test_a_tag_key_of_the_wrong_size_is_refused_saying_which_sizes_fit(size: int) -> None:
+    with pytest.raises(ValueError, match=r"^a tag key has 32 to 64 bytes\Z"):
+        generate_key("archie_", "demo", "dev", b"k" * size)
 
 
 def test_a_given_key_id_is_used_as_is() -> None:

@@ -79,3 +79,26 @@ def test_an_environment_holds_a_bounded_number_of_revocations_under_way(services
     with pytest.raises(ConflictError) as refused:
         revoke_tenant(services, admin, "acme")
     assert refused.value.code == "too_many_revocations"
+
+
+def test_a_retry_with_the_same_idempotency_key_answers_the_same_revocation(services: FakeServices, admin) -> None:
+    """As the POST handler runs it: the first request's answer is stored with its commit, so a retry (the
+    first answer lost on the way) names the same revocation and starts no second one."""
+    from archie_keys.app import idempotent
+    from archie_keys.app.mass_revocation import replay
+
+    tenant_keys(services, admin)
+    services.clock.advance(1)
+    command = RevokeKeys(PLACE, {"tenant": "acme"}, "leaked")
+    request = idempotent.request_for(PLACE, admin, "revoke_keys", "revoke-acme", {"context": {"tenant": "acme"}})
+
+    def post() -> dict:
+        return idempotent.once(services, request, lambda ticket: revoke_keys(services, admin, command, ticket), replay)  # type: ignore[arg-type]
+
+    first = post()
+    services.clock.advance(1)
+    again = post()
+
+    assert again == first == {"revocation_id": first["revocation_id"], "matched": 2}
+    assert services.audit.names().count("revocation.started") == 1
+    assert len(services.invoker.invocations) == 1
