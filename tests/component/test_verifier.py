@@ -17,6 +17,7 @@ import pytest
 from archie_keys.app import verification
 from archie_keys.app.verification import KeyVerifier, VerifierConfig
 from archie_keys.domain.errors import KeyRefusedError
+from archie_keys.domain.hashing import KeyHasher
 from archie_keys.domain.keyformat import checksum, generate_key
 from archie_keys.edge import composition
 from archie_keys.edge.composition import get_services
@@ -275,6 +276,25 @@ def test_a_role_edited_after_the_key_was_made_takes_effect_on_the_next_reread(en
     assert again.grants.allows("orders", "read") and not again.grants.allows("orders", "write")
     clock.now += PROOF_TTL  # past the proof's own lifetime the secret is checked again, and still holds
     assert warm.verify(created["key"]).identity.describe() == again.describe()
+
+
+def test_refreshes_skip_argon2_until_the_proof_is_exactly_its_ttl_old(env: Environment, monkeypatch) -> None:
+    """argon2 is what a key's use costs: a warm instance re-reads the record every TTL but proves the secret
+    again only once the proof is PROOF_TTL old (from the instant it turns that old, not a moment later)."""
+    clock = Clock()
+    warm = verifier(clock)
+    proven_at = clock.now
+    warm.verify(env.admin)  # cold: the one argon2 run of this proof
+    runs: list[str] = []
+    verify_mac = KeyHasher.verify_mac
+    monkeypatch.setattr(KeyHasher, "verify_mac", lambda self, *a: runs.append("argon2") or verify_mac(self, *a))
+    for _ in range(2):  # each refresh remembers the proven hash for the next one
+        clock.now += TTL
+        assert warm.verify(env.admin).identity.key_id == key_id_of(env.admin)
+    assert runs == []
+    clock.now = proven_at + PROOF_TTL
+    assert warm.verify(env.admin).identity.key_id == key_id_of(env.admin)
+    assert runs == ["argon2"]
 
 
 def test_a_wrong_secret_never_locks_the_right_one_out(env: Environment) -> None:

@@ -66,6 +66,10 @@ TESTS = (
     "tests/logic/test_changes.py",
     "tests/logic/test_delegated_administration.py",
     "tests/logic/test_records.py",
+    # Mass revocation on the fakes: the rule a warm verifier re-reads and refuses by (app.verification._in_force).
+    "tests/logic/test_mass_revocation.py",
+    # Per-key limits on the fakes: the chain a verified key is metered on (app.verification._build).
+    "tests/logic/test_key_limits.py",
     "tests/component/test_verifier.py",
     "tests/component/test_authorizer.py",
     "tests/component/test_idempotency.py",
