@@ -123,6 +123,18 @@ def test_a_cold_instance_describes_a_valid_key_from_its_record_and_roles(env: En
     assert verified.expires_epoch is None
 
 
+def test_a_keys_allow_list_comes_from_its_record_cold_and_on_every_reread(env: Environment) -> None:
+    env.role("reader", {"resource": "orders", "actions": ["read"]})
+    created = env.key("reader", allowed_cidrs=["10.0.0.0/8"])
+    clock = Clock()
+    warm = verifier(clock)
+    for _ in range(2):  # cold, then refreshed from the record a TTL later
+        allow_list = warm.verify(created["key"]).allow_list
+        assert allow_list.allows("10.1.2.3") and not allow_list.allows("127.0.0.1")
+        clock.now += TTL
+    assert verifier(clock).verify(env.admin).allow_list.allows("127.0.0.1")  # no list: from anywhere
+
+
 @pytest.mark.parametrize("field", ["revoked_at", "expires_epoch"])
 def test_a_revoked_or_expired_record_is_refused_on_a_cold_instance_and_the_refusal_remembered(env, field) -> None:
     clock = Clock()
