@@ -60,7 +60,9 @@ def test_the_rule_refuses_its_keys_at_once_and_the_worker_marks_them(services: F
     assert services.revocations.registry.registered() == []
 
 
-def test_a_warm_authorizer_refuses_a_covered_key_as_revoked_within_one_cache_ttl(services: FakeServices, admin) -> None:
+def test_a_warm_authorizer_refuses_a_covered_key_as_revoked_within_one_cache_ttl(
+    services: FakeServices, admin, monkeypatch
+) -> None:
     """An instance that accepted the key (and cached the environment's state) before the rule: it re-reads the
     state once a cache TTL old and refuses the key `revoked` from then on, remembering the refusal for the
     negative cache's TTL; another tenant's key, cached alongside, stays accepted."""
@@ -72,10 +74,13 @@ def test_a_warm_authorizer_refuses_a_covered_key_as_revoked_within_one_cache_ttl
     assert warm.verify(values["b1"]).identity.context == {"tenant": "bolt"}
     services.clock.advance(1)  # the rule covers keys made before it; the cached state is a cache TTL old
     revoke_tenant(services, admin, "acme")
-    for _ in range(2):  # refused, then refused from the negative cache
+    reads: list[str] = []
+    get_key = services.store.get_key
+    monkeypatch.setattr(services.store, "get_key", lambda *a, **k: reads.append(a[2]) or get_key(*a, **k))
+    for _ in range(2):  # refused after one re-read of the key, then from the negative cache with no read at all
         with pytest.raises(KeyRefusedError) as refused:
             warm.verify(values["a1"])
-        assert refused.value.reason == "revoked"
+        assert refused.value.reason == "revoked" and len(reads) == 1
     assert warm.verify(values["b1"]).identity.context == {"tenant": "bolt"}
 
 
