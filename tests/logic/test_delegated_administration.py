@@ -50,9 +50,15 @@ def test_other_tenants_keys_and_the_admin_are_invisible_to_it(services: FakeServ
 
 def test_a_key_for_another_tenant_is_escalation(services: FakeServices, tenants) -> None:
     before = len(services.store.tables.items)
-    with pytest.raises(ForbiddenError):
+    with pytest.raises(ForbiddenError) as refused:
         new_key(services, tenants["t1"], "sneaky", ["orders"], context={"tenant": "t2"})
     assert len(services.store.tables.items) == before
+    # The 403 says what the key may do and within which rows, naming its own filters.
+    assert (refused.value.code, refused.value.field, refused.value.message) == (
+        "privilege_escalation",
+        "context",
+        'this key may only create or change keys whose context its own filters cover; its filters: [{"tenant": "t1"}]',
+    )
 
 
 def test_a_tenant_admin_sees_a_role_but_not_how_many_keys_of_every_tenant_hold_it(
