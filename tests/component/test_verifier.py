@@ -17,6 +17,7 @@ import pytest
 from archie_keys.app import verification
 from archie_keys.app.verification import KeyVerifier, VerifierConfig
 from archie_keys.domain.errors import KeyRefusedError
+from archie_keys.domain.hashing import KeyHasher
 from archie_keys.domain.keyformat import checksum, generate_key
 from archie_keys.edge import composition
 from archie_keys.edge.composition import get_services
@@ -120,6 +121,18 @@ def test_a_cold_instance_describes_a_valid_key_from_its_record_and_roles(env: En
         "context": {"t": "t7"},
     }
     assert verified.expires_epoch is None
+
+
+def test_a_keys_allow_list_comes_from_its_record_cold_and_on_every_reread(env: Environment) -> None:
+    env.role("reader", {"resource": "orders", "actions": ["read"]})
+    created = env.key("reader", allowed_cidrs=["10.0.0.0/8"])
+    clock = Clock()
+    warm = verifier(clock)
+    for _ in range(2):  # cold, then refreshed from the record a TTL later
+        allow_list = warm.verify(created["key"]).allow_list
+        assert allow_list.allows("10.1.2.3") and not allow_list.allows("127.0.0.1")
+        clock.now += TTL
+    assert verifier(clock).verify(env.admin).allow_list.allows("127.0.0.1")  # no list: from anywhere
 
 
 @pytest.mark.parametrize("field", ["revoked_at", "expires_epoch"])
@@ -275,6 +288,25 @@ def test_a_role_edited_after_the_key_was_made_takes_effect_on_the_next_reread(en
     assert again.grants.allows("orders", "read") and not again.grants.allows("orders", "write")
     clock.now += PROOF_TTL  # past the proof's own lifetime the secret is checked again, and still holds
     assert warm.verify(created["key"]).identity.describe() == again.describe()
+
+
+def test_refreshes_skip_argon2_until_the_proof_is_exactly_its_ttl_old(env: Environment, monkeypatch) -> None:
+    """argon2 is what a key's use costs: a warm instance re-reads the record every TTL but proves the secret
+    again only once the proof is PROOF_TTL old (from the instant it turns that old, not a moment later)."""
+    clock = Clock()
+    warm = verifier(clock)
+    proven_at = clock.now
+    warm.verify(env.admin)  # cold: the one argon2 run of this proof
+    runs: list[str] = []
+    verify_mac = KeyHasher.verify_mac
+    monkeypatch.setattr(KeyHasher, "verify_mac", lambda self, *a: runs.append("argon2") or verify_mac(self, *a))
+    for _ in range(2):  # each refresh remembers the proven hash for the next one
+        clock.now += TTL
+        assert warm.verify(env.admin).identity.key_id == key_id_of(env.admin)
+    assert runs == []
+    clock.now = proven_at + PROOF_TTL
+    assert warm.verify(env.admin).identity.key_id == key_id_of(env.admin)
+    assert runs == ["argon2"]
 
 
 def test_a_wrong_secret_never_locks_the_right_one_out(env: Environment) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from archie_keys.app.commands import UpdateKey
+from archie_keys.app.commands import RollKey, UpdateKey
 from archie_keys.app.key_updates import update_key
+from archie_keys.app.rotation import roll_key
 from archie_keys.domain.errors import ConflictError, ServiceUnavailableError
 from archie_keys.domain.rate_limits import Limits, limits_of
 from tests.fakes.services import FakeServices
@@ -25,6 +26,20 @@ def test_a_key_made_with_limits_puts_its_chain_in_their_plan(services: FakeServi
     record = limited_key(services, admin)
     assert services.usage_plans.plans == {record.key_id: Limits(5, 10)}
     assert record.limits == SLOW and record.lineage_id == record.key_id
+
+
+def test_the_authorizer_meters_a_limited_key_and_its_successor_on_their_chain_and_no_other_key(
+    services: FakeServices, admin
+) -> None:
+    """The decision names the rotation chain whose API key the authorizer hands API Gateway (its rate, burst
+    and quota); a key without limits names none (the shared, unmetered API key)."""
+    role(services, admin, "reader", READER)
+    metered = new_key(services, admin, "metered", ["reader"], limits=Limits(5, 10))
+    plain = new_key(services, admin, "unmetered", ["reader"])
+    successor, _, _ = roll_key(services, admin, RollKey(PLACE, metered.record.key_id, grace_seconds=600))
+    for value in (metered.value, successor.value):
+        assert services.verifier.verify(value).limits_lineage == metered.record.key_id
+    assert services.verifier.verify(plain.value).limits_lineage is None
 
 
 def test_patching_limits_moves_the_chain_and_says_so(services: FakeServices, admin) -> None:

@@ -12,6 +12,7 @@ from archie_keys.app.commands import RevokeKeys
 from archie_keys.app.mass_revocation import revocation_status, revoke_keys
 from archie_keys.app.revocation_worker import RevocationJob, run_revocation
 from archie_keys.app.services import AppConfig
+from archie_keys.app.verification import KeyVerifier, VerifierConfig
 from archie_keys.domain import limits
 from archie_keys.domain.errors import ConflictError, KeyRefusedError
 from tests.fakes.services import FakeServices
@@ -57,6 +58,30 @@ def test_the_rule_refuses_its_keys_at_once_and_the_worker_marks_them(services: F
     assert services.store.get_role("shop", "prod", "reader").key_count == 1  # b1 alone holds it now
     assert {"revocation.started", "revocation.finished"} <= set(services.audit.names())
     assert services.revocations.registry.registered() == []
+
+
+def test_a_warm_authorizer_refuses_a_covered_key_as_revoked_within_one_cache_ttl(
+    services: FakeServices, admin, monkeypatch
+) -> None:
+    """An instance that accepted the key (and cached the environment's state) before the rule: it re-reads the
+    state once a cache TTL old and refuses the key `revoked` from then on, remembering the refusal for the
+    negative cache's TTL; another tenant's key, cached alongside, stays accepted."""
+    values = tenant_keys(services, admin)
+    warm = KeyVerifier(
+        services.store, services, VerifierConfig(1.0, 5.0, 300.0), services.clock, tag_keys=services.key_tags
+    )
+    assert warm.verify(values["a1"]).identity.context == {"tenant": "acme"}
+    assert warm.verify(values["b1"]).identity.context == {"tenant": "bolt"}
+    services.clock.advance(1)  # the rule covers keys made before it; the cached state is a cache TTL old
+    revoke_tenant(services, admin, "acme")
+    reads: list[str] = []
+    get_key = services.store.get_key
+    monkeypatch.setattr(services.store, "get_key", lambda *a, **k: reads.append(a[2]) or get_key(*a, **k))
+    for _ in range(2):  # refused after one re-read of the key, then from the negative cache with no read at all
+        with pytest.raises(KeyRefusedError) as refused:
+            warm.verify(values["a1"])
+        assert refused.value.reason == "revoked" and len(reads) == 1
+    assert warm.verify(values["b1"]).identity.context == {"tenant": "bolt"}
 
 
 def test_a_key_made_after_the_rule_is_not_covered(services: FakeServices, admin) -> None:

@@ -6,6 +6,7 @@ which matches only what is granted. No AWS: each promise is checked on the value
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -21,7 +22,10 @@ from archie_keys.domain.grants import (
     resolve_filters,
     resolve_grants,
 )
-from archie_keys.domain.identity import AUTHORIZER_CONTEXT_FIELDS, Identity
+from archie_keys.domain.identity import AUTHORIZER_CONTEXT_FIELDS, Identity, is_break_glass
+from archie_keys.domain.key_record import KeyRecord
+from archie_keys.domain.limits import OIDC_CLOCK_SKEW_SECONDS
+from archie_keys.domain.oidc_errors import TOKEN_REFUSED_MESSAGE, ExpiredTokenError
 from archie_keys.domain.policy import build_policy, data_paths, management_paths, stage_arn_prefix
 from archie_local.gateway import policy_allows
 
@@ -323,6 +327,50 @@ def test_a_context_with_only_what_is_required_reads_with_empty_defaults() -> Non
 def test_anything_but_an_authorizer_context_is_refused(broken) -> None:
     with pytest.raises(ValueError, match=r"^malformed authorizer context$"):
         Identity.from_authorizer_context(broken)
+
+
+def test_a_persons_allow_from_the_gateway_cache_is_refused_once_the_token_and_its_clock_skew_are_over() -> None:
+    """API Gateway may serve a person's cached Allow after the token's `exp`: the handler reading the context
+    back refuses it from `exp` plus the skew the authorizer allows, with the token refusal's one answer."""
+    person = replace(identity({"resource": "keys", "actions": ["read"]}), expires_epoch=1_900_000_000)
+    context = person.to_authorizer_context()
+    assert context["token_expires_epoch"] == "1900000000"
+    deadline = 1_900_000_000 + OIDC_CLOCK_SKEW_SECONDS
+    assert Identity.from_authorizer_context(context, now=deadline - 1) == person
+    with pytest.raises(ExpiredTokenError) as refused:
+        Identity.from_authorizer_context(context, now=deadline)
+    assert refused.value.message == TOKEN_REFUSED_MESSAGE and str(refused.value) == (
+        "expired: expired at 1900000000, after the authorizer allowed it"
+    )
+    # Without `now`, the clock decides: a token long over is refused, one far ahead is not.
+    with pytest.raises(ExpiredTokenError):
+        Identity.from_authorizer_context({**context, "token_expires_epoch": "1000"})
+    assert Identity.from_authorizer_context({**context, "token_expires_epoch": "9999999999"}).expires_epoch == (
+        9_999_999_999
+    )
+    with pytest.raises(ValueError, match=r"^malformed authorizer context$") as malformed:
+        Identity.from_authorizer_context({**context, "token_expires_epoch": "soon"})
+    assert not isinstance(malformed.value, ExpiredTokenError)
+
+
+def key_record(**fields: Any) -> KeyRecord:
+    place = {"project": "demo", "environment": "dev", "prefix": "archie_", "start": "archie_demo_dev_Vc37AAAAAAAA"}
+    made = {"key_id": "Vc37AAAAAAAA", "name": "admin", "created_at": "2026-12-03T00:00:00Z"}
+    return KeyRecord(**place, **made, **fields)
+
+
+@pytest.mark.parametrize(
+    ("fields", "break_glass"),
+    [
+        ({"created_by": "bootstrap", "roles": ("admin",)}, True),
+        ({"created_by": "Vc37BBBBBBBB", "roles": ("reader", "admin"), "break_glass": True}, True),  # rolled from it
+        ({"created_by": "bootstrap", "roles": ("canary",)}, False),  # the canary's keys grant nothing
+        ({"created_by": "Vc37BBBBBBBB", "roles": ("admin",)}, False),  # an admin key an admin made
+        ({"created_by": "Vc37BBBBBBBB", "roles": ("reader",), "break_glass": True}, False),
+    ],
+)
+def test_only_the_bootstrap_admin_key_and_its_successors_are_break_glass(fields, break_glass) -> None:
+    assert is_break_glass(key_record(**fields)) is break_glass
 
 
 def test_the_bootstrap_actor_holds_everything_in_its_own_environment_only() -> None:
