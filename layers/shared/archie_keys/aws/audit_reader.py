@@ -247,7 +247,7 @@ def _stored_block(item: Item) -> StoredBlock:
         )
     except (KeyError, TypeError) as error:
         raise UnreadableBlockError(
-            f"the audit block {item.get('pk')} {item.get('sk')} cannot be read: {error!r}"
+            f"the audit block {item.get('pk')} {item.get('sk')} cannot be read: {type(error).__name__} {error}"
         ) from error
 
 
