@@ -24,6 +24,7 @@ from archie_keys.edge.composition import get_services, get_settings
 from archie_local.gateway import policy_allows
 from archie_local.lambdas import FunctionRegistry
 from tests.component.decision_stack import Environment
+from tests.fakes.log_lines import LogLines
 from tests.support import env_path, with_tagged_secret
 
 METHOD_ARN = "arn:aws:execute-api:us-east-1:123456789012:api1234567/v1/GET/projects/demo/environments/dev/keys"
@@ -439,23 +440,12 @@ def test_each_api_and_stage_gets_its_own_policy_from_the_same_warm_instance(env:
     assert json.loads(contexts[0]["roles"]) == ["reader"] and contexts[0]["project"] == env.project
 
 
-class Lines(logging.Handler):
+class Lines(LogLines):
     """The authorizer's log records."""
 
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
     def undecided(self) -> list[dict[str, Any]]:
-        fields = ("key_id", "project", "environment", "extended_request_id")
-        return [
-            {name: getattr(r, name, None) for name in fields}
-            for r in self.records
-            if r.getMessage() == "key not decided"
-        ]
+        lines = self.fields("key_id", "project", "environment", "extended_request_id", message="key not decided")
+        return [{name: value for name, value in line.items() if name != "message"} for line in lines]
 
 
 @pytest.fixture

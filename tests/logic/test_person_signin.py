@@ -24,6 +24,7 @@ from archie_keys.domain.oidc_errors import WrongAudienceError
 from archie_keys.edge.authorizer import AUTHORIZER_LOGGER, authorize
 from archie_local.authorization import policy_allows
 from archie_local.oidc_issuer import LocalOidcIssuer
+from tests.fakes.log_lines import LogLines
 from tests.fakes.oidc import InProcessInternet
 from tests.fakes.services import FakeServices
 from tests.logic.conftest import PLACE, READER, new_key, role
@@ -51,23 +52,9 @@ class TrustPolicies:
         return self.items.get((project, environment), [])
 
 
-class Records(logging.Handler):
-    """The authorizer's log records."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.records: list[logging.LogRecord] = []
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.records.append(record)
-
-    def fields(self, *names: str) -> list[dict[str, Any]]:
-        return [{"message": r.getMessage(), **{n: getattr(r, n, None) for n in names}} for r in self.records]
-
-
 @pytest.fixture
-def records() -> Iterator[Records]:
-    handler = Records()
+def records() -> Iterator[LogLines]:
+    handler = LogLines()
     logging.getLogger(AUTHORIZER_LOGGER).addHandler(handler)
     yield handler
     logging.getLogger(AUTHORIZER_LOGGER).removeHandler(handler)
